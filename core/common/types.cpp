@@ -1,0 +1,74 @@
+#include "types.h"
+
+namespace BatchSync {
+
+namespace {
+
+template<typename Enum, std::size_t N>
+std::optional<Enum> lookup(const std::pair<Enum, const char *> (&table)[N], QStringView name)
+{
+    for (const auto &[value, text] : table) {
+        if (name == QLatin1String(text))
+            return value;
+    }
+    return std::nullopt;
+}
+
+template<typename Enum, std::size_t N>
+QString nameOf(const std::pair<Enum, const char *> (&table)[N], Enum value)
+{
+    for (const auto &[v, text] : table) {
+        if (v == value)
+            return QString::fromLatin1(text);
+    }
+    return QString();
+}
+
+const std::pair<FieldType, const char *> fieldTypes[] = {
+    { FieldType::String, "string" }, { FieldType::Int, "int" },
+    { FieldType::Real, "real" },     { FieldType::Bool, "bool" },
+    { FieldType::DateTime, "datetime" },
+};
+
+const std::pair<PagingMode, const char *> pagingModes[] = {
+    { PagingMode::Cursor, "cursor" },
+    { PagingMode::Offset, "offset" },
+};
+
+const std::pair<SyncState, const char *> syncStates[] = {
+    { SyncState::Idle, "idle" },         { SyncState::Queued, "queued" },
+    { SyncState::Counting, "counting" }, { SyncState::Running, "running" },
+    { SyncState::Paused, "paused" },     { SyncState::Completed, "completed" },
+    { SyncState::Failed, "failed" },
+};
+
+const std::pair<ErrorCategory, const char *> errorCategories[] = {
+    { ErrorCategory::None, "none" },         { ErrorCategory::Network, "network" },
+    { ErrorCategory::Auth, "auth" },         { ErrorCategory::Request, "request" },
+    { ErrorCategory::Protocol, "protocol" }, { ErrorCategory::Storage, "storage" },
+    { ErrorCategory::Aborted, "aborted" },
+};
+
+} // namespace
+
+QString fieldTypeName(FieldType type) { return nameOf(fieldTypes, type); }
+std::optional<FieldType> fieldTypeFromName(QStringView name) { return lookup(fieldTypes, name); }
+QString pagingModeName(PagingMode mode) { return nameOf(pagingModes, mode); }
+std::optional<PagingMode> pagingModeFromName(QStringView name)
+{
+    return lookup(pagingModes, name);
+}
+QString syncStateName(SyncState state) { return nameOf(syncStates, state); }
+std::optional<SyncState> syncStateFromName(QStringView name) { return lookup(syncStates, name); }
+QString errorCategoryName(ErrorCategory category) { return nameOf(errorCategories, category); }
+
+int EntitySchema::fieldIndex(QStringView fieldName) const
+{
+    for (int i = 0; i < fields.size(); ++i) {
+        if (fields.at(i).name == fieldName)
+            return i;
+    }
+    return -1;
+}
+
+} // namespace BatchSync

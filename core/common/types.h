@@ -1,0 +1,173 @@
+#pragma once
+
+#include <QDateTime>
+#include <QList>
+#include <QMetaType>
+#include <QObject>
+#include <QString>
+#include <QVariant>
+
+#include <optional>
+
+/*!
+    \file types.h
+    Value types shared by every part of BatchSync::Core. All of them are plain values:
+    safe to copy between threads and to pass through queued signals.
+*/
+
+namespace BatchSync {
+Q_NAMESPACE
+
+/*! The type of an entity field, as named by protocol v1. */
+enum class FieldType { String, Int, Real, Bool, DateTime };
+Q_ENUM_NS(FieldType)
+
+/*! How the client pages through changes (see DESIGN.md, "The wire protocol"). */
+enum class PagingMode {
+    Cursor, //!< opaque server cursor; cannot drift (the default)
+    Offset //!< changedSince + offset + limit, for endpoints that only page by offset
+};
+Q_ENUM_NS(PagingMode)
+
+/*! The state of one entity's sync job. */
+enum class SyncState {
+    Idle, //!< never synced, or nothing to do yet
+    Queued, //!< waiting for a free slot (concurrency limit)
+    Counting, //!< asking the server how many changes there are
+    Running, //!< pulling batches
+    Paused, //!< stopped by the user (or interrupted); resumable from the last commit
+    Completed, //!< caught up with the server
+    Failed //!< stopped with an error; see the message
+};
+Q_ENUM_NS(SyncState)
+
+/*! What kind of error stopped something; decides whether it is retried. */
+enum class ErrorCategory {
+    None,
+    Network, //!< connection refused/reset, timeout, 5xx, 429: transient, retried
+    Auth, //!< 401 or 403: the token was refused
+    Request, //!< 400, 404 and other 4xx: the server refused the request
+    Protocol, //!< the response does not follow protocol v1
+    Storage, //!< the local database could not be written
+    Aborted //!< cancelled on purpose (pause, shutdown)
+};
+Q_ENUM_NS(ErrorCategory)
+
+/*! Protocol name of a field type ("string", "int", ...). */
+QString fieldTypeName(FieldType type);
+/*! Parses a protocol field type name; nullopt for anything else. */
+std::optional<FieldType> fieldTypeFromName(QStringView name);
+/*! "cursor" or "offset". */
+QString pagingModeName(PagingMode mode);
+/*! Parses "cursor" or "offset"; nullopt for anything else. */
+std::optional<PagingMode> pagingModeFromName(QStringView name);
+/*! Lower-case state name, as persisted in _sync_state ("idle", "running", ...). */
+QString syncStateName(SyncState state);
+/*! Parses a persisted state name; nullopt for anything else. */
+std::optional<SyncState> syncStateFromName(QStringView name);
+/*! A word for the category, for logs ("network", "auth", ...). */
+QString errorCategoryName(ErrorCategory category);
+
+/*! One field of an entity. */
+struct FieldSpec
+{
+    QString name;
+    FieldType type = FieldType::String;
+
+    friend bool operator==(const FieldSpec &a, const FieldSpec &b)
+    {
+        return a.name == b.name && a.type == b.type;
+    }
+    friend bool operator!=(const FieldSpec &a, const FieldSpec &b) { return !(a == b); }
+};
+
+/*! An entity as reported by GET /entities: its name and its fields, in order. */
+struct EntitySchema
+{
+    QString name;
+    QList<FieldSpec> fields;
+
+    /*! Index of the field called \a name, or -1. */
+    int fieldIndex(QStringView name) const;
+
+    friend bool operator==(const EntitySchema &a, const EntitySchema &b)
+    {
+        return a.name == b.name && a.fields == b.fields;
+    }
+    friend bool operator!=(const EntitySchema &a, const EntitySchema &b) { return !(a == b); }
+};
+
+/*!
+    One change of one record. \c values holds one entry per field of the entity's
+    schema, in schema order: QString for string and datetime, qint64 for int, double for
+    real, bool for bool, and a null QVariant for JSON null or an absent field.
+    A deleted change has no values.
+*/
+struct Change
+{
+    QString id;
+    QString changedAt;
+    bool deleted = false;
+    QVariantList values;
+};
+
+/*! One page of GET /entities/{name}/changes. */
+struct ChangePage
+{
+    QList<Change> changes;
+    QString cursor; //!< position after the last change; empty when the server sent none
+    bool hasMore = false;
+};
+
+/*!
+    A position in an entity's change stream. In cursor mode \c cursor is the server's
+    opaque cursor. In offset mode \c cursor is the largest changedAt applied and \c id the
+    largest id applied at that changedAt. Both empty: from the beginning.
+*/
+struct SyncPosition
+{
+    QString cursor;
+    QString id;
+
+    bool isStart() const { return cursor.isEmpty(); }
+    friend bool operator==(const SyncPosition &a, const SyncPosition &b)
+    {
+        return a.cursor == b.cursor && a.id == b.id;
+    }
+    friend bool operator!=(const SyncPosition &a, const SyncPosition &b) { return !(a == b); }
+};
+
+/*! An error: its category, a message a person can act on, and HTTP details if any. */
+struct SyncError
+{
+    ErrorCategory category = ErrorCategory::None;
+    QString message;
+    int httpStatus = 0; //!< 0 when no HTTP status was received
+    int retryAfterSeconds = -1; //!< from Retry-After, -1 when absent
+
+    bool isError() const { return category != ErrorCategory::None; }
+    /*! Whether trying again later may succeed (network errors, 5xx, 429). */
+    bool isTransient() const { return category == ErrorCategory::Network; }
+};
+
+/*!
+    What the engine knows of one entity: its schema, its state, its progress and the
+    outcome of its last run. \c done and \c total are records of the current (or last) run.
+*/
+struct EntityStatus
+{
+    QString name;
+    QList<FieldSpec> fields;
+    SyncState state = SyncState::Idle;
+    qint64 done = 0;
+    qint64 total = 0;
+    ErrorCategory errorCategory = ErrorCategory::None;
+    QString errorMessage;
+    QDateTime lastCompletedAt; //!< UTC; invalid when never completed
+};
+
+} // namespace BatchSync
+
+Q_DECLARE_METATYPE(BatchSync::EntitySchema)
+Q_DECLARE_METATYPE(BatchSync::EntityStatus)
+Q_DECLARE_METATYPE(BatchSync::SyncError)

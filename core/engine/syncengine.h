@@ -1,0 +1,120 @@
+#pragma once
+
+#include "common/types.h"
+#include "engine/syncsettings.h"
+
+#include <QHash>
+#include <QList>
+#include <QObject>
+#include <QStringList>
+
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QThread;
+QT_END_NAMESPACE
+
+namespace BatchSync {
+
+class SyncWorker;
+
+/*!
+    The sync engine: pulls every entity's changes from a protocol v1 endpoint into the local
+    SQLite database, in batches, one job per entity.
+
+    The engine object lives in the thread that created it (typically the GUI thread). The
+    work happens on a worker QThread the engine owns: the network client and the database
+    connection are created there and never leave it. Every public function returns at once
+    and may be called from the engine's thread; the work is posted to the worker. Signals are
+    emitted in the engine's thread.
+
+    Per entity: Idle → Queued → Counting → Running ⇄ Paused → Completed, or Failed with a
+    message. Every batch is committed with the position that follows it, so pause, a crash
+    or a kill loses at most the batch in flight; a new engine on the same database shows a
+    paused or interrupted entity as Paused with its progress, and start() or resume()
+    continues from the last commit.
+
+    Progress (done, total) is monotonic, done never exceeds total, and a completed run ends
+    with done == total. Progress signals are throttled to SyncSettings::progressIntervalMs
+    per entity.
+*/
+class SyncEngine final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(SyncEngine)
+
+public:
+    /*!
+        Starts the worker thread, opens the local database there and loads the persisted
+        state of every entity (entitiesChanged() follows). Nothing is fetched until
+        refreshEntities(), start() or startAll(). Invalid settings (see
+        SyncSettings::validate) make every job fail with the reason.
+    */
+    explicit SyncEngine(const SyncSettings &settings, QObject *parent = nullptr);
+    /*!
+        Stops every job at once (a batch in flight is dropped, never half-written; running
+        jobs are saved as Paused) and joins the worker thread.
+    */
+    ~SyncEngine() override;
+
+    SyncSettings settings() const { return m_settings; }
+
+    /*! The entities known so far (persisted or reported by the endpoint), by name. */
+    QList<EntityStatus> entities() const;
+    /*! One entity; a default EntityStatus with an empty name when unknown. */
+    EntityStatus entity(const QString &name) const;
+    /*! Whether any job is queued, counting or running. */
+    bool isBusy() const;
+
+public Q_SLOTS:
+    /*! Asks the endpoint for its entities (GET /entities); entitiesChanged() follows. */
+    void refreshEntities();
+    /*!
+        Starts a sync of \a entity: from the last completed sync, or where an interrupted or
+        paused run stopped. Refreshes the schema first. Does nothing if it is already active.
+    */
+    void start(const QString &entity);
+    /*! Starts every entity the endpoint reports. */
+    void startAll();
+    /*! Pauses \a entity at once: the request in flight is aborted; nothing is lost. */
+    void pause(const QString &entity);
+    /*! Pauses every active entity. */
+    void pauseAll();
+    /*! Resumes a paused entity from its last committed batch. */
+    void resume(const QString &entity);
+
+Q_SIGNALS:
+    /*! The list of entities or their schema changed; read entities(). */
+    void entitiesChanged();
+    void stateChanged(const QString &entity, BatchSync::SyncState state);
+    /*!
+        \a done of \a total records; \a recordsPerSecond smoothed over the last seconds;
+        \a etaSeconds -1 when unknown.
+    */
+    void progressChanged(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
+                         qint64 etaSeconds);
+    /*!
+        \a entity stopped with an error. An empty \a entity means the endpoint itself (for
+        example GET /entities failed, so nothing could start).
+    */
+    void failed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
+    /*! A request of \a entity failed transiently and is tried again in \a delayMs. */
+    void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
+    /*! No job is queued, counting or running any more (after at least one was). */
+    void finished();
+
+private:
+    void onEntitiesLoaded(const QList<BatchSync::EntityStatus> &entities);
+    void onStateChanged(const QString &entity, BatchSync::SyncState state,
+                        BatchSync::ErrorCategory category, const QString &message);
+    void onProgress(const QString &entity, qint64 done, qint64 total, double rate, qint64 eta);
+    void updateBusy();
+
+    SyncSettings m_settings;
+    std::unique_ptr<QThread> m_thread;
+    SyncWorker *m_worker = nullptr; // lives in m_thread; deleted there
+    QList<EntityStatus> m_entities;
+    bool m_busy = false;
+};
+
+} // namespace BatchSync

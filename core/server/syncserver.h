@@ -1,0 +1,111 @@
+#pragma once
+
+#include "common/types.h"
+
+#include <QHostAddress>
+#include <QObject>
+#include <QUrl>
+
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QHttpServer;
+class QThread;
+QT_END_NAMESPACE
+
+namespace BatchSync {
+
+class ServerStore;
+
+/*!
+    The reference server: protocol v1 under /api/v1 on Qt HttpServer, from a ServerStore.
+
+    Answers GET /api/v1/entities, /entities/{name}/count and /entities/{name}/changes in both
+    paging modes; every error is 4xx/5xx with {"error": "..."}. With a token set, every
+    request must carry "Authorization: Bearer <token>" (compared in constant time) or gets
+    401. limit outside 1..10000 is a 400, an unknown entity a 404.
+
+    Handlers are synchronous (see the QHttpServer notes in DESIGN.md). The server, its
+    QHttpServer and its store live in the thread that created it; run it on a thread of its
+    own (EmbeddedServer) when that thread has other work, such as a GUI.
+*/
+class SyncServer final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(SyncServer)
+
+public:
+    explicit SyncServer(QObject *parent = nullptr);
+    ~SyncServer() override;
+
+    /*! Opens (creating if needed) the database at \a databasePath (":memory:" allowed). */
+    bool open(const QString &databasePath, QString *error);
+    /*! The data served; null before open(). */
+    ServerStore *store() const { return m_store.get(); }
+
+    /*! Requires this bearer token from now on; empty: no authentication. */
+    void setToken(const QString &token);
+
+    /*! Starts listening; returns the bound port, or 0 on failure. Port 0 picks a free one. */
+    quint16 listen(const QHostAddress &address = QHostAddress::LocalHost, quint16 port = 0);
+    quint16 port() const { return m_port; }
+    /*! The protocol base URL clients use, e.g. http://127.0.0.1:8080/api/v1. */
+    QUrl baseUrl() const;
+
+    /*! Total number of change records sent in /changes responses so far. */
+    qint64 changesServed() const { return m_changesServed; }
+    /*! Number of requests answered so far (errors included). */
+    qint64 requestsServed() const { return m_requestsServed; }
+
+Q_SIGNALS:
+    /*!
+        Emitted after a /changes page for \a entity has been built, before it is sent.
+        Tests connect to it to change data between batches.
+    */
+    void pageServed(const QString &entity, int records);
+
+private:
+    void setupRoutes();
+
+    std::unique_ptr<QHttpServer> m_http;
+    std::unique_ptr<ServerStore> m_store;
+    QByteArray m_token;
+    QHostAddress m_address;
+    quint16 m_port = 0;
+    qint64 m_changesServed = 0;
+    qint64 m_requestsServed = 0;
+};
+
+/*!
+    A SyncServer on a thread of its own, for an application whose main thread must stay
+    free (the desktop app's embedded demo). start() returns at once; ready() or failed()
+    follows, queued to the caller's thread.
+*/
+class EmbeddedServer final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(EmbeddedServer)
+
+public:
+    explicit EmbeddedServer(QObject *parent = nullptr);
+    /*! Stops the server and joins its thread. */
+    ~EmbeddedServer() override;
+
+    /*!
+        Opens \a databasePath on the server thread, fills it with demo data when \a demo is
+        set and it holds no entity yet, and listens on 127.0.0.1 on a free port.
+    */
+    void start(const QString &databasePath, bool demo, const QString &token = QString());
+    QUrl baseUrl() const { return m_baseUrl; }
+
+Q_SIGNALS:
+    void ready(const QUrl &baseUrl);
+    void failed(const QString &message);
+
+private:
+    std::unique_ptr<QThread> m_thread;
+    SyncServer *m_server = nullptr; // lives in m_thread
+    QUrl m_baseUrl;
+};
+
+} // namespace BatchSync

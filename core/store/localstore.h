@@ -1,0 +1,113 @@
+#pragma once
+
+#include "common/types.h"
+
+#include <QDateTime>
+#include <QList>
+#include <QString>
+
+#include <optional>
+
+/*!
+    \file localstore.h
+    The local SQLite database: one table per entity and the _sync_state table
+    (see DESIGN.md, "The local database").
+*/
+
+namespace BatchSync {
+
+/*! What _sync_state holds for one entity. */
+struct StoredEntity
+{
+    EntitySchema schema; //!< the schema last applied to the entity's table
+    PagingMode paging = PagingMode::Cursor; //!< the mode the positions below belong to
+    SyncPosition committed; //!< where the last completed sync ended
+    bool runActive = false; //!< a run is in progress (possibly paused, failed or interrupted)
+    SyncPosition run; //!< position of the run in progress, after its last committed batch
+    qint64 runDone = 0; //!< records of the current (or last) run committed
+    qint64 runTotal = 0; //!< progress total of the current (or last) run
+    SyncState state = SyncState::Idle; //!< as last persisted
+    ErrorCategory errorCategory = ErrorCategory::None;
+    QString errorMessage;
+    QDateTime lastCompletedAt; //!< UTC; invalid when never completed
+};
+
+/*!
+    The local store: a QtSql SQLite connection with its own name, opened in the thread that
+    uses it (the engine's worker thread) and never used from another. WAL journal.
+
+    Every method that writes runs in one transaction: either all of it is in the database
+    or none of it. In particular applyBatch() commits a batch's rows together with the
+    position that follows them, so a crash at any moment loses at most the batch in flight.
+*/
+class LocalStore final
+{
+    Q_DISABLE_COPY_MOVE(LocalStore)
+
+public:
+    /*! Does not open anything yet; \a connectionName must be unique in the process. */
+    LocalStore(const QString &databasePath, const QString &connectionName);
+    /*! Closes the connection and removes it from QSqlDatabase's registry. */
+    ~LocalStore();
+
+    QString databasePath() const { return m_path; }
+    QString connectionName() const { return m_connectionName; }
+
+    /*! Opens (creating if needed) the database and the _sync_state table. */
+    bool open(SyncError *error);
+    bool isOpen() const;
+    void close();
+
+    /*!
+        Makes the entity's table match \a schema: creates it (id TEXT primary key, one typed
+        column per field, and _changed_at), or adds missing columns with ALTER TABLE. Columns
+        of fields the server no longer reports are kept. Names are checked with
+        Identifier::check and quoted. Creates the _sync_state row if there is none and stores
+        the schema in it.
+    */
+    bool ensureEntity(const EntitySchema &schema, SyncError *error);
+
+    /*! Every entity in _sync_state, ordered by name. */
+    QList<StoredEntity> loadEntities(SyncError *error);
+    /*! One entity; nullopt if it has no _sync_state row (or on error). */
+    std::optional<StoredEntity> loadEntity(const QString &entity, SyncError *error);
+
+    /*!
+        Starts a run from \a from in mode \a paging: run position = from, done = 0,
+        total = \a total, state = \a state. A change of paging mode makes the committed
+        position meaningless, so the caller passes a start position then.
+    */
+    bool beginRun(const QString &entity, PagingMode paging, const SyncPosition &from, qint64 total,
+                  SyncState state, SyncError *error);
+
+    /*!
+        In ONE transaction: applies \a changes in order (upsert by id, delete on tombstone)
+        to the entity's table and stores \a after as the run position with \a done and
+        \a total. On any failure nothing of it is written.
+    */
+    bool applyBatch(const EntitySchema &schema, const QList<Change> &changes,
+                    const SyncPosition &after, qint64 done, qint64 total, SyncError *error);
+
+    /*!
+        Ends the run: the committed position becomes \a final, the run is no longer active,
+        state Completed, done/total kept for display, last completion time \a completedAt.
+    */
+    bool completeRun(const QString &entity, const SyncPosition &final, qint64 done, qint64 total,
+                     const QDateTime &completedAt, SyncError *error);
+
+    /*!
+        Persists a state change without touching the run position: progress \a done and
+        \a total, and for Failed the error category and message (cleared otherwise).
+    */
+    bool saveState(const QString &entity, SyncState state, qint64 done, qint64 total,
+                   ErrorCategory errorCategory, const QString &errorMessage, SyncError *error);
+
+    /*! Number of rows in the entity's table; -1 when there is no such table. */
+    qint64 rowCount(const QString &entity);
+
+private:
+    QString m_path;
+    QString m_connectionName;
+};
+
+} // namespace BatchSync

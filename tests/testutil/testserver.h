@@ -1,0 +1,42 @@
+#pragma once
+
+#include <QTemporaryDir>
+#include <QUrl>
+
+#include <memory>
+
+#include "common/types.h"
+#include "server/serverstore.h"
+#include "server/syncserver.h"
+
+namespace BatchSync::Test {
+
+/*!
+    A real SyncServer for tests: a temporary SQLite database, 127.0.0.1 on an ephemeral
+    port, in the calling thread (QtTest's event loop serves it while a test waits).
+*/
+class TestServer
+{
+public:
+    TestServer();
+    ~TestServer();
+
+    /*! Opens the database and listens; false (and a QWARN) on failure. */
+    bool start(const QString &token = QString());
+
+    SyncServer *server() const { return m_server.get(); }
+    ServerStore *store() const { return m_server->store(); }
+    QUrl baseUrl() const { return m_server->baseUrl(); }
+
+    /*!
+        Adds a "customers" entity with one field of every type and \a records records with
+        random ids (seeded by \a seed). Returns the schema.
+    */
+    EntitySchema addCustomers(int records, quint32 seed = 1, const QString &name = QStringLiteral("customers"));
+
+private:
+    QTemporaryDir m_dir;
+    std::unique_ptr<SyncServer> m_server;
+};
+
+} // namespace BatchSync::Test
