@@ -108,7 +108,6 @@ private:
     void onStateChanged(const QString &entity, BatchSync::SyncState state,
                         BatchSync::ErrorCategory category, const QString &message);
     void onProgress(const QString &entity, qint64 done, qint64 total, double rate, qint64 eta);
-    void updateBusy();
 
     SyncSettings m_settings;
     std::unique_ptr<QThread> m_thread;

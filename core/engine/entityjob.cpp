@@ -1,0 +1,478 @@
+#include "entityjob.h"
+
+#include "common/identifier.h"
+#include "common/logging.h"
+#include "common/timestamp.h"
+#include "protocol/protocolclient.h"
+
+#include <QDateTime>
+#include <QRandomGenerator>
+
+#include <algorithm>
+#include <cmath>
+
+namespace BatchSync {
+
+namespace {
+
+// Pages in a row that may bring nothing new while the server still says hasMore, before
+// the entity fails instead of asking forever.
+constexpr int MaxStalledPages = 10;
+// Offset mode: consecutive tie-group drifts tolerated before giving up.
+constexpr int MaxDrifts = 100;
+// Window over which the records-per-second figure is averaged.
+constexpr qint64 RateWindowMs = 5000;
+
+int compareChange(const QString &changedAt, const QString &id, const SyncPosition &position)
+{
+    if (const int c = changedAt.compare(position.cursor))
+        return c;
+    return id.compare(position.id);
+}
+
+} // namespace
+
+EntityJob::EntityJob(const StoredEntity &stored, const SyncSettings &settings,
+                     ProtocolClient *client, LocalStore *store, QObject *parent)
+    : QObject(parent)
+    , m_stored(stored)
+    , m_settings(settings)
+    , m_client(client)
+    , m_store(store)
+{
+    m_retryTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, &EntityJob::retryStep);
+    m_progressClock.start();
+
+    // A run that was counting or running when the process ended was interrupted: it shows
+    // as Paused with its progress, and continues from its last commit.
+    switch (stored.state) {
+    case SyncState::Queued:
+    case SyncState::Counting:
+    case SyncState::Running:
+        m_state = stored.runActive ? SyncState::Paused : SyncState::Idle;
+        break;
+    default:
+        m_state = stored.state;
+        break;
+    }
+}
+
+EntityJob::~EntityJob() { cancelRequests(); }
+
+EntityStatus EntityJob::status() const
+{
+    EntityStatus s;
+    s.name = m_stored.schema.name;
+    s.fields = m_stored.schema.fields;
+    s.state = m_state;
+    s.done = m_stored.runDone;
+    s.total = m_stored.runTotal;
+    s.errorCategory = m_stored.errorCategory;
+    s.errorMessage = m_stored.errorMessage;
+    s.lastCompletedAt = m_stored.lastCompletedAt;
+    return s;
+}
+
+void EntityJob::setSchema(const EntitySchema &schema) { m_stored.schema = schema; }
+
+void EntityJob::enqueue()
+{
+    if (isActive())
+        return;
+    setState(SyncState::Queued);
+}
+
+void EntityJob::begin()
+{
+    resetRetry();
+    m_drifts = 0;
+    m_stalledPages = 0;
+    m_rateSamples.clear();
+
+    const bool sameMode = m_stored.paging == m_settings.paging;
+    if (!m_stored.runActive || !sameMode) {
+        // A position of one paging mode means nothing in the other: start over then.
+        const SyncPosition from = sameMode ? m_stored.committed : SyncPosition();
+        SyncError error;
+        if (!m_store->beginRun(name(), m_settings.paging, from, 0, SyncState::Counting, &error)) {
+            fail(error.category, error.message);
+            return;
+        }
+        m_stored.paging = m_settings.paging;
+        m_stored.runActive = true;
+        m_stored.run = from;
+        m_stored.runDone = 0;
+        m_stored.runTotal = 0;
+        m_stored.errorCategory = ErrorCategory::None;
+        m_stored.errorMessage.clear();
+        qCInfo(lcEngine) << "entity" << name() << "starts a run from"
+                         << (from.isStart() ? QStringLiteral("the beginning") : from.cursor);
+    } else if (!persistState(SyncState::Counting)) {
+        return;
+    } else {
+        qCInfo(lcEngine) << "entity" << name() << "continues its run at" << m_stored.runDone
+                         << "of" << m_stored.runTotal;
+    }
+    m_highWater = m_stored.run;
+    if (m_groupPosition != m_stored.run)
+        m_groupIndex = 0; // unknown after a restart: the first page re-reads the tie group
+    setState(SyncState::Counting);
+    requestCount(Step::Count);
+}
+
+void EntityJob::pause()
+{
+    if (!isActive())
+        return;
+    cancelRequests();
+    resetRetry();
+    if (persistState(SyncState::Paused)) {
+        reportProgress(true);
+        setState(SyncState::Paused);
+    }
+}
+
+void EntityJob::fail(ErrorCategory category, const QString &message)
+{
+    cancelRequests();
+    resetRetry();
+    qCWarning(lcEngine) << "entity" << name() << "failed:" << message;
+    m_stored.errorCategory = category;
+    m_stored.errorMessage = message;
+    SyncError error;
+    if (!m_store->saveState(name(), SyncState::Failed, m_stored.runDone, m_stored.runTotal,
+                            category, message, &error)) {
+        qCWarning(lcEngine) << "could not save the failure of" << name() << ":" << error.message;
+    }
+    setState(SyncState::Failed, category, message);
+}
+
+void EntityJob::setState(SyncState state, ErrorCategory category, const QString &message)
+{
+    if (state == m_state && state != SyncState::Failed)
+        return;
+    m_state = state;
+    m_stored.state = state;
+    if (state != SyncState::Failed) {
+        m_stored.errorCategory = ErrorCategory::None;
+        m_stored.errorMessage.clear();
+    }
+    Q_EMIT stateChanged(name(), state, category, message);
+}
+
+bool EntityJob::persistState(SyncState state, ErrorCategory category, const QString &message)
+{
+    SyncError error;
+    if (m_store->saveState(name(), state, m_stored.runDone, m_stored.runTotal, category, message,
+                           &error)) {
+        return true;
+    }
+    fail(error.category, error.message);
+    return false;
+}
+
+void EntityJob::requestCount(Step step)
+{
+    QString since = m_stored.run.cursor;
+    if (m_settings.paging == PagingMode::Offset && !m_stored.run.isStart())
+        since = Timestamp::previousMillisecond(m_stored.run.cursor);
+    ProtocolRequest *request = m_client->fetchCount(name(), m_settings.paging, since);
+    if (step == Step::Recount) {
+        m_recount = request;
+        connect(request, &ProtocolRequest::finished, this, &EntityJob::onRecountFinished);
+    } else {
+        m_request = request;
+        connect(request, &ProtocolRequest::finished, this, &EntityJob::onCountFinished);
+    }
+}
+
+void EntityJob::onCountFinished()
+{
+    ProtocolRequest *request = m_request.data();
+    if (!request || sender() != request)
+        return;
+    m_request = nullptr;
+    request->deleteLater();
+    if (request->error().isError()) {
+        handleRequestError(request->error(), Step::Count);
+        return;
+    }
+    resetRetry();
+    // In offset mode the count includes the tie group already applied (see requestPage).
+    const qint64 remaining = std::max<qint64>(0, request->count() - m_groupIndex);
+    m_stored.runTotal = std::max(m_stored.runTotal, m_stored.runDone + remaining);
+    if (!persistState(SyncState::Running))
+        return;
+    setState(SyncState::Running);
+    reportProgress(true);
+    requestPage();
+}
+
+void EntityJob::onRecountFinished()
+{
+    ProtocolRequest *request = m_recount.data();
+    if (!request || sender() != request)
+        return;
+    m_recount = nullptr;
+    request->deleteLater();
+    // A recount only refines the total; if it fails, the pages still flow.
+    if (request->error().isError() || m_state != SyncState::Running)
+        return;
+    const qint64 total = m_stored.runDone + request->count();
+    if (total > m_stored.runTotal) {
+        m_stored.runTotal = total;
+        reportProgress(false);
+    }
+}
+
+void EntityJob::requestPage()
+{
+    ChangesQuery query;
+    query.mode = m_settings.paging;
+    query.limit = m_settings.batchSize;
+    if (m_settings.paging == PagingMode::Cursor) {
+        query.since = m_stored.run.cursor;
+    } else if (!m_stored.run.isStart()) {
+        // Ask for changedAt > (last changedAt - 1 ms): the changes sharing the last changedAt
+        // come first, ordered by id. Skipping all but the last one applied (the anchor) puts
+        // the page right after it; if the anchor is not where it should be, the tie group
+        // changed meanwhile and the page is read again from the group's start, so that no
+        // change is skipped.
+        query.since = Timestamp::previousMillisecond(m_stored.run.cursor);
+        m_requestAnchored = m_groupIndex > 0;
+        m_requestOffset = m_requestAnchored ? m_groupIndex - 1 : 0;
+        query.offset = m_requestOffset;
+    } else {
+        m_requestAnchored = false;
+        m_requestOffset = 0;
+    }
+    ProtocolRequest *request = m_client->fetchChanges(m_stored.schema, query);
+    m_request = request;
+    connect(request, &ProtocolRequest::finished, this, &EntityJob::onPageFinished);
+}
+
+void EntityJob::onPageFinished()
+{
+    ProtocolRequest *request = m_request.data();
+    if (!request || sender() != request)
+        return;
+    m_request = nullptr;
+    request->deleteLater();
+    if (request->error().isError()) {
+        handleRequestError(request->error(), Step::Page);
+        return;
+    }
+    resetRetry();
+    handlePage(request->page());
+}
+
+bool EntityJob::isAfterHighWater(const Change &change) const
+{
+    return m_highWater.isStart() || compareChange(change.changedAt, change.id, m_highWater) > 0;
+}
+
+void EntityJob::handlePage(const ChangePage &page)
+{
+    const QList<Change> &changes = page.changes;
+    const bool offsetMode = m_settings.paging == PagingMode::Offset;
+    const SyncPosition before = m_stored.run;
+
+    if (offsetMode && m_requestAnchored) {
+        if (changes.isEmpty() || changes.first().changedAt != before.cursor
+            || changes.first().id != before.id) {
+            if (++m_drifts > MaxDrifts) {
+                fail(ErrorCategory::Protocol,
+                     QStringLiteral("the server's offset paging keeps shifting under concurrent "
+                                    "changes; try cursor paging"));
+                return;
+            }
+            qCDebug(lcEngine) << "entity" << name()
+                              << "tie group changed during the sync; reading it again";
+            m_groupIndex = 0;
+            requestPage();
+            return;
+        }
+        m_drifts = 0;
+    }
+
+    qint64 fresh = 0;
+    SyncPosition after = before;
+    if (offsetMode) {
+        for (const Change &change : changes) {
+            if (isAfterHighWater(change))
+                ++fresh;
+        }
+        if (!changes.isEmpty()) {
+            const Change &last = changes.last();
+            after = SyncPosition { last.changedAt, last.id };
+            if (!before.isStart() && last.changedAt == before.cursor) {
+                m_groupIndex = m_requestOffset + changes.size();
+            } else {
+                qint64 trailing = 0;
+                for (auto it = changes.crbegin();
+                     it != changes.crend() && it->changedAt == last.changedAt; ++it) {
+                    ++trailing;
+                }
+                m_groupIndex = trailing;
+            }
+        }
+    } else {
+        fresh = changes.size();
+        after = SyncPosition { page.cursor.isEmpty() ? before.cursor : page.cursor, QString() };
+    }
+
+    // A server that keeps saying hasMore without moving on must not keep us asking forever.
+    // In offset mode a page re-read from the tie group's start may legitimately end where it
+    // began; the anchored page that follows it then moves on.
+    const bool advanced = after != before;
+    if (page.hasMore && (!advanced || fresh == 0)) {
+        const bool stuck = !advanced && (!offsetMode || m_requestAnchored);
+        if (stuck || ++m_stalledPages >= MaxStalledPages) {
+            fail(ErrorCategory::Protocol,
+                 QStringLiteral("the server reports more changes for \"%1\" but its pages bring "
+                                "nothing new (position \"%2\")")
+                         .arg(name(), Identifier::printable(before.cursor)));
+            return;
+        }
+    } else {
+        m_stalledPages = 0;
+    }
+
+    const qint64 done = m_stored.runDone + fresh;
+    qint64 total = std::max(m_stored.runTotal, done);
+    if (!page.hasMore)
+        total = done;
+
+    SyncError error;
+    if (!m_store->applyBatch(m_stored.schema, changes, after, done, total, &error)) {
+        fail(error.category, error.message);
+        return;
+    }
+    m_stored.run = after;
+    m_groupPosition = after;
+    m_stored.runDone = done;
+    m_stored.runTotal = total;
+    if (offsetMode && !changes.isEmpty() && isAfterHighWater(changes.last()))
+        m_highWater = after;
+
+    if (!page.hasMore) {
+        complete();
+        return;
+    }
+    // More changes than counted arrived (the data changed meanwhile): count again.
+    if (done >= m_stored.runTotal && !m_recount)
+        requestCount(Step::Recount);
+    reportProgress(false);
+    requestPage();
+}
+
+void EntityJob::complete()
+{
+    cancelRequests();
+    SyncError error;
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    if (!m_store->completeRun(name(), m_stored.run, m_stored.runDone, m_stored.runTotal, now,
+                              &error)) {
+        fail(error.category, error.message);
+        return;
+    }
+    m_stored.committed = m_stored.run;
+    m_stored.runActive = false;
+    m_stored.lastCompletedAt = now;
+    qCInfo(lcEngine) << "entity" << name() << "completed:" << m_stored.runDone << "changes";
+    reportProgress(true);
+    setState(SyncState::Completed);
+}
+
+bool EntityJob::handleRequestError(const SyncError &error, Step step)
+{
+    if (error.category == ErrorCategory::Aborted)
+        return false;
+    if (!error.isTransient()) {
+        fail(error.category, error.message);
+        return false;
+    }
+    if (!m_retryClock.isValid())
+        m_retryClock.start();
+    ++m_attempt;
+    const int exponent = std::min(m_attempt - 1, 16);
+    const qint64 backoff = std::min<qint64>(m_settings.retryMaxDelayMs,
+                                            qint64(m_settings.retryBaseDelayMs) << exponent);
+    // Full jitter on the upper half keeps many clients from retrying in step.
+    qint64 delay = backoff / 2 + QRandomGenerator::global()->bounded(backoff / 2 + 1);
+    if (error.retryAfterSeconds >= 0)
+        delay = std::max<qint64>(delay, qint64(error.retryAfterSeconds) * 1000);
+    if (m_retryClock.elapsed() + delay > m_settings.retryGiveUpMs) {
+        fail(error.category,
+             QStringLiteral("gave up after %1 attempts in %2 s: %3")
+                     .arg(m_attempt)
+                     .arg(m_retryClock.elapsed() / 1000.0, 0, 'f', 1)
+                     .arg(error.message));
+        return false;
+    }
+    qCInfo(lcEngine) << "entity" << name() << "retries in" << delay << "ms (attempt" << m_attempt
+                     << "):" << error.message;
+    m_retryStep = step;
+    m_retryTimer.start(int(delay));
+    Q_EMIT retrying(name(), m_attempt, int(delay), error.message);
+    return true;
+}
+
+void EntityJob::retryStep()
+{
+    if (!isWorking())
+        return;
+    if (m_retryStep == Step::Page)
+        requestPage();
+    else
+        requestCount(m_retryStep);
+}
+
+void EntityJob::resetRetry()
+{
+    m_retryTimer.stop();
+    m_attempt = 0;
+    m_retryClock.invalidate();
+}
+
+void EntityJob::cancelRequests()
+{
+    for (QPointer<ProtocolRequest> *slot : { &m_request, &m_recount }) {
+        if (ProtocolRequest *request = slot->data()) {
+            request->disconnect(this);
+            request->abort();
+            request->deleteLater();
+        }
+        *slot = nullptr;
+    }
+}
+
+double EntityJob::currentRate()
+{
+    const qint64 now = m_progressClock.elapsed();
+    m_rateSamples.emplace_back(now, m_stored.runDone);
+    while (m_rateSamples.size() > 2 && now - m_rateSamples.front().first > RateWindowMs)
+        m_rateSamples.pop_front();
+    const auto &[firstMs, firstDone] = m_rateSamples.front();
+    if (now - firstMs < 100)
+        return 0.0;
+    return double(m_stored.runDone - firstDone) * 1000.0 / double(now - firstMs);
+}
+
+void EntityJob::reportProgress(bool force)
+{
+    const qint64 now = m_progressClock.elapsed();
+    if (!force && m_lastProgressMs >= 0 && now - m_lastProgressMs < m_settings.progressIntervalMs)
+        return;
+    m_lastProgressMs = now;
+    const double rate = m_state == SyncState::Running ? currentRate() : 0.0;
+    qint64 eta = -1;
+    if (m_state == SyncState::Completed)
+        eta = 0;
+    else if (rate > 0.0)
+        eta = qint64(std::ceil(double(m_stored.runTotal - m_stored.runDone) / rate));
+    Q_EMIT progressChanged(name(), m_stored.runDone, m_stored.runTotal, rate, eta);
+}
+
+} // namespace BatchSync

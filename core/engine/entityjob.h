@@ -1,0 +1,119 @@
+#pragma once
+
+#include "common/types.h"
+#include "engine/syncsettings.h"
+#include "store/localstore.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QPointer>
+#include <QTimer>
+
+#include <deque>
+
+namespace BatchSync {
+
+class ProtocolClient;
+class ProtocolRequest;
+
+/*!
+    \internal
+    The sync of one entity, on the engine's worker thread: counts the changes, pulls them
+    page by page, commits each page with the position that follows it, retries transient
+    failures, and reports state and throttled progress. Driven by SyncWorker, which decides
+    when it may begin (the concurrency limit).
+*/
+class EntityJob final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(EntityJob)
+
+public:
+    EntityJob(const StoredEntity &stored, const SyncSettings &settings, ProtocolClient *client,
+              LocalStore *store, QObject *parent = nullptr);
+    ~EntityJob() override;
+
+    QString name() const { return m_stored.schema.name; }
+    SyncState state() const { return m_state; }
+    bool isActive() const
+    {
+        return m_state == SyncState::Queued || m_state == SyncState::Counting
+                || m_state == SyncState::Running;
+    }
+    /*! Whether it holds a network slot (counting or running). */
+    bool isWorking() const { return m_state == SyncState::Counting || m_state == SyncState::Running; }
+    EntityStatus status() const;
+
+    /*! The schema the endpoint reports now; used from the next request on. */
+    void setSchema(const EntitySchema &schema);
+    /*! Whether the endpoint reported this entity in its last answer. */
+    void setReported(bool reported) { m_reported = reported; }
+    bool isReported() const { return m_reported; }
+
+    /*! Waits for a slot. */
+    void enqueue();
+    /*! Starts (or continues) the run; the worker calls it when a slot is free. */
+    void begin();
+    /*! Stops at once, keeping everything committed; persisted as Paused. */
+    void pause();
+    /*! Fails with \a category and \a message (persisted). */
+    void fail(ErrorCategory category, const QString &message);
+
+Q_SIGNALS:
+    void stateChanged(const QString &entity, BatchSync::SyncState state,
+                      BatchSync::ErrorCategory category, const QString &message);
+    void progressChanged(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
+                         qint64 etaSeconds);
+    void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
+
+private:
+    enum class Step { Count, Page, Recount };
+
+    void setState(SyncState state, ErrorCategory category = ErrorCategory::None,
+                  const QString &message = QString());
+    bool persistState(SyncState state, ErrorCategory category = ErrorCategory::None,
+                      const QString &message = QString());
+    void requestCount(Step step);
+    void requestPage();
+    void onCountFinished();
+    void onRecountFinished();
+    void onPageFinished();
+    void handlePage(const ChangePage &page);
+    void complete();
+    bool handleRequestError(const SyncError &error, Step step);
+    void retryStep();
+    void resetRetry();
+    void cancelRequests();
+    void reportProgress(bool force);
+    double currentRate();
+    bool isAfterHighWater(const Change &change) const;
+
+    StoredEntity m_stored;
+    const SyncSettings m_settings;
+    ProtocolClient *m_client;
+    LocalStore *m_store;
+    SyncState m_state = SyncState::Idle;
+    bool m_reported = false;
+
+    QPointer<ProtocolRequest> m_request; // count or page in flight
+    QPointer<ProtocolRequest> m_recount; // a recount while pages keep flowing
+    QTimer m_retryTimer;
+    Step m_retryStep = Step::Page;
+    int m_attempt = 0;
+    QElapsedTimer m_retryClock;
+
+    // Offset mode: the position in the tie group of m_stored.run.cursor (see entityjob.cpp).
+    qint64 m_groupIndex = 0;
+    SyncPosition m_groupPosition; // the position m_groupIndex belongs to
+    qint64 m_requestOffset = 0;
+    bool m_requestAnchored = false;
+    SyncPosition m_highWater; // the furthest change applied, for counting new records
+    int m_drifts = 0;
+    int m_stalledPages = 0;
+
+    QElapsedTimer m_progressClock;
+    qint64 m_lastProgressMs = -1;
+    std::deque<std::pair<qint64, qint64>> m_rateSamples; // (ms, done)
+};
+
+} // namespace BatchSync

@@ -1,0 +1,97 @@
+#pragma once
+
+#include "common/types.h"
+#include "engine/syncsettings.h"
+
+#include <QHash>
+#include <QObject>
+#include <QPointer>
+#include <QSet>
+#include <QStringList>
+#include <QTimer>
+
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QNetworkAccessManager;
+QT_END_NAMESPACE
+
+namespace BatchSync {
+
+class EntityJob;
+class LocalStore;
+class ProtocolClient;
+class ProtocolRequest;
+struct StoredEntity;
+
+/*!
+    \internal
+    The engine's worker object: lives on the engine's QThread and owns everything that does
+    work there — the network access manager, the protocol client, the local store and one
+    EntityJob per entity. SyncEngine reaches it only through queued invocations; it answers
+    only through signals.
+*/
+class SyncWorker final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(SyncWorker)
+
+public:
+    explicit SyncWorker(const SyncSettings &settings, QObject *parent = nullptr);
+    ~SyncWorker() override;
+
+    // All of these run on the worker thread.
+    void initialize();
+    void shutdown();
+    void refreshEntities();
+    void start(const QString &entity);
+    void startAll();
+    void pause(const QString &entity);
+    void pauseAll();
+    void resume(const QString &entity);
+
+Q_SIGNALS:
+    void entitiesLoaded(const QList<BatchSync::EntityStatus> &entities);
+    void stateChanged(const QString &entity, BatchSync::SyncState state,
+                      BatchSync::ErrorCategory category, const QString &message);
+    void progressChanged(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
+                         qint64 etaSeconds);
+    void failed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
+    void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
+    void busyChanged(bool busy);
+
+private:
+    void requestStart(const QString &entity);
+    void fetchEntities();
+    void onEntitiesFinished();
+    void retryDiscovery(const SyncError &error);
+    void failDiscovery(const SyncError &error);
+    void applyEntities(const QList<EntitySchema> &entities);
+    void startPending();
+    void schedule();
+    void onJobStateChanged(const QString &entity, BatchSync::SyncState state);
+    EntityJob *addJob(const StoredEntity &stored);
+    void emitEntities();
+    void updateBusy();
+    bool checkUsable(const QString &entity);
+
+    SyncSettings m_settings;
+    QString m_settingsError;
+    QString m_storeError;
+    std::unique_ptr<QNetworkAccessManager> m_network;
+    std::unique_ptr<ProtocolClient> m_client;
+    std::unique_ptr<LocalStore> m_store;
+    QHash<QString, EntityJob *> m_jobs; // children of this
+    QStringList m_queue; // entities waiting for a slot, in order
+
+    QPointer<ProtocolRequest> m_discovery;
+    QTimer m_discoveryRetry;
+    int m_discoveryAttempt = 0;
+    qint64 m_discoveryFirstFailureMs = -1;
+    QStringList m_pendingStarts; // to start once the endpoint reported its entities
+    bool m_pendingStartAll = false;
+    bool m_busy = false;
+    bool m_shuttingDown = false;
+};
+
+} // namespace BatchSync

@@ -1,0 +1,551 @@
+#include "common/types.h"
+#include "engine/syncengine.h"
+#include "server/serverstore.h"
+#include "server/syncserver.h"
+#include "store/localstore.h"
+#include "testutil/testserver.h"
+
+#include <QSignalSpy>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <memory>
+
+using namespace BatchSync;
+
+namespace {
+
+// Every record of a local entity table, typed like ServerStore::liveRecords.
+QHash<QString, QVariantList> localRecords(const QString &path, const EntitySchema &schema)
+{
+    QHash<QString, QVariantList> records;
+    const QString connection = QStringLiteral("tst_engine_reader");
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
+        db.setDatabaseName(path);
+        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY"));
+        if (!db.open()) {
+            qWarning() << "cannot open" << path << db.lastError().text();
+        } else {
+            QStringList columns { QStringLiteral("\"id\"") };
+            for (const FieldSpec &field : schema.fields)
+                columns << QLatin1Char('"') + field.name + QLatin1Char('"');
+            QSqlQuery query(db);
+            if (!query.exec(QStringLiteral("SELECT %1 FROM \"%2\"")
+                                    .arg(columns.join(QLatin1Char(',')), schema.name))) {
+                qWarning() << query.lastError().text();
+            }
+            while (query.next()) {
+                QVariantList values;
+                for (int i = 0; i < schema.fields.size(); ++i) {
+                    const QVariant v = query.value(i + 1);
+                    if (v.isNull()) {
+                        values << QVariant();
+                        continue;
+                    }
+                    switch (schema.fields.at(i).type) {
+                    case FieldType::Int:
+                        values << QVariant(v.toLongLong());
+                        break;
+                    case FieldType::Real:
+                        values << QVariant(v.toDouble());
+                        break;
+                    case FieldType::Bool:
+                        values << QVariant(v.toLongLong() != 0);
+                        break;
+                    case FieldType::String:
+                    case FieldType::DateTime:
+                        values << QVariant(v.toString());
+                        break;
+                    }
+                }
+                records.insert(query.value(0).toString(), values);
+            }
+        }
+    }
+    QSqlDatabase::removeDatabase(connection);
+    return records;
+}
+
+struct ProgressLog
+{
+    struct Entry
+    {
+        qint64 done;
+        qint64 total;
+    };
+    QHash<QString, QList<Entry>> entries;
+};
+
+} // namespace
+
+class TestEngine final : public QObject
+{
+    Q_OBJECT
+
+private:
+    SyncSettings settingsFor(const Test::TestServer &server, PagingMode paging = PagingMode::Cursor,
+                             int batchSize = 100)
+    {
+        SyncSettings settings;
+        settings.endpoint = server.baseUrl();
+        settings.databasePath = m_dir->filePath(QStringLiteral("local.sqlite"));
+        settings.paging = paging;
+        settings.batchSize = batchSize;
+        settings.retryBaseDelayMs = 20;
+        settings.retryMaxDelayMs = 200;
+        settings.retryGiveUpMs = 2000;
+        return settings;
+    }
+
+    bool syncAll(SyncEngine &engine, int timeoutMs = 60000)
+    {
+        QSignalSpy finished(&engine, &SyncEngine::finished);
+        engine.startAll();
+        return finished.wait(timeoutMs);
+    }
+
+    void compareWithServer(const Test::TestServer &server, const QString &localPath)
+    {
+        const QList<EntitySchema> entities = server.store()->entities();
+        QVERIFY(!entities.isEmpty());
+        for (const EntitySchema &schema : entities) {
+            const auto expected = server.store()->liveRecords(schema.name);
+            const auto actual = localRecords(localPath, schema);
+            QCOMPARE(actual.size(), expected.size());
+            for (auto it = expected.cbegin(); it != expected.cend(); ++it) {
+                QVERIFY2(actual.contains(it.key()), qPrintable(schema.name + u':' + it.key()));
+                QCOMPARE(actual.value(it.key()), it.value());
+            }
+        }
+    }
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+
+private Q_SLOTS:
+    void init() { m_dir = std::make_unique<QTemporaryDir>(); }
+    void cleanup() { m_dir.reset(); }
+
+    void fullSyncEqualsServer_data()
+    {
+        QTest::addColumn<PagingMode>("paging");
+        QTest::addColumn<int>("batchSize");
+        QTest::addColumn<int>("concurrency");
+        QTest::newRow("cursor, 100") << PagingMode::Cursor << 100 << 2;
+        QTest::newRow("cursor, 1000, one at a time") << PagingMode::Cursor << 1000 << 1;
+        QTest::newRow("offset, 100") << PagingMode::Offset << 100 << 2;
+        QTest::newRow("offset, 10000") << PagingMode::Offset << 10000 << 3;
+    }
+
+    void fullSyncEqualsServer()
+    {
+        QFETCH(PagingMode, paging);
+        QFETCH(int, batchSize);
+        QFETCH(int, concurrency);
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(1500, 1, QStringLiteral("customers"));
+        server.addCustomers(700, 2, QStringLiteral("suppliers"));
+        server.addCustomers(0, 3, QStringLiteral("empty"));
+        QString error;
+        QVERIFY2(server.store()->remove(QStringLiteral("customers"),
+                                        { server.store()->liveRecords(QStringLiteral("customers"))
+                                                  .keys()
+                                                  .first() },
+                                        &error),
+                 qPrintable(error));
+
+        SyncSettings settings = settingsFor(server, paging, batchSize);
+        settings.concurrency = concurrency;
+        SyncEngine engine(settings);
+        QSignalSpy failed(&engine, &SyncEngine::failed);
+        QVERIFY(syncAll(engine));
+        QVERIFY2(failed.isEmpty(),
+                 failed.isEmpty() ? "" : qPrintable(failed.first().at(2).toString()));
+        for (const QString &name : { QStringLiteral("customers"), QStringLiteral("suppliers"),
+                                     QStringLiteral("empty") }) {
+            QCOMPARE(engine.entity(name).state, SyncState::Completed);
+        }
+        compareWithServer(server, settings.databasePath);
+    }
+
+    void incrementalSyncPullsOnlyChanges_data()
+    {
+        QTest::addColumn<PagingMode>("paging");
+        QTest::newRow("cursor") << PagingMode::Cursor;
+        QTest::newRow("offset") << PagingMode::Offset;
+    }
+
+    void incrementalSyncPullsOnlyChanges()
+    {
+        QFETCH(PagingMode, paging);
+        Test::TestServer server;
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(1200, 7);
+        const SyncSettings settings = settingsFor(server, paging, 250);
+        {
+            SyncEngine engine(settings);
+            QVERIFY(syncAll(engine));
+            QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        }
+        const qint64 servedBefore = server.server()->changesServed();
+
+        // 10 updates, 5 inserts, 3 deletes.
+        QStringList ids = server.store()->liveRecords(schema.name).keys();
+        ids.sort();
+        QString error;
+        for (int i = 0; i < 10; ++i) {
+            QVariantMap data { { schema.fields.first().name, QStringLiteral("changed %1").arg(i) } };
+            QVERIFY2(server.store()->upsert(schema.name, ids.at(i), data, &error),
+                     qPrintable(error));
+        }
+        for (int i = 0; i < 5; ++i) {
+            QVariantMap data { { schema.fields.first().name, QStringLiteral("new %1").arg(i) } };
+            QVERIFY2(server.store()->upsert(schema.name, QStringLiteral("new-%1").arg(i), data,
+                                            &error),
+                     qPrintable(error));
+        }
+        QVERIFY2(server.store()->remove(schema.name, ids.mid(20, 3), &error), qPrintable(error));
+
+        SyncEngine engine(settings);
+        QSignalSpy progress(&engine, &SyncEngine::progressChanged);
+        QVERIFY(syncAll(engine));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        const qint64 served = server.server()->changesServed() - servedBefore;
+        if (paging == PagingMode::Cursor) {
+            QCOMPARE(served, qint64(18));
+        } else {
+            // Offset mode reads again the changes sharing the last changedAt it applied.
+            QVERIFY2(served >= 18 && served <= 18 + 1200, qPrintable(QString::number(served)));
+        }
+        QVERIFY(!progress.isEmpty());
+        QCOMPARE(progress.last().at(1).toLongLong(), qint64(18));
+        QCOMPARE(progress.last().at(2).toLongLong(), qint64(18));
+        compareWithServer(server, settings.databasePath);
+    }
+
+    void progressIsMonotonicAndEndsAtTotal()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(3000, 11, QStringLiteral("a"));
+        server.addCustomers(2000, 12, QStringLiteral("b"));
+        SyncSettings settings = settingsFor(server, PagingMode::Cursor, 100);
+        settings.progressIntervalMs = 50;
+        SyncEngine engine(settings);
+        QHash<QString, QList<std::pair<qint64, qint64>>> log;
+        connect(&engine, &SyncEngine::progressChanged, this,
+                [&log](const QString &entity, qint64 done, qint64 total, double rate, qint64 eta) {
+                    QVERIFY(rate >= 0.0);
+                    QVERIFY(eta >= -1);
+                    log[entity].append({ done, total });
+                });
+        QVERIFY(syncAll(engine));
+        QCOMPARE(log.size(), 2);
+        for (auto it = log.cbegin(); it != log.cend(); ++it) {
+            qint64 previous = 0;
+            for (const auto &[done, total] : it.value()) {
+                QVERIFY2(done >= previous, qPrintable(it.key()));
+                QVERIFY2(done <= total, qPrintable(it.key()));
+                previous = done;
+            }
+            QCOMPARE(it.value().last().first, it.value().last().second);
+            QCOMPARE(it.value().last().first, server.store()->liveCount(it.key()));
+            // 30 and 20 batches: throttled to one signal per 50 ms, plus start and end.
+            QVERIFY(it.value().size() >= 2);
+        }
+    }
+
+    void pauseThenResumeCompletesWithoutGapOrDuplicate_data()
+    {
+        QTest::addColumn<PagingMode>("paging");
+        QTest::newRow("cursor") << PagingMode::Cursor;
+        QTest::newRow("offset") << PagingMode::Offset;
+    }
+
+    void pauseThenResumeCompletesWithoutGapOrDuplicate()
+    {
+        QFETCH(PagingMode, paging);
+        Test::TestServer server;
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(20000, 21);
+        const SyncSettings settings = settingsFor(server, paging, 100);
+        SyncEngine engine(settings);
+        QSignalSpy states(&engine, &SyncEngine::stateChanged);
+        QSignalSpy progress(&engine, &SyncEngine::progressChanged);
+
+        engine.start(schema.name);
+        QTRY_VERIFY_WITH_TIMEOUT(!progress.isEmpty() && progress.last().at(1).toLongLong() > 0,
+                                 20000);
+        engine.pause(schema.name);
+        QTRY_COMPARE_WITH_TIMEOUT(engine.entity(schema.name).state, SyncState::Paused, 10000);
+        const qint64 servedAtPause = server.server()->changesServed();
+        const EntityStatus paused = engine.entity(schema.name);
+        QVERIFY(paused.done > 0);
+        QVERIFY2(paused.done < paused.total, "the sync finished before it could be paused");
+        // Paused means no more requests.
+        QTest::qWait(300);
+        QCOMPARE(server.server()->changesServed(), servedAtPause);
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Paused);
+
+        QSignalSpy finished(&engine, &SyncEngine::finished);
+        engine.resume(schema.name);
+        QTRY_COMPARE_WITH_TIMEOUT(engine.entity(schema.name).state, SyncState::Completed, 60000);
+        compareWithServer(server, settings.databasePath);
+
+        // Resuming re-reads at most the batch that was in flight (offset mode also reads
+        // again the last change applied before each page, to check nothing moved).
+        const qint64 pages = 20000 / 99 + 2;
+        const qint64 limit = 20000 + 100 + (paging == PagingMode::Offset ? pages : 0);
+        QVERIFY2(server.server()->changesServed() <= limit,
+                 qPrintable(QString::number(server.server()->changesServed())));
+        qint64 previous = 0;
+        for (const QList<QVariant> &signal : std::as_const(progress)) {
+            QVERIFY(signal.at(1).toLongLong() >= previous);
+            previous = signal.at(1).toLongLong();
+        }
+        QCOMPARE(previous, qint64(20000));
+    }
+
+    void pausedEntitySurvivesANewEngine()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(20000, 31);
+        const SyncSettings settings = settingsFor(server, PagingMode::Cursor, 100);
+        qint64 doneAtPause = 0;
+        qint64 totalAtPause = 0;
+        {
+            SyncEngine engine(settings);
+            QSignalSpy progress(&engine, &SyncEngine::progressChanged);
+            engine.start(schema.name);
+            QTRY_VERIFY_WITH_TIMEOUT(
+                    !progress.isEmpty() && progress.last().at(1).toLongLong() >= 500, 20000);
+            engine.pause(schema.name);
+            QTRY_COMPARE_WITH_TIMEOUT(engine.entity(schema.name).state, SyncState::Paused, 10000);
+            doneAtPause = engine.entity(schema.name).done;
+            totalAtPause = engine.entity(schema.name).total;
+            QVERIFY(doneAtPause > 0 && doneAtPause < totalAtPause);
+        }
+
+        SyncEngine engine(settings);
+        QTRY_VERIFY_WITH_TIMEOUT(!engine.entities().isEmpty(), 5000);
+        const EntityStatus restored = engine.entity(schema.name);
+        QCOMPARE(restored.state, SyncState::Paused);
+        QCOMPARE(restored.done, doneAtPause);
+        QCOMPARE(restored.total, totalAtPause);
+        QCOMPARE(restored.fields, schema.fields);
+
+        const qint64 servedBefore = server.server()->changesServed();
+        QVERIFY(syncAll(engine));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        QCOMPARE(engine.entity(schema.name).done, qint64(20000));
+        // It continued from its cursor: the rest of the records, not all of them again.
+        QCOMPARE(server.server()->changesServed() - servedBefore, 20000 - doneAtPause);
+        compareWithServer(server, settings.databasePath);
+    }
+
+    void engineDestroyedMidRunResumesFromLastCommit()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(15000, 41);
+        const SyncSettings settings = settingsFor(server, PagingMode::Cursor, 100);
+        {
+            SyncEngine engine(settings);
+            QSignalSpy progress(&engine, &SyncEngine::progressChanged);
+            engine.start(schema.name);
+            QTRY_VERIFY_WITH_TIMEOUT(
+                    !progress.isEmpty() && progress.last().at(1).toLongLong() >= 300, 20000);
+        } // destroyed while running, as when the window is closed mid-sync
+
+        SyncEngine engine(settings);
+        QTRY_VERIFY_WITH_TIMEOUT(!engine.entities().isEmpty(), 5000);
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Paused);
+        QVERIFY(engine.entity(schema.name).done >= 300);
+        QVERIFY(syncAll(engine));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        QCOMPARE(engine.entity(schema.name).done, qint64(15000));
+        compareWithServer(server, settings.databasePath);
+    }
+
+    void concurrencyLimitIsHonoured()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        for (int i = 0; i < 5; ++i)
+            server.addCustomers(800, 50 + i, QStringLiteral("entity%1").arg(i));
+        SyncSettings settings = settingsFor(server, PagingMode::Cursor, 100);
+        settings.concurrency = 2;
+        SyncEngine engine(settings);
+        QHash<QString, SyncState> states;
+        int maxWorking = 0;
+        connect(&engine, &SyncEngine::stateChanged, this,
+                [&](const QString &entity, SyncState state) {
+                    states[entity] = state;
+                    int working = 0;
+                    for (SyncState s : std::as_const(states))
+                        working += (s == SyncState::Counting || s == SyncState::Running) ? 1 : 0;
+                    maxWorking = std::max(maxWorking, working);
+                });
+        QVERIFY(syncAll(engine));
+        QCOMPARE(states.size(), 5);
+        for (SyncState s : std::as_const(states))
+            QCOMPARE(s, SyncState::Completed);
+        QCOMPARE(maxWorking, 2);
+    }
+
+    void wrongTokenFailsWithServerMessage()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start(QStringLiteral("s3cret")));
+        server.addCustomers(10, 61);
+        SyncSettings settings = settingsFor(server);
+        settings.token = QStringLiteral("wrong");
+        SyncEngine engine(settings);
+        QSignalSpy failed(&engine, &SyncEngine::failed);
+        QVERIFY(syncAll(engine));
+        QVERIFY(!failed.isEmpty());
+        const auto category = failed.first().at(1).value<ErrorCategory>();
+        QCOMPARE(category, ErrorCategory::Auth);
+        const QString message = failed.first().at(2).toString();
+        QVERIFY2(message.contains(QLatin1String("401")), qPrintable(message));
+        QVERIFY2(message.contains(QLatin1String("token"), Qt::CaseInsensitive), qPrintable(message));
+
+        settings.token = QStringLiteral("s3cret");
+        settings.databasePath = m_dir->filePath(QStringLiteral("other.sqlite"));
+        SyncEngine good(settings);
+        QVERIFY(syncAll(good));
+        QCOMPARE(good.entity(QStringLiteral("customers")).state, SyncState::Completed);
+    }
+
+    void unknownEntityFails()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(10, 71);
+        SyncEngine engine(settingsFor(server));
+        QSignalSpy failed(&engine, &SyncEngine::failed);
+        QSignalSpy finished(&engine, &SyncEngine::finished);
+        engine.start(QStringLiteral("nosuchthing"));
+        QVERIFY(finished.wait(10000));
+        QCOMPARE(failed.size(), 1);
+        QCOMPARE(failed.first().at(0).toString(), QStringLiteral("nosuchthing"));
+        QVERIFY(failed.first().at(2).toString().contains(QLatin1String("no entity")));
+    }
+
+    void deadServerFailsInBoundedTime()
+    {
+        quint16 port = 0;
+        {
+            Test::TestServer server;
+            QVERIFY(server.start());
+            port = server.server()->port();
+        } // nothing listens there any more
+        SyncSettings settings;
+        settings.endpoint = QUrl(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(port));
+        settings.databasePath = m_dir->filePath(QStringLiteral("local.sqlite"));
+        settings.retryBaseDelayMs = 20;
+        settings.retryMaxDelayMs = 100;
+        settings.retryGiveUpMs = 500;
+        SyncEngine engine(settings);
+        QSignalSpy failed(&engine, &SyncEngine::failed);
+        QSignalSpy retrying(&engine, &SyncEngine::retrying);
+        QVERIFY(syncAll(engine, 15000));
+        QVERIFY(!failed.isEmpty());
+        QCOMPARE(failed.last().at(0).toString(), QString());
+        QCOMPARE(failed.last().at(1).value<ErrorCategory>(), ErrorCategory::Network);
+        QVERIFY(!retrying.isEmpty());
+        QVERIFY2(failed.last().at(2).toString().contains(QLatin1String("gave up")),
+                 qPrintable(failed.last().at(2).toString()));
+    }
+
+    void fieldAddedOnServerIsAddedLocally()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        EntitySchema schema = server.addCustomers(300, 81);
+        const SyncSettings settings = settingsFor(server);
+        {
+            SyncEngine engine(settings);
+            QVERIFY(syncAll(engine));
+        }
+        schema.fields.append({ QStringLiteral("loyalty"), FieldType::Int });
+        QString error;
+        QVERIFY2(server.store()->addEntity(schema, &error), qPrintable(error));
+        const QString id = server.store()->liveRecords(schema.name).keys().first();
+        QVERIFY2(server.store()->upsert(schema.name, id, { { QStringLiteral("loyalty"), 42 } },
+                                        &error),
+                 qPrintable(error));
+        SyncEngine engine(settings);
+        QVERIFY(syncAll(engine));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        QCOMPARE(engine.entity(schema.name).fields, schema.fields);
+        compareWithServer(server, settings.databasePath);
+    }
+
+    void dataChangingDuringSyncEndsExact_data()
+    {
+        QTest::addColumn<PagingMode>("paging");
+        QTest::newRow("cursor") << PagingMode::Cursor;
+        QTest::newRow("offset") << PagingMode::Offset;
+    }
+
+    void dataChangingDuringSyncEndsExact()
+    {
+        QFETCH(PagingMode, paging);
+        Test::TestServer server;
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(3000, 91);
+        QStringList ids = server.store()->liveRecords(schema.name).keys();
+        ids.sort();
+        int page = 0;
+        // Between pages: update a record already synced or not, delete one, insert one.
+        connect(server.server(), &SyncServer::pageServed, this,
+                [&](const QString &entity, int) {
+                    if (entity != schema.name || page >= 20)
+                        return;
+                    ++page;
+                    QString error;
+                    QVariantMap data { { schema.fields.first().name,
+                                         QStringLiteral("during %1").arg(page) } };
+                    QVERIFY(server.store()->upsert(schema.name, ids.at(page * 97 % ids.size()),
+                                                   data, &error));
+                    QVERIFY(server.store()->remove(schema.name, { ids.at(page * 13 + 1) },
+                                                   &error));
+                    QVERIFY(server.store()->upsert(schema.name,
+                                                   QStringLiteral("0-inserted-%1").arg(page),
+                                                   data, &error));
+                });
+        const SyncSettings settings = settingsFor(server, paging, 100);
+        SyncEngine engine(settings);
+        QVERIFY(syncAll(engine));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        QVERIFY(page > 0);
+        // Whatever changed after a page was answered is picked up by the next sync.
+        QVERIFY(syncAll(engine));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        compareWithServer(server, settings.databasePath);
+    }
+
+    void invalidSettingsFailClearly()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(10, 101);
+        SyncSettings settings = settingsFor(server);
+        settings.batchSize = 50;
+        SyncEngine engine(settings);
+        QSignalSpy failed(&engine, &SyncEngine::failed);
+        QVERIFY(syncAll(engine, 5000));
+        QVERIFY(!failed.isEmpty());
+        QVERIFY2(failed.first().at(2).toString().contains(QLatin1String("batch size")),
+                 qPrintable(failed.first().at(2).toString()));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestEngine)
+#include "tst_engine.moc"
