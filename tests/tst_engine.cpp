@@ -3,8 +3,11 @@
 #include "server/serverstore.h"
 #include "server/syncserver.h"
 #include "store/localstore.h"
+#include "testutil/fakenetwork.h"
 #include "testutil/testserver.h"
 
+#include <QAtomicInt>
+#include <QJsonObject>
 #include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -529,6 +532,140 @@ private Q_SLOTS:
         QVERIFY(syncAll(engine));
         QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
         compareWithServer(server, settings.databasePath);
+    }
+
+    void transientFailuresAreRetriedAndNeverCountedTwice()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(2000, 111);
+        SyncSettings settings = settingsFor(server, PagingMode::Cursor, 100);
+        settings.transferTimeoutMs = 300;
+        QAtomicInt pages;
+        Test::FakeNetworkAccessManager *fake = nullptr;
+        SyncEngine engine(settings, [&fake, &pages]() -> QNetworkAccessManager * {
+            fake = new Test::FakeNetworkAccessManager;
+            // Every third page fails, in turn: a 503 with Retry-After, a reset connection,
+            // a body cut off half-way, a stalled reply, a 500.
+            fake->addRule(Test::FakeRule::dynamic(
+                    QStringLiteral("/changes"), [&pages](const QNetworkRequest &) {
+                        const int n = pages.fetchAndAddRelaxed(1);
+                        const QString path = QStringLiteral("/changes");
+                        if (n % 3 != 2)
+                            return Test::FakeRule::passThrough(path);
+                        switch ((n / 3) % 5) {
+                        case 0:
+                            return Test::FakeRule::error(path, 503, QStringLiteral("busy"))
+                                    .withHeader("Retry-After", "0");
+                        case 1:
+                            return Test::FakeRule::fail(path,
+                                                        QNetworkReply::RemoteHostClosedError);
+                        case 2:
+                            return Test::FakeRule::respond(path, 200, R"({"changes": [{"id")")
+                                    .withContentLength(100000);
+                        case 3:
+                            return Test::FakeRule::hang(path);
+                        default:
+                            return Test::FakeRule::error(path, 500, QStringLiteral("oops"));
+                        }
+                    }));
+            return fake;
+        });
+        QSignalSpy retrying(&engine, &SyncEngine::retrying);
+        QSignalSpy failed(&engine, &SyncEngine::failed);
+        QList<qint64> done;
+        connect(&engine, &SyncEngine::progressChanged, this,
+                [&done](const QString &, qint64 d, qint64) { done.append(d); });
+        QVERIFY(syncAll(engine, 60000));
+        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().at(2).toString()));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        // 20 pages of 100 plus the last empty-or-short one; a third of them failed once.
+        QVERIFY2(retrying.size() >= 6, qPrintable(QString::number(retrying.size())));
+        for (const QList<QVariant> &r : std::as_const(retrying)) {
+            QCOMPARE(r.at(0).toString(), schema.name);
+            QVERIFY(r.at(1).toInt() == 1); // each fault is followed by a success
+        }
+        QVERIFY(std::is_sorted(done.cbegin(), done.cend()));
+        QCOMPARE(done.last(), qint64(2000));
+        compareWithServer(server, settings.databasePath);
+    }
+
+    void retryAfterIsHonoured()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(50, 121);
+        SyncEngine engine(settingsFor(server), []() -> QNetworkAccessManager * {
+            auto *fake = new Test::FakeNetworkAccessManager;
+            fake->addRule(Test::FakeRule::error(QStringLiteral("/count"), 429,
+                                                QStringLiteral("slow down"))
+                                  .withHeader("Retry-After", "1")
+                                  .once());
+            return fake;
+        });
+        QSignalSpy retrying(&engine, &SyncEngine::retrying);
+        QVERIFY(syncAll(engine));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        QCOMPARE(retrying.size(), 1);
+        QVERIFY(retrying.first().at(2).toInt() >= 1000);
+        QVERIFY(retrying.first().at(3).toString().contains(QLatin1String("slow down")));
+    }
+
+    void malformedPageFailsAndKeepsWhatWasCommitted()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(1000, 131);
+        const SyncSettings settings = settingsFor(server, PagingMode::Cursor, 100);
+        QAtomicInt pages;
+        SyncEngine engine(settings, [&pages]() -> QNetworkAccessManager * {
+            auto *fake = new Test::FakeNetworkAccessManager;
+            fake->addRule(Test::FakeRule::dynamic(
+                    QStringLiteral("/changes"), [&pages](const QNetworkRequest &) {
+                        const QString path = QStringLiteral("/changes");
+                        if (pages.fetchAndAddRelaxed(1) != 4)
+                            return Test::FakeRule::passThrough(path);
+                        return Test::FakeRule::respond(
+                                path, 200,
+                                R"({"changes": [{"id": "x", "changedAt": "2026-01-01T00:00:00.000Z",)"
+                                R"( "data": {"visits": "many"}}], "cursor": "9", "hasMore": true})");
+                    }));
+            return fake;
+        });
+        QSignalSpy failed(&engine, &SyncEngine::failed);
+        QVERIFY(syncAll(engine));
+        QCOMPARE(failed.size(), 1);
+        QCOMPARE(failed.first().at(1).value<ErrorCategory>(), ErrorCategory::Protocol);
+        const QString message = failed.first().at(2).toString();
+        QVERIFY2(message.contains(QLatin1String("visits")), qPrintable(message));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Failed);
+        QCOMPARE(engine.entity(schema.name).done, qint64(400));
+        QCOMPARE(localRecords(settings.databasePath, schema).size(), 400);
+        QVERIFY(!localRecords(settings.databasePath, schema).contains(QStringLiteral("x")));
+
+        // Started again, it continues from the last committed page and ends exact.
+        QVERIFY(syncAll(engine));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        QCOMPARE(engine.entity(schema.name).done, qint64(1000));
+        compareWithServer(server, settings.databasePath);
+    }
+
+    void endlessHasMoreFailsInsteadOfLooping()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(10, 141);
+        SyncEngine engine(settingsFor(server), []() -> QNetworkAccessManager * {
+            auto *fake = new Test::FakeNetworkAccessManager;
+            fake->addRule(Test::FakeRule::respond(QStringLiteral("/changes"), 200,
+                                                  R"({"changes": [], "cursor": "5", "hasMore": true})"));
+            return fake;
+        });
+        QSignalSpy failed(&engine, &SyncEngine::failed);
+        QVERIFY(syncAll(engine, 20000));
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Failed);
+        QCOMPARE(failed.first().at(1).value<ErrorCategory>(), ErrorCategory::Protocol);
+        QVERIFY(failed.first().at(2).toString().contains(QLatin1String("nothing new")));
     }
 
     void invalidSettingsFailClearly()

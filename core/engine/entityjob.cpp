@@ -145,6 +145,7 @@ void EntityJob::fail(ErrorCategory category, const QString &message)
                             category, message, &error)) {
         qCWarning(lcEngine) << "could not save the failure of" << name() << ":" << error.message;
     }
+    reportProgress(true);
     setState(SyncState::Failed, category, message);
 }
 

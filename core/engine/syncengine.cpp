@@ -8,12 +8,18 @@
 namespace BatchSync {
 
 SyncEngine::SyncEngine(const SyncSettings &settings, QObject *parent)
+    : SyncEngine(settings, NetworkFactory(), parent)
+{
+}
+
+SyncEngine::SyncEngine(const SyncSettings &settings, NetworkFactory networkFactory,
+                       QObject *parent)
     : QObject(parent)
     , m_settings(settings)
     , m_thread(std::make_unique<QThread>())
 {
     m_thread->setObjectName(QStringLiteral("BatchSync engine"));
-    m_worker = new SyncWorker(settings);
+    m_worker = new SyncWorker(settings, std::move(networkFactory));
     m_worker->moveToThread(m_thread.get());
     connect(m_thread.get(), &QThread::finished, m_worker, &QObject::deleteLater);
 

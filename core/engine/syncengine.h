@@ -8,9 +8,11 @@
 #include <QObject>
 #include <QStringList>
 
+#include <functional>
 #include <memory>
 
 QT_BEGIN_NAMESPACE
+class QNetworkAccessManager;
 class QThread;
 QT_END_NAMESPACE
 
@@ -51,6 +53,16 @@ public:
         SyncSettings::validate) make every job fail with the reason.
     */
     explicit SyncEngine(const SyncSettings &settings, QObject *parent = nullptr);
+
+    /*!
+        Makes the engine's QNetworkAccessManager. Called once, on the worker thread; the
+        engine owns what it returns. For proxies, TLS settings or tests.
+    */
+    using NetworkFactory = std::function<QNetworkAccessManager *()>;
+
+    /*! As above, with the network access manager made by \a networkFactory. */
+    SyncEngine(const SyncSettings &settings, NetworkFactory networkFactory,
+               QObject *parent = nullptr);
     /*!
         Stops every job at once (a batch in flight is dropped, never half-written; running
         jobs are saved as Paused) and joins the worker thread.

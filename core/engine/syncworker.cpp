@@ -34,9 +34,11 @@ qint64 monotonicMs()
 
 } // namespace
 
-SyncWorker::SyncWorker(const SyncSettings &settings, QObject *parent)
+SyncWorker::SyncWorker(const SyncSettings &settings, NetworkFactory networkFactory,
+                       QObject *parent)
     : QObject(parent)
     , m_settings(settings)
+    , m_networkFactory(std::move(networkFactory))
     , m_settingsError(settings.validate())
     , m_discoveryRetry(this) // a child, so that it moves to the worker thread with us
 {
@@ -49,7 +51,10 @@ SyncWorker::~SyncWorker() = default;
 void SyncWorker::initialize()
 {
     // Created here, in the worker thread, and never handed to another.
-    m_network = std::make_unique<QNetworkAccessManager>();
+    if (m_networkFactory)
+        m_network.reset(m_networkFactory());
+    if (!m_network)
+        m_network = std::make_unique<QNetworkAccessManager>();
     m_client = std::make_unique<ProtocolClient>(m_network.get());
     m_client->setBaseUrl(m_settings.endpoint);
     m_client->setToken(m_settings.token);

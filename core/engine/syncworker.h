@@ -10,6 +10,7 @@
 #include <QStringList>
 #include <QTimer>
 
+#include <functional>
 #include <memory>
 
 QT_BEGIN_NAMESPACE
@@ -37,7 +38,11 @@ class SyncWorker final : public QObject
     Q_DISABLE_COPY_MOVE(SyncWorker)
 
 public:
-    explicit SyncWorker(const SyncSettings &settings, QObject *parent = nullptr);
+    using NetworkFactory = std::function<QNetworkAccessManager *()>;
+
+    /*! \a networkFactory, if set, makes the network access manager in initialize(). */
+    SyncWorker(const SyncSettings &settings, NetworkFactory networkFactory,
+               QObject *parent = nullptr);
     ~SyncWorker() override;
 
     // All of these run on the worker thread.
@@ -76,6 +81,7 @@ private:
     bool checkUsable(const QString &entity);
 
     SyncSettings m_settings;
+    NetworkFactory m_networkFactory;
     QString m_settingsError;
     QString m_storeError;
     std::unique_ptr<QNetworkAccessManager> m_network;
