@@ -2,6 +2,8 @@
 
 #include "common/types.h"
 
+#include <QByteArray>
+#include <QElapsedTimer>
 #include <QObject>
 #include <QPointer>
 #include <QUrl>
@@ -64,7 +66,14 @@ private:
 
     void attach(QNetworkReply *reply);
     void onReplyFinished();
+    void onMetaDataChanged();
+    void onReadyRead();
+    void fail(ErrorCategory category, const QString &message, int httpStatus = 0);
     void finish();
+    void handleHttpError(int status);
+    void handleNetworkError();
+    void parseBody();
+    bool checkSize(qint64 bytes);
 
     Kind m_kind;
     bool m_finished = false;
@@ -78,6 +87,14 @@ private:
     EntitySchema m_schema;
     int m_limit = 0;
     PagingMode m_mode = PagingMode::Cursor;
+    // Copied from the client when the request is sent.
+    QString m_what; // "GET /entities/customers/changes", for messages
+    QString m_hostPort; // "127.0.0.1:8080", for messages
+    qint64 m_maxResponseSize = 0;
+    int m_transferTimeout = 0;
+    bool m_hasToken = false;
+    QByteArray m_body;
+    QElapsedTimer m_elapsed;
 };
 
 /*! The parameters of one GET .../changes request. */
@@ -128,11 +145,15 @@ public:
     /*! GET .../changes; query.limit is clamped to 1..Protocol::MaxLimit. */
     ProtocolRequest *fetchChanges(const EntitySchema &schema, const ChangesQuery &query);
 
-    /*! The URL a request for \a path (relative to the base URL) and \a query goes to. */
+    /*!
+        The URL a request for \a path (relative to the base URL; percent-encoded where
+        needed) and \a query goes to. Query values are percent-encoded here.
+    */
     QUrl urlFor(const QString &path, const QList<std::pair<QString, QString>> &query = {}) const;
 
 private:
-    ProtocolRequest *send(ProtocolRequest *request, const QUrl &url);
+    ProtocolRequest *send(ProtocolRequest *request, const QString &path,
+                          const QList<std::pair<QString, QString>> &query = {});
 
     QNetworkAccessManager *m_manager;
     QUrl m_baseUrl;

@@ -1,0 +1,1991 @@
+#include "common/timestamp.h"
+#include "common/types.h"
+#include "protocol/protocolclient.h"
+#include "protocol/protocolparser.h"
+#include "testutil/fakenetwork.h"
+#include "testutil/testserver.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLocale>
+#include <QNetworkAccessManager>
+#include <QPointer>
+#include <QSet>
+#include <QSignalSpy>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTest>
+#include <QUrlQuery>
+
+using namespace BatchSync;
+using BatchSync::Test::FakeNetworkAccessManager;
+using BatchSync::Test::FakeRule;
+
+namespace {
+
+const QString FakeBase = QStringLiteral("http://127.0.0.1:8080/api/v1");
+
+EntitySchema customersSchema()
+{
+    EntitySchema schema;
+    schema.name = QStringLiteral("customers");
+    schema.fields = { { QStringLiteral("name"), FieldType::String },
+                      { QStringLiteral("balance"), FieldType::Real },
+                      { QStringLiteral("active"), FieldType::Bool },
+                      { QStringLiteral("visits"), FieldType::Int },
+                      { QStringLiteral("since"), FieldType::DateTime } };
+    return schema;
+}
+
+QByteArray toJson(const QJsonObject &object)
+{
+    return QJsonDocument(object).toJson(QJsonDocument::Compact);
+}
+
+QJsonObject validData()
+{
+    return QJsonObject { { QStringLiteral("name"), QStringLiteral("Ada") },
+                         { QStringLiteral("balance"), 12.5 },
+                         { QStringLiteral("active"), true },
+                         { QStringLiteral("visits"), 3 },
+                         { QStringLiteral("since"), QStringLiteral("2025-01-02T03:04:05.000Z") } };
+}
+
+QJsonObject validChange(int n = 1)
+{
+    return QJsonObject { { QStringLiteral("id"), QStringLiteral("c-%1").arg(n) },
+                         { QStringLiteral("changedAt"),
+                           QStringLiteral("2026-11-26T06:20:16.123Z") },
+                         { QStringLiteral("deleted"), false },
+                         { QStringLiteral("data"), validData() } };
+}
+
+/*! Sets \a key of \a object to \a value, or removes it when \a value is undefined. */
+QJsonObject with(QJsonObject object, const QString &key, const QJsonValue &value)
+{
+    if (value.isUndefined())
+        object.remove(key);
+    else
+        object.insert(key, value);
+    return object;
+}
+
+QJsonObject changeWithData(const QString &field, const QJsonValue &value)
+{
+    return with(validChange(), QStringLiteral("data"), with(validData(), field, value));
+}
+
+QByteArray pageBody(const QJsonArray &changes, const QString &key = QString(),
+                    const QJsonValue &value = QJsonValue::Undefined)
+{
+    QJsonObject root { { QStringLiteral("changes"), changes },
+                       { QStringLiteral("cursor"), QStringLiteral("8812") },
+                       { QStringLiteral("hasMore"), true } };
+    if (!key.isEmpty())
+        root = with(root, key, value);
+    return toJson(root);
+}
+
+QByteArray pageOf(const QJsonObject &change)
+{
+    return pageBody(QJsonArray { change });
+}
+
+QByteArray nested(int depth)
+{
+    return QByteArray(depth, '[') + QByteArray(depth, ']');
+}
+
+QByteArray entitiesBody()
+{
+    return QByteArrayLiteral(R"({"entities": [
+        {"name": "customers",
+         "fields": [{"name": "name", "type": "string"},
+                    {"name": "balance", "type": "real"},
+                    {"name": "active", "type": "bool"},
+                    {"name": "visits", "type": "int"},
+                    {"name": "since", "type": "datetime"}]},
+        {"name": "orders", "fields": [{"name": "total", "type": "real"}]}
+    ]})");
+}
+
+QString httpDate(const QDateTime &utc)
+{
+    return QLocale::c().toString(utc, QStringLiteral("ddd, dd MMM yyyy HH:mm:ss 'GMT'"));
+}
+
+/*!
+    A raw TCP server that answers every HTTP request with fixed bytes (possibly a lie about
+    the length, possibly nothing), so that the client can be tested against Qt's real HTTP
+    stack, not only against FakeNetworkAccessManager.
+*/
+class RawHttpServer final : public QObject
+{
+public:
+    enum class Mode { Answer, AnswerAndClose, Silent };
+
+    RawHttpServer(Mode mode, const QByteArray &response)
+        : m_mode(mode)
+        , m_response(response)
+    {
+        connect(&m_server, &QTcpServer::newConnection, this, &RawHttpServer::onNewConnection);
+    }
+
+    bool listen() { return m_server.listen(QHostAddress::LocalHost, 0); }
+    quint16 port() const { return m_server.serverPort(); }
+    QUrl baseUrl() const { return QUrl(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(port())); }
+
+private:
+    void onNewConnection()
+    {
+        while (QTcpSocket *socket = m_server.nextPendingConnection()) {
+            socket->setParent(this);
+            connect(socket, &QTcpSocket::readyRead, this, [this, socket] {
+                m_received += socket->readAll();
+                if (!m_received.contains("\r\n\r\n") || m_mode == Mode::Silent)
+                    return;
+                m_received.clear();
+                socket->write(m_response);
+                if (m_mode == Mode::AnswerAndClose) {
+                    socket->flush();
+                    socket->disconnectFromHost();
+                }
+            });
+        }
+    }
+
+    QTcpServer m_server;
+    Mode m_mode;
+    QByteArray m_response;
+    QByteArray m_received;
+};
+
+} // namespace
+
+class TestProtocol final : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+
+    // Parser
+    void parseEntities();
+    void parseEntitiesEdgeCases();
+    void parseEntitiesInvalid_data();
+    void parseEntitiesInvalid();
+    void parseCount_data();
+    void parseCount();
+    void parseCountInvalid_data();
+    void parseCountInvalid();
+    void parseChanges();
+    void parseChangesTypes_data();
+    void parseChangesTypes();
+    void parseChangesDeleted();
+    void parseChangesCursor_data();
+    void parseChangesCursor();
+    void parseChangesLimit();
+    void parseChangesInvalid_data();
+    void parseChangesInvalid();
+    void parseChangesErrorNamesIndex();
+    void parseErrorMessage_data();
+    void parseErrorMessage();
+
+    // Client against the fake network
+    void urlFor_data();
+    void urlFor();
+    void fetchEntities();
+    void fetchCount();
+    void fetchChanges();
+    void queryParameters_data();
+    void queryParameters();
+    void headers();
+    void finishedIsQueued();
+    void invalidEndpoint_data();
+    void invalidEndpoint();
+    void httpErrors_data();
+    void httpErrors();
+    void networkErrors_data();
+    void networkErrors();
+    void hangingReplyTimesOut();
+    void delayedReply();
+    void truncatedBody();
+    void oversizeBody_data();
+    void oversizeBody();
+    void invalidBody();
+    void abortInFlight();
+    void abortDelayedReply();
+    void abortAfterFinished();
+    void deleteInFlight();
+    void managerDeleted();
+    void fakeManagerTransferTimeout();
+    void fakeRulesOrderAndCount();
+    void fakeDynamicRule();
+
+    // Client against Qt's real HTTP stack
+    void realConnectionRefused();
+    void realNoResponse();
+    void realTruncatedBody();
+    void realOversizeChunked();
+    void realRetryAfter();
+
+    // Client against the reference server
+    void serverEntities();
+    void serverCursorPaging();
+    void serverOffsetPaging();
+    void serverAuth();
+    void serverUnknownEntity();
+    void serverFaultInjection();
+
+private:
+    static bool waitFinished(ProtocolRequest *request, int timeout = 10000);
+};
+
+void TestProtocol::initTestCase()
+{
+    qRegisterMetaType<PagingMode>();
+    qRegisterMetaType<ErrorCategory>();
+}
+
+bool TestProtocol::waitFinished(ProtocolRequest *request, int timeout)
+{
+    // finished() is queued, so a spy made right after the fetch call cannot miss it.
+    QSignalSpy spy(request, &ProtocolRequest::finished);
+    return spy.wait(timeout) && spy.count() == 1;
+}
+
+// Parser ----------------------------------------------------------------------------------
+
+void TestProtocol::parseEntities()
+{
+    QList<EntitySchema> entities;
+    QString error;
+    QVERIFY2(Protocol::parseEntities(entitiesBody(), &entities, &error), qPrintable(error));
+    QVERIFY(error.isEmpty());
+    QCOMPARE(entities.size(), 2);
+    QCOMPARE(entities.at(0), customersSchema());
+    QCOMPARE(entities.at(1).name, QStringLiteral("orders"));
+    QCOMPARE(entities.at(1).fields,
+             (QList<FieldSpec> { { QStringLiteral("total"), FieldType::Real } }));
+}
+
+void TestProtocol::parseEntitiesEdgeCases()
+{
+    QList<EntitySchema> entities;
+    QString error;
+
+    QVERIFY(Protocol::parseEntities(R"({"entities": []})", &entities, &error));
+    QVERIFY(entities.isEmpty());
+
+    // No fields, unknown keys ignored, 64-character names, same field name in two entities.
+    const QString longName = QString(64, u'n');
+    const QByteArray body
+        = QStringLiteral(
+              R"({"version": 1, "entities": [{"name": "tags", "fields": [], "x": 1},
+                 {"name": "%1", "fields": [{"name": "%1", "type": "int", "doc": "d"}]},
+                 {"name": "notes", "fields": [{"name": "total", "type": "string"}]},
+                 {"name": "orders", "fields": [{"name": "total", "type": "real"}]}]})")
+              .arg(longName)
+              .toUtf8();
+    QVERIFY2(Protocol::parseEntities(body, &entities, &error), qPrintable(error));
+    QCOMPARE(entities.size(), 4);
+    QCOMPARE(entities.at(0).name, QStringLiteral("tags"));
+    QVERIFY(entities.at(0).fields.isEmpty());
+    QCOMPARE(entities.at(1).name, longName);
+    QCOMPARE(entities.at(1).fields.at(0).name, longName);
+    QCOMPARE(entities.at(1).fields.at(0).type, FieldType::Int);
+}
+
+void TestProtocol::parseEntitiesInvalid_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("expected");
+
+    auto entity = [](const QString &name) {
+        return QStringLiteral(R"({"entities": [{"name": %1, "fields": []}]})").arg(name).toUtf8();
+    };
+    auto field = [](const QString &fieldJson) {
+        return QStringLiteral(R"({"entities": [{"name": "customers", "fields": [%1]}]})")
+            .arg(fieldJson)
+            .toUtf8();
+    };
+
+    QTest::newRow("empty-body") << QByteArray() << "the response body is empty";
+    QTest::newRow("whitespace-body") << QByteArray(" \r\n\t ") << "the response body is empty";
+    QTest::newRow("not-json") << QByteArray("<html>Bad Gateway</html>") << "not valid JSON";
+    QTest::newRow("truncated-json")
+        << QByteArray(R"({"entities": [{"name": "a")") << "not valid JSON";
+    QTest::newRow("binary") << QByteArray("\x00\xff\xfe{", 4) << "not valid JSON";
+    QTest::newRow("top-level-array") << QByteArray(R"([{"entities": []}])")
+                                     << "expected a JSON object at the top level, got an array";
+    QTest::newRow("top-level-string") << QByteArray(R"("entities")") << "";
+    QTest::newRow("top-level-number") << QByteArray("42") << "";
+    QTest::newRow("deeply-nested-array") << nested(100000) << "not valid JSON";
+    QTest::newRow("deeply-nested-object") << QByteArray(R"({"entities": )") + nested(200) + "}"
+                                          << "entities[0]: expected an entity object, got an array";
+    QTest::newRow("missing-entities") << QByteArray("{}") << "entities: missing";
+    QTest::newRow("entities-object")
+        << QByteArray(R"({"entities": {}})") << "entities: expected an array, got an object";
+    QTest::newRow("entities-null")
+        << QByteArray(R"({"entities": null})") << "entities: expected an array, got null";
+    QTest::newRow("entity-number") << QByteArray(R"({"entities": [1]})")
+                                   << "entities[0]: expected an entity object, got a number";
+    QTest::newRow("entity-nested-garbage")
+        << QByteArray(R"({"entities": [)") + nested(500) + "]}"
+        << "entities[0]: expected an entity object, got an array";
+    QTest::newRow("name-missing") << QByteArray(R"({"entities": [{"fields": []}]})")
+                                  << "entities[0].name: expected a string, got nothing";
+    QTest::newRow("name-number") << entity("7")
+                                 << "entities[0].name: expected a string, got a number";
+    QTest::newRow("name-empty") << entity(R"("")") << "entities[0].name: entity name is empty";
+    QTest::newRow("name-injection")
+        << entity(R"("x; DROP TABLE y")")
+        << R"(entities[0].name: entity name "x; DROP TABLE y" is not a valid identifier)";
+    QTest::newRow("name-quote") << entity(R"("a\"b")")
+                                << R"(entity name "a\u0022b" is not a valid identifier)";
+    QTest::newRow("name-single-quote") << entity(R"("a'b")") << "is not a valid identifier";
+    QTest::newRow("name-space") << entity(R"("first name")")
+                                << R"(entity name "first name" is not a valid identifier)";
+    QTest::newRow("name-newline") << entity(R"("a\nb")") << R"(entity name "a\u000ab")";
+    QTest::newRow("name-unicode") << entity(R"("kunden_ä")") << "is not a valid identifier";
+    QTest::newRow("name-leading-digit") << entity(R"("1st")") << "is not a valid identifier";
+    QTest::newRow("name-65") << entity(u'"' + QString(65, u'a') + u'"')
+                             << "is not a valid identifier";
+    QTest::newRow("name-id") << entity(R"("id")") << R"(entity name "id" is reserved)";
+    QTest::newRow("name-ID") << entity(R"("ID")") << R"(entity name "ID" is reserved)";
+    QTest::newRow("name-underscore") << entity(R"("_x")") << R"(entity name "_x" is reserved)";
+    QTest::newRow("name-sync-state") << entity(R"("_sync_state")") << "is reserved";
+    QTest::newRow("name-sqlite-master")
+        << entity(R"("sqlite_master")") << R"(entity name "sqlite_master" is reserved)";
+    QTest::newRow("duplicate-entity-case")
+        << QByteArray(R"({"entities": [{"name": "customers", "fields": []},
+                                           {"name": "orders", "fields": []},
+                                           {"name": "Customers", "fields": []}]})")
+        << R"(entities[2].name: duplicate entity name "Customers" (same as entities[0] "customers")";
+    QTest::newRow("duplicate-entity-exact")
+        << QByteArray(R"({"entities": [{"name": "a", "fields": []}, {"name": "a", "fields": []}]})")
+        << "entities[1].name: duplicate entity name \"a\"";
+    QTest::newRow("fields-missing")
+        << QByteArray(R"({"entities": [{"name": "customers"}]})") << "entities[0].fields: missing";
+    QTest::newRow("fields-object")
+        << QByteArray(R"({"entities": [{"name": "customers", "fields": {}}]})")
+        << R"(entities[0].fields: expected an array of fields for entity "customers", got an object)";
+    QTest::newRow("field-string") << field(R"("name")")
+                                  << "entities[0].fields[0]: expected a field object, got a string";
+    QTest::newRow("field-name-missing")
+        << field(R"({"type": "int"})") << "entities[0].fields[0].name: expected a string";
+    QTest::newRow("field-name-injection")
+        << field(R"({"name": "x; DROP TABLE y", "type": "int"})")
+        << R"(entities[0].fields[0].name: field name "x; DROP TABLE y" is not a valid identifier)";
+    QTest::newRow("field-name-quotes")
+        << field(R"({"name": "a\"); --", "type": "int"})") << "is not a valid identifier";
+    QTest::newRow("field-name-space") << field(R"({"name": "full name", "type": "string"})")
+                                      << R"(field name "full name" is not a valid identifier)";
+    QTest::newRow("field-id") << field(R"({"name": "id", "type": "string"})")
+                              << R"(entities[0].fields[0].name: field name "id" is reserved)";
+    QTest::newRow("field-ID") << field(R"({"name": "ID", "type": "string"})")
+                              << R"(field name "ID" is reserved)";
+    QTest::newRow("field-Id") << field(R"({"name": "Id", "type": "string"})") << "is reserved";
+    QTest::newRow("field-underscore")
+        << field(R"({"name": "_x", "type": "int"})") << R"(field name "_x" is reserved)";
+    QTest::newRow("field-sqlite") << field(R"({"name": "sqlite_x", "type": "int"})")
+                                  << "is reserved";
+    QTest::newRow("duplicate-field-case")
+        << field(R"({"name": "name", "type": "string"}, {"name": "Name", "type": "string"})")
+        << R"(entities[0].fields[1].name: duplicate field name "Name" in entity "customers")";
+    QTest::newRow("type-missing") << field(R"({"name": "photo"})")
+                                  << "entities[0].fields[0].type: expected a type name";
+    QTest::newRow("type-number") << field(R"({"name": "photo", "type": 3})")
+                                 << "entities[0].fields[0].type: expected a type name";
+    QTest::newRow("type-blob") << QByteArray(R"({"entities": [{"name": "a", "fields": []},
+                                           {"name": "b", "fields": []},
+                                           {"name": "c", "fields": [{"name": "photo", "type": "blob"}]}]})")
+                               << R"(entities[2].fields[0].type: unknown field type "blob")";
+    QTest::newRow("type-case") << field(R"({"name": "n", "type": "String"})")
+                               << R"(unknown field type "String")";
+    QTest::newRow("type-integer") << field(R"({"name": "n", "type": "integer"})")
+                                  << R"(unknown field type "integer")";
+    QTest::newRow("type-hostile") << field(R"({"name": "n", "type": "int\"; DROP"})")
+                                  << R"(unknown field type "int\u0022; DROP")";
+
+    QJsonArray manyFields;
+    for (int i = 0; i < 1001; ++i) {
+        manyFields.append(QJsonObject { { QStringLiteral("name"), QStringLiteral("f%1").arg(i) },
+                                        { QStringLiteral("type"), QStringLiteral("int") } });
+    }
+    QTest::newRow("too-many-fields") << toJson(QJsonObject {
+        { QStringLiteral("entities"),
+          QJsonArray { QJsonObject { { QStringLiteral("name"), QStringLiteral("wide") },
+                                     { QStringLiteral("fields"), manyFields } } } } })
+                                     << R"(entities[0].fields: entity "wide" has 1001 fields)";
+}
+
+void TestProtocol::parseEntitiesInvalid()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(QString, expected);
+
+    const QList<EntitySchema> sentinel = { customersSchema() };
+    QList<EntitySchema> entities = sentinel;
+    QString error;
+    QVERIFY(!Protocol::parseEntities(body, &entities, &error));
+    QVERIFY(!error.isEmpty());
+    QVERIFY2(error.contains(expected), qPrintable(error));
+    QCOMPARE(entities, sentinel);
+}
+
+void TestProtocol::parseCount_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<qint64>("expected");
+
+    QTest::newRow("zero") << QByteArray(R"({"count": 0})") << qint64(0);
+    QTest::newRow("example") << QByteArray(R"({"count": 120000})") << qint64(120000);
+    QTest::newRow("exponent") << QByteArray(R"({"count": 1e3})") << qint64(1000);
+    QTest::newRow("integral-double") << QByteArray(R"({"count": 2.0})") << qint64(2);
+    QTest::newRow("negative-zero") << QByteArray(R"({"count": -0})") << qint64(0);
+    QTest::newRow("beyond-2^53") << QByteArray(R"({"count": 9007199254740993})")
+                                 << qint64(9007199254740993LL);
+    QTest::newRow("max") << QByteArray(R"({"count": 9223372036854775807})")
+                         << std::numeric_limits<qint64>::max();
+    QTest::newRow("extra-keys") << QByteArray(R"({"count": 5, "since": "x"})") << qint64(5);
+}
+
+void TestProtocol::parseCount()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(qint64, expected);
+    qint64 count = -7;
+    QString error;
+    QVERIFY2(Protocol::parseCount(body, &count, &error), qPrintable(error));
+    QCOMPARE(count, expected);
+}
+
+void TestProtocol::parseCountInvalid_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("expected");
+
+    QTest::newRow("negative") << QByteArray(R"({"count": -1})")
+                              << "count: expected a non-negative integer, got -1";
+    QTest::newRow("fractional") << QByteArray(R"({"count": 1.5})")
+                                << "count: expected a non-negative integer, got 1.5";
+    QTest::newRow("negative-fraction") << QByteArray(R"({"count": -0.5})") << "got -0.5";
+    QTest::newRow("string") << QByteArray(R"({"count": "5"})")
+                            << "count: expected a non-negative integer, got a string";
+    QTest::newRow("bool") << QByteArray(R"({"count": true})") << "got a bool";
+    QTest::newRow("null") << QByteArray(R"({"count": null})") << "got null";
+    QTest::newRow("array") << QByteArray(R"({"count": [5]})") << "got an array";
+    QTest::newRow("missing") << QByteArray(R"({"total": 5})") << "count: missing";
+    QTest::newRow("huge") << QByteArray(R"({"count": 1e30})")
+                          << "count: expected a non-negative integer";
+    QTest::newRow("2^63") << QByteArray(R"({"count": 9223372036854775808})")
+                          << "count: expected a non-negative integer";
+    QTest::newRow("out-of-double-range") << QByteArray(R"({"count": 1e400})") << "not valid JSON";
+    QTest::newRow("not-json") << QByteArray("count=5") << "not valid JSON";
+    QTest::newRow("top-level-array") << QByteArray("[5]") << "got an array";
+    QTest::newRow("empty") << QByteArray() << "the response body is empty";
+    QTest::newRow("nested") << nested(5000) << "not valid JSON";
+}
+
+void TestProtocol::parseCountInvalid()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(QString, expected);
+    qint64 count = 77;
+    QString error;
+    QVERIFY(!Protocol::parseCount(body, &count, &error));
+    QVERIFY2(error.contains(expected), qPrintable(error));
+    QCOMPARE(count, qint64(77));
+}
+
+void TestProtocol::parseChanges()
+{
+    // The example of DESIGN.md.
+    const QByteArray body = R"({"changes": [
+       {"id": "c-000001", "changedAt": "2026-11-26T06:20:16.123Z", "deleted": false,
+        "data": {"name": "Ada", "balance": 12.5, "active": true, "visits": 3,
+                 "since": "2025-01-02T03:04:05.000Z"}},
+       {"id": "c-000007", "changedAt": "2026-11-26T06:20:17.000Z", "deleted": true}
+     ],
+     "cursor": "8812",
+     "hasMore": true})";
+    ChangePage page;
+    QString error;
+    QVERIFY2(
+        Protocol::parseChanges(body, customersSchema(), 1000, PagingMode::Cursor, &page, &error),
+        qPrintable(error));
+    QCOMPARE(page.cursor, QStringLiteral("8812"));
+    QCOMPARE(page.hasMore, true);
+    QCOMPARE(page.changes.size(), 2);
+
+    const Change &first = page.changes.at(0);
+    QCOMPARE(first.id, QStringLiteral("c-000001"));
+    QCOMPARE(first.changedAt, QStringLiteral("2026-11-26T06:20:16.123Z"));
+    QCOMPARE(first.deleted, false);
+    QCOMPARE(first.values.size(), 5);
+    QCOMPARE(first.values.at(0).typeId(), QMetaType::QString);
+    QCOMPARE(first.values.at(0).toString(), QStringLiteral("Ada"));
+    QCOMPARE(first.values.at(1).typeId(), QMetaType::Double);
+    QCOMPARE(first.values.at(1).toDouble(), 12.5);
+    QCOMPARE(first.values.at(2).typeId(), QMetaType::Bool);
+    QCOMPARE(first.values.at(2).toBool(), true);
+    QCOMPARE(first.values.at(3).typeId(), QMetaType::LongLong);
+    QCOMPARE(first.values.at(3).toLongLong(), qint64(3));
+    QCOMPARE(first.values.at(4).typeId(), QMetaType::QString);
+    QCOMPARE(first.values.at(4).toString(), QStringLiteral("2025-01-02T03:04:05.000Z"));
+
+    const Change &second = page.changes.at(1);
+    QCOMPARE(second.id, QStringLiteral("c-000007"));
+    QCOMPARE(second.deleted, true);
+    QVERIFY(second.values.isEmpty());
+
+    // An empty page at the end.
+    QVERIFY(Protocol::parseChanges(R"({"changes": [], "cursor": "8812", "hasMore": false})",
+                                   customersSchema(), 1000, PagingMode::Cursor, &page, &error));
+    QVERIFY(page.changes.isEmpty());
+    QCOMPARE(page.hasMore, false);
+    QCOMPARE(page.cursor, QStringLiteral("8812"));
+}
+
+void TestProtocol::parseChangesTypes_data()
+{
+    QTest::addColumn<QString>("data"); // JSON object text
+    QTest::addColumn<QVariantList>("expected");
+
+    const QVariant null;
+    QTest::newRow("all-null")
+        << R"({"name": null, "balance": null, "active": null, "visits": null, "since": null})"
+        << QVariantList { null, null, null, null, null };
+    QTest::newRow("all-absent") << "{}" << QVariantList { null, null, null, null, null };
+    QTest::newRow("schema-order")
+        << R"({"since": "2025-01-02T03:04:05.000Z", "visits": 9, "name": "B"})"
+        << QVariantList { QStringLiteral("B"), null, null, qint64(9),
+                          QStringLiteral("2025-01-02T03:04:05.000Z") };
+    QTest::newRow("int-exponent") << R"({"visits": 1e3})"
+                                  << QVariantList { null, null, null, qint64(1000), null };
+    QTest::newRow("int-integral-double")
+        << R"({"visits": 7.0})" << QVariantList { null, null, null, qint64(7), null };
+    QTest::newRow("int-negative") << R"({"visits": -42})"
+                                  << QVariantList { null, null, null, qint64(-42), null };
+    QTest::newRow("int-beyond-2^53")
+        << R"({"visits": 9007199254740993})"
+        << QVariantList { null, null, null, qint64(9007199254740993LL), null };
+    QTest::newRow("int-min") << R"({"visits": -9223372036854775808})"
+                             << QVariantList { null, null, null, std::numeric_limits<qint64>::min(),
+                                               null };
+    QTest::newRow("int-large-double")
+        << R"({"visits": 1e18})"
+        << QVariantList { null, null, null, qint64(1000000000000000000LL), null };
+    QTest::newRow("real-integer") << R"({"balance": 3})"
+                                  << QVariantList { null, 3.0, null, null, null };
+    QTest::newRow("real-negative-exponent")
+        << R"({"balance": -1.5e-3})" << QVariantList { null, -0.0015, null, null, null };
+    QTest::newRow("real-huge") << R"({"balance": 1e300})"
+                               << QVariantList { null, 1e300, null, null, null };
+    QTest::newRow("bool-false") << R"({"active": false})"
+                                << QVariantList { null, null, false, null, null };
+    QTest::newRow("string-empty") << R"({"name": ""})"
+                                  << QVariantList { QString(""), null, null, null, null };
+    QTest::newRow("string-unicode")
+        << R"({"name": "Zoë \u00e9 \ud83d\ude00 'x'; DROP"})"
+        << QVariantList { QStringLiteral("Zoë é 😀 'x'; DROP"), null, null, null, null };
+}
+
+void TestProtocol::parseChangesTypes()
+{
+    QFETCH(QString, data);
+    QFETCH(QVariantList, expected);
+
+    const QByteArray body
+        = QStringLiteral(
+              R"({"changes": [{"id": "x", "changedAt": "2025-01-01T00:00:00.000Z", "data": %1}], "cursor": "1", "hasMore": false})")
+              .arg(data)
+              .toUtf8();
+    ChangePage page;
+    QString error;
+    QVERIFY2(Protocol::parseChanges(body, customersSchema(), 10, PagingMode::Cursor, &page, &error),
+             qPrintable(error));
+    QCOMPARE(page.changes.size(), 1);
+    const QVariantList values = page.changes.at(0).values;
+    QCOMPARE(page.changes.at(0).deleted, false); // absent "deleted" means false
+    QCOMPARE(values.size(), expected.size());
+    for (int i = 0; i < values.size(); ++i) {
+        QCOMPARE(values.at(i).isNull(), expected.at(i).isNull());
+        if (expected.at(i).isNull())
+            continue;
+        QCOMPARE(values.at(i).typeId(), expected.at(i).typeId());
+        QCOMPARE(values.at(i), expected.at(i));
+    }
+}
+
+void TestProtocol::parseChangesDeleted()
+{
+    ChangePage page;
+    QString error;
+    const QByteArray body = R"({"changes": [
+        {"id": "a", "changedAt": "2025-01-01T00:00:00.000Z", "deleted": true},
+        {"id": "b", "changedAt": "2025-01-01T00:00:00.000Z", "deleted": true, "data": null},
+        {"id": "c", "changedAt": "2025-01-01T00:00:00.000Z", "deleted": true,
+         "data": {"unknown": [1, 2], "visits": "not checked"}},
+        {"id": "a", "changedAt": "2025-01-01T00:00:00.001Z", "data": {"name": "again"}}
+    ], "cursor": 17, "hasMore": false})";
+    QVERIFY2(Protocol::parseChanges(body, customersSchema(), 10, PagingMode::Cursor, &page, &error),
+             qPrintable(error));
+    QCOMPARE(page.changes.size(), 4);
+    for (int i = 0; i < 3; ++i) {
+        QVERIFY(page.changes.at(i).deleted);
+        QVERIFY(page.changes.at(i).values.isEmpty());
+    }
+    // The same id twice in a page is allowed: it changed again.
+    QCOMPARE(page.changes.at(3).id, QStringLiteral("a"));
+    QCOMPARE(page.changes.at(3).values.at(0).toString(), QStringLiteral("again"));
+    QCOMPARE(page.cursor, QStringLiteral("17"));
+}
+
+void TestProtocol::parseChangesCursor_data()
+{
+    QTest::addColumn<QString>("cursorJson"); // empty: absent
+    QTest::addColumn<PagingMode>("mode");
+    QTest::addColumn<QString>("expected");
+
+    QTest::newRow("cursor-string") << R"("abc==")" << PagingMode::Cursor << "abc==";
+    QTest::newRow("cursor-number") << "8812" << PagingMode::Cursor << "8812";
+    QTest::newRow("cursor-big-number")
+        << "9007199254740993" << PagingMode::Cursor << "9007199254740993";
+    QTest::newRow("cursor-integral-double") << "5.0" << PagingMode::Cursor << "5";
+    QTest::newRow("offset-absent") << QString() << PagingMode::Offset << QString();
+    QTest::newRow("offset-null") << "null" << PagingMode::Offset << QString();
+    QTest::newRow("offset-empty") << R"("")" << PagingMode::Offset << QString();
+    QTest::newRow("offset-string") << R"("2025")" << PagingMode::Offset << "2025";
+}
+
+void TestProtocol::parseChangesCursor()
+{
+    QFETCH(QString, cursorJson);
+    QFETCH(PagingMode, mode);
+    QFETCH(QString, expected);
+
+    QString body = QStringLiteral(R"({"changes": [], "hasMore": false)");
+    if (!cursorJson.isEmpty())
+        body += QStringLiteral(R"(, "cursor": %1)").arg(cursorJson);
+    body += u'}';
+    ChangePage page;
+    page.cursor = QStringLiteral("old");
+    QString error;
+    QVERIFY2(Protocol::parseChanges(body.toUtf8(), customersSchema(), 10, mode, &page, &error),
+             qPrintable(error));
+    QCOMPARE(page.cursor, expected);
+}
+
+void TestProtocol::parseChangesLimit()
+{
+    QJsonArray changes;
+    for (int i = 0; i < Protocol::MaxLimit; ++i)
+        changes.append(validChange(i));
+    ChangePage page;
+    QString error;
+    QVERIFY2(Protocol::parseChanges(pageBody(changes), customersSchema(), Protocol::MaxLimit,
+                                    PagingMode::Cursor, &page, &error),
+             qPrintable(error));
+    QCOMPARE(page.changes.size(), Protocol::MaxLimit);
+    QCOMPARE(page.changes.last().id, QStringLiteral("c-%1").arg(Protocol::MaxLimit - 1));
+
+    // A limit beyond the protocol's is the protocol's.
+    changes.append(validChange(-1));
+    page = ChangePage();
+    QVERIFY(!Protocol::parseChanges(pageBody(changes), customersSchema(), 50000, PagingMode::Cursor,
+                                    &page, &error));
+    QVERIFY2(error.contains(QStringLiteral("10001 changes, more than the limit of 10000")),
+             qPrintable(error));
+    QVERIFY(page.changes.isEmpty());
+}
+
+void TestProtocol::parseChangesInvalid_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("limit");
+    QTest::addColumn<PagingMode>("mode");
+    QTest::addColumn<QString>("expected");
+
+    const PagingMode cursor = PagingMode::Cursor;
+    const QJsonValue undefined(QJsonValue::Undefined);
+    const QString longId(1025, u'i');
+
+    // Whole body
+    QTest::newRow("empty-body") << QByteArray() << 10 << cursor << "the response body is empty";
+    QTest::newRow("not-json") << QByteArray("Service Unavailable") << 10 << cursor
+                              << "not valid JSON";
+    QTest::newRow("top-level-array") << QByteArray(R"([{"changes": []}])") << 10 << cursor
+                                     << "expected a JSON object at the top level, got an array";
+    QTest::newRow("deeply-nested") << nested(100000) << 10 << cursor << "not valid JSON";
+    QTest::newRow("nested-garbage-changes")
+        << QByteArray(R"({"changes": [)") + nested(1000) + R"(], "cursor": "1", "hasMore": false})"
+        << 10 << cursor << "changes[0]: expected a change object, got an array";
+    QTest::newRow("changes-missing")
+        << QByteArray(R"({"cursor": "1", "hasMore": false})") << 10 << cursor << "changes: missing";
+    QTest::newRow("changes-object")
+        << QByteArray(R"({"changes": {}, "cursor": "1", "hasMore": false})") << 10 << cursor
+        << "changes: expected an array, got an object";
+    QTest::newRow("change-string") << pageBody(QJsonArray { QStringLiteral("c-1") }) << 10 << cursor
+                                   << "changes[0]: expected a change object, got a string";
+    QTest::newRow("change-null") << pageBody(QJsonArray { QJsonValue() }) << 10 << cursor
+                                 << "changes[0]: expected a change object, got null";
+
+    // id
+    QTest::newRow("id-missing") << pageOf(with(validChange(), "id", undefined)) << 10 << cursor
+                                << "changes[0].id: missing";
+    QTest::newRow("id-empty") << pageOf(with(validChange(), "id", "")) << 10 << cursor
+                              << "changes[0].id: is empty";
+    QTest::newRow("id-number") << pageOf(with(validChange(), "id", 17)) << 10 << cursor
+                               << "changes[0].id: expected a string, got a number";
+    QTest::newRow("id-null") << pageOf(with(validChange(), "id", QJsonValue())) << 10 << cursor
+                             << "changes[0].id: expected a string, got null";
+    QTest::newRow("id-too-long") << pageOf(with(validChange(), "id", longId)) << 10 << cursor
+                                 << "changes[0].id: is 1025 characters long";
+
+    // changedAt
+    QTest::newRow("changedAt-missing") << pageOf(with(validChange(), "changedAt", undefined)) << 10
+                                       << cursor << "changes[0].changedAt: missing";
+    QTest::newRow("changedAt-number")
+        << pageOf(with(validChange(), "changedAt", 1700000000)) << 10 << cursor
+        << "changes[0].changedAt: expected a timestamp string, got a number";
+    QTest::newRow("changedAt-no-millis")
+        << pageOf(with(validChange(), "changedAt", "2026-11-26T06:20:16Z")) << 10 << cursor
+        << R"(changes[0].changedAt: "2026-11-26T06:20:16Z" is not a timestamp)";
+    QTest::newRow("changedAt-month-13")
+        << pageOf(with(validChange(), "changedAt", "2026-13-26T06:20:16.000Z")) << 10 << cursor
+        << "changes[0].changedAt:";
+    QTest::newRow("changedAt-offset")
+        << pageOf(with(validChange(), "changedAt", "2026-11-26T06:20:16.000+01:00")) << 10 << cursor
+        << "is not a timestamp";
+    QTest::newRow("changedAt-empty")
+        << pageOf(with(validChange(), "changedAt", "")) << 10 << cursor << "is not a timestamp";
+
+    // deleted and data
+    QTest::newRow("deleted-string") << pageOf(with(validChange(), "deleted", "yes")) << 10 << cursor
+                                    << "changes[0].deleted: expected true or false, got a string";
+    QTest::newRow("deleted-number") << pageOf(with(validChange(), "deleted", 1)) << 10 << cursor
+                                    << "changes[0].deleted: expected true or false, got a number";
+    QTest::newRow("deleted-null") << pageOf(with(validChange(), "deleted", QJsonValue())) << 10
+                                  << cursor
+                                  << "changes[0].deleted: expected true or false, got null";
+    QTest::newRow("data-missing") << pageOf(with(validChange(), "data", undefined)) << 10 << cursor
+                                  << "changes[0].data: missing";
+    QTest::newRow("data-null") << pageOf(with(validChange(), "data", QJsonValue())) << 10 << cursor
+                               << "changes[0].data: missing";
+    QTest::newRow("data-array") << pageOf(with(validChange(), "data", QJsonArray { 1 })) << 10
+                                << cursor << "changes[0].data: expected an object, got an array";
+    QTest::newRow("data-string") << pageOf(with(validChange(), "data", "name=Ada")) << 10 << cursor
+                                 << "changes[0].data: expected an object, got a string";
+    QTest::newRow("deleted-data-number")
+        << pageOf(with(with(validChange(), "deleted", true), "data", 5)) << 10 << cursor
+        << "changes[0].data: expected an object or null, got a number";
+    QTest::newRow("unknown-field") << pageOf(changeWithData("nickname", "Ada")) << 10 << cursor
+                                   << R"(changes[0].data: unknown field "nickname")";
+    QTest::newRow("unknown-field-case") << pageOf(changeWithData("Name", "Ada")) << 10 << cursor
+                                        << R"(changes[0].data: unknown field "Name")";
+    QTest::newRow("unknown-field-hostile")
+        << pageOf(changeWithData("x\"; DROP TABLE y; --", 1)) << 10 << cursor
+        << R"(unknown field "x\u0022; DROP TABLE y; --")";
+    QTest::newRow("unknown-field-id") << pageOf(changeWithData("id", "other")) << 10 << cursor
+                                      << R"(changes[0].data: unknown field "id")";
+
+    // Values of each type
+    QTest::newRow("string-number")
+        << pageOf(changeWithData("name", 5)) << 10 << cursor
+        << R"(changes[0].data.name: expected a string for field "name" (string), got a number)";
+    QTest::newRow("string-bool")
+        << pageOf(changeWithData("name", true)) << 10 << cursor
+        << "changes[0].data.name: expected a string for field \"name\" (string), got a bool";
+    QTest::newRow("string-object")
+        << pageOf(changeWithData("name", QJsonObject {})) << 10 << cursor << "got an object";
+    QTest::newRow("string-array") << pageOf(changeWithData("name", QJsonArray { "Ada" })) << 10
+                                  << cursor << "got an array";
+    QTest::newRow("int-string")
+        << pageOf(changeWithData("visits", "3")) << 10 << cursor
+        << R"(changes[0].data.visits: expected an integer for field "visits" (int), got a string)";
+    QTest::newRow("int-fraction")
+        << pageOf(changeWithData("visits", 1.5)) << 10 << cursor
+        << R"(changes[0].data.visits: expected an integer for field "visits" (int), got 1.5)";
+    QTest::newRow("int-bool") << pageOf(changeWithData("visits", false)) << 10 << cursor
+                              << "(int), got a bool";
+    QTest::newRow("int-huge") << pageOf(changeWithData("visits", 1e30)) << 10 << cursor
+                              << "which does not fit a 64-bit integer";
+    QTest::newRow("int-2^63") << QByteArray(
+        R"({"changes": [{"id": "x", "changedAt": "2025-01-01T00:00:00.000Z", "data": {"visits": 9223372036854775808}}], "cursor": "1", "hasMore": false})")
+                              << 10 << cursor << "does not fit a 64-bit integer";
+    QTest::newRow("int-array") << pageOf(changeWithData("visits", QJsonArray { 3 })) << 10 << cursor
+                               << "(int), got an array";
+    QTest::newRow("real-string")
+        << pageOf(changeWithData("balance", "12.5")) << 10 << cursor
+        << R"(changes[0].data.balance: expected a number for field "balance" (real), got a string)";
+    QTest::newRow("real-bool") << pageOf(changeWithData("balance", true)) << 10 << cursor
+                               << "(real), got a bool";
+    QTest::newRow("real-object") << pageOf(changeWithData("balance", QJsonObject { { "v", 1 } }))
+                                 << 10 << cursor << "(real), got an object";
+    QTest::newRow("bool-number")
+        << pageOf(changeWithData("active", 1)) << 10 << cursor
+        << R"(changes[0].data.active: expected true or false for field "active" (bool), got a number)";
+    QTest::newRow("bool-string") << pageOf(changeWithData("active", "true")) << 10 << cursor
+                                 << "(bool), got a string";
+    QTest::newRow("datetime-number")
+        << pageOf(changeWithData("since", 1735689600)) << 10 << cursor
+        << R"(changes[0].data.since: expected a timestamp string for field "since" (datetime), got a number)";
+    QTest::newRow("datetime-date-only") << pageOf(changeWithData("since", "2025-01-02")) << 10
+                                        << cursor << R"((datetime), got "2025-01-02")";
+    QTest::newRow("datetime-feb-30")
+        << pageOf(changeWithData("since", "2024-02-30T00:00:00.000Z")) << 10 << cursor
+        << R"(changes[0].data.since: expected a timestamp)";
+    QTest::newRow("datetime-bool")
+        << pageOf(changeWithData("since", true)) << 10 << cursor << "(datetime), got a bool";
+
+    // Page
+    QTest::newRow("too-many") << pageBody(
+        QJsonArray { validChange(1), validChange(2), validChange(3) })
+                              << 2 << cursor
+                              << "the server sent 3 changes, more than the limit of 2";
+    QTest::newRow("hasMore-missing")
+        << pageBody({}, "hasMore", undefined) << 10 << cursor << "hasMore: missing";
+    QTest::newRow("hasMore-string") << pageBody({}, "hasMore", "true") << 10 << cursor
+                                    << "hasMore: expected true or false, got a string";
+    QTest::newRow("hasMore-number") << pageBody({}, "hasMore", 1) << 10 << cursor
+                                    << "hasMore: expected true or false, got a number";
+    QTest::newRow("hasMore-null") << pageBody({}, "hasMore", QJsonValue()) << 10 << cursor
+                                  << "hasMore: expected true or false, got null";
+    QTest::newRow("cursor-missing")
+        << pageBody({}, "cursor", undefined) << 10 << cursor << "cursor: missing";
+    QTest::newRow("cursor-null") << pageBody({}, "cursor", QJsonValue()) << 10 << cursor
+                                 << "cursor: missing";
+    QTest::newRow("cursor-empty") << pageBody({}, "cursor", "") << 10 << cursor
+                                  << "cursor: is empty";
+    QTest::newRow("cursor-bool") << pageBody({}, "cursor", true) << 10 << cursor
+                                 << "cursor: expected a string, got a bool";
+    QTest::newRow("cursor-object") << pageBody({}, "cursor", QJsonObject {}) << 10 << cursor
+                                   << "cursor: expected a string, got an object";
+    QTest::newRow("cursor-fraction") << pageBody({}, "cursor", 1.5) << 10 << cursor
+                                     << "cursor: expected a string or an integer, got 1.5";
+    QTest::newRow("cursor-too-long") << pageBody({}, "cursor", QString(5000, u'c')) << 10 << cursor
+                                     << "cursor: is 5000 characters long";
+    QTest::newRow("offset-cursor-bool") << pageBody({}, "cursor", false) << 10 << PagingMode::Offset
+                                        << "cursor: expected a string, got a bool";
+    QTest::newRow("offset-hasMore-missing")
+        << pageBody({}, "hasMore", undefined) << 10 << PagingMode::Offset << "hasMore: missing";
+}
+
+void TestProtocol::parseChangesInvalid()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(int, limit);
+    QFETCH(PagingMode, mode);
+    QFETCH(QString, expected);
+
+    ChangePage page;
+    page.cursor = QStringLiteral("previous");
+    page.hasMore = true;
+    page.changes.append(Change { QStringLiteral("keep"), QString(), false, {} });
+    QString error;
+    QVERIFY(!Protocol::parseChanges(body, customersSchema(), limit, mode, &page, &error));
+    QVERIFY2(error.contains(expected), qPrintable(error));
+    // Untouched on failure.
+    QCOMPARE(page.cursor, QStringLiteral("previous"));
+    QCOMPARE(page.hasMore, true);
+    QCOMPARE(page.changes.size(), 1);
+    QCOMPARE(page.changes.at(0).id, QStringLiteral("keep"));
+}
+
+void TestProtocol::parseChangesErrorNamesIndex()
+{
+    // The message names the index, the field, its type and what came instead.
+    QJsonArray changes;
+    for (int i = 0; i < 18; ++i)
+        changes.append(validChange(i));
+    changes[17] = changeWithData(QStringLiteral("balance"), QStringLiteral("12.50"));
+    ChangePage page;
+    QString error;
+    QVERIFY(!Protocol::parseChanges(pageBody(changes), customersSchema(), 1000, PagingMode::Cursor,
+                                    &page, &error));
+    QVERIFY2(
+        error.startsWith(QStringLiteral(
+            R"(changes[17].data.balance: expected a number for field "balance" (real), got a string)")),
+        qPrintable(error));
+}
+
+void TestProtocol::parseErrorMessage_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("expected");
+
+    QTest::newRow("message") << QByteArray(R"({"error": "unknown entity \"x\""})")
+                             << R"(unknown entity "x")";
+    QTest::newRow("extra-keys") << QByteArray(R"({"code": 7, "error": "limit must be 1 to 10000"})")
+                                << "limit must be 1 to 10000";
+    QTest::newRow("empty-object") << QByteArray("{}") << QString();
+    QTest::newRow("number") << QByteArray(R"({"error": 5})") << QString();
+    QTest::newRow("object") << QByteArray(R"({"error": {"message": "x"}})") << QString();
+    QTest::newRow("empty-body") << QByteArray() << QString();
+    QTest::newRow("html") << QByteArray("<h1>502 Bad Gateway</h1>") << QString();
+    QTest::newRow("array") << QByteArray(R"(["error"])") << QString();
+    QTest::newRow("nested") << nested(100000) << QString();
+    QTest::newRow("control-characters")
+        << QByteArray(R"({"error": "line1\nline2\u001b[31m"})") << "line1 line2 [31m";
+    QTest::newRow("long") << toJson(QJsonObject { { "error", QString(2000, u'e') } })
+                          << QString(500, u'e') + QStringLiteral("…");
+}
+
+void TestProtocol::parseErrorMessage()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(QString, expected);
+    QCOMPARE(Protocol::parseErrorMessage(body), expected);
+}
+
+// Client against the fake network ---------------------------------------------------------
+
+void TestProtocol::urlFor_data()
+{
+    QTest::addColumn<QString>("base");
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QString>("expected");
+
+    QTest::newRow("plain") << FakeBase << "/entities"
+                           << "http://127.0.0.1:8080/api/v1/entities";
+    QTest::newRow("trailing-slash") << "http://127.0.0.1:8080/api/v1/"
+                                    << "/entities"
+                                    << "http://127.0.0.1:8080/api/v1/entities";
+    QTest::newRow("no-leading-slash") << FakeBase << "entities"
+                                      << "http://127.0.0.1:8080/api/v1/entities";
+    QTest::newRow("root") << "https://sync.example.com"
+                          << "/entities"
+                          << "https://sync.example.com/entities";
+    QTest::newRow("encoded-segment") << FakeBase << "/entities/a%20b%2Fc/count"
+                                     << "http://127.0.0.1:8080/api/v1/entities/a%20b%2Fc/count";
+}
+
+void TestProtocol::urlFor()
+{
+    QFETCH(QString, base);
+    QFETCH(QString, path);
+    QFETCH(QString, expected);
+    FakeNetworkAccessManager fake;
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(base));
+    QCOMPARE(client.urlFor(path).toString(QUrl::FullyEncoded), expected);
+}
+
+void TestProtocol::fetchEntities()
+{
+    FakeNetworkAccessManager fake;
+    const int rule = fake.addRule(FakeRule::respond("/entities", 200, entitiesBody()));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *request = client.fetchEntities();
+    QCOMPARE(request->kind(), ProtocolRequest::Kind::Entities);
+    QVERIFY(!request->isFinished());
+    QSignalSpy spy(request, &ProtocolRequest::finished);
+    QVERIFY(spy.wait());
+    QCOMPARE(spy.count(), 1);
+    QVERIFY(request->isFinished());
+    QCOMPARE(request->error().category, ErrorCategory::None);
+    QVERIFY(request->error().message.isEmpty());
+    QCOMPARE(request->entities().size(), 2);
+    QCOMPARE(request->entities().at(0), customersSchema());
+    QCOMPARE(request->bytesReceived(), qint64(entitiesBody().size()));
+    QCOMPARE(fake.hits(rule), 1);
+    QCOMPARE(fake.requestedUrls(), QList<QUrl> { QUrl(FakeBase + "/entities") });
+}
+
+void TestProtocol::fetchCount()
+{
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::respond("/entities/customers/count", 200, R"({"count": 120000})"));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *request
+        = client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString());
+    QCOMPARE(request->kind(), ProtocolRequest::Kind::Count);
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::None);
+    QCOMPARE(request->count(), qint64(120000));
+}
+
+void TestProtocol::fetchChanges()
+{
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::respond("/entities/customers/changes", 200,
+                                   pageBody(QJsonArray { validChange(1), validChange(2) })));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *request = client.fetchChanges(customersSchema(), ChangesQuery {});
+    QCOMPARE(request->kind(), ProtocolRequest::Kind::Changes);
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::None);
+    QCOMPARE(request->page().changes.size(), 2);
+    QCOMPARE(request->page().cursor, QStringLiteral("8812"));
+    QCOMPARE(request->page().hasMore, true);
+    QCOMPARE(request->page().changes.at(1).id, QStringLiteral("c-2"));
+    QCOMPARE(request->page().changes.at(1).values.at(3), QVariant(qint64(3)));
+}
+
+void TestProtocol::queryParameters_data()
+{
+    QTest::addColumn<QString>("call"); // "count" or "changes"
+    QTest::addColumn<PagingMode>("mode");
+    QTest::addColumn<QString>("since");
+    QTest::addColumn<qint64>("offset");
+    QTest::addColumn<int>("limit");
+    QTest::addColumn<QString>("expectedPath");
+    QTest::addColumn<QStringList>("expectedQuery"); // key=value, decoded, in order
+
+    const QString changes = QStringLiteral("/api/v1/entities/customers/changes");
+    const QString count = QStringLiteral("/api/v1/entities/customers/count");
+    const QString ts = QStringLiteral("2026-11-26T06:20:16.123Z");
+
+    QTest::newRow("cursor-start") << "changes" << PagingMode::Cursor << QString() << qint64(0)
+                                  << 1000 << changes << QStringList { "limit=1000" };
+    QTest::newRow("cursor-since") << "changes" << PagingMode::Cursor << "8812" << qint64(0) << 500
+                                  << changes << QStringList { "since=8812", "limit=500" };
+    QTest::newRow("cursor-ignores-offset")
+        << "changes" << PagingMode::Cursor << "8812" << qint64(70) << 500 << changes
+        << QStringList { "since=8812", "limit=500" };
+    QTest::newRow("cursor-special-chars")
+        << "changes" << PagingMode::Cursor << "a+b&c=d /%?#é" << qint64(0) << 100 << changes
+        << QStringList { "since=a+b&c=d /%?#é", "limit=100" };
+    QTest::newRow("limit-too-small") << "changes" << PagingMode::Cursor << QString() << qint64(0)
+                                     << 0 << changes << QStringList { "limit=1" };
+    QTest::newRow("limit-too-large") << "changes" << PagingMode::Cursor << QString() << qint64(0)
+                                     << 20000 << changes << QStringList { "limit=10000" };
+    QTest::newRow("offset-start") << "changes" << PagingMode::Offset << QString() << qint64(0)
+                                  << 1000 << changes << QStringList { "offset=0", "limit=1000" };
+    QTest::newRow("offset-since") << "changes" << PagingMode::Offset << ts << qint64(2000) << 1000
+                                  << changes
+                                  << QStringList { "changedSince=" + ts, "offset=2000",
+                                                   "limit=1000" };
+    QTest::newRow("count-cursor-start")
+        << "count" << PagingMode::Cursor << QString() << qint64(0) << 0 << count << QStringList {};
+    QTest::newRow("count-cursor") << "count" << PagingMode::Cursor << "8812" << qint64(0) << 0
+                                  << count << QStringList { "since=8812" };
+    QTest::newRow("count-offset") << "count" << PagingMode::Offset << ts << qint64(0) << 0 << count
+                                  << QStringList { "changedSince=" + ts };
+}
+
+void TestProtocol::queryParameters()
+{
+    QFETCH(QString, call);
+    QFETCH(PagingMode, mode);
+    QFETCH(QString, since);
+    QFETCH(qint64, offset);
+    QFETCH(int, limit);
+    QFETCH(QString, expectedPath);
+    QFETCH(QStringList, expectedQuery);
+
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::error(QString(), 503, QStringLiteral("not this time")));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *request = call == QLatin1String("count")
+        ? client.fetchCount(QStringLiteral("customers"), mode, since)
+        : client.fetchChanges(customersSchema(), ChangesQuery { mode, since, offset, limit });
+    QVERIFY(waitFinished(request));
+
+    QCOMPARE(fake.requestCount(), 1);
+    const QUrl url = fake.requestedUrls().constFirst();
+    QCOMPARE(url.host(), QStringLiteral("127.0.0.1"));
+    QCOMPARE(url.port(), 8080);
+    QCOMPARE(url.path(), expectedPath);
+    QStringList query;
+    const auto items = QUrlQuery(url).queryItems(QUrl::FullyDecoded);
+    for (const auto &[key, value] : items)
+        query.append(key + u'=' + value);
+    QCOMPARE(query, expectedQuery);
+}
+
+void TestProtocol::headers()
+{
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::respond("/entities", 200, R"({"entities": []})"));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+    client.setTransferTimeout(1234);
+
+    QVERIFY(waitFinished(client.fetchEntities()));
+    QNetworkRequest sent = fake.requests().constLast();
+    QVERIFY(!sent.hasRawHeader("Authorization"));
+    QCOMPARE(sent.rawHeader("Accept"), QByteArray("application/json"));
+    QCOMPARE(sent.transferTimeout(), 1234);
+
+    client.setToken(QStringLiteral("s3cret-token"));
+    QCOMPARE(client.token(), QStringLiteral("s3cret-token"));
+    QVERIFY(waitFinished(client.fetchEntities()));
+    sent = fake.requests().constLast();
+    QCOMPARE(sent.rawHeader("Authorization"), QByteArray("Bearer s3cret-token"));
+
+    client.setToken(QString());
+    QVERIFY(waitFinished(
+        client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString())));
+    QVERIFY(!fake.requests().constLast().hasRawHeader("Authorization"));
+    QCOMPARE(fake.requestCount(), 3);
+}
+
+void TestProtocol::finishedIsQueued()
+{
+    // Even an immediate failure and an immediate abort finish from the event loop.
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::respond("/entities", 200, R"({"entities": []})"));
+    ProtocolClient client(&fake);
+
+    ProtocolRequest *noUrl = client.fetchEntities(); // no base URL
+    QSignalSpy noUrlSpy(noUrl, &ProtocolRequest::finished);
+    QCOMPARE(noUrlSpy.count(), 0);
+
+    client.setBaseUrl(QUrl(FakeBase));
+    ProtocolRequest *aborted = client.fetchEntities();
+    QSignalSpy abortedSpy(aborted, &ProtocolRequest::finished);
+    aborted->abort();
+    QVERIFY(aborted->isFinished());
+    QCOMPARE(abortedSpy.count(), 0);
+
+    ProtocolRequest *ok = client.fetchEntities();
+    QSignalSpy okSpy(ok, &ProtocolRequest::finished);
+    QCOMPARE(okSpy.count(), 0);
+
+    QTRY_COMPARE(okSpy.count(), 1);
+    QTRY_COMPARE(noUrlSpy.count(), 1);
+    QTRY_COMPARE(abortedSpy.count(), 1);
+    QCOMPARE(noUrl->error().category, ErrorCategory::Request);
+    QCOMPARE(aborted->error().category, ErrorCategory::Aborted);
+    QCOMPARE(ok->error().category, ErrorCategory::None);
+}
+
+void TestProtocol::invalidEndpoint_data()
+{
+    QTest::addColumn<QString>("base");
+    QTest::addColumn<QString>("token");
+    QTest::addColumn<QString>("expected");
+
+    QTest::newRow("empty") << QString() << QString() << "no endpoint URL is set";
+    QTest::newRow("ftp") << "ftp://example.com/api" << QString() << "is not an http or https URL";
+    QTest::newRow("no-host") << "http:///api/v1" << QString() << "is not an http or https URL";
+    QTest::newRow("relative") << "api/v1" << QString() << "is not an http or https URL";
+    QTest::newRow("token-newline") << FakeBase << "abc\r\nX-Evil: 1"
+                                   << "token contains";
+    QTest::newRow("token-space") << FakeBase << "abc def"
+                                 << "token contains";
+}
+
+void TestProtocol::invalidEndpoint()
+{
+    QFETCH(QString, base);
+    QFETCH(QString, token);
+    QFETCH(QString, expected);
+
+    FakeNetworkAccessManager fake;
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(base));
+    client.setToken(token);
+    ProtocolRequest *request = client.fetchEntities();
+    QSignalSpy spy(request, &ProtocolRequest::finished);
+    QVERIFY(spy.wait());
+    QCOMPARE(request->error().category, ErrorCategory::Request);
+    QVERIFY2(request->error().message.contains(expected), qPrintable(request->error().message));
+    QCOMPARE(fake.requestCount(), 0);
+}
+
+void TestProtocol::httpErrors_data()
+{
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QByteArray>("retryAfter"); // header value; empty: none
+    QTest::addColumn<QString>("token");
+    QTest::addColumn<ErrorCategory>("category");
+    QTest::addColumn<QString>("expected");
+    QTest::addColumn<int>("retryMin");
+    QTest::addColumn<int>("retryMax");
+
+    const QByteArray invalidToken = R"({"error": "invalid token"})";
+    QTest::newRow("401") << 401 << invalidToken << QByteArray() << "wrong" << ErrorCategory::Auth
+                         << "the server refused the token (401): invalid token" << -1 << -1;
+    QTest::newRow("401-no-token") << 401 << QByteArray(R"({"error": "a token is required"})")
+                                  << QByteArray() << QString() << ErrorCategory::Auth
+                                  << "the server requires a token (401): a token is required" << -1
+                                  << -1;
+    QTest::newRow("403") << 403 << QByteArray(R"({"error": "read only"})") << QByteArray() << "t"
+                         << ErrorCategory::Auth << "the server refused the token (403): read only"
+                         << -1 << -1;
+    QTest::newRow("404")
+        << 404 << QByteArray(R"({"error": "unknown entity \"customers\""})") << QByteArray()
+        << QString() << ErrorCategory::Request
+        << R"(GET /entities/customers/count: not found (404): unknown entity "customers")" << -1
+        << -1;
+    QTest::newRow("400") << 400 << QByteArray(R"({"error": "limit must be 1 to 10000"})")
+                         << QByteArray() << QString() << ErrorCategory::Request
+                         << "the server rejected the request (400): limit must be 1 to 10000" << -1
+                         << -1;
+    QTest::newRow("409") << 409 << QByteArray() << QByteArray() << QString()
+                         << ErrorCategory::Request << "(409): Conflict" << -1 << -1;
+    QTest::newRow("500") << 500 << QByteArray(R"({"error": "database is locked"})") << QByteArray()
+                         << QString() << ErrorCategory::Network
+                         << "GET /entities/customers/count: server error (500): database is locked"
+                         << -1 << -1;
+    QTest::newRow("500-html") << 500 << QByteArray("<html>oops</html>") << QByteArray() << QString()
+                              << ErrorCategory::Network
+                              << "server error (500): Internal Server Error" << -1 << -1;
+    QTest::newRow("502") << 502 << QByteArray() << QByteArray() << QString()
+                         << ErrorCategory::Network << "server error (502): Bad Gateway" << -1 << -1;
+    QTest::newRow("503-retry-after")
+        << 503 << QByteArray(R"({"error": "maintenance"})") << QByteArray("7") << QString()
+        << ErrorCategory::Network << "server error (503): maintenance" << 7 << 7;
+    QTest::newRow("429-retry-after")
+        << 429 << QByteArray(R"({"error": "slow down"})") << QByteArray(" 3 ") << QString()
+        << ErrorCategory::Network << "the server is busy (429): slow down" << 3 << 3;
+    QTest::newRow("429-no-retry-after") << 429 << QByteArray() << QByteArray() << QString()
+                                        << ErrorCategory::Network << "(429)" << -1 << -1;
+    QTest::newRow("429-retry-after-zero") << 429 << QByteArray() << QByteArray("0") << QString()
+                                          << ErrorCategory::Network << "(429)" << 0 << 0;
+    QTest::newRow("503-retry-after-date")
+        << 503 << QByteArray() << httpDate(QDateTime::currentDateTimeUtc().addSecs(120)).toLatin1()
+        << QString() << ErrorCategory::Network << "(503)" << 100 << 120;
+    QTest::newRow("503-retry-after-past-date")
+        << 503 << QByteArray() << QByteArray("Wed, 21 Oct 2015 07:28:00 GMT") << QString()
+        << ErrorCategory::Network << "(503)" << 0 << 0;
+    QTest::newRow("503-retry-after-garbage")
+        << 503 << QByteArray() << QByteArray("soon") << QString() << ErrorCategory::Network
+        << "(503)" << -1 << -1;
+    QTest::newRow("503-retry-after-negative")
+        << 503 << QByteArray() << QByteArray("-5") << QString() << ErrorCategory::Network << "(503)"
+        << -1 << -1;
+    QTest::newRow("503-retry-after-huge")
+        << 503 << QByteArray() << QByteArray("99999999999") << QString() << ErrorCategory::Network
+        << "(503)" << 86400 << 86400;
+    QTest::newRow("redirect") << 302 << QByteArray() << QByteArray() << QString()
+                              << ErrorCategory::Request << "the server redirects (302)" << -1 << -1;
+    QTest::newRow("hostile-server-text")
+        << 400 << QByteArray(R"({"error": "bad\r\nSet-Cookie: x\u0000"})") << QByteArray()
+        << QString() << ErrorCategory::Request << "(400): bad Set-Cookie: x" << -1 << -1;
+}
+
+void TestProtocol::httpErrors()
+{
+    QFETCH(int, status);
+    QFETCH(QByteArray, body);
+    QFETCH(QByteArray, retryAfter);
+    QFETCH(QString, token);
+    QFETCH(ErrorCategory, category);
+    QFETCH(QString, expected);
+    QFETCH(int, retryMin);
+    QFETCH(int, retryMax);
+
+    FakeNetworkAccessManager fake;
+    FakeRule rule = FakeRule::respond("/count", status, body);
+    if (!retryAfter.isEmpty())
+        rule.withHeader("Retry-After", retryAfter);
+    fake.addRule(rule);
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+    client.setToken(token);
+
+    ProtocolRequest *request
+        = client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString());
+    QSignalSpy spy(request, &ProtocolRequest::finished);
+    QVERIFY(spy.wait());
+    const SyncError &error = request->error();
+    QCOMPARE(error.category, category);
+    QCOMPARE(error.httpStatus, status);
+    QVERIFY2(error.message.contains(expected), qPrintable(error.message));
+    QVERIFY2(error.retryAfterSeconds >= retryMin && error.retryAfterSeconds <= retryMax,
+             qPrintable(QString::number(error.retryAfterSeconds)));
+    QCOMPARE(error.isTransient(), category == ErrorCategory::Network);
+    QCOMPARE(request->count(), qint64(0));
+}
+
+void TestProtocol::networkErrors_data()
+{
+    QTest::addColumn<QNetworkReply::NetworkError>("networkError");
+    QTest::addColumn<ErrorCategory>("category");
+    QTest::addColumn<QString>("expected");
+
+    QTest::newRow("refused") << QNetworkReply::ConnectionRefusedError << ErrorCategory::Network
+                             << "connection refused by 127.0.0.1:8080 — is the server running?";
+    QTest::newRow("host-not-found") << QNetworkReply::HostNotFoundError << ErrorCategory::Network
+                                    << "host 127.0.0.1:8080 not found";
+    QTest::newRow("closed")
+        << QNetworkReply::RemoteHostClosedError << ErrorCategory::Network
+        << "GET /entities: 127.0.0.1:8080 closed the connection without answering";
+    QTest::newRow("socket-timeout") << QNetworkReply::TimeoutError << ErrorCategory::Network
+                                    << "no response from 127.0.0.1:8080 within 30 s";
+    QTest::newRow("tls") << QNetworkReply::SslHandshakeFailedError << ErrorCategory::Network
+                         << "secure connection to 127.0.0.1:8080 failed";
+    QTest::newRow("temporary") << QNetworkReply::TemporaryNetworkFailureError
+                               << ErrorCategory::Network
+                               << "network error talking to 127.0.0.1:8080";
+    QTest::newRow("unknown") << QNetworkReply::UnknownNetworkError << ErrorCategory::Network
+                             << "network error talking to 127.0.0.1:8080";
+    QTest::newRow("protocol-unknown")
+        << QNetworkReply::ProtocolUnknownError << ErrorCategory::Request << "GET /entities:";
+}
+
+void TestProtocol::networkErrors()
+{
+    QFETCH(QNetworkReply::NetworkError, networkError);
+    QFETCH(ErrorCategory, category);
+    QFETCH(QString, expected);
+
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::fail("/entities", networkError));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+    ProtocolRequest *request = client.fetchEntities();
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, category);
+    QCOMPARE(request->error().httpStatus, 0);
+    QVERIFY2(request->error().message.contains(expected), qPrintable(request->error().message));
+}
+
+void TestProtocol::hangingReplyTimesOut()
+{
+    FakeNetworkAccessManager fake;
+    const int rule = fake.addRule(FakeRule::hang("/changes"));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+    client.setTransferTimeout(200);
+    QCOMPARE(client.transferTimeout(), 200);
+
+    ProtocolRequest *request = client.fetchChanges(customersSchema(), ChangesQuery {});
+    QSignalSpy spy(request, &ProtocolRequest::finished);
+    QVERIFY(!spy.wait(50));
+    QVERIFY(spy.wait(5000));
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(request->error().category, ErrorCategory::Network);
+    QVERIFY2(request->error().message.contains(
+                 QStringLiteral("no response from 127.0.0.1:8080 within 200 ms")),
+             qPrintable(request->error().message));
+    QVERIFY(request->error().isTransient());
+    QCOMPARE(fake.hits(rule), 1);
+}
+
+void TestProtocol::delayedReply()
+{
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::respond("/count", 200, R"({"count": 3})").after(100).once());
+    fake.addRule(FakeRule::respond("/count", 200, R"({"count": 4})").after(2000));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+    client.setTransferTimeout(1000);
+
+    // Late, but within the transfer timeout.
+    ProtocolRequest *late
+        = client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString());
+    QVERIFY(waitFinished(late));
+    QCOMPARE(late->error().category, ErrorCategory::None);
+    QCOMPARE(late->count(), qint64(3));
+
+    // Later than the transfer timeout.
+    client.setTransferTimeout(150);
+    ProtocolRequest *tooLate
+        = client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString());
+    QVERIFY(waitFinished(tooLate));
+    QCOMPARE(tooLate->error().category, ErrorCategory::Network);
+    QVERIFY2(tooLate->error().message.contains(QStringLiteral("within 150 ms")),
+             qPrintable(tooLate->error().message));
+}
+
+void TestProtocol::truncatedBody()
+{
+    const QByteArray body = pageBody(QJsonArray { validChange(1), validChange(2) });
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::respond("/changes", 200, body.left(40)).withContentLength(body.size()));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *request = client.fetchChanges(customersSchema(), ChangesQuery {});
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::Network);
+    QVERIFY2(request->error().message.contains(
+                 QStringLiteral("127.0.0.1:8080 closed the connection after 40 of %1 bytes")
+                     .arg(body.size())),
+             qPrintable(request->error().message));
+    QVERIFY(request->page().changes.isEmpty());
+}
+
+void TestProtocol::oversizeBody_data()
+{
+    QTest::addColumn<bool>("announced");
+    QTest::addColumn<int>("chunk");
+
+    QTest::newRow("content-length") << true << 0;
+    QTest::newRow("content-length-chunks") << true << 256;
+    QTest::newRow("streamed") << false << 256;
+    QTest::newRow("streamed-one-piece") << false << 0;
+}
+
+void TestProtocol::oversizeBody()
+{
+    QFETCH(bool, announced);
+    QFETCH(int, chunk);
+
+    QJsonArray changes;
+    for (int i = 0; i < 100; ++i)
+        changes.append(validChange(i));
+    const QByteArray body = pageBody(changes);
+    QVERIFY(body.size() > 10000);
+
+    FakeNetworkAccessManager fake;
+    FakeRule rule = FakeRule::respond("/changes", 200, body).inChunks(chunk, 5);
+    if (!announced)
+        rule.withoutContentLength();
+    fake.addRule(rule);
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+    client.setMaxResponseSize(1000);
+    QCOMPARE(client.maxResponseSize(), qint64(1000));
+
+    ProtocolRequest *request = client.fetchChanges(customersSchema(), ChangesQuery {});
+    QSignalSpy spy(request, &ProtocolRequest::finished);
+    QVERIFY(spy.wait());
+    QCOMPARE(request->error().category, ErrorCategory::Protocol);
+    QVERIFY2(request->error().message.contains(QStringLiteral("response larger than 1000 bytes")),
+             qPrintable(request->error().message));
+    QVERIFY(request->bytesReceived() <= 1000);
+    // The same body is fine within the limit.
+    client.setMaxResponseSize(body.size());
+    ProtocolRequest *fits = client.fetchChanges(customersSchema(), ChangesQuery {});
+    QVERIFY(waitFinished(fits));
+    QCOMPARE(fits->error().category, ErrorCategory::None);
+    QCOMPARE(fits->bytesReceived(), qint64(body.size()));
+    QCOMPARE(spy.count(), 1);
+}
+
+void TestProtocol::invalidBody()
+{
+    QJsonArray changes { validChange(0), validChange(1), validChange(2),
+                         with(validChange(3), QStringLiteral("id"), 42) };
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::respond("/changes", 200, pageBody(changes)));
+    fake.addRule(FakeRule::respond("/entities", 200, "<html>hello</html>"));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *request = client.fetchChanges(customersSchema(), ChangesQuery {});
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::Protocol);
+    QVERIFY2(
+        request->error().message.startsWith(QStringLiteral(
+            "GET /entities/customers/changes: changes[3].id: expected a string, got a number")),
+        qPrintable(request->error().message));
+    QVERIFY(request->page().changes.isEmpty());
+
+    ProtocolRequest *entities = client.fetchEntities();
+    QVERIFY(waitFinished(entities));
+    QCOMPARE(entities->error().category, ErrorCategory::Protocol);
+    QVERIFY2(entities->error().message.startsWith(
+                 QStringLiteral("GET /entities: the response is not valid JSON")),
+             qPrintable(entities->error().message));
+    QVERIFY(!entities->error().isTransient());
+}
+
+void TestProtocol::abortInFlight()
+{
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::hang("/changes"));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *request = client.fetchChanges(customersSchema(), ChangesQuery {});
+    QSignalSpy spy(request, &ProtocolRequest::finished);
+    QVERIFY(!spy.wait(20)); // the request is in flight
+    request->abort();
+    QVERIFY(request->isFinished());
+    QCOMPARE(spy.count(), 0); // never from inside abort()
+    request->abort(); // twice: still one finished()
+    QVERIFY(spy.wait());
+    QCOMPARE(request->error().category, ErrorCategory::Aborted);
+    QVERIFY(!request->error().isTransient());
+    request->abort();
+    QVERIFY(!spy.wait(100));
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(request->error().category, ErrorCategory::Aborted);
+}
+
+void TestProtocol::abortDelayedReply()
+{
+    // The reply would come in 30 ms; the abort must win and the reply must not leak through.
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::respond("/count", 200, R"({"count": 9})").after(30));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *request
+        = client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString());
+    QSignalSpy spy(request, &ProtocolRequest::finished);
+    request->abort();
+    QVERIFY(spy.wait());
+    QVERIFY(!spy.wait(150));
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(request->error().category, ErrorCategory::Aborted);
+    QCOMPARE(request->count(), qint64(0));
+}
+
+void TestProtocol::abortAfterFinished()
+{
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::respond("/count", 200, R"({"count": 9})"));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *request
+        = client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString());
+    QSignalSpy spy(request, &ProtocolRequest::finished);
+    QVERIFY(spy.wait());
+    request->abort();
+    QCOMPARE(request->error().category, ErrorCategory::None);
+    QCOMPARE(request->count(), qint64(9));
+    QVERIFY(!spy.wait(50));
+    QCOMPARE(spy.count(), 1);
+
+    // The receiver deletes the request with deleteLater(), as documented.
+    QPointer<ProtocolRequest> guard(request);
+    request->deleteLater();
+    QTRY_VERIFY(guard.isNull());
+}
+
+void TestProtocol::deleteInFlight()
+{
+    FakeNetworkAccessManager fake;
+    fake.addRule(FakeRule::hang("/entities"));
+    fake.addRule(FakeRule::respond("/count", 200, R"({"count": 1})").inChunks(4, 50));
+    auto client = std::make_unique<ProtocolClient>(&fake);
+    client->setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *hanging = client->fetchEntities();
+    ProtocolRequest *streaming
+        = client->fetchCount(QStringLiteral("c"), PagingMode::Cursor, QString());
+    QPointer<ProtocolRequest> hangingGuard(hanging);
+    QSignalSpy spy(streaming, &ProtocolRequest::finished);
+    QVERIFY(!spy.wait(15)); // a chunk or two has arrived
+    delete hanging;
+    QVERIFY(hangingGuard.isNull());
+    client.reset(); // deletes the streaming request in the middle of its body
+    QVERIFY(!spy.wait(100));
+    QCOMPARE(spy.count(), 0);
+    // The fake replies were aborted and are deleted later; nothing may touch them now.
+    QTRY_COMPARE(fake.findChildren<QNetworkReply *>().size(), qsizetype(0));
+}
+
+void TestProtocol::managerDeleted()
+{
+    // Against the documented contract, but the request must still finish exactly once.
+    auto fake = std::make_unique<FakeNetworkAccessManager>();
+    fake->addRule(FakeRule::hang("/entities"));
+    ProtocolClient client(fake.get());
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *request = client.fetchEntities();
+    QSignalSpy spy(request, &ProtocolRequest::finished);
+    QVERIFY(!spy.wait(10));
+    fake.reset();
+    QVERIFY(spy.wait());
+    QVERIFY(!spy.wait(50));
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(request->error().category, ErrorCategory::Aborted);
+}
+
+void TestProtocol::fakeManagerTransferTimeout()
+{
+    // A request without a transfer timeout gets the manager's, as in Qt.
+    FakeNetworkAccessManager fake;
+    fake.setTransferTimeout(100);
+    fake.addRule(FakeRule::hang(QString()));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+    client.setTransferTimeout(0);
+
+    ProtocolRequest *request = client.fetchEntities();
+    QVERIFY(waitFinished(request));
+    QCOMPARE(fake.requests().constFirst().transferTimeout(), 0);
+    QCOMPARE(request->error().category, ErrorCategory::Network);
+    QVERIFY2(request->error().message.startsWith(QStringLiteral("no response from 127.0.0.1:8080")),
+             qPrintable(request->error().message));
+}
+
+void TestProtocol::fakeRulesOrderAndCount()
+{
+    FakeNetworkAccessManager fake;
+    const int busy = fake.addRule(FakeRule::error("/count", 503, QStringLiteral("busy")).times(2));
+    const int ok = fake.addRule(FakeRule::respond("/count", 200, R"({"count": 5})"));
+    const int entities = fake.addRule(FakeRule::respond("/entities", 200, R"({"entities": []})"));
+    QSignalSpy created(&fake, &FakeNetworkAccessManager::requestCreated);
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    QList<ErrorCategory> categories;
+    for (int i = 0; i < 4; ++i) {
+        ProtocolRequest *request
+            = client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString());
+        QVERIFY(waitFinished(request));
+        categories.append(request->error().category);
+    }
+    QCOMPARE(categories,
+             (QList<ErrorCategory> { ErrorCategory::Network, ErrorCategory::Network,
+                                     ErrorCategory::None, ErrorCategory::None }));
+    QCOMPARE(fake.hits(busy), 2);
+    QCOMPARE(fake.hits(ok), 2);
+    QCOMPARE(fake.hits(entities), 0); // "/entities/customers/count" matched "/count" first
+    QCOMPARE(created.count(), 4);
+    QCOMPARE(created.at(0).at(1).toInt(), busy);
+    QCOMPARE(created.at(3).at(1).toInt(), ok);
+
+    fake.removeRule(ok);
+    fake.clearRequests();
+    QCOMPARE(fake.requestCount(), 0);
+    ProtocolRequest *request = client.fetchEntities();
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::None);
+    QCOMPARE(fake.hits(entities), 1);
+    QCOMPARE(fake.requestCount(), 1);
+}
+
+void TestProtocol::fakeDynamicRule()
+{
+    FakeNetworkAccessManager fake;
+    int seen = 0;
+    fake.addRule(FakeRule::dynamic("/count", [&seen](const QNetworkRequest &request) {
+        ++seen;
+        if (seen % 2 == 0)
+            return FakeRule::fail(QString(), QNetworkReply::ConnectionRefusedError);
+        const QString since = QUrlQuery(request.url()).queryItemValue(QStringLiteral("since"));
+        return FakeRule::respond(
+            QString(), 200, QStringLiteral(R"({"count": %1})").arg(since.toInt() + 1).toUtf8());
+    }));
+    ProtocolClient client(&fake);
+    client.setBaseUrl(QUrl(FakeBase));
+
+    ProtocolRequest *first
+        = client.fetchCount(QStringLiteral("c"), PagingMode::Cursor, QStringLiteral("41"));
+    QVERIFY(waitFinished(first));
+    QCOMPARE(first->count(), qint64(42));
+    ProtocolRequest *second
+        = client.fetchCount(QStringLiteral("c"), PagingMode::Cursor, QStringLiteral("41"));
+    QVERIFY(waitFinished(second));
+    QCOMPARE(second->error().category, ErrorCategory::Network);
+    QCOMPARE(seen, 2);
+}
+
+// Client against Qt's real HTTP stack -----------------------------------------------------
+
+void TestProtocol::realConnectionRefused()
+{
+    QTcpServer probe;
+    QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
+    const quint16 port = probe.serverPort();
+    probe.close(); // nothing listens there now
+
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(QUrl(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(port)));
+    ProtocolRequest *request = client.fetchEntities();
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::Network);
+    QCOMPARE(
+        request->error().message,
+        QStringLiteral("connection refused by 127.0.0.1:%1 — is the server running?").arg(port));
+}
+
+void TestProtocol::realNoResponse()
+{
+    RawHttpServer server(RawHttpServer::Mode::Silent, QByteArray());
+    QVERIFY(server.listen());
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(server.baseUrl());
+    client.setTransferTimeout(300);
+
+    ProtocolRequest *request = client.fetchEntities();
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::Network);
+    QVERIFY2(request->error().message.startsWith(
+                 QStringLiteral("no response from 127.0.0.1:%1 within 300 ms").arg(server.port())),
+             qPrintable(request->error().message));
+}
+
+void TestProtocol::realTruncatedBody()
+{
+    const QByteArray body = R"({"count": 12345})";
+    RawHttpServer server(
+        RawHttpServer::Mode::AnswerAndClose,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n"
+        "Connection: close\r\n\r\n"
+            + body);
+    QVERIFY(server.listen());
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(server.baseUrl());
+
+    ProtocolRequest *request
+        = client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString());
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::Network);
+    QCOMPARE(
+        request->error().message,
+        QStringLiteral("GET /entities/customers/count: 127.0.0.1:%1 closed the connection after "
+                       "16 of 400 bytes of the response")
+            .arg(server.port()));
+    QCOMPARE(request->count(), qint64(0));
+}
+
+void TestProtocol::realOversizeChunked()
+{
+    // Chunked transfer encoding: no Content-Length, so only counting the bytes can stop it.
+    QByteArray response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n";
+    const QByteArray piece = QByteArray(1000, ' ');
+    response += QByteArray::number(piece.size(), 16) + "\r\n{\"count\": 1" + piece.mid(11) + "\r\n";
+    for (int i = 0; i < 64; ++i)
+        response += QByteArray::number(piece.size(), 16) + "\r\n" + piece + "\r\n";
+    response += "1\r\n}\r\n0\r\n\r\n";
+
+    RawHttpServer server(RawHttpServer::Mode::Answer, response);
+    QVERIFY(server.listen());
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(server.baseUrl());
+    client.setMaxResponseSize(16 * 1024);
+
+    ProtocolRequest *request
+        = client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString());
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::Protocol);
+    QVERIFY2(request->error().message.contains(QStringLiteral("response larger than 16384 bytes")),
+             qPrintable(request->error().message));
+
+    // Within the limit the same response parses (whitespace is valid JSON).
+    client.setMaxResponseSize(response.size());
+    ProtocolRequest *fits
+        = client.fetchCount(QStringLiteral("customers"), PagingMode::Cursor, QString());
+    QVERIFY(waitFinished(fits));
+    QVERIFY2(fits->error().category == ErrorCategory::None, qPrintable(fits->error().message));
+    QCOMPARE(fits->count(), qint64(1));
+}
+
+void TestProtocol::realRetryAfter()
+{
+    RawHttpServer server(
+        RawHttpServer::Mode::Answer,
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Retry-After: 12\r\nContent-Length: 27\r\n\r\n{\"error\": \"down for a bit\"}");
+    QVERIFY(server.listen());
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(server.baseUrl());
+
+    ProtocolRequest *request = client.fetchEntities();
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::Network);
+    QCOMPARE(request->error().httpStatus, 503);
+    QCOMPARE(request->error().retryAfterSeconds, 12);
+    QCOMPARE(request->error().message,
+             QStringLiteral("GET /entities: server error (503): down for a bit"));
+}
+
+// Client against the reference server -----------------------------------------------------
+
+void TestProtocol::serverEntities()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    const EntitySchema customers = server.addCustomers(10);
+
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(server.baseUrl());
+    ProtocolRequest *request = client.fetchEntities();
+    QVERIFY(waitFinished(request));
+    QVERIFY2(request->error().category == ErrorCategory::None,
+             qPrintable(request->error().message));
+    QVERIFY(request->entities().contains(customers));
+}
+
+void TestProtocol::serverCursorPaging()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    const EntitySchema customers = server.addCustomers(250, 7);
+    QString storeError;
+    QVERIFY2(server.store()->remove(customers.name,
+                                    { server.store()->liveRecords(customers.name).keys().first() },
+                                    &storeError),
+             qPrintable(storeError));
+
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(server.baseUrl());
+
+    ProtocolRequest *count = client.fetchCount(customers.name, PagingMode::Cursor, QString());
+    QVERIFY(waitFinished(count));
+    QVERIFY2(count->error().category == ErrorCategory::None, qPrintable(count->error().message));
+    // A record's latest change only: 249 upserts and one deletion.
+    QCOMPARE(count->count(), qint64(250));
+
+    QHash<QString, QVariantList> records;
+    QString cursor;
+    int pages = 0;
+    qint64 changes = 0;
+    bool hasMore = true;
+    while (hasMore) {
+        ProtocolRequest *request
+            = client.fetchChanges(customers, ChangesQuery { PagingMode::Cursor, cursor, 0, 100 });
+        QVERIFY(waitFinished(request));
+        QVERIFY2(request->error().category == ErrorCategory::None,
+                 qPrintable(request->error().message));
+        const ChangePage &page = request->page();
+        QVERIFY(page.changes.size() <= 100);
+        QVERIFY(!page.cursor.isEmpty());
+        for (const Change &change : page.changes) {
+            if (change.deleted)
+                records.remove(change.id);
+            else
+                records.insert(change.id, change.values);
+        }
+        changes += page.changes.size();
+        cursor = page.cursor;
+        hasMore = page.hasMore;
+        request->deleteLater();
+        QVERIFY(++pages < 10);
+    }
+    QCOMPARE(changes, qint64(250));
+    QCOMPARE(records.size(), 249);
+    QCOMPARE(records, server.store()->liveRecords(customers.name));
+
+    // Caught up: nothing after the last cursor.
+    ProtocolRequest *after = client.fetchCount(customers.name, PagingMode::Cursor, cursor);
+    QVERIFY(waitFinished(after));
+    QCOMPARE(after->count(), qint64(0));
+}
+
+void TestProtocol::serverOffsetPaging()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    const EntitySchema customers = server.addCustomers(120, 3);
+
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(server.baseUrl());
+
+    QSet<QString> ids;
+    qint64 offset = 0;
+    bool hasMore = true;
+    QString lastChangedAt;
+    while (hasMore) {
+        ProtocolRequest *request = client.fetchChanges(
+            customers, ChangesQuery { PagingMode::Offset, QString(), offset, 50 });
+        QVERIFY(waitFinished(request));
+        QVERIFY2(request->error().category == ErrorCategory::None,
+                 qPrintable(request->error().message));
+        for (const Change &change : request->page().changes) {
+            QVERIFY(change.changedAt >= lastChangedAt); // ordered by changedAt
+            lastChangedAt = change.changedAt;
+            ids.insert(change.id);
+        }
+        offset += request->page().changes.size();
+        hasMore = request->page().hasMore;
+        QVERIFY(offset <= 120);
+    }
+    QCOMPARE(ids.size(), 120);
+
+    // changedSince is strictly greater: nothing after the last changedAt.
+    ProtocolRequest *count = client.fetchCount(customers.name, PagingMode::Offset, lastChangedAt);
+    QVERIFY(waitFinished(count));
+    QCOMPARE(count->count(), qint64(0));
+}
+
+void TestProtocol::serverAuth()
+{
+    Test::TestServer server;
+    QVERIFY(server.start(QStringLiteral("t0ken")));
+    server.addCustomers(5);
+
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(server.baseUrl());
+
+    ProtocolRequest *none = client.fetchEntities();
+    QVERIFY(waitFinished(none));
+    QCOMPARE(none->error().category, ErrorCategory::Auth);
+    QCOMPARE(none->error().httpStatus, 401);
+    QVERIFY2(
+        none->error().message.startsWith(QStringLiteral("the server requires a token (401): ")),
+        qPrintable(none->error().message));
+
+    client.setToken(QStringLiteral("wrong"));
+    ProtocolRequest *wrong = client.fetchEntities();
+    QVERIFY(waitFinished(wrong));
+    QCOMPARE(wrong->error().category, ErrorCategory::Auth);
+    QVERIFY2(
+        wrong->error().message.startsWith(QStringLiteral("the server refused the token (401): ")),
+        qPrintable(wrong->error().message));
+
+    client.setToken(QStringLiteral("t0ken"));
+    ProtocolRequest *right = client.fetchEntities();
+    QVERIFY(waitFinished(right));
+    QVERIFY2(right->error().category == ErrorCategory::None, qPrintable(right->error().message));
+    QCOMPARE(right->entities().size(), 1);
+}
+
+void TestProtocol::serverUnknownEntity()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    server.addCustomers(1);
+
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(server.baseUrl());
+
+    EntitySchema missing = customersSchema();
+    missing.name = QStringLiteral("nosuchthing");
+    ProtocolRequest *request = client.fetchChanges(missing, ChangesQuery {});
+    QVERIFY(waitFinished(request));
+    QCOMPARE(request->error().category, ErrorCategory::Request);
+    QCOMPARE(request->error().httpStatus, 404);
+    QVERIFY2(request->error().message.startsWith(
+                 QStringLiteral("GET /entities/nosuchthing/changes: not found (404): ")),
+             qPrintable(request->error().message));
+    QVERIFY(!request->error().isTransient());
+}
+
+void TestProtocol::serverFaultInjection()
+{
+    // The fake network in front of the real server: the first count fails, the rest is real.
+    Test::TestServer server;
+    QVERIFY(server.start());
+    const EntitySchema customers = server.addCustomers(30);
+
+    FakeNetworkAccessManager fake;
+    const int failing = fake.addRule(FakeRule::error("/count", 503, QStringLiteral("injected"))
+                                         .withHeader("Retry-After", "1")
+                                         .once());
+    ProtocolClient client(&fake);
+    client.setBaseUrl(server.baseUrl());
+
+    ProtocolRequest *first = client.fetchCount(customers.name, PagingMode::Cursor, QString());
+    QVERIFY(waitFinished(first));
+    QCOMPARE(first->error().category, ErrorCategory::Network);
+    QCOMPARE(first->error().retryAfterSeconds, 1);
+    QVERIFY(first->error().message.contains(QStringLiteral("injected")));
+
+    ProtocolRequest *second = client.fetchCount(customers.name, PagingMode::Cursor, QString());
+    QVERIFY(waitFinished(second));
+    QVERIFY2(second->error().category == ErrorCategory::None, qPrintable(second->error().message));
+    QCOMPARE(second->count(), qint64(30));
+    QCOMPARE(fake.hits(failing), 1);
+    QCOMPARE(fake.requestCount(), 2);
+    QCOMPARE(server.server()->requestsServed(), qint64(1));
+}
+
+QTEST_GUILESS_MAIN(TestProtocol)
+#include "tst_protocol.moc"
