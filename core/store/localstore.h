@@ -6,7 +6,13 @@
 #include <QList>
 #include <QString>
 
+#include <memory>
 #include <optional>
+
+QT_BEGIN_NAMESPACE
+class QSqlError;
+class QThread;
+QT_END_NAMESPACE
 
 /*!
     \file localstore.h
@@ -34,7 +40,9 @@ struct StoredEntity
 
 /*!
     The local store: a QtSql SQLite connection with its own name, opened in the thread that
-    uses it (the engine's worker thread) and never used from another. WAL journal.
+    uses it (the engine's worker thread) and never used from another: a call from another
+    thread fails with a Storage error. WAL journal; prepared statements are kept per entity
+    and reused across batches.
 
     Every method that writes runs in one transaction: either all of it is in the database
     or none of it. In particular applyBatch() commits a batch's rows together with the
@@ -53,9 +61,23 @@ public:
     QString databasePath() const { return m_path; }
     QString connectionName() const { return m_connectionName; }
 
-    /*! Opens (creating if needed) the database and the _sync_state table. */
+    /*!
+        How long a write waits for another connection or program that holds the database
+        lock before it fails with a Storage error saying so; 5000 ms by default. Applies at
+        once when the store is open, otherwise at open().
+    */
+    void setBusyTimeout(int milliseconds);
+    int busyTimeout() const { return m_busyTimeoutMs; }
+
+    /*!
+        Opens (creating if needed) the database and the _sync_state table, in the calling
+        thread. Fails with a Storage error naming the file when it cannot be opened, is
+        read-only, stays locked by another program beyond busyTimeout(), or was written by a
+        newer version of BatchSync. Calling it again while open does nothing.
+    */
     bool open(SyncError *error);
     bool isOpen() const;
+    /*! Drops the prepared statements, closes the connection and frees its name. */
     void close();
 
     /*!
@@ -74,8 +96,9 @@ public:
 
     /*!
         Starts a run from \a from in mode \a paging: run position = from, done = 0,
-        total = \a total, state = \a state. A change of paging mode makes the committed
-        position meaningless, so the caller passes a start position then.
+        total = \a total, state = \a state, error cleared. A change of paging mode makes the
+        committed position meaningless, so the caller passes a start position then (and the
+        committed position of the old mode is forgotten).
     */
     bool beginRun(const QString &entity, PagingMode paging, const SyncPosition &from, qint64 total,
                   SyncState state, SyncError *error);
@@ -83,7 +106,9 @@ public:
     /*!
         In ONE transaction: applies \a changes in order (upsert by id, delete on tombstone)
         to the entity's table and stores \a after as the run position with \a done and
-        \a total. On any failure nothing of it is written.
+        \a total; the persisted state becomes Running and any error is cleared. On any failure
+        nothing of it is written. A change whose value count does not match \a schema, or
+        without an id, fails the whole batch with a Protocol error.
     */
     bool applyBatch(const EntitySchema &schema, const QList<Change> &changes,
                     const SyncPosition &after, qint64 done, qint64 total, SyncError *error);
@@ -106,8 +131,24 @@ public:
     qint64 rowCount(const QString &entity);
 
 private:
+    struct Statements;
+    struct EntityStatements;
+
+    bool checkUsable(SyncError *error) const;
+    bool openConnection(SyncError *error);
+    bool createSyncState(SyncError *error);
+    EntityStatements *entityStatements(const EntitySchema &schema, SyncError *error);
+    bool updateSyncState(const QString &entity, const QString &what, const QString &sql,
+                         const QVariantList &values, SyncError *error);
+    bool storageFailure(SyncError *error, const QString &what, const QSqlError &sqlError) const;
+
     QString m_path;
     QString m_connectionName;
+    int m_busyTimeoutMs = 5000;
+    bool m_ownsConnection = false; // added to QSqlDatabase's registry by this store
+    QThread *m_thread = nullptr; // the thread that opened the connection
+    // Prepared statements, reused across batches; reset before the connection is removed.
+    std::unique_ptr<Statements> m_statements;
 };
 
 } // namespace BatchSync

@@ -1,0 +1,1379 @@
+#include "common/identifier.h"
+#include "common/types.h"
+#include "store/localstore.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QRandomGenerator>
+#include <QScopeGuard>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QSqlRecord>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QThread>
+#include <QUuid>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#ifdef Q_OS_LINUX
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#endif
+
+using namespace BatchSync;
+
+namespace {
+
+QString uniqueConnectionName()
+{
+    static std::atomic<int> serial { 0 };
+    return QStringLiteral("tst_store_%1").arg(++serial);
+}
+
+const QString someTime = QStringLiteral("2026-11-26T06:20:16.123Z");
+
+EntitySchema customersSchema()
+{
+    return EntitySchema { QStringLiteral("customers"),
+                          { { QStringLiteral("name"), FieldType::String },
+                            { QStringLiteral("balance"), FieldType::Real },
+                            { QStringLiteral("active"), FieldType::Bool },
+                            { QStringLiteral("visits"), FieldType::Int },
+                            { QStringLiteral("since"), FieldType::DateTime } } };
+}
+
+Change record(const QString &id, const QString &name, qint64 visits = 1, bool active = true,
+              const QString &changedAt = someTime)
+{
+    Change change;
+    change.id = id;
+    change.changedAt = changedAt;
+    change.values = { name, 12.5, active, visits, QStringLiteral("2025-01-02T03:04:05.000Z") };
+    return change;
+}
+
+Change tombstone(const QString &id, const QString &changedAt = someTime)
+{
+    Change change;
+    change.id = id;
+    change.changedAt = changedAt;
+    change.deleted = true;
+    return change;
+}
+
+/*! A plain QtSql connection to the same file, for looking behind the store's back. */
+class RawDb final
+{
+    Q_DISABLE_COPY_MOVE(RawDb)
+
+public:
+    explicit RawDb(const QString &path)
+        : m_name(uniqueConnectionName())
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_name);
+        db.setDatabaseName(path);
+        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=2000"));
+        m_open = db.open();
+    }
+    ~RawDb()
+    {
+        {
+            QSqlDatabase db = QSqlDatabase::database(m_name, false);
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(m_name);
+    }
+
+    bool isOpen() const { return m_open; }
+
+    bool exec(const QString &sql, QString *message = nullptr)
+    {
+        QSqlQuery query(QSqlDatabase::database(m_name, false));
+        if (query.exec(sql))
+            return true;
+        if (message)
+            *message = query.lastError().text();
+        return false;
+    }
+
+    QList<QVariantList> rows(const QString &sql)
+    {
+        QList<QVariantList> result;
+        QSqlQuery query(QSqlDatabase::database(m_name, false));
+        if (!query.exec(sql)) {
+            qWarning() << sql << query.lastError().text();
+            return result;
+        }
+        while (query.next()) {
+            QVariantList row;
+            for (int i = 0; i < query.record().count(); ++i)
+                row.append(query.value(i));
+            result.append(row);
+        }
+        return result;
+    }
+
+    QVariant scalar(const QString &sql)
+    {
+        const QList<QVariantList> result = rows(sql);
+        return result.isEmpty() || result.first().isEmpty() ? QVariant() : result.first().first();
+    }
+
+private:
+    QString m_name;
+    bool m_open = false;
+};
+
+/*! Runs \a sql on the store's own connection (same thread), e.g. to set a pragma. */
+bool execOnStore(const LocalStore &store, const QString &sql)
+{
+    QSqlQuery query(QSqlDatabase::database(store.connectionName(), false));
+    if (query.exec(sql))
+        return true;
+    qWarning() << sql << query.lastError().text();
+    return false;
+}
+
+#ifdef Q_OS_LINUX
+bool setImmutable(const QString &path, bool on)
+{
+    const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY);
+    if (fd < 0)
+        return false;
+    int flags = 0;
+    bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+    if (ok) {
+        flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+        ok = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+    }
+    ::close(fd);
+    return ok;
+}
+#endif
+
+/*! Runs a small sync sequence on whatever thread it lives in. */
+class StoreWorker final : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit StoreWorker(const QString &path)
+        : m_path(path)
+    {
+    }
+
+public Q_SLOTS:
+    void run()
+    {
+        const bool onMainThread = QThread::currentThread() == qApp->thread();
+        LocalStore store(m_path, uniqueConnectionName());
+        SyncError error;
+        const EntitySchema schema = customersSchema();
+        const bool ok = store.open(&error) && store.ensureEntity(schema, &error)
+            && store.beginRun(schema.name, PagingMode::Cursor, {}, 2, SyncState::Running, &error)
+            && store.applyBatch(schema,
+                                { record(QStringLiteral("w1"), QStringLiteral("W")),
+                                  record(QStringLiteral("w2"), QStringLiteral("X")) },
+                                { QStringLiteral("c2"), {} }, 2, 2, &error)
+            && store.completeRun(schema.name, { QStringLiteral("c2"), {} }, 2, 2,
+                                 QDateTime::currentDateTimeUtc(), &error);
+        Q_EMIT finished(ok, ok ? store.rowCount(schema.name) : -1, error.message, onMainThread);
+    }
+
+Q_SIGNALS:
+    void finished(bool ok, qint64 rows, const QString &message, bool onMainThread);
+
+private:
+    QString m_path;
+};
+
+} // namespace
+
+class TestStore final : public QObject
+{
+    Q_OBJECT
+
+private:
+    QString newPath() { return m_dir->filePath(QStringLiteral("db%1.sqlite").arg(++m_serial)); }
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    int m_serial = 0;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY2(QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE")),
+                 "the QSQLITE driver is missing (libqt6sql6-sqlite)");
+    }
+
+    void init()
+    {
+        m_dir = std::make_unique<QTemporaryDir>();
+        QVERIFY(m_dir->isValid());
+    }
+
+    void cleanup() { m_dir.reset(); }
+
+    void openCreatesSyncStateInWalMode()
+    {
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        QVERIFY(!store.isOpen());
+        SyncError error;
+        QVERIFY2(store.open(&error), qPrintable(error.message));
+        QVERIFY(store.isOpen());
+        QCOMPARE(error.category, ErrorCategory::None);
+        QVERIFY(QFile::exists(path));
+        QVERIFY(store.loadEntities(&error).isEmpty());
+        {
+            QSqlQuery query(QSqlDatabase::database(store.connectionName(), false));
+            QVERIFY(query.exec(QStringLiteral("PRAGMA busy_timeout")) && query.next());
+            QCOMPARE(query.value(0).toInt(), 5000);
+            QVERIFY(query.exec(QStringLiteral("PRAGMA foreign_keys")) && query.next());
+            QCOMPARE(query.value(0).toInt(), 0);
+            QVERIFY(query.exec(QStringLiteral("PRAGMA synchronous")) && query.next());
+            QCOMPARE(query.value(0).toInt(), 1); // NORMAL
+        }
+
+        RawDb raw(path);
+        QVERIFY(raw.isOpen());
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA journal_mode")).toString(),
+                 QStringLiteral("wal"));
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 1);
+        QStringList columns;
+        for (const QVariantList &row :
+             raw.rows(QStringLiteral("SELECT name FROM pragma_table_info('_sync_state')"))) {
+            columns.append(row.first().toString());
+        }
+        QCOMPARE(columns,
+                 QStringList({ "entity", "paging", "cursor", "cursor_id", "run_active",
+                               "run_cursor", "run_cursor_id", "run_done", "run_total", "state",
+                               "error_category", "error_message", "last_completed_at", "fields" }));
+
+        // Opening twice is harmless; close() makes the connection name free again.
+        QVERIFY(store.open(&error));
+        store.close();
+        QVERIFY(!store.isOpen());
+        QVERIFY(!QSqlDatabase::contains(store.connectionName()));
+        QVERIFY(store.open(&error));
+    }
+
+    void openFailsClearly_data()
+    {
+        QTest::addColumn<QString>("setup");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("missing folder") << "missing-folder"
+                                        << "cannot be opened";
+        QTest::newRow("not a database") << "garbage"
+                                        << "not a SQLite database";
+        QTest::newRow("newer format") << "newer"
+                                      << "newer version of BatchSync";
+        QTest::newRow("foreign _sync_state") << "foreign"
+                                             << "not made by BatchSync";
+    }
+
+    void openFailsClearly()
+    {
+        QFETCH(QString, setup);
+        QFETCH(QString, expected);
+        QString path = newPath();
+        if (setup == u"missing-folder") {
+            path = m_dir->filePath(QStringLiteral("no/such/folder/db.sqlite"));
+        } else if (setup == u"garbage") {
+            QFile file(path);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write(QByteArray(8192, 'x'));
+        } else {
+            RawDb raw(path);
+            QVERIFY(raw.exec(setup == u"newer"
+                                 ? QStringLiteral("PRAGMA user_version = 99")
+                                 : QStringLiteral("CREATE TABLE _sync_state (entity TEXT)")));
+        }
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(!store.open(&error));
+        QVERIFY(!store.isOpen());
+        QCOMPARE(error.category, ErrorCategory::Storage);
+        QVERIFY2(error.message.contains(expected), qPrintable(error.message));
+        QVERIFY2(error.message.contains(QFileInfo(path).fileName()), qPrintable(error.message));
+        QVERIFY(!QSqlDatabase::contains(store.connectionName()));
+        // A store that is not open says so instead of crashing.
+        QVERIFY(!store.ensureEntity(customersSchema(), &error));
+        QCOMPARE(error.category, ErrorCategory::Storage);
+        QVERIFY(store.loadEntities(&error).isEmpty());
+        QCOMPARE(store.rowCount(QStringLiteral("customers")), -1);
+    }
+
+    void ensureEntityCreatesTypedColumns_data()
+    {
+        QTest::addColumn<QString>("entity");
+        QTest::addColumn<QString>("field");
+        QTest::newRow("plain") << "customers"
+                               << "name";
+        QTest::newRow("keywords") << "select"
+                                  << "order";
+        QTest::newRow("more keywords") << "table"
+                                       << "where";
+        QTest::newRow("mixed case") << "Orders"
+                                    << "Total_2";
+        QTest::newRow("64 chars") << QString(64, u'e') << QString(64, u'f');
+    }
+
+    void ensureEntityCreatesTypedColumns()
+    {
+        QFETCH(QString, entity);
+        QFETCH(QString, field);
+        const QString path = newPath();
+        const EntitySchema schema { entity,
+                                    { { field, FieldType::String },
+                                      { QStringLiteral("amount"), FieldType::Real },
+                                      { QStringLiteral("flag"), FieldType::Bool },
+                                      { QStringLiteral("count"), FieldType::Int },
+                                      { QStringLiteral("at"), FieldType::DateTime } } };
+        {
+            LocalStore store(path, uniqueConnectionName());
+            SyncError error;
+            QVERIFY2(store.open(&error), qPrintable(error.message));
+            QVERIFY2(store.ensureEntity(schema, &error), qPrintable(error.message));
+            QVERIFY2(store.ensureEntity(schema, &error), qPrintable(error.message)); // idempotent
+            QCOMPARE(store.rowCount(entity), 0);
+
+            Change change;
+            change.id = QStringLiteral("k1");
+            change.changedAt = someTime;
+            change.values = { QStringLiteral("text"), 2.25, true, qint64(7), someTime };
+            QVERIFY2(
+                store.applyBatch(schema, { change }, { QStringLiteral("1"), {} }, 1, 1, &error),
+                qPrintable(error.message));
+            QCOMPARE(store.rowCount(entity), 1);
+
+            const auto stored = store.loadEntity(entity, &error);
+            QVERIFY(stored);
+            QCOMPARE(stored->schema, schema);
+            QCOMPARE(stored->paging, PagingMode::Cursor);
+        }
+        RawDb raw(path);
+        const QString table = u'"' + entity + u'"';
+        const QList<QVariantList> info = raw.rows(
+            QStringLiteral("SELECT name, type, pk FROM pragma_table_info('%1')").arg(entity));
+        QCOMPARE(info.size(), 7);
+        const QList<std::pair<QString, QString>> expected = {
+            { "id", "TEXT" },          { field, "TEXT" },      { "amount", "REAL" },
+            { "flag", "INTEGER" },     { "count", "INTEGER" }, { "at", "TEXT" },
+            { "_changed_at", "TEXT" },
+        };
+        for (int i = 0; i < info.size(); ++i) {
+            QCOMPARE(info.at(i).at(0).toString(), expected.at(i).first);
+            QCOMPARE(info.at(i).at(1).toString(), expected.at(i).second);
+            QCOMPARE(info.at(i).at(2).toInt(), i == 0 ? 1 : 0);
+        }
+        const QList<QVariantList> rows = raw.rows(
+            QStringLiteral("SELECT \"%1\", typeof(amount), flag, typeof(flag), count, at, "
+                           "_changed_at FROM %2 WHERE id = 'k1'")
+                .arg(field, table));
+        QCOMPARE(rows.size(), 1);
+        QCOMPARE(rows.first().at(0).toString(), QStringLiteral("text"));
+        QCOMPARE(rows.first().at(1).toString(), QStringLiteral("real"));
+        QCOMPARE(rows.first().at(2).toInt(), 1);
+        QCOMPARE(rows.first().at(3).toString(), QStringLiteral("integer"));
+        QCOMPARE(rows.first().at(4).toInt(), 7);
+        QCOMPARE(rows.first().at(5).toString(), someTime);
+        QCOMPARE(rows.first().at(6).toString(), someTime);
+    }
+
+    void hostileNamesRejected_data()
+    {
+        QTest::addColumn<QString>("entity");
+        QTest::addColumn<QString>("field");
+        const QStringList hostile
+            = { "x; DROP TABLE y", "a\"b", "has space", "id",        "ID",  "_x", "sqlite_master",
+                QString(65, u'a'), "",     "1abc",      "caf\u00e9", "a\nb" };
+        for (const QString &name : hostile) {
+            const QString tag = Identifier::printable(name.left(20));
+            QTest::addRow("entity \"%s\"", qPrintable(tag)) << name << "name";
+            QTest::addRow("field \"%s\"", qPrintable(tag)) << "customers" << name;
+        }
+        QTest::newRow("field _changed_at") << "customers"
+                                           << "_changed_at";
+    }
+
+    void hostileNamesRejected()
+    {
+        QFETCH(QString, entity);
+        QFETCH(QString, field);
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        RawDb raw(path);
+        QVERIFY(raw.exec(QStringLiteral("CREATE TABLE y (a)")));
+        const auto objectCount = [&raw] {
+            return raw.scalar(QStringLiteral("SELECT count(*) FROM sqlite_master")).toInt();
+        };
+        const int objectsBefore = objectCount();
+
+        const EntitySchema schema {
+            entity, { { QStringLiteral("ok"), FieldType::Int }, { field, FieldType::String } }
+        };
+        QVERIFY(!store.ensureEntity(schema, &error));
+        QCOMPARE(error.category, ErrorCategory::Protocol);
+        QVERIFY(!error.message.isEmpty());
+        QVERIFY2(error.message.contains(u"not a valid identifier")
+                     || error.message.contains(u"reserved") || error.message.contains(u"empty"),
+                 qPrintable(error.message));
+        QVERIFY2(!error.message.contains(u'\n'), qPrintable(error.message));
+
+        Change change;
+        change.id = QStringLiteral("1");
+        change.changedAt = someTime;
+        change.values = { qint64(1), QStringLiteral("v") };
+        QVERIFY(!store.applyBatch(schema, { change }, { QStringLiteral("1"), {} }, 1, 1, &error));
+        QCOMPARE(error.category, ErrorCategory::Protocol);
+
+        QCOMPARE(objectCount(), objectsBefore);
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT count(*) FROM _sync_state")).toInt(), 0);
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT count(*) FROM y")).toInt(), 0);
+        QVERIFY(store.loadEntities(&error).isEmpty());
+        QCOMPARE(store.rowCount(entity), -1);
+    }
+
+    void duplicateFieldNamesRejected()
+    {
+        LocalStore store(newPath(), uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema { QStringLiteral("customers"),
+                                    { { QStringLiteral("Name"), FieldType::String },
+                                      { QStringLiteral("name"), FieldType::String } } };
+        QVERIFY(!store.ensureEntity(schema, &error));
+        QCOMPARE(error.category, ErrorCategory::Protocol);
+        QVERIFY2(error.message.contains(u"twice"), qPrintable(error.message));
+        QCOMPARE(store.rowCount(QStringLiteral("customers")), -1);
+    }
+
+    void entitiesDifferingInCaseRejected()
+    {
+        LocalStore store(newPath(), uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        EntitySchema schema = customersSchema();
+        QVERIFY(store.ensureEntity(schema, &error));
+        schema.name = QStringLiteral("Customers");
+        QVERIFY(!store.ensureEntity(schema, &error));
+        QCOMPARE(error.category, ErrorCategory::Protocol);
+        QVERIFY2(error.message.contains(u"letter case"), qPrintable(error.message));
+        QCOMPARE(store.loadEntities(&error).size(), 1);
+    }
+
+    void addingFieldAltersTableAndKeepsData()
+    {
+        const QString path = newPath();
+        EntitySchema schema { QStringLiteral("items"),
+                              { { QStringLiteral("name"), FieldType::String } } };
+        {
+            LocalStore store(path, uniqueConnectionName());
+            SyncError error;
+            QVERIFY(store.open(&error));
+            QVERIFY(store.ensureEntity(schema, &error));
+            Change change;
+            change.id = QStringLiteral("a");
+            change.changedAt = someTime;
+            change.values = { QStringLiteral("first") };
+            QVERIFY2(
+                store.applyBatch(schema, { change }, { QStringLiteral("1"), {} }, 1, 1, &error),
+                qPrintable(error.message));
+
+            // The server adds a field (and renames nothing): the table grows, data stays.
+            schema.fields.append({ QStringLiteral("price"), FieldType::Real });
+            schema.fields.append({ QStringLiteral("order"), FieldType::Int });
+            QVERIFY2(store.ensureEntity(schema, &error), qPrintable(error.message));
+            change.id = QStringLiteral("b");
+            change.values = { QStringLiteral("second"), 3.5, qint64(4) };
+            QVERIFY2(
+                store.applyBatch(schema, { change }, { QStringLiteral("2"), {} }, 2, 2, &error),
+                qPrintable(error.message));
+            QCOMPARE(store.rowCount(schema.name), 2);
+
+            // A field the server no longer reports keeps its column.
+            const EntitySchema fewer { schema.name, { schema.fields.at(0), schema.fields.at(2) } };
+            QVERIFY(store.ensureEntity(fewer, &error));
+            change.id = QStringLiteral("c");
+            change.values = { QStringLiteral("third"), qint64(5) };
+            QVERIFY2(store.applyBatch(fewer, { change }, { QStringLiteral("3"), {} }, 3, 3, &error),
+                     qPrintable(error.message));
+            QCOMPARE(store.loadEntity(schema.name, &error)->schema, fewer);
+        }
+        RawDb raw(path);
+        QCOMPARE(
+            raw.scalar(QStringLiteral("SELECT count(*) FROM pragma_table_info('items')")).toInt(),
+            5);
+        const QList<QVariantList> rows
+            = raw.rows(QStringLiteral("SELECT id, name, price, \"order\" FROM items ORDER BY id"));
+        QCOMPARE(rows.size(), 3);
+        QCOMPARE(rows.at(0).at(1).toString(), QStringLiteral("first"));
+        QVERIFY(rows.at(0).at(2).isNull());
+        QCOMPARE(rows.at(1).at(2).toDouble(), 3.5);
+        QCOMPARE(rows.at(1).at(3).toInt(), 4);
+        QVERIFY(rows.at(2).at(2).isNull());
+        QCOMPARE(rows.at(2).at(3).toInt(), 5);
+    }
+
+    void changedFieldTypeKeepsColumn()
+    {
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        EntitySchema schema { QStringLiteral("items"),
+                              { { QStringLiteral("size"), FieldType::Int } } };
+        QVERIFY(store.ensureEntity(schema, &error));
+        schema.fields[0].type = FieldType::String;
+        QVERIFY2(store.ensureEntity(schema, &error), qPrintable(error.message));
+        Change change;
+        change.id = QStringLiteral("a");
+        change.changedAt = someTime;
+        change.values = { QStringLiteral("large") };
+        QVERIFY2(store.applyBatch(schema, { change }, { QStringLiteral("1"), {} }, 1, 1, &error),
+                 qPrintable(error.message));
+        QCOMPARE(store.loadEntity(schema.name, &error)->schema, schema);
+        RawDb raw(path);
+        QCOMPARE(raw.scalar(QStringLiteral(
+                                "SELECT type FROM pragma_table_info('items') WHERE name = 'size'"))
+                     .toString(),
+                 QStringLiteral("INTEGER"));
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT size FROM items")).toString(),
+                 QStringLiteral("large"));
+    }
+
+    void existingForeignTable_data()
+    {
+        QTest::addColumn<QString>("sql");
+        QTest::addColumn<bool>("accepted");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("no id column")
+            << "CREATE TABLE customers (name TEXT)" << false << "no id column";
+        QTest::newRow("id not unique") << "CREATE TABLE customers (id TEXT, name TEXT)" << false
+                                       << "neither a text primary key nor unique";
+        QTest::newRow("a view") << "CREATE VIEW customers AS SELECT 1 AS id" << false << "view";
+        QTest::newRow("unique id")
+            << "CREATE TABLE customers (id TEXT UNIQUE, name TEXT)" << true << "";
+        QTest::newRow("without rowid")
+            << "CREATE TABLE Customers (ID TEXT PRIMARY KEY, extra TEXT) WITHOUT ROWID" << true
+            << "";
+    }
+
+    void existingForeignTable()
+    {
+        QFETCH(QString, sql);
+        QFETCH(bool, accepted);
+        QFETCH(QString, expected);
+        const QString path = newPath();
+        {
+            RawDb raw(path);
+            QVERIFY(raw.exec(sql));
+        }
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QCOMPARE(store.ensureEntity(schema, &error), accepted);
+        if (!accepted) {
+            QCOMPARE(error.category, ErrorCategory::Storage);
+            QVERIFY2(error.message.contains(expected), qPrintable(error.message));
+            QVERIFY(!store.loadEntity(schema.name, &error));
+            return;
+        }
+        QVERIFY2(store.applyBatch(schema, { record("a", "A"), record("a", "B") },
+                                  { QStringLiteral("1"), {} }, 2, 2, &error),
+                 qPrintable(error.message));
+        QCOMPARE(store.rowCount(schema.name), 1);
+    }
+
+    void upsertUpdateDelete()
+    {
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.ensureEntity(schema, &error));
+        RawDb raw(path);
+        const auto row = [&raw](const QString &id) {
+            const QList<QVariantList> rows = raw.rows(
+                QStringLiteral("SELECT name, balance, active, visits, since, _changed_at, "
+                               "typeof(active), typeof(visits) FROM customers WHERE id = '%1'")
+                    .arg(id));
+            return rows.isEmpty() ? QVariantList() : rows.first();
+        };
+
+        Change withNulls = record(QStringLiteral("c2"), QString());
+        withNulls.values = { QVariant(), QVariant(), QVariant(), QVariant(), QVariant() };
+        QVERIFY2(store.applyBatch(
+                     schema, { record(QStringLiteral("c1"), QStringLiteral("Ada"), 3), withNulls },
+                     { QStringLiteral("10"), {} }, 2, 5, &error),
+                 qPrintable(error.message));
+        QCOMPARE(store.rowCount(schema.name), 2);
+        QVariantList c1 = row(QStringLiteral("c1"));
+        QCOMPARE(c1.at(0).toString(), QStringLiteral("Ada"));
+        QCOMPARE(c1.at(1).toDouble(), 12.5);
+        QCOMPARE(c1.at(2).toInt(), 1);
+        QCOMPARE(c1.at(3).toInt(), 3);
+        QCOMPARE(c1.at(4).toString(), QStringLiteral("2025-01-02T03:04:05.000Z"));
+        QCOMPARE(c1.at(5).toString(), someTime);
+        QCOMPARE(c1.at(6).toString(), QStringLiteral("integer"));
+        QCOMPARE(c1.at(7).toString(), QStringLiteral("integer"));
+        const QVariantList c2 = row(QStringLiteral("c2"));
+        for (int i = 0; i < 5; ++i)
+            QVERIFY2(c2.at(i).isNull(), qPrintable(QString::number(i)));
+
+        const QString later = QStringLiteral("2026-11-26T06:21:00.000Z");
+        QVERIFY(store.applyBatch(
+            schema, { record(QStringLiteral("c1"), QStringLiteral("Ada L."), 4, false, later) },
+            { QStringLiteral("11"), {} }, 3, 5, &error));
+        QCOMPARE(store.rowCount(schema.name), 2);
+        c1 = row(QStringLiteral("c1"));
+        QCOMPARE(c1.at(0).toString(), QStringLiteral("Ada L."));
+        QCOMPARE(c1.at(2).toInt(), 0);
+        QCOMPARE(c1.at(3).toInt(), 4);
+        QCOMPARE(c1.at(5).toString(), later);
+
+        // Deleting twice, or deleting what was never there, is not an error.
+        QVERIFY(store.applyBatch(schema,
+                                 { tombstone(QStringLiteral("c1")), tombstone(QStringLiteral("c1")),
+                                   tombstone(QStringLiteral("never")) },
+                                 { QStringLiteral("12"), {} }, 5, 5, &error));
+        QCOMPARE(store.rowCount(schema.name), 1);
+        QVERIFY(row(QStringLiteral("c1")).isEmpty());
+        QVERIFY(!row(QStringLiteral("c2")).isEmpty());
+    }
+
+    void duplicateIdsInOneBatch_data()
+    {
+        QTest::addColumn<QStringList>("sequence"); // "name" upserts the record, "-" deletes it
+        QTest::addColumn<QString>("expected"); // its final name, or empty when gone
+        QTest::newRow("upsert twice") << QStringList { "A", "B" } << "B";
+        QTest::newRow("three times") << QStringList { "A", "B", "C" } << "C";
+        QTest::newRow("upsert then delete") << QStringList { "A", "-" } << "";
+        QTest::newRow("delete then upsert") << QStringList { "-", "A" } << "A";
+        QTest::newRow("upsert delete upsert") << QStringList { "A", "-", "B" } << "B";
+    }
+
+    void duplicateIdsInOneBatch()
+    {
+        QFETCH(QStringList, sequence);
+        QFETCH(QString, expected);
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.ensureEntity(schema, &error));
+        QList<Change> changes { record(QStringLiteral("other"), QStringLiteral("O")) };
+        for (const QString &step : sequence) {
+            changes.append(step == u"-" ? tombstone(QStringLiteral("dup"))
+                                        : record(QStringLiteral("dup"), step));
+        }
+        QVERIFY2(store.applyBatch(schema, changes, { QStringLiteral("1"), {} }, changes.size(),
+                                  changes.size(), &error),
+                 qPrintable(error.message));
+        RawDb raw(path);
+        const QVariant name
+            = raw.scalar(QStringLiteral("SELECT name FROM customers WHERE id = 'dup'"));
+        QCOMPARE(name.toString(), expected);
+        QCOMPARE(store.rowCount(schema.name), expected.isEmpty() ? 1 : 2);
+    }
+
+    void failedBatchChangesNothing_data()
+    {
+        QTest::addColumn<QString>("failure");
+        QTest::addColumn<ErrorCategory>("category");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("wrong value count") << "values" << ErrorCategory::Protocol << "has 2 values";
+        QTest::newRow("empty id") << "id" << ErrorCategory::Protocol << "has no id";
+        QTest::newRow("trigger raises on insert")
+            << "trigger" << ErrorCategory::Storage << "boom rejected";
+        QTest::newRow("trigger raises on delete")
+            << "delete-trigger" << ErrorCategory::Storage << "keep rejected";
+    }
+
+    void failedBatchChangesNothing()
+    {
+        QFETCH(QString, failure);
+        QFETCH(ErrorCategory, category);
+        QFETCH(QString, expected);
+        const QString path = newPath();
+        const EntitySchema schema = customersSchema();
+        const SyncPosition first { QStringLiteral("100"), {} };
+        {
+            LocalStore store(path, uniqueConnectionName());
+            SyncError error;
+            QVERIFY(store.open(&error));
+            QVERIFY(store.ensureEntity(schema, &error));
+            QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, {}, 10, SyncState::Running,
+                                   &error));
+            QVERIFY(store.applyBatch(schema, { record("a", "A1"), record("keep", "K") }, first, 2,
+                                     10, &error));
+            {
+                RawDb raw(path);
+                QVERIFY(raw.exec(QStringLiteral(
+                    "CREATE TRIGGER no_boom BEFORE INSERT ON customers WHEN NEW.id = 'boom' "
+                    "BEGIN SELECT RAISE(ABORT, 'boom rejected'); END")));
+                QVERIFY(raw.exec(QStringLiteral(
+                    "CREATE TRIGGER no_delete BEFORE DELETE ON customers WHEN OLD.id = 'keep' "
+                    "BEGIN SELECT RAISE(ABORT, 'keep rejected'); END")));
+            }
+
+            QList<Change> changes { record("b", "B"), record("a", "A2"), tombstone("a") };
+            Change bad = record(QStringLiteral("boom"), QStringLiteral("X"));
+            if (failure == u"values")
+                bad.values = { QStringLiteral("X"), 1.0 };
+            else if (failure == u"id")
+                bad.id.clear();
+            else if (failure == u"delete-trigger")
+                bad = tombstone(QStringLiteral("keep"));
+            changes << bad << record("c", "C");
+
+            QVERIFY(
+                !store.applyBatch(schema, changes, { QStringLiteral("200"), {} }, 7, 12, &error));
+            QCOMPARE(error.category, category);
+            QVERIFY2(error.message.contains(expected), qPrintable(error.message));
+            QVERIFY2(error.message.contains(u"customers"), qPrintable(error.message));
+
+            // Nothing of the batch, and the store goes on working (no transaction left open).
+            QCOMPARE(store.rowCount(schema.name), 2);
+            const auto stored = store.loadEntity(schema.name, &error);
+            QVERIFY(stored);
+            QCOMPARE(stored->run, first);
+            QCOMPARE(stored->runDone, 2);
+            QCOMPARE(stored->runTotal, 10);
+            QVERIFY2(store.applyBatch(schema, { record("d", "D") }, { QStringLiteral("300"), {} },
+                                      3, 10, &error),
+                     qPrintable(error.message));
+        }
+        LocalStore reopened(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(reopened.open(&error));
+        QCOMPARE(reopened.rowCount(schema.name), 3);
+        QCOMPARE(reopened.loadEntity(schema.name, &error)->run.cursor, QStringLiteral("300"));
+        RawDb raw(path);
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT name FROM customers WHERE id = 'a'")).toString(),
+                 QStringLiteral("A1"));
+        QCOMPARE(raw.scalar(QStringLiteral(
+                                "SELECT count(*) FROM customers WHERE id IN ('b', 'c', 'boom')"))
+                     .toInt(),
+                 0);
+    }
+
+    void batchAndPositionCommittedTogether()
+    {
+        const QString path = newPath();
+        const EntitySchema schema = customersSchema();
+        {
+            LocalStore store(path, uniqueConnectionName());
+            SyncError error;
+            QVERIFY(store.open(&error));
+            QVERIFY(store.ensureEntity(schema, &error));
+            QVERIFY(store.beginRun(schema.name, PagingMode::Offset, {}, 0, SyncState::Counting,
+                                   &error));
+            QList<Change> changes;
+            for (int i = 0; i < 250; ++i)
+                changes.append(record(QStringLiteral("r%1").arg(i, 4, 10, QLatin1Char('0')),
+                                      QStringLiteral("n")));
+            QVERIFY(store.applyBatch(schema, changes, { someTime, QStringLiteral("r0249") }, 250,
+                                     1000, &error));
+        }
+        // A new store, as after a restart of the app.
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        QCOMPARE(store.rowCount(schema.name), 250);
+        const auto stored = store.loadEntity(schema.name, &error);
+        QVERIFY(stored);
+        QCOMPARE(stored->paging, PagingMode::Offset);
+        QVERIFY(stored->runActive);
+        QCOMPARE(stored->run, (SyncPosition { someTime, QStringLiteral("r0249") }));
+        QCOMPARE(stored->runDone, 250);
+        QCOMPARE(stored->runTotal, 1000);
+        QCOMPARE(stored->state, SyncState::Running);
+        QVERIFY(stored->committed.isStart());
+        QCOMPARE(stored->schema, schema);
+    }
+
+    void runStateRoundTrip()
+    {
+        const QString path = newPath();
+        const EntitySchema schema = customersSchema();
+        const EntitySchema other { QStringLiteral("accounts"),
+                                   { { QStringLiteral("iban"), FieldType::String } } };
+        const auto reopen = [&path](const std::function<void(LocalStore &)> &check) {
+            LocalStore store(path, uniqueConnectionName());
+            SyncError error;
+            QVERIFY(store.open(&error));
+            check(store);
+        };
+
+        reopen([&](LocalStore &store) {
+            SyncError error;
+            QVERIFY(store.ensureEntity(schema, &error));
+            QVERIFY(store.ensureEntity(other, &error));
+            const auto fresh = store.loadEntity(schema.name, &error);
+            QVERIFY(fresh);
+            QCOMPARE(fresh->state, SyncState::Idle);
+            QVERIFY(!fresh->runActive);
+            QVERIFY(fresh->committed.isStart());
+            QVERIFY(!fresh->lastCompletedAt.isValid());
+            QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, {}, 0, SyncState::Counting,
+                                   &error));
+            QVERIFY(store.applyBatch(schema, { record("a", "A"), record("b", "B") },
+                                     { QStringLiteral("c-2"), {} }, 2, 5, &error));
+            QVERIFY(store.saveState(schema.name, SyncState::Paused, 2, 5, ErrorCategory::Aborted,
+                                    QStringLiteral("ignored unless failed"), &error));
+        });
+        if (QTest::currentTestFailed())
+            return;
+
+        reopen([&](LocalStore &store) {
+            SyncError error;
+            const QList<StoredEntity> all = store.loadEntities(&error);
+            QCOMPARE(error.category, ErrorCategory::None);
+            QCOMPARE(all.size(), 2);
+            QCOMPARE(all.at(0).schema.name, QStringLiteral("accounts")); // ordered by name
+            const StoredEntity &paused = all.at(1);
+            QCOMPARE(paused.schema, schema);
+            QCOMPARE(paused.state, SyncState::Paused);
+            QVERIFY(paused.runActive);
+            QCOMPARE(paused.run, (SyncPosition { QStringLiteral("c-2"), {} }));
+            QCOMPARE(paused.runDone, 2);
+            QCOMPARE(paused.runTotal, 5);
+            QCOMPARE(paused.errorCategory, ErrorCategory::None);
+            QVERIFY(paused.errorMessage.isEmpty());
+
+            // Resumed, then failed.
+            QVERIFY(store.applyBatch(schema, { record("c", "C") }, { QStringLiteral("c-3"), {} }, 3,
+                                     5, &error));
+            QVERIFY(store.saveState(schema.name, SyncState::Failed, 3, 5, ErrorCategory::Auth,
+                                    QStringLiteral("the server refused the token (401)"), &error));
+        });
+        if (QTest::currentTestFailed())
+            return;
+
+        reopen([&](LocalStore &store) {
+            SyncError error;
+            const auto failed = store.loadEntity(schema.name, &error);
+            QVERIFY(failed);
+            QCOMPARE(failed->state, SyncState::Failed);
+            QCOMPARE(failed->errorCategory, ErrorCategory::Auth);
+            QCOMPARE(failed->errorMessage, QStringLiteral("the server refused the token (401)"));
+            QCOMPARE(failed->run, (SyncPosition { QStringLiteral("c-3"), {} }));
+            QCOMPARE(failed->runDone, 3);
+            QVERIFY(failed->runActive);
+
+            // A batch after a failure (the run continues) clears the error.
+            QVERIFY(store.applyBatch(schema, { record("d", "D") }, { QStringLiteral("c-4"), {} }, 4,
+                                     5, &error));
+            const auto running = store.loadEntity(schema.name, &error);
+            QCOMPARE(running->state, SyncState::Running);
+            QCOMPARE(running->errorCategory, ErrorCategory::None);
+            QVERIFY(running->errorMessage.isEmpty());
+
+            QVERIFY(store.saveState(schema.name, SyncState::Failed, 4, 5, ErrorCategory::Network,
+                                    QStringLiteral("timeout"), &error));
+            const QDateTime completedAt
+                = QDateTime(QDate(2026, 11, 26), QTime(7, 8, 9, 123), Qt::UTC);
+            QVERIFY(store.completeRun(schema.name, { QStringLiteral("c-5"), {} }, 5, 5, completedAt,
+                                      &error));
+        });
+        if (QTest::currentTestFailed())
+            return;
+
+        reopen([&](LocalStore &store) {
+            SyncError error;
+            const auto done = store.loadEntity(schema.name, &error);
+            QVERIFY(done);
+            QCOMPARE(done->state, SyncState::Completed);
+            QVERIFY(!done->runActive);
+            QCOMPARE(done->committed, (SyncPosition { QStringLiteral("c-5"), {} }));
+            QCOMPARE(done->runDone, 5);
+            QCOMPARE(done->runTotal, 5);
+            QCOMPARE(done->errorCategory, ErrorCategory::None);
+            QVERIFY(done->errorMessage.isEmpty());
+            QCOMPARE(done->lastCompletedAt,
+                     QDateTime(QDate(2026, 11, 26), QTime(7, 8, 9, 123), Qt::UTC));
+            QCOMPARE(done->lastCompletedAt.timeSpec(), Qt::UTC);
+
+            // The next run starts from the committed position; progress restarts at 0.
+            QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, done->committed, 7,
+                                   SyncState::Running, &error));
+            const auto next = store.loadEntity(schema.name, &error);
+            QVERIFY(next->runActive);
+            QCOMPARE(next->run, done->committed);
+            QCOMPARE(next->committed, done->committed);
+            QCOMPARE(next->runDone, 0);
+            QCOMPARE(next->runTotal, 7);
+            QCOMPARE(next->state, SyncState::Running);
+            QCOMPARE(next->lastCompletedAt, done->lastCompletedAt);
+        });
+        if (QTest::currentTestFailed())
+            return;
+
+        RawDb raw(path);
+        QCOMPARE(
+            raw.scalar(QStringLiteral(
+                           "SELECT last_completed_at FROM _sync_state WHERE entity = 'customers'"))
+                .toString(),
+            QStringLiteral("2026-11-26T07:08:09.123Z"));
+        QCOMPARE(
+            raw.scalar(QStringLiteral("SELECT state FROM _sync_state WHERE entity = 'customers'"))
+                .toString(),
+            QStringLiteral("running"));
+        QVERIFY(raw.scalar(QStringLiteral(
+                               "SELECT error_message FROM _sync_state WHERE entity = 'customers'"))
+                    .isNull());
+        QCOMPARE(
+            raw.scalar(QStringLiteral("SELECT fields FROM _sync_state WHERE entity = 'accounts'"))
+                .toString(),
+            QStringLiteral("[{\"name\":\"iban\",\"type\":\"string\"}]"));
+    }
+
+    void pagingModeChangeForgetsPosition()
+    {
+        LocalStore store(newPath(), uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.ensureEntity(schema, &error));
+        QVERIFY(store.beginRun(schema.name, PagingMode::Offset, {}, 1, SyncState::Running, &error));
+        const SyncPosition offsetEnd { someTime, QStringLiteral("a") };
+        QVERIFY(store.applyBatch(schema, { record("a", "A") }, offsetEnd, 1, 1, &error));
+        QVERIFY(store.completeRun(schema.name, offsetEnd, 1, 1, QDateTime::currentDateTimeUtc(),
+                                  &error));
+        QCOMPARE(store.loadEntity(schema.name, &error)->committed, offsetEnd);
+
+        // Same mode keeps the committed position; another mode forgets it.
+        QVERIFY(store.beginRun(schema.name, PagingMode::Offset, offsetEnd, 0, SyncState::Counting,
+                               &error));
+        QCOMPARE(store.loadEntity(schema.name, &error)->committed, offsetEnd);
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, {}, 0, SyncState::Counting, &error));
+        const auto stored = store.loadEntity(schema.name, &error);
+        QCOMPARE(stored->paging, PagingMode::Cursor);
+        QVERIFY(stored->committed.isStart());
+        QVERIFY(stored->run.isStart());
+    }
+
+    void unknownEntityRejected()
+    {
+        LocalStore store(newPath(), uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(!store.loadEntity(schema.name, &error));
+        QCOMPARE(error.category, ErrorCategory::None); // not there is not an error
+        QCOMPARE(store.rowCount(schema.name), -1);
+        QVERIFY(!store.applyBatch(schema, { record("a", "A") }, {}, 1, 1, &error));
+        QCOMPARE(error.category, ErrorCategory::Storage);
+        QVERIFY(
+            !store.beginRun(schema.name, PagingMode::Cursor, {}, 1, SyncState::Running, &error));
+        QCOMPARE(error.category, ErrorCategory::Storage);
+        QVERIFY2(error.message.contains(u"ensureEntity"), qPrintable(error.message));
+        QVERIFY(!store.saveState(schema.name, SyncState::Paused, 0, 0, ErrorCategory::None, {},
+                                 &error));
+        QVERIFY(!store.completeRun(schema.name, {}, 0, 0, QDateTime::currentDateTimeUtc(), &error));
+        QCOMPARE(error.category, ErrorCategory::Storage);
+
+        // A table that exists but whose state row does not: the batch is refused whole.
+        QVERIFY(execOnStore(store,
+                            QStringLiteral("CREATE TABLE orphans (id TEXT PRIMARY KEY NOT NULL, "
+                                           "name TEXT, _changed_at TEXT)")));
+        Change change;
+        change.id = QStringLiteral("x");
+        change.values = { QStringLiteral("X") };
+        const EntitySchema orphans { QStringLiteral("orphans"),
+                                     { { QStringLiteral("name"), FieldType::String } } };
+        QVERIFY(!store.applyBatch(orphans, { change }, {}, 1, 1, &error));
+        QCOMPARE(error.category, ErrorCategory::Storage);
+        QCOMPARE(store.rowCount(orphans.name), 0);
+    }
+
+    void corruptStateHandledGracefully()
+    {
+        const QString path = newPath();
+        {
+            LocalStore store(path, uniqueConnectionName());
+            SyncError error;
+            QVERIFY(store.open(&error));
+        }
+        {
+            RawDb raw(path);
+            QVERIFY(raw.exec(QStringLiteral(
+                "INSERT INTO _sync_state (entity, paging, cursor, run_active, run_done, run_total, "
+                "state, error_category, error_message, last_completed_at, fields) VALUES "
+                "('a', 'cursor', 'c', 1, 'many', -5, 'exploded', 'weird', 'msg', 'yesterday', "
+                "'{not json'), "
+                "('b', 'sideways', 'c', 1, 3, 4, 'paused', NULL, NULL, NULL, "
+                "  '[{\"name\":\"ok\",\"type\":\"int\"},{\"name\":\"x; DROP\",\"type\":\"int\"},"
+                "    "
+                "{\"name\":\"t\",\"type\":\"blob\"},42,{\"name\":\"OK\",\"type\":\"string\"}]'), "
+                "('c', 'offset', NULL, 0, 0, 0, 'failed', 'weird', 'boom', NULL, NULL), "
+                "('x; DROP TABLE y', 'cursor', NULL, 0, 0, 0, 'idle', NULL, NULL, NULL, '[]')")));
+        }
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const QList<StoredEntity> all = store.loadEntities(&error);
+        QCOMPARE(error.category, ErrorCategory::None);
+        QCOMPARE(all.size(), 3); // the hostile name is left out
+        QCOMPARE(all.at(0).schema.name, QStringLiteral("a"));
+        QVERIFY(all.at(0).schema.fields.isEmpty());
+        QCOMPARE(all.at(0).state, SyncState::Paused); // unknown state of an active run
+        QCOMPARE(all.at(0).runDone, 0);
+        QCOMPARE(all.at(0).runTotal, 0);
+        QVERIFY(!all.at(0).lastCompletedAt.isValid());
+        QCOMPARE(all.at(0).errorCategory, ErrorCategory::None);
+        QCOMPARE(all.at(1).schema.fields,
+                 (QList<FieldSpec> { { QStringLiteral("ok"), FieldType::Int } }));
+        QVERIFY(!all.at(1).runActive); // an unknown paging mode starts over
+        QCOMPARE(all.at(2).state, SyncState::Failed);
+        QCOMPARE(all.at(2).errorCategory, ErrorCategory::None); // unknown: not made up
+        QCOMPARE(all.at(2).errorMessage, QStringLiteral("boom"));
+        QVERIFY(!store.loadEntity(QStringLiteral("x; DROP TABLE y"), &error));
+    }
+
+    void readOnlyFile()
+    {
+        const QString path = newPath();
+        {
+            LocalStore store(path, uniqueConnectionName());
+            SyncError error;
+            QVERIFY(store.open(&error));
+            QVERIFY(store.ensureEntity(customersSchema(), &error));
+        }
+        QVERIFY(
+            QFile::setPermissions(path, QFile::ReadOwner | QFile::ReadGroup | QFile::ReadOther));
+        bool immutable = false;
+        const auto restore = qScopeGuard([&] {
+#ifdef Q_OS_LINUX
+            if (immutable)
+                setImmutable(path, false);
+#endif
+            QFile::setPermissions(path, QFile::ReadOwner | QFile::WriteOwner);
+        });
+#ifdef Q_OS_LINUX
+        if (::access(QFile::encodeName(path).constData(), W_OK) == 0) {
+            // Root ignores permissions; the immutable attribute stops it too.
+            immutable = setImmutable(path, true);
+            if (!immutable)
+                QSKIP("cannot make a file read-only for this user");
+        }
+#endif
+
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(!store.open(&error));
+        QCOMPARE(error.category, ErrorCategory::Storage);
+        QVERIFY2(error.message.contains(u"is read-only"), qPrintable(error.message));
+        QVERIFY2(error.message.contains(path), qPrintable(error.message));
+        QVERIFY2(error.message.contains(u"SQLite:"), qPrintable(error.message));
+    }
+
+    void writeRefused_data()
+    {
+        QTest::addColumn<QString>("refusal");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("read-only") << "read-only"
+                                   << "is read-only";
+        QTest::newRow("disk full") << "full"
+                                   << "is full";
+    }
+
+    void writeRefused()
+    {
+        QFETCH(QString, refusal);
+        QFETCH(QString, expected);
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.ensureEntity(schema, &error));
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, {}, 5000, SyncState::Running, &error));
+        QVERIFY(store.applyBatch(schema, { record("a", "A") }, { QStringLiteral("1"), {} }, 1, 5000,
+                                 &error));
+
+        int pageCount = 0;
+        {
+            QSqlQuery query(QSqlDatabase::database(store.connectionName(), false));
+            QVERIFY(query.exec(QStringLiteral("PRAGMA page_count")) && query.next());
+            pageCount = query.value(0).toInt();
+        }
+        // The connection stands in for a read-only file or a full disk (a few more pages only).
+        const bool readOnly = refusal == u"read-only";
+        QVERIFY(execOnStore(store,
+                            readOnly
+                                ? QStringLiteral("PRAGMA query_only = 1")
+                                : QStringLiteral("PRAGMA max_page_count = %1").arg(pageCount + 2)));
+        QList<Change> changes;
+        for (int i = 0; i < 2000; ++i)
+            changes.append(record(QStringLiteral("big%1").arg(i), QString(200, u'x')));
+        QVERIFY(
+            !store.applyBatch(schema, changes, { QStringLiteral("2"), {} }, 2001, 5000, &error));
+        QCOMPARE(error.category, ErrorCategory::Storage);
+        QVERIFY2(error.message.contains(expected), qPrintable(error.message));
+        QVERIFY2(error.message.contains(path), qPrintable(error.message));
+        QVERIFY2(error.message.contains(u"SQLite:"), qPrintable(error.message));
+        if (readOnly) {
+            QVERIFY(!store.saveState(schema.name, SyncState::Paused, 1, 5000, ErrorCategory::None,
+                                     {}, &error));
+            QVERIFY2(error.message.contains(expected), qPrintable(error.message));
+        }
+
+        QCOMPARE(store.rowCount(schema.name), 1);
+        const auto stored = store.loadEntity(schema.name, &error);
+        QCOMPARE(stored->run.cursor, QStringLiteral("1"));
+        QCOMPARE(stored->runDone, 1);
+
+        // Once there is room again, the same batch goes through.
+        QVERIFY(execOnStore(store, QStringLiteral("PRAGMA query_only = 0")));
+        QVERIFY(execOnStore(store, QStringLiteral("PRAGMA max_page_count = 1073741823")));
+        QVERIFY2(store.applyBatch(schema, changes, { QStringLiteral("2"), {} }, 2001, 5000, &error),
+                 qPrintable(error.message));
+        QCOMPARE(store.rowCount(schema.name), 2001);
+    }
+
+    void lockedDatabase_data()
+    {
+        QTest::addColumn<QString>("lock");
+        QTest::newRow("exclusive") << "BEGIN EXCLUSIVE";
+        QTest::newRow("immediate") << "BEGIN IMMEDIATE";
+    }
+
+    void lockedDatabase()
+    {
+        QFETCH(QString, lock);
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        store.setBusyTimeout(200);
+        QCOMPARE(store.busyTimeout(), 200);
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.ensureEntity(schema, &error));
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, {}, 10, SyncState::Running, &error));
+        QVERIFY(store.applyBatch(schema, { record("a", "A") }, { QStringLiteral("1"), {} }, 1, 10,
+                                 &error));
+
+        RawDb other(path);
+        QVERIFY(other.exec(lock));
+        QVERIFY(other.exec(QStringLiteral("UPDATE customers SET name = 'held' WHERE id = 'a'")));
+
+        QElapsedTimer timer;
+        timer.start();
+        QVERIFY(!store.applyBatch(schema, { record("b", "B") }, { QStringLiteral("2"), {} }, 2, 10,
+                                  &error));
+        QVERIFY2(timer.elapsed() >= 150, qPrintable(QString::number(timer.elapsed())));
+        QCOMPARE(error.category, ErrorCategory::Storage);
+        QVERIFY2(error.message.contains(u"is locked by another program"),
+                 qPrintable(error.message));
+        QVERIFY2(error.message.contains(path), qPrintable(error.message));
+        QVERIFY2(error.message.contains(u"SQLite:"), qPrintable(error.message));
+
+        QVERIFY(!store.saveState(schema.name, SyncState::Paused, 1, 10, ErrorCategory::None, {},
+                                 &error));
+        QVERIFY2(error.message.contains(u"locked"), qPrintable(error.message));
+        EntitySchema grown = schema;
+        grown.fields.append({ QStringLiteral("extra"), FieldType::Int });
+        QVERIFY(!store.ensureEntity(grown, &error));
+        QVERIFY2(error.message.contains(u"locked"), qPrintable(error.message));
+
+        // Another store cannot even open while the lock is held.
+        {
+            LocalStore second(path, uniqueConnectionName());
+            second.setBusyTimeout(50);
+            QVERIFY(!second.open(&error));
+            QVERIFY2(error.message.contains(u"locked"), qPrintable(error.message));
+        }
+
+        // WAL: reading goes on during the lock, and shows nothing advanced.
+        QCOMPARE(store.rowCount(schema.name), 1);
+        auto stored = store.loadEntity(schema.name, &error);
+        QVERIFY(stored);
+        QCOMPARE(stored->run.cursor, QStringLiteral("1"));
+        QCOMPARE(stored->runDone, 1);
+        QCOMPARE(stored->state, SyncState::Running);
+
+        QVERIFY(other.exec(QStringLiteral("ROLLBACK")));
+        QVERIFY2(store.applyBatch(schema, { record("b", "B") }, { QStringLiteral("2"), {} }, 2, 10,
+                                  &error),
+                 qPrintable(error.message));
+        QCOMPARE(store.rowCount(schema.name), 2);
+        QCOMPARE(store.loadEntity(schema.name, &error)->runDone, 2);
+    }
+
+    void busyTimeoutWaitsForShortLocks()
+    {
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.ensureEntity(schema, &error));
+        store.setBusyTimeout(5000);
+
+        // Another thread holds the write lock for a moment; the store waits instead of failing.
+        std::atomic<bool> locked { false };
+        std::unique_ptr<QThread> holder(QThread::create([&path, &locked] {
+            RawDb other(path);
+            if (other.exec(QStringLiteral("BEGIN IMMEDIATE"))) {
+                locked = true;
+                QThread::msleep(300);
+                other.exec(QStringLiteral("COMMIT"));
+            }
+            locked = true;
+        }));
+        holder->start();
+        QTRY_VERIFY(locked);
+        QVERIFY2(store.applyBatch(schema, { record("a", "A") }, { QStringLiteral("1"), {} }, 1, 1,
+                                  &error),
+                 qPrintable(error.message));
+        QVERIFY(holder->wait(5000));
+        QCOMPARE(store.rowCount(schema.name), 1);
+    }
+
+    void twoStoresInOneProcess()
+    {
+        const QString pathA = newPath();
+        const QString pathB = newPath();
+        LocalStore a(pathA, uniqueConnectionName());
+        LocalStore b(pathB, uniqueConnectionName());
+        LocalStore sameFile(pathA, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(a.open(&error));
+        QVERIFY(b.open(&error));
+        QVERIFY(sameFile.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(a.ensureEntity(schema, &error));
+        QVERIFY(b.ensureEntity(schema, &error));
+        QVERIFY(a.applyBatch(schema, { record("a1", "A"), record("a2", "A") }, {}, 2, 2, &error));
+        QVERIFY(b.applyBatch(schema, { record("b1", "B") }, {}, 1, 1, &error));
+        QCOMPARE(a.rowCount(schema.name), 2);
+        QCOMPARE(b.rowCount(schema.name), 1);
+        QCOMPARE(sameFile.rowCount(schema.name), 2);
+        QVERIFY(sameFile.applyBatch(schema, { record("a3", "A") }, {}, 3, 3, &error));
+        QCOMPARE(a.rowCount(schema.name), 3);
+
+        // A connection name already in use is refused, not taken over.
+        LocalStore clash(pathB, a.connectionName());
+        QVERIFY(!clash.open(&error));
+        QCOMPARE(error.category, ErrorCategory::Storage);
+        QVERIFY2(error.message.contains(u"already in use"), qPrintable(error.message));
+        QVERIFY(a.isOpen());
+        QCOMPARE(a.rowCount(schema.name), 3);
+    }
+
+    void worksOnWorkerThread()
+    {
+        const QString path = newPath();
+        QThread thread;
+        auto *worker = new StoreWorker(path);
+        worker->moveToThread(&thread);
+        connect(&thread, &QThread::finished, worker, &QObject::deleteLater);
+
+        bool finished = false;
+        bool ok = false;
+        bool onMainThread = true;
+        qint64 rows = -1;
+        QString message;
+        connect(worker, &StoreWorker::finished, this,
+                [&](bool workerOk, qint64 workerRows, const QString &workerMessage, bool main) {
+                    finished = true;
+                    ok = workerOk;
+                    rows = workerRows;
+                    message = workerMessage;
+                    onMainThread = main;
+                });
+        thread.start();
+        QMetaObject::invokeMethod(worker, &StoreWorker::run, Qt::QueuedConnection);
+        QTRY_VERIFY_WITH_TIMEOUT(finished, 10000);
+        thread.quit();
+        QVERIFY(thread.wait(10000));
+        QVERIFY2(ok, qPrintable(message));
+        QVERIFY(!onMainThread);
+        QCOMPARE(rows, 2);
+
+        // The worker's store is gone; the data stays, readable from here.
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        QCOMPARE(store.rowCount(QStringLiteral("customers")), 2);
+        const auto stored = store.loadEntity(QStringLiteral("customers"), &error);
+        QVERIFY(stored);
+        QCOMPARE(stored->state, SyncState::Completed);
+        QCOMPARE(stored->committed.cursor, QStringLiteral("c2"));
+
+        // A store may only be used in the thread that opened it: others get an error.
+        bool refused = false;
+        SyncError otherError;
+        std::unique_ptr<QThread> other(QThread::create([&] {
+            refused = !store.saveState(QStringLiteral("customers"), SyncState::Paused, 0, 0,
+                                       ErrorCategory::None, {}, &otherError);
+        }));
+        other->start();
+        QVERIFY(other->wait(10000));
+        QVERIFY(refused);
+        QCOMPARE(otherError.category, ErrorCategory::Storage);
+        QVERIFY2(otherError.message.contains(u"another thread"), qPrintable(otherError.message));
+    }
+
+    void applyBatchThroughput()
+    {
+        // A rough figure, not a timed assertion. BATCHSYNC_STORE_BENCH_ROWS=100000 for more.
+        const int rows = qEnvironmentVariableIsSet("BATCHSYNC_STORE_BENCH_ROWS")
+            ? qEnvironmentVariableIntValue("BATCHSYNC_STORE_BENCH_ROWS")
+            : 20000;
+        constexpr int batchSize = 1000;
+        LocalStore store(newPath(), uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.ensureEntity(schema, &error));
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, {}, rows, SyncState::Running, &error));
+
+        QList<QList<Change>> batches;
+        for (int start = 0; start < rows; start += batchSize) {
+            QList<Change> batch;
+            batch.reserve(batchSize);
+            for (int i = start; i < qMin(rows, start + batchSize); ++i) {
+                batch.append(record(QUuid::createUuid().toString(QUuid::WithoutBraces),
+                                    QStringLiteral("Customer %1").arg(i),
+                                    QRandomGenerator::global()->bounded(1000)));
+            }
+            batches.append(batch);
+        }
+        QElapsedTimer timer;
+        timer.start();
+        qint64 done = 0;
+        for (const QList<Change> &batch : std::as_const(batches)) {
+            done += batch.size();
+            QVERIFY2(
+                store.applyBatch(schema, batch, { QString::number(done), {} }, done, rows, &error),
+                qPrintable(error.message));
+        }
+        const qint64 ms = qMax<qint64>(1, timer.elapsed());
+        QCOMPARE(store.rowCount(schema.name), rows);
+        qInfo("applyBatch: %d random-UUID rows in batches of %d: %lld ms, %lld rows/s", rows,
+              batchSize, ms, qint64(rows) * 1000 / ms);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestStore)
+#include "tst_store.moc"
