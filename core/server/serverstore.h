@@ -8,7 +8,9 @@
 #include <QString>
 #include <QVariantMap>
 
+#include <memory>
 #include <optional>
+#include <vector>
 
 /*!
     \file serverstore.h
@@ -26,7 +28,11 @@ namespace BatchSync {
     previous changedAt, in the protocol's millisecond form.
 
     Entities and their fields are kept in a catalogue table. Everything is checked with
-    Identifier::check before it reaches SQL.
+    Identifier::check before it reaches SQL. Each entity is a table named as the entity:
+    seq (the cursor), id, changed_at, deleted (tombstones keep their row, fields null), then
+    a column "f_<field>" per field, so that a field may be called "seq" or "deleted".
+    Strings go through SQLite's UTF-16 interface (all QSQLITE offers), which drops a leading
+    U+FEFF and turns U+FFFE and U+FFFF into U+FFFD.
 
     One named connection, used from the thread that called open() only.
 */
@@ -52,8 +58,10 @@ public:
 
     /*!
         Inserts or updates records: \a data maps field names to values (QString, integer,
-        double, bool, datetime as protocol text, or null). Each record gets a new sequence
-        number and changedAt. All in one transaction.
+        double, bool, datetime as protocol text or QDateTime, or null). Each record gets a new
+        sequence number and changedAt. All in one transaction. A record is replaced, not
+        merged: fields absent from \a data become null. An unknown field, a value of the wrong
+        type or a malformed timestamp is an error, and then nothing of the batch is written.
     */
     bool upsert(const QString &entity, const QList<std::pair<QString, QVariantMap>> &records,
                 QString *error);
@@ -62,7 +70,10 @@ public:
     /*! Marks records deleted (a tombstone with a new sequence number and changedAt). */
     bool remove(const QString &entity, const QStringList &ids, QString *error);
 
-    /*! Changes after \a since: a cursor (cursor mode) or a changedSince timestamp (offset). */
+    /*!
+        Changes after \a since: a cursor (cursor mode; empty: all, not a non-negative integer:
+        error "invalid cursor") or a changedSince timestamp (offset mode; empty: all).
+    */
     std::optional<qint64> count(const QString &entity, PagingMode mode, const QString &since,
                                 QString *error) const;
 
@@ -71,6 +82,11 @@ public:
         Cursor mode: changes with sequence > since, by sequence. Offset mode: changes with
         changedAt > since (strictly), by changedAt then id, skipping \a offset.
         \a records receives the number of changes in the page.
+        Cursor mode bodies carry "cursor" (the sequence of the last change returned, or
+        \a since when the page is empty; "0" from the beginning). Offset mode bodies carry
+        none, like a pure offset endpoint, so that clients are exercised without one.
+        Errors: unknown entity, "invalid cursor", an invalid changedSince, limit < 1 or
+        offset < 0.
     */
     std::optional<QByteArray> changesJson(const QString &entity, PagingMode mode,
                                           const QString &since, qint64 offset, int limit,
@@ -86,8 +102,24 @@ public:
     qint64 liveCount(const QString &entity) const;
 
 private:
+    struct Entity;
+
+    Entity *findEntity(const QString &name, QString *error) const;
+    bool loadCatalogue(QString *error);
+    bool writeCatalogue(const Entity &entity, QString *error);
+    bool createTable(const Entity &entity, QString *error);
+    bool beginTransaction(QString *error);
+    bool commitTransaction(QString *error);
+    void rollbackTransaction();
+    QString nextChangedAt(Entity *entity);
+
     QString m_path;
     QString m_connectionName;
+    bool m_open = false;
+    std::vector<std::unique_ptr<Entity>> m_entities; // in catalogue order
+    QHash<QString, Entity *> m_byName;
+    qint64 m_lastClockMs = -1; // Timestamp::now() costs a QDateTime format; cache it per ms
+    QString m_lastClockText;
 };
 
 } // namespace BatchSync

@@ -10,6 +10,8 @@
 
 QT_BEGIN_NAMESPACE
 class QHttpServer;
+class QHttpServerRequest;
+class QHttpServerResponse;
 class QThread;
 QT_END_NAMESPACE
 
@@ -49,6 +51,8 @@ public:
     /*! Starts listening; returns the bound port, or 0 on failure. Port 0 picks a free one. */
     quint16 listen(const QHostAddress &address = QHostAddress::LocalHost, quint16 port = 0);
     quint16 port() const { return m_port; }
+    /*! Why the last listen() failed (e.g. "The bound address is already in use"). */
+    QString errorString() const { return m_errorString; }
     /*! The protocol base URL clients use, e.g. http://127.0.0.1:8080/api/v1. */
     QUrl baseUrl() const;
 
@@ -65,11 +69,19 @@ Q_SIGNALS:
     void pageServed(const QString &entity, int records);
 
 private:
+    enum class Route { Entities, Count, Changes, Missing };
+
     void setupRoutes();
+    QHttpServerResponse respond(Route route, const QString &entity,
+                                const QHttpServerRequest &request);
+    QHttpServerResponse count(const QString &entity, const QHttpServerRequest &request);
+    QHttpServerResponse changes(const QString &entity, const QHttpServerRequest &request);
+    bool isAuthorized(const QHttpServerRequest &request) const;
 
     std::unique_ptr<QHttpServer> m_http;
     std::unique_ptr<ServerStore> m_store;
-    QByteArray m_token;
+    QByteArray m_token; // the whole expected header value, "Bearer <token>"
+    QString m_errorString;
     QHostAddress m_address;
     quint16 m_port = 0;
     qint64 m_changesServed = 0;
@@ -104,7 +116,8 @@ Q_SIGNALS:
 
 private:
     std::unique_ptr<QThread> m_thread;
-    SyncServer *m_server = nullptr; // lives in m_thread
+    QObject *m_context = nullptr; // lives in m_thread: runs the work posted there
+    SyncServer *m_server = nullptr; // lives in m_thread, only touched there
     QUrl m_baseUrl;
 };
 

@@ -1,13 +1,17 @@
 #pragma once
 
+#include "common/types.h"
+#include "server/serverstore.h"
+#include "server/syncserver.h"
+
 #include <QTemporaryDir>
 #include <QUrl>
 
 #include <memory>
 
-#include "common/types.h"
-#include "server/serverstore.h"
-#include "server/syncserver.h"
+QT_BEGIN_NAMESPACE
+class QRandomGenerator;
+QT_END_NAMESPACE
 
 namespace BatchSync::Test {
 
@@ -32,7 +36,14 @@ public:
         Adds a "customers" entity with one field of every type and \a records records with
         random ids (seeded by \a seed). Returns the schema.
     */
-    EntitySchema addCustomers(int records, quint32 seed = 1, const QString &name = QStringLiteral("customers"));
+    EntitySchema addCustomers(int records, quint32 seed = 1,
+                              const QString &name = QStringLiteral("customers"));
+
+    /*! A random UUID-like id (8-4-4-4-12 lower-case hex) from \a random. */
+    static QString randomId(QRandomGenerator &random);
+
+    /*! The temporary directory holding the database; removed with the TestServer. */
+    QString directory() const { return m_dir.path(); }
 
 private:
     QTemporaryDir m_dir;

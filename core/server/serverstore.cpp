@@ -1,0 +1,1137 @@
+#include "serverstore.h"
+
+#include "common/identifier.h"
+#include "common/logging.h"
+#include "common/timestamp.h"
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace BatchSync {
+
+namespace {
+
+constexpr auto Driver = "QSQLITE";
+constexpr auto CatalogueTable = "_bs_entities";
+
+void setError(QString *error, const QString &message)
+{
+    if (error)
+        *error = message;
+}
+
+/*
+    Appends JSON to a QByteArray without a DOM: a page of 10,000 records has to be built in
+    milliseconds. Writes go through a raw pointer into spare capacity (QByteArray::append is
+    costly for many tiny pieces); strings go from UTF-16 straight to escaped UTF-8 in one pass.
+*/
+class JsonWriter final
+{
+public:
+    explicit JsonWriter(qsizetype reserve) { m_out.resize(qMax<qsizetype>(reserve, 256)); }
+
+    template<std::size_t N> void literal(const char (&text)[N]) { append(text, qsizetype(N - 1)); }
+    void raw(const QByteArray &bytes) { append(bytes.constData(), bytes.size()); }
+    void raw(char c)
+    {
+        *room(1) = c;
+        ++m_size;
+    }
+
+    void string(QStringView text);
+    void integer(qint64 value)
+    {
+        char *out = room(24);
+        m_size = std::to_chars(out, out + 24, value).ptr - m_out.constData();
+    }
+    void real(double value)
+    {
+        if (!std::isfinite(value)) {
+            literal("null"); // JSON has no NaN or infinity
+            return;
+        }
+        // Shortest text that reads back as the same double.
+        char *out = room(32);
+        m_size = std::to_chars(out, out + 32, value).ptr - m_out.constData();
+    }
+    void boolean(bool value)
+    {
+        if (value)
+            literal("true");
+        else
+            literal("false");
+    }
+
+    QByteArray take()
+    {
+        m_out.resize(m_size);
+        return std::move(m_out);
+    }
+
+private:
+    // Room for at least \a size more bytes at the write position.
+    char *room(qsizetype size)
+    {
+        if (m_size + size > m_out.size())
+            m_out.resize(qMax(m_out.size() * 2, m_size + size));
+        return m_out.data() + m_size;
+    }
+    void append(const char *data, qsizetype size)
+    {
+        std::memcpy(room(size), data, size_t(size));
+        m_size += size;
+    }
+
+    QByteArray m_out; // sized ahead; the first m_size bytes are written
+    qsizetype m_size = 0;
+};
+
+void JsonWriter::string(QStringView text)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    // Worst case: 6 bytes (\u00XX) per UTF-16 unit, plus the quotes.
+    char *out = room(2 + 6 * text.size());
+    *out++ = '"';
+    const char16_t *p = text.utf16();
+    const char16_t *const end = p + text.size();
+    while (p < end) {
+        const char16_t u = *p++;
+        if (u < 0x80) {
+            if (u >= 0x20 && u != u'"' && u != u'\\') {
+                *out++ = char(u);
+                continue;
+            }
+            *out++ = '\\';
+            switch (u) {
+            case u'"':
+                *out++ = '"';
+                break;
+            case u'\\':
+                *out++ = '\\';
+                break;
+            case u'\n':
+                *out++ = 'n';
+                break;
+            case u'\r':
+                *out++ = 'r';
+                break;
+            case u'\t':
+                *out++ = 't';
+                break;
+            case u'\b':
+                *out++ = 'b';
+                break;
+            case u'\f':
+                *out++ = 'f';
+                break;
+            default:
+                *out++ = 'u';
+                *out++ = '0';
+                *out++ = '0';
+                *out++ = hex[u >> 4];
+                *out++ = hex[u & 0xf];
+            }
+        } else if (u < 0x800) {
+            *out++ = char(0xc0 | (u >> 6));
+            *out++ = char(0x80 | (u & 0x3f));
+        } else if (QChar::isHighSurrogate(u) && p < end && QChar::isLowSurrogate(*p)) {
+            const char32_t c = QChar::surrogateToUcs4(u, *p++);
+            *out++ = char(0xf0 | (c >> 18));
+            *out++ = char(0x80 | ((c >> 12) & 0x3f));
+            *out++ = char(0x80 | ((c >> 6) & 0x3f));
+            *out++ = char(0x80 | (c & 0x3f));
+        } else {
+            // A lone surrogate has no UTF-8 form; U+FFFD keeps the body valid UTF-8.
+            const char16_t c = QChar::isSurrogate(u) ? char16_t(0xfffd) : u;
+            *out++ = char(0xe0 | (c >> 12));
+            *out++ = char(0x80 | ((c >> 6) & 0x3f));
+            *out++ = char(0x80 | (c & 0x3f));
+        }
+    }
+    *out++ = '"';
+    m_size = out - m_out.constData();
+}
+
+QString sqlType(FieldType type)
+{
+    switch (type) {
+    case FieldType::Int:
+    case FieldType::Bool:
+        return QStringLiteral("INTEGER");
+    case FieldType::Real:
+        return QStringLiteral("REAL");
+    case FieldType::String:
+    case FieldType::DateTime:
+        break;
+    }
+    return QStringLiteral("TEXT");
+}
+
+// Field columns carry a prefix so that a field may be called "seq", "deleted" or
+// "changed_at" without clashing with the bookkeeping columns.
+QString columnName(const QString &field)
+{
+    return Identifier::quoted(QLatin1String("f_") + field);
+}
+
+// A cursor is the sequence number of the last change a client has; empty is the start.
+std::optional<qint64> parseCursor(QStringView text)
+{
+    if (text.isEmpty())
+        return 0;
+    if (text.size() > 18)
+        return std::nullopt;
+    qint64 value = 0;
+    for (QChar c : text) {
+        if (c < u'0' || c > u'9')
+            return std::nullopt;
+        value = value * 10 + (c.unicode() - u'0');
+    }
+    return value;
+}
+
+// changedSince as bound to SQL: a null QString would bind as NULL and match nothing.
+QString changedSinceValue(const QString &since)
+{
+    return since.isEmpty() ? QStringLiteral("") : since;
+}
+
+/*
+    Timestamp::isValid without its QDateTime round trip, which costs microseconds per value:
+    bulk writes check every datetime field. Same rule: the exact protocol form and a real
+    calendar date and time.
+*/
+bool isTimestamp(QStringView text)
+{
+    static constexpr char pattern[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (text.size() != 24)
+        return false;
+    for (int i = 0; i < 24; ++i) {
+        const char16_t c = text.at(i).unicode();
+        if (pattern[i] == 'd' ? (c < u'0' || c > u'9') : c != char16_t(pattern[i]))
+            return false;
+    }
+    const auto number = [text](int from, int length) {
+        int value = 0;
+        for (int i = from; i < from + length; ++i)
+            value = value * 10 + (text.at(i).unicode() - u'0');
+        return value;
+    };
+    const int year = number(0, 4);
+    const int month = number(5, 2);
+    const int day = number(8, 2);
+    return year >= 1 && month >= 1 && month <= 12 && day >= 1
+        && day <= QDate(year, month, 1).daysInMonth() && number(11, 2) <= 23 && number(14, 2) <= 59
+        && number(17, 2) <= 59;
+}
+
+QString describe(const QVariant &value)
+{
+    QString text = value.toString();
+    if (text.size() > 40)
+        text = text.left(40) + QStringLiteral("…");
+    return QStringLiteral("%1 \"%2\"")
+        .arg(QString::fromLatin1(value.metaType().name()), Identifier::printable(text));
+}
+
+/*
+    \a value as stored in a column of \a type, or nullopt with \a what set to what the field
+    expects. Values are checked here so that the server only ever serves protocol-valid data.
+*/
+std::optional<QVariant> columnValue(FieldType type, const QVariant &value, QString *what)
+{
+    if (!value.isValid() || value.isNull())
+        return QVariant();
+    const int typeId = value.typeId();
+    switch (type) {
+    case FieldType::String:
+        if (typeId == QMetaType::QString) {
+            const QString text = value.toString();
+            return text.isNull() ? QVariant(QStringLiteral("")) : value;
+        }
+        if (typeId == QMetaType::QByteArray)
+            return QVariant(QString::fromUtf8(value.toByteArray()));
+        if (typeId == QMetaType::QChar)
+            return QVariant(value.toString());
+        *what = QStringLiteral("a string");
+        return std::nullopt;
+    case FieldType::Int:
+        switch (typeId) {
+        case QMetaType::Int:
+        case QMetaType::UInt:
+        case QMetaType::Long:
+        case QMetaType::LongLong:
+        case QMetaType::Short:
+        case QMetaType::UShort:
+        case QMetaType::SChar:
+        case QMetaType::UChar:
+        case QMetaType::Char:
+            return QVariant(value.toLongLong());
+        case QMetaType::ULong:
+        case QMetaType::ULongLong:
+            if (value.toULongLong() <= quint64(std::numeric_limits<qint64>::max()))
+                return QVariant(value.toLongLong());
+            break;
+        case QMetaType::Double:
+        case QMetaType::Float: {
+            const double d = value.toDouble();
+            if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9.2e18)
+                return QVariant(qint64(d));
+            break;
+        }
+        default:
+            break;
+        }
+        *what = QStringLiteral("an integer");
+        return std::nullopt;
+    case FieldType::Real:
+        switch (typeId) {
+        case QMetaType::Double:
+        case QMetaType::Float:
+        case QMetaType::Int:
+        case QMetaType::UInt:
+        case QMetaType::Long:
+        case QMetaType::ULong:
+        case QMetaType::LongLong:
+        case QMetaType::ULongLong:
+        case QMetaType::Short:
+        case QMetaType::UShort:
+            return QVariant(value.toDouble());
+        default:
+            break;
+        }
+        *what = QStringLiteral("a number");
+        return std::nullopt;
+    case FieldType::Bool:
+        if (typeId == QMetaType::Bool)
+            return QVariant(qint64(value.toBool() ? 1 : 0));
+        *what = QStringLiteral("a bool");
+        return std::nullopt;
+    case FieldType::DateTime:
+        if (typeId == QMetaType::QString && isTimestamp(value.toString()))
+            return value;
+        if (typeId == QMetaType::QDateTime && value.toDateTime().isValid())
+            return QVariant(Timestamp::format(value.toDateTime()));
+        *what = QStringLiteral("a timestamp like 2026-11-26T06:20:16.123Z");
+        return std::nullopt;
+    }
+    *what = QStringLiteral("a known type");
+    return std::nullopt;
+}
+
+// A column read back from SQLite, typed as Change::values are.
+QVariant typedValue(FieldType type, const QVariant &column)
+{
+    if (column.isNull())
+        return QVariant();
+    switch (type) {
+    case FieldType::String:
+    case FieldType::DateTime:
+        return column.toString();
+    case FieldType::Int:
+        return QVariant(column.toLongLong());
+    case FieldType::Real:
+        return QVariant(column.toDouble());
+    case FieldType::Bool:
+        return QVariant(column.toLongLong() != 0);
+    }
+    return QVariant();
+}
+
+} // namespace
+
+struct ServerStore::Entity
+{
+    EntitySchema schema;
+    int position = 0;
+    QString table; // quoted
+    QStringList columns; // quoted field columns, in schema order
+    QList<QByteArray> jsonKeys; // "name": for each field, with a comma before all but the first
+    qint64 lastSeq = 0;
+    QString lastChangedAt;
+
+    // Prepared on first use and kept: a page must not pay for parsing SQL.
+    std::unique_ptr<QSqlQuery> upsertQuery;
+    std::unique_ptr<QSqlQuery> removeQuery;
+    std::unique_ptr<QSqlQuery> cursorPageQuery;
+    std::unique_ptr<QSqlQuery> offsetPageQuery;
+    std::unique_ptr<QSqlQuery> cursorCountQuery;
+    std::unique_ptr<QSqlQuery> offsetCountQuery;
+
+    void setSchema(const EntitySchema &newSchema)
+    {
+        schema = newSchema;
+        table = Identifier::quoted(schema.name);
+        columns.clear();
+        jsonKeys.clear();
+        for (const FieldSpec &field : std::as_const(schema.fields)) {
+            columns.append(columnName(field.name));
+            QByteArray key = jsonKeys.isEmpty() ? QByteArray("\"") : QByteArray(",\"");
+            key += field.name.toLatin1(); // checked identifiers: plain ASCII, nothing to escape
+            key += "\":";
+            jsonKeys.append(key);
+        }
+        resetQueries();
+    }
+
+    void resetQueries()
+    {
+        upsertQuery.reset();
+        removeQuery.reset();
+        cursorPageQuery.reset();
+        offsetPageQuery.reset();
+        cursorCountQuery.reset();
+        offsetCountQuery.reset();
+    }
+
+    QString selectColumns() const
+    {
+        QString sql = QStringLiteral("SELECT seq, id, changed_at, deleted");
+        for (const QString &column : columns)
+            sql += QLatin1String(", ") + column;
+        return sql + QLatin1String(" FROM ") + table;
+    }
+
+    QString upsertSql() const
+    {
+        QString names = QStringLiteral("seq, id, changed_at, deleted");
+        QString values = QStringLiteral(":s, :i, :c, 0");
+        QString updates
+            = QStringLiteral("seq = excluded.seq, changed_at = excluded.changed_at, deleted = 0");
+        for (qsizetype i = 0; i < columns.size(); ++i) {
+            const QString &column = columns.at(i);
+            names += QLatin1String(", ") + column;
+            values += QLatin1String(", :f") + QString::number(i);
+            updates += QLatin1String(", ") + column + QLatin1String(" = excluded.") + column;
+        }
+        return QStringLiteral("INSERT INTO %1(%2) VALUES(%3) ON CONFLICT(id) DO UPDATE SET %4")
+            .arg(table, names, values, updates);
+    }
+
+    QString removeSql() const
+    {
+        QString sql
+            = QStringLiteral("UPDATE %1 SET seq = ?, changed_at = ?, deleted = 1").arg(table);
+        for (const QString &column : columns)
+            sql += QLatin1String(", ") + column + QLatin1String(" = NULL");
+        return sql + QLatin1String(" WHERE id = ? AND deleted = 0");
+    }
+};
+
+ServerStore::ServerStore(const QString &databasePath, const QString &connectionName)
+    : m_path(databasePath)
+    , m_connectionName(connectionName)
+{
+}
+
+ServerStore::~ServerStore()
+{
+    if (!m_open)
+        return;
+    // Every QSqlQuery must be gone before the connection is removed.
+    m_byName.clear();
+    m_entities.clear();
+    QSqlDatabase::database(m_connectionName, false).close();
+    QSqlDatabase::removeDatabase(m_connectionName);
+}
+
+bool ServerStore::isOpen() const
+{
+    return m_open;
+}
+
+bool ServerStore::open(QString *error)
+{
+    if (m_open)
+        return true;
+    if (!QSqlDatabase::isDriverAvailable(QLatin1String(Driver))) {
+        setError(error, QStringLiteral("the Qt SQLite driver (QSQLITE) is not installed"));
+        return false;
+    }
+    if (QSqlDatabase::contains(m_connectionName)) {
+        setError(error,
+                 QStringLiteral("the database connection name \"%1\" is already in use")
+                     .arg(m_connectionName));
+        return false;
+    }
+
+    QString problem;
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QLatin1String(Driver), m_connectionName);
+        db.setDatabaseName(m_path);
+        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
+        if (!db.open()) {
+            problem = db.lastError().text();
+        } else {
+            const char *const setup[] = {
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA synchronous = NORMAL",
+                "PRAGMA cache_size = -32768",
+                "CREATE TABLE IF NOT EXISTS _bs_entities(position INTEGER NOT NULL, "
+                "name TEXT PRIMARY KEY, fields TEXT NOT NULL)",
+            };
+            QSqlQuery query(db);
+            for (const char *sql : setup) {
+                if (!query.exec(QLatin1String(sql))) {
+                    problem = query.lastError().text();
+                    break;
+                }
+                query.finish();
+            }
+        }
+    }
+    m_open = problem.isEmpty();
+    if (m_open && !loadCatalogue(&problem))
+        m_open = false;
+    if (!m_open) {
+        m_byName.clear();
+        m_entities.clear();
+        QSqlDatabase::database(m_connectionName, false).close();
+        QSqlDatabase::removeDatabase(m_connectionName);
+        setError(error,
+                 QStringLiteral("cannot open the server database \"%1\": %2").arg(m_path, problem));
+        return false;
+    }
+    qCDebug(lcServer) << "opened" << m_path << "with" << m_entities.size() << "entities";
+    return true;
+}
+
+bool ServerStore::loadCatalogue(QString *error)
+{
+    QSqlDatabase db = QSqlDatabase::database(m_connectionName, false);
+    QSqlQuery query(db);
+    query.setForwardOnly(true);
+    if (!query.exec(QStringLiteral("SELECT position, name, fields FROM %1 ORDER BY position")
+                        .arg(QLatin1String(CatalogueTable)))) {
+        setError(error, query.lastError().text());
+        return false;
+    }
+    while (query.next()) {
+        EntitySchema schema;
+        schema.name = query.value(1).toString();
+        QString problem = Identifier::check(schema.name, u"entity");
+        const QJsonArray fields = QJsonDocument::fromJson(query.value(2).toByteArray()).array();
+        for (const QJsonValue &value : fields) {
+            if (!problem.isEmpty())
+                break;
+            const QJsonObject object = value.toObject();
+            FieldSpec field;
+            field.name = object.value(QLatin1String("name")).toString();
+            const auto type = fieldTypeFromName(object.value(QLatin1String("type")).toString());
+            problem = Identifier::check(field.name, u"field");
+            if (problem.isEmpty() && !type)
+                problem = QStringLiteral("field \"%1\" has no valid type").arg(field.name);
+            field.type = type.value_or(FieldType::String);
+            schema.fields.append(field);
+        }
+        if (!problem.isEmpty()) {
+            setError(error, QStringLiteral("the entity catalogue is damaged: %1").arg(problem));
+            return false;
+        }
+        auto entity = std::make_unique<Entity>();
+        entity->position = query.value(0).toInt();
+        entity->setSchema(schema);
+        m_byName.insert(schema.name, entity.get());
+        m_entities.push_back(std::move(entity));
+    }
+    query.finish();
+
+    for (const auto &entity : m_entities) {
+        // Recreating a missing table (never expected) beats failing on every request.
+        if (!createTable(*entity, error))
+            return false;
+        if (!query.exec(
+                QStringLiteral("SELECT max(seq), max(changed_at) FROM %1").arg(entity->table))
+            || !query.next()) {
+            setError(error, query.lastError().text());
+            return false;
+        }
+        entity->lastSeq = query.value(0).toLongLong();
+        entity->lastChangedAt = query.value(1).toString();
+        query.finish();
+    }
+    return true;
+}
+
+bool ServerStore::createTable(const Entity &entity, QString *error)
+{
+    QString sql = QStringLiteral("CREATE TABLE IF NOT EXISTS %1(seq INTEGER PRIMARY KEY, "
+                                 "id TEXT NOT NULL UNIQUE, changed_at TEXT NOT NULL, "
+                                 "deleted INTEGER NOT NULL DEFAULT 0")
+                      .arg(entity.table);
+    for (qsizetype i = 0; i < entity.columns.size(); ++i)
+        sql += QLatin1String(", ") + entity.columns.at(i) + u' '
+            + sqlType(entity.schema.fields.at(i).type);
+    sql += u')';
+    // Entity names never start with '_', so "_bs_..." cannot clash with an entity's table.
+    const QString index
+        = QStringLiteral("CREATE INDEX IF NOT EXISTS %1 ON %2(changed_at, id)")
+              .arg(Identifier::quoted(QLatin1String("_bs_changed_") + entity.schema.name),
+                   entity.table);
+    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+    if (!query.exec(sql) || !query.exec(index)) {
+        setError(error,
+                 QStringLiteral("cannot create the table of entity %1: %2")
+                     .arg(entity.schema.name, query.lastError().text()));
+        return false;
+    }
+    return true;
+}
+
+bool ServerStore::writeCatalogue(const Entity &entity, QString *error)
+{
+    QJsonArray fields;
+    for (const FieldSpec &field : entity.schema.fields) {
+        fields.append(QJsonObject { { QStringLiteral("name"), field.name },
+                                    { QStringLiteral("type"), fieldTypeName(field.type) } });
+    }
+    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+    query.prepare(QStringLiteral("INSERT INTO %1(position, name, fields) VALUES(?, ?, ?) "
+                                 "ON CONFLICT(name) DO UPDATE SET fields = excluded.fields")
+                      .arg(QLatin1String(CatalogueTable)));
+    query.addBindValue(entity.position);
+    query.addBindValue(entity.schema.name);
+    query.addBindValue(QString::fromUtf8(QJsonDocument(fields).toJson(QJsonDocument::Compact)));
+    if (!query.exec()) {
+        setError(error,
+                 QStringLiteral("cannot record entity %1: %2")
+                     .arg(entity.schema.name, query.lastError().text()));
+        return false;
+    }
+    return true;
+}
+
+bool ServerStore::beginTransaction(QString *error)
+{
+    QSqlDatabase db = QSqlDatabase::database(m_connectionName, false);
+    if (!db.transaction()) {
+        setError(error,
+                 QStringLiteral("cannot begin a transaction: %1").arg(db.lastError().text()));
+        return false;
+    }
+    return true;
+}
+
+bool ServerStore::commitTransaction(QString *error)
+{
+    QSqlDatabase db = QSqlDatabase::database(m_connectionName, false);
+    if (!db.commit()) {
+        setError(error, QStringLiteral("cannot commit: %1").arg(db.lastError().text()));
+        db.rollback();
+        return false;
+    }
+    return true;
+}
+
+void ServerStore::rollbackTransaction()
+{
+    QSqlDatabase::database(m_connectionName, false).rollback();
+}
+
+QString ServerStore::nextChangedAt(Entity *entity)
+{
+    const qint64 ms = QDateTime::currentMSecsSinceEpoch();
+    if (ms != m_lastClockMs) {
+        m_lastClockMs = ms;
+        m_lastClockText = Timestamp::format(QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC));
+    }
+    // Never earlier than the entity's last change, even if the clock steps back: offset
+    // mode clients rely on changedAt order being change order.
+    if (m_lastClockText > entity->lastChangedAt)
+        entity->lastChangedAt = m_lastClockText;
+    return entity->lastChangedAt;
+}
+
+ServerStore::Entity *ServerStore::findEntity(const QString &name, QString *error) const
+{
+    if (!m_open) {
+        setError(error, QStringLiteral("the server database is not open"));
+        return nullptr;
+    }
+    Entity *entity = m_byName.value(name);
+    if (!entity)
+        setError(error, QStringLiteral("no entity named \"%1\"").arg(Identifier::printable(name)));
+    return entity;
+}
+
+QList<EntitySchema> ServerStore::entities() const
+{
+    QList<EntitySchema> result;
+    result.reserve(qsizetype(m_entities.size()));
+    for (const auto &entity : m_entities)
+        result.append(entity->schema);
+    return result;
+}
+
+std::optional<EntitySchema> ServerStore::entity(const QString &name) const
+{
+    if (const Entity *found = m_byName.value(name))
+        return found->schema;
+    return std::nullopt;
+}
+
+bool ServerStore::addEntity(const EntitySchema &schema, QString *error)
+{
+    if (!m_open) {
+        setError(error, QStringLiteral("the server database is not open"));
+        return false;
+    }
+    QString problem = Identifier::check(schema.name, u"entity");
+    for (qsizetype i = 0; problem.isEmpty() && i < schema.fields.size(); ++i) {
+        const QString &name = schema.fields.at(i).name;
+        problem = Identifier::check(name, u"field");
+        for (qsizetype j = 0; problem.isEmpty() && j < i; ++j) {
+            // SQLite's column names ignore letter case, so "Name" and "name" clash.
+            if (schema.fields.at(j).name.compare(name, Qt::CaseInsensitive) == 0)
+                problem = QStringLiteral("field \"%1\" appears twice").arg(name);
+        }
+    }
+    Entity *existing = m_byName.value(schema.name);
+    if (problem.isEmpty() && !existing) {
+        for (const auto &other : m_entities) {
+            if (other->schema.name.compare(schema.name, Qt::CaseInsensitive) == 0)
+                problem = QStringLiteral("entity name \"%1\" clashes with entity \"%2\"")
+                              .arg(schema.name, other->schema.name);
+        }
+    }
+    if (!problem.isEmpty()) {
+        setError(error, problem);
+        return false;
+    }
+
+    EntitySchema merged = existing ? existing->schema : EntitySchema { schema.name, {} };
+    QList<FieldSpec> added;
+    for (const FieldSpec &field : schema.fields) {
+        const int index = merged.fieldIndex(field.name);
+        if (index >= 0) {
+            if (merged.fields.at(index).type != field.type) {
+                setError(
+                    error,
+                    QStringLiteral("field %1 of entity %2 already has type %3")
+                        .arg(field.name, schema.name, fieldTypeName(merged.fields.at(index).type)));
+                return false;
+            }
+            continue;
+        }
+        for (const FieldSpec &other : std::as_const(merged.fields)) {
+            if (other.name.compare(field.name, Qt::CaseInsensitive) == 0) {
+                setError(error,
+                         QStringLiteral("field \"%1\" clashes with field \"%2\" of entity %3")
+                             .arg(field.name, other.name, schema.name));
+                return false;
+            }
+        }
+        merged.fields.append(field);
+        added.append(field);
+    }
+    if (existing && added.isEmpty())
+        return true;
+
+    auto candidate = std::make_unique<Entity>();
+    candidate->setSchema(merged);
+    candidate->position = existing ? existing->position
+                                   : (m_entities.empty() ? 0 : m_entities.back()->position + 1);
+    if (!beginTransaction(error))
+        return false;
+    bool ok = true;
+    if (existing) {
+        QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+        for (const FieldSpec &field : std::as_const(added)) {
+            const QString sql
+                = QStringLiteral("ALTER TABLE %1 ADD COLUMN %2 %3")
+                      .arg(candidate->table, columnName(field.name), sqlType(field.type));
+            if (!query.exec(sql)) {
+                setError(error,
+                         QStringLiteral("cannot add field %1 to entity %2: %3")
+                             .arg(field.name, schema.name, query.lastError().text()));
+                ok = false;
+                break;
+            }
+        }
+    } else {
+        ok = createTable(*candidate, error);
+    }
+    ok = ok && writeCatalogue(*candidate, error);
+    if (!ok) {
+        rollbackTransaction();
+        return false;
+    }
+    if (!commitTransaction(error))
+        return false;
+
+    if (existing) {
+        existing->setSchema(merged);
+    } else {
+        m_byName.insert(schema.name, candidate.get());
+        m_entities.push_back(std::move(candidate));
+    }
+    qCDebug(lcServer) << "entity" << schema.name << "now has" << merged.fields.size() << "fields";
+    return true;
+}
+
+namespace {
+
+QSqlQuery *prepared(std::unique_ptr<QSqlQuery> &slot, const QString &connection, const QString &sql,
+                    QString *error)
+{
+    if (!slot) {
+        auto query = std::make_unique<QSqlQuery>(QSqlDatabase::database(connection, false));
+        query->setForwardOnly(true);
+        if (!query->prepare(sql)) {
+            setError(error,
+                     QStringLiteral("cannot prepare a query: %1").arg(query->lastError().text()));
+            return nullptr;
+        }
+        slot = std::move(query);
+    }
+    return slot.get();
+}
+
+} // namespace
+
+bool ServerStore::upsert(const QString &entityName,
+                         const QList<std::pair<QString, QVariantMap>> &records, QString *error)
+{
+    Entity *entity = findEntity(entityName, error);
+    if (!entity)
+        return false;
+    QSqlQuery *query = prepared(entity->upsertQuery, m_connectionName, entity->upsertSql(), error);
+    if (!query)
+        return false;
+
+    const qint64 savedSeq = entity->lastSeq;
+    const QString savedChangedAt = entity->lastChangedAt;
+    if (!beginTransaction(error))
+        return false;
+    const auto fail = [&](const QString &message) {
+        query->finish();
+        rollbackTransaction();
+        entity->lastSeq = savedSeq;
+        entity->lastChangedAt = savedChangedAt;
+        setError(error, message);
+        return false;
+    };
+
+    const EntitySchema &schema = entity->schema;
+    const qsizetype fieldCount = schema.fields.size();
+    QVariantList values(fieldCount);
+    // Named placeholders: Qt 6.4 formats a name for every positional bind, which showed up
+    // as a tenth of a bulk write.
+    const QString seqName = QStringLiteral(":s");
+    const QString idName = QStringLiteral(":i");
+    const QString changedAtName = QStringLiteral(":c");
+    QStringList fieldNames;
+    for (qsizetype i = 0; i < fieldCount; ++i)
+        fieldNames.append(QLatin1String(":f") + QString::number(i));
+    for (const auto &[id, data] : records) {
+        if (id.isEmpty())
+            return fail(QStringLiteral("a record of entity %1 has an empty id").arg(schema.name));
+        for (QVariant &value : values)
+            value = QVariant();
+        for (auto it = data.cbegin(); it != data.cend(); ++it) {
+            const int index = schema.fieldIndex(it.key());
+            if (index < 0) {
+                return fail(QStringLiteral("entity %1 has no field \"%2\"")
+                                .arg(schema.name, Identifier::printable(it.key())));
+            }
+            QString expected;
+            std::optional<QVariant> value
+                = columnValue(schema.fields.at(index).type, it.value(), &expected);
+            if (!value) {
+                return fail(QStringLiteral("record \"%1\" of entity %2: field %3 must be %4, "
+                                           "not %5")
+                                .arg(Identifier::printable(id), schema.name, it.key(), expected,
+                                     describe(it.value())));
+            }
+            values[index] = std::move(*value);
+        }
+        query->bindValue(seqName, ++entity->lastSeq);
+        query->bindValue(idName, id);
+        query->bindValue(changedAtName, nextChangedAt(entity));
+        for (qsizetype i = 0; i < fieldCount; ++i)
+            query->bindValue(fieldNames.at(i), values.at(i));
+        if (!query->exec()) {
+            return fail(
+                QStringLiteral("cannot write record \"%1\" of entity %2: %3")
+                    .arg(Identifier::printable(id), schema.name, query->lastError().text()));
+        }
+    }
+    query->finish();
+    if (!commitTransaction(error)) {
+        entity->lastSeq = savedSeq;
+        entity->lastChangedAt = savedChangedAt;
+        return false;
+    }
+    return true;
+}
+
+bool ServerStore::upsert(const QString &entity, const QString &id, const QVariantMap &data,
+                         QString *error)
+{
+    return upsert(entity, { { id, data } }, error);
+}
+
+bool ServerStore::remove(const QString &entityName, const QStringList &ids, QString *error)
+{
+    Entity *entity = findEntity(entityName, error);
+    if (!entity)
+        return false;
+    QSqlQuery *query = prepared(entity->removeQuery, m_connectionName, entity->removeSql(), error);
+    if (!query)
+        return false;
+
+    const qint64 savedSeq = entity->lastSeq;
+    const QString savedChangedAt = entity->lastChangedAt;
+    if (!beginTransaction(error))
+        return false;
+    for (const QString &id : ids) {
+        query->bindValue(0, entity->lastSeq + 1);
+        query->bindValue(1, nextChangedAt(entity));
+        query->bindValue(2, id);
+        if (!query->exec()) {
+            const QString message = QStringLiteral("cannot delete record \"%1\" of entity %2: %3")
+                                        .arg(Identifier::printable(id), entity->schema.name,
+                                             query->lastError().text());
+            query->finish();
+            rollbackTransaction();
+            entity->lastSeq = savedSeq;
+            entity->lastChangedAt = savedChangedAt;
+            setError(error, message);
+            return false;
+        }
+        // Unknown and already deleted ids change nothing and take no sequence number.
+        if (query->numRowsAffected() > 0)
+            ++entity->lastSeq;
+    }
+    query->finish();
+    if (!commitTransaction(error)) {
+        entity->lastSeq = savedSeq;
+        entity->lastChangedAt = savedChangedAt;
+        return false;
+    }
+    return true;
+}
+
+std::optional<qint64> ServerStore::count(const QString &entityName, PagingMode mode,
+                                         const QString &since, QString *error) const
+{
+    Entity *entity = findEntity(entityName, error);
+    if (!entity)
+        return std::nullopt;
+    QSqlQuery *query = nullptr;
+    if (mode == PagingMode::Cursor) {
+        const std::optional<qint64> seq = parseCursor(since);
+        if (!seq) {
+            setError(error, QStringLiteral("invalid cursor"));
+            return std::nullopt;
+        }
+        query = prepared(entity->cursorCountQuery, m_connectionName,
+                         QStringLiteral("SELECT count(*) FROM %1 WHERE seq > ?").arg(entity->table),
+                         error);
+        if (query)
+            query->bindValue(0, *seq);
+    } else {
+        if (!since.isEmpty() && !Timestamp::isValid(since)) {
+            setError(error,
+                     QStringLiteral("changedSince must be a timestamp like "
+                                    "2026-11-26T06:20:16.123Z"));
+            return std::nullopt;
+        }
+        query = prepared(
+            entity->offsetCountQuery, m_connectionName,
+            QStringLiteral("SELECT count(*) FROM %1 WHERE changed_at > ?").arg(entity->table),
+            error);
+        if (query)
+            query->bindValue(0, changedSinceValue(since));
+    }
+    if (!query)
+        return std::nullopt;
+    if (!query->exec() || !query->next()) {
+        setError(error,
+                 QStringLiteral("cannot count the changes of entity %1: %2")
+                     .arg(entity->schema.name, query->lastError().text()));
+        query->finish();
+        return std::nullopt;
+    }
+    const qint64 result = query->value(0).toLongLong();
+    query->finish();
+    return result;
+}
+
+std::optional<QByteArray> ServerStore::changesJson(const QString &entityName, PagingMode mode,
+                                                   const QString &since, qint64 offset, int limit,
+                                                   int *records, QString *error) const
+{
+    Entity *entity = findEntity(entityName, error);
+    if (!entity)
+        return std::nullopt;
+    if (limit < 1 || offset < 0) {
+        setError(error,
+                 limit < 1 ? QStringLiteral("limit must be at least 1")
+                           : QStringLiteral("offset must not be negative"));
+        return std::nullopt;
+    }
+
+    QSqlQuery *query = nullptr;
+    qint64 sinceSeq = 0;
+    if (mode == PagingMode::Cursor) {
+        const std::optional<qint64> seq = parseCursor(since);
+        if (!seq) {
+            setError(error, QStringLiteral("invalid cursor"));
+            return std::nullopt;
+        }
+        sinceSeq = *seq;
+        query = prepared(
+            entity->cursorPageQuery, m_connectionName,
+            entity->selectColumns() + QLatin1String(" WHERE seq > ? ORDER BY seq LIMIT ?"), error);
+        if (query) {
+            query->bindValue(0, sinceSeq);
+            query->bindValue(1, qint64(limit) + 1); // one more tells whether there are more
+        }
+    } else {
+        if (!since.isEmpty() && !Timestamp::isValid(since)) {
+            setError(error,
+                     QStringLiteral("changedSince must be a timestamp like "
+                                    "2026-11-26T06:20:16.123Z"));
+            return std::nullopt;
+        }
+        query = prepared(entity->offsetPageQuery, m_connectionName,
+                         entity->selectColumns()
+                             + QLatin1String(" WHERE changed_at > ? ORDER BY changed_at, id "
+                                             "LIMIT ? OFFSET ?"),
+                         error);
+        if (query) {
+            query->bindValue(0, changedSinceValue(since));
+            query->bindValue(1, qint64(limit) + 1);
+            query->bindValue(2, offset);
+        }
+    }
+    if (!query)
+        return std::nullopt;
+    if (!query->exec()) {
+        setError(error,
+                 QStringLiteral("cannot read the changes of entity %1: %2")
+                     .arg(entity->schema.name, query->lastError().text()));
+        return std::nullopt;
+    }
+
+    const QList<FieldSpec> &fields = entity->schema.fields;
+    const int fieldCount = int(fields.size());
+    JsonWriter json(qMin(limit, 1000) * (112 + 32 * fieldCount));
+    json.literal("{\"changes\":[");
+    int count = 0;
+    bool hasMore = false;
+    qint64 lastSeq = sinceSeq;
+    while (query->next()) {
+        if (count == limit) {
+            hasMore = true;
+            break;
+        }
+        if (count > 0)
+            json.raw(',');
+        ++count;
+        lastSeq = query->value(0).toLongLong();
+        json.literal("{\"id\":");
+        json.string(query->value(1).toString());
+        json.literal(",\"changedAt\":");
+        json.string(query->value(2).toString());
+        if (query->value(3).toLongLong() != 0) {
+            json.literal(",\"deleted\":true}");
+            continue;
+        }
+        json.literal(",\"deleted\":false,\"data\":{");
+        for (int i = 0; i < fieldCount; ++i) {
+            json.raw(entity->jsonKeys.at(i));
+            const QVariant value = query->value(4 + i);
+            if (value.isNull()) {
+                json.literal("null");
+                continue;
+            }
+            switch (fields.at(i).type) {
+            case FieldType::String:
+            case FieldType::DateTime:
+                json.string(value.toString());
+                break;
+            case FieldType::Int:
+                json.integer(value.toLongLong());
+                break;
+            case FieldType::Real:
+                json.real(value.toDouble());
+                break;
+            case FieldType::Bool:
+                json.boolean(value.toLongLong() != 0);
+                break;
+            }
+        }
+        json.literal("}}");
+    }
+    query->finish();
+
+    json.literal("],");
+    if (mode == PagingMode::Cursor) {
+        json.literal("\"cursor\":\"");
+        json.integer(lastSeq);
+        json.literal("\",");
+    }
+    if (hasMore)
+        json.literal("\"hasMore\":true}");
+    else
+        json.literal("\"hasMore\":false}");
+    if (records)
+        *records = count;
+    return json.take();
+}
+
+QHash<QString, QVariantList> ServerStore::liveRecords(const QString &entityName) const
+{
+    QHash<QString, QVariantList> result;
+    QString error;
+    const Entity *entity = findEntity(entityName, &error);
+    if (!entity) {
+        qCWarning(lcServer) << error;
+        return result;
+    }
+    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+    query.setForwardOnly(true);
+    if (!query.exec(entity->selectColumns() + QLatin1String(" WHERE deleted = 0"))) {
+        qCWarning(lcServer) << "cannot read entity" << entityName << query.lastError().text();
+        return result;
+    }
+    const QList<FieldSpec> &fields = entity->schema.fields;
+    while (query.next()) {
+        QVariantList values;
+        values.reserve(fields.size());
+        for (qsizetype i = 0; i < fields.size(); ++i)
+            values.append(typedValue(fields.at(i).type, query.value(int(4 + i))));
+        result.insert(query.value(1).toString(), values);
+    }
+    return result;
+}
+
+qint64 ServerStore::liveCount(const QString &entityName) const
+{
+    QString error;
+    const Entity *entity = findEntity(entityName, &error);
+    if (!entity) {
+        qCWarning(lcServer) << error;
+        return 0;
+    }
+    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+    if (!query.exec(QStringLiteral("SELECT count(*) FROM %1 WHERE deleted = 0").arg(entity->table))
+        || !query.next()) {
+        qCWarning(lcServer) << "cannot count entity" << entityName << query.lastError().text();
+        return 0;
+    }
+    return query.value(0).toLongLong();
+}
+
+} // namespace BatchSync
