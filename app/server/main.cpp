@@ -16,8 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef PROJECT_VERSION
-#define PROJECT_VERSION "0.1.0"
+#ifndef BATCHSYNC_VERSION
+#define BATCHSYNC_VERSION "0.1.0"
 #endif
 
 using namespace BatchSync;
@@ -98,7 +98,7 @@ int main(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("batchsync-server"));
-    QCoreApplication::setApplicationVersion(QStringLiteral(PROJECT_VERSION));
+    QCoreApplication::setApplicationVersion(QStringLiteral(BATCHSYNC_VERSION));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(
