@@ -401,6 +401,29 @@ private Q_SLOTS:
         QCOMPARE(maxWorking, 2);
     }
 
+    void pauseAllCancelsTheWaitOfQueuedEntities()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(20000, 151, QStringLiteral("a"));
+        server.addCustomers(100, 152, QStringLiteral("b"));
+        server.addCustomers(100, 153, QStringLiteral("c"));
+        SyncSettings settings = settingsFor(server, PagingMode::Cursor, 100);
+        settings.concurrency = 1;
+        SyncEngine engine(settings);
+        QSignalSpy progress(&engine, &SyncEngine::progressChanged);
+        engine.startAll();
+        QTRY_VERIFY_WITH_TIMEOUT(!progress.isEmpty() && progress.last().at(1).toLongLong() > 0,
+                                 20000);
+        QCOMPARE(engine.entity(QStringLiteral("b")).state, SyncState::Queued);
+        QSignalSpy finished(&engine, &SyncEngine::finished);
+        engine.pauseAll();
+        QVERIFY(finished.wait(10000));
+        QCOMPARE(engine.entity(QStringLiteral("a")).state, SyncState::Paused);
+        QCOMPARE(engine.entity(QStringLiteral("b")).state, SyncState::Idle);
+        QCOMPARE(engine.entity(QStringLiteral("c")).state, SyncState::Idle);
+    }
+
     void wrongTokenFailsWithServerMessage()
     {
         Test::TestServer server;

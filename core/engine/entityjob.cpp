@@ -80,6 +80,8 @@ void EntityJob::enqueue()
 {
     if (isActive())
         return;
+    m_stateBeforeQueue = m_state;
+    m_errorBeforeQueue = { m_stored.errorCategory, m_stored.errorMessage };
     setState(SyncState::Queued);
 }
 
@@ -125,6 +127,14 @@ void EntityJob::pause()
 {
     if (!isActive())
         return;
+    if (m_state == SyncState::Queued && !m_stored.runActive) {
+        // Nothing was started: there is nothing to pause, only a wait to cancel.
+        const auto [category, message] = m_errorBeforeQueue;
+        m_stored.errorCategory = category;
+        m_stored.errorMessage = message;
+        setState(m_stateBeforeQueue, category, message);
+        return;
+    }
     cancelRequests();
     resetRetry();
     if (persistState(SyncState::Paused)) {

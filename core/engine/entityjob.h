@@ -93,6 +93,8 @@ private:
     ProtocolClient *m_client;
     LocalStore *m_store;
     SyncState m_state = SyncState::Idle;
+    SyncState m_stateBeforeQueue = SyncState::Idle;
+    std::pair<ErrorCategory, QString> m_errorBeforeQueue;
     bool m_reported = false;
 
     QPointer<ProtocolRequest> m_request; // count or page in flight
