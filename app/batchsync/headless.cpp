@@ -1,0 +1,729 @@
+#include "headless.h"
+
+#include "engine/syncengine.h"
+#include "server/syncserver.h"
+
+#include <QMutex>
+#include <QMutexLocker>
+#include <QSocketNotifier>
+#include <QUrl>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace BatchSync {
+
+namespace {
+
+constexpr int LiveRefreshMs = 100; // at most ~10 redraws per second
+constexpr int PlainTickMs = 250;
+constexpr int PlainLineIntervalMs = 2000; // one progress line per active entity this often
+constexpr int InterruptGraceMs = 5000; // how long a pause may take before we stop anyway
+constexpr int MinBarWidth = 10;
+constexpr int MaxBarWidth = 30;
+constexpr int MaxNameWidth = 24;
+
+void writeTo(FILE *stream, const QString &text)
+{
+    const QByteArray bytes = text.toLocal8Bit();
+    std::fwrite(bytes.constData(), 1, size_t(bytes.size()), stream);
+    std::fflush(stream);
+}
+
+void printOutput(const QString &line)
+{
+    writeTo(stdout, line + QLatin1Char('\n'));
+}
+
+/*
+    Standard error, shared by the live display and every other line, including Qt messages
+    from the engine's and the server's threads: a line printed while the display is up goes
+    above it, and the display is drawn again below.
+*/
+class Console final
+{
+public:
+    static Console &instance()
+    {
+        static Console console;
+        return console;
+    }
+
+    void print(const QString &line)
+    {
+        const QMutexLocker lock(&m_mutex);
+        QString out = eraseText() + line + QLatin1Char('\n');
+        m_drawn = 0;
+        out += drawText();
+        writeTo(stderr, out);
+    }
+
+    void setDisplay(const QStringList &lines)
+    {
+        const QMutexLocker lock(&m_mutex);
+        QString out = m_drawn > 0 ? QStringLiteral("\x1b[%1A").arg(m_drawn) : QString();
+        m_drawn = 0;
+        m_display = lines;
+        out += drawText();
+        writeTo(stderr, out);
+    }
+
+    /*! Leaves the display on screen as it is; what follows is printed below it. */
+    void releaseDisplay()
+    {
+        const QMutexLocker lock(&m_mutex);
+        m_display.clear();
+        m_drawn = 0;
+    }
+
+private:
+    QString eraseText() const
+    {
+        return m_drawn > 0 ? QStringLiteral("\x1b[%1A\r\x1b[J").arg(m_drawn) : QString();
+    }
+
+    QString drawText()
+    {
+        QString out;
+        for (const QString &line : std::as_const(m_display))
+            out += QLatin1Char('\r') + line + QStringLiteral("\x1b[K\n");
+        m_drawn = int(m_display.size());
+        return out;
+    }
+
+    QMutex m_mutex;
+    QStringList m_display;
+    int m_drawn = 0;
+};
+
+void printError(const QString &line)
+{
+    Console::instance().print(line);
+}
+
+void routeMessage(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    Console::instance().print(qFormatLogMessage(type, context, message));
+}
+
+int terminalWidth()
+{
+    winsize size {};
+    if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
+        return size.ws_col;
+    return 80;
+}
+
+QString seconds(qint64 milliseconds)
+{
+    return QString::number(double(milliseconds) / 1000.0, 'f', 1) + QStringLiteral(" s");
+}
+
+QString ratePerSecond(qint64 records, qint64 milliseconds)
+{
+    const double rate
+        = milliseconds > 0 ? double(records) * 1000.0 / double(milliseconds) : double(records);
+    return QString::number(qRound64(rate));
+}
+
+QString clockText(qint64 totalSeconds)
+{
+    if (totalSeconds < 0)
+        return QStringLiteral("--:--");
+    const qint64 h = totalSeconds / 3600;
+    const qint64 m = (totalSeconds / 60) % 60;
+    const qint64 s = totalSeconds % 60;
+    if (h > 0)
+        return QStringLiteral("%1:%2:%3")
+            .arg(h)
+            .arg(m, 2, 10, QLatin1Char('0'))
+            .arg(s, 2, 10, QLatin1Char('0'));
+    return QStringLiteral("%1:%2").arg(m).arg(s, 2, 10, QLatin1Char('0'));
+}
+
+QString percentText(qint64 done, qint64 total)
+{
+    if (total <= 0)
+        return QStringLiteral("--.-%");
+    return QString::number(100.0 * double(done) / double(total), 'f', 1) + QLatin1Char('%');
+}
+
+bool isWorking(SyncState state)
+{
+    return state == SyncState::Counting || state == SyncState::Running;
+}
+
+} // namespace
+
+HeadlessRunner::HeadlessRunner(const HeadlessOptions &options, QObject *parent)
+    : QObject(parent)
+    , m_options(options)
+    , m_settings(options.settings)
+{
+    m_previousMessageHandler = qInstallMessageHandler(routeMessage);
+    connect(&m_tick, &QTimer::timeout, this, &HeadlessRunner::onTick);
+    m_interruptDeadline.setSingleShot(true);
+    connect(&m_interruptDeadline, &QTimer::timeout, this, [this] {
+        printLine(QStringLiteral("The sync did not pause in time; stopping it now (nothing "
+                                 "committed is lost)."));
+        conclude();
+    });
+}
+
+HeadlessRunner::~HeadlessRunner()
+{
+    // The engine first: its requests go to the embedded server.
+    m_engine.reset();
+    m_server.reset();
+    qInstallMessageHandler(m_previousMessageHandler);
+}
+
+void HeadlessRunner::start()
+{
+    if (!m_settings.endpoint.isEmpty()) {
+        startSync();
+        return;
+    }
+    printLine(QStringLiteral("No --endpoint given: starting the embedded demo server (its data: "
+                             "%1; the first start creates the demo records)...")
+                  .arg(m_options.demoDatabasePath));
+    m_server = std::make_unique<EmbeddedServer>();
+    connect(m_server.get(), &EmbeddedServer::ready, this, &HeadlessRunner::onServerReady);
+    connect(m_server.get(), &EmbeddedServer::failed, this, &HeadlessRunner::onServerFailed);
+    m_server->start(m_options.demoDatabasePath, true, m_settings.token);
+}
+
+void HeadlessRunner::onServerReady(const QUrl &baseUrl)
+{
+    if (m_ended || m_engine)
+        return;
+    m_settings.endpoint = baseUrl;
+    startSync();
+}
+
+void HeadlessRunner::onServerFailed(const QString &message)
+{
+    if (m_ended)
+        return;
+    printLine(
+        QStringLiteral("batchsync: the embedded demo server could not start: %1").arg(message));
+    end(1);
+}
+
+void HeadlessRunner::startSync()
+{
+    printLine(QStringLiteral("Syncing from %1%2 into %3 (%4 paging, batches of %5, %6 at once)")
+                  .arg(endpointText(),
+                       m_server ? QStringLiteral(" (embedded demo server)") : QString(),
+                       m_settings.databasePath, pagingModeName(m_settings.paging))
+                  .arg(m_settings.batchSize)
+                  .arg(m_settings.concurrency));
+
+    m_engine = std::make_unique<SyncEngine>(m_settings);
+    SyncEngine *engine = m_engine.get();
+    connect(engine, &SyncEngine::stateChanged, this, &HeadlessRunner::onStateChanged);
+    connect(engine, &SyncEngine::progressChanged, this, &HeadlessRunner::onProgress);
+    connect(engine, &SyncEngine::failed, this, &HeadlessRunner::onFailed);
+    connect(engine, &SyncEngine::retrying, this, &HeadlessRunner::onRetrying);
+    connect(engine, &SyncEngine::finished, this, &HeadlessRunner::onEngineFinished);
+
+    m_syncClock.start();
+    m_tick.start(m_options.liveDisplay ? LiveRefreshMs : PlainTickMs);
+
+    if (m_options.entities.isEmpty()) {
+        engine->startAll();
+        return;
+    }
+    // The engine checks each name against the endpoint's list before it starts, and fails
+    // an unknown one with a message, so there is no need to wait for entitiesChanged()
+    // (whose first emission only has the entities known locally).
+    for (const QString &name : std::as_const(m_options.entities))
+        row(name);
+    for (const QString &name : std::as_const(m_options.entities))
+        engine->start(name);
+}
+
+HeadlessRunner::Row *HeadlessRunner::row(const QString &entity)
+{
+    for (Row &r : m_rows) {
+        if (r.name == entity)
+            return &r;
+    }
+    if (entity.isEmpty() || !isSelected(entity))
+        return nullptr;
+    Row r;
+    r.name = entity;
+    m_rows.append(r);
+    m_nameWidth = std::clamp(int(entity.size()), m_nameWidth, MaxNameWidth);
+    return &m_rows.last();
+}
+
+bool HeadlessRunner::isSelected(const QString &entity) const
+{
+    return m_options.entities.isEmpty() || m_options.entities.contains(entity);
+}
+
+void HeadlessRunner::onStateChanged(const QString &entity, SyncState state)
+{
+    Row *r = row(entity);
+    if (!r)
+        return;
+    const SyncState previous = r->state;
+    r->state = state;
+    switch (state) {
+    case SyncState::Counting:
+        // A new run, or a resumed one: its first progress tells where it starts.
+        r->lastDone = -1;
+        r->elapsedMs = -1;
+        if (!r->clock.isValid())
+            r->clock.start();
+        break;
+    case SyncState::Running:
+        if (!r->clock.isValid())
+            r->clock.start();
+        break;
+    case SyncState::Paused:
+    case SyncState::Completed:
+    case SyncState::Failed:
+        if (r->clock.isValid())
+            r->elapsedMs = r->clock.elapsed();
+        break;
+    default:
+        break;
+    }
+    if (state == SyncState::Failed) {
+        if (r->error.isEmpty()) {
+            const EntityStatus status = m_engine->entity(entity);
+            r->error = status.errorMessage;
+            r->errorCategory = status.errorCategory;
+        }
+    } else {
+        r->error.clear();
+        r->errorCategory = ErrorCategory::None;
+    }
+    r->note.clear();
+    m_dirty = true;
+
+    // Failures are printed by onFailed(), which carries the message.
+    if (!m_options.liveDisplay && state != previous && state != SyncState::Failed
+        && state != SyncState::Idle) {
+        printStatusLine(*r, true);
+    }
+    if (m_signal)
+        checkIdle();
+}
+
+void HeadlessRunner::onProgress(const QString &entity, qint64 done, qint64 total,
+                                double recordsPerSecond, qint64 etaSeconds)
+{
+    Row *r = row(entity);
+    if (!r)
+        return;
+    // Count what this process brings in: a resumed run starts above zero.
+    if (r->lastDone >= 0 && done >= r->lastDone)
+        r->synced += done - r->lastDone;
+    r->lastDone = done;
+    if (done != r->done)
+        r->note.clear();
+    r->done = done;
+    r->total = total;
+    r->rate = recordsPerSecond;
+    r->eta = etaSeconds;
+    m_dirty = true;
+}
+
+void HeadlessRunner::onFailed(const QString &entity, ErrorCategory category, const QString &message)
+{
+    if (entity.isEmpty()) {
+        m_endpointFailed = true;
+        m_endpointCategory = category;
+        // The engine may report one cause twice (when it happens and when a start meets it).
+        const bool repeated = std::any_of(m_endpointErrors.cbegin(), m_endpointErrors.cend(),
+                                          [&](const QString &e) { return message.contains(e); });
+        m_endpointErrors.append(message);
+        if (!repeated) {
+            printLine(category == ErrorCategory::Storage
+                          ? QStringLiteral("batchsync: %1").arg(message)
+                          : QStringLiteral("batchsync: cannot sync from %1: %2")
+                                .arg(endpointText(), message));
+        }
+        // Let the state changes the engine sends with it arrive first.
+        QMetaObject::invokeMethod(this, &HeadlessRunner::checkIdle, Qt::QueuedConnection);
+        return;
+    }
+    Row *r = row(entity);
+    if (!r)
+        return;
+    r->state = SyncState::Failed;
+    r->error = message;
+    r->errorCategory = category;
+    m_dirty = true;
+    if (!m_options.liveDisplay)
+        printStatusLine(*r);
+}
+
+void HeadlessRunner::onRetrying(const QString &entity, int attempt, int delayMs,
+                                const QString &reason)
+{
+    const QString retry
+        = QStringLiteral("retry %1 in %2: %3").arg(attempt).arg(seconds(delayMs), reason);
+    Row *r = entity.isEmpty() ? nullptr : row(entity);
+    if (!r) {
+        printLine(QStringLiteral("%1: %2").arg(entity.isEmpty() ? endpointText() : entity, retry));
+        return;
+    }
+    r->note = retry;
+    m_dirty = true;
+    if (!m_options.liveDisplay) {
+        printLine(QStringLiteral("%1: %2").arg(entity, retry));
+        r->lastLine.start();
+    }
+}
+
+void HeadlessRunner::onEngineFinished()
+{
+    conclude();
+}
+
+void HeadlessRunner::onTick()
+{
+    if (m_options.liveDisplay) {
+        if (m_dirty)
+            redraw();
+        return;
+    }
+    for (Row &r : m_rows) {
+        if (isWorking(r.state)
+            && (!r.lastLine.isValid() || r.lastLine.elapsed() >= PlainLineIntervalMs)) {
+            printStatusLine(r);
+        }
+    }
+}
+
+void HeadlessRunner::interrupt(int signalNumber)
+{
+    if (m_ended)
+        return;
+    if (m_signal) {
+        printLine(QStringLiteral("Interrupted again: stopping now (nothing committed is lost)."));
+        conclude();
+        return;
+    }
+    m_signal = signalNumber;
+    if (!m_engine) {
+        printLine(QStringLiteral("Interrupted before the sync began."));
+    } else {
+        printLine(QStringLiteral("Interrupted: pausing. Progress is saved; the next run resumes "
+                                 "where this one stopped."));
+        m_engine->pauseAll();
+        m_interruptDeadline.start(InterruptGraceMs);
+    }
+    checkIdle();
+}
+
+void HeadlessRunner::checkIdle()
+{
+    if (m_ended)
+        return;
+    const bool busy = m_engine && m_engine->isBusy();
+    if ((m_signal || m_endpointFailed) && !busy)
+        conclude();
+}
+
+void HeadlessRunner::conclude()
+{
+    if (m_ended)
+        return;
+    m_tick.stop();
+    m_interruptDeadline.stop();
+    if (m_options.liveDisplay && !m_rows.isEmpty())
+        redraw(); // the final state stays on screen; what follows goes below it
+    Console::instance().releaseDisplay();
+
+    const qint64 elapsedMs = m_syncClock.isValid() ? m_syncClock.elapsed() : 0;
+    qint64 synced = 0;
+    bool allCompleted = !m_endpointFailed;
+    bool authFailed = m_endpointFailed && m_endpointCategory == ErrorCategory::Auth;
+    bool networkFailed = m_endpointFailed && m_endpointCategory == ErrorCategory::Network;
+    for (const Row &r : std::as_const(m_rows)) {
+        synced += r.synced;
+        const qint64 ms
+            = r.elapsedMs >= 0 ? r.elapsedMs : (r.clock.isValid() ? r.clock.elapsed() : 0);
+        switch (r.state) {
+        case SyncState::Completed:
+            printOutput(QStringLiteral("%1: %2 records in %3 (%4 records/s)")
+                            .arg(r.name)
+                            .arg(r.synced)
+                            .arg(seconds(ms), ratePerSecond(r.synced, ms)));
+            break;
+        case SyncState::Failed:
+            allCompleted = false;
+            authFailed = authFailed || r.errorCategory == ErrorCategory::Auth;
+            networkFailed = networkFailed || r.errorCategory == ErrorCategory::Network;
+            printError(
+                QStringLiteral("%1: failed: %2")
+                    .arg(r.name, r.error.isEmpty() ? QStringLiteral("unknown error") : r.error));
+            break;
+        case SyncState::Paused:
+            allCompleted = false;
+            if (r.done == 0 && r.total == 0) {
+                printError(QStringLiteral("%1: paused before it began; the next run syncs it")
+                               .arg(r.name));
+            } else {
+                printError(QStringLiteral("%1: paused at %2 of %3 records; the next run resumes "
+                                          "from there")
+                               .arg(r.name)
+                               .arg(r.done)
+                               .arg(r.total));
+            }
+            break;
+        default:
+            allCompleted = false;
+            printError(
+                QStringLiteral("%1: not completed (%2)").arg(r.name, syncStateName(r.state)));
+            break;
+        }
+    }
+    if (!m_rows.isEmpty())
+        printOutput(QStringLiteral("Synced %1 records in %2 (%3 records/s)")
+                        .arg(synced)
+                        .arg(seconds(elapsedMs), ratePerSecond(synced, elapsedMs)));
+    if (authFailed)
+        printError(m_settings.token.isEmpty()
+                       ? QStringLiteral("The server requires a token: give it with --token "
+                                        "or BATCHSYNC_TOKEN.")
+                       : QStringLiteral("The server refused the token: check --token or "
+                                        "BATCHSYNC_TOKEN."));
+    if (networkFailed)
+        printError(QStringLiteral("Check that the endpoint URL is right and that the server is "
+                                  "running and reachable."));
+
+    if (m_signal) {
+        end(128 + m_signal);
+    } else if (m_rows.isEmpty() && !m_endpointFailed && m_options.entities.isEmpty()) {
+        printError(QStringLiteral("The endpoint reports no entities: nothing to sync."));
+        end(0);
+    } else {
+        end(allCompleted ? 0 : 1);
+    }
+}
+
+void HeadlessRunner::end(int exitCode)
+{
+    if (m_ended)
+        return;
+    m_ended = true;
+    m_tick.stop();
+    m_interruptDeadline.stop();
+    Q_EMIT finished(exitCode);
+}
+
+void HeadlessRunner::printLine(const QString &text)
+{
+    Console::instance().print(text);
+}
+
+void HeadlessRunner::printStatusLine(Row &r, bool announce)
+{
+    QString text;
+    switch (r.state) {
+    case SyncState::Queued:
+        text = QStringLiteral("queued");
+        break;
+    case SyncState::Counting:
+        text = QStringLiteral("counting changes");
+        break;
+    case SyncState::Running:
+        if (announce) {
+            text = QStringLiteral("running");
+            break;
+        }
+        text = QStringLiteral("%1/%2 (%3), %4 records/s, ETA %5")
+                   .arg(r.done)
+                   .arg(r.total)
+                   .arg(percentText(r.done, r.total))
+                   .arg(qRound64(r.rate))
+                   .arg(clockText(r.eta));
+        break;
+    case SyncState::Paused:
+        text = QStringLiteral("paused at %1/%2").arg(r.done).arg(r.total);
+        break;
+    case SyncState::Completed:
+        text = QStringLiteral("completed, %1 records in %2")
+                   .arg(r.synced)
+                   .arg(seconds(std::max<qint64>(0, r.elapsedMs)));
+        break;
+    case SyncState::Failed:
+        text = QStringLiteral("failed"); // why: in the summary at the end
+        break;
+    case SyncState::Idle:
+        text = QStringLiteral("idle");
+        break;
+    }
+    printLine(QStringLiteral("%1: %2").arg(r.name, text));
+    r.lastLine.start();
+}
+
+void HeadlessRunner::redraw()
+{
+    const int width = terminalWidth();
+    int countWidth = 0;
+    for (const Row &r : std::as_const(m_rows))
+        countWidth = std::max(countWidth, int(countText(r).size()));
+    QStringList lines;
+    for (const Row &r : std::as_const(m_rows))
+        lines.append(displayLine(r, width, countWidth));
+    Console::instance().setDisplay(lines);
+    m_dirty = false;
+}
+
+QString HeadlessRunner::countText(const Row &r)
+{
+    return r.total > 0 || r.state == SyncState::Completed
+        ? QStringLiteral("%1/%2").arg(r.done).arg(r.total)
+        : QStringLiteral("%1/?").arg(r.done);
+}
+
+QString HeadlessRunner::displayLine(const Row &r, int width, int countWidth) const
+{
+    QString speed;
+    QString time;
+    QString tail; // free text at the end: a failure or the latest retry
+    switch (r.state) {
+    case SyncState::Running:
+        speed = QString::number(qRound64(r.rate)) + QStringLiteral(" rec/s");
+        time = QStringLiteral("ETA ") + clockText(r.eta);
+        break;
+    case SyncState::Completed: {
+        const qint64 ms = std::max<qint64>(0, r.elapsedMs);
+        speed = ratePerSecond(r.synced, ms) + QStringLiteral(" rec/s");
+        time = QStringLiteral("in ") + seconds(ms);
+        break;
+    }
+    case SyncState::Failed:
+        tail = r.error;
+        break;
+    default:
+        break;
+    }
+    if (tail.isEmpty() && !r.note.isEmpty())
+        tail = QLatin1Char('(') + r.note + QLatin1Char(')');
+
+    // name [bar] done/total pct state speed time tail; the bar takes what the terminal leaves
+    // (the same on every line), and a line without speed and time gives their room to the tail.
+    const QLatin1Char space(' ');
+    const QString name = r.name.left(MaxNameWidth).leftJustified(m_nameWidth, space) + space;
+    QString after = space + countText(r).rightJustified(countWidth, space) + space
+        + percentText(r.done, r.total).rightJustified(6, space) + space
+        + syncStateName(r.state).leftJustified(9, space);
+    const int speedWidth = 11;
+    const int timeWidth = 10;
+    const int fixedWidth = m_nameWidth + 1 + 2 + 1 + countWidth + 1 + 6 + 1 + 9 + 1 + speedWidth
+        + 1 + timeWidth;
+    const int barWidth = std::clamp(width - 1 - fixedWidth, MinBarWidth, MaxBarWidth);
+    if (!speed.isEmpty() || !time.isEmpty()) {
+        after += space + speed.rightJustified(speedWidth, space) + space
+            + time.leftJustified(timeWidth, space);
+    }
+    const double fraction = r.total > 0 ? std::clamp(double(r.done) / double(r.total), 0.0, 1.0)
+                                        : (r.state == SyncState::Completed ? 1.0 : 0.0);
+    const int filled = int(fraction * barWidth + 0.5);
+    const QString bar = QLatin1Char('[') + QString(filled, QLatin1Char('#'))
+        + QString(barWidth - filled, QLatin1Char('-')) + QLatin1Char(']');
+
+    QString line = name + bar + after;
+    if (!tail.isEmpty())
+        line += space + tail;
+    // Never let a line wrap: the redraw moves up by line count.
+    if (line.size() >= width)
+        line = line.left(std::max(1, width - 1));
+    return line;
+}
+
+QString HeadlessRunner::endpointText() const
+{
+    return m_settings.endpoint.toString(QUrl::RemoveUserInfo);
+}
+
+// --- TerminationSignals -------------------------------------------------------------------
+
+namespace {
+
+int s_signalSockets[2] = { -1, -1 };
+
+void onTerminationSignal(int signalNumber)
+{
+    // Only async-signal-safe calls here; the event loop does the rest.
+    const int savedErrno = errno;
+    const char byte = char(signalNumber);
+    [[maybe_unused]] const ssize_t written = ::write(s_signalSockets[0], &byte, 1);
+    errno = savedErrno;
+}
+
+} // namespace
+
+TerminationSignals::TerminationSignals(QObject *parent)
+    : QObject(parent)
+{
+}
+
+TerminationSignals::~TerminationSignals()
+{
+    if (!m_installed)
+        return;
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    delete m_notifier;
+    ::close(s_signalSockets[0]);
+    ::close(s_signalSockets[1]);
+    s_signalSockets[0] = s_signalSockets[1] = -1;
+}
+
+bool TerminationSignals::install(QString *error)
+{
+    if (m_installed)
+        return true;
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s_signalSockets) != 0) {
+        *error = QStringLiteral("cannot create the signal socket pair: %1")
+                     .arg(QString::fromLocal8Bit(std::strerror(errno)));
+        return false;
+    }
+    m_installed = true;
+    // A burst of signals must never block the handler.
+    ::fcntl(s_signalSockets[0], F_SETFL, ::fcntl(s_signalSockets[0], F_GETFL) | O_NONBLOCK);
+
+    m_notifier = new QSocketNotifier(s_signalSockets[1], QSocketNotifier::Read, this);
+    connect(m_notifier, &QSocketNotifier::activated, this, &TerminationSignals::onActivated);
+
+    struct sigaction action
+    {
+    };
+    action.sa_handler = onTerminationSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    for (const int signalNumber : { SIGINT, SIGTERM }) {
+        if (::sigaction(signalNumber, &action, nullptr) != 0) {
+            *error = QStringLiteral("cannot install the signal handler: %1")
+                         .arg(QString::fromLocal8Bit(std::strerror(errno)));
+            return false;
+        }
+    }
+    return true;
+}
+
+void TerminationSignals::onActivated()
+{
+    char byte = 0;
+    if (::read(s_signalSockets[1], &byte, 1) == 1)
+        Q_EMIT received(int(byte));
+}
+
+} // namespace BatchSync

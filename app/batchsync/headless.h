@@ -1,0 +1,156 @@
+#pragma once
+
+#include "common/types.h"
+#include "engine/syncsettings.h"
+
+#include <QElapsedTimer>
+#include <QList>
+#include <QObject>
+#include <QStringList>
+#include <QTimer>
+
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QSocketNotifier;
+QT_END_NAMESPACE
+
+namespace BatchSync {
+
+class EmbeddedServer;
+class SyncEngine;
+
+/*! What `batchsync --headless` was asked to do, once the command line is checked. */
+struct HeadlessOptions
+{
+    /*! Everything but the endpoint is final; an empty endpoint means the embedded server. */
+    SyncSettings settings;
+    /*! The entities to sync; empty: every entity the endpoint reports. */
+    QStringList entities;
+    /*! The embedded demo server's database, used when settings.endpoint is empty. */
+    QString demoDatabasePath;
+    /*! Redraw a live per-entity display in place (standard error is a terminal). */
+    bool liveDisplay = false;
+};
+
+/*!
+    Runs one headless sync: starts the embedded demo server if no endpoint is given, drives a
+    SyncEngine, shows progress on standard error (a live display on a terminal, plain lines
+    otherwise), prints a summary on standard output and ends with finished(exitCode):
+    0 when every selected entity completed, 1 otherwise, 128 + signal after interrupt().
+*/
+class HeadlessRunner final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(HeadlessRunner)
+
+public:
+    explicit HeadlessRunner(const HeadlessOptions &options, QObject *parent = nullptr);
+    /*! Stops the engine (nothing committed is lost), then the embedded server. */
+    ~HeadlessRunner() override;
+
+    /*! Begins the run; returns at once. Call it from the event loop. */
+    void start();
+    /*!
+        Pauses every entity (progress is kept and resumed at the next run) and ends with
+        128 + \a signalNumber once no job is busy. A second call ends the run at once.
+    */
+    void interrupt(int signalNumber);
+
+Q_SIGNALS:
+    /*! Emitted once, when the run is over. */
+    void finished(int exitCode);
+
+private:
+    struct Row
+    {
+        QString name;
+        SyncState state = SyncState::Idle;
+        qint64 done = 0;
+        qint64 total = 0;
+        double rate = 0.0;
+        qint64 eta = -1;
+        ErrorCategory errorCategory = ErrorCategory::None;
+        QString error;
+        QString note; // the latest retry, until progress resumes
+        qint64 lastDone = -1; // -1: the run's starting point is not known yet
+        qint64 synced = 0; // records this process brought in
+        QElapsedTimer clock; // from the first counting/running state
+        qint64 elapsedMs = -1; // set when the run stops
+        QElapsedTimer lastLine; // plain mode: the last line printed for this row
+    };
+
+    void startSync();
+    void onServerReady(const QUrl &baseUrl);
+    void onServerFailed(const QString &message);
+    void onStateChanged(const QString &entity, BatchSync::SyncState state);
+    void onProgress(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
+                    qint64 etaSeconds);
+    void onFailed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
+    void onRetrying(const QString &entity, int attempt, int delayMs, const QString &reason);
+    void onEngineFinished();
+    void onTick();
+
+    Row *row(const QString &entity);
+    bool isSelected(const QString &entity) const;
+    void checkIdle();
+    void conclude();
+    void end(int exitCode);
+
+    // Output: standard error carries progress and problems, standard output the summary.
+    void printLine(const QString &text);
+    /*! Plain mode: a line about \a row; \a announce for a state change, else progress. */
+    void printStatusLine(Row &row, bool announce = false);
+    void redraw();
+    static QString countText(const Row &row);
+    QString displayLine(const Row &row, int width, int countWidth) const;
+    QString endpointText() const;
+
+    QtMessageHandler m_previousMessageHandler = nullptr;
+    HeadlessOptions m_options;
+    SyncSettings m_settings;
+    // Declared before the engine so that the engine, which talks to it, goes first.
+    std::unique_ptr<EmbeddedServer> m_server;
+    std::unique_ptr<SyncEngine> m_engine;
+    QList<Row> m_rows;
+    QTimer m_tick;
+    QTimer m_interruptDeadline;
+    QElapsedTimer m_syncClock;
+    bool m_dirty = false;
+    int m_nameWidth = 8;
+    bool m_endpointFailed = false;
+    ErrorCategory m_endpointCategory = ErrorCategory::None;
+    QStringList m_endpointErrors;
+    int m_signal = 0;
+    bool m_ended = false;
+};
+
+/*!
+    SIGINT and SIGTERM as a Qt signal: the handler only writes the signal number to a socket
+    pair, and a QSocketNotifier turns that into received() in the event loop. One instance
+    per process.
+*/
+class TerminationSignals final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(TerminationSignals)
+
+public:
+    explicit TerminationSignals(QObject *parent = nullptr);
+    /*! Restores the default handlers. */
+    ~TerminationSignals() override;
+
+    /*! Installs the handlers; false with \a error set on failure. */
+    bool install(QString *error);
+
+Q_SIGNALS:
+    void received(int signalNumber);
+
+private:
+    void onActivated();
+
+    QSocketNotifier *m_notifier = nullptr;
+    bool m_installed = false;
+};
+
+} // namespace BatchSync
