@@ -638,7 +638,7 @@ void TestHeadless::embeddedDemo()
     // the (temporary) application data folder.
     const RunResult result = run({ QStringLiteral("--headless") }, DemoTimeoutMs);
     VERIFY_RUN(result.exitedWith(0), result);
-    const QString dataDir = m_home->filePath(QStringLiteral("data/batchsync"));
+    const QString dataDir = m_home->filePath(QStringLiteral("data/BatchSync/batchsync"));
     VERIFY_RUN(QFileInfo::exists(dataDir + QStringLiteral("/batchsync.sqlite")), result);
     VERIFY_RUN(QFileInfo::exists(dataDir + QStringLiteral("/demo-server.sqlite")), result);
     VERIFY_RUN(result.err.contains(QStringLiteral("embedded demo server")), result);

@@ -1569,7 +1569,7 @@ private Q_SLOTS:
         QVERIFY(url.port() > 0);
         QCOMPARE(url.path(), QStringLiteral("/api/v1"));
         QVERIFY(QFileInfo::exists(
-            m_dir->filePath(QStringLiteral("data/batchsync-server/server.sqlite"))));
+            m_dir->filePath(QStringLiteral("data/BatchSync/batchsync-server/server.sqlite"))));
 
         QCOMPARE(get(endpoint(url, QStringLiteral("/entities"))).status, 401);
         const Reply reply = get(endpoint(url, QStringLiteral("/entities/orders/count")),

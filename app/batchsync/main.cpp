@@ -80,6 +80,7 @@ QString epilogue()
 int main(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
+    QCoreApplication::setOrganizationName(QStringLiteral("BatchSync"));
     QCoreApplication::setApplicationName(QStringLiteral("batchsync"));
     QCoreApplication::setApplicationVersion(QStringLiteral(BATCHSYNC_VERSION));
 

@@ -97,6 +97,7 @@ bool parseListen(const QString &text, QHostAddress *address, quint16 *port, QStr
 int main(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
+    QCoreApplication::setOrganizationName(QStringLiteral("BatchSync"));
     QCoreApplication::setApplicationName(QStringLiteral("batchsync-server"));
     QCoreApplication::setApplicationVersion(QStringLiteral(BATCHSYNC_VERSION));
 
