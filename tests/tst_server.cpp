@@ -1027,6 +1027,27 @@ private Q_SLOTS:
         QCOMPARE(server.baseUrl().host(), QStringLiteral("127.0.0.1"));
     }
 
+    void pageDelayHoldsPagesOnly()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(10);
+        server.server()->setPageDelay(300);
+        const QUrl base = server.baseUrl();
+        QElapsedTimer clock;
+        clock.start();
+        Reply reply = get(endpoint(base, QStringLiteral("/entities/customers/changes")));
+        QCOMPARE(reply.status, 200);
+        QVERIFY2(clock.elapsed() >= 290, qPrintable(QString::number(clock.elapsed())));
+        QCOMPARE(QJsonDocument::fromJson(reply.body).object().value(QLatin1String("changes"))
+                         .toArray()
+                         .size(),
+                 10);
+        QCOMPARE(server.server()->pageDelay(), 300);
+        server.server()->setPageDelay(-5);
+        QCOMPARE(server.server()->pageDelay(), 0);
+    }
+
     void httpCount()
     {
         Test::TestServer server;

@@ -1,12 +1,16 @@
-// batchsync: the desktop app; this build has only its --headless mode.
+// batchsync: the desktop app, and --headless for the terminal.
 
 #include "headless.h"
+
+#include "appsettings.h"
+#include "mainwindow.h"
 
 #include "common/identifier.h"
 #include "common/types.h"
 #include "engine/syncsettings.h"
 
 #include <QCommandLineOption>
+#include <QApplication>
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDir>
@@ -16,6 +20,7 @@
 #include <QUrl>
 
 #include <cstdio>
+#include <memory>
 #include <optional>
 
 #include <unistd.h>
@@ -75,11 +80,26 @@ QString epilogue()
         .arg(defaults.concurrency);
 }
 
+// The window needs a QApplication (and a display); the headless sync, --help and --version
+// must work without one, so the choice is made before any application object exists.
+bool wantsWindow(int argc, char *argv[])
+{
+    for (int i = 1; i < argc; ++i) {
+        const QByteArray arg(argv[i]);
+        if (arg == "--headless" || arg == "-h" || arg == "--help" || arg == "--version")
+            return false;
+    }
+    return true;
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
 {
-    QCoreApplication app(argc, argv);
+    const bool window = wantsWindow(argc, argv);
+    std::unique_ptr<QCoreApplication> app = window
+            ? std::make_unique<QApplication>(argc, argv)
+            : std::make_unique<QCoreApplication>(argc, argv);
     QCoreApplication::setOrganizationName(QStringLiteral("BatchSync"));
     QCoreApplication::setApplicationName(QStringLiteral("batchsync"));
     QCoreApplication::setApplicationVersion(QStringLiteral(BATCHSYNC_VERSION));
@@ -95,8 +115,7 @@ int main(int argc, char *argv[])
                                            QStringLiteral("Shows the version and exits."));
     const QCommandLineOption headlessOption(
         QStringLiteral("headless"),
-        QStringLiteral("Syncs from the command line, without a window (required in this "
-                       "build)."));
+        QStringLiteral("Syncs from the command line, without a window."));
     const QCommandLineOption endpointOption(
         QStringLiteral("endpoint"),
         QStringLiteral("Protocol v1 base URL (http or https), e.g. "
@@ -150,7 +169,7 @@ int main(int argc, char *argv[])
         // Qt's first line names the binary's full path; the rest is the option list.
         QString help = parser.helpText();
         help.replace(0, help.indexOf(QLatin1Char('\n')),
-                     QStringLiteral("Usage: batchsync --headless [options]"));
+                     QStringLiteral("Usage: batchsync [--headless] [options]\n\nWithout --headless, opens the desktop window; the options then override the\nsaved settings for this session."));
         printTo(stdout, help + epilogue());
         return 0;
     }
@@ -163,13 +182,6 @@ int main(int argc, char *argv[])
         return usageError(QStringLiteral("unexpected argument \"%1\"")
                               .arg(parser.positionalArguments().constFirst()));
     }
-    if (!parser.isSet(headlessOption)) {
-        printTo(stderr,
-                QStringLiteral("batchsync: the desktop window is not part of this build yet; use "
-                               "--headless to sync from the command line (see --help).\n"));
-        return ExitUsage;
-    }
-
     HeadlessOptions options;
     SyncSettings &settings = options.settings;
 
@@ -229,6 +241,41 @@ int main(int argc, char *argv[])
             return usageError(QStringLiteral("--entities needs at least one entity name"));
     }
 
+    if (window) {
+        if (parser.isSet(entitiesOption) || parser.isSet(retryGiveUpOption))
+            return usageError(QStringLiteral("--entities and --retry-give-up-ms need --headless"));
+        // Flags override the saved settings for this session only.
+        Ui::DesktopOptions desktop = Ui::DesktopOptions::fromSettings(Ui::AppSettings::load());
+        if (parser.isSet(endpointOption))
+            desktop.endpoint = settings.endpoint;
+        if (parser.isSet(tokenOption) || qEnvironmentVariableIsSet("BATCHSYNC_TOKEN"))
+            desktop.token = settings.token;
+        if (parser.isSet(pagingOption))
+            desktop.paging = settings.paging;
+        if (parser.isSet(batchSizeOption))
+            desktop.batchSize = settings.batchSize;
+        if (parser.isSet(concurrencyOption))
+            desktop.concurrency = settings.concurrency;
+        if (parser.isSet(dbOption)) {
+            const QFileInfo info(parser.value(dbOption));
+            if (!info.absoluteDir().exists()) {
+                return usageError(QStringLiteral("the folder of --db \"%1\" does not exist")
+                                          .arg(info.absolutePath()));
+            }
+            desktop.databasePath = info.absoluteFilePath();
+        }
+        SyncSettings checked;
+        checked.endpoint = desktop.endpoint.isEmpty()
+                ? QUrl(QStringLiteral("http://127.0.0.1/api/v1"))
+                : desktop.endpoint;
+        checked.databasePath = QStringLiteral("checked");
+        checked.batchSize = desktop.batchSize;
+        checked.concurrency = desktop.concurrency;
+        if (const QString problem = checked.validate(); !problem.isEmpty())
+            return usageError(problem);
+        return Ui::runDesktop(desktop);
+    }
+
     const QString dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
     if (parser.isSet(dbOption)) {
         const QString path = parser.value(dbOption);
@@ -245,7 +292,8 @@ int main(int argc, char *argv[])
             return usageError(QStringLiteral("cannot create the application data folder \"%1\"; "
                                              "use --db")
                                   .arg(dataDir));
-        settings.databasePath = dataDir + QStringLiteral("/batchsync.sqlite");
+        // The same file the window uses for this endpoint: both modes share the progress.
+        settings.databasePath = Ui::AppSettings::databasePathFor(settings.endpoint, dataDir);
     }
 
     // The embedded server's URL is known only once it listens: check the rest meanwhile.
@@ -276,7 +324,7 @@ int main(int argc, char *argv[])
         printTo(stderr, QStringLiteral("batchsync: warning: %1\n").arg(signalError));
     QObject::connect(&terminationSignals, &TerminationSignals::received, &runner,
                      &HeadlessRunner::interrupt);
-    QObject::connect(&runner, &HeadlessRunner::finished, &app,
+    QObject::connect(&runner, &HeadlessRunner::finished, app.get(),
                      [](int exitCode) { QCoreApplication::exit(exitCode); });
     QMetaObject::invokeMethod(&runner, &HeadlessRunner::start, Qt::QueuedConnection);
     return QCoreApplication::exec();

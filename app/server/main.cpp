@@ -130,7 +130,13 @@ int main(int argc, char *argv[])
         QStringLiteral("Require \"Authorization: Bearer T\" on every request (default: "
                        "$BATCHSYNC_TOKEN, else none)."),
         QStringLiteral("T"));
-    parser.addOptions({ listenOption, dbOption, demoOption, scaleOption, tokenOption });
+    const QCommandLineOption pageDelayOption(
+        QStringLiteral("page-delay-ms"),
+        QStringLiteral("Demo pacing: hold every page of changes this long before sending it, "
+                       "so that a sync can be watched (default 0)."),
+        QStringLiteral("MS"));
+    parser.addOptions(
+        { listenOption, dbOption, demoOption, scaleOption, tokenOption, pageDelayOption });
     parser.process(app);
 
     if (!parser.positionalArguments().isEmpty()) {
@@ -199,6 +205,15 @@ int main(int argc, char *argv[])
         }
     }
     server.setToken(token);
+    if (parser.isSet(pageDelayOption)) {
+        bool ok = false;
+        const int delay = parser.value(pageDelayOption).toInt(&ok);
+        if (!ok || delay < 0 || delay > 60000) {
+            printError(QStringLiteral("--page-delay-ms must be a whole number from 0 to 60000"));
+            return 2;
+        }
+        server.setPageDelay(delay);
+    }
 
     if (!address.isLoopback() && token.isEmpty()) {
         std::fprintf(stderr,

@@ -336,6 +336,8 @@ QHttpServerResponse SyncServer::changes(const QString &entity, const QHttpServer
     }
     m_changesServed += records;
     emit pageServed(entity, records);
+    if (m_pageDelayMs > 0)
+        QThread::msleep(ulong(m_pageDelayMs));
     return jsonResponse(std::move(*body));
 }
 
@@ -368,7 +370,8 @@ void EmbeddedServer::start(const QString &databasePath, bool demo, const QString
     m_context->moveToThread(m_thread.get());
     m_thread->start();
 
-    QMetaObject::invokeMethod(m_context, [this, databasePath, demo, token] {
+    QMetaObject::invokeMethod(m_context, [this, databasePath, demo, token,
+                                          pageDelay = m_pageDelayMs] {
         // Here in the server thread: everything created now lives in it.
         auto *server = new SyncServer;
         m_server = server;
@@ -391,6 +394,7 @@ void EmbeddedServer::start(const QString &databasePath, bool demo, const QString
                              << timer.elapsed() << "ms";
         }
         server->setToken(token);
+        server->setPageDelay(pageDelay);
         if (server->listen(QHostAddress::LocalHost, 0) == 0)
             return fail(
                 QStringLiteral("cannot listen on 127.0.0.1: %1").arg(server->errorString()));

@@ -56,6 +56,14 @@ public:
     /*! The protocol base URL clients use, e.g. http://127.0.0.1:8080/api/v1. */
     QUrl baseUrl() const;
 
+    /*!
+        Holds every /changes response for \a milliseconds before sending it, so that a demo
+        sync lasts long enough for a person to watch it and try pause and resume. The
+        server's thread sleeps meanwhile: a demo setting, never one for production.
+    */
+    void setPageDelay(int milliseconds) { m_pageDelayMs = qMax(0, milliseconds); }
+    int pageDelay() const { return m_pageDelayMs; }
+
     /*! Total number of change records sent in /changes responses so far. */
     qint64 changesServed() const { return m_changesServed; }
     /*! Number of requests answered so far (errors included). */
@@ -86,6 +94,7 @@ private:
     quint16 m_port = 0;
     qint64 m_changesServed = 0;
     qint64 m_requestsServed = 0;
+    int m_pageDelayMs = 0;
 };
 
 /*!
@@ -108,6 +117,8 @@ public:
         set and it holds no entity yet, and listens on 127.0.0.1 on a free port.
     */
     void start(const QString &databasePath, bool demo, const QString &token = QString());
+    /*! See SyncServer::setPageDelay; call before start(). */
+    void setPageDelay(int milliseconds) { m_pageDelayMs = qMax(0, milliseconds); }
     QUrl baseUrl() const { return m_baseUrl; }
 
 Q_SIGNALS:
@@ -119,6 +130,7 @@ private:
     QObject *m_context = nullptr; // lives in m_thread: runs the work posted there
     SyncServer *m_server = nullptr; // lives in m_thread, only touched there
     QUrl m_baseUrl;
+    int m_pageDelayMs = 0;
 };
 
 } // namespace BatchSync

@@ -1,0 +1,816 @@
+// The desktop window, driven with QTest under the offscreen platform against real servers.
+
+#include "appsettings.h"
+#include "dataview.h"
+#include "engine/syncengine.h"
+#include "entityrow.h"
+#include "logview.h"
+#include "mainwindow.h"
+#include "progresspage.h"
+#include "server/syncserver.h"
+#include "settingsdialog.h"
+#include "testutil/testserver.h"
+#include "uitext.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QElapsedTimer>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSplitter>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTcpServer>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+#include <memory>
+
+using namespace BatchSync;
+using namespace BatchSync::Ui;
+
+namespace {
+
+constexpr int SyncTimeoutMs = 120000;
+
+template<typename T> T *child(const QWidget &window, const QString &name)
+{
+    T *widget = window.findChild<T *>(name);
+    if (!widget)
+        qWarning("no %s named %s", T::staticMetaObject.className(), qPrintable(name));
+    return widget;
+}
+
+QString stateOf(const MainWindow &window, const QString &entity)
+{
+    const QLabel *label = window.findChild<QLabel *>(QStringLiteral("state_") + entity);
+    return label ? label->text() : QStringLiteral("<no row>");
+}
+
+QString stateWord(SyncState state)
+{
+    return UiText::state(state);
+}
+
+bool barFull(const MainWindow &window, const QString &entity)
+{
+    const QProgressBar *bar = window.findChild<QProgressBar *>(QStringLiteral("bar_") + entity);
+    return bar && bar->value() == bar->maximum();
+}
+
+QString buttonText(const MainWindow &window, const QString &entity)
+{
+    const QPushButton *button = window.findChild<QPushButton *>(QStringLiteral("button_") + entity);
+    return button ? button->text() : QStringLiteral("<no button>");
+}
+
+void click(const MainWindow &window, const QString &entity)
+{
+    QPushButton *button = window.findChild<QPushButton *>(QStringLiteral("button_") + entity);
+    QVERIFY2(button, qPrintable(entity));
+    QTest::mouseClick(button, Qt::LeftButton);
+}
+
+EntityRow *rowOf(const MainWindow &window, const QString &entity)
+{
+    return window.findChild<EntityRow *>(QStringLiteral("row_") + entity);
+}
+
+bool logContains(const MainWindow &window, const QString &text)
+{
+    for (const QString &line : window.logView()->messages()) {
+        if (line.contains(text, Qt::CaseInsensitive))
+            return true;
+    }
+    return false;
+}
+
+int fetchAll(QSqlQueryModel *model)
+{
+    while (model->canFetchMore())
+        model->fetchMore();
+    return model->rowCount();
+}
+
+// Counts the layout passes a widget asks for.
+class LayoutCounter final : public QObject
+{
+public:
+    int requests = 0;
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override
+    {
+        if (event->type() == QEvent::LayoutRequest)
+            ++requests;
+        return QObject::eventFilter(watched, event);
+    }
+};
+
+// The offscreen platform says this for every top-level window; it is noise here.
+QtMessageHandler qtTestHandler = nullptr;
+void quietHandler(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    if (message.contains(QLatin1String("does not support propagateSizeHints")))
+        return;
+    qtTestHandler(type, context, message);
+}
+
+quint16 unusedPort()
+{
+    QTcpServer probe;
+    probe.listen(QHostAddress::LocalHost, 0);
+    const quint16 port = probe.serverPort();
+    probe.close();
+    return port;
+}
+
+} // namespace
+
+class TestUi final : public QObject
+{
+    Q_OBJECT
+
+private:
+    DesktopOptions optionsFor(const QUrl &endpoint, int batchSize = 100, int concurrency = 3)
+    {
+        DesktopOptions options;
+        options.endpoint = endpoint;
+        options.databasePath = m_dir->filePath(QStringLiteral("local.sqlite"));
+        options.dataDirectory = m_dir->path();
+        options.batchSize = batchSize;
+        options.concurrency = concurrency;
+        options.retryBaseDelayMs = 20;
+        options.retryMaxDelayMs = 100;
+        options.retryGiveUpMs = 400;
+        return options;
+    }
+
+    DesktopOptions demoOptions(const QString &localName)
+    {
+        DesktopOptions options;
+        options.databasePath = m_dir->filePath(localName);
+        options.dataDirectory = m_dir->path();
+        // Shared by the demo tests: the demo data is created once.
+        options.demoServerPath = m_suiteDir.filePath(QStringLiteral("demo-server.sqlite"));
+        // At full speed: the stall measured is the worst case, and the suite stays quick.
+        options.demoPageDelayMs = 0;
+        return options;
+    }
+
+    QTemporaryDir m_suiteDir;
+    std::unique_ptr<QTemporaryDir> m_dir;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_suiteDir.isValid());
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("BatchSyncTest"));
+        QCoreApplication::setApplicationName(QStringLiteral("tst_ui"));
+        QSettings::setDefaultFormat(QSettings::IniFormat);
+        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope,
+                           m_suiteDir.filePath(QStringLiteral("settings")));
+        QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
+        qtTestHandler = qInstallMessageHandler(quietHandler);
+    }
+
+    void init()
+    {
+        m_dir = std::make_unique<QTemporaryDir>();
+        QVERIFY(m_dir->isValid());
+        QSettings().clear();
+    }
+
+    void cleanup() { m_dir.reset(); }
+
+    void pageListsTheServersEntities()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(300, 1, QStringLiteral("customers"));
+        server.addCustomers(200, 2, QStringLiteral("orders"));
+        server.addCustomers(100, 3, QStringLiteral("products"));
+
+        MainWindow window(optionsFor(server.baseUrl()));
+        window.show();
+        const QStringList expected { QStringLiteral("customers"), QStringLiteral("orders"),
+                                     QStringLiteral("products") };
+        QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames(), expected, 10000);
+        for (const QString &name : expected) {
+            QVERIFY(rowOf(window, name));
+            QCOMPARE(stateOf(window, name), stateWord(SyncState::Idle));
+            QCOMPARE(buttonText(window, name), QStringLiteral("Start"));
+        }
+        QVERIFY(window.windowTitle().contains(server.baseUrl().toString()));
+        QVERIFY(!window.windowTitle().contains(QStringLiteral("embedded demo")));
+        QVERIFY(!window.isEmbeddedDemo());
+        QVERIFY(window.progressPage()->message().isEmpty());
+
+        QAction *syncAll = child<QAction>(window, QStringLiteral("syncAllAction"));
+        QAction *pauseAll = child<QAction>(window, QStringLiteral("pauseAllAction"));
+        QVERIFY(syncAll && pauseAll);
+        QVERIFY(syncAll->shortcuts().contains(QKeySequence(Qt::Key_F5)));
+        QVERIFY(pauseAll->shortcuts().contains(QKeySequence(Qt::Key_F6)));
+        QVERIFY(!syncAll->toolTip().isEmpty());
+        QVERIFY(!pauseAll->toolTip().isEmpty());
+        QVERIFY(QFile::exists(QStringLiteral(":/batchsync/batchsync.svg")));
+        QVERIFY(!window.windowIcon().pixmap(32).isNull());
+    }
+
+    void syncAllFillsEveryBarAndTheDataView()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(3000, 1, QStringLiteral("customers"));
+        server.addCustomers(1500, 2, QStringLiteral("orders"));
+        server.addCustomers(0, 3, QStringLiteral("empty"));
+
+        MainWindow window(optionsFor(server.baseUrl(), 250));
+        window.show();
+        QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames().size(), 3, 10000);
+
+        child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
+        for (const QString &name :
+             { QStringLiteral("customers"), QStringLiteral("orders"), QStringLiteral("empty") }) {
+            QTRY_VERIFY_WITH_TIMEOUT(barFull(window, name), SyncTimeoutMs);
+            QTRY_COMPARE(stateOf(window, name), stateWord(SyncState::Completed));
+            QCOMPARE(buttonText(window, name), QStringLiteral("Start"));
+            const QLabel *last = child<QLabel>(window, QStringLiteral("lastSync_") + name);
+            QVERIFY(last && !last->text().isEmpty() && last->text() != QStringLiteral("never"));
+        }
+        const QProgressBar *overall = child<QProgressBar>(window, QStringLiteral("overallBar"));
+        QCOMPARE(overall->value(), overall->maximum());
+        QCOMPARE(window.progressPage()->overallDone(), 4500);
+        QCOMPARE(child<QLabel>(window, QStringLiteral("count_customers"))->text(),
+                 QStringLiteral("3,000 / 3,000"));
+        QTRY_VERIFY(
+            logContains(window, QStringLiteral("customers: sync completed, 3,000 records")));
+
+        // The data view reads the local database.
+        DataView *data = window.dataView();
+        QTRY_VERIFY(data->entityNames().contains(QStringLiteral("customers")));
+        auto *combo = child<QComboBox>(window, QStringLiteral("entityCombo"));
+        combo->setCurrentIndex(combo->findText(QStringLiteral("customers")));
+        const QLabel *count = child<QLabel>(window, QStringLiteral("rowCountLabel"));
+        QTRY_COMPARE(count->text(), QStringLiteral("3,000 records"));
+        QVERIFY2(data->model()->rowCount() < 3000, "the model must fetch lazily");
+        QCOMPARE(fetchAll(data->model()), 3000);
+        QCOMPARE(data->model()->columnCount(), 6); // id + 5 fields; no bookkeeping columns
+        QCOMPARE(child<QAbstractItemView>(window, QStringLiteral("dataView"))->model(),
+                 data->model());
+
+        // The filter box waits for a pause in typing, then matches the text columns.
+        auto *filter = child<QLineEdit>(window, QStringLiteral("filterEdit"));
+        QTest::keyClicks(filter, QStringLiteral("Customer 12"));
+        QCOMPARE(count->text(), QStringLiteral("3,000 records"));
+        QTRY_COMPARE(count->text(), QStringLiteral("111 of 3,000 records match"));
+        QCOMPARE(fetchAll(data->model()), 111);
+        data->setFilterText(QStringLiteral("Customer 1234"));
+        QCOMPARE(fetchAll(data->model()), 1);
+        QCOMPARE(data->model()->index(0, 1).data().toString(), QStringLiteral("Customer 1234"));
+        // LIKE's wildcards and quotes are matched literally, never as SQL.
+        data->setFilterText(QStringLiteral("%"));
+        QCOMPARE(data->matchingRows(), 0);
+        data->setFilterText(QStringLiteral("_"));
+        QCOMPARE(data->matchingRows(), 0);
+        data->setFilterText(QStringLiteral("'; DROP TABLE customers; --"));
+        QCOMPARE(data->matchingRows(), 0);
+        data->setFilterText(QString());
+        QCOMPARE(data->matchingRows(), 3000);
+
+        // A click on a column header sorts by it, in SQL, still lazily.
+        auto *table = child<QTableView>(window, QStringLiteral("dataView"));
+        table->horizontalHeader()->setSortIndicator(2, Qt::DescendingOrder); // balance
+        QCOMPARE(data->model()->headerData(2, Qt::Horizontal).toString(),
+                 QStringLiteral("balance"));
+        QVERIFY(data->model()->rowCount() < 3000);
+        QVERIFY(data->model()->index(0, 2).data().toDouble()
+                >= data->model()->index(1, 2).data().toDouble());
+        QVERIFY(data->model()->index(1, 2).data().toDouble()
+                >= data->model()->index(200, 2).data().toDouble());
+
+        combo->setCurrentIndex(combo->findText(QStringLiteral("empty")));
+        QTRY_COMPARE(count->text(), QStringLiteral("0 records"));
+    }
+
+    void pauseOneWhileOthersContinueThenResume()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(20000, 1, QStringLiteral("customers"));
+        server.addCustomers(3000, 2, QStringLiteral("orders"));
+        server.addCustomers(3000, 3, QStringLiteral("products"));
+
+        MainWindow window(optionsFor(server.baseUrl(), 100, 3));
+        window.show();
+        QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames().size(), 3, 10000);
+        QTest::qWait(50); // the layout settles once
+
+        // Progress updates repaint labels; they never lay the page out again.
+        LayoutCounter layouts;
+        window.progressPage()->installEventFilter(&layouts);
+        child<QWidget>(window, QStringLiteral("rows"))->installEventFilter(&layouts);
+        for (EntityRow *row : window.progressPage()->findChildren<EntityRow *>())
+            row->installEventFilter(&layouts);
+        QSignalSpy progress(window.engine(), &SyncEngine::progressChanged);
+        child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
+
+        const QString customers = QStringLiteral("customers");
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(window, customers)->done() > 0, SyncTimeoutMs);
+        QCOMPARE(buttonText(window, customers), QStringLiteral("Pause"));
+        click(window, customers);
+        QTRY_COMPARE_WITH_TIMEOUT(stateOf(window, customers), stateWord(SyncState::Paused), 10000);
+        QCOMPARE(buttonText(window, customers), QStringLiteral("Resume"));
+        const qint64 pausedAt = rowOf(window, customers)->done();
+        QVERIFY2(pausedAt < 20000, "the sync finished before it could be paused");
+
+        // The others go on to the end; the paused one does not move.
+        for (const QString &name : { QStringLiteral("orders"), QStringLiteral("products") }) {
+            QTRY_VERIFY_WITH_TIMEOUT(barFull(window, name), SyncTimeoutMs);
+            QTRY_COMPARE(stateOf(window, name), stateWord(SyncState::Completed));
+        }
+        QTest::qWait(200);
+        QCOMPARE(stateOf(window, customers), stateWord(SyncState::Paused));
+        QCOMPARE(rowOf(window, customers)->done(), pausedAt);
+        QVERIFY(!barFull(window, customers));
+        QVERIFY(logContains(window, QStringLiteral("customers: paused at")));
+        qInfo("%d layout requests for %d progress updates", layouts.requests,
+              int(progress.count()));
+        QVERIFY(progress.count() > 10);
+        QVERIFY2(layouts.requests <= 5, qPrintable(QString::number(layouts.requests)));
+        // (The counter does see a change of geometry.)
+        const int before = layouts.requests;
+        child<QProgressBar>(window, QStringLiteral("bar_orders"))->setMinimumWidth(121);
+        QTRY_VERIFY(layouts.requests > before);
+
+        click(window, customers);
+        QTRY_VERIFY_WITH_TIMEOUT(barFull(window, customers), SyncTimeoutMs);
+        QTRY_COMPARE(stateOf(window, customers), stateWord(SyncState::Completed));
+        QCOMPARE(rowOf(window, customers)->done(), 20000);
+
+        window.dataView()->setCurrentEntity(customers);
+        QTRY_COMPARE(child<QLabel>(window, QStringLiteral("rowCountLabel"))->text(),
+                     QStringLiteral("20,000 records"));
+    }
+
+    void pausedProgressShowsAtNextLaunchAndResumes()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(20000, 4, QStringLiteral("customers"));
+        const QString customers = QStringLiteral("customers");
+        qint64 pausedAt = 0;
+        {
+            MainWindow window(optionsFor(server.baseUrl(), 100, 2));
+            window.show();
+            QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames().size(), 1, 10000);
+            child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
+            QTRY_VERIFY_WITH_TIMEOUT(rowOf(window, customers)->done() >= 1000, SyncTimeoutMs);
+            // Pause all, then quit: the next launch shows where it stopped.
+            QAction *pauseAll = child<QAction>(window, QStringLiteral("pauseAllAction"));
+            QVERIFY(pauseAll->isEnabled());
+            pauseAll->trigger();
+            QTRY_COMPARE_WITH_TIMEOUT(stateOf(window, customers), stateWord(SyncState::Paused),
+                                      10000);
+            pausedAt = rowOf(window, customers)->done();
+            QVERIFY(pausedAt < 20000);
+            window.close();
+        }
+        // A second launch, with the server unreachable: progress and records are still there.
+        {
+            MainWindow window(
+                optionsFor(QUrl(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(unusedPort()))));
+            window.show();
+            QTRY_VERIFY_WITH_TIMEOUT(rowOf(window, customers), 10000);
+            QCOMPARE(stateOf(window, customers), stateWord(SyncState::Paused));
+            QCOMPARE(rowOf(window, customers)->done(), pausedAt);
+            QCOMPARE(buttonText(window, customers), QStringLiteral("Resume"));
+            window.dataView()->setCurrentEntity(customers);
+            QTRY_COMPARE(window.dataView()->matchingRows(), pausedAt);
+        }
+        {
+            MainWindow window(optionsFor(server.baseUrl(), 100, 2));
+            window.show();
+            QTRY_VERIFY_WITH_TIMEOUT(rowOf(window, customers), 10000);
+            QCOMPARE(stateOf(window, customers), stateWord(SyncState::Paused));
+            QCOMPARE(rowOf(window, customers)->done(), pausedAt);
+            const QProgressBar *bar = child<QProgressBar>(window, QStringLiteral("bar_customers"));
+            QVERIFY(bar->value() > 0 && bar->value() < bar->maximum());
+            click(window, customers);
+            QTRY_VERIFY_WITH_TIMEOUT(barFull(window, customers), SyncTimeoutMs);
+            QTRY_COMPARE(stateOf(window, customers), stateWord(SyncState::Completed));
+            window.dataView()->setCurrentEntity(customers);
+            QTRY_COMPARE(window.dataView()->matchingRows(), 20000);
+        }
+    }
+
+    void failureShowsTheReason_data()
+    {
+        QTest::addColumn<bool>("deadServer");
+        QTest::addColumn<QString>("category");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("wrong token")
+            << false << QStringLiteral("token refused") << QStringLiteral("refused the token");
+        QTest::newRow("dead server") << true << QStringLiteral("cannot reach the server")
+                                     << QStringLiteral("connection refused");
+    }
+
+    void failureShowsTheReason()
+    {
+        QFETCH(bool, deadServer);
+        QFETCH(QString, category);
+        QFETCH(QString, reason);
+        const QString customers = QStringLiteral("customers");
+
+        Test::TestServer server;
+        QVERIFY(server.start(QStringLiteral("secret")));
+        server.addCustomers(500, 1, customers);
+        {
+            DesktopOptions options = optionsFor(server.baseUrl());
+            options.token = QStringLiteral("secret");
+            MainWindow window(options);
+            QTRY_VERIFY_WITH_TIMEOUT(rowOf(window, customers), 10000);
+            child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
+            QTRY_VERIFY_WITH_TIMEOUT(barFull(window, customers), SyncTimeoutMs);
+        }
+
+        DesktopOptions options = optionsFor(
+            deadServer ? QUrl(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(unusedPort()))
+                       : server.baseUrl());
+        options.token = QStringLiteral("wrong");
+        MainWindow window(options);
+        window.show();
+        // Listing the entities fails at once: the page and the log say why.
+        QTRY_VERIFY_WITH_TIMEOUT(window.progressPage()->message().contains(category), 10000);
+        QVERIFY(window.progressPage()->message().contains(reason, Qt::CaseInsensitive));
+        QVERIFY(logContains(window, category));
+        // The entity synced before is still listed, with its records.
+        QVERIFY(rowOf(window, customers));
+        QCOMPARE(stateOf(window, customers), stateWord(SyncState::Completed));
+        window.dataView()->setCurrentEntity(customers);
+        QTRY_COMPARE(child<QLabel>(window, QStringLiteral("rowCountLabel"))->text(),
+                     QStringLiteral("500 records"));
+
+        click(window, customers);
+        QTRY_COMPARE_WITH_TIMEOUT(stateOf(window, customers), stateWord(SyncState::Failed), 20000);
+        EntityRow *row = rowOf(window, customers);
+        QVERIFY2(row->toolTip().contains(reason, Qt::CaseInsensitive), qPrintable(row->toolTip()));
+        QVERIFY(child<QLabel>(window, QStringLiteral("state_customers"))
+                    ->toolTip()
+                    .contains(reason, Qt::CaseInsensitive));
+        QCOMPARE(buttonText(window, customers), QStringLiteral("Start"));
+        QTRY_VERIFY(logContains(window, QStringLiteral("customers failed (%1)").arg(category)));
+        if (deadServer)
+            QVERIFY(logContains(window, QStringLiteral("retrying in")));
+
+        // The log is copyable.
+        window.logView()->clearSelection();
+        window.logView()->copy();
+        QVERIFY(QApplication::clipboard()->text().contains(category));
+    }
+
+    void settingsRoundTripThroughQSettings()
+    {
+        AppSettings settings;
+        settings.setEndpoint(QUrl(QStringLiteral("https://sync.example.com/api/v1")));
+        settings.setToken(QStringLiteral("s3cret-token"));
+        settings.setPaging(PagingMode::Offset);
+        settings.setBatchSize(2500);
+        settings.setConcurrency(5);
+        settings.setWindowGeometry(QByteArrayLiteral("geometry"));
+        settings.setSplitterState(QByteArrayLiteral("splitter"));
+        settings.setColumnStates({ { QStringLiteral("customers"), QByteArrayLiteral("columns") } });
+        QVERIFY(settings.validate().isEmpty());
+        settings.save();
+
+        const AppSettings loaded = AppSettings::load();
+        QCOMPARE(loaded.endpoint(), settings.endpoint());
+        QCOMPARE(loaded.token(), settings.token());
+        QCOMPARE(loaded.paging(), PagingMode::Offset);
+        QCOMPARE(loaded.batchSize(), 2500);
+        QCOMPARE(loaded.concurrency(), 5);
+        QCOMPARE(loaded.windowGeometry(), QByteArrayLiteral("geometry"));
+        QCOMPARE(loaded.splitterState(), QByteArrayLiteral("splitter"));
+        QCOMPARE(loaded.columnStates().value(QStringLiteral("customers")),
+                 QByteArrayLiteral("columns"));
+        QVERIFY(loaded.sameConnection(settings));
+
+        // Defaults when nothing is stored: the embedded demo.
+        QSettings().clear();
+        const AppSettings defaults = AppSettings::load();
+        QVERIFY(defaults.isEmbeddedDemo());
+        QCOMPARE(defaults.batchSize(), SyncSettings::DefaultBatchSize);
+        QVERIFY(defaults.validate().isEmpty());
+    }
+
+    void settingsValidation_data()
+    {
+        QTest::addColumn<QString>("endpoint");
+        QTest::addColumn<QString>("token");
+        QTest::addColumn<int>("batchSize");
+        QTest::addColumn<int>("concurrency");
+        QTest::addColumn<bool>("valid");
+        QTest::newRow("embedded demo") << QString() << QString() << 1000 << 2 << true;
+        QTest::newRow("https") << QStringLiteral("https://example.com/api/v1")
+                               << QStringLiteral("abc.DEF-123") << 100 << 16 << true;
+        QTest::newRow("http with port")
+            << QStringLiteral("http://127.0.0.1:8080/api/v1") << QString() << 10000 << 1 << true;
+        QTest::newRow("ftp") << QStringLiteral("ftp://example.com/") << QString() << 1000 << 2
+                             << false;
+        QTest::newRow("not a url")
+            << QStringLiteral("not a url") << QString() << 1000 << 2 << false;
+        QTest::newRow("no host") << QStringLiteral("http://") << QString() << 1000 << 2 << false;
+        QTest::newRow("query") << QStringLiteral("http://h/api?x=1") << QString() << 1000 << 2
+                               << false;
+        QTest::newRow("batch too small") << QString() << QString() << 99 << 2 << false;
+        QTest::newRow("batch too large") << QString() << QString() << 10001 << 2 << false;
+        QTest::newRow("no concurrency") << QString() << QString() << 1000 << 0 << false;
+        QTest::newRow("too much concurrency") << QString() << QString() << 1000 << 17 << false;
+        QTest::newRow("token with space")
+            << QString() << QStringLiteral("a b") << 1000 << 2 << false;
+    }
+
+    void settingsValidation()
+    {
+        QFETCH(QString, endpoint);
+        QFETCH(QString, token);
+        QFETCH(int, batchSize);
+        QFETCH(int, concurrency);
+        QFETCH(bool, valid);
+        AppSettings settings;
+        settings.setEndpoint(endpoint.isEmpty() ? QUrl() : QUrl(endpoint, QUrl::StrictMode));
+        settings.setToken(token);
+        settings.setBatchSize(batchSize);
+        settings.setConcurrency(concurrency);
+        const QString reason = settings.validate();
+        QCOMPARE(reason.isEmpty(), valid);
+
+        // The dialog shows the same reason and refuses OK (its spin boxes clamp the numbers).
+        if (batchSize >= 100 && batchSize <= 10000 && concurrency >= 1 && concurrency <= 16) {
+            SettingsDialog dialog(AppSettings {});
+            child<QLineEdit>(dialog, QStringLiteral("endpointEdit"))->setText(endpoint);
+            child<QLineEdit>(dialog, QStringLiteral("tokenEdit"))->setText(token);
+            QCOMPARE(dialog.validate().isEmpty(), valid);
+            QCOMPARE(dialog.shownReason().isEmpty(), valid);
+            auto *buttons = dialog.findChild<QDialogButtonBox *>();
+            QCOMPARE(buttons->button(QDialogButtonBox::Ok)->isEnabled(), valid);
+            dialog.accept();
+            QCOMPARE(dialog.result() == QDialog::Accepted, valid);
+            if (valid)
+                QCOMPARE(dialog.settings().endpoint().toString(), endpoint);
+        }
+    }
+
+    void eachEndpointHasItsOwnDatabase()
+    {
+        const QString dir = m_dir->path();
+        const QString demo = AppSettings::databasePathFor(QUrl(), dir);
+        QVERIFY(demo.endsWith(QStringLiteral("/demo.sqlite")));
+        const QString a
+            = AppSettings::databasePathFor(QUrl(QStringLiteral("http://a.example/api/v1")), dir);
+        const QString b
+            = AppSettings::databasePathFor(QUrl(QStringLiteral("http://b.example/api/v1")), dir);
+        QVERIFY(a != b && a != demo);
+        QVERIFY(a.startsWith(dir));
+        QCOMPARE(
+            AppSettings::databasePathFor(QUrl(QStringLiteral("HTTP://A.example/api/v1/")), dir), a);
+        QVERIFY(AppSettings::databasePathFor(QUrl(QStringLiteral("http://a.example/api/v1")))
+                    .startsWith(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)));
+        QVERIFY(AppSettings::demoServerPathFor(dir) != demo);
+    }
+
+    void switchingEndpointsNeverMixesTheirData()
+    {
+        Test::TestServer first;
+        QVERIFY(first.start());
+        first.addCustomers(300, 1, QStringLiteral("customers"));
+        Test::TestServer second;
+        QVERIFY(second.start());
+        second.addCustomers(200, 2, QStringLiteral("orders"));
+
+        DesktopOptions options = optionsFor(first.baseUrl());
+        options.databasePath.clear(); // per endpoint, in dataDirectory
+        MainWindow window(options);
+        window.show();
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(window, QStringLiteral("customers")), 10000);
+        child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(barFull(window, QStringLiteral("customers")), SyncTimeoutMs);
+        const QString firstPath = window.databasePath();
+        QCOMPARE(firstPath, AppSettings::databasePathFor(first.baseUrl(), m_dir->path()));
+
+        // A change that keeps the endpoint keeps the database.
+        AppSettings settings = window.currentSettings();
+        settings.setBatchSize(500);
+        QVERIFY(window.applySettings(settings));
+        QCOMPARE(window.databasePath(), firstPath);
+        QCOMPARE(window.engine()->settings().batchSize, 500);
+        QTRY_COMPARE(stateOf(window, QStringLiteral("customers")), stateWord(SyncState::Completed));
+
+        settings.setEndpoint(second.baseUrl());
+        QVERIFY(window.applySettings(settings));
+        QVERIFY(window.databasePath() != firstPath);
+        QCOMPARE(window.engine()->settings().endpoint, second.baseUrl());
+        QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames(),
+                                  QStringList { QStringLiteral("orders") }, 10000);
+        child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(barFull(window, QStringLiteral("orders")), SyncTimeoutMs);
+        QTRY_COMPARE(window.dataView()->entityNames(), QStringList { QStringLiteral("orders") });
+
+        // Back to the first: its own data again.
+        settings.setEndpoint(first.baseUrl());
+        QVERIFY(window.applySettings(settings));
+        QCOMPARE(window.databasePath(), firstPath);
+        QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames(),
+                                  QStringList { QStringLiteral("customers") }, 10000);
+        QCOMPARE(stateOf(window, QStringLiteral("customers")), stateWord(SyncState::Completed));
+        QTRY_COMPARE(window.dataView()->entityNames(), QStringList { QStringLiteral("customers") });
+
+        // Invalid settings are refused, with the reason in the log.
+        settings.setEndpoint(QUrl(QStringLiteral("ftp://example.com")));
+        QVERIFY(!window.applySettings(settings));
+        QCOMPARE(window.databasePath(), firstPath);
+        QVERIFY(logContains(window, QStringLiteral("http://")));
+    }
+
+    void settingsDialogAsksBeforeSwitchingEndpoints()
+    {
+        Test::TestServer other;
+        QVERIFY(other.start());
+        other.addCustomers(100, 5, QStringLiteral("orders"));
+        const QUrl dead(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(unusedPort()));
+        DesktopOptions options = optionsFor(dead);
+        options.databasePath.clear();
+        MainWindow window(options);
+        window.show();
+        QTRY_VERIFY(window.engine());
+
+        // Plays the user: fills the dialog, then answers the question with \a answer.
+        QStringList questions;
+        const auto answerWith = [&](QMessageBox::StandardButton answer) {
+            auto *driver = new QTimer(&window);
+            connect(driver, &QTimer::timeout, &window, [&, driver, answer] {
+                QWidget *modal = QApplication::activeModalWidget();
+                if (auto *dialog = qobject_cast<SettingsDialog *>(modal)) {
+                    dialog->findChild<QLineEdit *>(QStringLiteral("endpointEdit"))
+                        ->setText(other.baseUrl().toString());
+                    dialog->accept();
+                } else if (auto *box = qobject_cast<QMessageBox *>(modal)) {
+                    questions.append(box->text());
+                    box->button(answer)->click();
+                    driver->deleteLater();
+                }
+            });
+            driver->start(20);
+        };
+
+        answerWith(QMessageBox::Cancel);
+        window.openSettings();
+        QCOMPARE(questions.size(), 1);
+        QVERIFY(questions.first().contains(other.baseUrl().toString()));
+        QVERIFY(questions.first().contains(QStringLiteral("own local database")));
+        QCOMPARE(window.engine()->settings().endpoint, dead);
+        QVERIFY(AppSettings::load().endpoint().isEmpty()); // nothing saved
+
+        answerWith(QMessageBox::Yes);
+        window.openSettings();
+        QCOMPARE(questions.size(), 2);
+        QCOMPARE(window.engine()->settings().endpoint, other.baseUrl());
+        QCOMPARE(AppSettings::load().endpoint(), other.baseUrl());
+        QCOMPARE(window.databasePath(),
+                 AppSettings::databasePathFor(other.baseUrl(), m_dir->path()));
+        QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames(),
+                                  QStringList { QStringLiteral("orders") }, 10000);
+    }
+
+    void layoutIsRemembered()
+    {
+        QByteArray splitterState;
+        {
+            MainWindow window(
+                optionsFor(QUrl(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(unusedPort()))));
+            QCOMPARE(window.size(), QSize(1100, 700));
+            window.show();
+            window.resize(900, 640);
+            auto *splitter = child<QSplitter>(window, QStringLiteral("mainSplitter"));
+            splitter->setSizes({ 200, 300 });
+            splitterState = splitter->saveState();
+            window.close();
+        }
+        MainWindow window(
+            optionsFor(QUrl(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(unusedPort()))));
+        QCOMPARE(window.size(), QSize(900, 640));
+        QCOMPARE(child<QSplitter>(window, QStringLiteral("mainSplitter"))->saveState(),
+                 splitterState);
+    }
+
+    void embeddedDemoStartsAndListsEntities()
+    {
+        MainWindow window(demoOptions(QStringLiteral("demo.sqlite")));
+        window.show();
+        QVERIFY(window.isEmbeddedDemo());
+        QVERIFY(window.windowTitle().contains(QStringLiteral("embedded demo")));
+        // The first start creates the demo data (about 100,000 records).
+        QTRY_VERIFY_WITH_TIMEOUT(window.engine(), 180000);
+        QTRY_VERIFY_WITH_TIMEOUT(window.progressPage()->entityNames().size() >= 2, 30000);
+        QCOMPARE(window.engine()->settings().endpoint.host(), QStringLiteral("127.0.0.1"));
+        QVERIFY(window.windowTitle().contains(window.endpoint().toString()));
+        QVERIFY(window.windowTitle().contains(QStringLiteral("(embedded demo)")));
+        QVERIFY(window.progressPage()->message().isEmpty());
+        qInfo("embedded demo entities: %s",
+              qPrintable(window.progressPage()->entityNames().join(QStringLiteral(", "))));
+    }
+
+    void guiNeverStallsDuringADemoSync()
+    {
+        MainWindow window(demoOptions(QStringLiteral("stall.sqlite")));
+        window.show();
+        QTRY_VERIFY_WITH_TIMEOUT(window.engine(), 180000);
+        QTRY_VERIFY_WITH_TIMEOUT(!window.progressPage()->entityNames().isEmpty()
+                                     && window.progressPage()->message().isEmpty(),
+                                 30000);
+        // The data tab shown, so that its re-reads after each entity count too.
+        child<QTabWidget>(window, QStringLiteral("bottomTabs"))->setCurrentIndex(1);
+
+        QElapsedTimer clock;
+        qint64 last = -1;
+        qint64 longest = 0;
+        QTimer ticker;
+        ticker.setTimerType(Qt::PreciseTimer);
+        ticker.setInterval(5);
+        connect(&ticker, &QTimer::timeout, this, [&] {
+            const qint64 now = clock.elapsed();
+            if (last >= 0)
+                longest = std::max(longest, now - last);
+            last = now;
+        });
+
+        QSignalSpy finished(window.engine(), &SyncEngine::finished);
+        clock.start();
+        ticker.start();
+        child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
+        QVERIFY(finished.wait(300000));
+        const qint64 elapsed = clock.elapsed();
+        ticker.stop();
+
+        const qint64 records = window.progressPage()->overallDone();
+        for (const QString &name : window.progressPage()->entityNames())
+            QCOMPARE(stateOf(window, name), stateWord(SyncState::Completed));
+        QVERIFY(records > 10000);
+        qInfo("longest GUI event-loop stall: %lld ms during a sync of %lld demo records in "
+              "%lld ms (batch size %d, %d entities at once)",
+              longest, records, elapsed, window.engine()->settings().batchSize,
+              window.engine()->settings().concurrency);
+        QVERIFY2(longest < 250,
+                 qPrintable(QStringLiteral("the GUI stalled for %1 ms").arg(longest)));
+    }
+
+    // Not a check: BATCHSYNC_SCREENSHOT=<file.png> grabs the window mid-sync for the README.
+    void screenshot()
+    {
+        const QString path = qEnvironmentVariable("BATCHSYNC_SCREENSHOT");
+        if (path.isEmpty())
+            QSKIP("set BATCHSYNC_SCREENSHOT=<file.png> to take the README's screenshot");
+        DesktopOptions options = demoOptions(QStringLiteral("demo.sqlite"));
+        options.batchSize = 100;
+        options.concurrency = 3;
+        MainWindow window(options);
+        window.show();
+        QTRY_VERIFY_WITH_TIMEOUT(window.engine(), 180000);
+        QTRY_VERIFY_WITH_TIMEOUT(!window.progressPage()->entityNames().isEmpty()
+                                     && window.progressPage()->message().isEmpty(),
+                                 30000);
+        const QStringList names = window.progressPage()->entityNames();
+        child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
+        const QString paused = names.first();
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(window, paused)->total() > 0
+                                     && rowOf(window, paused)->done()
+                                         > rowOf(window, paused)->total() * 2 / 5,
+                                 SyncTimeoutMs);
+        click(window, paused);
+        QTRY_COMPARE_WITH_TIMEOUT(stateOf(window, paused), stateWord(SyncState::Paused), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(window.progressPage()->overallDone()
+                                     > window.progressPage()->overallTotal() / 3,
+                                 SyncTimeoutMs);
+        // The partly synced records of the paused entity, read from the local database.
+        child<QTabWidget>(window, QStringLiteral("bottomTabs"))->setCurrentIndex(1);
+        window.dataView()->setCurrentEntity(paused);
+        QTRY_VERIFY(window.dataView()->matchingRows() > 0);
+        QVERIFY(window.grab().save(path));
+        qInfo("screenshot saved to %s", qPrintable(path));
+    }
+};
+
+QTEST_MAIN(TestUi)
+#include "tst_ui.moc"

@@ -1,0 +1,77 @@
+#pragma once
+
+#include "common/types.h"
+#include "entityrow.h"
+
+#include <QHash>
+#include <QList>
+#include <QWidget>
+
+QT_BEGIN_NAMESPACE
+class QLabel;
+class QProgressBar;
+class QScrollArea;
+class QVBoxLayout;
+QT_END_NAMESPACE
+
+namespace BatchSync::Ui {
+
+/*!
+    The per-entity progress page: an overall bar weighted by records, a message line for the
+    endpoint (starting, unreachable, ...), and one EntityRow per entity, with aligned columns.
+*/
+class ProgressPage final : public QWidget
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(ProgressPage)
+
+public:
+    explicit ProgressPage(QWidget *parent = nullptr);
+
+    /*! Adds, updates and removes rows to match \a entities, in their order. */
+    void setEntities(const QList<EntityStatus> &entities);
+    /*! Removes every row. */
+    void clear();
+
+    void setProgress(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
+                     qint64 etaSeconds);
+    void setState(const QString &entity, SyncState state, const QString &reason = QString());
+    void setLastCompleted(const QString &entity, const QDateTime &utc);
+
+    /*! A line above the rows about the endpoint; empty hides it. */
+    void setMessage(const QString &text, bool isError = false);
+    QString message() const;
+
+    /*! The height that shows the overall bar and every row without scrolling. */
+    int fittingHeight();
+
+    EntityRow *row(const QString &entity) const { return m_rows.value(entity); }
+    QStringList entityNames() const;
+    qint64 overallDone() const;
+    qint64 overallTotal() const;
+
+Q_SIGNALS:
+    void startRequested(const QString &entity);
+    void pauseRequested(const QString &entity);
+    void resumeRequested(const QString &entity);
+
+private:
+    void updateOverall();
+    void updateColumnWidths();
+    QString countSample() const;
+
+    QProgressBar *m_overallBar = nullptr;
+    QLabel *m_overallLabel = nullptr;
+    QLabel *m_message = nullptr;
+    QWidget *m_header = nullptr;
+    QList<QLabel *> m_headerLabels; // name, count, rate, eta, state, last sync, button
+    QScrollArea *m_scroll = nullptr;
+    QVBoxLayout *m_rowsLayout = nullptr;
+    QLabel *m_empty = nullptr;
+    QHash<QString, EntityRow *> m_rows;
+    QList<EntityRow *> m_order;
+    ColumnWidths m_widths;
+    qint64 m_widestTotal = 0;
+};
+
+} // namespace BatchSync::Ui

@@ -1,0 +1,141 @@
+#include "settingsdialog.h"
+
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QFormLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+namespace BatchSync::Ui {
+
+SettingsDialog::SettingsDialog(const AppSettings &settings, QWidget *parent)
+    : QDialog(parent)
+    , m_base(settings)
+{
+    setObjectName(QStringLiteral("settingsDialog"));
+    setWindowTitle(tr("BatchSync Settings"));
+
+    m_endpoint = new QLineEdit(this);
+    m_endpoint->setObjectName(QStringLiteral("endpointEdit"));
+    m_endpoint->setPlaceholderText(tr("Empty: the embedded demo server"));
+    m_endpoint->setToolTip(tr("The protocol v1 base URL, e.g. http://127.0.0.1:8080/api/v1. "
+                              "Each endpoint keeps its own local database."));
+    m_endpoint->setMinimumWidth(360);
+
+    m_token = new QLineEdit(this);
+    m_token->setObjectName(QStringLiteral("tokenEdit"));
+    m_token->setEchoMode(QLineEdit::Password);
+    m_token->setPlaceholderText(tr("None"));
+    m_token->setToolTip(tr("Sent as \"Authorization: Bearer <token>\""));
+
+    m_paging = new QComboBox(this);
+    m_paging->setObjectName(QStringLiteral("pagingCombo"));
+    m_paging->addItem(tr("Cursor (recommended: never misses a change)"),
+                      QVariant::fromValue(PagingMode::Cursor));
+    m_paging->addItem(tr("Offset (for endpoints that only page by offset)"),
+                      QVariant::fromValue(PagingMode::Offset));
+
+    m_batchSize = new QSpinBox(this);
+    m_batchSize->setObjectName(QStringLiteral("batchSizeSpin"));
+    m_batchSize->setRange(SyncSettings::MinBatchSize, SyncSettings::MaxBatchSize);
+    m_batchSize->setSingleStep(100);
+    m_batchSize->setGroupSeparatorShown(true);
+    m_batchSize->setSuffix(tr(" records"));
+    m_batchSize->setToolTip(tr("Records per request, %1 to %2")
+                                .arg(SyncSettings::MinBatchSize)
+                                .arg(SyncSettings::MaxBatchSize));
+
+    m_concurrency = new QSpinBox(this);
+    m_concurrency->setObjectName(QStringLiteral("concurrencySpin"));
+    m_concurrency->setRange(1, SyncSettings::MaxConcurrency);
+    m_concurrency->setToolTip(tr("How many entities sync at the same time"));
+
+    auto *form = new QFormLayout;
+    form->addRow(tr("&Endpoint URL:"), m_endpoint);
+    form->addRow(tr("&Token:"), m_token);
+    form->addRow(tr("&Paging:"), m_paging);
+    form->addRow(tr("&Batch size:"), m_batchSize);
+    form->addRow(tr("&Concurrent entities:"), m_concurrency);
+
+    m_reason = new QLabel(this);
+    m_reason->setObjectName(QStringLiteral("reasonLabel"));
+    m_reason->setWordWrap(true);
+    m_reason->setTextFormat(Qt::PlainText);
+    QPalette palette = m_reason->palette();
+    palette.setColor(QPalette::WindowText, QColor(0xc0, 0x1c, 0x28));
+    m_reason->setPalette(palette);
+    m_reason->hide();
+
+    m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
+    connect(m_buttons, &QDialogButtonBox::accepted, this, &SettingsDialog::accept);
+    connect(m_buttons, &QDialogButtonBox::rejected, this, &SettingsDialog::reject);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addWidget(m_reason);
+    layout->addStretch(1);
+    layout->addWidget(m_buttons);
+
+    setSettings(settings);
+    connect(m_endpoint, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
+    connect(m_token, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
+    connect(m_batchSize, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
+    connect(m_concurrency, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
+}
+
+AppSettings SettingsDialog::settings() const
+{
+    AppSettings settings = m_base;
+    const QString endpoint = m_endpoint->text().trimmed();
+    settings.setEndpoint(endpoint.isEmpty() ? QUrl() : QUrl(endpoint, QUrl::StrictMode));
+    settings.setToken(m_token->text());
+    settings.setPaging(m_paging->currentData().value<PagingMode>());
+    settings.setBatchSize(m_batchSize->value());
+    settings.setConcurrency(m_concurrency->value());
+    return settings;
+}
+
+void SettingsDialog::setSettings(const AppSettings &settings)
+{
+    m_base = settings;
+    m_endpoint->setText(settings.endpoint().toString());
+    m_token->setText(settings.token());
+    m_paging->setCurrentIndex(m_paging->findData(QVariant::fromValue(settings.paging())));
+    m_batchSize->setValue(settings.batchSize());
+    m_concurrency->setValue(settings.concurrency());
+    revalidate();
+}
+
+QString SettingsDialog::validate() const
+{
+    const QString text = m_endpoint->text().trimmed();
+    if (!text.isEmpty() && !QUrl(text, QUrl::StrictMode).isValid())
+        return tr("The endpoint \"%1\" is not a valid URL.").arg(text);
+    return settings().validate();
+}
+
+QString SettingsDialog::shownReason() const
+{
+    return m_reason->isHidden() ? QString() : m_reason->text();
+}
+
+void SettingsDialog::accept()
+{
+    revalidate();
+    if (!validate().isEmpty())
+        return;
+    QDialog::accept();
+}
+
+void SettingsDialog::revalidate()
+{
+    const QString reason = validate();
+    m_reason->setText(reason);
+    m_reason->setVisible(!reason.isEmpty());
+    m_buttons->button(QDialogButtonBox::Ok)->setEnabled(reason.isEmpty());
+}
+
+} // namespace BatchSync::Ui

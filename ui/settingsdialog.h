@@ -1,0 +1,55 @@
+#pragma once
+
+#include "appsettings.h"
+
+#include <QDialog>
+
+QT_BEGIN_NAMESPACE
+class QComboBox;
+class QDialogButtonBox;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+QT_END_NAMESPACE
+
+namespace BatchSync::Ui {
+
+/*!
+    The settings dialog: endpoint URL (empty: the embedded demo), token (masked), paging mode,
+    batch size and concurrent entities. It refuses invalid values with the reason shown in the
+    dialog; it does not save or apply anything itself (MainWindow does, after accept()).
+*/
+class SettingsDialog final : public QDialog
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(SettingsDialog)
+
+public:
+    explicit SettingsDialog(const AppSettings &settings, QWidget *parent = nullptr);
+
+    /*! What the fields say, on top of the settings given at construction (e.g. the layout). */
+    AppSettings settings() const;
+    void setSettings(const AppSettings &settings);
+
+    /*! Empty when the fields can be accepted, otherwise the reason shown in the dialog. */
+    QString validate() const;
+    /*! The reason currently shown; empty when there is none. */
+    QString shownReason() const;
+
+    /*! Refuses to close while validate() finds a problem. */
+    void accept() override;
+
+private:
+    void revalidate();
+
+    AppSettings m_base;
+    QLineEdit *m_endpoint = nullptr;
+    QLineEdit *m_token = nullptr;
+    QComboBox *m_paging = nullptr;
+    QSpinBox *m_batchSize = nullptr;
+    QSpinBox *m_concurrency = nullptr;
+    QLabel *m_reason = nullptr;
+    QDialogButtonBox *m_buttons = nullptr;
+};
+
+} // namespace BatchSync::Ui
