@@ -337,7 +337,15 @@ void TestHeadless::version()
 
 void TestHeadless::withoutHeadless()
 {
-    const RunResult result = run({});
+    // Without --headless the window opens (tst_ui tests it); bad flags are refused before.
+    QProcessEnvironment offscreen;
+    offscreen.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+    RunResult result = run({ QStringLiteral("--batch-size"), QStringLiteral("5") }, RunTimeoutMs,
+                           {}, offscreen);
+    VERIFY_RUN(result.exitedWith(2), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("batch size")), result);
+    result = run({ QStringLiteral("--entities"), QStringLiteral("customers") }, RunTimeoutMs, {},
+                 offscreen);
     VERIFY_RUN(result.exitedWith(2), result);
     VERIFY_RUN(result.err.contains(QStringLiteral("--headless")), result);
 }
@@ -639,7 +647,8 @@ void TestHeadless::embeddedDemo()
     const RunResult result = run({ QStringLiteral("--headless") }, DemoTimeoutMs);
     VERIFY_RUN(result.exitedWith(0), result);
     const QString dataDir = m_home->filePath(QStringLiteral("data/BatchSync/batchsync"));
-    VERIFY_RUN(QFileInfo::exists(dataDir + QStringLiteral("/batchsync.sqlite")), result);
+    // The window's file for the demo: both modes share its progress.
+    VERIFY_RUN(QFileInfo::exists(dataDir + QStringLiteral("/demo.sqlite")), result);
     VERIFY_RUN(QFileInfo::exists(dataDir + QStringLiteral("/demo-server.sqlite")), result);
     VERIFY_RUN(result.err.contains(QStringLiteral("embedded demo server")), result);
     VERIFY_RUN(result.out.contains(QStringLiteral("Synced ")), result);
