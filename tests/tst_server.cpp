@@ -1566,10 +1566,8 @@ private Q_SLOTS:
 
     void serverBinary()
     {
-        const QString binary
-            = QCoreApplication::applicationDirPath() + QStringLiteral("/../app/batchsync-server");
-        if (!QFileInfo::exists(binary))
-            QSKIP("batchsync-server is not built next to this test");
+        const QString binary = QStringLiteral(BATCHSYNC_SERVER_BIN);
+        QVERIFY2(QFileInfo(binary).isExecutable(), BATCHSYNC_SERVER_BIN);
         QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
         environment.insert(QStringLiteral("XDG_DATA_HOME"),
                            m_dir->filePath(QStringLiteral("data")));
