@@ -18,6 +18,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSplitter>
+#include <QTimer>
 #include <QStatusBar>
 #include <QStyle>
 #include <QTabWidget>
@@ -485,7 +486,8 @@ void MainWindow::onEntitiesChanged()
         }
         m_resumeAfterRestart.clear();
     }
-    fitProgressPane();
+    // Once the new rows are laid out: their size hints are only right after that.
+    QTimer::singleShot(0, this, &MainWindow::fitProgressPane);
     updateActions();
 }
 
