@@ -4,86 +4,19 @@
 #include "server/syncserver.h"
 #include "store/localstore.h"
 #include "testutil/fakenetwork.h"
+#include "testutil/localdb.h"
 #include "testutil/testserver.h"
 
 #include <QAtomicInt>
 #include <QJsonObject>
 #include <QSignalSpy>
-#include <QSqlDatabase>
-#include <QSqlError>
-#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <memory>
 
 using namespace BatchSync;
-
-namespace {
-
-// Every record of a local entity table, typed like ServerStore::liveRecords.
-QHash<QString, QVariantList> localRecords(const QString &path, const EntitySchema &schema)
-{
-    QHash<QString, QVariantList> records;
-    const QString connection = QStringLiteral("tst_engine_reader");
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
-        db.setDatabaseName(path);
-        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY"));
-        if (!db.open()) {
-            qWarning() << "cannot open" << path << db.lastError().text();
-        } else {
-            QStringList columns { QStringLiteral("\"id\"") };
-            for (const FieldSpec &field : schema.fields)
-                columns << QLatin1Char('"') + field.name + QLatin1Char('"');
-            QSqlQuery query(db);
-            if (!query.exec(QStringLiteral("SELECT %1 FROM \"%2\"")
-                                    .arg(columns.join(QLatin1Char(',')), schema.name))) {
-                qWarning() << query.lastError().text();
-            }
-            while (query.next()) {
-                QVariantList values;
-                for (int i = 0; i < schema.fields.size(); ++i) {
-                    const QVariant v = query.value(i + 1);
-                    if (v.isNull()) {
-                        values << QVariant();
-                        continue;
-                    }
-                    switch (schema.fields.at(i).type) {
-                    case FieldType::Int:
-                        values << QVariant(v.toLongLong());
-                        break;
-                    case FieldType::Real:
-                        values << QVariant(v.toDouble());
-                        break;
-                    case FieldType::Bool:
-                        values << QVariant(v.toLongLong() != 0);
-                        break;
-                    case FieldType::String:
-                    case FieldType::DateTime:
-                        values << QVariant(v.toString());
-                        break;
-                    }
-                }
-                records.insert(query.value(0).toString(), values);
-            }
-        }
-    }
-    QSqlDatabase::removeDatabase(connection);
-    return records;
-}
-
-struct ProgressLog
-{
-    struct Entry
-    {
-        qint64 done;
-        qint64 total;
-    };
-    QHash<QString, QList<Entry>> entries;
-};
-
-} // namespace
+using BatchSync::Test::localRecords;
 
 class TestEngine final : public QObject
 {
@@ -116,13 +49,9 @@ private:
         const QList<EntitySchema> entities = server.store()->entities();
         QVERIFY(!entities.isEmpty());
         for (const EntitySchema &schema : entities) {
-            const auto expected = server.store()->liveRecords(schema.name);
-            const auto actual = localRecords(localPath, schema);
-            QCOMPARE(actual.size(), expected.size());
-            for (auto it = expected.cbegin(); it != expected.cend(); ++it) {
-                QVERIFY2(actual.contains(it.key()), qPrintable(schema.name + u':' + it.key()));
-                QCOMPARE(actual.value(it.key()), it.value());
-            }
+            const QString difference = Test::differences(
+                    localPath, schema, server.store()->liveRecords(schema.name));
+            QVERIFY2(difference.isEmpty(), qPrintable(difference));
         }
     }
 
