@@ -5,6 +5,7 @@
 #include "common/types.h"
 #include "server/serverstore.h"
 #include "server/syncserver.h"
+#include "testutil/localdb.h"
 #include "testutil/testserver.h"
 
 #include <QDir>
@@ -68,104 +69,20 @@ struct RunResult
         QVERIFY2(condition, "the output of batchsync is above");                                   \
     } while (false)
 
-using Records = QHash<QString, QVariantList>;
 
-// The local copy of one entity, read straight from the SQLite file (the public contract).
-Records localRecords(const QString &databasePath, const EntitySchema &schema, QString *error)
-{
-    static int connectionCount = 0;
-    const QString connection = QStringLiteral("tst_headless_%1").arg(++connectionCount);
-    Records records;
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
-        db.setDatabaseName(databasePath);
-        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY"));
-        if (!db.open()) {
-            *error = db.lastError().text();
-        } else {
-            QStringList columns { QStringLiteral("id") };
-            for (const FieldSpec &field : schema.fields)
-                columns.append(Identifier::quoted(field.name));
-            QSqlQuery query(db);
-            const QString sql
-                = QStringLiteral("SELECT %1 FROM %2")
-                      .arg(columns.join(QLatin1Char(',')), Identifier::quoted(schema.name));
-            if (!query.exec(sql)) {
-                *error = query.lastError().text();
-            } else {
-                while (query.next()) {
-                    QVariantList values;
-                    for (int i = 0; i < schema.fields.size(); ++i)
-                        values.append(query.value(i + 1));
-                    records.insert(query.value(0).toString(), values);
-                }
-            }
-        }
-    }
-    QSqlDatabase::removeDatabase(connection);
-    return records;
-}
-
-bool sameValue(FieldType type, const QVariant &local, const QVariant &server)
-{
-    if (local.isNull() || server.isNull())
-        return local.isNull() == server.isNull();
-    switch (type) {
-    case FieldType::String:
-    case FieldType::DateTime:
-        return local.toString() == server.toString();
-    case FieldType::Int:
-        return local.toLongLong() == server.toLongLong();
-    case FieldType::Bool:
-        return local.toBool() == server.toBool();
-    case FieldType::Real: {
-        const double a = local.toDouble();
-        const double b = server.toDouble();
-        return a == b || std::abs(a - b) <= 1e-12 * std::max(std::abs(a), std::abs(b));
-    }
-    }
-    return false;
-}
-
-// Empty when the local table holds exactly the server's live records; else the first difference.
+// Empty when the local table holds exactly the server's live records; else what differs.
 QString compareWithServer(const QString &databasePath, ServerStore *store,
                           const QString &entityName)
 {
     const std::optional<EntitySchema> schema = store->entity(entityName);
     if (!schema)
         return QStringLiteral("the server has no entity %1").arg(entityName);
-    QString error;
-    const Records local = localRecords(databasePath, *schema, &error);
-    if (!error.isEmpty())
-        return QStringLiteral("cannot read the local %1: %2").arg(entityName, error);
-    const Records server = store->liveRecords(entityName);
-    if (local.size() != server.size()) {
-        return QStringLiteral("%1: %2 local records, %3 on the server")
-            .arg(entityName)
-            .arg(local.size())
-            .arg(server.size());
-    }
-    for (auto it = server.cbegin(); it != server.cend(); ++it) {
-        const auto found = local.constFind(it.key());
-        if (found == local.cend())
-            return QStringLiteral("%1: record %2 is missing locally").arg(entityName, it.key());
-        for (int i = 0; i < schema->fields.size(); ++i) {
-            const FieldSpec &field = schema->fields.at(i);
-            if (!sameValue(field.type, found->value(i), it->value(i))) {
-                return QStringLiteral("%1: record %2 field %3: local %4, server %5")
-                    .arg(entityName, it.key(), field.name, found->value(i).toString(),
-                         it->value(i).toString());
-            }
-        }
-    }
-    return QString();
+    return Test::differences(databasePath, *schema, store->liveRecords(entityName));
 }
 
 qint64 localCount(const QString &databasePath, const EntitySchema &schema)
 {
-    QString error;
-    const Records records = localRecords(databasePath, schema, &error);
-    return error.isEmpty() ? records.size() : -1;
+    return Test::localRecords(databasePath, schema).size();
 }
 
 // New values for every field of \a schema, distinct per \a index.
