@@ -111,6 +111,12 @@ int main(int argc, char *argv[])
         QStringLiteral("Address and port to serve on (default 127.0.0.1:8080; port 0 picks a "
                        "free one). Only a loopback address unless you give another here."),
         QStringLiteral("HOST:PORT"));
+    const QCommandLineOption portOption(
+        QStringLiteral("port"),
+        QStringLiteral("Port to serve on at the default address, 127.0.0.1 (default %1; 0 picks "
+                       "a free one). Use --listen to serve on another address.")
+            .arg(DefaultPort),
+        QStringLiteral("PORT"));
     const QCommandLineOption dbOption(
         QStringLiteral("db"),
         QStringLiteral("The SQLite database (created if missing; default %1).")
@@ -136,7 +142,7 @@ int main(int argc, char *argv[])
                        "so that a sync can be watched (default 0)."),
         QStringLiteral("MS"));
     parser.addOptions(
-        { listenOption, dbOption, demoOption, scaleOption, tokenOption, pageDelayOption });
+        { listenOption, portOption, dbOption, demoOption, scaleOption, tokenOption, pageDelayOption });
     parser.process(app);
 
     if (!parser.positionalArguments().isEmpty()) {
@@ -147,6 +153,20 @@ int main(int argc, char *argv[])
 
     QHostAddress address(QHostAddress::LocalHost);
     quint16 port = DefaultPort;
+    if (parser.isSet(listenOption) && parser.isSet(portOption)) {
+        printError(QStringLiteral("give either --listen HOST:PORT or --port PORT, not both"));
+        return 2;
+    }
+    if (parser.isSet(portOption)) {
+        bool ok = false;
+        const uint number = parser.value(portOption).toUInt(&ok);
+        if (!ok || number > 65535) {
+            printError(QStringLiteral("--port must be a number from 0 to 65535, not \"%1\"")
+                           .arg(parser.value(portOption)));
+            return 2;
+        }
+        port = quint16(number);
+    }
     if (parser.isSet(listenOption)) {
         QString error;
         if (!parseListen(parser.value(listenOption), &address, &port, &error)) {

@@ -2,6 +2,7 @@
 
 #include "common/types.h"
 
+#include <QByteArrayView>
 #include <QHostAddress>
 #include <QObject>
 #include <QUrl>
@@ -18,6 +19,7 @@ QT_END_NAMESPACE
 namespace BatchSync {
 
 class ServerStore;
+struct ServerScreen;
 
 /*!
     The reference server: protocol v1 under /api/v1 on Qt HttpServer, from a ServerStore.
@@ -30,6 +32,11 @@ class ServerStore;
     Handlers are synchronous (see the QHttpServer notes in DESIGN.md). The server, its
     QHttpServer and its store live in the thread that created it; run it on a thread of its
     own (EmbeddedServer) when that thread has other work, such as a GUI.
+
+    Qt HttpServer 6.4 reads every request whole, with no limit on its size and no timeout,
+    so every connection's bytes pass a screen before Qt parses them (see Limits): requests
+    too big, too slow, malformed or carrying a body are refused there, with a JSON error and
+    "Connection: close", and never reach Qt's parser.
 */
 class SyncServer final : public QObject
 {
@@ -37,8 +44,50 @@ class SyncServer final : public QObject
     Q_DISABLE_COPY_MOVE(SyncServer)
 
 public:
+    /*!
+        What the server accepts from a client; each refusal is a 4xx/5xx with
+        {"error": "..."} and "Connection: close", after which the connection is closed.
+
+        - At most maxConnections connections at once; the next ones get 503 with
+          "Retry-After: 1".
+        - A request is a head only: request line and header fields. A Content-Length other
+          than 0, or any Transfer-Encoding, is a 413 (protocol v1 has no request body).
+        - The request line is at most maxRequestLineBytes (else 414), the whole head at most
+          maxHeadBytes and maxHeaderFields fields, each field line at most
+          maxRequestLineBytes (else 431).
+        - Only GET (else 405), HTTP/1.0 or 1.1 (else 505), no protocol upgrade (400).
+          A malformed request line or header, a control character, a request target that
+          is not an absolute path of printable ASCII, or bad percent-encoding is a 400.
+        - A request head must arrive whole within requestTimeoutMs of its first byte (else
+          408, which ends slow "slowloris" senders); a connection with no traffic either way
+          for idleTimeoutMs is closed (a stalled reader included).
+        - Each connection buffers at most readBufferBytes of unread input, so memory per
+          connection stays bounded whatever a client sends.
+    */
+    struct Limits
+    {
+        int maxConnections = 256;
+        int maxRequestLineBytes = 8 * 1024;
+        int maxHeadBytes = 32 * 1024;
+        int maxHeaderFields = 100;
+        int requestTimeoutMs = 30 * 1000;
+        int idleTimeoutMs = 120 * 1000;
+        int readBufferBytes = 64 * 1024;
+    };
+
     explicit SyncServer(QObject *parent = nullptr);
     ~SyncServer() override;
+
+    /*! Applies to connections accepted from now on. */
+    void setLimits(const Limits &limits);
+    Limits limits() const;
+
+    /*!
+        Whether \a given equals \a expected, in a time that depends only on their lengths,
+        never on where they first differ, so that response times do not reveal a token byte
+        by byte. Used for the bearer token; public so that tests can check it.
+    */
+    static bool constantTimeEquals(QByteArrayView given, QByteArrayView expected);
 
     /*! Opens (creating if needed) the database at \a databasePath (":memory:" allowed). */
     bool open(const QString &databasePath, QString *error);
@@ -66,8 +115,14 @@ public:
 
     /*! Total number of change records sent in /changes responses so far. */
     qint64 changesServed() const { return m_changesServed; }
-    /*! Number of requests answered so far (errors included). */
-    qint64 requestsServed() const { return m_requestsServed; }
+    /*! Number of requests answered so far (errors and refusals included). */
+    qint64 requestsServed() const;
+    /*! Requests and connections refused by the screen (see Limits), timeouts included. */
+    qint64 requestsRefused() const;
+    /*! Connections closed for a head that came too slowly or for being idle too long. */
+    qint64 connectionsTimedOut() const;
+    /*! Connections open now (refused ones on their way out not counted). */
+    int openConnections() const;
 
 Q_SIGNALS:
     /*!
@@ -86,6 +141,7 @@ private:
     QHttpServerResponse changes(const QString &entity, const QHttpServerRequest &request);
     bool isAuthorized(const QHttpServerRequest &request) const;
 
+    std::unique_ptr<ServerScreen> m_screen; // outlives m_http: its connections report to it
     std::unique_ptr<QHttpServer> m_http;
     std::unique_ptr<ServerStore> m_store;
     QByteArray m_token; // the whole expected header value, "Bearer <token>"
