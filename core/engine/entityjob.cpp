@@ -20,6 +20,9 @@ namespace {
 constexpr int MaxStalledPages = 10;
 // Offset mode: consecutive tie-group drifts tolerated before giving up.
 constexpr int MaxDrifts = 100;
+// Offset mode: pages in a row that re-read changes already applied (a tie group read again
+// from its start) before giving up: more than any real tie group needs.
+constexpr int MaxCatchUpPages = 10000;
 // Window over which the records-per-second figure is averaged.
 constexpr qint64 RateWindowMs = 5000;
 
@@ -40,6 +43,7 @@ EntityJob::EntityJob(const StoredEntity &stored, const SyncSettings &settings,
     , m_client(client)
     , m_store(store)
 {
+    m_persistedRun = stored.run;
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &EntityJob::retryStep);
     m_progressClock.start();
@@ -90,6 +94,7 @@ void EntityJob::begin()
     resetRetry();
     m_drifts = 0;
     m_stalledPages = 0;
+    m_catchUpPages = 0;
     m_rateSamples.clear();
 
     const bool sameMode = m_stored.paging == m_settings.paging;
@@ -104,8 +109,13 @@ void EntityJob::begin()
         m_stored.paging = m_settings.paging;
         m_stored.runActive = true;
         m_stored.run = from;
+        m_persistedRun = from;
         m_stored.runDone = 0;
         m_stored.runTotal = 0;
+        // A record of the last tie group may have changed in place since it was read (same
+        // changedAt, same id, in the same millisecond): a new run reads that group again
+        // from its start.
+        m_groupPosition = SyncPosition();
         m_stored.errorCategory = ErrorCategory::None;
         m_stored.errorMessage.clear();
         qCInfo(lcEngine) << "entity" << name() << "starts a run from"
@@ -113,6 +123,9 @@ void EntityJob::begin()
     } else if (!persistState(SyncState::Counting)) {
         return;
     } else {
+        // Continue from what is on disk, never from a position only a page that brought
+        // nothing new has claimed.
+        m_stored.run = m_persistedRun;
         qCInfo(lcEngine) << "entity" << name() << "continues its run at" << m_stored.runDone
                          << "of" << m_stored.runTotal;
     }
@@ -213,6 +226,51 @@ void EntityJob::onCountFinished()
     // In offset mode the count includes the tie group already applied (see requestPage).
     const qint64 remaining = std::max<qint64>(0, request->count() - m_groupIndex);
     m_stored.runTotal = std::max(m_stored.runTotal, m_stored.runDone + remaining);
+    m_liveEdge.clear();
+    m_rereadThrough.clear();
+    if (m_settings.paging == PagingMode::Offset && request->count() > 0) {
+        m_edgeOffset = request->count() - 1;
+        requestEdge();
+        return;
+    }
+    startPaging();
+}
+
+void EntityJob::requestEdge()
+{
+    // The newest changedAt now: a change stamped with it (or later) may still be joined, in
+    // the same millisecond, by changes that sort before what was read of it.
+    ChangesQuery query;
+    query.mode = PagingMode::Offset;
+    query.since = m_stored.run.isStart() ? QString()
+                                         : Timestamp::previousMillisecond(m_stored.run.cursor);
+    query.offset = m_edgeOffset;
+    query.limit = 1;
+    ProtocolRequest *request = m_client->fetchChanges(m_stored.schema, query);
+    m_request = request;
+    connect(request, &ProtocolRequest::finished, this, &EntityJob::onEdgeFinished);
+}
+
+void EntityJob::onEdgeFinished()
+{
+    ProtocolRequest *request = m_request.data();
+    if (!request || sender() != request)
+        return;
+    m_request = nullptr;
+    request->deleteLater();
+    if (request->error().isError()) {
+        handleRequestError(request->error(), Step::Edge);
+        return;
+    }
+    resetRetry();
+    const QList<Change> &changes = request->page().changes;
+    // Fewer changes than counted: every changedAt from the position on counts as live.
+    m_liveEdge = changes.isEmpty() ? m_stored.run.cursor : changes.last().changedAt;
+    startPaging();
+}
+
+void EntityJob::startPaging()
+{
     if (!persistState(SyncState::Running))
         return;
     setState(SyncState::Running);
@@ -309,6 +367,7 @@ void EntityJob::handlePage(const ChangePage &page)
 
     qint64 fresh = 0;
     SyncPosition after = before;
+    bool rereading = false;
     if (offsetMode) {
         for (const Change &change : changes) {
             if (isAfterHighWater(change))
@@ -317,6 +376,39 @@ void EntityJob::handlePage(const ChangePage &page)
         if (!changes.isEmpty()) {
             const Change &last = changes.last();
             after = SyncPosition { last.changedAt, last.id };
+            // The largest changedAt this page moved past that was live when the run began.
+            QString crossed;
+            if (!before.isStart() && before.cursor < last.changedAt)
+                crossed = before.cursor;
+            for (const Change &change : changes) {
+                if (change.changedAt < last.changedAt && change.changedAt > crossed)
+                    crossed = change.changedAt;
+            }
+            if (!m_liveEdge.isEmpty() && !crossed.isEmpty() && crossed >= m_liveEdge
+                && crossed > m_rereadThrough) {
+                // A change may have joined those groups, in their millisecond, after they were
+                // read: read them again from the first of them, once.
+                QString first = crossed;
+                if (!before.isStart() && before.cursor >= m_liveEdge
+                    && before.cursor > m_rereadThrough) {
+                    first = before.cursor;
+                }
+                for (const Change &change : changes) {
+                    if (change.changedAt >= m_liveEdge && change.changedAt > m_rereadThrough
+                        && change.changedAt < first) {
+                        first = change.changedAt;
+                    }
+                }
+                qCDebug(lcEngine) << "entity" << name() << "reads again the changes from" << first;
+                m_rereadThrough = crossed;
+                after = SyncPosition { first, QString() };
+                m_groupIndex = 0;
+                m_groupPosition = after;
+                rereading = true;
+            }
+        }
+        if (!changes.isEmpty() && !rereading) {
+            const Change &last = changes.last();
             if (!before.isStart() && last.changedAt == before.cursor) {
                 m_groupIndex = m_requestOffset + changes.size();
             } else {
@@ -333,11 +425,27 @@ void EntityJob::handlePage(const ChangePage &page)
         after = SyncPosition { page.cursor.isEmpty() ? before.cursor : page.cursor, QString() };
     }
 
+    // A re-read of live groups goes on even after the server's last page.
+    const bool hasMore = page.hasMore || rereading;
+
     // A server that keeps saying hasMore without moving on must not keep us asking forever.
     // In offset mode a page re-read from the tie group's start may legitimately end where it
     // began; the anchored page that follows it then moves on.
     const bool advanced = after != before;
-    if (page.hasMore && (!advanced || fresh == 0)) {
+    // Re-reading a tie group behind the furthest change applied (after a restart or a drift)
+    // moves forward without bringing anything new: that is progress, not a stalled server,
+    // though not without end either.
+    const bool catchingUp = offsetMode && !changes.isEmpty() && !isAfterHighWater(changes.last())
+            && (before.isStart() || !m_requestAnchored
+                || compareChange(after.cursor, after.id, before) > 0);
+    if (catchingUp && hasMore && ++m_catchUpPages > MaxCatchUpPages) {
+        fail(ErrorCategory::Protocol,
+             QStringLiteral("the server's offset pages for \"%1\" keep repeating changes "
+                            "already applied")
+                     .arg(name()));
+        return;
+    }
+    if (hasMore && (!advanced || (fresh == 0 && !catchingUp))) {
         const bool stuck = !advanced && (!offsetMode || m_requestAnchored);
         if (stuck || ++m_stalledPages >= MaxStalledPages) {
             fail(ErrorCategory::Protocol,
@@ -346,28 +454,38 @@ void EntityJob::handlePage(const ChangePage &page)
                          .arg(name(), Identifier::printable(before.cursor)));
             return;
         }
-    } else {
+    } else if (fresh > 0) {
         m_stalledPages = 0;
+        m_catchUpPages = 0;
     }
 
     const qint64 done = m_stored.runDone + fresh;
     qint64 total = std::max(m_stored.runTotal, done);
-    if (!page.hasMore)
+    if (!hasMore)
         total = done;
 
-    SyncError error;
-    if (!m_store->applyBatch(m_stored.schema, changes, after, done, total, &error)) {
-        fail(error.category, error.message);
-        return;
+    // A page that brings nothing new does not move the committed position: should the server
+    // go on like that until the entity fails, the next start resumes from the last position
+    // that brought changes, not from one the server made up meanwhile.
+    const bool progressed = fresh > 0 || !hasMore;
+    if (progressed || !changes.isEmpty()) {
+        SyncError error;
+        if (!m_store->applyBatch(m_stored.schema, changes, progressed ? after : m_persistedRun,
+                                 done, total, &error)) {
+            fail(error.category, error.message);
+            return;
+        }
     }
+    if (progressed)
+        m_persistedRun = after;
     m_stored.run = after;
     m_groupPosition = after;
     m_stored.runDone = done;
     m_stored.runTotal = total;
     if (offsetMode && !changes.isEmpty() && isAfterHighWater(changes.last()))
-        m_highWater = after;
+        m_highWater = SyncPosition { changes.last().changedAt, changes.last().id };
 
-    if (!page.hasMore) {
+    if (!hasMore) {
         complete();
         return;
     }
@@ -436,6 +554,8 @@ void EntityJob::retryStep()
         return;
     if (m_retryStep == Step::Page)
         requestPage();
+    else if (m_retryStep == Step::Edge)
+        requestEdge();
     else
         requestCount(m_retryStep);
 }

@@ -67,7 +67,7 @@ Q_SIGNALS:
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
 
 private:
-    enum class Step { Count, Page, Recount };
+    enum class Step { Count, Edge, Page, Recount };
 
     void setState(SyncState state, ErrorCategory category = ErrorCategory::None,
                   const QString &message = QString());
@@ -76,6 +76,9 @@ private:
     void requestCount(Step step);
     void requestPage();
     void onCountFinished();
+    void requestEdge();
+    void onEdgeFinished();
+    void startPaging();
     void onRecountFinished();
     void onPageFinished();
     void handlePage(const ChangePage &page);
@@ -109,9 +112,14 @@ private:
     SyncPosition m_groupPosition; // the position m_groupIndex belongs to
     qint64 m_requestOffset = 0;
     bool m_requestAnchored = false;
+    QString m_liveEdge; // the newest changedAt when the run began its pages
+    QString m_rereadThrough; // live changedAts up to this one were read again
+    qint64 m_edgeOffset = 0;
+    SyncPosition m_persistedRun; // the run position as committed in the store
     SyncPosition m_highWater; // the furthest change applied, for counting new records
     int m_drifts = 0;
     int m_stalledPages = 0;
+    int m_catchUpPages = 0;
 
     QElapsedTimer m_progressClock;
     qint64 m_lastProgressMs = -1;
