@@ -13,6 +13,7 @@
 #include "engine/syncengine.h"
 #include "server/serverstore.h"
 #include "server/syncserver.h"
+#include "testutil/localdb.h"
 #include "testutil/testserver.h"
 
 #include <QJsonArray>
@@ -64,53 +65,7 @@ quint32 seedFor(quint32 rowSeed)
 // Every record of a local entity table, typed like ServerStore::liveRecords.
 Records localRecords(const QString &path, const EntitySchema &schema)
 {
-    static int connections = 0;
-    const QString connection = QStringLiteral("tst_drift_reader_%1").arg(++connections);
-    Records records;
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
-        db.setDatabaseName(path);
-        if (!db.open()) {
-            qWarning() << "cannot open" << path << db.lastError().text();
-        } else {
-            QStringList columns { QStringLiteral("\"id\"") };
-            for (const FieldSpec &field : schema.fields)
-                columns << QLatin1Char('"') + field.name + QLatin1Char('"');
-            QSqlQuery query(db);
-            if (!query.exec(QStringLiteral("SELECT %1 FROM \"%2\"")
-                                .arg(columns.join(QLatin1Char(',')), schema.name))) {
-                qWarning() << query.lastError().text();
-            }
-            while (query.next()) {
-                QVariantList values;
-                for (int i = 0; i < schema.fields.size(); ++i) {
-                    const QVariant v = query.value(i + 1);
-                    if (v.isNull()) {
-                        values << QVariant();
-                        continue;
-                    }
-                    switch (schema.fields.at(i).type) {
-                    case FieldType::Int:
-                        values << QVariant(v.toLongLong());
-                        break;
-                    case FieldType::Real:
-                        values << QVariant(v.toDouble());
-                        break;
-                    case FieldType::Bool:
-                        values << QVariant(v.toLongLong() != 0);
-                        break;
-                    case FieldType::String:
-                    case FieldType::DateTime:
-                        values << QVariant(v.toString());
-                        break;
-                    }
-                }
-                records.insert(query.value(0).toString(), values);
-            }
-        }
-    }
-    QSqlDatabase::removeDatabase(connection);
-    return records;
+    return Test::localRecords(path, schema);
 }
 
 // How a copy differs from the server: records missing, stale (other values) and extra

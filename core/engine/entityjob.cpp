@@ -211,18 +211,29 @@ void EntityJob::requestCount(Step step)
     }
 }
 
-void EntityJob::onCountFinished()
+ProtocolRequest *EntityJob::takeFinished(QPointer<ProtocolRequest> &slot,
+                                         std::optional<Step> retryAs)
 {
-    ProtocolRequest *request = m_request.data();
+    ProtocolRequest *request = slot.data();
     if (!request || sender() != request)
-        return;
-    m_request = nullptr;
+        return nullptr;
+    slot = nullptr;
     request->deleteLater();
     if (request->error().isError()) {
-        handleRequestError(request->error(), Step::Count);
-        return;
+        if (retryAs)
+            handleRequestError(request->error(), *retryAs);
+        return nullptr;
     }
-    resetRetry();
+    if (retryAs)
+        resetRetry();
+    return request;
+}
+
+void EntityJob::onCountFinished()
+{
+    ProtocolRequest *request = takeFinished(m_request, Step::Count);
+    if (!request)
+        return;
     // In offset mode the count includes the tie group already applied (see requestPage).
     const qint64 remaining = std::max<qint64>(0, request->count() - m_groupIndex);
     m_stored.runTotal = std::max(m_stored.runTotal, m_stored.runDone + remaining);
@@ -253,16 +264,9 @@ void EntityJob::requestEdge()
 
 void EntityJob::onEdgeFinished()
 {
-    ProtocolRequest *request = m_request.data();
-    if (!request || sender() != request)
+    ProtocolRequest *request = takeFinished(m_request, Step::Edge);
+    if (!request)
         return;
-    m_request = nullptr;
-    request->deleteLater();
-    if (request->error().isError()) {
-        handleRequestError(request->error(), Step::Edge);
-        return;
-    }
-    resetRetry();
     const QList<Change> &changes = request->page().changes;
     // Fewer changes than counted: every changedAt from the position on counts as live.
     m_liveEdge = changes.isEmpty() ? m_stored.run.cursor : changes.last().changedAt;
@@ -280,13 +284,9 @@ void EntityJob::startPaging()
 
 void EntityJob::onRecountFinished()
 {
-    ProtocolRequest *request = m_recount.data();
-    if (!request || sender() != request)
-        return;
-    m_recount = nullptr;
-    request->deleteLater();
     // A recount only refines the total; if it fails, the pages still flow.
-    if (request->error().isError() || m_state != SyncState::Running)
+    ProtocolRequest *request = takeFinished(m_recount, std::nullopt);
+    if (!request || m_state != SyncState::Running)
         return;
     const qint64 total = m_stored.runDone + request->count();
     if (total > m_stored.runTotal) {
@@ -323,17 +323,8 @@ void EntityJob::requestPage()
 
 void EntityJob::onPageFinished()
 {
-    ProtocolRequest *request = m_request.data();
-    if (!request || sender() != request)
-        return;
-    m_request = nullptr;
-    request->deleteLater();
-    if (request->error().isError()) {
-        handleRequestError(request->error(), Step::Page);
-        return;
-    }
-    resetRetry();
-    handlePage(request->page());
+    if (ProtocolRequest *request = takeFinished(m_request, Step::Page))
+        handlePage(request->page());
 }
 
 bool EntityJob::isAfterHighWater(const Change &change) const

@@ -10,6 +10,7 @@
 #include <QTimer>
 
 #include <deque>
+#include <optional>
 
 namespace BatchSync {
 
@@ -73,6 +74,11 @@ private:
                   const QString &message = QString());
     bool persistState(SyncState state, ErrorCategory category = ErrorCategory::None,
                       const QString &message = QString());
+    /*!
+        The request of \a slot that just finished, if it succeeded; nullptr otherwise, after
+        its error was handled (retried as \a retryAs, or ignored without it).
+    */
+    ProtocolRequest *takeFinished(QPointer<ProtocolRequest> &slot, std::optional<Step> retryAs);
     void requestCount(Step step);
     void requestPage();
     void onCountFinished();
