@@ -492,6 +492,8 @@ void TestHeadless::liveDisplayOnTerminal()
     QVERIFY(server.start());
     server.addCustomers(3000, 4);
     server.addCustomers(2000, 5, QStringLiteral("orders"));
+    // Long enough (50 pages of 100, 30 ms each) for the display to be redrawn several times.
+    server.server()->setPageDelay(30);
 
     QStringList command { QStringLiteral(BATCHSYNC_BIN) };
     command += syncArguments(server) + QStringList { "--batch-size", "100" };
