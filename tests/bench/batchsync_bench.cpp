@@ -1,0 +1,1103 @@
+// batchsync-bench: the end-to-end benchmark of a first sync (issue 5).
+//
+// It generates a server database through ServerStore, starts the real batchsync-server and
+// the real batchsync --headless as separate processes, measures the sync (wall time, rate,
+// bytes, peak RSS of both processes, per-page latency), optionally an incremental sync, and,
+// in the same run, the raw storage rate of the same rows through the sqlite3 C API.
+
+#include "common/types.h"
+#include "server/serverstore.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QHash>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QVariantMap>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#ifdef BATCHSYNC_BENCH_HAVE_SQLITE3
+#include <sqlite3.h>
+#endif
+
+#ifndef BATCHSYNC_BIN
+#define BATCHSYNC_BIN "batchsync"
+#endif
+#ifndef BATCHSYNC_SERVER_BIN
+#define BATCHSYNC_SERVER_BIN "batchsync-server"
+#endif
+
+using namespace BatchSync;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+struct Options
+{
+    qint64 records = 100000;
+    int entities = 4;
+    int batchSize = 1000;
+    QString paging = QStringLiteral("cursor");
+    bool randomIds = true;
+    double incrementalPercent = 1.0;
+    int runs = 1;
+    quint64 seed = 20261126;
+    QString workDir; // empty: a temporary directory, removed at the end
+    bool keep = false;
+    QString clientBin = QStringLiteral(BATCHSYNC_BIN);
+    QString serverBin = QStringLiteral(BATCHSYNC_SERVER_BIN);
+    QStringList clientArgs; // extra arguments for batchsync
+};
+
+const char *const helpEpilogue = R"(
+What it does, per run (--runs R repeats steps 2-5 and reports medians):
+  1. Generates the server's data: a SQLite database with N records spread evenly over the
+     entities ("bench1".."benchE"), each with 7 fields (3 strings, real, int, bool,
+     datetime; about 200 bytes of values, ~330 bytes of JSON per change) and a random
+     UUID-like id (or, with --ids ordered, ids in insertion order), written through
+     ServerStore::upsert in transactions of 20,000 records. Timed apart from the sync.
+  2. Starts the real batchsync-server on 127.0.0.1 (a free port) on that database.
+  3. Runs the real "batchsync --headless" into a fresh local database and measures:
+     wall time (process start to exit), records/s, MB/s (bytes of /changes JSON bodies the
+     client received, from its batchsync.protocol debug log), peak RSS (VmHWM) of the
+     client (/usr/bin/time %M, else /proc polling) and of the server (/proc/PID/status
+     VmHWM after the client exits), and the page latency (the client's request time for
+     each /changes page: request sent -> whole body received, from the same log). The
+     local database is checked afterwards: it must hold exactly N rows.
+  4. With --incremental-percent P > 0: stops the server, updates P % of the records in
+     its database through ServerStore, restarts it, and times an incremental sync into
+     the same local database.
+  5. Baseline: the same rows (same values, same per-entity order) upserted through the
+     sqlite3 C API into a TEXT PRIMARY KEY table with the same columns, with the client's
+     settings (WAL, synchronous=NORMAL, cache_size=-16384, wal_autocheckpoint=10000),
+     --batch-size rows plus one state-row update per transaction, prepared statements.
+
+Output: a table, then one line
+  RESULT records=N records_per_s=... mb_per_s=... client_peak_rss_mb=...
+         server_peak_rss_mb=... baseline_storage_per_s=... first_batch_ms=...
+         last_batch_ms=... incremental_s=...
+(one line; "n/a" where a figure is unavailable). A page's latency is the client's own
+request time for it (request sent -> whole body received, as batchsync.protocol logs it;
+it includes waiting for the server and for the client's own busy thread).
+first_batch_ms is the median latency of each entity's first 5 % of pages (1 to 10 pages
+per entity, pooled), last_batch_ms the same for its last 5 % of full pages (the short tail
+page excluded). With --runs R every figure is the median of the R runs.
+
+Exit status: 0 success, 1 a step failed (the sync, the check of the local database, ...),
+2 bad options.
+
+Example: batchsync-bench --records 1000000 --incremental-percent 1 --runs 3
+)";
+
+void printLine(FILE *stream, const QString &text)
+{
+    const QByteArray bytes = text.toLocal8Bit() + '\n';
+    std::fwrite(bytes.constData(), 1, size_t(bytes.size()), stream);
+    std::fflush(stream);
+}
+
+void say(const QString &text)
+{
+    printLine(stdout, text);
+}
+
+void fail(const QString &text)
+{
+    printLine(stderr, QStringLiteral("batchsync-bench: ") + text);
+}
+
+// ---------------------------------------------------------------------------------------
+// The data: record i (0-based, over all entities) belongs to entity i % E; version v of its
+// values is a pure function of (seed, i, v), so that any step can regenerate any record.
+
+quint64 splitmix(quint64 x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+class Rng
+{
+public:
+    explicit Rng(quint64 seed)
+        : m_state(seed)
+    {
+    }
+    quint64 next() { return m_state = splitmix(m_state); }
+    int bounded(int high) { return int(next() % quint64(high)); }
+
+private:
+    quint64 m_state;
+};
+
+struct Row
+{
+    std::string id, name, email, note, updated;
+    double amount = 0;
+    qint64 quantity = 0;
+    bool active = false;
+};
+
+const char *const firstNames[]
+    = { "Ada",    "Grace", "Alan",  "Linus",   "Margaret", "Ken", "Barbara", "Edsger",
+        "Donald", "Hedy",  "Radia", "Niklaus", "Frances",  "Tim", "Barbara" };
+const char *const lastNames[]
+    = { "Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov",
+        "Dijkstra", "Knuth",  "Lamarr", "Perlman",  "Wirth",    "Allen",    "Berners-Lee" };
+const char *const words[]
+    = { "the",    "batch",  "request", "took",  "longer", "than",   "client", "synced", "records",
+        "cursor", "offset", "page",    "retry", "server", "answer", "queue",  "commit", "index" };
+
+std::string formatTime(qint64 ms)
+{
+    constexpr qint64 msPerDay = 24 * 3600 * 1000;
+    const qint64 days = ms / msPerDay;
+    const QDate date = QDate(1970, 1, 1).addDays(days);
+    qint64 rest = ms - days * msPerDay;
+    char text[32];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", date.year(),
+                  date.month(), date.day(), int(rest / 3600000), int(rest / 60000 % 60),
+                  int(rest / 1000 % 60), int(rest % 1000));
+    return std::string(text, 24);
+}
+
+std::string recordId(quint64 seed, qint64 index, bool random)
+{
+    char text[40];
+    if (!random) {
+        std::snprintf(text, sizeof text, "r-%012lld", static_cast<long long>(index));
+        return text;
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    quint64 high = splitmix(seed ^ (quint64(index) * 2 + 1));
+    quint64 low = splitmix(high ^ 0x5bd1e995ULL);
+    int digit = 0;
+    for (int i = 0; i < 36; ++i) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            text[i] = '-';
+            continue;
+        }
+        quint64 &source = digit < 16 ? high : low;
+        text[i] = hex[source & 0xf];
+        source >>= 4;
+        ++digit;
+    }
+    return std::string(text, 36);
+}
+
+Row makeRow(quint64 seed, qint64 index, int version, bool randomIds)
+{
+    Rng rng(splitmix(seed + quint64(index) * 7919 + quint64(version) * 104729));
+    Row row;
+    row.id = recordId(seed, index, randomIds);
+    const char *first = firstNames[rng.bounded(int(std::size(firstNames)))];
+    const char *last = lastNames[rng.bounded(int(std::size(lastNames)))];
+    row.name = std::string(first) + ' ' + last;
+    row.email
+        = std::string(first) + '.' + last + std::to_string(rng.bounded(100000)) + "@example.com";
+    while (row.note.size() < 100) {
+        if (!row.note.empty())
+            row.note += ' ';
+        row.note += words[rng.bounded(int(std::size(words)))];
+    }
+    row.amount = double(rng.bounded(1000000)) / 100.0;
+    row.quantity = rng.bounded(100000);
+    row.active = rng.bounded(100) < 80;
+    constexpr qint64 start = 1546300800000; // 2019-01-01
+    row.updated = formatTime(start + qint64(rng.next() % quint64(7LL * 365 * 24 * 3600 * 1000)));
+    return row;
+}
+
+QString entityName(int entity)
+{
+    return QStringLiteral("bench%1").arg(entity + 1);
+}
+
+EntitySchema schemaOf(int entity)
+{
+    return { entityName(entity),
+             { { QStringLiteral("name"), FieldType::String },
+               { QStringLiteral("email"), FieldType::String },
+               { QStringLiteral("note"), FieldType::String },
+               { QStringLiteral("amount"), FieldType::Real },
+               { QStringLiteral("quantity"), FieldType::Int },
+               { QStringLiteral("active"), FieldType::Bool },
+               { QStringLiteral("updated"), FieldType::DateTime } } };
+}
+
+QVariantMap toVariant(const Row &row)
+{
+    static const QString name = QStringLiteral("name"), email = QStringLiteral("email"),
+                         note = QStringLiteral("note"), amount = QStringLiteral("amount"),
+                         quantity = QStringLiteral("quantity"), active = QStringLiteral("active"),
+                         updated = QStringLiteral("updated");
+    return { { name, QString::fromStdString(row.name) },
+             { email, QString::fromStdString(row.email) },
+             { note, QString::fromStdString(row.note) },
+             { amount, row.amount },
+             { quantity, row.quantity },
+             { active, row.active },
+             { updated, QString::fromStdString(row.updated) } };
+}
+
+constexpr qsizetype ServerChunk = 20000;
+
+// Writes version \a version of the records \a selected accepts (all when null).
+bool writeServerData(const QString &path, const Options &options, int version,
+                     const std::function<bool(qint64)> &selected, qint64 *written, QString *error)
+{
+    qint64 count = 0;
+    {
+        ServerStore store(path, QStringLiteral("bench-generate"));
+        if (!store.open(error))
+            return false;
+        if (version == 0) {
+            for (int e = 0; e < options.entities; ++e) {
+                if (!store.addEntity(schemaOf(e), error))
+                    return false;
+            }
+        }
+        std::vector<QList<std::pair<QString, QVariantMap>>> pending(size_t(options.entities));
+        const auto flush = [&](int e) {
+            auto &list = pending[size_t(e)];
+            if (list.isEmpty())
+                return true;
+            const bool ok = store.upsert(entityName(e), list, error);
+            list.clear();
+            return ok;
+        };
+        for (qint64 i = 0; i < options.records; ++i) {
+            if (selected && !selected(i))
+                continue;
+            const int e = int(i % options.entities);
+            const Row row = makeRow(options.seed, i, version, options.randomIds);
+            pending[size_t(e)].append({ QString::fromStdString(row.id), toVariant(row) });
+            ++count;
+            if (pending[size_t(e)].size() >= ServerChunk && !flush(e))
+                return false;
+        }
+        for (int e = 0; e < options.entities; ++e) {
+            if (!flush(e))
+                return false;
+        }
+    }
+    QSqlDatabase::removeDatabase(QStringLiteral("bench-generate"));
+    *written = count;
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes
+
+qint64 readHwmKb(qint64 pid)
+{
+    QFile file(QStringLiteral("/proc/%1/status").arg(pid));
+    if (!file.open(QIODevice::ReadOnly))
+        return -1;
+    // /proc files report size 0, so atEnd() is true at once: readAll() reads to EOF.
+    const QList<QByteArray> lines = file.readAll().split('\n');
+    for (const QByteArray &line : lines) {
+        if (line.startsWith("VmHWM:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLongLong();
+    }
+    return -1;
+}
+
+class Server
+{
+public:
+    ~Server() { stop(); }
+
+    bool start(const Options &options, const QString &database, const QString &logPath,
+               QString *error)
+    {
+        m_process.setProgram(options.serverBin);
+        m_process.setArguments(
+            { QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--db"), database });
+        m_process.setStandardErrorFile(logPath, QIODevice::Append);
+        m_process.start();
+        if (!m_process.waitForStarted(10000)) {
+            *error = QStringLiteral("cannot start %1: %2")
+                         .arg(options.serverBin, m_process.errorString());
+            return false;
+        }
+        static const QRegularExpression serving(QStringLiteral("Serving protocol v1 at (\\S+)"));
+        QByteArray output;
+        QElapsedTimer timer;
+        timer.start();
+        while (timer.elapsed() < 120000) {
+            if (!m_process.waitForReadyRead(1000)) {
+                if (m_process.state() != QProcess::Running)
+                    break;
+                continue;
+            }
+            output += m_process.readAllStandardOutput();
+            const QRegularExpressionMatch match = serving.match(QString::fromUtf8(output));
+            if (match.hasMatch()) {
+                m_url = match.captured(1);
+                return true;
+            }
+        }
+        *error = QStringLiteral("the server did not report its URL (see %1): %2")
+                     .arg(logPath, QString::fromUtf8(output));
+        stop();
+        return false;
+    }
+
+    QString url() const { return m_url; }
+    qint64 peakRssKb() const { return readHwmKb(m_process.processId()); }
+
+    void stop()
+    {
+        if (m_process.state() == QProcess::NotRunning)
+            return;
+        m_process.terminate();
+        if (!m_process.waitForFinished(30000)) {
+            m_process.kill();
+            m_process.waitForFinished(5000);
+        }
+    }
+
+private:
+    QProcess m_process;
+    QString m_url;
+};
+
+struct PageStat
+{
+    qint64 bytes = 0;
+    qint64 ms = 0;
+};
+
+struct SyncResult
+{
+    bool ok = false;
+    double seconds = 0;
+    qint64 clientPeakKb = -1;
+    qint64 serverPeakKb = -1;
+    qint64 changesBytes = 0;
+    qint64 pages = 0;
+    std::optional<double> firstPageMs, lastPageMs, medianPageMs, maxPageMs;
+};
+
+std::optional<double> median(std::vector<double> values)
+{
+    if (values.empty())
+        return std::nullopt;
+    std::sort(values.begin(), values.end());
+    const size_t n = values.size();
+    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// The client's batchsync.protocol debug lines for /changes, e.g.
+// batchsync.protocol: "GET entities/bench1/changes" status 200 error QNetworkReply::NoError
+//                     330522 bytes in 14 ms
+void parseClientLog(const QString &path, SyncResult *result)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return;
+    static const QRegularExpression line(QStringLiteral(
+        "GET [^\"]*entities/([^/\"]+)/changes\" status 200 error \\S+ (\\d+) bytes in (\\d+) ms"));
+    QHash<QString, std::vector<PageStat>> pages;
+    QStringList order;
+    while (!file.atEnd()) {
+        const QString text = QString::fromUtf8(file.readLine());
+        const QRegularExpressionMatch match = line.match(text);
+        if (!match.hasMatch())
+            continue;
+        const QString entity = match.captured(1);
+        if (!pages.contains(entity))
+            order.append(entity);
+        pages[entity].push_back({ match.captured(2).toLongLong(), match.captured(3).toLongLong() });
+    }
+    std::vector<double> all, firsts, lasts;
+    for (const QString &entity : std::as_const(order)) {
+        const std::vector<PageStat> &list = pages[entity];
+        std::vector<double> sizes;
+        for (const PageStat &page : list) {
+            result->changesBytes += page.bytes;
+            ++result->pages;
+            all.push_back(double(page.ms));
+            sizes.push_back(double(page.bytes));
+        }
+        // One page is a noisy sample on a shared machine: take a window of the first and of
+        // the last full pages (5 % of the entity's pages, 1 to 10), pooled over the entities.
+        const size_t window = std::clamp<size_t>(list.size() / 20, 1, 10);
+        const double half = median(sizes).value_or(0) / 2;
+        for (size_t i = 0; i < std::min(window, list.size()); ++i)
+            firsts.push_back(double(list[i].ms));
+        size_t taken = 0;
+        for (auto it = list.rbegin(); it != list.rend() && taken < window; ++it) {
+            if (double(it->bytes) >= half) { // the short tail page is not a full page
+                lasts.push_back(double(it->ms));
+                ++taken;
+            }
+        }
+    }
+    result->firstPageMs = median(firsts);
+    result->lastPageMs = median(lasts);
+    result->medianPageMs = median(all);
+    if (!all.empty())
+        result->maxPageMs = *std::max_element(all.begin(), all.end());
+}
+
+SyncResult runClient(const Options &options, const Server &server, const QString &database,
+                     const QString &logPrefix)
+{
+    SyncResult result;
+    const QString timeBin = QStringLiteral("/usr/bin/time");
+    const bool useTime = QFileInfo(timeBin).isExecutable();
+    const QString rssPath = logPrefix + QStringLiteral(".rss");
+    const QString logPath = logPrefix + QStringLiteral(".stderr");
+    QFile::remove(rssPath);
+    QFile::remove(logPath);
+
+    QStringList arguments { QStringLiteral("--headless"),
+                            QStringLiteral("--endpoint"),
+                            server.url(),
+                            QStringLiteral("--db"),
+                            database,
+                            QStringLiteral("--batch-size"),
+                            QString::number(options.batchSize),
+                            QStringLiteral("--paging"),
+                            options.paging };
+    arguments += options.clientArgs;
+    QProcess client;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("QT_LOGGING_RULES"),
+                       QStringLiteral("batchsync.protocol.debug=true"));
+    environment.remove(QStringLiteral("QT_MESSAGE_PATTERN"));
+    client.setProcessEnvironment(environment);
+    client.setStandardOutputFile(logPrefix + QStringLiteral(".stdout"));
+    client.setStandardErrorFile(logPath);
+    if (useTime) {
+        client.setProgram(timeBin);
+        client.setArguments(QStringList { QStringLiteral("-f"), QStringLiteral("%M"),
+                                          QStringLiteral("-o"), rssPath, options.clientBin }
+                            + arguments);
+    } else {
+        client.setProgram(options.clientBin);
+        client.setArguments(arguments);
+    }
+    QElapsedTimer timer;
+    timer.start();
+    client.start();
+    if (!client.waitForStarted(10000)) {
+        fail(QStringLiteral("cannot start the client: %1").arg(client.errorString()));
+        return result;
+    }
+    const qint64 pid = client.processId();
+    while (!client.waitForFinished(useTime ? 1000 : 20)) {
+        if (!useTime)
+            result.clientPeakKb = std::max(result.clientPeakKb, readHwmKb(pid));
+        if (timer.elapsed() > 3600 * 1000) {
+            fail(QStringLiteral("the client has been running for an hour; killing it"));
+            client.kill();
+            client.waitForFinished(5000);
+            return result;
+        }
+    }
+    result.seconds = double(timer.nsecsElapsed()) / 1e9;
+    result.serverPeakKb = server.peakRssKb();
+    if (useTime) {
+        QFile rss(rssPath);
+        if (rss.open(QIODevice::ReadOnly)) {
+            // The last line holds %M (a line before it may say the command failed).
+            const QList<QByteArray> lines = rss.readAll().trimmed().split('\n');
+            bool ok = false;
+            const qint64 kb = lines.last().trimmed().toLongLong(&ok);
+            if (ok)
+                result.clientPeakKb = kb;
+        }
+    }
+    if (client.exitStatus() != QProcess::NormalExit || client.exitCode() != 0) {
+        fail(QStringLiteral("the client failed (exit code %1); see %2")
+                 .arg(client.exitCode())
+                 .arg(logPath));
+        return result;
+    }
+    parseClientLog(logPath, &result);
+    result.ok = true;
+    return result;
+}
+
+// Rows in the local database's entity tables, or -1.
+qint64 localRows(const QString &database, int entities, QString *error)
+{
+    qint64 total = 0;
+    const QString name = QStringLiteral("bench-verify");
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+        db.setDatabaseName(database);
+        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY"));
+        if (!db.open()) {
+            *error = db.lastError().text();
+            total = -1;
+        } else {
+            QSqlQuery query(db);
+            for (int e = 0; e < entities && total >= 0; ++e) {
+                if (!query.exec(QStringLiteral("SELECT count(*) FROM \"%1\"").arg(entityName(e)))
+                    || !query.next()) {
+                    *error = query.lastError().text();
+                    total = -1;
+                    break;
+                }
+                total += query.value(0).toLongLong();
+            }
+        }
+    }
+    QSqlDatabase::removeDatabase(name);
+    return total;
+}
+
+qint64 fileSize(const QString &path)
+{
+    qint64 size = 0;
+    for (const char *suffix : { "", "-wal" })
+        size += QFileInfo(path + QLatin1String(suffix)).size();
+    return size;
+}
+
+// ---------------------------------------------------------------------------------------
+// The baseline: the same rows through the sqlite3 C API.
+
+struct Baseline
+{
+    bool ok = false;
+    double rowsPerSecond = 0;
+    QString message;
+};
+
+#ifdef BATCHSYNC_BENCH_HAVE_SQLITE3
+Baseline runBaseline(const Options &options, const QString &path)
+{
+    Baseline result;
+    for (const char *suffix : { "", "-wal", "-shm" })
+        QFile::remove(path + QLatin1String(suffix));
+    sqlite3 *db = nullptr;
+    const QByteArray file = QFile::encodeName(path);
+    if (sqlite3_open(file.constData(), &db) != SQLITE_OK) {
+        result.message = QString::fromUtf8(sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return result;
+    }
+    const auto exec = [&](const char *sql) {
+        char *message = nullptr;
+        if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+            result.message
+                = QStringLiteral("%1: %2").arg(QLatin1String(sql), QString::fromUtf8(message));
+            sqlite3_free(message);
+            return false;
+        }
+        return true;
+    };
+    // The client's settings (LocalStore::open).
+    bool ok = exec("PRAGMA journal_mode = WAL") && exec("PRAGMA synchronous = NORMAL")
+        && exec("PRAGMA cache_size = -16384") && exec("PRAGMA wal_autocheckpoint = 10000")
+        && exec("CREATE TABLE _state(entity TEXT PRIMARY KEY, cursor TEXT, done INTEGER)");
+    std::vector<sqlite3_stmt *> upserts;
+    sqlite3_stmt *state = nullptr;
+    for (int e = 0; ok && e < options.entities; ++e) {
+        const QByteArray table = entityName(e).toUtf8();
+        ok = exec(("CREATE TABLE \"" + table
+                   + "\" (\"id\" TEXT PRIMARY KEY NOT NULL, \"name\" TEXT, \"email\" TEXT, "
+                     "\"note\" TEXT, \"amount\" REAL, \"quantity\" INTEGER, \"active\" INTEGER, "
+                     "\"updated\" TEXT, \"_changed_at\" TEXT)")
+                      .constData())
+            && exec(("INSERT INTO _state VALUES ('" + table + "', NULL, 0)").constData());
+        const QByteArray sql = "INSERT INTO \"" + table
+            + "\" (\"id\", \"name\", \"email\", \"note\", \"amount\", \"quantity\", \"active\", "
+              "\"updated\", \"_changed_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+              "(\"id\") DO UPDATE SET \"name\" = excluded.\"name\", \"email\" = "
+              "excluded.\"email\", \"note\" = excluded.\"note\", \"amount\" = "
+              "excluded.\"amount\", \"quantity\" = excluded.\"quantity\", \"active\" = "
+              "excluded.\"active\", \"updated\" = excluded.\"updated\", \"_changed_at\" = "
+              "excluded.\"_changed_at\"";
+        sqlite3_stmt *statement = nullptr;
+        if (ok && sqlite3_prepare_v2(db, sql.constData(), -1, &statement, nullptr) != SQLITE_OK) {
+            result.message = QString::fromUtf8(sqlite3_errmsg(db));
+            ok = false;
+        }
+        upserts.push_back(statement);
+    }
+    if (ok
+        && sqlite3_prepare_v2(db, "UPDATE _state SET cursor = ?, done = ? WHERE entity = ?", -1,
+                              &state, nullptr)
+            != SQLITE_OK) {
+        result.message = QString::fromUtf8(sqlite3_errmsg(db));
+        ok = false;
+    }
+    sqlite3_stmt *begin = nullptr, *commit = nullptr;
+    ok = ok && sqlite3_prepare_v2(db, "BEGIN", -1, &begin, nullptr) == SQLITE_OK
+        && sqlite3_prepare_v2(db, "COMMIT", -1, &commit, nullptr) == SQLITE_OK;
+
+    const std::string changedAt = formatTime(QDateTime::currentMSecsSinceEpoch());
+    qint64 nanoseconds = 0;
+    qint64 stored = 0;
+    std::vector<Row> rows;
+    rows.reserve(size_t(options.batchSize));
+    const auto step = [&](sqlite3_stmt *statement) {
+        const int rc = sqlite3_step(statement);
+        sqlite3_reset(statement);
+        if (rc != SQLITE_DONE) {
+            result.message = QString::fromUtf8(sqlite3_errmsg(db));
+            return false;
+        }
+        return true;
+    };
+    // Entity by entity, in the server's order within each (as a one-entity-at-a-time sync).
+    for (int e = 0; ok && e < options.entities; ++e) {
+        qint64 index = e;
+        qint64 done = 0;
+        while (ok && index < options.records) {
+            rows.clear();
+            for (; index < options.records && qsizetype(rows.size()) < options.batchSize;
+                 index += options.entities) {
+                rows.push_back(makeRow(options.seed, index, 0, options.randomIds));
+            }
+            QElapsedTimer timer;
+            timer.start();
+            ok = step(begin);
+            sqlite3_stmt *upsert = upserts[size_t(e)];
+            for (const Row &row : rows) {
+                if (!ok)
+                    break;
+                sqlite3_bind_text(upsert, 1, row.id.data(), int(row.id.size()), SQLITE_STATIC);
+                sqlite3_bind_text(upsert, 2, row.name.data(), int(row.name.size()), SQLITE_STATIC);
+                sqlite3_bind_text(upsert, 3, row.email.data(), int(row.email.size()),
+                                  SQLITE_STATIC);
+                sqlite3_bind_text(upsert, 4, row.note.data(), int(row.note.size()), SQLITE_STATIC);
+                sqlite3_bind_double(upsert, 5, row.amount);
+                sqlite3_bind_int64(upsert, 6, row.quantity);
+                sqlite3_bind_int(upsert, 7, row.active ? 1 : 0);
+                sqlite3_bind_text(upsert, 8, row.updated.data(), int(row.updated.size()),
+                                  SQLITE_STATIC);
+                sqlite3_bind_text(upsert, 9, changedAt.data(), int(changedAt.size()),
+                                  SQLITE_STATIC);
+                ok = step(upsert);
+            }
+            done += qint64(rows.size());
+            const std::string cursor = std::to_string(done);
+            const QByteArray entity = entityName(e).toUtf8();
+            sqlite3_bind_text(state, 1, cursor.data(), int(cursor.size()), SQLITE_STATIC);
+            sqlite3_bind_int64(state, 2, done);
+            sqlite3_bind_text(state, 3, entity.constData(), int(entity.size()), SQLITE_STATIC);
+            ok = ok && step(state) && step(commit);
+            nanoseconds += timer.nsecsElapsed();
+            stored += qint64(rows.size());
+        }
+    }
+    for (sqlite3_stmt *statement : upserts)
+        sqlite3_finalize(statement);
+    sqlite3_finalize(state);
+    sqlite3_finalize(begin);
+    sqlite3_finalize(commit);
+    sqlite3_close(db);
+    for (const char *suffix : { "", "-wal", "-shm" })
+        QFile::remove(path + QLatin1String(suffix));
+    if (ok && nanoseconds > 0) {
+        result.ok = true;
+        result.rowsPerSecond = double(stored) / (double(nanoseconds) / 1e9);
+    }
+    return result;
+}
+#else
+Baseline runBaseline(const Options &, const QString &)
+{
+    return { false, 0,
+             QStringLiteral("built without SQLite3 (install libsqlite3-dev and reconfigure)") };
+}
+#endif
+
+// ---------------------------------------------------------------------------------------
+// Reporting
+
+QString number(std::optional<double> value, int decimals)
+{
+    return value ? QString::number(*value, 'f', decimals) : QStringLiteral("n/a");
+}
+
+std::optional<double> kbToMb(qint64 kb)
+{
+    return kb >= 0 ? std::optional<double>(double(kb) / 1024.0) : std::nullopt;
+}
+
+struct RunFigures
+{
+    std::optional<double> recordsPerSecond, mbPerSecond, clientRssMb, serverRssMb, baseline,
+        firstMs, lastMs, medianMs, maxMs, incrementalSeconds, syncSeconds;
+};
+
+std::optional<double> medianOf(const std::vector<RunFigures> &runs,
+                               std::optional<double> RunFigures::*member)
+{
+    std::vector<double> values;
+    for (const RunFigures &run : runs) {
+        if (run.*member)
+            values.push_back(*(run.*member));
+    }
+    return median(values);
+}
+
+std::optional<Options> parseOptions(QCoreApplication &app)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "batchsync-bench: times a first sync of N records from the real batchsync-server into "
+        "the real batchsync --headless, beside a raw sqlite3 C API baseline of the same rows."));
+    parser.addHelpOption();
+    const QCommandLineOption records(QStringLiteral("records"),
+                                     QStringLiteral("Records on the server (default 100000)."),
+                                     QStringLiteral("N"));
+    const QCommandLineOption entities(QStringLiteral("entities"),
+                                      QStringLiteral("Entities they are spread over (default 4)."),
+                                      QStringLiteral("E"));
+    const QCommandLineOption batchSize(
+        QStringLiteral("batch-size"),
+        QStringLiteral("The client's --batch-size, and the baseline's rows per transaction "
+                       "(default 1000)."),
+        QStringLiteral("N"));
+    const QCommandLineOption paging(QStringLiteral("paging"),
+                                    QStringLiteral("The client's --paging (default cursor)."),
+                                    QStringLiteral("cursor|offset"));
+    const QCommandLineOption ids(QStringLiteral("ids"),
+                                 QStringLiteral("random (UUID-like, default) or ordered ids."),
+                                 QStringLiteral("random|ordered"));
+    const QCommandLineOption incremental(
+        QStringLiteral("incremental-percent"),
+        QStringLiteral("After the first sync, change P % of the records on the server and time "
+                       "the incremental sync (default 1; 0 skips it)."),
+        QStringLiteral("P"));
+    const QCommandLineOption runs(QStringLiteral("runs"),
+                                  QStringLiteral("Sync runs over the same server data; the "
+                                                 "RESULT line gives medians (default 1)."),
+                                  QStringLiteral("R"));
+    const QCommandLineOption seed(
+        QStringLiteral("seed"), QStringLiteral("Seed of the generated data."), QStringLiteral("S"));
+    const QCommandLineOption workDir(
+        QStringLiteral("work-dir"),
+        QStringLiteral("Directory for the databases and logs (default: a temporary directory, "
+                       "removed at the end)."),
+        QStringLiteral("DIR"));
+    const QCommandLineOption keep(QStringLiteral("keep"),
+                                  QStringLiteral("Keep the temporary directory (its path is "
+                                                 "printed)."));
+    const QCommandLineOption clientBin(
+        QStringLiteral("client-bin"),
+        QStringLiteral("The batchsync executable (default %1).").arg(QStringLiteral(BATCHSYNC_BIN)),
+        QStringLiteral("PATH"));
+    const QCommandLineOption serverBin(
+        QStringLiteral("server-bin"),
+        QStringLiteral("The batchsync-server executable (default %1).")
+            .arg(QStringLiteral(BATCHSYNC_SERVER_BIN)),
+        QStringLiteral("PATH"));
+    const QCommandLineOption clientArg(
+        QStringLiteral("client-arg"),
+        QStringLiteral("An extra argument for batchsync, e.g. --client-arg=--concurrency=4 "
+                       "(repeatable)."),
+        QStringLiteral("ARG"));
+    parser.addOptions({ records, entities, batchSize, paging, ids, incremental, runs, seed, workDir,
+                        keep, clientBin, serverBin, clientArg });
+    if (!parser.parse(app.arguments())) {
+        fail(parser.errorText());
+        return std::nullopt;
+    }
+    if (parser.isSet(QStringLiteral("help"))) {
+        QString help = parser.helpText();
+        help.replace(0, help.indexOf(QLatin1Char('\n')),
+                     QStringLiteral("Usage: batchsync-bench --records N [--entities 4] "
+                                    "[--batch-size N] [--paging cursor|offset]\n"
+                                    "       [--ids random|ordered] [--incremental-percent P] "
+                                    "[--runs R] [options]"));
+        std::fputs(qPrintable(help + QLatin1String(helpEpilogue)), stdout);
+        std::exit(0);
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        fail(
+            QStringLiteral("unexpected argument \"%1\"").arg(parser.positionalArguments().first()));
+        return std::nullopt;
+    }
+    Options options;
+    const auto integer
+        = [&](const QCommandLineOption &option, qint64 low, qint64 high, qint64 *target) {
+              if (!parser.isSet(option))
+                  return true;
+              bool ok = false;
+              const qint64 value = parser.value(option).toLongLong(&ok);
+              if (!ok || value < low || value > high) {
+                  fail(QStringLiteral("--%1 must be a whole number from %2 to %3")
+                           .arg(option.names().first())
+                           .arg(low)
+                           .arg(high));
+                  return false;
+              }
+              *target = value;
+              return true;
+          };
+    qint64 entityCount = options.entities, batch = options.batchSize, runCount = options.runs;
+    qint64 seedValue = qint64(options.seed);
+    if (!integer(records, 1, 100000000, &options.records) || !integer(entities, 1, 64, &entityCount)
+        || !integer(batchSize, 100, 10000, &batch) || !integer(runs, 1, 100, &runCount)
+        || !integer(seed, 0, std::numeric_limits<qint64>::max(), &seedValue))
+        return std::nullopt;
+    options.entities = int(entityCount);
+    options.batchSize = int(batch);
+    options.runs = int(runCount);
+    options.seed = quint64(seedValue);
+    if (parser.isSet(paging)) {
+        options.paging = parser.value(paging);
+        if (options.paging != u"cursor" && options.paging != u"offset") {
+            fail(QStringLiteral("--paging must be cursor or offset"));
+            return std::nullopt;
+        }
+    }
+    if (parser.isSet(ids)) {
+        const QString value = parser.value(ids);
+        if (value != u"random" && value != u"ordered") {
+            fail(QStringLiteral("--ids must be random or ordered"));
+            return std::nullopt;
+        }
+        options.randomIds = value == u"random";
+    }
+    if (parser.isSet(incremental)) {
+        bool ok = false;
+        options.incrementalPercent = parser.value(incremental).toDouble(&ok);
+        if (!ok || options.incrementalPercent < 0 || options.incrementalPercent > 100) {
+            fail(QStringLiteral("--incremental-percent must be a number from 0 to 100"));
+            return std::nullopt;
+        }
+    }
+    options.workDir = parser.value(workDir);
+    options.keep = parser.isSet(keep);
+    if (parser.isSet(clientBin))
+        options.clientBin = parser.value(clientBin);
+    if (parser.isSet(serverBin))
+        options.serverBin = parser.value(serverBin);
+    options.clientArgs = parser.values(clientArg);
+    return options;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    const std::optional<Options> parsed = parseOptions(app);
+    if (!parsed)
+        return 2;
+    const Options options = *parsed;
+
+    std::optional<QTemporaryDir> temporary;
+    QString dir = options.workDir;
+    if (dir.isEmpty()) {
+        temporary.emplace(QDir::tempPath() + QStringLiteral("/batchsync-bench-XXXXXX"));
+        if (!temporary->isValid()) {
+            fail(QStringLiteral("cannot create a temporary directory"));
+            return 1;
+        }
+        temporary->setAutoRemove(!options.keep);
+        dir = temporary->path();
+    } else if (!QDir().mkpath(dir)) {
+        fail(QStringLiteral("cannot create %1").arg(dir));
+        return 1;
+    }
+    const QString serverDb = dir + QStringLiteral("/server.sqlite");
+    for (const char *suffix : { "", "-wal", "-shm" })
+        QFile::remove(serverDb + QLatin1String(suffix));
+
+    say(QStringLiteral("batchsync-bench: %1 records, %2 entities, batch size %3, %4 paging, %5 "
+                       "ids, incremental %6 %, %7 run(s); work dir %8%9")
+            .arg(options.records)
+            .arg(options.entities)
+            .arg(options.batchSize)
+            .arg(options.paging,
+                 options.randomIds ? QStringLiteral("random") : QStringLiteral("ordered"))
+            .arg(options.incrementalPercent)
+            .arg(options.runs)
+            .arg(dir,
+                 options.keep || !options.workDir.isEmpty() ? QString()
+                                                            : QStringLiteral(" (removed)")));
+    say(QStringLiteral("client %1\nserver %2").arg(options.clientBin, options.serverBin));
+
+    // 1. The server's data.
+    QElapsedTimer timer;
+    timer.start();
+    QString error;
+    qint64 generated = 0;
+    if (!writeServerData(serverDb, options, 0, {}, &generated, &error)) {
+        fail(QStringLiteral("cannot generate the server data: %1").arg(error));
+        return 1;
+    }
+    const double generateSeconds = double(timer.nsecsElapsed()) / 1e9;
+    say(QStringLiteral("generated %1 records on the server in %2 s (%3 records/s, %4 MB "
+                       "database)")
+            .arg(generated)
+            .arg(generateSeconds, 0, 'f', 2)
+            .arg(double(generated) / generateSeconds, 0, 'f', 0)
+            .arg(double(fileSize(serverDb)) / 1e6, 0, 'f', 1));
+
+    std::vector<RunFigures> figures;
+    for (int run = 1; run <= options.runs; ++run) {
+        RunFigures f;
+        const QString prefix = dir + QStringLiteral("/run%1").arg(run);
+        const QString clientDb = prefix + QStringLiteral("-client.sqlite");
+        for (const char *suffix : { "", "-wal", "-shm" })
+            QFile::remove(clientDb + QLatin1String(suffix));
+
+        // 2-3. The first sync.
+        SyncResult first;
+        {
+            Server server;
+            if (!server.start(options, serverDb, prefix + QStringLiteral("-server.log"), &error)) {
+                fail(error);
+                return 1;
+            }
+            first = runClient(options, server, clientDb, prefix + QStringLiteral("-first"));
+        }
+        if (!first.ok)
+            return 1;
+        const qint64 rows = localRows(clientDb, options.entities, &error);
+        if (rows != options.records) {
+            fail(QStringLiteral("the local database holds %1 rows, not %2: the sync is wrong, so "
+                                "its figures mean nothing %3")
+                     .arg(rows)
+                     .arg(options.records)
+                     .arg(error));
+            return 1;
+        }
+        f.syncSeconds = first.seconds;
+        f.recordsPerSecond = double(options.records) / first.seconds;
+        f.mbPerSecond = double(first.changesBytes) / 1e6 / first.seconds;
+        f.clientRssMb = kbToMb(first.clientPeakKb);
+        f.serverRssMb = kbToMb(first.serverPeakKb);
+        f.firstMs = first.firstPageMs;
+        f.lastMs = first.lastPageMs;
+        f.medianMs = first.medianPageMs;
+        f.maxMs = first.maxPageMs;
+
+        // 4. The incremental sync.
+        qint64 updated = 0;
+        double updateSeconds = 0;
+        SyncResult second;
+        if (options.incrementalPercent > 0) {
+            const quint64 threshold = quint64(options.incrementalPercent * 100.0 + 0.5);
+            const quint64 salt = splitmix(options.seed ^ quint64(run) * 0x2545f4914f6cdd1dULL);
+            timer.restart();
+            if (!writeServerData(
+                    serverDb, options, run,
+                    [&](qint64 i) { return splitmix(salt + quint64(i)) % 10000 < threshold; },
+                    &updated, &error)) {
+                fail(QStringLiteral("cannot update the server data: %1").arg(error));
+                return 1;
+            }
+            updateSeconds = double(timer.nsecsElapsed()) / 1e9;
+            Server server;
+            if (!server.start(options, serverDb, prefix + QStringLiteral("-server.log"), &error)) {
+                fail(error);
+                return 1;
+            }
+            second = runClient(options, server, clientDb, prefix + QStringLiteral("-incremental"));
+            if (!second.ok)
+                return 1;
+            f.incrementalSeconds = second.seconds;
+        }
+
+        // 5. The baseline.
+        const Baseline baseline = runBaseline(options, prefix + QStringLiteral("-baseline.sqlite"));
+        if (baseline.ok)
+            f.baseline = baseline.rowsPerSecond;
+
+        say(QString());
+        say(QStringLiteral("run %1 of %2").arg(run).arg(options.runs));
+        const auto row = [](const QString &what, const QString &value, const QString &note) {
+            say(QStringLiteral("  %1 %2  %3").arg(what, -34).arg(value, 14).arg(note));
+        };
+        row(QStringLiteral("first sync wall time (s)"), number(f.syncSeconds, 3),
+            QStringLiteral("client process start to exit"));
+        row(QStringLiteral("records/s"), number(f.recordsPerSecond, 0),
+            QStringLiteral("%1 records").arg(options.records));
+        row(QStringLiteral("MB/s of /changes JSON"), number(f.mbPerSecond, 1),
+            QStringLiteral("%1 MB in %2 pages (bodies received, client log)")
+                .arg(double(first.changesBytes) / 1e6, 0, 'f', 1)
+                .arg(first.pages));
+        row(QStringLiteral("client peak RSS (MB)"), number(f.clientRssMb, 1),
+            QStringLiteral("VmHWM"));
+        row(QStringLiteral("server peak RSS (MB)"), number(f.serverRssMb, 1),
+            QStringLiteral("VmHWM after the sync"));
+        row(QStringLiteral("first pages latency (ms)"), number(f.firstMs, 1),
+            QStringLiteral("request sent -> body received; median of each entity's first "
+                           "5 % of pages (1-10)"));
+        row(QStringLiteral("last full pages latency (ms)"), number(f.lastMs, 1),
+            QStringLiteral("same, its last 5 % of pages (1-10), the short tail page excluded"));
+        row(QStringLiteral("median / max page latency (ms)"),
+            number(f.medianMs, 1) + QLatin1Char('/') + number(f.maxMs, 0), QString());
+        row(QStringLiteral("local database (MB)"),
+            QString::number(double(fileSize(clientDb)) / 1e6, 'f', 1),
+            QStringLiteral("file + WAL after the sync"));
+        if (options.incrementalPercent > 0) {
+            row(QStringLiteral("incremental sync (s)"), number(f.incrementalSeconds, 3),
+                QStringLiteral("%1 changed records (%2 records/s); server update took %3 s")
+                    .arg(updated)
+                    .arg(double(updated) / second.seconds, 0, 'f', 0)
+                    .arg(updateSeconds, 0, 'f', 2));
+        }
+        row(QStringLiteral("baseline sqlite3 upserts/s"), number(f.baseline, 0),
+            baseline.ok ? QStringLiteral("C API, %1 rows/transaction, WAL, synchronous=NORMAL")
+                              .arg(options.batchSize)
+                        : baseline.message);
+        if (f.recordsPerSecond && f.baseline) {
+            row(QStringLiteral("sync / baseline"),
+                QString::number(*f.recordsPerSecond / *f.baseline, 'f', 2), QString());
+        }
+        figures.push_back(f);
+    }
+
+    const auto m
+        = [&](std::optional<double> RunFigures::*member) { return medianOf(figures, member); };
+    if (options.runs > 1) {
+        say(QString());
+        say(QStringLiteral("medians of %1 runs: records/s %2, MB/s %3, client RSS %4 MB, server "
+                           "RSS %5 MB, baseline %6/s, first/last page %7/%8 ms, incremental "
+                           "%9 s")
+                .arg(options.runs)
+                .arg(number(m(&RunFigures::recordsPerSecond), 0),
+                     number(m(&RunFigures::mbPerSecond), 1), number(m(&RunFigures::clientRssMb), 1),
+                     number(m(&RunFigures::serverRssMb), 1), number(m(&RunFigures::baseline), 0),
+                     number(m(&RunFigures::firstMs), 1), number(m(&RunFigures::lastMs), 1),
+                     number(m(&RunFigures::incrementalSeconds), 3)));
+    }
+    say(QString());
+    say(QStringLiteral("RESULT records=%1 records_per_s=%2 mb_per_s=%3 client_peak_rss_mb=%4 "
+                       "server_peak_rss_mb=%5 baseline_storage_per_s=%6 first_batch_ms=%7 "
+                       "last_batch_ms=%8 incremental_s=%9")
+            .arg(options.records)
+            .arg(number(m(&RunFigures::recordsPerSecond), 0),
+                 number(m(&RunFigures::mbPerSecond), 1), number(m(&RunFigures::clientRssMb), 1),
+                 number(m(&RunFigures::serverRssMb), 1), number(m(&RunFigures::baseline), 0),
+                 number(m(&RunFigures::firstMs), 1), number(m(&RunFigures::lastMs), 1),
+                 number(m(&RunFigures::incrementalSeconds), 3)));
+    return 0;
+}
