@@ -33,12 +33,7 @@
 #include <functional>
 #include <memory>
 
-#ifdef Q_OS_LINUX
-#include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
-#endif
+#include "testutil/immutable.h"
 
 using namespace BatchSync;
 
@@ -357,22 +352,6 @@ private:
     std::atomic<bool> m_released { false };
 };
 
-#ifdef Q_OS_LINUX
-bool setImmutable(const QString &path, bool on)
-{
-    const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY);
-    if (fd < 0)
-        return false;
-    int flags = 0;
-    bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-    if (ok) {
-        flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
-        ok = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
-    }
-    ::close(fd);
-    return ok;
-}
-#endif
 
 QByteArray json(const QJsonObject &object)
 {
@@ -975,12 +954,12 @@ private Q_SLOTS:
         QStringList immutable;
         const auto restore = qScopeGuard([&immutable] {
             for (const QString &file : std::as_const(immutable))
-                setImmutable(file, false);
+                Test::setImmutable(file, false);
         });
         for (const QString &suffix : { QString(), QStringLiteral("-wal"), QStringLiteral("-shm") }) {
             if (!QFile::exists(path + suffix))
                 continue;
-            if (!setImmutable(path + suffix, true)) {
+            if (!Test::setImmutable(path + suffix, true)) {
                 tally.skipped << QStringLiteral("read-only file (no FS_IOC_SETFLAGS here)");
                 QSKIP("cannot set the immutable flag here (needs root and ext2/3/4, xfs or "
                       "btrfs): read-only file not tested");
@@ -1009,7 +988,7 @@ private Q_SLOTS:
         }
 #ifdef Q_OS_LINUX
         for (const QString &file : std::as_const(immutable))
-            QVERIFY(setImmutable(file, false));
+            QVERIFY(Test::setImmutable(file, false));
         immutable.clear();
 #endif
         const Snapshot after = snapshot(path);

@@ -20,11 +20,10 @@
 #include <functional>
 #include <memory>
 
+#include "testutil/immutable.h"
+
 #ifdef Q_OS_LINUX
-#include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
+#include <unistd.h> // access()
 #endif
 
 using namespace BatchSync;
@@ -141,22 +140,6 @@ bool execOnStore(const LocalStore &store, const QString &sql)
     return false;
 }
 
-#ifdef Q_OS_LINUX
-bool setImmutable(const QString &path, bool on)
-{
-    const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY);
-    if (fd < 0)
-        return false;
-    int flags = 0;
-    bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-    if (ok) {
-        flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
-        ok = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
-    }
-    ::close(fd);
-    return ok;
-}
-#endif
 
 /*! Runs a small sync sequence on whatever thread it lives in. */
 class StoreWorker final : public QObject
@@ -1061,14 +1044,14 @@ private Q_SLOTS:
         const auto restore = qScopeGuard([&] {
 #ifdef Q_OS_LINUX
             if (immutable)
-                setImmutable(path, false);
+                Test::setImmutable(path, false);
 #endif
             QFile::setPermissions(path, QFile::ReadOwner | QFile::WriteOwner);
         });
 #ifdef Q_OS_LINUX
         if (::access(QFile::encodeName(path).constData(), W_OK) == 0) {
             // Root ignores permissions; the immutable attribute stops it too.
-            immutable = setImmutable(path, true);
+            immutable = Test::setImmutable(path, true);
             if (!immutable)
                 QSKIP("cannot make a file read-only for this user");
         }
