@@ -18,6 +18,11 @@ QString SyncSettings::validate() const
                 .arg(MinBatchSize)
                 .arg(MaxBatchSize)
                 .arg(batchSize);
+    if (targetBatchMs < MinTargetBatchMs || targetBatchMs > MaxTargetBatchMs)
+        return QStringLiteral("the target batch duration must be between %1 and %2 ms, not %3")
+                .arg(MinTargetBatchMs)
+                .arg(MaxTargetBatchMs)
+                .arg(targetBatchMs);
     if (concurrency < 1 || concurrency > MaxConcurrency)
         return QStringLiteral("the number of entities syncing at once must be between 1 and %1, "
                               "not %2")
