@@ -1,4 +1,5 @@
 #include "common/types.h"
+#include "engine/batchsizer.h"
 #include "engine/syncengine.h"
 #include "server/serverstore.h"
 #include "server/syncserver.h"
@@ -12,7 +13,6 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
-
 #include <memory>
 
 using namespace BatchSync;
@@ -49,10 +49,18 @@ private:
         const QList<EntitySchema> entities = server.store()->entities();
         QVERIFY(!entities.isEmpty());
         for (const EntitySchema &schema : entities) {
-            const QString difference = Test::differences(
-                    localPath, schema, server.store()->liveRecords(schema.name));
+            const QString difference
+                = Test::differences(localPath, schema, server.store()->liveRecords(schema.name));
             QVERIFY2(difference.isEmpty(), qPrintable(difference));
         }
+    }
+
+    static QString sizesText(const QList<int> &sizes)
+    {
+        QStringList texts;
+        for (int size : sizes)
+            texts.append(QString::number(size));
+        return QStringLiteral("sizes: ") + texts.join(u' ');
     }
 
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -83,11 +91,10 @@ private Q_SLOTS:
         server.addCustomers(700, 2, QStringLiteral("suppliers"));
         server.addCustomers(0, 3, QStringLiteral("empty"));
         QString error;
-        QVERIFY2(server.store()->remove(QStringLiteral("customers"),
-                                        { server.store()->liveRecords(QStringLiteral("customers"))
-                                                  .keys()
-                                                  .first() },
-                                        &error),
+        QVERIFY2(server.store()->remove(
+                     QStringLiteral("customers"),
+                     { server.store()->liveRecords(QStringLiteral("customers")).keys().first() },
+                     &error),
                  qPrintable(error));
 
         SyncSettings settings = settingsFor(server, paging, batchSize);
@@ -130,15 +137,16 @@ private Q_SLOTS:
         ids.sort();
         QString error;
         for (int i = 0; i < 10; ++i) {
-            QVariantMap data { { schema.fields.first().name, QStringLiteral("changed %1").arg(i) } };
+            QVariantMap data { { schema.fields.first().name,
+                                 QStringLiteral("changed %1").arg(i) } };
             QVERIFY2(server.store()->upsert(schema.name, ids.at(i), data, &error),
                      qPrintable(error));
         }
         for (int i = 0; i < 5; ++i) {
             QVariantMap data { { schema.fields.first().name, QStringLiteral("new %1").arg(i) } };
-            QVERIFY2(server.store()->upsert(schema.name, QStringLiteral("new-%1").arg(i), data,
-                                            &error),
-                     qPrintable(error));
+            QVERIFY2(
+                server.store()->upsert(schema.name, QStringLiteral("new-%1").arg(i), data, &error),
+                qPrintable(error));
         }
         QVERIFY2(server.store()->remove(schema.name, ids.mid(20, 3), &error), qPrintable(error));
 
@@ -255,7 +263,7 @@ private Q_SLOTS:
             QSignalSpy progress(&engine, &SyncEngine::progressChanged);
             engine.start(schema.name);
             QTRY_VERIFY_WITH_TIMEOUT(
-                    !progress.isEmpty() && progress.last().at(1).toLongLong() >= 500, 20000);
+                !progress.isEmpty() && progress.last().at(1).toLongLong() >= 500, 20000);
             engine.pause(schema.name);
             QTRY_COMPARE_WITH_TIMEOUT(engine.entity(schema.name).state, SyncState::Paused, 10000);
             doneAtPause = engine.entity(schema.name).done;
@@ -291,7 +299,7 @@ private Q_SLOTS:
             QSignalSpy progress(&engine, &SyncEngine::progressChanged);
             engine.start(schema.name);
             QTRY_VERIFY_WITH_TIMEOUT(
-                    !progress.isEmpty() && progress.last().at(1).toLongLong() >= 300, 20000);
+                !progress.isEmpty() && progress.last().at(1).toLongLong() >= 300, 20000);
         } // destroyed while running, as when the window is closed mid-sync
 
         SyncEngine engine(settings);
@@ -368,7 +376,8 @@ private Q_SLOTS:
         QCOMPARE(category, ErrorCategory::Auth);
         const QString message = failed.first().at(2).toString();
         QVERIFY2(message.contains(QLatin1String("401")), qPrintable(message));
-        QVERIFY2(message.contains(QLatin1String("token"), Qt::CaseInsensitive), qPrintable(message));
+        QVERIFY2(message.contains(QLatin1String("token"), Qt::CaseInsensitive),
+                 qPrintable(message));
 
         settings.token = QStringLiteral("s3cret");
         settings.databasePath = m_dir->filePath(QStringLiteral("other.sqlite"));
@@ -432,9 +441,9 @@ private Q_SLOTS:
         QString error;
         QVERIFY2(server.store()->addEntity(schema, &error), qPrintable(error));
         const QString id = server.store()->liveRecords(schema.name).keys().first();
-        QVERIFY2(server.store()->upsert(schema.name, id, { { QStringLiteral("loyalty"), 42 } },
-                                        &error),
-                 qPrintable(error));
+        QVERIFY2(
+            server.store()->upsert(schema.name, id, { { QStringLiteral("loyalty"), 42 } }, &error),
+            qPrintable(error));
         SyncEngine engine(settings);
         QVERIFY(syncAll(engine));
         QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
@@ -459,22 +468,19 @@ private Q_SLOTS:
         ids.sort();
         int page = 0;
         // Between pages: update a record already synced or not, delete one, insert one.
-        connect(server.server(), &SyncServer::pageServed, this,
-                [&](const QString &entity, int) {
-                    if (entity != schema.name || page >= 20)
-                        return;
-                    ++page;
-                    QString error;
-                    QVariantMap data { { schema.fields.first().name,
-                                         QStringLiteral("during %1").arg(page) } };
-                    QVERIFY(server.store()->upsert(schema.name, ids.at(page * 97 % ids.size()),
-                                                   data, &error));
-                    QVERIFY(server.store()->remove(schema.name, { ids.at(page * 13 + 1) },
-                                                   &error));
-                    QVERIFY(server.store()->upsert(schema.name,
-                                                   QStringLiteral("0-inserted-%1").arg(page),
-                                                   data, &error));
-                });
+        connect(server.server(), &SyncServer::pageServed, this, [&](const QString &entity, int) {
+            if (entity != schema.name || page >= 20)
+                return;
+            ++page;
+            QString error;
+            QVariantMap data { { schema.fields.first().name,
+                                 QStringLiteral("during %1").arg(page) } };
+            QVERIFY(
+                server.store()->upsert(schema.name, ids.at(page * 97 % ids.size()), data, &error));
+            QVERIFY(server.store()->remove(schema.name, { ids.at(page * 13 + 1) }, &error));
+            QVERIFY(server.store()->upsert(schema.name, QStringLiteral("0-inserted-%1").arg(page),
+                                           data, &error));
+        });
         const SyncSettings settings = settingsFor(server, paging, 100);
         SyncEngine engine(settings);
         QVERIFY(syncAll(engine));
@@ -500,27 +506,26 @@ private Q_SLOTS:
             // Every third page fails, in turn: a 503 with Retry-After, a reset connection,
             // a body cut off half-way, a stalled reply, a 500.
             fake->addRule(Test::FakeRule::dynamic(
-                    QStringLiteral("/changes"), [&pages](const QNetworkRequest &) {
-                        const int n = pages.fetchAndAddRelaxed(1);
-                        const QString path = QStringLiteral("/changes");
-                        if (n % 3 != 2)
-                            return Test::FakeRule::passThrough(path);
-                        switch ((n / 3) % 5) {
-                        case 0:
-                            return Test::FakeRule::error(path, 503, QStringLiteral("busy"))
-                                    .withHeader("Retry-After", "0");
-                        case 1:
-                            return Test::FakeRule::fail(path,
-                                                        QNetworkReply::RemoteHostClosedError);
-                        case 2:
-                            return Test::FakeRule::respond(path, 200, R"({"changes": [{"id")")
-                                    .withContentLength(100000);
-                        case 3:
-                            return Test::FakeRule::hang(path);
-                        default:
-                            return Test::FakeRule::error(path, 500, QStringLiteral("oops"));
-                        }
-                    }));
+                QStringLiteral("/changes"), [&pages](const QNetworkRequest &) {
+                    const int n = pages.fetchAndAddRelaxed(1);
+                    const QString path = QStringLiteral("/changes");
+                    if (n % 3 != 2)
+                        return Test::FakeRule::passThrough(path);
+                    switch ((n / 3) % 5) {
+                    case 0:
+                        return Test::FakeRule::error(path, 503, QStringLiteral("busy"))
+                            .withHeader("Retry-After", "0");
+                    case 1:
+                        return Test::FakeRule::fail(path, QNetworkReply::RemoteHostClosedError);
+                    case 2:
+                        return Test::FakeRule::respond(path, 200, R"({"changes": [{"id")")
+                            .withContentLength(100000);
+                    case 3:
+                        return Test::FakeRule::hang(path);
+                    default:
+                        return Test::FakeRule::error(path, 500, QStringLiteral("oops"));
+                    }
+                }));
             return fake;
         });
         QSignalSpy retrying(&engine, &SyncEngine::retrying);
@@ -529,7 +534,8 @@ private Q_SLOTS:
         connect(&engine, &SyncEngine::progressChanged, this,
                 [&done](const QString &, qint64 d, qint64) { done.append(d); });
         QVERIFY(syncAll(engine, 60000));
-        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().at(2).toString()));
+        QVERIFY2(failed.isEmpty(),
+                 failed.isEmpty() ? "" : qPrintable(failed.first().at(2).toString()));
         QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
         // 20 pages of 100 plus the last empty-or-short one; a third of them failed once.
         QVERIFY2(retrying.size() >= 6, qPrintable(QString::number(retrying.size())));
@@ -549,10 +555,10 @@ private Q_SLOTS:
         const EntitySchema schema = server.addCustomers(50, 121);
         SyncEngine engine(settingsFor(server), []() -> QNetworkAccessManager * {
             auto *fake = new Test::FakeNetworkAccessManager;
-            fake->addRule(Test::FakeRule::error(QStringLiteral("/count"), 429,
-                                                QStringLiteral("slow down"))
-                                  .withHeader("Retry-After", "1")
-                                  .once());
+            fake->addRule(
+                Test::FakeRule::error(QStringLiteral("/count"), 429, QStringLiteral("slow down"))
+                    .withHeader("Retry-After", "1")
+                    .once());
             return fake;
         });
         QSignalSpy retrying(&engine, &SyncEngine::retrying);
@@ -573,15 +579,15 @@ private Q_SLOTS:
         SyncEngine engine(settings, [&pages]() -> QNetworkAccessManager * {
             auto *fake = new Test::FakeNetworkAccessManager;
             fake->addRule(Test::FakeRule::dynamic(
-                    QStringLiteral("/changes"), [&pages](const QNetworkRequest &) {
-                        const QString path = QStringLiteral("/changes");
-                        if (pages.fetchAndAddRelaxed(1) != 4)
-                            return Test::FakeRule::passThrough(path);
-                        return Test::FakeRule::respond(
-                                path, 200,
-                                R"({"changes": [{"id": "x", "changedAt": "2026-01-01T00:00:00.000Z",)"
-                                R"( "data": {"visits": "many"}}], "cursor": "9", "hasMore": true})");
-                    }));
+                QStringLiteral("/changes"), [&pages](const QNetworkRequest &) {
+                    const QString path = QStringLiteral("/changes");
+                    if (pages.fetchAndAddRelaxed(1) != 4)
+                        return Test::FakeRule::passThrough(path);
+                    return Test::FakeRule::respond(
+                        path, 200,
+                        R"({"changes": [{"id": "x", "changedAt": "2026-01-01T00:00:00.000Z",)"
+                        R"( "data": {"visits": "many"}}], "cursor": "9", "hasMore": true})");
+                }));
             return fake;
         });
         QSignalSpy failed(&engine, &SyncEngine::failed);
@@ -609,8 +615,9 @@ private Q_SLOTS:
         const EntitySchema schema = server.addCustomers(10, 141);
         SyncEngine engine(settingsFor(server), []() -> QNetworkAccessManager * {
             auto *fake = new Test::FakeNetworkAccessManager;
-            fake->addRule(Test::FakeRule::respond(QStringLiteral("/changes"), 200,
-                                                  R"({"changes": [], "cursor": "5", "hasMore": true})"));
+            fake->addRule(
+                Test::FakeRule::respond(QStringLiteral("/changes"), 200,
+                                        R"({"changes": [], "cursor": "5", "hasMore": true})"));
             return fake;
         });
         QSignalSpy failed(&engine, &SyncEngine::failed);
@@ -618,6 +625,122 @@ private Q_SLOTS:
         QCOMPARE(engine.entity(schema.name).state, SyncState::Failed);
         QCOMPARE(failed.first().at(1).value<ErrorCategory>(), ErrorCategory::Protocol);
         QVERIFY(failed.first().at(2).toString().contains(QLatin1String("nothing new")));
+    }
+
+    void batchSizerConvergesOnTheTarget_data()
+    {
+        // A modelled link: a batch of n records takes latency + n * perRecord.
+        QTest::addColumn<double>("latencyMs");
+        QTest::addColumn<double>("perRecordMs");
+        QTest::addColumn<int>("initial");
+        QTest::addColumn<int>("targetMs");
+        QTest::addColumn<int>("expected"); // 0: a size whose batches take the target
+        QTest::newRow("fast link grows to the largest batch")
+            << 2.0 << 0.01 << 1000 << 250 << SyncSettings::MaxBatchSize;
+        QTest::newRow("loopback, 4 ms per 1000")
+            << 1.0 << 0.004 << 100 << 250 << SyncSettings::MaxBatchSize;
+        QTest::newRow("medium link") << 10.0 << 0.1 << 1000 << 250 << 0;
+        QTest::newRow("slow link") << 40.0 << 0.5 << 10000 << 250 << 0;
+        QTest::newRow("slow link, from the smallest") << 40.0 << 0.5 << 100 << 250 << 0;
+        QTest::newRow("long target") << 50.0 << 0.2 << 1000 << 1000 << 0;
+        QTest::newRow("latency beyond the target shrinks to the smallest")
+            << 300.0 << 0.01 << 1000 << 250 << SyncSettings::MinBatchSize;
+    }
+
+    void batchSizerConvergesOnTheTarget()
+    {
+        QFETCH(double, latencyMs);
+        QFETCH(double, perRecordMs);
+        QFETCH(int, initial);
+        QFETCH(int, targetMs);
+        QFETCH(int, expected);
+        BatchSizer sizer(initial, SyncSettings::MinBatchSize, SyncSettings::MaxBatchSize, targetMs);
+        QList<int> sizes;
+        for (int batch = 0; batch < 30; ++batch) {
+            const int size = sizer.size();
+            sizes.append(size);
+            const double took = latencyMs + size * perRecordMs;
+            sizer.update(size, size, qint64(std::lround(took)));
+        }
+        const int final = sizer.size();
+        // Settled: the last batches kept one size.
+        QVERIFY2(sizes.mid(20).count(final) == 10, qPrintable(sizesText(sizes)));
+        if (expected != 0) {
+            QCOMPARE(final, expected);
+        } else {
+            const double took = latencyMs + final * perRecordMs;
+            // Within the tolerance, widened by the rounding to whole hundreds.
+            const double slack = targetMs * BatchSizer::Tolerance + 100 * perRecordMs;
+            QVERIFY2(std::abs(took - targetMs) <= slack,
+                     qPrintable(QStringLiteral("size %1 takes %2 ms").arg(final).arg(took)));
+        }
+        QVERIFY(final >= SyncSettings::MinBatchSize && final <= SyncSettings::MaxBatchSize);
+        QCOMPARE(final % 100, 0);
+    }
+
+    void batchSizerIgnoresShortBatchesAndDampsOutliers()
+    {
+        BatchSizer sizer(2000, SyncSettings::MinBatchSize, SyncSettings::MaxBatchSize, 250);
+        // The end of the changes: fewer records than asked for says nothing.
+        QCOMPARE(sizer.update(2000, 150, 5), 2000);
+        // Within the tolerance: left alone.
+        QCOMPARE(sizer.update(2000, 2000, 270), 2000);
+        // A batch 50 times too slow at most halves the size; one 100 times too fast at most
+        // doubles it.
+        QCOMPARE(sizer.update(2000, 2000, 12500), 1000);
+        QCOMPARE(sizer.update(1000, 1000, 2), 2000);
+        // A batch asked for before the last change of size is scaled from its own size.
+        QCOMPARE(sizer.update(1000, 1000, 500), 500);
+        QCOMPARE(sizer.update(1000, 1000, 500), 500);
+        // An out-of-range start is brought into range.
+        QCOMPARE(BatchSizer(50, 100, 10000, 250).size(), 100);
+        QCOMPARE(BatchSizer(20000, 100, 10000, 250).size(), 10000);
+    }
+
+    void adaptiveBatchSizeFollowsTheLink_data()
+    {
+        QTest::addColumn<int>("records");
+        QTest::addColumn<int>("pageDelayMs");
+        QTest::addColumn<int>("targetMs");
+        QTest::addColumn<int>("expectedLastFullPage");
+        // Any page over loopback takes far less than 10 s: the size doubles up to the largest.
+        QTest::newRow("fast link")
+            << 60000 << 0 << SyncSettings::MaxTargetBatchMs << SyncSettings::MaxBatchSize;
+        // Every page takes at least 120 ms, whatever its size: the size halves to the smallest.
+        QTest::newRow("slow link") << 5000 << 120 << 40 << SyncSettings::MinBatchSize;
+    }
+
+    void adaptiveBatchSizeFollowsTheLink()
+    {
+        QFETCH(int, records);
+        QFETCH(int, pageDelayMs);
+        QFETCH(int, targetMs);
+        QFETCH(int, expectedLastFullPage);
+        Test::TestServer server;
+        server.server()->setPageDelay(pageDelayMs);
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(records, 151);
+        QList<int> pages;
+        connect(server.server(), &SyncServer::pageServed, this,
+                [&pages](const QString &, int served) { pages.append(served); });
+
+        SyncSettings settings = settingsFor(server, PagingMode::Cursor, 1000);
+        settings.adaptiveBatchSize = true;
+        settings.targetBatchMs = targetMs;
+        SyncEngine engine(settings);
+        QSignalSpy failed(&engine, &SyncEngine::failed);
+        QVERIFY(syncAll(engine));
+        QVERIFY(failed.isEmpty());
+        QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
+        compareWithServer(server, settings.databasePath);
+
+        QVERIFY2(pages.size() >= 3, qPrintable(QString::number(pages.size())));
+        QCOMPARE(pages.first(), 1000);
+        // The last page is the short remainder (or empty); the one before it is full.
+        const int lastFull = pages.at(pages.size() - 2);
+        QVERIFY2(lastFull == expectedLastFullPage, qPrintable(sizesText(pages)));
+        for (int served : std::as_const(pages))
+            QVERIFY(served <= SyncSettings::MaxBatchSize);
     }
 
     void invalidSettingsFailClearly()

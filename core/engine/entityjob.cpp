@@ -7,7 +7,6 @@
 
 #include <QDateTime>
 #include <QRandomGenerator>
-
 #include <algorithm>
 #include <cmath>
 
@@ -62,7 +61,10 @@ EntityJob::EntityJob(const StoredEntity &stored, const SyncSettings &settings,
     }
 }
 
-EntityJob::~EntityJob() { cancelRequests(); }
+EntityJob::~EntityJob()
+{
+    cancelRequests();
+}
 
 EntityStatus EntityJob::status() const
 {
@@ -78,7 +80,10 @@ EntityStatus EntityJob::status() const
     return s;
 }
 
-void EntityJob::setSchema(const EntitySchema &schema) { m_stored.schema = schema; }
+void EntityJob::setSchema(const EntitySchema &schema)
+{
+    m_stored.schema = schema;
+}
 
 void EntityJob::enqueue()
 {
@@ -92,6 +97,9 @@ void EntityJob::enqueue()
 void EntityJob::begin()
 {
     resetRetry();
+    m_batchSizer = BatchSizer(m_settings.batchSize, SyncSettings::MinBatchSize,
+                              SyncSettings::MaxBatchSize, m_settings.targetBatchMs);
+    m_batchDoneMs = -1;
     m_drifts = 0;
     m_stalledPages = 0;
     m_catchUpPages = 0;
@@ -126,8 +134,8 @@ void EntityJob::begin()
         // Continue from what is on disk, never from a position only a page that brought
         // nothing new has claimed.
         m_stored.run = m_persistedRun;
-        qCInfo(lcEngine) << "entity" << name() << "continues its run at" << m_stored.runDone
-                         << "of" << m_stored.runTotal;
+        qCInfo(lcEngine) << "entity" << name() << "continues its run at" << m_stored.runDone << "of"
+                         << m_stored.runTotal;
     }
     m_highWater = m_stored.run;
     if (m_groupPosition != m_stored.run)
@@ -253,8 +261,8 @@ void EntityJob::requestEdge()
     // the same millisecond, by changes that sort before what was read of it.
     ChangesQuery query;
     query.mode = PagingMode::Offset;
-    query.since = m_stored.run.isStart() ? QString()
-                                         : Timestamp::previousMillisecond(m_stored.run.cursor);
+    query.since
+        = m_stored.run.isStart() ? QString() : Timestamp::previousMillisecond(m_stored.run.cursor);
     query.offset = m_edgeOffset;
     query.limit = 1;
     ProtocolRequest *request = m_client->fetchChanges(m_stored.schema, query);
@@ -299,7 +307,6 @@ void EntityJob::requestPage()
 {
     ChangesQuery query;
     query.mode = m_settings.paging;
-    query.limit = m_settings.batchSize;
     if (m_settings.paging == PagingMode::Cursor) {
         query.since = m_stored.run.cursor;
     } else if (!m_stored.run.isStart()) {
@@ -316,9 +323,29 @@ void EntityJob::requestPage()
         m_requestAnchored = false;
         m_requestOffset = 0;
     }
-    ProtocolRequest *request = m_client->fetchChanges(m_stored.schema, query);
+    sendPage(query);
+}
+
+void EntityJob::sendPage(const ChangesQuery &query)
+{
+    ChangesQuery sized = query;
+    sized.limit = m_settings.adaptiveBatchSize ? m_batchSizer.size() : m_settings.batchSize;
+    m_pageLimit = sized.limit;
+    m_pageSentMs = m_progressClock.elapsed();
+    ProtocolRequest *request = m_client->fetchChanges(m_stored.schema, sized);
     m_request = request;
     connect(request, &ProtocolRequest::finished, this, &EntityJob::onPageFinished);
+}
+
+void EntityJob::adaptBatchSize(int asked, qint64 records, qint64 elapsedMs)
+{
+    if (!m_settings.adaptiveBatchSize)
+        return;
+    const int before = m_batchSizer.size();
+    if (m_batchSizer.update(asked, records, elapsedMs) != before) {
+        qCDebug(lcEngine) << "entity" << name() << "batch size" << before << "->"
+                          << m_batchSizer.size() << "(a batch took" << elapsedMs << "ms)";
+    }
 }
 
 void EntityJob::onPageFinished()
@@ -337,6 +364,8 @@ void EntityJob::handlePage(const ChangePage &page)
     const QList<Change> &changes = page.changes;
     const bool offsetMode = m_settings.paging == PagingMode::Offset;
     const SyncPosition before = m_stored.run;
+    const qint64 sentMs = m_pageSentMs;
+    const int asked = m_pageLimit;
 
     if (offsetMode && m_requestAnchored) {
         if (changes.isEmpty() || changes.first().changedAt != before.cursor
@@ -427,13 +456,13 @@ void EntityJob::handlePage(const ChangePage &page)
     // moves forward without bringing anything new: that is progress, not a stalled server,
     // though not without end either.
     const bool catchingUp = offsetMode && !changes.isEmpty() && !isAfterHighWater(changes.last())
-            && (before.isStart() || !m_requestAnchored
-                || compareChange(after.cursor, after.id, before) > 0);
+        && (before.isStart() || !m_requestAnchored
+            || compareChange(after.cursor, after.id, before) > 0);
     if (catchingUp && hasMore && ++m_catchUpPages > MaxCatchUpPages) {
         fail(ErrorCategory::Protocol,
              QStringLiteral("the server's offset pages for \"%1\" keep repeating changes "
                             "already applied")
-                     .arg(name()));
+                 .arg(name()));
         return;
     }
     if (hasMore && (!advanced || (fresh == 0 && !catchingUp))) {
@@ -442,7 +471,7 @@ void EntityJob::handlePage(const ChangePage &page)
             fail(ErrorCategory::Protocol,
                  QStringLiteral("the server reports more changes for \"%1\" but its pages bring "
                                 "nothing new (position \"%2\")")
-                         .arg(name(), Identifier::printable(before.cursor)));
+                     .arg(name(), Identifier::printable(before.cursor)));
             return;
         }
     } else if (fresh > 0) {
@@ -459,6 +488,16 @@ void EntityJob::handlePage(const ChangePage &page)
     // go on like that until the entity fails, the next start resumes from the last position
     // that brought changes, not from one the server made up meanwhile.
     const bool progressed = fresh > 0 || !hasMore;
+    // In cursor mode the next page's position is known now: ask for it before writing this
+    // one, so that the server and the network work while this thread writes. Should the
+    // write fail, fail() cancels the request; it is only applied after this write.
+    const bool prefetch = !offsetMode && hasMore && progressed;
+    if (prefetch) {
+        ChangesQuery query;
+        query.mode = PagingMode::Cursor;
+        query.since = after.cursor;
+        sendPage(query);
+    }
     if (progressed || !changes.isEmpty()) {
         SyncError error;
         if (!m_store->applyBatch(m_stored.schema, changes, progressed ? after : m_persistedRun,
@@ -467,6 +506,11 @@ void EntityJob::handlePage(const ChangePage &page)
             return;
         }
     }
+    // A batch lasts from its request, or from the previous batch's write when it was fetched
+    // meanwhile, to its own write: the time the sync spends per batch.
+    const qint64 writtenMs = m_progressClock.elapsed();
+    adaptBatchSize(asked, changes.size(), writtenMs - std::max(sentMs, m_batchDoneMs));
+    m_batchDoneMs = writtenMs;
     if (progressed)
         m_persistedRun = after;
     m_stored.run = after;
@@ -484,7 +528,8 @@ void EntityJob::handlePage(const ChangePage &page)
     if (done >= m_stored.runTotal && !m_recount)
         requestCount(Step::Recount);
     reportProgress(false);
-    requestPage();
+    if (!prefetch)
+        requestPage();
 }
 
 void EntityJob::complete()
@@ -526,9 +571,9 @@ bool EntityJob::handleRequestError(const SyncError &error, Step step)
     if (m_retryClock.elapsed() + delay > m_settings.retryGiveUpMs) {
         fail(error.category,
              QStringLiteral("gave up after %1 attempts in %2 s: %3")
-                     .arg(m_attempt)
-                     .arg(m_retryClock.elapsed() / 1000.0, 0, 'f', 1)
-                     .arg(error.message));
+                 .arg(m_attempt)
+                 .arg(m_retryClock.elapsed() / 1000.0, 0, 'f', 1)
+                 .arg(error.message));
         return false;
     }
     qCInfo(lcEngine) << "entity" << name() << "retries in" << delay << "ms (attempt" << m_attempt

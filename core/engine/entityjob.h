@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/types.h"
+#include "engine/batchsizer.h"
 #include "engine/syncsettings.h"
 #include "store/localstore.h"
 
@@ -8,13 +9,13 @@
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
-
 #include <deque>
 #include <optional>
 
 namespace BatchSync {
 
 class ProtocolClient;
+struct ChangesQuery;
 class ProtocolRequest;
 
 /*!
@@ -39,10 +40,13 @@ public:
     bool isActive() const
     {
         return m_state == SyncState::Queued || m_state == SyncState::Counting
-                || m_state == SyncState::Running;
+            || m_state == SyncState::Running;
     }
     /*! Whether it holds a network slot (counting or running). */
-    bool isWorking() const { return m_state == SyncState::Counting || m_state == SyncState::Running; }
+    bool isWorking() const
+    {
+        return m_state == SyncState::Counting || m_state == SyncState::Running;
+    }
     EntityStatus status() const;
 
     /*! The schema the endpoint reports now; used from the next request on. */
@@ -81,6 +85,8 @@ private:
     ProtocolRequest *takeFinished(QPointer<ProtocolRequest> &slot, std::optional<Step> retryAs);
     void requestCount(Step step);
     void requestPage();
+    void sendPage(const ChangesQuery &query);
+    void adaptBatchSize(int asked, qint64 records, qint64 elapsedMs);
     void onCountFinished();
     void requestEdge();
     void onEdgeFinished();
@@ -126,6 +132,12 @@ private:
     int m_drifts = 0;
     int m_stalledPages = 0;
     int m_catchUpPages = 0;
+
+    BatchSizer m_batchSizer { SyncSettings::DefaultBatchSize, SyncSettings::MinBatchSize,
+                              SyncSettings::MaxBatchSize, SyncSettings::DefaultTargetBatchMs };
+    qint64 m_pageSentMs = -1; // m_progressClock time the page in flight was asked for
+    int m_pageLimit = 0; // the limit the page in flight was asked with
+    qint64 m_batchDoneMs = -1; // m_progressClock time the last batch was written
 
     QElapsedTimer m_progressClock;
     qint64 m_lastProgressMs = -1;
