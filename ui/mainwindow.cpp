@@ -336,6 +336,8 @@ void MainWindow::createEngine(const QUrl &url)
     settings.databasePath = m_databasePath;
     settings.paging = m_options.paging;
     settings.batchSize = m_options.batchSize;
+    settings.adaptiveBatchSize = m_options.adaptiveBatchSize;
+    settings.targetBatchMs = m_options.targetBatchMs;
     settings.concurrency = m_options.concurrency;
     settings.retryBaseDelayMs = m_options.retryBaseDelayMs;
     settings.retryMaxDelayMs = m_options.retryMaxDelayMs;

@@ -34,6 +34,9 @@ struct DesktopOptions
     QString token; //!< bearer token; empty: none
     PagingMode paging = PagingMode::Cursor;
     int batchSize = SyncSettings::DefaultBatchSize;
+    /*! Size batches toward targetBatchMs, starting from batchSize (SyncSettings). */
+    bool adaptiveBatchSize = false;
+    int targetBatchMs = SyncSettings::DefaultTargetBatchMs;
     int concurrency = SyncSettings().concurrency;
     /*! The local database; empty: AppSettings::databasePathFor(endpoint, dataDirectory). */
     QString databasePath;

@@ -360,9 +360,17 @@ void ProtocolRequest::parseBody()
     case Kind::Count:
         ok = Protocol::parseCount(m_body, &m_count, &problem);
         break;
-    case Kind::Changes:
+    case Kind::Changes: {
+        QElapsedTimer parsing;
+        parsing.start();
         ok = Protocol::parseChanges(m_body, m_schema, m_limit, m_mode, &m_page, &problem);
+        if (ok) {
+            qCDebug(lcProtocol) << m_what << "parsed" << m_page.changes.size()
+                                << "changes (limit" << m_limit << ") in"
+                                << parsing.nsecsElapsed() / 1000 << "us";
+        }
         break;
+    }
     }
     if (!ok) {
         fail(ErrorCategory::Protocol, QStringLiteral("%1: %2").arg(m_what, problem), 200);

@@ -1,12 +1,24 @@
-// batchsync-bench: the end-to-end benchmark of a first sync (issue 5).
+// batchsync-bench: the end-to-end benchmark of a first sync.
 //
 // It generates a server database through ServerStore, starts the real batchsync-server and
-// the real batchsync --headless as separate processes, measures the sync (wall time, rate,
-// bytes, peak RSS of both processes, per-page latency), optionally an incremental sync, and,
-// in the same run, the raw storage rate of the same rows through the sqlite3 C API.
+// the real batchsync --headless as separate processes (or, with --gui, the desktop window in
+// this process), measures the sync (wall time, rate, bytes, peak RSS of both processes,
+// per-page latency, batch sizes, GUI stalls), optionally an incremental sync, and, in the
+// same run, the raw storage rate of the same rows through the sqlite3 C API.
 
 #include "common/types.h"
+#include "engine/syncengine.h"
+#include "mainwindow.h"
+#include "progresspage.h"
 #include "server/serverstore.h"
+#include "throttledlink.h"
+
+#include <QAction>
+#include <QScopeGuard>
+#include <QApplication>
+#include <QLoggingCategory>
+#include <QTimer>
+#include <QUrl>
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -67,6 +79,10 @@ struct Options
     QString clientBin = QStringLiteral(BATCHSYNC_BIN);
     QString serverBin = QStringLiteral(BATCHSYNC_SERVER_BIN);
     QStringList clientArgs; // extra arguments for batchsync
+    bool adaptive = false; // --batch-size adaptive
+    int targetMs = 250; // --batch-target-ms
+    double linkMbps = 0; // --link-mbps: a throttled link between client and server; 0: none
+    bool gui = false; // the first sync in the desktop window, in this process
 };
 
 const char *const helpEpilogue = R"(
@@ -87,6 +103,14 @@ What it does, per run (--runs R repeats steps 2-5 and reports medians):
   4. With --incremental-percent P > 0: stops the server, updates P % of the records in
      its database through ServerStore, restarts it, and times an incremental sync into
      the same local database.
+     With --link-mbps R the client reaches the server through a proxy in this process that
+     hands the server's bytes to the client at R megabits/s (a slow link). With
+     --batch-size adaptive the client sizes its batches toward --batch-target-ms; the
+     table shows the sizes it asked for (from its log). With --gui the first sync runs in
+     the desktop window (offscreen unless QT_QPA_PLATFORM says otherwise) in this process,
+     and the table adds the longest GUI event-loop stall (a 5 ms precise timer's longest
+     gap) and the progress updates per second per entity; RSS is then this process's
+     (VmHWM reset before the sync).
   5. Baseline: the same rows (same values, same per-entity order) upserted through the
      sqlite3 C API into a TEXT PRIMARY KEY table with the same columns, with the client's
      settings (WAL, synchronous=NORMAL, cache_size=-16384, wal_autocheckpoint=10000),
@@ -95,7 +119,8 @@ What it does, per run (--runs R repeats steps 2-5 and reports medians):
 Output: a table, then one line
   RESULT records=N records_per_s=... mb_per_s=... client_peak_rss_mb=...
          server_peak_rss_mb=... baseline_storage_per_s=... first_batch_ms=...
-         last_batch_ms=... incremental_s=...
+         last_batch_ms=... incremental_s=... batch_size_last=... parse_per_s=...
+         gui_max_stall_ms=... progress_per_s=...
 (one line; "n/a" where a figure is unavailable). A page's latency is the client's own
 request time for it (request sent -> whole body received, as batchsync.protocol logs it;
 it includes waiting for the server and for the client's own busy thread).
@@ -400,6 +425,10 @@ struct SyncResult
     qint64 changesBytes = 0;
     qint64 pages = 0;
     std::optional<double> firstPageMs, lastPageMs, medianPageMs, maxPageMs;
+    // From the client's "parsed N changes (limit L) in X us" lines.
+    std::optional<double> firstLimit, lastLimit, parsePerSecond;
+    // --gui only.
+    std::optional<double> guiMaxStallMs, progressPerSecond;
 };
 
 std::optional<double> median(std::vector<double> values)
@@ -421,10 +450,22 @@ void parseClientLog(const QString &path, SyncResult *result)
         return;
     static const QRegularExpression line(QStringLiteral(
         "GET [^\"]*entities/([^/\"]+)/changes\" status 200 error \\S+ (\\d+) bytes in (\\d+) ms"));
+    static const QRegularExpression parsed(QStringLiteral(
+        "entities/([^/\"]+)/changes\" parsed (\\d+) changes \\(limit (\\d+) \\) in (\\d+) us"));
     QHash<QString, std::vector<PageStat>> pages;
+    QHash<QString, std::vector<double>> limits;
     QStringList order;
+    qint64 parsedChanges = 0;
+    qint64 parseUs = 0;
     while (!file.atEnd()) {
         const QString text = QString::fromUtf8(file.readLine());
+        const QRegularExpressionMatch parse = parsed.match(text);
+        if (parse.hasMatch()) {
+            limits[parse.captured(1)].push_back(parse.captured(3).toDouble());
+            parsedChanges += parse.captured(2).toLongLong();
+            parseUs += parse.captured(4).toLongLong();
+            continue;
+        }
         const QRegularExpressionMatch match = line.match(text);
         if (!match.hasMatch())
             continue;
@@ -457,6 +498,20 @@ void parseClientLog(const QString &path, SyncResult *result)
             }
         }
     }
+    // The batch sizes asked for: each entity's first page, and the median of its last 10 %.
+    std::vector<double> firstLimits, lastLimits;
+    for (auto it = limits.cbegin(); it != limits.cend(); ++it) {
+        const std::vector<double> &list = it.value();
+        if (list.empty())
+            continue;
+        firstLimits.push_back(list.front());
+        const size_t window = std::max<size_t>(list.size() / 10, 1);
+        lastLimits.insert(lastLimits.end(), list.end() - qsizetype(window), list.end());
+    }
+    result->firstLimit = median(firstLimits);
+    result->lastLimit = median(lastLimits);
+    if (parseUs > 0)
+        result->parsePerSecond = double(parsedChanges) * 1e6 / double(parseUs);
     result->firstPageMs = median(firsts);
     result->lastPageMs = median(lasts);
     result->medianPageMs = median(all);
@@ -464,8 +519,16 @@ void parseClientLog(const QString &path, SyncResult *result)
         result->maxPageMs = *std::max_element(all.begin(), all.end());
 }
 
-SyncResult runClient(const Options &options, const Server &server, const QString &database,
-                     const QString &logPrefix)
+QStringList batchArguments(const Options &options)
+{
+    if (!options.adaptive)
+        return { QStringLiteral("--batch-size"), QString::number(options.batchSize) };
+    return { QStringLiteral("--batch-size"), QStringLiteral("adaptive"),
+             QStringLiteral("--batch-target-ms"), QString::number(options.targetMs) };
+}
+
+SyncResult runClient(const Options &options, const Server &server, const QString &endpoint,
+                     const QString &database, const QString &logPrefix)
 {
     SyncResult result;
     const QString timeBin = QStringLiteral("/usr/bin/time");
@@ -475,15 +538,11 @@ SyncResult runClient(const Options &options, const Server &server, const QString
     QFile::remove(rssPath);
     QFile::remove(logPath);
 
-    QStringList arguments { QStringLiteral("--headless"),
-                            QStringLiteral("--endpoint"),
-                            server.url(),
-                            QStringLiteral("--db"),
-                            database,
-                            QStringLiteral("--batch-size"),
-                            QString::number(options.batchSize),
-                            QStringLiteral("--paging"),
+    QStringList arguments { QStringLiteral("--headless"), QStringLiteral("--endpoint"),
+                            endpoint,                    QStringLiteral("--db"),
+                            database,                    QStringLiteral("--paging"),
                             options.paging };
+    arguments += batchArguments(options);
     arguments += options.clientArgs;
     QProcess client;
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
@@ -539,6 +598,132 @@ SyncResult runClient(const Options &options, const Server &server, const QString
                  .arg(logPath));
         return result;
     }
+    parseClientLog(logPath, &result);
+    result.ok = true;
+    return result;
+}
+
+// --gui: the protocol's debug lines go to a file, for parseClientLog.
+QFile *g_guiLog = nullptr;
+
+void guiMessageHandler(QtMsgType, const QMessageLogContext &context, const QString &message)
+{
+    if (g_guiLog && context.category && qstrcmp(context.category, "batchsync.protocol") == 0) {
+        g_guiLog->write(message.toUtf8());
+        g_guiLog->write("\n");
+    }
+}
+
+// Runs the event loop until \a done or \a timeoutMs; false on timeout.
+bool spinUntil(const std::function<bool()> &done, int timeoutMs)
+{
+    QElapsedTimer timer;
+    timer.start();
+    while (!done()) {
+        if (timer.elapsed() > timeoutMs)
+            return false;
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    }
+    return true;
+}
+
+// The first sync in the desktop window, in this process: what a user watches.
+SyncResult runGui(const Options &options, const QString &endpoint, const QString &database,
+                  const QString &dataDir, const QString &logPrefix)
+{
+    SyncResult result;
+    const QString logPath = logPrefix + QStringLiteral(".log");
+    QFile log(logPath);
+    if (!log.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
+        fail(QStringLiteral("cannot write %1").arg(logPath));
+        return result;
+    }
+    g_guiLog = &log;
+    QLoggingCategory::setFilterRules(QStringLiteral("batchsync.protocol.debug=true"));
+    const QtMessageHandler previous = qInstallMessageHandler(guiMessageHandler);
+    const auto restore = qScopeGuard([&] {
+        qInstallMessageHandler(previous);
+        QLoggingCategory::setFilterRules(QString());
+        g_guiLog = nullptr;
+    });
+
+    Ui::DesktopOptions desktop;
+    desktop.endpoint = QUrl(endpoint);
+    desktop.databasePath = database;
+    desktop.dataDirectory = dataDir;
+    desktop.paging = options.paging == u"offset" ? PagingMode::Offset : PagingMode::Cursor;
+    desktop.batchSize = options.batchSize;
+    desktop.adaptiveBatchSize = options.adaptive;
+    desktop.targetBatchMs = options.targetMs;
+    desktop.rememberLayout = false;
+
+    // The data generation ran in this process: its peak must not count as the window's.
+    QFile clearRefs(QStringLiteral("/proc/self/clear_refs"));
+    if (clearRefs.open(QIODevice::WriteOnly))
+        clearRefs.write("5");
+
+    Ui::MainWindow window(desktop);
+    window.resize(1100, 700);
+    window.show();
+    if (!spinUntil([&] { return window.engine() && !window.progressPage()->entityNames().isEmpty(); },
+                   60000)) {
+        fail(QStringLiteral("the window did not list the server's entities"));
+        return result;
+    }
+
+    QHash<QString, std::vector<qint64>> updates; // progress signal times per entity
+    QElapsedTimer clock;
+    QObject::connect(window.engine(), &SyncEngine::progressChanged, &window,
+                     [&](const QString &entity, qint64, qint64, double, qint64) {
+                         updates[entity].push_back(clock.elapsed());
+                     });
+    bool finished = false;
+    QObject::connect(window.engine(), &SyncEngine::finished, &window, [&] { finished = true; });
+    qint64 last = -1;
+    qint64 longest = 0;
+    QTimer ticker;
+    ticker.setTimerType(Qt::PreciseTimer);
+    ticker.setInterval(5);
+    QObject::connect(&ticker, &QTimer::timeout, &window, [&] {
+        const qint64 now = clock.elapsed();
+        if (last >= 0)
+            longest = std::max(longest, now - last);
+        last = now;
+    });
+
+    QAction *syncAll = window.findChild<QAction *>(QStringLiteral("syncAllAction"));
+    if (!syncAll) {
+        fail(QStringLiteral("the window has no Sync all action"));
+        return result;
+    }
+    clock.start();
+    ticker.start();
+    syncAll->trigger();
+    if (!spinUntil([&] { return finished; }, 3600 * 1000)) {
+        fail(QStringLiteral("the window's sync has been running for an hour"));
+        return result;
+    }
+    result.seconds = double(clock.nsecsElapsed()) / 1e9;
+    ticker.stop();
+    result.clientPeakKb = readHwmKb(QCoreApplication::applicationPid());
+    for (const QString &name : window.progressPage()->entityNames()) {
+        const EntityStatus status = window.engine()->entity(name);
+        if (status.state != SyncState::Completed) {
+            fail(QStringLiteral("%1 ended %2: %3")
+                     .arg(name, syncStateName(status.state), status.errorMessage));
+            return result;
+        }
+    }
+    result.guiMaxStallMs = double(longest);
+    std::vector<double> rates;
+    for (auto it = updates.cbegin(); it != updates.cend(); ++it) {
+        const std::vector<qint64> &times = it.value();
+        if (times.size() < 3 || times.back() - times.front() < 1000)
+            continue; // too short a sync to speak of a rate
+        rates.push_back(double(times.size() - 1) * 1000.0 / double(times.back() - times.front()));
+    }
+    result.progressPerSecond = median(rates);
+    log.flush();
     parseClientLog(logPath, &result);
     result.ok = true;
     return result;
@@ -748,8 +933,17 @@ std::optional<double> kbToMb(qint64 kb)
 struct RunFigures
 {
     std::optional<double> recordsPerSecond, mbPerSecond, clientRssMb, serverRssMb, baseline,
-        firstMs, lastMs, medianMs, maxMs, incrementalSeconds, syncSeconds;
+        firstMs, lastMs, medianMs, maxMs, incrementalSeconds, syncSeconds, firstLimit, lastLimit,
+        parsePerSecond, guiMaxStallMs, progressPerSecond;
 };
+
+// The server's URL with another port (the throttled link's).
+QString withPort(const QString &url, quint16 port)
+{
+    QUrl changed(url);
+    changed.setPort(port);
+    return changed.toString();
+}
 
 std::optional<double> medianOf(const std::vector<RunFigures> &runs,
                                std::optional<double> RunFigures::*member)
@@ -778,8 +972,21 @@ std::optional<Options> parseOptions(QCoreApplication &app)
     const QCommandLineOption batchSize(
         QStringLiteral("batch-size"),
         QStringLiteral("The client's --batch-size, and the baseline's rows per transaction "
-                       "(default 1000)."),
-        QStringLiteral("N"));
+                       "(default 1000); adaptive: the client adapts it, from 1000."),
+        QStringLiteral("N|adaptive"));
+    const QCommandLineOption batchTarget(
+        QStringLiteral("batch-target-ms"),
+        QStringLiteral("With --batch-size adaptive: the target batch duration (default 250)."),
+        QStringLiteral("MS"));
+    const QCommandLineOption linkMbps(
+        QStringLiteral("link-mbps"),
+        QStringLiteral("A slow link: the server's bytes reach the client at R megabits/s "
+                       "through a proxy (default: loopback, unthrottled)."),
+        QStringLiteral("R"));
+    const QCommandLineOption gui(
+        QStringLiteral("gui"),
+        QStringLiteral("The first sync runs in the desktop window in this process, and the "
+                       "table shows its longest GUI stall and progress updates per second."));
     const QCommandLineOption paging(QStringLiteral("paging"),
                                     QStringLiteral("The client's --paging (default cursor)."),
                                     QStringLiteral("cursor|offset"));
@@ -819,8 +1026,8 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         QStringLiteral("An extra argument for batchsync, e.g. --client-arg=--concurrency=4 "
                        "(repeatable)."),
         QStringLiteral("ARG"));
-    parser.addOptions({ records, entities, batchSize, paging, ids, incremental, runs, seed, workDir,
-                        keep, clientBin, serverBin, clientArg });
+    parser.addOptions({ records, entities, batchSize, batchTarget, linkMbps, gui, paging, ids,
+                        incremental, runs, seed, workDir, keep, clientBin, serverBin, clientArg });
     if (!parser.parse(app.arguments())) {
         fail(parser.errorText());
         return std::nullopt;
@@ -858,11 +1065,23 @@ std::optional<Options> parseOptions(QCoreApplication &app)
               return true;
           };
     qint64 entityCount = options.entities, batch = options.batchSize, runCount = options.runs;
-    qint64 seedValue = qint64(options.seed);
+    qint64 seedValue = qint64(options.seed), target = options.targetMs;
+    options.adaptive = parser.value(batchSize) == u"adaptive";
     if (!integer(records, 1, 100000000, &options.records) || !integer(entities, 1, 64, &entityCount)
-        || !integer(batchSize, 100, 10000, &batch) || !integer(runs, 1, 100, &runCount)
+        || (!options.adaptive && !integer(batchSize, 100, 10000, &batch))
+        || !integer(batchTarget, 20, 10000, &target) || !integer(runs, 1, 100, &runCount)
         || !integer(seed, 0, std::numeric_limits<qint64>::max(), &seedValue))
         return std::nullopt;
+    options.targetMs = int(target);
+    options.gui = parser.isSet(gui);
+    if (parser.isSet(linkMbps)) {
+        bool ok = false;
+        options.linkMbps = parser.value(linkMbps).toDouble(&ok);
+        if (!ok || options.linkMbps <= 0 || options.linkMbps > 100000) {
+            fail(QStringLiteral("--link-mbps must be a number of megabits per second above 0"));
+            return std::nullopt;
+        }
+    }
     options.entities = int(entityCount);
     options.batchSize = int(batch);
     options.runs = int(runCount);
@@ -904,7 +1123,15 @@ std::optional<Options> parseOptions(QCoreApplication &app)
 
 int main(int argc, char *argv[])
 {
-    QCoreApplication app(argc, argv);
+    bool gui = false;
+    for (int i = 1; i < argc; ++i)
+        gui = gui || qstrcmp(argv[i], "--gui") == 0;
+    if (gui && !qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    const std::unique_ptr<QCoreApplication> application = gui
+        ? std::make_unique<QApplication>(argc, argv)
+        : std::make_unique<QCoreApplication>(argc, argv);
+    QCoreApplication &app = *application;
     const std::optional<Options> parsed = parseOptions(app);
     if (!parsed)
         return 2;
@@ -932,7 +1159,8 @@ int main(int argc, char *argv[])
                        "ids, incremental %6 %, %7 run(s); work dir %8%9")
             .arg(options.records)
             .arg(options.entities)
-            .arg(options.batchSize)
+            .arg(options.adaptive ? QStringLiteral("adaptive (target %1 ms)").arg(options.targetMs)
+                                  : QString::number(options.batchSize))
             .arg(options.paging,
                  options.randomIds ? QStringLiteral("random") : QStringLiteral("ordered"))
             .arg(options.incrementalPercent)
@@ -940,7 +1168,13 @@ int main(int argc, char *argv[])
             .arg(dir,
                  options.keep || !options.workDir.isEmpty() ? QString()
                                                             : QStringLiteral(" (removed)")));
-    say(QStringLiteral("client %1\nserver %2").arg(options.clientBin, options.serverBin));
+    say(QStringLiteral("client %1\nserver %2%3")
+            .arg(options.gui ? QStringLiteral("the desktop window, in this process")
+                             : options.clientBin,
+                 options.serverBin,
+                 options.linkMbps > 0
+                     ? QStringLiteral("\nlink %1 Mbit/s (throttling proxy)").arg(options.linkMbps)
+                     : QString()));
 
     // 1. The server's data.
     QElapsedTimer timer;
@@ -975,7 +1209,25 @@ int main(int argc, char *argv[])
                 fail(error);
                 return 1;
             }
-            first = runClient(options, server, clientDb, prefix + QStringLiteral("-first"));
+            QString endpoint = server.url();
+            std::unique_ptr<Bench::ThrottledLink> link;
+            if (options.linkMbps > 0) {
+                link = std::make_unique<Bench::ThrottledLink>(QUrl(endpoint).port(),
+                                                              options.linkMbps * 1e6 / 8);
+                const quint16 port = link->start();
+                if (port == 0) {
+                    fail(QStringLiteral("cannot listen for the throttled link"));
+                    return 1;
+                }
+                endpoint = withPort(endpoint, port);
+            }
+            if (options.gui) {
+                first = runGui(options, endpoint, clientDb, dir, prefix + QStringLiteral("-gui"));
+                first.serverPeakKb = server.peakRssKb();
+            } else {
+                first = runClient(options, server, endpoint, clientDb,
+                                  prefix + QStringLiteral("-first"));
+            }
         }
         if (!first.ok)
             return 1;
@@ -997,6 +1249,11 @@ int main(int argc, char *argv[])
         f.lastMs = first.lastPageMs;
         f.medianMs = first.medianPageMs;
         f.maxMs = first.maxPageMs;
+        f.firstLimit = first.firstLimit;
+        f.lastLimit = first.lastLimit;
+        f.parsePerSecond = first.parsePerSecond;
+        f.guiMaxStallMs = first.guiMaxStallMs;
+        f.progressPerSecond = first.progressPerSecond;
 
         // 4. The incremental sync.
         qint64 updated = 0;
@@ -1019,7 +1276,8 @@ int main(int argc, char *argv[])
                 fail(error);
                 return 1;
             }
-            second = runClient(options, server, clientDb, prefix + QStringLiteral("-incremental"));
+            second = runClient(options, server, server.url(), clientDb,
+                               prefix + QStringLiteral("-incremental"));
             if (!second.ok)
                 return 1;
             f.incrementalSeconds = second.seconds;
@@ -1054,6 +1312,20 @@ int main(int argc, char *argv[])
             QStringLiteral("same, its last 5 % of pages (1-10), the short tail page excluded"));
         row(QStringLiteral("median / max page latency (ms)"),
             number(f.medianMs, 1) + QLatin1Char('/') + number(f.maxMs, 0), QString());
+        row(QStringLiteral("batch size first / last"),
+            number(f.firstLimit, 0) + QLatin1Char('/') + number(f.lastLimit, 0),
+            options.adaptive
+                ? QStringLiteral("adaptive, target %1 ms; last: median of the last 10 % of pages")
+                      .arg(options.targetMs)
+                : QStringLiteral("fixed"));
+        row(QStringLiteral("client parse rate (changes/s)"), number(f.parsePerSecond, 0),
+            QStringLiteral("/changes bodies parsed, from the client log"));
+        if (options.gui) {
+            row(QStringLiteral("longest GUI stall (ms)"), number(f.guiMaxStallMs, 0),
+                QStringLiteral("longest gap of a 5 ms timer in the window's event loop"));
+            row(QStringLiteral("progress updates/s per entity"), number(f.progressPerSecond, 1),
+                QStringLiteral("median over the entities"));
+        }
         row(QStringLiteral("local database (MB)"),
             QString::number(double(fileSize(clientDb)) / 1e6, 'f', 1),
             QStringLiteral("file + WAL after the sync"));
@@ -1092,12 +1364,16 @@ int main(int argc, char *argv[])
     say(QString());
     say(QStringLiteral("RESULT records=%1 records_per_s=%2 mb_per_s=%3 client_peak_rss_mb=%4 "
                        "server_peak_rss_mb=%5 baseline_storage_per_s=%6 first_batch_ms=%7 "
-                       "last_batch_ms=%8 incremental_s=%9")
+                       "last_batch_ms=%8 incremental_s=%9 batch_size_last=%10 parse_per_s=%11 "
+                       "gui_max_stall_ms=%12 progress_per_s=%13")
             .arg(options.records)
             .arg(number(m(&RunFigures::recordsPerSecond), 0),
                  number(m(&RunFigures::mbPerSecond), 1), number(m(&RunFigures::clientRssMb), 1),
                  number(m(&RunFigures::serverRssMb), 1), number(m(&RunFigures::baseline), 0),
                  number(m(&RunFigures::firstMs), 1), number(m(&RunFigures::lastMs), 1),
-                 number(m(&RunFigures::incrementalSeconds), 3)));
+                 number(m(&RunFigures::incrementalSeconds), 3), number(m(&RunFigures::lastLimit), 0),
+                 number(m(&RunFigures::parsePerSecond), 0),
+                 number(m(&RunFigures::guiMaxStallMs), 0),
+                 number(m(&RunFigures::progressPerSecond), 1)));
     return 0;
 }
