@@ -14,12 +14,7 @@
 #include "throttledlink.h"
 
 #include <QAction>
-#include <QScopeGuard>
 #include <QApplication>
-#include <QLoggingCategory>
-#include <QTimer>
-#include <QUrl>
-
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDateTime>
@@ -28,13 +23,17 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QHash>
+#include <QLoggingCategory>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QScopeGuard>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QTimer>
+#include <QUrl>
 #include <QVariantMap>
 #include <algorithm>
 #include <cmath>
@@ -538,9 +537,12 @@ SyncResult runClient(const Options &options, const Server &server, const QString
     QFile::remove(rssPath);
     QFile::remove(logPath);
 
-    QStringList arguments { QStringLiteral("--headless"), QStringLiteral("--endpoint"),
-                            endpoint,                    QStringLiteral("--db"),
-                            database,                    QStringLiteral("--paging"),
+    QStringList arguments { QStringLiteral("--headless"),
+                            QStringLiteral("--endpoint"),
+                            endpoint,
+                            QStringLiteral("--db"),
+                            database,
+                            QStringLiteral("--paging"),
                             options.paging };
     arguments += batchArguments(options);
     arguments += options.clientArgs;
@@ -657,16 +659,12 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
     desktop.targetBatchMs = options.targetMs;
     desktop.rememberLayout = false;
 
-    // The data generation ran in this process: its peak must not count as the window's.
-    QFile clearRefs(QStringLiteral("/proc/self/clear_refs"));
-    if (clearRefs.open(QIODevice::WriteOnly))
-        clearRefs.write("5");
-
     Ui::MainWindow window(desktop);
     window.resize(1100, 700);
     window.show();
-    if (!spinUntil([&] { return window.engine() && !window.progressPage()->entityNames().isEmpty(); },
-                   60000)) {
+    if (!spinUntil(
+            [&] { return window.engine() && !window.progressPage()->entityNames().isEmpty(); },
+            60000)) {
         fail(QStringLiteral("the window did not list the server's entities"));
         return result;
     }
@@ -727,6 +725,75 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
     parseClientLog(logPath, &result);
     result.ok = true;
     return result;
+}
+
+// --gui runs the window in a child process of this program ("--gui-child"), so that the
+// window's peak RSS is its own, not that of the data generation.
+SyncResult runGuiChild(const Options &options, const Server &server, const QString &endpoint,
+                       const QString &database, const QString &dataDir, const QString &logPrefix)
+{
+    SyncResult result;
+    QProcess child;
+    QStringList arguments { QStringLiteral("--gui-child"),
+                            endpoint,
+                            database,
+                            dataDir,
+                            logPrefix,
+                            options.paging,
+                            QString::number(options.batchSize),
+                            options.adaptive ? QStringLiteral("1") : QStringLiteral("0"),
+                            QString::number(options.targetMs) };
+    child.setProgram(QCoreApplication::applicationFilePath());
+    child.setArguments(arguments);
+    child.setStandardErrorFile(logPrefix + QStringLiteral(".stderr"));
+    child.start();
+    if (!child.waitForStarted(10000) || !child.waitForFinished(3600 * 1000)) {
+        fail(QStringLiteral("the window's process did not finish: %1").arg(child.errorString()));
+        child.kill();
+        child.waitForFinished(5000);
+        return result;
+    }
+    const QString output = QString::fromUtf8(child.readAllStandardOutput());
+    static const QRegularExpression line(
+        QStringLiteral("GUI seconds=(\\S+) stall_ms=(\\S+) progress_per_s=(\\S+) rss_kb=(\\S+)"));
+    const QRegularExpressionMatch match = line.match(output);
+    if (child.exitStatus() != QProcess::NormalExit || child.exitCode() != 0 || !match.hasMatch()) {
+        fail(QStringLiteral("the window's sync failed (exit code %1); see %2.stderr")
+                 .arg(child.exitCode())
+                 .arg(logPrefix));
+        return result;
+    }
+    result.seconds = match.captured(1).toDouble();
+    result.guiMaxStallMs = match.captured(2).toDouble();
+    if (match.captured(3) != u"n/a")
+        result.progressPerSecond = match.captured(3).toDouble();
+    result.clientPeakKb = match.captured(4).toLongLong();
+    result.serverPeakKb = server.peakRssKb();
+    parseClientLog(logPrefix + QStringLiteral(".log"), &result);
+    result.ok = true;
+    return result;
+}
+
+int guiChildMain(const QStringList &arguments)
+{
+    // --gui-child endpoint database dataDir logPrefix paging batchSize adaptive targetMs
+    if (arguments.size() != 10)
+        return 2;
+    Options options;
+    options.paging = arguments.at(6);
+    options.batchSize = arguments.at(7).toInt();
+    options.adaptive = arguments.at(8) == u"1";
+    options.targetMs = arguments.at(9).toInt();
+    const SyncResult result
+        = runGui(options, arguments.at(2), arguments.at(3), arguments.at(4), arguments.at(5));
+    if (!result.ok)
+        return 1;
+    std::printf("GUI seconds=%.3f stall_ms=%.0f progress_per_s=%s rss_kb=%lld\n", result.seconds,
+                result.guiMaxStallMs.value_or(-1),
+                result.progressPerSecond ? qPrintable(QString::number(*result.progressPerSecond))
+                                         : "n/a",
+                result.clientPeakKb);
+    return 0;
 }
 
 // Rows in the local database's entity tables, or -1.
@@ -1124,14 +1191,17 @@ std::optional<Options> parseOptions(QCoreApplication &app)
 int main(int argc, char *argv[])
 {
     bool gui = false;
+    const bool guiChild = argc > 1 && qstrcmp(argv[1], "--gui-child") == 0;
     for (int i = 1; i < argc; ++i)
-        gui = gui || qstrcmp(argv[i], "--gui") == 0;
+        gui = gui || qstrcmp(argv[i], "--gui") == 0 || guiChild;
     if (gui && !qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
     const std::unique_ptr<QCoreApplication> application = gui
         ? std::make_unique<QApplication>(argc, argv)
         : std::make_unique<QCoreApplication>(argc, argv);
     QCoreApplication &app = *application;
+    if (guiChild)
+        return guiChildMain(app.arguments());
     const std::optional<Options> parsed = parseOptions(app);
     if (!parsed)
         return 2;
@@ -1222,8 +1292,8 @@ int main(int argc, char *argv[])
                 endpoint = withPort(endpoint, port);
             }
             if (options.gui) {
-                first = runGui(options, endpoint, clientDb, dir, prefix + QStringLiteral("-gui"));
-                first.serverPeakKb = server.peakRssKb();
+                first = runGuiChild(options, server, endpoint, clientDb, dir,
+                                    prefix + QStringLiteral("-gui"));
             } else {
                 first = runClient(options, server, endpoint, clientDb,
                                   prefix + QStringLiteral("-first"));
@@ -1371,8 +1441,8 @@ int main(int argc, char *argv[])
                  number(m(&RunFigures::mbPerSecond), 1), number(m(&RunFigures::clientRssMb), 1),
                  number(m(&RunFigures::serverRssMb), 1), number(m(&RunFigures::baseline), 0),
                  number(m(&RunFigures::firstMs), 1), number(m(&RunFigures::lastMs), 1),
-                 number(m(&RunFigures::incrementalSeconds), 3), number(m(&RunFigures::lastLimit), 0),
-                 number(m(&RunFigures::parsePerSecond), 0),
+                 number(m(&RunFigures::incrementalSeconds), 3),
+                 number(m(&RunFigures::lastLimit), 0), number(m(&RunFigures::parsePerSecond), 0),
                  number(m(&RunFigures::guiMaxStallMs), 0),
                  number(m(&RunFigures::progressPerSecond), 1)));
     return 0;
