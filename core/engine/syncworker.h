@@ -46,13 +46,26 @@ public:
     ~SyncWorker() override;
 
     // All of these run on the worker thread.
+
+    /*!
+        Creates the network access manager, the protocol client and the local store in the
+        worker thread, loads the entities saved in the local database (emitting
+        entitiesLoaded) and asks the endpoint for its entities.
+    */
     void initialize();
+    /*! Saves running syncs as Paused and destroys what initialize() created, in this thread. */
     void shutdown();
+    /*! Asks the endpoint for its entities again (new ones get a job, new fields a column). */
     void refreshEntities();
+    /*! Queues \a entity for a sync (after the entity list arrived, if it has not yet). */
     void start(const QString &entity);
+    /*! Queues every entity the endpoint reports. */
     void startAll();
+    /*! Pauses \a entity at once (its request in flight is aborted); persisted. */
     void pause(const QString &entity);
+    /*! Pauses every active entity, and empties the queue. */
     void pauseAll();
+    /*! Continues a paused entity from its last committed position. */
     void resume(const QString &entity);
 
 Q_SIGNALS:
@@ -63,6 +76,7 @@ Q_SIGNALS:
                          qint64 etaSeconds);
     void failed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
+    /*! True while any entity is counting, running or queued. */
     void busyChanged(bool busy);
 
 private:
