@@ -2,17 +2,25 @@
 // Every wait goes through the event loop (QSignalSpy::wait), which serves the HTTP requests.
 
 #include "common/identifier.h"
+#include "common/timestamp.h"
 #include "common/types.h"
 #include "server/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/localdb.h"
 #include "testutil/testserver.h"
 
+#include <QCryptographicHash>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QJsonParseError>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -21,7 +29,6 @@
 #include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
-
 #include <cmath>
 #include <csignal>
 #include <functional>
@@ -69,7 +76,6 @@ struct RunResult
         QVERIFY2(condition, "the output of batchsync is above");                                   \
     } while (false)
 
-
 // Empty when the local table holds exactly the server's live records; else what differs.
 QString compareWithServer(const QString &databasePath, ServerStore *store,
                           const QString &entityName)
@@ -113,6 +119,74 @@ QVariantMap changedData(const EntitySchema &schema, int index)
     return data;
 }
 
+// Every line of \a text as a JSON object; empty with \a problem set if a line is not one.
+QList<QJsonObject> jsonLines(const QString &text, QString *problem)
+{
+    QList<QJsonObject> events;
+    const QStringList lines = text.split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    for (const QString &line : lines) {
+        QJsonParseError error;
+        const QJsonDocument document = QJsonDocument::fromJson(line.toUtf8(), &error);
+        if (error.error != QJsonParseError::NoError || !document.isObject()) {
+            *problem = QStringLiteral("not a JSON object (%1): %2").arg(error.errorString(), line);
+            return {};
+        }
+        const QJsonObject event = document.object();
+        if (!event.value(QStringLiteral("event")).isString()) {
+            *problem = QStringLiteral("no \"event\" in: %1").arg(line);
+            return {};
+        }
+        events.append(event);
+    }
+    if (events.isEmpty())
+        *problem = QStringLiteral("no JSON line at all");
+    return events;
+}
+
+QList<QJsonObject> eventsNamed(const QList<QJsonObject> &events, const QString &name)
+{
+    QList<QJsonObject> found;
+    for (const QJsonObject &event : events) {
+        if (event.value(QStringLiteral("event")).toString() == name)
+            found.append(event);
+    }
+    return found;
+}
+
+// The entity called \a name in a JSON array of entity objects; empty if none.
+QJsonObject entityIn(const QJsonValue &list, const QString &name)
+{
+    const QJsonArray array = list.toArray();
+    for (const QJsonValue &value : array) {
+        if (value.toObject().value(QStringLiteral("entity")).toString() == name)
+            return value.toObject();
+    }
+    return {};
+}
+
+QByteArray digestOf(const QString &path)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    return QCryptographicHash::hash(file.readAll(), QCryptographicHash::Sha256).toHex();
+}
+
+// Names, sizes and modification times of a folder's files: what a reader must not change.
+QStringList folderState(const QString &path)
+{
+    QStringList state;
+    const QFileInfoList entries
+        = QDir(path).entryInfoList(QDir::Files | QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
+    for (const QFileInfo &info : entries) {
+        state.append(QStringLiteral("%1 %2 %3")
+                         .arg(info.fileName())
+                         .arg(info.size())
+                         .arg(info.lastModified().toMSecsSinceEpoch()));
+    }
+    return state;
+}
+
 quint16 unusedPort()
 {
     QTcpServer probe;
@@ -153,6 +227,21 @@ private Q_SLOTS:
     void interruptAndResume();
     void embeddedDemo();
 
+    void jsonProgress();
+    void jsonFailure_data();
+    void jsonFailure();
+    void quietSuccess();
+    void quietFailure();
+    void statusBeforeAnySync();
+    void statusAfterCompletedSync();
+    void statusAfterInterruptedRun();
+    void statusDuringRun();
+    void statusOfFailedEntity();
+    void savedSettingsAreUsed();
+    void flagsOverrideSavedSettings();
+    void invalidSavedSettings();
+    void adaptiveBatchSize();
+
 private:
     /*! Runs batchsync with \a arguments (or \a program with \a programArguments). */
     RunResult run(const QStringList &arguments, int timeoutMs = RunTimeoutMs,
@@ -161,6 +250,20 @@ private:
                   const QString &program = QString(), const QStringList &programArguments = {});
     QStringList syncArguments(const Test::TestServer &server) const;
     QString databasePath() const { return m_home->filePath(QStringLiteral("local.sqlite")); }
+    /*! The desktop app's QSettings file, as the child process sees it. */
+    QString settingsPath() const
+    {
+        return m_home->filePath(QStringLiteral("config/BatchSync/batchsync.conf"));
+    }
+    /*! The application data folder of the child process. */
+    QString dataFolder() const
+    {
+        return m_home->filePath(QStringLiteral("data/BatchSync/batchsync"));
+    }
+    /*! Saves what the window's settings dialog would, in the child's settings file. */
+    void saveSettings(const QVariantMap &values) const;
+    /*! --status --progress json for databasePath(): the status event, or empty. */
+    QJsonObject statusOf(const QStringList &extra = {});
 
     std::unique_ptr<QTemporaryDir> m_home;
 };
@@ -184,8 +287,8 @@ void TestHeadless::cleanup()
 
 RunResult TestHeadless::run(const QStringList &arguments, int timeoutMs,
                             const std::function<void(QProcess *)> &whileRunning,
-                            const QProcessEnvironment &extraEnvironment,
-                            const QString &program, const QStringList &programArguments)
+                            const QProcessEnvironment &extraEnvironment, const QString &program,
+                            const QStringList &programArguments)
 {
     // The child never touches the real home: its default database goes to a temporary one.
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
@@ -235,10 +338,37 @@ void TestHeadless::help()
 {
     const RunResult result = run({ QStringLiteral("--help") });
     VERIFY_RUN(result.exitedWith(0), result);
-    const QStringList flags { "--headless",    "--endpoint",         "--db",
-                              "--token",       "--paging",           "--batch-size",
-                              "--concurrency", "--entities",         "--help",
-                              "--version",     "--retry-give-up-ms", "BATCHSYNC_TOKEN" };
+    const QStringList flags { "--headless",
+                              "--endpoint",
+                              "--db",
+                              "--token",
+                              "--paging",
+                              "--batch-size",
+                              "--concurrency",
+                              "--entities",
+                              "--help",
+                              "--version",
+                              "--retry-give-up-ms",
+                              "BATCHSYNC_TOKEN",
+                              "--progress",
+                              "--quiet",
+                              "--status",
+                              "--batch-target-ms",
+                              "adaptive",
+                              "auto|plain|json",
+                              "QT_LOGGING_RULES",
+                              "batchsync.protocol",
+                              "batchsync.store",
+                              "batchsync.engine",
+                              "batchsync.server",
+                              "\"event\":\"progress\"",
+                              "\"event\":\"summary\"",
+                              "etaSeconds",
+                              "\"event\":\"status\"",
+                              "Exit status",
+                              "130",
+                              "143",
+                              "batchsync.conf" };
     for (const QString &flag : flags)
         QVERIFY2(result.out.contains(flag),
                  qPrintable(flag + QStringLiteral(" missing in:\n") + result.out));
@@ -257,14 +387,29 @@ void TestHeadless::withoutHeadless()
     // Without --headless the window opens (tst_ui tests it); bad flags are refused before.
     QProcessEnvironment offscreen;
     offscreen.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
-    RunResult result = run({ QStringLiteral("--batch-size"), QStringLiteral("5") }, RunTimeoutMs,
-                           {}, offscreen);
+    RunResult result
+        = run({ QStringLiteral("--batch-size"), QStringLiteral("5") }, RunTimeoutMs, {}, offscreen);
     VERIFY_RUN(result.exitedWith(2), result);
     VERIFY_RUN(result.err.contains(QStringLiteral("batch size")), result);
     result = run({ QStringLiteral("--entities"), QStringLiteral("customers") }, RunTimeoutMs, {},
                  offscreen);
     VERIFY_RUN(result.exitedWith(2), result);
     VERIFY_RUN(result.err.contains(QStringLiteral("--headless")), result);
+    for (const QStringList &flags :
+         { QStringList { "--quiet" }, QStringList { "--progress", "json" } }) {
+        result = run(flags, RunTimeoutMs, {}, offscreen);
+        VERIFY_RUN(result.exitedWith(2), result);
+        VERIFY_RUN(result.err.contains(QStringLiteral("needs --headless")), result);
+    }
+    result = run({ QStringLiteral("--batch-target-ms"), QStringLiteral("300") }, RunTimeoutMs, {},
+                 offscreen);
+    VERIFY_RUN(result.exitedWith(2), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("--batch-size adaptive")), result);
+    result = run({ QStringLiteral("--batch-size"), QStringLiteral("adaptive"),
+                   QStringLiteral("--batch-target-ms"), QStringLiteral("5") },
+                 RunTimeoutMs, {}, offscreen);
+    VERIFY_RUN(result.exitedWith(2), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("target batch duration")), result);
 }
 
 void TestHeadless::badFlags_data()
@@ -291,6 +436,24 @@ void TestHeadless::badFlags_data()
     QTest::newRow("db folder missing")
         << QStringList { "--db", "/nonexistent-batchsync-folder/x.sqlite" } << "does not exist";
     QTest::newRow("unknown flag") << QStringList { "--bogus" } << "bogus";
+    QTest::newRow("progress mode") << QStringList { "--progress", "fancy" } << "--progress";
+    QTest::newRow("quiet and progress")
+        << QStringList { "--quiet", "--progress", "json" } << "--quiet";
+    QTest::newRow("batch size word") << QStringList { "--batch-size", "adapt" } << "adaptive";
+    QTest::newRow("target too short")
+        << QStringList { "--batch-size", "adaptive", "--batch-target-ms", "5" }
+        << "target batch duration";
+    QTest::newRow("target too long")
+        << QStringList { "--batch-size", "adaptive", "--batch-target-ms", "20000" }
+        << "target batch duration";
+    QTest::newRow("target not a number")
+        << QStringList { "--batch-size", "adaptive", "--batch-target-ms", "soon" }
+        << "--batch-target-ms";
+    QTest::newRow("target without adaptive")
+        << QStringList { "--batch-target-ms", "300" } << "--batch-size adaptive";
+    QTest::newRow("target with a fixed size")
+        << QStringList { "--batch-size", "500", "--batch-target-ms", "300" }
+        << "--batch-size adaptive";
     QTest::newRow("positional argument") << QStringList { "extra" } << "extra";
 }
 
@@ -499,19 +662,19 @@ void TestHeadless::liveDisplayOnTerminal()
     command += syncArguments(server) + QStringList { "--batch-size", "100" };
     for (QString &word : command)
         word = QLatin1Char('\'') + word + QLatin1Char('\'');
-    const RunResult result = run({}, RunTimeoutMs, {}, {}, script,
-                                 { "-q", "-f", "-e", "-c", command.join(QLatin1Char(' ')),
-                                   "/dev/null" });
+    const RunResult result
+        = run({}, RunTimeoutMs, {}, {}, script,
+              { "-q", "-f", "-e", "-c", command.join(QLatin1Char(' ')), "/dev/null" });
     VERIFY_RUN(result.exitedWith(0), result);
     // Lines redrawn in place (cursor up, erase line), then the summary.
     VERIFY_RUN(result.out.contains(QStringLiteral("\x1b[2A")), result);
     VERIFY_RUN(result.out.contains(QStringLiteral("\x1b[K")), result);
     VERIFY_RUN(result.out.contains(QRegularExpression(QStringLiteral(
-                       "customers +\\[#{10,}\\] 3000/3000 100\\.0% completed +\\d+ rec/s in "))),
+                   "customers +\\[#{10,}\\] 3000/3000 100\\.0% completed +\\d+ rec/s in "))),
                result);
     VERIFY_RUN(result.out.contains(QStringLiteral("Synced 5000 records")), result);
-    const QString difference = compareWithServer(databasePath(), server.store(),
-                                                 QStringLiteral("orders"));
+    const QString difference
+        = compareWithServer(databasePath(), server.store(), QStringLiteral("orders"));
     QVERIFY2(difference.isEmpty(), qPrintable(difference));
 }
 
@@ -571,6 +734,603 @@ void TestHeadless::embeddedDemo()
     VERIFY_RUN(QFileInfo::exists(dataDir + QStringLiteral("/demo-server.sqlite")), result);
     VERIFY_RUN(result.err.contains(QStringLiteral("embedded demo server")), result);
     VERIFY_RUN(result.out.contains(QStringLiteral("Synced ")), result);
+}
+
+void TestHeadless::saveSettings(const QVariantMap &values) const
+{
+    QSettings settings(settingsPath(), QSettings::IniFormat);
+    for (auto it = values.cbegin(); it != values.cend(); ++it)
+        settings.setValue(it.key(), it.value());
+    settings.sync();
+    QCOMPARE(settings.status(), QSettings::NoError);
+}
+
+QJsonObject TestHeadless::statusOf(const QStringList &extra)
+{
+    const RunResult result
+        = run(QStringList { "--status", "--progress", "json", "--db", databasePath() } + extra);
+    if (!result.exitedWith(0)) {
+        qWarning().noquote() << result.describe();
+        return {};
+    }
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    if (!problem.isEmpty() || events.size() != 1 || !result.err.isEmpty()) {
+        qWarning().noquote() << problem << result.describe();
+        return {};
+    }
+    return events.constFirst();
+}
+
+void TestHeadless::jsonProgress()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    server.addCustomers(1500, 1);
+    server.addCustomers(700, 2, QStringLiteral("orders"));
+    // Slow enough for several throttled progress signals per entity.
+    server.server()->setPageDelay(10);
+
+    const RunResult result
+        = run(syncArguments(server) + QStringList { "--progress", "json", "--batch-size", "100" });
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.err.isEmpty(), result);
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+
+    const QJsonObject start = events.constFirst();
+    QCOMPARE(start.value("event").toString(), QStringLiteral("start"));
+    QCOMPARE(start.value("endpoint").toString(), server.baseUrl().toString());
+    QCOMPARE(start.value("database").toString(), databasePath());
+    QCOMPARE(start.value("batchSize").toInt(), 100);
+    QCOMPARE(start.value("adaptiveBatchSize").toBool(true), false);
+    QCOMPARE(start.value("demo").toBool(true), false);
+    QVERIFY(start.value("entities").isNull());
+
+    // Progress: typed fields, never backwards, never beyond the total.
+    const QList<QJsonObject> progress = eventsNamed(events, QStringLiteral("progress"));
+    QVERIFY2(progress.size() >= 2, qPrintable(result.out));
+    QHash<QString, qint64> lastDone;
+    for (const QJsonObject &event : progress) {
+        const QString entity = event.value("entity").toString();
+        QVERIFY2(entity == QLatin1String("customers") || entity == QLatin1String("orders"),
+                 qPrintable(entity));
+        QVERIFY(event.value("done").isDouble() && event.value("total").isDouble());
+        QVERIFY(event.value("rate").isDouble() && event.value("rate").toDouble() >= 0);
+        QVERIFY(event.value("etaSeconds").isDouble() || event.value("etaSeconds").isNull());
+        QVERIFY(event.value("state").isString());
+        const qint64 done = event.value("done").toInteger();
+        QVERIFY(done >= lastDone.value(entity, 0));
+        QVERIFY(done <= event.value("total").toInteger());
+        lastDone.insert(entity, done);
+    }
+    QCOMPARE(lastDone.value(QStringLiteral("customers")), qint64(1500));
+    QCOMPARE(lastDone.value(QStringLiteral("orders")), qint64(700));
+
+    QStringList completed;
+    for (const QJsonObject &event : eventsNamed(events, QStringLiteral("state"))) {
+        if (event.value("state").toString() == QLatin1String("completed"))
+            completed.append(event.value("entity").toString());
+    }
+    completed.sort();
+    QCOMPARE(completed, QStringList({ "customers", "orders" }));
+    QVERIFY(eventsNamed(events, QStringLiteral("error")).isEmpty());
+
+    // The summary ends the stream.
+    const QJsonObject summary = events.constLast();
+    QCOMPARE(summary.value("event").toString(), QStringLiteral("summary"));
+    QCOMPARE(eventsNamed(events, QStringLiteral("summary")).size(), 1);
+    QCOMPARE(summary.value("exitCode").toInt(-1), 0);
+    QCOMPARE(summary.value("records").toInteger(), qint64(2200));
+    QVERIFY(summary.value("interruptedBy").isNull());
+    QCOMPARE(summary.value("endpointErrors").toArray().size(), 0);
+    QCOMPARE(summary.value("entities").toArray().size(), 2);
+    const QJsonObject customers = entityIn(summary.value("entities"), QStringLiteral("customers"));
+    QCOMPARE(customers.value("state").toString(), QStringLiteral("completed"));
+    QCOMPARE(customers.value("synced").toInteger(), qint64(1500));
+    QCOMPARE(customers.value("total").toInteger(), qint64(1500));
+    QVERIFY(customers.value("error").isNull());
+
+    const QString difference
+        = compareWithServer(databasePath(), server.store(), QStringLiteral("orders"));
+    QVERIFY2(difference.isEmpty(), qPrintable(difference));
+}
+
+void TestHeadless::jsonFailure_data()
+{
+    QTest::addColumn<QString>("failure");
+    QTest::addColumn<QString>("category");
+    QTest::newRow("wrong token") << QStringLiteral("token") << QStringLiteral("auth");
+    QTest::newRow("unknown entity") << QStringLiteral("entity") << QStringLiteral("request");
+    QTest::newRow("dead endpoint") << QStringLiteral("dead") << QStringLiteral("network");
+}
+
+void TestHeadless::jsonFailure()
+{
+    QFETCH(QString, failure);
+    QFETCH(QString, category);
+    Test::TestServer server;
+    QVERIFY(server.start(QStringLiteral("the-token")));
+    server.addCustomers(300, 1);
+
+    QStringList arguments = syncArguments(server) + QStringList { "--progress", "json" };
+    QString entity; // the failing one; empty: the endpoint
+    if (failure == QLatin1String("token")) {
+        arguments += { "--token", "a-wrong-token" };
+    } else if (failure == QLatin1String("entity")) {
+        arguments += { "--token", "the-token", "--entities", "customers,nosuch" };
+        entity = QStringLiteral("nosuch");
+    } else {
+        const quint16 port = unusedPort();
+        QVERIFY(port != 0);
+        arguments = QStringList { "--headless",
+                                  "--endpoint",
+                                  QStringLiteral("http://127.0.0.1:%1/api/v1").arg(port),
+                                  "--db",
+                                  databasePath(),
+                                  "--progress",
+                                  "json",
+                                  "--retry-give-up-ms",
+                                  "1000" };
+    }
+    const RunResult result = run(arguments, 60000);
+    VERIFY_RUN(result.exitedWith(1), result);
+    VERIFY_RUN(result.err.isEmpty(), result);
+    QVERIFY2(!result.out.contains(QStringLiteral("a-wrong-token")), "the token must not be shown");
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+
+    const QList<QJsonObject> errors = eventsNamed(events, QStringLiteral("error"));
+    QVERIFY2(!errors.isEmpty(), qPrintable(result.out));
+    const QJsonObject error = errors.constFirst();
+    QCOMPARE(error.value("category").toString(), category);
+    QVERIFY(!error.value("message").toString().isEmpty());
+    if (entity.isEmpty())
+        QVERIFY(error.value("entity").isNull());
+    else
+        QCOMPARE(error.value("entity").toString(), entity);
+    if (failure == QLatin1String("dead"))
+        QVERIFY2(!eventsNamed(events, QStringLiteral("retry")).isEmpty(), qPrintable(result.out));
+
+    const QJsonObject summary = events.constLast();
+    QCOMPARE(summary.value("event").toString(), QStringLiteral("summary"));
+    QCOMPARE(summary.value("exitCode").toInt(-1), 1);
+    if (entity.isEmpty()) {
+        const QJsonArray endpointErrors = summary.value("endpointErrors").toArray();
+        QVERIFY(!endpointErrors.isEmpty());
+        QCOMPARE(endpointErrors.first().toObject().value("category").toString(), category);
+    } else {
+        const QJsonObject failed = entityIn(summary.value("entities"), entity);
+        QCOMPARE(failed.value("state").toString(), QStringLiteral("failed"));
+        QCOMPARE(failed.value("error").toObject().value("category").toString(), category);
+        // The other entity synced all the same.
+        QCOMPARE(entityIn(summary.value("entities"), QStringLiteral("customers"))
+                     .value("state")
+                     .toString(),
+                 QStringLiteral("completed"));
+    }
+}
+
+void TestHeadless::quietSuccess()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    server.addCustomers(1200, 1);
+
+    const RunResult result = run(syncArguments(server) + QStringList { "--quiet" });
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.out.isEmpty(), result);
+    VERIFY_RUN(result.err.isEmpty(), result);
+    const QString difference
+        = compareWithServer(databasePath(), server.store(), QStringLiteral("customers"));
+    QVERIFY2(difference.isEmpty(), qPrintable(difference));
+}
+
+void TestHeadless::quietFailure()
+{
+    Test::TestServer server;
+    QVERIFY(server.start(QStringLiteral("the-token")));
+    server.addCustomers(300, 1);
+
+    RunResult result = run(
+        syncArguments(server)
+        + QStringList { "--quiet", "--token", "the-token", "--entities", "customers,nosuch" });
+    VERIFY_RUN(result.exitedWith(1), result);
+    VERIFY_RUN(result.out.isEmpty(), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("nosuch: failed")), result);
+    // Only the error: no progress, no summary, nothing about the entity that synced.
+    VERIFY_RUN(!result.err.contains(QStringLiteral("customers")), result);
+    VERIFY_RUN(!result.err.contains(QStringLiteral("Syncing from")), result);
+
+    result = run(syncArguments(server) + QStringList { "--quiet", "--token", "a-wrong-token" });
+    VERIFY_RUN(result.exitedWith(1), result);
+    VERIFY_RUN(result.out.isEmpty(), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("refused the token")), result);
+    VERIFY_RUN(!result.err.contains(QStringLiteral("Syncing from")), result);
+}
+
+void TestHeadless::statusBeforeAnySync()
+{
+    // An explicit --db that does not exist, in text and in JSON.
+    RunResult result = run({ "--status", "--db", databasePath() });
+    VERIFY_RUN(result.exitedWith(1), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("no local database at ") + databasePath()),
+               result);
+    VERIFY_RUN(result.out.isEmpty(), result);
+    QVERIFY(!QFileInfo::exists(databasePath()));
+
+    result = run({ "--status", "--db", databasePath(), "--progress", "json" });
+    VERIFY_RUN(result.exitedWith(1), result);
+    VERIFY_RUN(result.err.isEmpty(), result);
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QCOMPARE(events.size(), 1);
+    QCOMPARE(events.first().value("event").toString(), QStringLiteral("error"));
+    QCOMPARE(events.first().value("category").toString(), QStringLiteral("storage"));
+    QVERIFY(events.first().value("message").toString().contains(databasePath()));
+    QVERIFY(!QFileInfo::exists(databasePath()));
+
+    // The default database (the demo's, with nothing saved): neither it nor its folder
+    // appears.
+    result = run({ "--status" });
+    VERIFY_RUN(result.exitedWith(1), result);
+    VERIFY_RUN(result.err.contains(dataFolder() + QStringLiteral("/demo.sqlite")), result);
+    QVERIFY(!QFileInfo::exists(dataFolder()));
+
+    // A file that is not a local database is refused, and left alone.
+    QFile other(databasePath());
+    QVERIFY(other.open(QIODevice::WriteOnly));
+    other.write("not a database at all, just text\n");
+    other.close();
+    const QByteArray digest = digestOf(databasePath());
+    const QStringList before = folderState(m_home->path());
+    result = run({ "--status", "--db", databasePath() });
+    VERIFY_RUN(result.exitedWith(1), result);
+    VERIFY_RUN(result.err.contains(databasePath()), result);
+    QCOMPARE(digestOf(databasePath()), digest);
+    QCOMPARE(folderState(m_home->path()), before);
+}
+
+void TestHeadless::statusAfterCompletedSync()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    server.addCustomers(3000, 1);
+    server.addCustomers(500, 2, QStringLiteral("orders"));
+    RunResult result = run(syncArguments(server));
+    VERIFY_RUN(result.exitedWith(0), result);
+
+    const QByteArray digest = digestOf(databasePath());
+    QVERIFY(!digest.isEmpty());
+    const QStringList before = folderState(m_home->path());
+    const qint64 servedBefore = server.server()->requestsServed();
+
+    result = run({ "--status", "--db", databasePath() });
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.err.isEmpty(), result);
+    VERIFY_RUN(result.out.contains(databasePath()), result);
+    VERIFY_RUN(result.out.contains(QRegularExpression(QStringLiteral(
+                   "\\ncustomers +completed +3000/3000 +100\\.0% +3000 +cursor +20\\d\\d-"))),
+               result);
+    VERIFY_RUN(result.out.contains(QRegularExpression(QStringLiteral("\\norders +completed"))),
+               result);
+
+    const QJsonObject status = statusOf();
+    QCOMPARE(status.value("event").toString(), QStringLiteral("status"));
+    QCOMPARE(status.value("database").toString(), databasePath());
+    QCOMPARE(status.value("entities").toArray().size(), 2);
+    const QJsonObject customers = entityIn(status.value("entities"), QStringLiteral("customers"));
+    QCOMPARE(customers.value("state").toString(), QStringLiteral("completed"));
+    QCOMPARE(customers.value("done").toInteger(), qint64(3000));
+    QCOMPARE(customers.value("total").toInteger(), qint64(3000));
+    QCOMPARE(customers.value("records").toInteger(), qint64(3000));
+    QCOMPARE(customers.value("paging").toString(), QStringLiteral("cursor"));
+    QCOMPARE(customers.value("runActive").toBool(true), false);
+    QVERIFY(customers.value("error").isNull());
+    QVERIFY(Timestamp::isValid(customers.value("lastCompletedAt").toString()));
+
+    // --entities narrows it, and names what the database has never seen.
+    const QJsonObject narrowed = statusOf({ "--entities", "orders,nosuch" });
+    QCOMPARE(narrowed.value("entities").toArray().size(), 1);
+    QCOMPARE(
+        entityIn(narrowed.value("entities"), QStringLiteral("orders")).value("records").toInteger(),
+        qint64(500));
+    QCOMPARE(narrowed.value("missing").toArray(), QJsonArray({ "nosuch" }));
+
+    // Nothing asked of the server, nothing changed on disk: no byte, no -wal or -shm file.
+    QCOMPARE(server.server()->requestsServed(), servedBefore);
+    QCOMPARE(digestOf(databasePath()), digest);
+    QCOMPARE(folderState(m_home->path()), before);
+}
+
+void TestHeadless::statusAfterInterruptedRun()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    server.addCustomers(20000, 9);
+    const QStringList arguments = syncArguments(server)
+        + QStringList { "--batch-size", "100", "--concurrency", "1", "--progress", "json" };
+
+    int pages = 0;
+    const RunResult result = run(arguments, RunTimeoutMs, [&](QProcess *process) {
+        connect(server.server(), &SyncServer::pageServed, process, [&pages, process] {
+            if (++pages == 5)
+                ::kill(pid_t(process->processId()), SIGTERM);
+        });
+    });
+    VERIFY_RUN(result.exitedWith(143), result);
+    VERIFY_RUN(result.err.isEmpty(), result);
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    const QList<QJsonObject> interrupted = eventsNamed(events, QStringLiteral("interrupted"));
+    QVERIFY2(!interrupted.isEmpty(), qPrintable(result.out));
+    QCOMPARE(interrupted.first().value("signal").toString(), QStringLiteral("SIGTERM"));
+    const QJsonObject summary = events.constLast();
+    QCOMPARE(summary.value("event").toString(), QStringLiteral("summary"));
+    QCOMPARE(summary.value("exitCode").toInt(), 143);
+    QCOMPARE(summary.value("interruptedBy").toString(), QStringLiteral("SIGTERM"));
+    QCOMPARE(
+        entityIn(summary.value("entities"), QStringLiteral("customers")).value("state").toString(),
+        QStringLiteral("paused"));
+
+    const QByteArray digest = digestOf(databasePath());
+    const QStringList before = folderState(m_home->path());
+    const QJsonObject status = statusOf();
+    const QJsonObject customers = entityIn(status.value("entities"), QStringLiteral("customers"));
+    QCOMPARE(customers.value("state").toString(), QStringLiteral("paused"));
+    QCOMPARE(customers.value("runActive").toBool(), true);
+    QCOMPARE(customers.value("total").toInteger(), qint64(20000));
+    const qint64 done = customers.value("done").toInteger();
+    QVERIFY2(done > 0 && done < 20000, qPrintable(QString::number(done)));
+    QCOMPARE(customers.value("records").toInteger(), done);
+    QVERIFY(customers.value("lastCompletedAt").isNull());
+
+    const RunResult text = run({ "--status", "--db", databasePath() });
+    VERIFY_RUN(text.exitedWith(0), text);
+    VERIFY_RUN(text.out.contains(QRegularExpression(
+                   QStringLiteral("customers +paused +%1/20000 .* never +paused; the next "
+                                  "sync resumes it")
+                       .arg(done))),
+               text);
+    QCOMPARE(digestOf(databasePath()), digest);
+    QCOMPARE(folderState(m_home->path()), before);
+}
+
+void TestHeadless::statusDuringRun()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    server.addCustomers(5000, 3);
+    const QStringList arguments = syncArguments(server)
+        + QStringList { "--batch-size", "100", "--concurrency", "1", "--quiet" };
+
+    // While the sync holds the database open (and waits for its next page, which this
+    // thread serves only afterwards), --status reads it through the WAL.
+    int pages = 0;
+    RunResult status;
+    const RunResult result = run(arguments, RunTimeoutMs, [&](QProcess *process) {
+        connect(server.server(), &SyncServer::pageServed, process, [&] {
+            if (++pages == 10) {
+                status = run({ "--status", "--progress", "json", "--db", databasePath() }, 30000);
+            }
+        });
+    });
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(status.exitedWith(0), status);
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(status.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    const QJsonObject customers
+        = entityIn(events.constFirst().value("entities"), QStringLiteral("customers"));
+    QCOMPARE(customers.value("state").toString(), QStringLiteral("running"));
+    QCOMPARE(customers.value("runActive").toBool(), true);
+    const qint64 done = customers.value("done").toInteger();
+    QVERIFY2(done >= 800 && done < 5000, qPrintable(QString::number(done)));
+    QCOMPARE(customers.value("records").toInteger(), done);
+}
+
+void TestHeadless::statusOfFailedEntity()
+{
+    Test::TestServer server;
+    QVERIFY(server.start(QStringLiteral("the-token")));
+    server.addCustomers(3000, 4);
+    const QStringList arguments = syncArguments(server)
+        + QStringList { "--batch-size", "100", "--concurrency", "1", "--token", "the-token" };
+
+    // The server stops accepting the token mid-sync: the entity fails with an auth error.
+    int pages = 0;
+    const RunResult result = run(arguments, RunTimeoutMs, [&](QProcess *process) {
+        connect(server.server(), &SyncServer::pageServed, process, [&] {
+            if (++pages == 3)
+                server.server()->setToken(QStringLiteral("another-token"));
+        });
+    });
+    VERIFY_RUN(result.exitedWith(1), result);
+
+    const QJsonObject status = statusOf();
+    const QJsonObject customers = entityIn(status.value("entities"), QStringLiteral("customers"));
+    QCOMPARE(customers.value("state").toString(), QStringLiteral("failed"));
+    QCOMPARE(customers.value("error").toObject().value("category").toString(),
+             QStringLiteral("auth"));
+    const QString message = customers.value("error").toObject().value("message").toString();
+    QVERIFY(!message.isEmpty());
+    QVERIFY(customers.value("done").toInteger() > 0);
+
+    const QByteArray digest = digestOf(databasePath());
+    const RunResult text = run({ "--status", "--db", databasePath() });
+    VERIFY_RUN(text.exitedWith(0), text);
+    VERIFY_RUN(text.out.contains(QRegularExpression(QStringLiteral("\\ncustomers +failed "))),
+               text);
+    VERIFY_RUN(text.out.contains(QStringLiteral("  error (auth): ") + message), text);
+    QCOMPARE(digestOf(databasePath()), digest);
+}
+
+void TestHeadless::savedSettingsAreUsed()
+{
+    Test::TestServer server;
+    QVERIFY(server.start(QStringLiteral("saved-token")));
+    server.addCustomers(1000, 5);
+    int largestPage = 0;
+    connect(server.server(), &SyncServer::pageServed, this,
+            [&largestPage](const QString &, int records) {
+                largestPage = std::max(largestPage, records);
+            });
+    saveSettings({ { "connection/endpoint", server.baseUrl().toString() },
+                   { "connection/token", "saved-token" },
+                   { "connection/paging", "offset" },
+                   { "connection/batchSize", 300 },
+                   { "connection/concurrency", 1 } });
+    const QByteArray settingsDigest = digestOf(settingsPath());
+    const QStringList settingsFolder = folderState(QFileInfo(settingsPath()).path());
+
+    // No --endpoint, --token, --paging, --batch-size nor --db: all of it comes from the
+    // window's settings, into the window's database for that endpoint.
+    RunResult result = run({ "--headless" });
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("Syncing from ") + server.baseUrl().toString()),
+               result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("offset paging, batches of 300, 1 at once")),
+               result);
+    QCOMPARE(largestPage, 300);
+    // Offset mode reads the live edge's last millisecond again: a few more than 1000.
+    QVERIFY(server.server()->changesServed() >= 1000);
+    const QStringList databases
+        = QDir(dataFolder()).entryList({ QStringLiteral("endpoint-*.sqlite") }, QDir::Files);
+    QCOMPARE(databases.size(), 1);
+    const QString database = QDir(dataFolder()).filePath(databases.first());
+    const QString difference
+        = compareWithServer(database, server.store(), QStringLiteral("customers"));
+    QVERIFY2(difference.isEmpty(), qPrintable(difference));
+
+    // --status finds the same database from the same settings, without any flag.
+    result = run({ "--status", "--progress", "json" });
+    VERIFY_RUN(result.exitedWith(0), result);
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QCOMPARE(events.first().value("database").toString(), database);
+    QCOMPARE(entityIn(events.first().value("entities"), QStringLiteral("customers"))
+                 .value("paging")
+                 .toString(),
+             QStringLiteral("offset"));
+
+    // A headless run never writes the settings.
+    QCOMPARE(digestOf(settingsPath()), settingsDigest);
+    QCOMPARE(folderState(QFileInfo(settingsPath()).path()), settingsFolder);
+}
+
+void TestHeadless::flagsOverrideSavedSettings()
+{
+    Test::TestServer saved;
+    QVERIFY(saved.start());
+    saved.addCustomers(400, 6);
+    Test::TestServer other;
+    QVERIFY(other.start());
+    other.addCustomers(900, 7);
+    int largestPage = 0;
+    connect(other.server(), &SyncServer::pageServed, this,
+            [&largestPage](const QString &, int records) {
+                largestPage = std::max(largestPage, records);
+            });
+    saveSettings({ { "connection/endpoint", saved.baseUrl().toString() },
+                   { "connection/batchSize", 300 },
+                   { "connection/concurrency", 1 } });
+    const QByteArray settingsDigest = digestOf(settingsPath());
+    const QStringList settingsFolder = folderState(QFileInfo(settingsPath()).path());
+
+    const RunResult result = run({ "--headless", "--endpoint", other.baseUrl().toString(),
+                                   "--batch-size", "200", "--db", databasePath() });
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("batches of 200, 1 at once")), result);
+    QCOMPARE(largestPage, 200);
+    QCOMPARE(other.server()->changesServed(), qint64(900));
+    QCOMPARE(saved.server()->requestsServed(), qint64(0));
+    const QString difference
+        = compareWithServer(databasePath(), other.store(), QStringLiteral("customers"));
+    QVERIFY2(difference.isEmpty(), qPrintable(difference));
+
+    // For that run only: the settings file is untouched, and the next run without flags
+    // goes back to the saved endpoint and size.
+    QCOMPARE(digestOf(settingsPath()), settingsDigest);
+    QCOMPARE(folderState(QFileInfo(settingsPath()).path()), settingsFolder);
+    const RunResult next = run({ "--headless" });
+    VERIFY_RUN(next.exitedWith(0), next);
+    VERIFY_RUN(next.err.contains(QStringLiteral("Syncing from ") + saved.baseUrl().toString()),
+               next);
+    VERIFY_RUN(next.err.contains(QStringLiteral("batches of 300")), next);
+    QCOMPARE(saved.server()->changesServed(), qint64(400));
+    QCOMPARE(digestOf(settingsPath()), settingsDigest);
+}
+
+void TestHeadless::invalidSavedSettings()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    server.addCustomers(200, 8);
+    saveSettings(
+        { { "connection/endpoint", server.baseUrl().toString() }, { "connection/batchSize", 5 } });
+
+    // The saved value is named as the culprit; a flag overriding it makes the run possible.
+    RunResult result = run({ "--headless", "--db", databasePath() });
+    VERIFY_RUN(result.exitedWith(2), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("batch size")), result);
+    VERIFY_RUN(result.err.contains(settingsPath()), result);
+    QVERIFY(!QFileInfo::exists(databasePath()));
+
+    result = run({ "--headless", "--db", databasePath(), "--batch-size", "100" });
+    VERIFY_RUN(result.exitedWith(0), result);
+    QCOMPARE(server.server()->changesServed(), qint64(200));
+}
+
+void TestHeadless::adaptiveBatchSize()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    server.addCustomers(2000, 9);
+
+    // The flags: adaptive from the default size, with a target.
+    RunResult result = run(syncArguments(server)
+                           + QStringList { "--batch-size", "adaptive", "--batch-target-ms", "300",
+                                           "--progress", "json" });
+    VERIFY_RUN(result.exitedWith(0), result);
+    QString problem;
+    QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QCOMPARE(events.first().value("adaptiveBatchSize").toBool(), true);
+    QCOMPARE(events.first().value("targetBatchMs").toInt(), 300);
+    QCOMPARE(events.first().value("batchSize").toInt(), 1000);
+    QCOMPARE(events.last().value("records").toInteger(), qint64(2000));
+    QString difference
+        = compareWithServer(databasePath(), server.store(), QStringLiteral("customers"));
+    QVERIFY2(difference.isEmpty(), qPrintable(difference));
+
+    // The window's settings: adaptive from the saved size, with the saved target; a number
+    // on the command line fixes the size for one run.
+    saveSettings({ { "connection/endpoint", server.baseUrl().toString() },
+                   { "connection/batchSize", 400 },
+                   { "connection/adaptiveBatchSize", true },
+                   { "connection/targetBatchMs", 700 } });
+    result = run({ "--headless", "--db", databasePath(), "--progress", "json" });
+    VERIFY_RUN(result.exitedWith(0), result);
+    events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QCOMPARE(events.first().value("adaptiveBatchSize").toBool(), true);
+    QCOMPARE(events.first().value("targetBatchMs").toInt(), 700);
+    QCOMPARE(events.first().value("batchSize").toInt(), 400);
+
+    result = run({ "--headless", "--db", databasePath(), "--batch-target-ms", "150" });
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("adaptive batches from 400 records aiming at "
+                                                  "150 ms")),
+               result);
+    result = run({ "--headless", "--db", databasePath(), "--batch-size", "250" });
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("batches of 250")), result);
+    VERIFY_RUN(!result.err.contains(QStringLiteral("adaptive")), result);
 }
 
 QTEST_GUILESS_MAIN(TestHeadless)

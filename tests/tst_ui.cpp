@@ -14,6 +14,7 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
 #include <QClipboard>
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -27,6 +28,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QTabWidget>
@@ -809,6 +811,98 @@ private Q_SLOTS:
         QTRY_VERIFY(window.dataView()->matchingRows() > 0);
         QVERIFY(window.grab().save(path));
         qInfo("screenshot saved to %s", qPrintable(path));
+    }
+
+    void settingsDialogAdaptiveBatchSize()
+    {
+        // Saved by one dialog...
+        AppSettings original;
+        original.setBatchSize(800);
+        SettingsDialog first(original);
+        auto *adaptive = child<QCheckBox>(first, QStringLiteral("adaptiveBatchCheck"));
+        auto *target = child<QSpinBox>(first, QStringLiteral("targetBatchSpin"));
+        QVERIFY(adaptive && target);
+        QVERIFY(!adaptive->isChecked());
+        QVERIFY(!target->isEnabled()); // the target only matters when the size adapts
+        QCOMPARE(target->value(), SyncSettings::DefaultTargetBatchMs);
+        QCOMPARE(target->minimum(), SyncSettings::MinTargetBatchMs);
+        QCOMPARE(target->maximum(), SyncSettings::MaxTargetBatchMs);
+        QTest::mouseClick(adaptive, Qt::LeftButton);
+        QVERIFY(adaptive->isChecked());
+        QVERIFY(target->isEnabled());
+        target->setValue(1200);
+        QVERIFY(first.shownReason().isEmpty());
+        first.accept();
+        QCOMPARE(first.result(), int(QDialog::Accepted));
+        const AppSettings chosen = first.settings();
+        QVERIFY(chosen.adaptiveBatchSize());
+        QCOMPARE(chosen.targetBatchMs(), 1200);
+        QCOMPARE(chosen.batchSize(), 800);
+        QVERIFY(!chosen.sameConnection(original));
+        chosen.save();
+
+        // ...read back by the next one.
+        const AppSettings loaded = AppSettings::load();
+        QVERIFY(loaded.adaptiveBatchSize());
+        QCOMPARE(loaded.targetBatchMs(), 1200);
+        QVERIFY(loaded.sameConnection(chosen));
+        SettingsDialog second(loaded);
+        QVERIFY(child<QCheckBox>(second, QStringLiteral("adaptiveBatchCheck"))->isChecked());
+        QCOMPARE(child<QSpinBox>(second, QStringLiteral("targetBatchSpin"))->value(), 1200);
+        QVERIFY(child<QSpinBox>(second, QStringLiteral("targetBatchSpin"))->isEnabled());
+
+        // Unchecked again, it is saved as fixed, and the target is kept for next time.
+        child<QCheckBox>(second, QStringLiteral("adaptiveBatchCheck"))->setChecked(false);
+        QVERIFY(!child<QSpinBox>(second, QStringLiteral("targetBatchSpin"))->isEnabled());
+        second.settings().save();
+        QVERIFY(!AppSettings::load().adaptiveBatchSize());
+        QCOMPARE(AppSettings::load().targetBatchMs(), 1200);
+
+        // Nothing saved: fixed, with the engine's default target.
+        QSettings().clear();
+        QVERIFY(!AppSettings::load().adaptiveBatchSize());
+        QCOMPARE(AppSettings::load().targetBatchMs(), SyncSettings::DefaultTargetBatchMs);
+    }
+
+    void settingsTargetBatchValidation_data()
+    {
+        QTest::addColumn<int>("targetMs");
+        QTest::addColumn<bool>("valid");
+        QTest::newRow("shortest") << SyncSettings::MinTargetBatchMs << true;
+        QTest::newRow("longest") << SyncSettings::MaxTargetBatchMs << true;
+        QTest::newRow("too short") << SyncSettings::MinTargetBatchMs - 1 << false;
+        QTest::newRow("too long") << SyncSettings::MaxTargetBatchMs + 1 << false;
+        QTest::newRow("zero") << 0 << false;
+    }
+
+    void settingsTargetBatchValidation()
+    {
+        QFETCH(int, targetMs);
+        QFETCH(bool, valid);
+        AppSettings settings;
+        settings.setAdaptiveBatchSize(true);
+        settings.setTargetBatchMs(targetMs);
+        const QString reason = settings.validate();
+        QCOMPARE(reason.isEmpty(), valid);
+        if (!valid)
+            QVERIFY2(reason.contains(QStringLiteral("target batch duration")), qPrintable(reason));
+
+        // The same as the engine decides.
+        SyncSettings engine;
+        engine.endpoint = QUrl(QStringLiteral("http://127.0.0.1/api/v1"));
+        engine.databasePath = QStringLiteral("local.sqlite");
+        engine.adaptiveBatchSize = true;
+        engine.targetBatchMs = targetMs;
+        QCOMPARE(engine.validate().isEmpty(), valid);
+
+        // A value saved out of range (say, by hand) reaches the dialog clamped: never
+        // accepted as it is.
+        settings.save();
+        SettingsDialog dialog(AppSettings::load());
+        const int shown = child<QSpinBox>(dialog, QStringLiteral("targetBatchSpin"))->value();
+        QVERIFY(shown >= SyncSettings::MinTargetBatchMs && shown <= SyncSettings::MaxTargetBatchMs);
+        QCOMPARE(shown == targetMs, valid);
+        QVERIFY(dialog.validate().isEmpty());
     }
 };
 

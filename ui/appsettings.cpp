@@ -15,6 +15,8 @@ const QString endpointKey = QStringLiteral("connection/endpoint");
 const QString tokenKey = QStringLiteral("connection/token");
 const QString pagingKey = QStringLiteral("connection/paging");
 const QString batchSizeKey = QStringLiteral("connection/batchSize");
+const QString adaptiveBatchSizeKey = QStringLiteral("connection/adaptiveBatchSize");
+const QString targetBatchMsKey = QStringLiteral("connection/targetBatchMs");
 const QString concurrencyKey = QStringLiteral("connection/concurrency");
 const QString geometryKey = QStringLiteral("layout/geometry");
 const QString windowStateKey = QStringLiteral("layout/windowState");
@@ -26,6 +28,16 @@ int readInt(const QSettings &settings, const QString &key, int fallback)
     bool ok = false;
     const int value = settings.value(key).toInt(&ok);
     return ok ? value : fallback;
+}
+
+bool readBool(const QSettings &settings, const QString &key, bool fallback)
+{
+    const QString text = settings.value(key).toString().trimmed().toLower();
+    if (text == QLatin1String("true") || text == QLatin1String("1"))
+        return true;
+    if (text == QLatin1String("false") || text == QLatin1String("0"))
+        return false;
+    return fallback;
 }
 
 } // namespace
@@ -55,6 +67,11 @@ QString AppSettings::validate() const
         return tr("The batch size must be between %1 and %2 records.")
             .arg(SyncSettings::MinBatchSize)
             .arg(SyncSettings::MaxBatchSize);
+    if (m_targetBatchMs < SyncSettings::MinTargetBatchMs
+        || m_targetBatchMs > SyncSettings::MaxTargetBatchMs)
+        return tr("The target batch duration must be between %1 and %2 ms.")
+            .arg(SyncSettings::MinTargetBatchMs)
+            .arg(SyncSettings::MaxTargetBatchMs);
     if (m_concurrency < 1 || m_concurrency > SyncSettings::MaxConcurrency)
         return tr("The number of entities syncing at once must be between 1 and %1.")
             .arg(SyncSettings::MaxConcurrency);
@@ -67,6 +84,8 @@ void AppSettings::setConnection(const AppSettings &other)
     m_token = other.m_token;
     m_paging = other.m_paging;
     m_batchSize = other.m_batchSize;
+    m_adaptiveBatchSize = other.m_adaptiveBatchSize;
+    m_targetBatchMs = other.m_targetBatchMs;
     m_concurrency = other.m_concurrency;
 }
 
@@ -74,7 +93,8 @@ bool AppSettings::sameConnection(const AppSettings &other) const
 {
     return normalizedEndpoint(m_endpoint) == normalizedEndpoint(other.m_endpoint)
         && m_token == other.m_token && m_paging == other.m_paging
-        && m_batchSize == other.m_batchSize && m_concurrency == other.m_concurrency;
+        && m_batchSize == other.m_batchSize && m_adaptiveBatchSize == other.m_adaptiveBatchSize
+        && m_targetBatchMs == other.m_targetBatchMs && m_concurrency == other.m_concurrency;
 }
 
 AppSettings AppSettings::load(const QSettings &settings)
@@ -87,6 +107,8 @@ AppSettings AppSettings::load(const QSettings &settings)
     if (const auto paging = pagingModeFromName(settings.value(pagingKey).toString()))
         s.m_paging = *paging;
     s.m_batchSize = readInt(settings, batchSizeKey, s.m_batchSize);
+    s.m_adaptiveBatchSize = readBool(settings, adaptiveBatchSizeKey, s.m_adaptiveBatchSize);
+    s.m_targetBatchMs = readInt(settings, targetBatchMsKey, s.m_targetBatchMs);
     s.m_concurrency = readInt(settings, concurrencyKey, s.m_concurrency);
     s.m_windowGeometry = settings.value(geometryKey).toByteArray();
     s.m_windowState = settings.value(windowStateKey).toByteArray();
@@ -116,6 +138,8 @@ void AppSettings::save(QSettings &settings) const
     settings.setValue(tokenKey, m_token);
     settings.setValue(pagingKey, pagingModeName(m_paging));
     settings.setValue(batchSizeKey, m_batchSize);
+    settings.setValue(adaptiveBatchSizeKey, m_adaptiveBatchSize);
+    settings.setValue(targetBatchMsKey, m_targetBatchMs);
     settings.setValue(concurrencyKey, m_concurrency);
     settings.setValue(geometryKey, m_windowGeometry);
     settings.setValue(windowStateKey, m_windowState);
@@ -157,14 +181,18 @@ QString AppSettings::normalizedEndpoint(const QUrl &endpoint)
 
 QString AppSettings::databasePathFor(const QUrl &endpoint, const QString &directory)
 {
-    const QDir dir(dataDirectory(directory));
+    return QDir(dataDirectory(directory)).filePath(databaseFileNameFor(endpoint));
+}
+
+QString AppSettings::databaseFileNameFor(const QUrl &endpoint)
+{
     if (endpoint.isEmpty())
-        return dir.filePath(QStringLiteral("demo.sqlite"));
+        return QStringLiteral("demo.sqlite");
     const QByteArray hash = QCryptographicHash::hash(normalizedEndpoint(endpoint).toUtf8(),
                                                      QCryptographicHash::Sha256)
                                 .toHex()
                                 .left(16);
-    return dir.filePath(QStringLiteral("endpoint-%1.sqlite").arg(QString::fromLatin1(hash)));
+    return QStringLiteral("endpoint-%1.sqlite").arg(QString::fromLatin1(hash));
 }
 
 QString AppSettings::demoServerPathFor(const QString &directory)

@@ -38,8 +38,17 @@ public:
     PagingMode paging() const { return m_paging; }
     void setPaging(PagingMode paging) { m_paging = paging; }
 
+    /*! Records per request; with adaptiveBatchSize(), the first batch's size. */
     int batchSize() const { return m_batchSize; }
     void setBatchSize(int batchSize) { m_batchSize = batchSize; }
+
+    /*! Whether each entity sizes its batches to take about targetBatchMs() each. */
+    bool adaptiveBatchSize() const { return m_adaptiveBatchSize; }
+    void setAdaptiveBatchSize(bool adaptive) { m_adaptiveBatchSize = adaptive; }
+
+    /*! The duration an adaptive batch aims for, in milliseconds. */
+    int targetBatchMs() const { return m_targetBatchMs; }
+    void setTargetBatchMs(int milliseconds) { m_targetBatchMs = milliseconds; }
 
     int concurrency() const { return m_concurrency; }
     void setConcurrency(int concurrency) { m_concurrency = concurrency; }
@@ -82,6 +91,11 @@ public:
         dataDirectory(\a directory).
     */
     static QString databasePathFor(const QUrl &endpoint, const QString &directory = QString());
+    /*!
+        The file name databasePathFor() uses for \a endpoint, without creating any folder:
+        for readers that must not change anything on disk.
+    */
+    static QString databaseFileNameFor(const QUrl &endpoint);
     /*! The embedded demo server's own database, "demo-server.sqlite" in the data directory. */
     static QString demoServerPathFor(const QString &directory = QString());
     /*! The form of \a endpoint used to tell endpoints apart (no trailing slash, etc.). */
@@ -92,6 +106,8 @@ private:
     QString m_token;
     PagingMode m_paging = PagingMode::Cursor;
     int m_batchSize = SyncSettings::DefaultBatchSize;
+    bool m_adaptiveBatchSize = false;
+    int m_targetBatchMs = SyncSettings::DefaultTargetBatchMs;
     int m_concurrency = SyncSettings().concurrency;
     QByteArray m_windowGeometry;
     QByteArray m_windowState;

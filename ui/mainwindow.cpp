@@ -61,6 +61,8 @@ DesktopOptions DesktopOptions::fromSettings(const AppSettings &settings)
     options.token = settings.token();
     options.paging = settings.paging();
     options.batchSize = settings.batchSize();
+    options.adaptiveBatchSize = settings.adaptiveBatchSize();
+    options.targetBatchMs = settings.targetBatchMs();
     options.concurrency = settings.concurrency();
     return options;
 }
@@ -233,6 +235,8 @@ AppSettings MainWindow::currentSettings() const
     settings.setToken(m_options.token);
     settings.setPaging(m_options.paging);
     settings.setBatchSize(m_options.batchSize);
+    settings.setAdaptiveBatchSize(m_options.adaptiveBatchSize);
+    settings.setTargetBatchMs(m_options.targetBatchMs);
     settings.setConcurrency(m_options.concurrency);
     return settings;
 }
@@ -263,6 +267,8 @@ bool MainWindow::applySettings(const AppSettings &settings)
     m_options.token = settings.token();
     m_options.paging = settings.paging();
     m_options.batchSize = settings.batchSize();
+    m_options.adaptiveBatchSize = settings.adaptiveBatchSize();
+    m_options.targetBatchMs = settings.targetBatchMs();
     m_options.concurrency = settings.concurrency();
     if (endpointChanged) {
         if (!isEmbeddedDemo())

@@ -1,5 +1,6 @@
 #include "settingsdialog.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFormLayout>
@@ -44,9 +45,25 @@ SettingsDialog::SettingsDialog(const AppSettings &settings, QWidget *parent)
     m_batchSize->setSingleStep(100);
     m_batchSize->setGroupSeparatorShown(true);
     m_batchSize->setSuffix(tr(" records"));
-    m_batchSize->setToolTip(tr("Records per request, %1 to %2")
-                                .arg(SyncSettings::MinBatchSize)
-                                .arg(SyncSettings::MaxBatchSize));
+
+    m_adaptiveBatchSize = new QCheckBox(tr("&Adapt batch size"), this);
+    m_adaptiveBatchSize->setObjectName(QStringLiteral("adaptiveBatchCheck"));
+    m_adaptiveBatchSize->setToolTip(
+        tr("Start with the batch size above, then size each batch between %1 and %2 records "
+           "so that it takes about the target duration")
+            .arg(SyncSettings::MinBatchSize)
+            .arg(SyncSettings::MaxBatchSize));
+
+    m_targetBatchMs = new QSpinBox(this);
+    m_targetBatchMs->setObjectName(QStringLiteral("targetBatchSpin"));
+    m_targetBatchMs->setRange(SyncSettings::MinTargetBatchMs, SyncSettings::MaxTargetBatchMs);
+    m_targetBatchMs->setSingleStep(50);
+    m_targetBatchMs->setGroupSeparatorShown(true);
+    m_targetBatchMs->setSuffix(tr(" ms"));
+    m_targetBatchMs->setToolTip(tr("How long one batch (request, reading and storing) should "
+                                   "take, %1 to %2 ms")
+                                    .arg(SyncSettings::MinTargetBatchMs)
+                                    .arg(SyncSettings::MaxTargetBatchMs));
 
     m_concurrency = new QSpinBox(this);
     m_concurrency->setObjectName(QStringLiteral("concurrencySpin"));
@@ -58,6 +75,8 @@ SettingsDialog::SettingsDialog(const AppSettings &settings, QWidget *parent)
     form->addRow(tr("&Token:"), m_token);
     form->addRow(tr("&Paging:"), m_paging);
     form->addRow(tr("&Batch size:"), m_batchSize);
+    form->addRow(QString(), m_adaptiveBatchSize);
+    form->addRow(tr("Target batch &duration:"), m_targetBatchMs);
     form->addRow(tr("&Concurrent entities:"), m_concurrency);
 
     m_reason = new QLabel(this);
@@ -83,6 +102,11 @@ SettingsDialog::SettingsDialog(const AppSettings &settings, QWidget *parent)
     connect(m_endpoint, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
     connect(m_token, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
     connect(m_batchSize, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
+    connect(m_adaptiveBatchSize, &QCheckBox::toggled, this, [this] {
+        updateAdaptiveControls();
+        revalidate();
+    });
+    connect(m_targetBatchMs, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
     connect(m_concurrency, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
 }
 
@@ -94,6 +118,8 @@ AppSettings SettingsDialog::settings() const
     settings.setToken(m_token->text());
     settings.setPaging(m_paging->currentData().value<PagingMode>());
     settings.setBatchSize(m_batchSize->value());
+    settings.setAdaptiveBatchSize(m_adaptiveBatchSize->isChecked());
+    settings.setTargetBatchMs(m_targetBatchMs->value());
     settings.setConcurrency(m_concurrency->value());
     return settings;
 }
@@ -105,6 +131,9 @@ void SettingsDialog::setSettings(const AppSettings &settings)
     m_token->setText(settings.token());
     m_paging->setCurrentIndex(m_paging->findData(QVariant::fromValue(settings.paging())));
     m_batchSize->setValue(settings.batchSize());
+    m_adaptiveBatchSize->setChecked(settings.adaptiveBatchSize());
+    m_targetBatchMs->setValue(settings.targetBatchMs());
+    updateAdaptiveControls();
     m_concurrency->setValue(settings.concurrency());
     revalidate();
 }
@@ -128,6 +157,18 @@ void SettingsDialog::accept()
     if (!validate().isEmpty())
         return;
     QDialog::accept();
+}
+
+void SettingsDialog::updateAdaptiveControls()
+{
+    // The target only matters when the size adapts; the size is then where it starts.
+    const bool adaptive = m_adaptiveBatchSize->isChecked();
+    m_targetBatchMs->setEnabled(adaptive);
+    m_batchSize->setToolTip(adaptive ? tr("Records in the first request; the next ones adapt "
+                                          "to the target duration")
+                                     : tr("Records per request, %1 to %2")
+                                           .arg(SyncSettings::MinBatchSize)
+                                           .arg(SyncSettings::MaxBatchSize));
 }
 
 void SettingsDialog::revalidate()

@@ -5,6 +5,7 @@
 #include <QDialog>
 
 QT_BEGIN_NAMESPACE
+class QCheckBox;
 class QComboBox;
 class QDialogButtonBox;
 class QLabel;
@@ -16,8 +17,9 @@ namespace BatchSync::Ui {
 
 /*!
     The settings dialog: endpoint URL (empty: the embedded demo), token (masked), paging mode,
-    batch size and concurrent entities. It refuses invalid values with the reason shown in the
-    dialog; it does not save or apply anything itself (MainWindow does, after accept()).
+    batch size (fixed, or adapted to a target batch duration) and concurrent entities. It refuses
+   invalid values with the reason shown in the dialog; it does not save or apply anything itself
+   (MainWindow does, after accept()).
 */
 class SettingsDialog final : public QDialog
 {
@@ -41,12 +43,15 @@ public:
 
 private:
     void revalidate();
+    void updateAdaptiveControls();
 
     AppSettings m_base;
     QLineEdit *m_endpoint = nullptr;
     QLineEdit *m_token = nullptr;
     QComboBox *m_paging = nullptr;
     QSpinBox *m_batchSize = nullptr;
+    QCheckBox *m_adaptiveBatchSize = nullptr;
+    QSpinBox *m_targetBatchMs = nullptr;
     QSpinBox *m_concurrency = nullptr;
     QLabel *m_reason = nullptr;
     QDialogButtonBox *m_buttons = nullptr;

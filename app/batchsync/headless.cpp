@@ -3,17 +3,19 @@
 #include "engine/syncengine.h"
 #include "server/syncserver.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonValue>
 #include <QMutex>
 #include <QMutexLocker>
 #include <QSocketNotifier>
 #include <QUrl>
-
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -104,11 +106,6 @@ private:
     int m_drawn = 0;
 };
 
-void printError(const QString &line)
-{
-    Console::instance().print(line);
-}
-
 void routeMessage(QtMsgType type, const QMessageLogContext &context, const QString &message)
 {
     Console::instance().print(qFormatLogMessage(type, context, message));
@@ -161,6 +158,29 @@ bool isWorking(SyncState state)
     return state == SyncState::Counting || state == SyncState::Running;
 }
 
+// JSON has no NaN or infinity; a rate is shown to 0.1 record/s.
+double jsonRate(double rate)
+{
+    return std::isfinite(rate) && rate > 0.0 ? std::round(rate * 10.0) / 10.0 : 0.0;
+}
+
+QJsonValue jsonOrNull(const QString &text)
+{
+    return text.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(text);
+}
+
+QString signalName(int signalNumber)
+{
+    switch (signalNumber) {
+    case SIGINT:
+        return QStringLiteral("SIGINT");
+    case SIGTERM:
+        return QStringLiteral("SIGTERM");
+    default:
+        return QStringLiteral("signal %1").arg(signalNumber);
+    }
+}
+
 } // namespace
 
 HeadlessRunner::HeadlessRunner(const HeadlessOptions &options, QObject *parent)
@@ -192,8 +212,9 @@ void HeadlessRunner::start()
         startSync();
         return;
     }
-    printLine(QStringLiteral("No --endpoint given: starting the embedded demo server (its data: "
-                             "%1; the first start creates the demo records)...")
+    printLine(QStringLiteral("No endpoint set (by --endpoint or in the window's settings): "
+                             "starting the embedded demo server (its data: %1; the first start "
+                             "creates the demo records)...")
                   .arg(m_options.demoDatabasePath));
     m_server = std::make_unique<EmbeddedServer>();
     connect(m_server.get(), &EmbeddedServer::ready, this, &HeadlessRunner::onServerReady);
@@ -213,19 +234,53 @@ void HeadlessRunner::onServerFailed(const QString &message)
 {
     if (m_ended)
         return;
-    printLine(
+    endpointProblem(
+        QStringLiteral("server"), message,
         QStringLiteral("batchsync: the embedded demo server could not start: %1").arg(message));
-    end(1);
+    conclude();
+}
+
+void HeadlessRunner::endpointProblem(const QString &category, const QString &message,
+                                     const QString &text)
+{
+    m_endpointProblems.append({ category, message });
+    if (isJson()) {
+        emitEvent(QStringLiteral("error"),
+                  { { QStringLiteral("entity"), QJsonValue::Null },
+                    { QStringLiteral("category"), category },
+                    { QStringLiteral("message"), message } });
+    } else {
+        printProblem(text);
+    }
 }
 
 void HeadlessRunner::startSync()
 {
-    printLine(QStringLiteral("Syncing from %1%2 into %3 (%4 paging, batches of %5, %6 at once)")
+    const QString batches = m_settings.adaptiveBatchSize
+        ? QStringLiteral("adaptive batches from %1 records aiming at %2 ms")
+              .arg(m_settings.batchSize)
+              .arg(m_settings.targetBatchMs)
+        : QStringLiteral("batches of %1").arg(m_settings.batchSize);
+    printLine(QStringLiteral("Syncing from %1%2 into %3 (%4 paging, %5, %6 at once)")
                   .arg(endpointText(),
                        m_server ? QStringLiteral(" (embedded demo server)") : QString(),
-                       m_settings.databasePath, pagingModeName(m_settings.paging))
-                  .arg(m_settings.batchSize)
+                       m_settings.databasePath, pagingModeName(m_settings.paging), batches)
                   .arg(m_settings.concurrency));
+    if (isJson()) {
+        emitEvent(QStringLiteral("start"),
+                  { { QStringLiteral("endpoint"), endpointText() },
+                    { QStringLiteral("demo"), m_server != nullptr },
+                    { QStringLiteral("database"), m_settings.databasePath },
+                    { QStringLiteral("paging"), pagingModeName(m_settings.paging) },
+                    { QStringLiteral("batchSize"), m_settings.batchSize },
+                    { QStringLiteral("adaptiveBatchSize"), m_settings.adaptiveBatchSize },
+                    { QStringLiteral("targetBatchMs"), m_settings.targetBatchMs },
+                    { QStringLiteral("concurrency"), m_settings.concurrency },
+                    { QStringLiteral("entities"),
+                      m_options.entities.isEmpty()
+                          ? QJsonValue(QJsonValue::Null)
+                          : QJsonValue(QJsonArray::fromStringList(m_options.entities)) } });
+    }
 
     m_engine = std::make_unique<SyncEngine>(m_settings);
     SyncEngine *engine = m_engine.get();
@@ -236,7 +291,8 @@ void HeadlessRunner::startSync()
     connect(engine, &SyncEngine::finished, this, &HeadlessRunner::onEngineFinished);
 
     m_syncClock.start();
-    m_tick.start(m_options.liveDisplay ? LiveRefreshMs : PlainTickMs);
+    if (showsProgress())
+        m_tick.start(isLive() ? LiveRefreshMs : PlainTickMs);
 
     if (m_options.entities.isEmpty()) {
         engine->startAll();
@@ -312,9 +368,15 @@ void HeadlessRunner::onStateChanged(const QString &entity, SyncState state)
     r->note.clear();
     m_dirty = true;
 
+    if (isJson() && state != previous) {
+        emitEvent(QStringLiteral("state"),
+                  { { QStringLiteral("entity"), r->name },
+                    { QStringLiteral("state"), syncStateName(state) },
+                    { QStringLiteral("done"), r->done },
+                    { QStringLiteral("total"), r->total } });
+    }
     // Failures are printed by onFailed(), which carries the message.
-    if (!m_options.liveDisplay && state != previous && state != SyncState::Failed
-        && state != SyncState::Idle) {
+    if (isPlain() && state != previous && state != SyncState::Failed && state != SyncState::Idle) {
         printStatusLine(*r, true);
     }
     if (m_signal)
@@ -338,6 +400,16 @@ void HeadlessRunner::onProgress(const QString &entity, qint64 done, qint64 total
     r->rate = recordsPerSecond;
     r->eta = etaSeconds;
     m_dirty = true;
+    if (isJson()) {
+        emitEvent(QStringLiteral("progress"),
+                  { { QStringLiteral("entity"), r->name },
+                    { QStringLiteral("state"), syncStateName(r->state) },
+                    { QStringLiteral("done"), done },
+                    { QStringLiteral("total"), total },
+                    { QStringLiteral("rate"), jsonRate(recordsPerSecond) },
+                    { QStringLiteral("etaSeconds"),
+                      etaSeconds >= 0 ? QJsonValue(etaSeconds) : QJsonValue(QJsonValue::Null) } });
+    }
 }
 
 void HeadlessRunner::onFailed(const QString &entity, ErrorCategory category, const QString &message)
@@ -350,10 +422,11 @@ void HeadlessRunner::onFailed(const QString &entity, ErrorCategory category, con
                                           [&](const QString &e) { return message.contains(e); });
         m_endpointErrors.append(message);
         if (!repeated) {
-            printLine(category == ErrorCategory::Storage
-                          ? QStringLiteral("batchsync: %1").arg(message)
-                          : QStringLiteral("batchsync: cannot sync from %1: %2")
-                                .arg(endpointText(), message));
+            endpointProblem(errorCategoryName(category), message,
+                            category == ErrorCategory::Storage
+                                ? QStringLiteral("batchsync: %1").arg(message)
+                                : QStringLiteral("batchsync: cannot sync from %1: %2")
+                                      .arg(endpointText(), message));
         }
         // Let the state changes the engine sends with it arrive first.
         QMetaObject::invokeMethod(this, &HeadlessRunner::checkIdle, Qt::QueuedConnection);
@@ -366,13 +439,26 @@ void HeadlessRunner::onFailed(const QString &entity, ErrorCategory category, con
     r->error = message;
     r->errorCategory = category;
     m_dirty = true;
-    if (!m_options.liveDisplay)
+    if (isJson()) {
+        emitEvent(QStringLiteral("error"),
+                  { { QStringLiteral("entity"), entity },
+                    { QStringLiteral("category"), errorCategoryName(category) },
+                    { QStringLiteral("message"), message } });
+    } else if (isPlain()) {
         printStatusLine(*r);
+    }
 }
 
 void HeadlessRunner::onRetrying(const QString &entity, int attempt, int delayMs,
                                 const QString &reason)
 {
+    if (isJson()) {
+        emitEvent(QStringLiteral("retry"),
+                  { { QStringLiteral("entity"), jsonOrNull(entity) },
+                    { QStringLiteral("attempt"), attempt },
+                    { QStringLiteral("delayMs"), delayMs },
+                    { QStringLiteral("reason"), reason } });
+    }
     const QString retry
         = QStringLiteral("retry %1 in %2: %3").arg(attempt).arg(seconds(delayMs), reason);
     Row *r = entity.isEmpty() ? nullptr : row(entity);
@@ -382,7 +468,7 @@ void HeadlessRunner::onRetrying(const QString &entity, int attempt, int delayMs,
     }
     r->note = retry;
     m_dirty = true;
-    if (!m_options.liveDisplay) {
+    if (isPlain()) {
         printLine(QStringLiteral("%1: %2").arg(entity, retry));
         r->lastLine.start();
     }
@@ -395,7 +481,7 @@ void HeadlessRunner::onEngineFinished()
 
 void HeadlessRunner::onTick()
 {
-    if (m_options.liveDisplay) {
+    if (isLive()) {
         if (m_dirty)
             redraw();
         return;
@@ -412,6 +498,11 @@ void HeadlessRunner::interrupt(int signalNumber)
 {
     if (m_ended)
         return;
+    if (isJson()) {
+        emitEvent(QStringLiteral("interrupted"),
+                  { { QStringLiteral("signal"), signalName(signalNumber) },
+                    { QStringLiteral("immediate"), m_signal != 0 } });
+    }
     if (m_signal) {
         printLine(QStringLiteral("Interrupted again: stopping now (nothing committed is lost)."));
         conclude();
@@ -444,76 +535,130 @@ void HeadlessRunner::conclude()
         return;
     m_tick.stop();
     m_interruptDeadline.stop();
-    if (m_options.liveDisplay && !m_rows.isEmpty())
+    if (isLive() && !m_rows.isEmpty())
         redraw(); // the final state stays on screen; what follows goes below it
     Console::instance().releaseDisplay();
 
     const qint64 elapsedMs = m_syncClock.isValid() ? m_syncClock.elapsed() : 0;
     qint64 synced = 0;
-    bool allCompleted = !m_endpointFailed;
+    bool allCompleted = !m_endpointFailed && m_endpointProblems.isEmpty();
     bool authFailed = m_endpointFailed && m_endpointCategory == ErrorCategory::Auth;
     bool networkFailed = m_endpointFailed && m_endpointCategory == ErrorCategory::Network;
     for (const Row &r : std::as_const(m_rows)) {
         synced += r.synced;
+        if (r.state != SyncState::Completed)
+            allCompleted = false;
+        if (r.state == SyncState::Failed) {
+            authFailed = authFailed || r.errorCategory == ErrorCategory::Auth;
+            networkFailed = networkFailed || r.errorCategory == ErrorCategory::Network;
+        }
+    }
+    const bool nothingToSync = m_rows.isEmpty() && allCompleted && m_options.entities.isEmpty();
+    const int exitCode = m_signal ? 128 + m_signal : (allCompleted ? 0 : 1);
+
+    if (isJson()) {
+        QJsonArray entities;
+        for (const Row &r : std::as_const(m_rows))
+            entities.append(rowJson(r));
+        QJsonArray endpointErrors;
+        for (const Problem &problem : std::as_const(m_endpointProblems)) {
+            endpointErrors.append(QJsonObject { { QStringLiteral("category"), problem.category },
+                                                { QStringLiteral("message"), problem.message } });
+        }
+        emitEvent(QStringLiteral("summary"),
+                  { { QStringLiteral("exitCode"), exitCode },
+                    { QStringLiteral("records"), synced },
+                    { QStringLiteral("elapsedMs"), elapsedMs },
+                    { QStringLiteral("rate"),
+                      jsonRate(elapsedMs > 0 ? double(synced) * 1000.0 / double(elapsedMs) : 0.0) },
+                    { QStringLiteral("interruptedBy"),
+                      m_signal ? QJsonValue(signalName(m_signal)) : QJsonValue(QJsonValue::Null) },
+                    { QStringLiteral("entities"), entities },
+                    { QStringLiteral("endpointErrors"), endpointErrors } });
+        end(exitCode);
+        return;
+    }
+
+    const bool verbose = showsProgress();
+    for (const Row &r : std::as_const(m_rows)) {
         const qint64 ms
             = r.elapsedMs >= 0 ? r.elapsedMs : (r.clock.isValid() ? r.clock.elapsed() : 0);
         switch (r.state) {
         case SyncState::Completed:
-            printOutput(QStringLiteral("%1: %2 records in %3 (%4 records/s)")
-                            .arg(r.name)
-                            .arg(r.synced)
-                            .arg(seconds(ms), ratePerSecond(r.synced, ms)));
+            if (verbose) {
+                printOutput(QStringLiteral("%1: %2 records in %3 (%4 records/s)")
+                                .arg(r.name)
+                                .arg(r.synced)
+                                .arg(seconds(ms), ratePerSecond(r.synced, ms)));
+            }
             break;
         case SyncState::Failed:
-            allCompleted = false;
-            authFailed = authFailed || r.errorCategory == ErrorCategory::Auth;
-            networkFailed = networkFailed || r.errorCategory == ErrorCategory::Network;
-            printError(
+            printProblem(
                 QStringLiteral("%1: failed: %2")
                     .arg(r.name, r.error.isEmpty() ? QStringLiteral("unknown error") : r.error));
             break;
         case SyncState::Paused:
-            allCompleted = false;
+            // Paused by an interruption is what was asked for, not an error.
+            if (!verbose)
+                break;
             if (r.done == 0 && r.total == 0) {
-                printError(QStringLiteral("%1: paused before it began; the next run syncs it")
-                               .arg(r.name));
+                printLine(QStringLiteral("%1: paused before it began; the next run syncs it")
+                              .arg(r.name));
             } else {
-                printError(QStringLiteral("%1: paused at %2 of %3 records; the next run resumes "
-                                          "from there")
-                               .arg(r.name)
-                               .arg(r.done)
-                               .arg(r.total));
+                printLine(QStringLiteral("%1: paused at %2 of %3 records; the next run resumes "
+                                         "from there")
+                              .arg(r.name)
+                              .arg(r.done)
+                              .arg(r.total));
             }
             break;
-        default:
-            allCompleted = false;
-            printError(
-                QStringLiteral("%1: not completed (%2)").arg(r.name, syncStateName(r.state)));
+        default: {
+            const QString text
+                = QStringLiteral("%1: not completed (%2)").arg(r.name, syncStateName(r.state));
+            if (m_signal)
+                printLine(text);
+            else
+                printProblem(text);
             break;
         }
+        }
     }
-    if (!m_rows.isEmpty())
+    if (verbose && !m_rows.isEmpty()) {
         printOutput(QStringLiteral("Synced %1 records in %2 (%3 records/s)")
                         .arg(synced)
                         .arg(seconds(elapsedMs), ratePerSecond(synced, elapsedMs)));
-    if (authFailed)
-        printError(m_settings.token.isEmpty()
-                       ? QStringLiteral("The server requires a token: give it with --token "
-                                        "or BATCHSYNC_TOKEN.")
-                       : QStringLiteral("The server refused the token: check --token or "
-                                        "BATCHSYNC_TOKEN."));
-    if (networkFailed)
-        printError(QStringLiteral("Check that the endpoint URL is right and that the server is "
-                                  "running and reachable."));
-
-    if (m_signal) {
-        end(128 + m_signal);
-    } else if (m_rows.isEmpty() && !m_endpointFailed && m_options.entities.isEmpty()) {
-        printError(QStringLiteral("The endpoint reports no entities: nothing to sync."));
-        end(0);
-    } else {
-        end(allCompleted ? 0 : 1);
     }
+    if (authFailed) {
+        printProblem(m_settings.token.isEmpty()
+                         ? QStringLiteral("The server requires a token: give it with --token, "
+                                          "BATCHSYNC_TOKEN or the window's settings.")
+                         : QStringLiteral("The server refused the token: check --token, "
+                                          "BATCHSYNC_TOKEN or the window's settings."));
+    }
+    if (networkFailed) {
+        printProblem(QStringLiteral("Check that the endpoint URL is right and that the server is "
+                                    "running and reachable."));
+    }
+    if (nothingToSync && !m_signal)
+        printLine(QStringLiteral("The endpoint reports no entities: nothing to sync."));
+    end(exitCode);
+}
+
+QJsonObject HeadlessRunner::rowJson(const Row &r) const
+{
+    const qint64 ms = r.elapsedMs >= 0 ? r.elapsedMs : (r.clock.isValid() ? r.clock.elapsed() : 0);
+    return { { QStringLiteral("entity"), r.name },
+             { QStringLiteral("state"), syncStateName(r.state) },
+             { QStringLiteral("done"), r.done },
+             { QStringLiteral("total"), r.total },
+             { QStringLiteral("synced"), r.synced },
+             { QStringLiteral("elapsedMs"), ms },
+             { QStringLiteral("error"),
+               r.state == SyncState::Failed ? QJsonValue(QJsonObject {
+                   { QStringLiteral("category"), errorCategoryName(r.errorCategory) },
+                   { QStringLiteral("message"),
+                     r.error.isEmpty() ? QStringLiteral("unknown error") : r.error } })
+                                            : QJsonValue(QJsonValue::Null) } };
 }
 
 void HeadlessRunner::end(int exitCode)
@@ -528,7 +673,23 @@ void HeadlessRunner::end(int exitCode)
 
 void HeadlessRunner::printLine(const QString &text)
 {
-    Console::instance().print(text);
+    if (showsProgress())
+        Console::instance().print(text);
+}
+
+void HeadlessRunner::printProblem(const QString &text)
+{
+    if (!isJson())
+        Console::instance().print(text);
+}
+
+void HeadlessRunner::emitEvent(const QString &event, const QJsonObject &fields)
+{
+    if (!isJson())
+        return;
+    const QByteArray line = jsonEventLine(event, fields);
+    std::fwrite(line.constData(), 1, size_t(line.size()), stdout);
+    std::fflush(stdout);
 }
 
 void HeadlessRunner::printStatusLine(Row &r, bool announce)
@@ -626,8 +787,8 @@ QString HeadlessRunner::displayLine(const Row &r, int width, int countWidth) con
         + syncStateName(r.state).leftJustified(9, space);
     const int speedWidth = 11;
     const int timeWidth = 10;
-    const int fixedWidth = m_nameWidth + 1 + 2 + 1 + countWidth + 1 + 6 + 1 + 9 + 1 + speedWidth
-        + 1 + timeWidth;
+    const int fixedWidth
+        = m_nameWidth + 1 + 2 + 1 + countWidth + 1 + 6 + 1 + 9 + 1 + speedWidth + 1 + timeWidth;
     const int barWidth = std::clamp(width - 1 - fixedWidth, MinBarWidth, MaxBarWidth);
     if (!speed.isEmpty() || !time.isEmpty()) {
         after += space + speed.rightJustified(speedWidth, space) + space
@@ -651,6 +812,17 @@ QString HeadlessRunner::displayLine(const Row &r, int width, int countWidth) con
 QString HeadlessRunner::endpointText() const
 {
     return m_settings.endpoint.toString(QUrl::RemoveUserInfo);
+}
+
+QByteArray jsonEventLine(const QString &event, const QJsonObject &fields)
+{
+    // QJsonObject sorts its keys: "event" is put first by hand, so that a person reading the
+    // stream sees at once what each line is.
+    const QByteArray rest = QJsonDocument(fields).toJson(QJsonDocument::Compact);
+    QByteArray line = "{\"event\":"
+        + QJsonDocument(QJsonArray { event }).toJson(QJsonDocument::Compact).chopped(1).mid(1);
+    line += rest.size() > 2 ? ',' + rest.mid(1) : QByteArray("}");
+    return line + '\n';
 }
 
 // --- TerminationSignals -------------------------------------------------------------------

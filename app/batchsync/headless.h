@@ -4,11 +4,11 @@
 #include "engine/syncsettings.h"
 
 #include <QElapsedTimer>
+#include <QJsonObject>
 #include <QList>
 #include <QObject>
 #include <QStringList>
 #include <QTimer>
-
 #include <memory>
 
 QT_BEGIN_NAMESPACE
@@ -20,6 +20,14 @@ namespace BatchSync {
 class EmbeddedServer;
 class SyncEngine;
 
+/*! How `batchsync --headless` reports what it does. */
+enum class ProgressOutput {
+    Live, //!< a per-entity display redrawn in place on standard error (a terminal)
+    Plain, //!< state changes and periodic progress lines on standard error
+    Json, //!< one JSON object per line on standard output, nothing on standard error
+    Quiet //!< errors only, on standard error
+};
+
 /*! What `batchsync --headless` was asked to do, once the command line is checked. */
 struct HeadlessOptions
 {
@@ -29,15 +37,15 @@ struct HeadlessOptions
     QStringList entities;
     /*! The embedded demo server's database, used when settings.endpoint is empty. */
     QString demoDatabasePath;
-    /*! Redraw a live per-entity display in place (standard error is a terminal). */
-    bool liveDisplay = false;
+    ProgressOutput output = ProgressOutput::Plain;
 };
 
 /*!
     Runs one headless sync: starts the embedded demo server if no endpoint is given, drives a
-    SyncEngine, shows progress on standard error (a live display on a terminal, plain lines
-    otherwise), prints a summary on standard output and ends with finished(exitCode):
-    0 when every selected entity completed, 1 otherwise, 128 + signal after interrupt().
+    SyncEngine, reports progress as HeadlessOptions::output says (on standard error as a live
+    display or plain lines with a summary on standard output, or as JSON lines on standard
+    output, or errors only) and ends with finished(exitCode): 0 when every selected entity
+    completed, 1 otherwise, 128 + signal after interrupt(). Main thread.
 */
 class HeadlessRunner final : public QObject
 {
@@ -62,6 +70,12 @@ Q_SIGNALS:
     void finished(int exitCode);
 
 private:
+    struct Problem
+    {
+        QString category; // an ErrorCategory name, or "server" for the embedded server
+        QString message;
+    };
+
     struct Row
     {
         QString name;
@@ -96,9 +110,22 @@ private:
     void checkIdle();
     void conclude();
     void end(int exitCode);
+    void endpointProblem(const QString &category, const QString &message, const QString &text);
 
-    // Output: standard error carries progress and problems, standard output the summary.
+    bool isLive() const { return m_options.output == ProgressOutput::Live; }
+    bool isPlain() const { return m_options.output == ProgressOutput::Plain; }
+    bool isJson() const { return m_options.output == ProgressOutput::Json; }
+    bool showsProgress() const { return isLive() || isPlain(); }
+
+    // Output: standard error carries progress and problems, standard output the summary;
+    // in JSON mode standard output carries everything.
+    /*! A line on standard error, for the live and plain modes only. */
     void printLine(const QString &text);
+    /*! A problem on standard error, in every mode but JSON (which has an event for it). */
+    void printProblem(const QString &text);
+    /*! One JSON line on standard output, "event" first; JSON mode only. */
+    void emitEvent(const QString &event, const QJsonObject &fields);
+    QJsonObject rowJson(const Row &row) const;
     /*! Plain mode: a line about \a row; \a announce for a state change, else progress. */
     void printStatusLine(Row &row, bool announce = false);
     void redraw();
@@ -121,9 +148,16 @@ private:
     bool m_endpointFailed = false;
     ErrorCategory m_endpointCategory = ErrorCategory::None;
     QStringList m_endpointErrors;
+    QList<Problem> m_endpointProblems; // each distinct endpoint-level failure, in order
     int m_signal = 0;
     bool m_ended = false;
 };
+
+/*!
+    One line of `--progress json`: {"event": \a event, ...\a fields} in compact JSON, with
+    "event" first, and a newline.
+*/
+QByteArray jsonEventLine(const QString &event, const QJsonObject &fields);
 
 /*!
     SIGINT and SIGTERM as a Qt signal: the handler only writes the signal number to a socket

@@ -551,6 +551,10 @@ SyncResult runClient(const Options &options, const Server &server, const QString
     environment.insert(QStringLiteral("QT_LOGGING_RULES"),
                        QStringLiteral("batchsync.protocol.debug=true"));
     environment.remove(QStringLiteral("QT_MESSAGE_PATTERN"));
+    // The client starts from the desktop app's saved settings: give it none, so that only the
+    // flags above decide.
+    environment.insert(QStringLiteral("XDG_CONFIG_HOME"),
+                       QFileInfo(logPrefix).absolutePath() + QStringLiteral("/config"));
     client.setProcessEnvironment(environment);
     client.setStandardOutputFile(logPrefix + QStringLiteral(".stdout"));
     client.setStandardErrorFile(logPath);

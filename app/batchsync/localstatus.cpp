@@ -1,0 +1,304 @@
+#include "localstatus.h"
+
+#include "common/identifier.h"
+#include "common/timestamp.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QSet>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QUrl>
+#include <algorithm>
+#include <sys/stat.h>
+
+namespace BatchSync {
+
+namespace {
+
+const QString connectionName = QStringLiteral("batchsync-status");
+
+// Enough to tell that a file changed: a writer that commits grows or rewrites it, and one
+// that replaces it changes its inode.
+struct FileStamp
+{
+    bool valid = false;
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    timespec modified {};
+
+    friend bool operator==(const FileStamp &a, const FileStamp &b)
+    {
+        return a.valid && b.valid && a.device == b.device && a.inode == b.inode && a.size == b.size
+            && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec;
+    }
+};
+
+FileStamp stampOf(const QString &path)
+{
+    FileStamp stamp;
+    struct stat info
+    {
+    };
+    if (::stat(QFile::encodeName(path).constData(), &info) != 0)
+        return stamp;
+    stamp.valid = true;
+    stamp.device = info.st_dev;
+    stamp.inode = info.st_ino;
+    stamp.size = info.st_size;
+    stamp.modified = info.st_mtim;
+    return stamp;
+}
+
+std::optional<ErrorCategory> errorCategoryFromName(const QString &name)
+{
+    for (const ErrorCategory category :
+         { ErrorCategory::None, ErrorCategory::Network, ErrorCategory::Auth, ErrorCategory::Request,
+           ErrorCategory::Protocol, ErrorCategory::Storage, ErrorCategory::Aborted }) {
+        if (errorCategoryName(category) == name)
+            return category;
+    }
+    return std::nullopt;
+}
+
+std::optional<QList<EntityReport>> readEntities(const QSqlDatabase &db, const QString &path,
+                                                QString *error)
+{
+    const QString native = QDir::toNativeSeparators(path);
+    QSqlQuery query(db);
+    query.setForwardOnly(true);
+    if (!query.exec(QStringLiteral("SELECT name FROM sqlite_master WHERE type = 'table'"))) {
+        *error = QStringLiteral("cannot read the local database %1: %2")
+                     .arg(native, query.lastError().text());
+        return std::nullopt;
+    }
+    QSet<QString> tables;
+    while (query.next())
+        tables.insert(query.value(0).toString().toLower());
+    query.finish();
+    if (!tables.contains(QStringLiteral("_sync_state"))) {
+        *error = QStringLiteral("%1 is not a BatchSync local database (it has no _sync_state "
+                                "table)")
+                     .arg(native);
+        return std::nullopt;
+    }
+
+    if (!query.exec(QStringLiteral("SELECT entity, paging, run_active, run_done, run_total, state, "
+                                   "error_category, error_message, last_completed_at "
+                                   "FROM _sync_state ORDER BY entity"))) {
+        *error = QStringLiteral("cannot read the sync state in %1: %2")
+                     .arg(native, query.lastError().text());
+        return std::nullopt;
+    }
+    QList<EntityReport> entities;
+    while (query.next()) {
+        EntityReport report;
+        StoredEntity &stored = report.stored;
+        stored.schema.name = query.value(0).toString();
+        stored.paging = pagingModeFromName(query.value(1).toString()).value_or(PagingMode::Cursor);
+        stored.runActive = query.value(2).toLongLong() != 0;
+        stored.runDone = std::max<qint64>(0, query.value(3).toLongLong());
+        stored.runTotal = std::max<qint64>(0, query.value(4).toLongLong());
+        stored.state = syncStateFromName(query.value(5).toString())
+                           .value_or(stored.runActive ? SyncState::Paused : SyncState::Idle);
+        if (stored.state == SyncState::Failed) {
+            stored.errorCategory
+                = errorCategoryFromName(query.value(6).toString()).value_or(ErrorCategory::None);
+            stored.errorMessage = query.value(7).toString();
+        }
+        stored.lastCompletedAt = Timestamp::parse(query.value(8).toString());
+        entities.append(report);
+    }
+    if (query.lastError().isValid()) {
+        *error = QStringLiteral("cannot read the sync state in %1: %2")
+                     .arg(native, query.lastError().text());
+        return std::nullopt;
+    }
+    query.finish();
+
+    for (EntityReport &report : entities) {
+        const QString &name = report.stored.schema.name;
+        // The names come from the file: only a valid one is ever put into SQL.
+        if (!Identifier::check(name, u"entity").isEmpty() || !tables.contains(name.toLower()))
+            continue;
+        if (query.exec(QStringLiteral("SELECT count(*) FROM %1").arg(Identifier::quoted(name)))
+            && query.next()) {
+            report.records = query.value(0).toLongLong();
+        }
+        query.finish();
+    }
+    return entities;
+}
+
+std::optional<QList<EntityReport>> readWith(const QString &databaseName, const QString &options,
+                                            const QString &path, QString *error)
+{
+    std::optional<QList<EntityReport>> result;
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connectionName);
+        db.setDatabaseName(databaseName);
+        db.setConnectOptions(options);
+        if (db.open()) {
+            result = readEntities(db, path, error);
+        } else {
+            *error = QStringLiteral("cannot open the local database %1: %2")
+                         .arg(QDir::toNativeSeparators(path), db.lastError().text());
+        }
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(connectionName);
+    return result;
+}
+
+QString percentText(qint64 done, qint64 total)
+{
+    if (total <= 0)
+        return QStringLiteral("-");
+    return QString::number(100.0 * double(done) / double(total), 'f', 1) + QLatin1Char('%');
+}
+
+QString runText(const StoredEntity &stored)
+{
+    if (!stored.runActive)
+        return QStringLiteral("-");
+    switch (stored.state) {
+    case SyncState::Paused:
+        return QStringLiteral("paused; the next sync resumes it");
+    case SyncState::Failed:
+        return QStringLiteral("stopped by the error; the next sync resumes it");
+    default:
+        return QStringLiteral("in progress (or stopped without pausing); the next sync "
+                              "resumes it");
+    }
+}
+
+QString completedText(const QDateTime &at)
+{
+    return at.isValid()
+        ? at.toUTC().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss")) + QStringLiteral(" UTC")
+        : QStringLiteral("never");
+}
+
+} // namespace
+
+std::optional<QList<EntityReport>> LocalStatus::read(const QString &path, QString *error)
+{
+    const QFileInfo info(path);
+    const QString native = QDir::toNativeSeparators(info.absoluteFilePath());
+    if (!info.exists()) {
+        *error = QStringLiteral("there is no local database at %1: nothing has been synced "
+                                "into it yet")
+                     .arg(native);
+        return std::nullopt;
+    }
+    if (!info.isFile()) {
+        *error = QStringLiteral("%1 is not a file").arg(native);
+        return std::nullopt;
+    }
+    const QString file = info.absoluteFilePath();
+    const QString wal = file + QStringLiteral("-wal");
+
+    // Without a -wal file no connection has the database open: read it as an immutable file,
+    // which creates nothing beside it, and trust the result only if nobody wrote meanwhile.
+    if (!QFileInfo::exists(wal)) {
+        const FileStamp before = stampOf(file);
+        QUrl uri = QUrl::fromLocalFile(file);
+        uri.setQuery(QStringLiteral("immutable=1"));
+        QString immutableError;
+        auto entities = readWith(uri.toString(QUrl::FullyEncoded),
+                                 QStringLiteral("QSQLITE_OPEN_URI;QSQLITE_OPEN_READONLY"), file,
+                                 &immutableError);
+        if (!QFileInfo::exists(wal) && stampOf(file) == before) {
+            if (!entities)
+                *error = immutableError;
+            return entities;
+        }
+    }
+    // Another program has it open (or has just written it): a read-only connection sees its
+    // committed transactions through the WAL.
+    return readWith(file, QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=2000"), file,
+                    error);
+}
+
+QString LocalStatus::text(const QString &path, const QList<EntityReport> &entities)
+{
+    QString out = QStringLiteral("Local database: %1\n").arg(QDir::toNativeSeparators(path));
+    if (entities.isEmpty())
+        return out + QStringLiteral("No entity has been synced into it yet.\n");
+
+    const QStringList header { QStringLiteral("ENTITY"),         QStringLiteral("STATE"),
+                               QStringLiteral("DONE/TOTAL"),     QStringLiteral("%"),
+                               QStringLiteral("RECORDS"),        QStringLiteral("PAGING"),
+                               QStringLiteral("LAST COMPLETED"), QStringLiteral("RUN") };
+    QList<QStringList> rows { header };
+    for (const EntityReport &report : entities) {
+        const StoredEntity &s = report.stored;
+        rows.append({ s.schema.name, syncStateName(s.state),
+                      QStringLiteral("%1/%2").arg(s.runDone).arg(s.runTotal),
+                      percentText(s.runDone, s.runTotal),
+                      report.records >= 0 ? QString::number(report.records) : QStringLiteral("-"),
+                      pagingModeName(s.paging), completedText(s.lastCompletedAt), runText(s) });
+    }
+    QList<int> widths(header.size(), 0);
+    for (const QStringList &row : std::as_const(rows)) {
+        for (int i = 0; i < row.size(); ++i)
+            widths[i] = std::max(widths[i], int(row.at(i).size()));
+    }
+    // Numbers are right-aligned; the last column is free text.
+    const QList<int> numeric { 2, 3, 4 };
+    for (int r = 0; r < rows.size(); ++r) {
+        const QStringList &row = rows.at(r);
+        QStringList cells;
+        for (int i = 0; i < row.size(); ++i) {
+            if (i == row.size() - 1)
+                cells.append(row.at(i));
+            else if (numeric.contains(i))
+                cells.append(row.at(i).rightJustified(widths.at(i)));
+            else
+                cells.append(row.at(i).leftJustified(widths.at(i)));
+        }
+        out += cells.join(QStringLiteral("  ")).trimmed() + QLatin1Char('\n');
+        if (r == 0)
+            continue;
+        const StoredEntity &s = entities.at(r - 1).stored;
+        if (s.state == SyncState::Failed) {
+            out += QStringLiteral("  error (%1): %2\n")
+                       .arg(errorCategoryName(s.errorCategory),
+                            s.errorMessage.isEmpty() ? QStringLiteral("unknown error")
+                                                     : s.errorMessage);
+        }
+    }
+    return out;
+}
+
+QJsonObject LocalStatus::json(const QString &path, const QList<EntityReport> &entities)
+{
+    QJsonArray list;
+    for (const EntityReport &report : entities) {
+        const StoredEntity &s = report.stored;
+        list.append(QJsonObject {
+            { QStringLiteral("entity"), s.schema.name },
+            { QStringLiteral("state"), syncStateName(s.state) },
+            { QStringLiteral("done"), s.runDone },
+            { QStringLiteral("total"), s.runTotal },
+            { QStringLiteral("records"),
+              report.records >= 0 ? QJsonValue(report.records) : QJsonValue(QJsonValue::Null) },
+            { QStringLiteral("paging"), pagingModeName(s.paging) },
+            { QStringLiteral("lastCompletedAt"),
+              s.lastCompletedAt.isValid() ? QJsonValue(Timestamp::format(s.lastCompletedAt))
+                                          : QJsonValue(QJsonValue::Null) },
+            { QStringLiteral("runActive"), s.runActive },
+            { QStringLiteral("error"),
+              s.state == SyncState::Failed ? QJsonValue(
+                  QJsonObject { { QStringLiteral("category"), errorCategoryName(s.errorCategory) },
+                                { QStringLiteral("message"), s.errorMessage } })
+                                           : QJsonValue(QJsonValue::Null) } });
+    }
+    return { { QStringLiteral("database"), QDir::toNativeSeparators(path) },
+             { QStringLiteral("entities"), list } };
+}
+
+} // namespace BatchSync
