@@ -2,6 +2,7 @@
 #include "common/types.h"
 #include "protocol/protocolclient.h"
 #include "protocol/protocolparser.h"
+#include "protocol/protocolparser_p.h"
 #include "testutil/fakenetwork.h"
 #include "testutil/testserver.h"
 
@@ -17,6 +18,7 @@
 #include <QTcpSocket>
 #include <QTest>
 #include <QUrlQuery>
+#include <cstring>
 
 using namespace BatchSync;
 using BatchSync::Test::FakeNetworkAccessManager;
@@ -161,6 +163,128 @@ private:
     QByteArray m_received;
 };
 
+QString variantDifference(const QVariant &a, const QVariant &b)
+{
+    if (a.isValid() != b.isValid() || a.typeId() != b.typeId()) {
+        return QStringLiteral("%1 vs %2")
+            .arg(QString::fromLatin1(a.typeName()), QString::fromLatin1(b.typeName()));
+    }
+    if (a.typeId() == QMetaType::Double) {
+        // Bit for bit: -0.0 is not 0.0 here.
+        const double x = a.toDouble();
+        const double y = b.toDouble();
+        return std::memcmp(&x, &y, sizeof x) == 0
+            ? QString()
+            : QStringLiteral("%1 vs %2").arg(x, 0, 'g', 17).arg(y, 0, 'g', 17);
+    }
+    if (a.typeId() == QMetaType::QString && a.toString().isNull() != b.toString().isNull())
+        return QStringLiteral("null string vs empty string");
+    return a == b ? QString() : QStringLiteral("%1 vs %2").arg(a.toString(), b.toString());
+}
+
+QString stringDifference(const QString &a, const QString &b)
+{
+    if (a != b)
+        return QStringLiteral("\"%1\" vs \"%2\"").arg(a, b);
+    return a.isNull() == b.isNull() ? QString() : QStringLiteral("null vs empty");
+}
+
+/*! Empty when \a a and \a b are the same page (QVariant types, bits of doubles included). */
+QString pageDifference(const ChangePage &a, const ChangePage &b)
+{
+    if (const QString d = stringDifference(a.cursor, b.cursor); !d.isEmpty())
+        return QStringLiteral("cursor: ") + d;
+    if (a.hasMore != b.hasMore)
+        return QStringLiteral("hasMore");
+    if (a.changes.size() != b.changes.size())
+        return QStringLiteral("%1 vs %2 changes").arg(a.changes.size()).arg(b.changes.size());
+    for (qsizetype i = 0; i < a.changes.size(); ++i) {
+        const Change &x = a.changes.at(i);
+        const Change &y = b.changes.at(i);
+        QString d = stringDifference(x.id, y.id);
+        if (d.isEmpty())
+            d = stringDifference(x.changedAt, y.changedAt);
+        if (d.isEmpty() && x.deleted != y.deleted)
+            d = QStringLiteral("deleted");
+        if (d.isEmpty() && x.values.size() != y.values.size())
+            d = QStringLiteral("%1 vs %2 values").arg(x.values.size()).arg(y.values.size());
+        for (qsizetype v = 0; d.isEmpty() && v < x.values.size(); ++v) {
+            d = variantDifference(x.values.at(v), y.values.at(v));
+            if (!d.isEmpty())
+                d = QStringLiteral("value %1: %2").arg(v).arg(d);
+        }
+        if (!d.isEmpty())
+            return QStringLiteral("changes[%1]: %2").arg(i).arg(d);
+    }
+    return QString();
+}
+
+ChangePage sentinelPage()
+{
+    ChangePage page;
+    page.cursor = QStringLiteral("sentinel");
+    page.hasMore = true;
+    page.changes.append(Change { QStringLiteral("keep"), QString(), false, { 1 } });
+    return page;
+}
+
+/*!
+    Runs Protocol::parseChanges, the reference parser and the fast parser on \a body. Empty
+    when they agree: same outcome, same message, same page (or the output untouched on
+    failure), and the fast parser takes nothing the reference refuses. \a fastTook says
+    whether the fast parser took the body.
+*/
+QString parityProblem(const QByteArray &body, const EntitySchema &schema, int limit,
+                      PagingMode mode, bool *fastTook = nullptr)
+{
+    const ChangePage untouched = sentinelPage();
+    ChangePage reference = untouched;
+    QString referenceError;
+    const bool referenceOk = Protocol::detail::parseChangesReference(body, schema, limit, mode,
+                                                                     &reference, &referenceError);
+    ChangePage published = untouched;
+    QString publishedError;
+    const bool publishedOk
+        = Protocol::parseChanges(body, schema, limit, mode, &published, &publishedError);
+    ChangePage fast = untouched;
+    const bool fastOk = Protocol::detail::parseChangesFast(body, schema, limit, mode, &fast);
+    if (fastTook)
+        *fastTook = fastOk;
+
+    if (publishedOk != referenceOk) {
+        return QStringLiteral("parseChanges says %1, the reference %2 (%3)")
+            .arg(publishedOk)
+            .arg(referenceOk)
+            .arg(referenceError);
+    }
+    if (publishedError != referenceError) {
+        return QStringLiteral("messages differ: \"%1\" vs \"%2\"")
+            .arg(publishedError, referenceError);
+    }
+    if (const QString d = pageDifference(published, reference); !d.isEmpty())
+        return QStringLiteral("parseChanges and the reference differ: ") + d;
+    if (fastOk && !referenceOk) {
+        return QStringLiteral("the fast parser took a body the reference refuses: ")
+            + referenceError;
+    }
+    if (const QString d = pageDifference(fast, fastOk ? reference : untouched); !d.isEmpty())
+        return QStringLiteral("the fast parser's page differs: ") + d;
+    return QString();
+}
+
+QByteArray changesBody(const QByteArray &changes,
+                       const QByteArray &rest = R"("cursor": "9", "hasMore": true)")
+{
+    return "{\"changes\": [" + changes + "], " + rest + '}';
+}
+
+/*! A page of one change with \a data (JSON text) for customersSchema(). */
+QByteArray dataBody(const QByteArray &data)
+{
+    return changesBody(R"({"id": "x", "changedAt": "2025-01-01T00:00:00.000Z", "data": )" + data
+                       + '}');
+}
+
 } // namespace
 
 class TestProtocol final : public QObject
@@ -189,6 +313,12 @@ private Q_SLOTS:
     void parseChangesInvalid_data();
     void parseChangesInvalid();
     void parseChangesErrorNamesIndex();
+    void parseChangesParity_data();
+    void parseChangesParity();
+    void parseChangesParityLargePage();
+    void fastTimestamp_data();
+    void fastTimestamp();
+    void fastTimestampCalendar();
     void parseErrorMessage_data();
     void parseErrorMessage();
 
@@ -237,6 +367,7 @@ private Q_SLOTS:
     void serverAuth();
     void serverUnknownEntity();
     void serverFaultInjection();
+    void serverPagesTakeTheFastPath();
 
 private:
     static bool waitFinished(ProtocolRequest *request, int timeout = 10000);
@@ -618,6 +749,11 @@ void TestProtocol::parseChangesTypes()
         QCOMPARE(values.at(i).typeId(), expected.at(i).typeId());
         QCOMPARE(values.at(i), expected.at(i));
     }
+    bool fastTook = false;
+    const QString problem
+        = parityProblem(body, customersSchema(), 10, PagingMode::Cursor, &fastTook);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QVERIFY(fastTook);
 }
 
 void TestProtocol::parseChangesDeleted()
@@ -642,6 +778,11 @@ void TestProtocol::parseChangesDeleted()
     QCOMPARE(page.changes.at(3).id, QStringLiteral("a"));
     QCOMPARE(page.changes.at(3).values.at(0).toString(), QStringLiteral("again"));
     QCOMPARE(page.cursor, QStringLiteral("17"));
+    bool fastTook = false;
+    const QString problem
+        = parityProblem(body, customersSchema(), 10, PagingMode::Cursor, &fastTook);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QVERIFY(fastTook);
 }
 
 void TestProtocol::parseChangesCursor_data()
@@ -677,6 +818,10 @@ void TestProtocol::parseChangesCursor()
     QVERIFY2(Protocol::parseChanges(body.toUtf8(), customersSchema(), 10, mode, &page, &error),
              qPrintable(error));
     QCOMPARE(page.cursor, expected);
+    bool fastTook = false;
+    const QString problem = parityProblem(body.toUtf8(), customersSchema(), 10, mode, &fastTook);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QVERIFY(fastTook);
 }
 
 void TestProtocol::parseChangesLimit()
@@ -691,6 +836,11 @@ void TestProtocol::parseChangesLimit()
              qPrintable(error));
     QCOMPARE(page.changes.size(), Protocol::MaxLimit);
     QCOMPARE(page.changes.last().id, QStringLiteral("c-%1").arg(Protocol::MaxLimit - 1));
+    bool fastTook = false;
+    QString problem = parityProblem(pageBody(changes), customersSchema(), Protocol::MaxLimit,
+                                    PagingMode::Cursor, &fastTook);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QVERIFY(fastTook);
 
     // A limit beyond the protocol's is the protocol's.
     changes.append(validChange(-1));
@@ -700,6 +850,8 @@ void TestProtocol::parseChangesLimit()
     QVERIFY2(error.contains(QStringLiteral("10001 changes, more than the limit of 10000")),
              qPrintable(error));
     QVERIFY(page.changes.isEmpty());
+    problem = parityProblem(pageBody(changes), customersSchema(), 50000, PagingMode::Cursor);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
 }
 
 void TestProtocol::parseChangesInvalid_data()
@@ -893,6 +1045,8 @@ void TestProtocol::parseChangesInvalid()
     QCOMPARE(page.hasMore, true);
     QCOMPARE(page.changes.size(), 1);
     QCOMPARE(page.changes.at(0).id, QStringLiteral("keep"));
+    const QString problem = parityProblem(body, customersSchema(), limit, mode);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
 }
 
 void TestProtocol::parseChangesErrorNamesIndex()
@@ -910,6 +1064,431 @@ void TestProtocol::parseChangesErrorNamesIndex()
         error.startsWith(QStringLiteral(
             R"(changes[17].data.balance: expected a number for field "balance" (real), got a string)")),
         qPrintable(error));
+}
+
+void TestProtocol::parseChangesParity_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("limit");
+    QTest::addColumn<PagingMode>("mode");
+    QTest::addColumn<bool>("fast"); // whether the fast parser takes it (else the reference does)
+
+    const PagingMode offset = PagingMode::Offset;
+    const auto row = [](const char *name, const QByteArray &body, bool fast, int limit = 10,
+                        PagingMode mode = PagingMode::Cursor) {
+        QTest::newRow(name) << body << limit << mode << fast;
+    };
+    const auto data = [&row](const char *name, const QByteArray &json, bool fast) {
+        row(name, dataBody(json), fast);
+    };
+    const QByteArray change = R"({"id": "x", "changedAt": "2025-01-01T00:00:00.000Z", "data": {}})";
+    const QByteArray tombstone
+        = R"({"id": "t", "changedAt": "2025-01-01T00:00:00.000Z", "deleted": true})";
+
+    // Valid, in the forms servers write: the fast parser takes them.
+    row("design-example", R"({"changes": [
+       {"id": "c-000001", "changedAt": "2026-11-26T06:20:16.123Z", "deleted": false,
+        "data": {"name": "Ada", "balance": 12.5, "active": true, "visits": 3,
+                 "since": "2025-01-02T03:04:05.000Z"}},
+       {"id": "c-000007", "changedAt": "2026-11-26T06:20:17.000Z", "deleted": true}
+     ],
+     "cursor": "8812",
+     "hasMore": true})",
+        true);
+    row("compact",
+        R"({"changes":[{"id":"a","changedAt":"2026-11-26T06:20:16.123Z","deleted":false,"data":{"name":"Ada","balance":-0.25,"active":false,"visits":-3,"since":null}}],"cursor":"1","hasMore":false})",
+        true);
+    row("whitespace-everywhere",
+        " \t\r\n{ \"changes\" :\n[ { \"id\" : \"a\" , "
+        "\"changedAt\"\t:\r\"2026-11-26T06:20:16.123Z\" , \"data\" : { \"visits\" : 1 , \"name\" : "
+        "\"n\" } } ] ,\n\"hasMore\" : false , \"cursor\" : \"1\" } \r\n\t",
+        true);
+    row("byte-order-mark", "\xef\xbb\xbf" + changesBody(change), true);
+    row("empty-changes", changesBody(""), true);
+    row("keys-in-any-order",
+        R"({"hasMore": true, "cursor": "5", "changes": [{"data": {"since": "2025-01-02T03:04:05.000Z", "name": "B"}, "deleted": false, "changedAt": "2025-01-01T00:00:00.000Z", "id": "x"}]})",
+        true);
+    row("unknown-keys",
+        R"({"v": {"a": [1, -2.5e3, {"b": null, "c": [true, false, "\u00e9\ud800"]}]}, "changes": [{"id": "x", "extra": [[], {}], "changedAt": "2025-01-01T00:00:00.000Z", "data": {}}], "cursor": "1", "hasMore": true, "next": null})",
+        true);
+    row("at-the-limit", changesBody(change + ',' + change + ',' + change), true, 3);
+    row("cursor-number", changesBody(change, R"("cursor": 8812, "hasMore": true)"), true);
+    row("cursor-big-number", changesBody(change, R"("cursor": 9007199254740993, "hasMore": true)"),
+        true);
+    row("cursor-integral-double", changesBody(change, R"("cursor": 5.0, "hasMore": true)"), true);
+    row("cursor-exponent", changesBody(change, R"("cursor": 1e3, "hasMore": true)"), true);
+    row("cursor-negative-zero", changesBody(change, R"("cursor": -0.0, "hasMore": true)"), true);
+    row("cursor-int-min", changesBody(change, R"("cursor": -9223372036854775808, "hasMore": true)"),
+        true);
+    row("cursor-escaped", changesBody(change, R"("cursor": "a\"b\u0063", "hasMore": true)"), true);
+    row("offset-cursor-absent", changesBody(change, R"("hasMore": true)"), true, 10, offset);
+    row("offset-cursor-null", changesBody(change, R"("cursor": null, "hasMore": true)"), true, 10,
+        offset);
+    row("offset-cursor-empty", changesBody(change, R"("cursor": "", "hasMore": true)"), true, 10,
+        offset);
+    row("offset-cursor-4096",
+        changesBody(change, "\"cursor\": \"" + QByteArray(4096, 'c') + "\", \"hasMore\": true"),
+        true, 10, offset);
+    row("tombstones",
+        changesBody(
+            tombstone
+            + R"(, {"id": "u", "changedAt": "2025-01-01T00:00:00.000Z", "deleted": true, "data": null}, {"id": "v", "changedAt": "2025-01-01T00:00:00.000Z", "deleted": true, "data": {"unknown": [1], "visits": "not checked"}})"),
+        true);
+    row("tombstone-data-first",
+        changesBody(
+            R"({"id": "t", "data": {"visits": 4}, "changedAt": "2025-01-01T00:00:00.000Z", "deleted": true})"),
+        true);
+    row("tombstone-data-first-unchecked",
+        changesBody(
+            R"({"id": "t", "data": {"unknown": 1, "visits": "x", "visits": 2, "n\u0061me": [{}]}, "changedAt": "2025-01-01T00:00:00.000Z", "deleted": true})"),
+        true);
+    row("data-first-invalid-not-deleted",
+        changesBody(
+            R"({"id": "t", "data": {"unknown": 1}, "changedAt": "2025-01-01T00:00:00.000Z", "deleted": false})"),
+        false);
+    row("deleted-false-after-data",
+        changesBody(
+            R"({"id": "t", "data": {"visits": 4}, "changedAt": "2025-01-01T00:00:00.000Z", "deleted": false})"),
+        true);
+    row("same-id-twice", changesBody(change + ',' + change), true);
+    row("id-1024",
+        changesBody("{\"id\": \"" + QByteArray(1024, 'i')
+                    + R"(", "changedAt": "2025-01-01T00:00:00.000Z", "data": {}})"),
+        true);
+    row("id-escapes",
+        changesBody(
+            R"({"id": "\u0000\t\/\\", "changedAt": "2025-01-01T00:00:00.000Z", "data": {}})"),
+        true);
+    row("id-unicode",
+        changesBody("{\"id\": \"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", \"changedAt\": "
+                    "\"2025-01-01T00:00:00.000Z\", \"data\": {}}"),
+        true);
+    row("changedAt-escaped",
+        changesBody(R"({"id": "x", "changedAt": "2025-01-01T00:00:00.000\u005a", "data": {}})"),
+        true);
+    data("all-null",
+         R"({"name": null, "balance": null, "active": null, "visits": null, "since": null})", true);
+    data("int-exponent", R"({"visits": 1e3})", true);
+    data("int-exponent-upper", R"({"visits": 1E+2})", true);
+    data("int-integral-double", R"({"visits": 7.000})", true);
+    data("int-negative-zero", R"({"visits": -0})", true);
+    data("int-negative-zero-double", R"({"visits": -0.0})", true);
+    data("int-beyond-2^53", R"({"visits": 9007199254740993})", true);
+    data("int-beyond-2^53-double", R"({"visits": 9007199254740993.0})", true);
+    data("int-max", R"({"visits": 9223372036854775807})", true);
+    data("int-min", R"({"visits": -9223372036854775808})", true);
+    data("int-below-min-rounds-to-min", R"({"visits": -9223372036854775809})", true);
+    data("int-1e18", R"({"visits": 1e18})", true);
+    data("int-zero-exponent", R"({"visits": 0e-400})", true);
+    data("real-integer", R"({"balance": 3})", true);
+    data("real-negative-zero", R"({"balance": -0})", true);
+    data("real-negative-zero-double", R"({"balance": -0.0})", true);
+    data("real-fraction", R"({"balance": 0.1})", true);
+    data("real-many-digits", R"({"balance": 3.14159265358979323846264338327950288})", true);
+    data("real-huge", R"({"balance": 1.7976931348623157e308})", true);
+    data("real-2^63", R"({"balance": 9223372036854775808})", true);
+    data("real-big-integer", R"({"balance": 123456789012345678901234567890})", true);
+    data("real-int-rounding", R"({"balance": 9007199254740993})", true);
+    data("real-subnormal", R"({"balance": 1e-320})", true);
+    data("real-smallest", R"({"balance": 4.9e-324})", true);
+    data("real-1e22", R"({"balance": 1e22})", true);
+    data("real-1e23", R"({"balance": 1e23})", true);
+    data("real-tiny", R"({"balance": -2.5e-300})", true);
+    data("real-ulp", R"({"balance": 1.0000000000000002})", true);
+    data("bool-false", R"({"active": false})", true);
+    data("string-empty", R"({"name": ""})", true);
+    data("string-escapes", R"({"name": "\"\\\/\b\f\n\r\t\u0041\u00e9\u20ac"})", true);
+    data("string-surrogate-pair", R"({"name": "\ud83d\ude00"})", true);
+    data("string-lone-high-surrogate", R"({"name": "a\ud800b"})", true);
+    data("string-lone-low-surrogate", R"({"name": "\udc00"})", true);
+    data("string-reversed-pair", R"({"name": "\ude00\ud83d"})", true);
+    data("string-nul", R"({"name": "\u0000"})", true);
+    data("string-raw-utf8",
+         "{\"name\": \"Zo\xc3\xab \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"}", true);
+    data("string-noncharacters", "{\"name\": \"\xef\xbf\xbe\xef\xbf\xbf\xef\xb7\x90\"}", true);
+    data("string-raw-and-escaped", "{\"name\": \"\xc3\xa9\\n\xf0\x9f\x98\x80\\u00e9\"}", true);
+    data("string-del", "{\"name\": \"a\x7f\"}", true);
+    data("string-long",
+         "{\"name\": \"" + QByteArray(1000, 'n') + "\\\"" + QByteArray(7, 'm') + "\"}", true);
+    data("datetime-leap-day", R"({"since": "2024-02-29T23:59:59.999Z"})", true);
+    data("datetime-2000-leap-day", R"({"since": "2000-02-29T00:00:00.000Z"})", true);
+    data("datetime-first", R"({"since": "0001-01-01T00:00:00.000Z"})", true);
+    data("datetime-last", R"({"since": "9999-12-31T23:59:59.999Z"})", true);
+
+    // Valid, but left to the reference.
+    row("duplicate-changes",
+        R"({"changes": {"not": "checked"}, "changes": [], "cursor": "1", "hasMore": true})", false);
+    row("duplicate-hasMore", R"({"changes": [], "cursor": "1", "hasMore": 7, "hasMore": true})",
+        false);
+    row("duplicate-id",
+        changesBody(R"({"id": 5, "id": "x", "changedAt": "2025-01-01T00:00:00.000Z", "data": {}})"),
+        false);
+    data("duplicate-field", R"({"visits": "x", "visits": 3})", false);
+    data("escaped-field-key", R"({"vis\u0069ts": 3})", false);
+    row("escaped-top-level-key", R"({"ch\u0061nges": [], "cursor": "1", "hasMore": true})", false);
+    row("escaped-unknown-key", R"({"\u0078": 1, "changes": [], "cursor": "1", "hasMore": true})",
+        false);
+    data("real-trailing-dot", R"({"balance": 1.})", false);
+    data("real-leading-dot", R"({"balance": .5})", false);
+    data("real-dot-exponent", R"({"balance": 1.e5})", false);
+    data("real-very-long", "{\"balance\": 1." + QByteArray(200, '5') + '}', false);
+    data("string-lenient-escape", R"({"name": "\a\'"})", false);
+    data("string-raw-tab", "{\"name\": \"a\tb\"}", false);
+    data("string-raw-control", "{\"name\": \"a\x01b\"}", false);
+    row("deep-unknown-value",
+        "{\"x\": " + nested(100) + R"(, "changes": [], "cursor": "1", "hasMore": true})", false);
+
+    // Invalid: the reference writes the message.
+    row("empty-body", QByteArray(), false);
+    row("spaces-only", " \r\n", false);
+    row("top-level-array", "[" + changesBody("") + "]", false);
+    row("bom-only", "\xef\xbb\xbf", false);
+    row("garbage-at-end", changesBody("") + "x", false);
+    row("nul-at-end", changesBody("") + QByteArray(1, '\0'), false);
+    row("unterminated", R"({"changes": [], "cursor": "1", "hasMore": true)", false);
+    row("trailing-comma-object", R"({"changes": [], "cursor": "1", "hasMore": true,})", false);
+    row("trailing-comma-array", changesBody(change + ','), false);
+    row("leading-comma-array", changesBody(',' + change), false);
+    row("missing-colon", R"({"changes" [], "cursor": "1", "hasMore": true})", false);
+    row("too-many", changesBody(change + ',' + change), false, 1);
+    row("changes-missing", R"({"cursor": "1", "hasMore": true})", false);
+    row("changes-null", R"({"changes": null, "cursor": "1", "hasMore": true})", false);
+    row("change-array", changesBody("[]"), false);
+    row("hasMore-missing", R"({"changes": [], "cursor": "1"})", false);
+    row("hasMore-number", R"({"changes": [], "cursor": "1", "hasMore": 1})", false);
+    row("cursor-missing", R"({"changes": [], "hasMore": true})", false);
+    row("cursor-empty", R"({"changes": [], "cursor": "", "hasMore": true})", false);
+    row("cursor-fraction", R"({"changes": [], "cursor": 1.5, "hasMore": true})", false);
+    row("cursor-2^63", R"({"changes": [], "cursor": 9223372036854775808, "hasMore": true})", false);
+    row("cursor-true", R"({"changes": [], "cursor": true, "hasMore": true})", false);
+    row("cursor-4097",
+        "{\"changes\": [], \"cursor\": \"" + QByteArray(4097, 'c') + "\", \"hasMore\": true}",
+        false, 10, offset);
+    row("id-missing", changesBody(R"({"changedAt": "2025-01-01T00:00:00.000Z", "data": {}})"),
+        false);
+    row("id-empty",
+        changesBody(R"({"id": "", "changedAt": "2025-01-01T00:00:00.000Z", "data": {}})"), false);
+    row("id-1025",
+        changesBody("{\"id\": \"" + QByteArray(1025, 'i')
+                    + R"(", "changedAt": "2025-01-01T00:00:00.000Z", "data": {}})"),
+        false);
+    row("changedAt-missing", changesBody(R"({"id": "x", "data": {}})"), false);
+    row("changedAt-24h",
+        changesBody(R"({"id": "x", "changedAt": "2025-01-01T24:00:00.000Z", "data": {}})"), false);
+    row("changedAt-feb-29",
+        changesBody(R"({"id": "x", "changedAt": "2025-02-29T00:00:00.000Z", "data": {}})"), false);
+    row("changedAt-year-0",
+        changesBody(R"({"id": "x", "changedAt": "0000-01-01T00:00:00.000Z", "data": {}})"), false);
+    row("changedAt-lower-z",
+        changesBody(R"({"id": "x", "changedAt": "2025-01-01T00:00:00.000z", "data": {}})"), false);
+    row("deleted-null",
+        changesBody(
+            R"({"id": "x", "changedAt": "2025-01-01T00:00:00.000Z", "deleted": null, "data": {}})"),
+        false);
+    row("data-missing", changesBody(R"({"id": "x", "changedAt": "2025-01-01T00:00:00.000Z"})"),
+        false);
+    row("data-null",
+        changesBody(R"({"id": "x", "changedAt": "2025-01-01T00:00:00.000Z", "data": null})"),
+        false);
+    row("tombstone-data-number",
+        changesBody(
+            R"({"id": "x", "changedAt": "2025-01-01T00:00:00.000Z", "deleted": true, "data": 5})"),
+        false);
+    data("data-array", "[]", false);
+    data("unknown-field", R"({"nickname": "x"})", false);
+    data("unknown-field-case", R"({"Name": "x"})", false);
+    data("int-fraction", R"({"visits": 1.5})", false);
+    data("int-2^63", R"({"visits": 9223372036854775808})", false);
+    data("int-1e19", R"({"visits": 1e19})", false);
+    data("int-string", R"({"visits": "3"})", false);
+    data("real-string", R"({"balance": "3"})", false);
+    data("real-overflow", R"({"balance": 1e400})", false);
+    data("real-underflow", R"({"balance": 1e-400})", false);
+    data("real-underflow-subnormal", R"({"balance": 2.4e-324})", false);
+    data("real-leading-zero", R"({"balance": 01})", false);
+    data("real-minus-only", R"({"balance": -})", false);
+    data("real-plus", R"({"balance": +1})", false);
+    data("real-exponent-only", R"({"balance": 1e})", false);
+    data("real-nan", R"({"balance": NaN})", false);
+    data("real-infinity", R"({"balance": Infinity})", false);
+    data("real-then-garbage", R"({"balance": 3x})", false);
+    data("bool-number", R"({"active": 1})", false);
+    data("bool-truncated-literal", R"({"active": tru})", false);
+    data("null-truncated-literal", R"({"active": nul})", false);
+    data("string-number", R"({"name": 5})", false);
+    data("string-unterminated", R"({"name": "abc})", false);
+    data("string-short-escape", R"({"name": "\u12"})", false);
+    data("string-bad-hex", R"({"name": "\u12g4"})", false);
+    data("utf8-truncated", "{\"name\": \"\xc3\"}", false);
+    data("utf8-bad-continuation", "{\"name\": \"\xc3\x28\"}", false);
+    data("utf8-overlong", "{\"name\": \"\xc0\x80\"}", false);
+    data("utf8-overlong-3", "{\"name\": \"\xe0\x80\xaf\"}", false);
+    data("utf8-surrogate", "{\"name\": \"\xed\xa0\x80\"}", false);
+    data("utf8-beyond-10ffff", "{\"name\": \"\xf4\x90\x80\x80\"}", false);
+    data("utf8-ff", "{\"name\": \"\xff\"}", false);
+    data("utf8-in-unknown-key", "{\"\xc3\x28\": 1}", false);
+    row("utf8-in-skipped-value",
+        "{\"x\": \"\xed\xa0\x80\", \"changes\": [], \"cursor\": \"1\", \"hasMore\": true}", false);
+    row("overflow-in-skipped-value",
+        R"({"x": [1e400], "changes": [], "cursor": "1", "hasMore": true})", false);
+    data("datetime-feb-30", R"({"since": "2024-02-30T00:00:00.000Z"})", false);
+    data("datetime-no-millis", R"({"since": "2024-02-01T00:00:00Z"})", false);
+    data("datetime-offset", R"({"since": "2024-02-01T00:00:00.000+01:00"})", false);
+    data("datetime-number", R"({"since": 1})", false);
+    row("deep-nesting",
+        "{\"x\": " + nested(2000) + R"(, "changes": [], "cursor": "1", "hasMore": true})", false);
+}
+
+void TestProtocol::parseChangesParity()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(int, limit);
+    QFETCH(PagingMode, mode);
+    QFETCH(bool, fast);
+
+    bool fastTook = false;
+    const QString problem = parityProblem(body, customersSchema(), limit, mode, &fastTook);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QCOMPARE(fastTook, fast);
+    if (!fast) {
+        // Left to the reference: valid or not, the public parser says what it says.
+        ChangePage page;
+        QString error;
+        const bool ok = Protocol::parseChanges(body, customersSchema(), limit, mode, &page, &error);
+        QCOMPARE(error.isEmpty(), ok);
+    }
+}
+
+void TestProtocol::parseChangesParityLargePage()
+{
+    // Long strings and many changes: the fast parser's eight-bytes-at-a-time string scan
+    // meets every alignment of quotes and escapes.
+    QJsonArray changes;
+    for (int i = 0; i < 300; ++i) {
+        QString name = QString(i % 37, u'a');
+        if (i % 3 == 0)
+            name += QStringLiteral("\"\\\n");
+        if (i % 5 == 0)
+            name += QStringLiteral("é€😀");
+        if (i % 7 == 0)
+            name += QChar(0xd800 + i);
+        QJsonObject data = validData();
+        data.insert(QStringLiteral("name"), name);
+        data.insert(QStringLiteral("balance"), i * 0.37 - 20);
+        data.insert(QStringLiteral("visits"), i * 1000003);
+        changes.append(with(validChange(i), QStringLiteral("data"), data));
+    }
+    const QByteArray body = pageBody(changes);
+    bool fastTook = false;
+    const QString problem
+        = parityProblem(body, customersSchema(), 1000, PagingMode::Cursor, &fastTook);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QVERIFY(fastTook);
+
+    // Every truncation of a smaller page is refused by both.
+    const QByteArray small = pageBody(QJsonArray { validChange(1), validChange(2) });
+    for (qsizetype n = 0; n < small.size(); ++n) {
+        const QString truncated
+            = parityProblem(small.left(n), customersSchema(), 10, PagingMode::Cursor, &fastTook);
+        QVERIFY2(truncated.isEmpty(),
+                 qPrintable(QStringLiteral("%1 bytes: %2").arg(n).arg(truncated)));
+        QVERIFY(!fastTook);
+    }
+}
+
+void TestProtocol::fastTimestamp_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<bool>("valid");
+
+    const QList<std::pair<const char *, bool>> cases {
+        { "2026-11-26T06:20:16.123Z", true },
+        { "2024-02-29T00:00:00.000Z", true },
+        { "2000-02-29T00:00:00.000Z", true },
+        { "1900-02-29T00:00:00.000Z", false },
+        { "2100-02-29T00:00:00.000Z", false },
+        { "2400-02-29T00:00:00.000Z", true },
+        { "2023-02-29T00:00:00.000Z", false },
+        { "2024-02-30T00:00:00.000Z", false },
+        { "2024-04-31T00:00:00.000Z", false },
+        { "2024-12-31T23:59:59.999Z", true },
+        { "2024-12-32T00:00:00.000Z", false },
+        { "2024-00-10T00:00:00.000Z", false },
+        { "2024-13-10T00:00:00.000Z", false },
+        { "2024-01-00T00:00:00.000Z", false },
+        { "2024-01-01T24:00:00.000Z", false },
+        { "2024-01-01T23:60:00.000Z", false },
+        { "2024-01-01T23:59:60.000Z", false },
+        { "0000-01-01T00:00:00.000Z", false },
+        { "0001-01-01T00:00:00.000Z", true },
+        { "9999-12-31T23:59:59.999Z", true },
+        { "1582-10-10T00:00:00.000Z", true },
+        { "1969-12-31T23:59:59.999Z", true },
+        { "2026-11-26T06:20:16Z", false },
+        { "2026-11-26T06:20:16.12Z", false },
+        { "2026-11-26T06:20:16.1234Z", false },
+        { "2026-11-26 06:20:16.123Z", false },
+        { "2026-11-26t06:20:16.123Z", false },
+        { "2026-11-26T06:20:16.123z", false },
+        { "2026-11-26T06:20:16,123Z", false },
+        { "2026-11-26T06:20:16.123+00:00", false },
+        { "2026-11-26T06:20:16.123+01", false },
+        { "+026-11-26T06:20:16.123Z", false },
+        { "-026-11-26T06:20:16.123Z", false },
+        { " 026-11-26T06:20:16.123Z", false },
+        { "2026-1-126T06:20:16.123Z", false },
+        { "2026-11-26T6:20:16.1234Z", false },
+        { "2026/11/26T06:20:16.123Z", false },
+        { "2026-11-26T06-20-16.123Z", false },
+        { "", false },
+        { "yesterday", false },
+    };
+    for (const auto &[text, valid] : cases)
+        QTest::newRow(text) << QString::fromLatin1(text) << valid;
+    QTest::newRow("fullwidth-digits") << QStringLiteral("２０２６-11-26T06:20:16.123Z") << false;
+    QTest::newRow("arabic-indic-digit") << QStringLiteral("٢026-11-26T06:20:16.123Z") << false;
+    QTest::newRow("nul-inside")
+        << QStringLiteral("2026-11-26T06:20:16.123Z").replace(4, 1, QChar(0)) << false;
+    QTest::newRow("trailing-nul") << QStringLiteral("2026-11-26T06:20:16.123Z") + QChar(0) << false;
+}
+
+void TestProtocol::fastTimestamp()
+{
+    QFETCH(QString, text);
+    QFETCH(bool, valid);
+    QCOMPARE(Timestamp::isValid(text), valid);
+    QCOMPARE(Protocol::detail::isValidTimestamp(text), valid);
+}
+
+void TestProtocol::fastTimestampCalendar()
+{
+    // Every day number of every month of years around the leap-year rules and the ends of the
+    // range, then every time of day field value, against the QDateTime-based validator.
+    int compared = 0;
+    int valid = 0;
+    const auto compare = [&](const QString &text) {
+        const bool expected = Timestamp::isValid(text);
+        ++compared;
+        valid += expected;
+        if (Protocol::detail::isValidTimestamp(text) != expected)
+            QFAIL(qPrintable(QStringLiteral("%1: %2 expected").arg(text).arg(expected)));
+    };
+    for (const int year : { 0, 1, 4, 99, 100, 400, 1582, 1600, 1700, 1900, 1969, 1970, 2000, 2023,
+                            2024, 2100, 2400, 9996, 9999 }) {
+        for (int month = 0; month <= 13; ++month) {
+            for (int day = 0; day <= 32; ++day)
+                compare(QString::asprintf("%04d-%02d-%02dT12:34:56.789Z", year, month, day));
+        }
+    }
+    for (int hour = 0; hour <= 25; ++hour) {
+        for (int minute = 0; minute <= 61; ++minute) {
+            for (const int second : { 0, 1, 30, 58, 59, 60, 61, 99 })
+                compare(QString::asprintf("2024-02-29T%02d:%02d:%02d.000Z", hour, minute, second));
+        }
+    }
+    for (int ms = 0; ms <= 999; ms += 37)
+        compare(QString::asprintf("1999-12-31T23:59:59.%03dZ", ms));
+    QVERIFY(valid > 1000 && valid < compared);
 }
 
 void TestProtocol::parseErrorMessage_data()
@@ -1985,6 +2564,51 @@ void TestProtocol::serverFaultInjection()
     QCOMPARE(fake.hits(failing), 1);
     QCOMPARE(fake.requestCount(), 2);
     QCOMPARE(server.server()->requestsServed(), qint64(1));
+}
+
+void TestProtocol::serverPagesTakeTheFastPath()
+{
+    // Real bodies from the reference server, read raw: the fast parser takes every page, with
+    // the reference's result.
+    Test::TestServer server;
+    QVERIFY(server.start());
+    const EntitySchema customers = server.addCustomers(120, 11);
+    QString storeError;
+    QVERIFY2(server.store()->remove(customers.name,
+                                    { server.store()->liveRecords(customers.name).keys().first() },
+                                    &storeError),
+             qPrintable(storeError));
+
+    QNetworkAccessManager manager;
+    QString cursor;
+    int pages = 0;
+    int changes = 0;
+    for (bool hasMore = true; hasMore; ++pages) {
+        QVERIFY(pages < 20);
+        QUrl url(server.baseUrl().toString()
+                 + QStringLiteral("/entities/%1/changes").arg(customers.name));
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("since"), cursor);
+        query.addQueryItem(QStringLiteral("limit"), QStringLiteral("50"));
+        url.setQuery(query);
+        QNetworkReply *reply = manager.get(QNetworkRequest(url));
+        QSignalSpy finished(reply, &QNetworkReply::finished);
+        QVERIFY(finished.wait(10000));
+        const QByteArray body = reply->readAll();
+        reply->deleteLater();
+        QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+
+        bool fastTook = false;
+        const QString problem = parityProblem(body, customers, 50, PagingMode::Cursor, &fastTook);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        QVERIFY(fastTook);
+        ChangePage page;
+        QVERIFY(Protocol::detail::parseChangesFast(body, customers, 50, PagingMode::Cursor, &page));
+        changes += page.changes.size();
+        cursor = page.cursor;
+        hasMore = page.hasMore;
+    }
+    QCOMPARE(changes, 120); // a record's latest change only: 119 upserts, 1 deletion
 }
 
 QTEST_GUILESS_MAIN(TestProtocol)

@@ -37,6 +37,10 @@ bool parseCount(const QByteArray &body, qint64 *count, QString *error);
     in \a schema are an error (the schema must be refreshed first). In cursor mode the
     cursor must be a non-empty string (a number is accepted and kept as text); in offset
     mode it may be absent.
+
+    Bodies in the forms servers write are read in a single pass over their bytes; anything
+    else (including every invalid body, whose message this then writes) goes through
+    QJsonDocument. Both give the same result for every body.
 */
 bool parseChanges(const QByteArray &body, const EntitySchema &schema, int limit, PagingMode mode,
                   ChangePage *page, QString *error);
