@@ -1,14 +1,15 @@
-// batchsync-server: the reference protocol v1 endpoint, on SQLite.
+// batchsync-server: the reference protocol v1 endpoint, on SQLite or PostgreSQL.
 
 #include "common/logging.h"
 #include "server/demodata.h"
-#include "server/serverstore.h"
+#include "server/serverbackend.h"
 #include "server/syncserver.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QLoggingCategory>
 #include <QSocketNotifier>
 #include <QStandardPaths>
 #include <csignal>
@@ -102,8 +103,12 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationVersion(QStringLiteral(BATCHSYNC_VERSION));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(
-        QStringLiteral("The BatchSync reference server: protocol v1 over HTTP, from SQLite."));
+    parser.setApplicationDescription(QStringLiteral(
+        "The BatchSync reference server: protocol v1 over HTTP, from SQLite or PostgreSQL.\n"
+        "\n"
+        "Logging: QT_LOGGING_RULES selects the categories batchsync.protocol,\n"
+        "batchsync.store, batchsync.engine and batchsync.server, e.g.\n"
+        "QT_LOGGING_RULES=\"batchsync.server.debug=true\"."));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption listenOption(
@@ -124,6 +129,17 @@ int main(int argc, char *argv[])
                 QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)
                 + QStringLiteral("/server.sqlite"))),
         QStringLiteral("PATH"));
+    const QCommandLineOption postgresOption(
+        QStringLiteral("postgres"),
+        QStringLiteral("Serve a PostgreSQL database instead of SQLite, given as a libpq "
+                       "connection string (\"host=db port=5432 dbname=shop user=sync\") or "
+                       "URI (postgresql://sync@db/shop). The password may also come from "
+                       "PGPASSWORD or ~/.pgpass."),
+        QStringLiteral("CONNINFO"));
+    const QCommandLineOption verboseOption(
+        QStringLiteral("verbose"),
+        QStringLiteral("Log one line per request to stderr: method, path and query, status, "
+                       "bytes and milliseconds (the batchsync.server category at info level)."));
     const QCommandLineOption demoOption(
         QStringLiteral("demo"),
         QStringLiteral("Fill an empty database with demo data (about 100,000 records)."));
@@ -141,8 +157,8 @@ int main(int argc, char *argv[])
         QStringLiteral("Demo pacing: hold every page of changes this long before sending it, "
                        "so that a sync can be watched (default 0)."),
         QStringLiteral("MS"));
-    parser.addOptions(
-        { listenOption, portOption, dbOption, demoOption, scaleOption, tokenOption, pageDelayOption });
+    parser.addOptions({ listenOption, portOption, dbOption, postgresOption, demoOption, scaleOption,
+                        tokenOption, pageDelayOption, verboseOption });
     parser.process(app);
 
     if (!parser.positionalArguments().isEmpty()) {
@@ -188,8 +204,16 @@ int main(int argc, char *argv[])
     }
     const bool demo = parser.isSet(demoOption) || parser.isSet(scaleOption);
 
+    if (parser.isSet(postgresOption) && parser.isSet(dbOption)) {
+        printError(QStringLiteral("give either --db PATH or --postgres CONNINFO, not both"));
+        return 2;
+    }
+    const bool postgres = parser.isSet(postgresOption);
+    if (parser.isSet(verboseOption))
+        QLoggingCategory::setFilterRules(QStringLiteral("batchsync.server.info=true"));
+
     QString databasePath = parser.value(dbOption);
-    if (databasePath.isEmpty()) {
+    if (!postgres && databasePath.isEmpty()) {
         const QString directory = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
         if (!QDir().mkpath(directory)) {
             printError(QStringLiteral("cannot create the directory %1").arg(directory));
@@ -204,15 +228,16 @@ int main(int argc, char *argv[])
 
     SyncServer server;
     QString error;
-    if (!server.open(databasePath, &error)) {
+    if (postgres ? !server.openPostgres(parser.value(postgresOption), &error)
+                 : !server.open(databasePath, &error)) {
         printError(error);
         return 1;
     }
     if (demo) {
-        if (server.store()->entities().isEmpty()) {
+        if (server.backend()->entities().isEmpty()) {
             QElapsedTimer timer;
             timer.start();
-            if (!DemoData::populate(server.store(), scale, DemoSeed, &error)) {
+            if (!DemoData::populate(server.backend(), scale, DemoSeed, &error)) {
                 printError(QStringLiteral("cannot create the demo data: %1").arg(error));
                 return 1;
             }

@@ -1,7 +1,7 @@
 #include "demodata.h"
 
 #include "common/logging.h"
-#include "server/serverstore.h"
+#include "server/serverbackend.h"
 
 #include <QDateTime>
 #include <QRandomGenerator>
@@ -189,7 +189,8 @@ struct Keys
                   at = QStringLiteral("at");
 };
 
-bool write(ServerStore *store, const QString &entity, const QList<Record> &records, QString *error)
+bool write(ServerBackend *store, const QString &entity, const QList<Record> &records,
+           QString *error)
 {
     for (qsizetype from = 0; from < records.size(); from += ChunkSize) {
         if (!store->upsert(entity, records.mid(from, ChunkSize), error))
@@ -202,7 +203,7 @@ bool write(ServerStore *store, const QString &entity, const QList<Record> &recor
     Writes \a records, then changes some of them again (a few twice) and deletes a few
     hundred per 100,000, so that the change log looks like a live system's.
 */
-bool writeWithHistory(ServerStore *store, Generator &random, const QString &entity,
+bool writeWithHistory(ServerBackend *store, Generator &random, const QString &entity,
                       QList<Record> &records, const std::function<void(QVariantMap &)> &change,
                       QString *error)
 {
@@ -236,7 +237,7 @@ qint64 recordCount(double scale)
         + scaled(BaseEvents, scale);
 }
 
-bool populate(ServerStore *store, double scale, quint32 seed, QString *error)
+bool populate(ServerBackend *store, double scale, quint32 seed, QString *error)
 {
     if (!store || !store->isOpen()) {
         if (error)

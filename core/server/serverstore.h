@@ -1,13 +1,13 @@
 #pragma once
 
 #include "common/types.h"
+#include "server/serverbackend.h"
 
 #include <QByteArray>
 #include <QHash>
 #include <QList>
 #include <QString>
 #include <QVariantMap>
-
 #include <memory>
 #include <optional>
 #include <vector>
@@ -36,25 +36,25 @@ namespace BatchSync {
 
     One named connection, used from the thread that called open() only.
 */
-class ServerStore final
+class ServerStore final : public ServerBackend
 {
     Q_DISABLE_COPY_MOVE(ServerStore)
 
 public:
     /*! \a databasePath may be ":memory:". \a connectionName must be unique in the process. */
     ServerStore(const QString &databasePath, const QString &connectionName);
-    ~ServerStore();
+    ~ServerStore() override;
 
-    bool open(QString *error);
-    bool isOpen() const;
+    bool open(QString *error) override;
+    bool isOpen() const override;
     QString databasePath() const { return m_path; }
 
     /*! The served entities, in the order they were added. */
-    QList<EntitySchema> entities() const;
-    std::optional<EntitySchema> entity(const QString &name) const;
+    QList<EntitySchema> entities() const override;
+    std::optional<EntitySchema> entity(const QString &name) const override;
 
     /*! Adds an entity, or adds the fields it lacks to an existing one. */
-    bool addEntity(const EntitySchema &schema, QString *error);
+    bool addEntity(const EntitySchema &schema, QString *error) override;
 
     /*!
         Inserts or updates records: \a data maps field names to values (QString, integer,
@@ -64,18 +64,19 @@ public:
         type or a malformed timestamp is an error, and then nothing of the batch is written.
     */
     bool upsert(const QString &entity, const QList<std::pair<QString, QVariantMap>> &records,
-                QString *error);
-    bool upsert(const QString &entity, const QString &id, const QVariantMap &data, QString *error);
+                QString *error) override;
+    bool upsert(const QString &entity, const QString &id, const QVariantMap &data,
+                QString *error) override;
 
     /*! Marks records deleted (a tombstone with a new sequence number and changedAt). */
-    bool remove(const QString &entity, const QStringList &ids, QString *error);
+    bool remove(const QString &entity, const QStringList &ids, QString *error) override;
 
     /*!
         Changes after \a since: a cursor (cursor mode; empty: all, not a non-negative integer:
         error "invalid cursor") or a changedSince timestamp (offset mode; empty: all).
     */
     std::optional<qint64> count(const QString &entity, PagingMode mode, const QString &since,
-                                QString *error) const;
+                                QString *error) const override;
 
     /*!
         The JSON body of GET .../changes, written directly (no DOM per record).
@@ -90,16 +91,16 @@ public:
     */
     std::optional<QByteArray> changesJson(const QString &entity, PagingMode mode,
                                           const QString &since, qint64 offset, int limit,
-                                          int *records, QString *error) const;
+                                          int *records, QString *error) const override;
 
     /*!
         Every live (not deleted) record of \a entity: id → values in schema order, typed as
         in Change::values. For tests and tools that compare a client's copy with the server.
     */
-    QHash<QString, QVariantList> liveRecords(const QString &entity) const;
+    QHash<QString, QVariantList> liveRecords(const QString &entity) const override;
 
     /*! Number of live records of \a entity. */
-    qint64 liveCount(const QString &entity) const;
+    qint64 liveCount(const QString &entity) const override;
 
 private:
     struct Entity;

@@ -4,6 +4,7 @@
 #include "common/logging.h"
 #include "common/timestamp.h"
 #include "server/demodata.h"
+#include "server/pgserverstore.h"
 #include "server/serverstore.h"
 
 #include <QAtomicInteger>
@@ -21,7 +22,6 @@
 #include <QThread>
 #include <QTimer>
 #include <QUrlQuery>
-
 #include <algorithm>
 #include <cstring>
 
@@ -62,6 +62,24 @@ std::optional<qint64> parseCount(QStringView text)
         value = value * 10 + (c.unicode() - u'0');
     }
     return value;
+}
+
+// Cursors are the backend's to check; this only keeps junk from reaching it. SQLite's are
+// numbers, PostgreSQL's "xid.seq".
+bool looksLikeCursor(QStringView text)
+{
+    if (text.isEmpty() || text.size() > 40)
+        return false;
+    for (QChar c : text) {
+        if ((c < u'0' || c > u'9') && c != u'.')
+            return false;
+    }
+    return true;
+}
+
+bool isCursorError(const QString &error)
+{
+    return error == QLatin1String("invalid cursor");
 }
 
 // The paging parameters of /count and /changes, validated.
@@ -115,7 +133,7 @@ Paging parsePaging(const QUrlQuery &query)
         }
     } else {
         paging.since = value(sinceKey);
-        if (!paging.since.isEmpty() && !parseCount(paging.since)) {
+        if (!paging.since.isEmpty() && !looksLikeCursor(paging.since)) {
             paging.error = QStringLiteral("invalid cursor");
             return paging;
         }
@@ -131,7 +149,7 @@ Paging parsePaging(const QUrlQuery &query)
     return paging;
 }
 
-QHttpServerResponse entitiesResponse(const ServerStore &store)
+QHttpServerResponse entitiesResponse(const ServerBackend &store)
 {
     QJsonArray entities;
     for (const EntitySchema &schema : store.entities()) {
@@ -147,12 +165,38 @@ QHttpServerResponse entitiesResponse(const ServerStore &store)
     return jsonResponse(QJsonDocument(body).toJson(QJsonDocument::Compact));
 }
 
+QByteArray methodName(QHttpServerRequest::Method method)
+{
+    switch (method) {
+    case QHttpServerRequest::Method::Get:
+        return QByteArrayLiteral("GET");
+    case QHttpServerRequest::Method::Put:
+        return QByteArrayLiteral("PUT");
+    case QHttpServerRequest::Method::Delete:
+        return QByteArrayLiteral("DELETE");
+    case QHttpServerRequest::Method::Post:
+        return QByteArrayLiteral("POST");
+    case QHttpServerRequest::Method::Head:
+        return QByteArrayLiteral("HEAD");
+    case QHttpServerRequest::Method::Options:
+        return QByteArrayLiteral("OPTIONS");
+    case QHttpServerRequest::Method::Patch:
+        return QByteArrayLiteral("PATCH");
+    case QHttpServerRequest::Method::Connect:
+        return QByteArrayLiteral("CONNECT");
+    case QHttpServerRequest::Method::Trace:
+        return QByteArrayLiteral("TRACE");
+    default:
+        break;
+    }
+    return QByteArrayLiteral("?");
+}
+
 QHttpServerResponse unknownEntity(const QString &name)
 {
     return errorResponse(Status::NotFound,
                          QStringLiteral("no entity named \"%1\"").arg(Identifier::printable(name)));
 }
-
 
 // ---- The screen in front of Qt's request parser -------------------------------------------
 //
@@ -182,15 +226,24 @@ bool isHexDigit(char c)
 QByteArray reasonPhrase(int status)
 {
     switch (status) {
-    case 400: return QByteArrayLiteral("Bad Request");
-    case 405: return QByteArrayLiteral("Method Not Allowed");
-    case 408: return QByteArrayLiteral("Request Timeout");
-    case 413: return QByteArrayLiteral("Content Too Large");
-    case 414: return QByteArrayLiteral("URI Too Long");
-    case 431: return QByteArrayLiteral("Request Header Fields Too Large");
-    case 503: return QByteArrayLiteral("Service Unavailable");
-    case 505: return QByteArrayLiteral("HTTP Version Not Supported");
-    default: return QByteArrayLiteral("Error");
+    case 400:
+        return QByteArrayLiteral("Bad Request");
+    case 405:
+        return QByteArrayLiteral("Method Not Allowed");
+    case 408:
+        return QByteArrayLiteral("Request Timeout");
+    case 413:
+        return QByteArrayLiteral("Content Too Large");
+    case 414:
+        return QByteArrayLiteral("URI Too Long");
+    case 431:
+        return QByteArrayLiteral("Request Header Fields Too Large");
+    case 503:
+        return QByteArrayLiteral("Service Unavailable");
+    case 505:
+        return QByteArrayLiteral("HTTP Version Not Supported");
+    default:
+        return QByteArrayLiteral("Error");
     }
 }
 
@@ -240,12 +293,14 @@ Refusal checkRequestLine(QByteArrayView line)
     for (qsizetype i = 0; i < target.size(); ++i) {
         const char c = target[i];
         if (c < 0x21 || c > 0x7e)
-            return makeRefusal(400, QStringLiteral("the request target must be printable ASCII; "
+            return makeRefusal(400,
+                               QStringLiteral("the request target must be printable ASCII; "
                                               "percent-encode the rest"));
         if (c == '%'
             && (i + 2 >= target.size() || !isHexDigit(target[i + 1])
                 || !isHexDigit(target[i + 2]))) {
-            return makeRefusal(400, QStringLiteral("malformed percent-encoding in the request target"));
+            return makeRefusal(400,
+                               QStringLiteral("malformed percent-encoding in the request target"));
         }
     }
     if (version != "HTTP/1.1" && version != "HTTP/1.0") {
@@ -280,11 +335,12 @@ Refusal checkHeaderFields(QByteArrayView block, bool http10, const SyncServer::L
         if (line.isEmpty())
             break; // the end of the head
         if (line.size() > limits.maxRequestLineBytes)
-            return makeRefusal(431, QStringLiteral("a header field is longer than %1 bytes")
+            return makeRefusal(431,
+                               QStringLiteral("a header field is longer than %1 bytes")
                                    .arg(limits.maxRequestLineBytes));
         if (++fields > limits.maxHeaderFields)
-            return makeRefusal(431, QStringLiteral("more than %1 header fields")
-                                   .arg(limits.maxHeaderFields));
+            return makeRefusal(
+                431, QStringLiteral("more than %1 header fields").arg(limits.maxHeaderFields));
         if (line.front() == ' ' || line.front() == '\t')
             return makeRefusal(400, QStringLiteral("folded header lines are not accepted"));
         const qsizetype colon = line.indexOf(':');
@@ -442,9 +498,11 @@ private:
                 continue; // Qt skips blank space between requests; so do we, within the caps
             if (m_headBytes > m_limits.maxHeadBytes) {
                 return m_requestLineEnd < 0
-                    ? makeRefusal(414, QStringLiteral("the request line is longer than %1 bytes")
+                    ? makeRefusal(414,
+                                  QStringLiteral("the request line is longer than %1 bytes")
                                       .arg(m_limits.maxRequestLineBytes))
-                    : makeRefusal(431, QStringLiteral("the request head is larger than %1 bytes")
+                    : makeRefusal(431,
+                                  QStringLiteral("the request head is larger than %1 bytes")
                                       .arg(m_limits.maxHeadBytes));
             }
             if ((uchar(c) < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f)
@@ -452,7 +510,8 @@ private:
             m_head.append(c);
             if (m_requestLineEnd < 0) {
                 if (m_head.size() > m_limits.maxRequestLineBytes + 2)
-                    return makeRefusal(414, QStringLiteral("the request line is longer than %1 bytes")
+                    return makeRefusal(414,
+                                       QStringLiteral("the request line is longer than %1 bytes")
                                            .arg(m_limits.maxRequestLineBytes));
                 if (c != '\n')
                     continue;
@@ -460,7 +519,8 @@ private:
                 if (line.endsWith('\r'))
                     line.chop(1);
                 if (line.size() > m_limits.maxRequestLineBytes)
-                    return makeRefusal(414, QStringLiteral("the request line is longer than %1 bytes")
+                    return makeRefusal(414,
+                                       QStringLiteral("the request line is longer than %1 bytes")
                                            .arg(m_limits.maxRequestLineBytes));
                 if (line.contains('\r') || line.contains('\t'))
                     return makeRefusal(400, QStringLiteral("malformed request line"));
@@ -477,8 +537,8 @@ private:
             if (fields == "\n" || fields == "\r\n" || fields.endsWith("\n\n")
                 || fields.endsWith("\n\r\n")) {
                 const qsizetype lineEnd = m_head.indexOf('\n');
-                const bool http10 = QByteArrayView(m_head).first(lineEnd).trimmed().endsWith(
-                    "HTTP/1.0");
+                const bool http10
+                    = QByteArrayView(m_head).first(lineEnd).trimmed().endsWith("HTTP/1.0");
                 const Refusal refusal = checkHeaderFields(fields, http10, m_limits);
                 if (refusal.status != 0)
                     return refusal;
@@ -574,11 +634,11 @@ protected:
                 socket->abort();
                 socket->deleteLater();
             });
-            socket->write(refusalResponse(
-                503,
-                QStringLiteral("too many connections (%1); try again shortly")
-                    .arg(m_screen->limits.maxConnections),
-                true, QByteArrayLiteral("Retry-After: 1\r\n")));
+            socket->write(
+                refusalResponse(503,
+                                QStringLiteral("too many connections (%1); try again shortly")
+                                    .arg(m_screen->limits.maxConnections),
+                                true, QByteArrayLiteral("Retry-After: 1\r\n")));
             socket->disconnectFromHost();
             return;
         }
@@ -664,7 +724,8 @@ SyncServer::~SyncServer()
 {
     // Connections first: no request may reach a store that is gone.
     m_http.reset();
-    m_store.reset();
+    m_sqliteStore = nullptr;
+    m_backend.reset();
     m_screen.reset();
 }
 
@@ -675,8 +736,28 @@ bool SyncServer::open(const QString &databasePath, QString *error)
         databasePath, QStringLiteral("batchsync-server-%1").arg(connections.fetchAndAddRelaxed(1)));
     if (!store->open(error))
         return false;
-    m_store = std::move(store);
+    ServerStore *sqlite = store.get();
+    setBackend(std::move(store));
+    m_sqliteStore = sqlite;
     return true;
+}
+
+bool SyncServer::openPostgres(const QString &connectionString, QString *error)
+{
+    static QAtomicInteger<quint64> connections;
+    auto store = std::make_unique<PgServerStore>(
+        connectionString,
+        QStringLiteral("batchsync-server-pg-%1").arg(connections.fetchAndAddRelaxed(1)));
+    if (!store->open(error))
+        return false;
+    setBackend(std::move(store));
+    return true;
+}
+
+void SyncServer::setBackend(std::unique_ptr<ServerBackend> backend)
+{
+    m_sqliteStore = nullptr;
+    m_backend = std::move(backend);
 }
 
 void SyncServer::setToken(const QString &token)
@@ -757,6 +838,8 @@ QHttpServerResponse SyncServer::respond(Route route, const QString &entity,
                                         const QHttpServerRequest &request)
 {
     ++m_requestsServed;
+    QElapsedTimer timer;
+    timer.start();
     QHttpServerResponse response = [&] {
         if (!isAuthorized(request)) {
             QHttpServerResponse unauthorized = errorResponse(
@@ -776,12 +859,12 @@ QHttpServerResponse SyncServer::respond(Route route, const QString &entity,
             notAllowed.setHeader(QByteArrayLiteral("Allow"), QByteArrayLiteral("GET"));
             return notAllowed;
         }
-        if (!m_store)
+        if (!m_backend)
             return errorResponse(Status::ServiceUnavailable,
                                  QStringLiteral("the server has no database open"));
         switch (route) {
         case Route::Entities:
-            return entitiesResponse(*m_store);
+            return entitiesResponse(*m_backend);
         case Route::Count:
             return count(entity, request);
         case Route::Changes:
@@ -791,20 +874,27 @@ QHttpServerResponse SyncServer::respond(Route route, const QString &entity,
         }
         return errorResponse(Status::NotFound, QStringLiteral("no such path"));
     }();
-    qCDebug(lcServer).noquote() << request.method() << request.url().toString() << "->"
-                                << int(response.statusCode()) << response.data().size() << "bytes";
+    // One line per request at info level: QT_LOGGING_RULES="batchsync.server.info=true"
+    // (batchsync-server --verbose).
+    qCInfo(lcServer).noquote() << methodName(request.method())
+                               << request.url().toString(QUrl::RemoveScheme | QUrl::RemoveAuthority)
+                               << int(response.statusCode()) << response.data().size() << "bytes"
+                               << QString::number(timer.nsecsElapsed() / 1e6, 'f', 1)
+            + QLatin1String(" ms");
     return response;
 }
 
 QHttpServerResponse SyncServer::count(const QString &entity, const QHttpServerRequest &request)
 {
-    if (!m_store->entity(entity))
+    if (!m_backend->entity(entity))
         return unknownEntity(entity);
     const Paging paging = parsePaging(request.query());
     if (!paging.error.isEmpty())
         return errorResponse(Status::BadRequest, paging.error);
     QString error;
-    const std::optional<qint64> count = m_store->count(entity, paging.mode, paging.since, &error);
+    const std::optional<qint64> count = m_backend->count(entity, paging.mode, paging.since, &error);
+    if (!count && isCursorError(error))
+        return errorResponse(Status::BadRequest, error);
     if (!count) {
         qCWarning(lcServer) << "count failed:" << error;
         return errorResponse(Status::InternalServerError, error);
@@ -815,15 +905,17 @@ QHttpServerResponse SyncServer::count(const QString &entity, const QHttpServerRe
 
 QHttpServerResponse SyncServer::changes(const QString &entity, const QHttpServerRequest &request)
 {
-    if (!m_store->entity(entity))
+    if (!m_backend->entity(entity))
         return unknownEntity(entity);
     const Paging paging = parsePaging(request.query());
     if (!paging.error.isEmpty())
         return errorResponse(Status::BadRequest, paging.error);
     QString error;
     int records = 0;
-    std::optional<QByteArray> body = m_store->changesJson(
+    std::optional<QByteArray> body = m_backend->changesJson(
         entity, paging.mode, paging.since, paging.offset, paging.limit, &records, &error);
+    if (!body && isCursorError(error))
+        return errorResponse(Status::BadRequest, error);
     if (!body) {
         qCWarning(lcServer) << "reading changes failed:" << error;
         return errorResponse(Status::InternalServerError, error);
@@ -864,43 +956,43 @@ void EmbeddedServer::start(const QString &databasePath, bool demo, const QString
     m_context->moveToThread(m_thread.get());
     m_thread->start();
 
-    QMetaObject::invokeMethod(m_context, [this, databasePath, demo, token,
-                                          pageDelay = m_pageDelayMs] {
-        // Here in the server thread: everything created now lives in it.
-        auto *server = new SyncServer;
-        m_server = server;
-        connect(m_thread.get(), &QThread::finished, server, &QObject::deleteLater);
-        const auto fail = [this](const QString &message) {
-            qCWarning(lcServer).noquote() << "embedded server failed:" << message;
-            QMetaObject::invokeMethod(
-                this, [this, message] { emit failed(message); }, Qt::QueuedConnection);
-        };
+    QMetaObject::invokeMethod(
+        m_context, [this, databasePath, demo, token, pageDelay = m_pageDelayMs] {
+            // Here in the server thread: everything created now lives in it.
+            auto *server = new SyncServer;
+            m_server = server;
+            connect(m_thread.get(), &QThread::finished, server, &QObject::deleteLater);
+            const auto fail = [this](const QString &message) {
+                qCWarning(lcServer).noquote() << "embedded server failed:" << message;
+                QMetaObject::invokeMethod(
+                    this, [this, message] { emit failed(message); }, Qt::QueuedConnection);
+            };
 
-        QString error;
-        if (!server->open(databasePath, &error))
-            return fail(error);
-        if (demo && server->store()->entities().isEmpty()) {
-            QElapsedTimer timer;
-            timer.start();
-            if (!DemoData::populate(server->store(), 1.0, EmbeddedDemoSeed, &error))
-                return fail(QStringLiteral("cannot create the demo data: %1").arg(error));
-            qCInfo(lcServer) << "created" << DemoData::recordCount(1.0) << "demo records in"
-                             << timer.elapsed() << "ms";
-        }
-        server->setToken(token);
-        server->setPageDelay(pageDelay);
-        if (server->listen(QHostAddress::LocalHost, 0) == 0)
-            return fail(
-                QStringLiteral("cannot listen on 127.0.0.1: %1").arg(server->errorString()));
-        const QUrl url = server->baseUrl();
-        QMetaObject::invokeMethod(
-            this,
-            [this, url] {
-                m_baseUrl = url;
-                emit ready(url);
-            },
-            Qt::QueuedConnection);
-    });
+            QString error;
+            if (!server->open(databasePath, &error))
+                return fail(error);
+            if (demo && server->backend()->entities().isEmpty()) {
+                QElapsedTimer timer;
+                timer.start();
+                if (!DemoData::populate(server->backend(), 1.0, EmbeddedDemoSeed, &error))
+                    return fail(QStringLiteral("cannot create the demo data: %1").arg(error));
+                qCInfo(lcServer) << "created" << DemoData::recordCount(1.0) << "demo records in"
+                                 << timer.elapsed() << "ms";
+            }
+            server->setToken(token);
+            server->setPageDelay(pageDelay);
+            if (server->listen(QHostAddress::LocalHost, 0) == 0)
+                return fail(
+                    QStringLiteral("cannot listen on 127.0.0.1: %1").arg(server->errorString()));
+            const QUrl url = server->baseUrl();
+            QMetaObject::invokeMethod(
+                this,
+                [this, url] {
+                    m_baseUrl = url;
+                    emit ready(url);
+                },
+                Qt::QueuedConnection);
+        });
 }
 
 } // namespace BatchSync

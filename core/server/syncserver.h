@@ -6,7 +6,6 @@
 #include <QHostAddress>
 #include <QObject>
 #include <QUrl>
-
 #include <memory>
 
 QT_BEGIN_NAMESPACE
@@ -18,11 +17,14 @@ QT_END_NAMESPACE
 
 namespace BatchSync {
 
+class ServerBackend;
 class ServerStore;
 struct ServerScreen;
 
 /*!
-    The reference server: protocol v1 under /api/v1 on Qt HttpServer, from a ServerStore.
+    The reference server: protocol v1 under /api/v1 on Qt HttpServer, from a ServerBackend:
+    a ServerStore (SQLite, open()), a PgServerStore (PostgreSQL, openPostgres()) or any
+    backend handed over with setBackend().
 
     Answers GET /api/v1/entities, /entities/{name}/count and /entities/{name}/changes in both
     paging modes; every error is 4xx/5xx with {"error": "..."}. With a token set, every
@@ -89,10 +91,19 @@ public:
     */
     static bool constantTimeEquals(QByteArrayView given, QByteArrayView expected);
 
-    /*! Opens (creating if needed) the database at \a databasePath (":memory:" allowed). */
+    /*! Opens (creating if needed) the SQLite database at \a databasePath (":memory:" allowed). */
     bool open(const QString &databasePath, QString *error);
-    /*! The data served; null before open(). */
-    ServerStore *store() const { return m_store.get(); }
+    /*!
+        Serves a PostgreSQL database, given as a libpq connection string or URI (see
+        PgConnection); fails with a message naming the server when it cannot be reached.
+    */
+    bool openPostgres(const QString &connectionString, QString *error);
+    /*! Serves \a backend, which must be open. Replaces any backend served before. */
+    void setBackend(std::unique_ptr<ServerBackend> backend);
+    /*! The data served; null before a backend is set. */
+    ServerBackend *backend() const { return m_backend.get(); }
+    /*! The SQLite store served, or null when the backend is another one. */
+    ServerStore *store() const { return m_sqliteStore; }
 
     /*! Requires this bearer token from now on; empty: no authentication. */
     void setToken(const QString &token);
@@ -143,7 +154,8 @@ private:
 
     std::unique_ptr<ServerScreen> m_screen; // outlives m_http: its connections report to it
     std::unique_ptr<QHttpServer> m_http;
-    std::unique_ptr<ServerStore> m_store;
+    std::unique_ptr<ServerBackend> m_backend;
+    ServerStore *m_sqliteStore = nullptr; // m_backend, when it is a ServerStore
     QByteArray m_token; // the whole expected header value, "Bearer <token>"
     QString m_errorString;
     QHostAddress m_address;

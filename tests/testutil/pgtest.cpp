@@ -1,0 +1,135 @@
+#include "pgtest.h"
+
+#include "server/pgserverstore.h"
+
+#include <QAtomicInteger>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QtGlobal>
+
+namespace BatchSync::Test::PgTest {
+
+namespace {
+
+QString baseConnection()
+{
+    return qEnvironmentVariable("BATCHSYNC_TEST_POSTGRES").trimmed();
+}
+
+// The base connection string with dbname (and search_path) replaced.
+QString withDatabase(const QString &database, const QString &schema)
+{
+    QString result = baseConnection();
+    PgConnection parsed;
+    QString error;
+    if (!PgConnection::parse(result, &parsed, &error))
+        return QString();
+    QStringList parts;
+    if (!parsed.host.isEmpty())
+        parts.append(QStringLiteral("host=") + parsed.host);
+    if (parsed.port > 0)
+        parts.append(QStringLiteral("port=%1").arg(parsed.port));
+    parts.append(QStringLiteral("dbname=") + database);
+    if (!parsed.userName.isEmpty())
+        parts.append(QStringLiteral("user=") + parsed.userName);
+    if (!parsed.password.isEmpty())
+        parts.append(QStringLiteral("password='%1'").arg(parsed.password));
+    if (!parsed.options.isEmpty())
+        parts.append(parsed.options);
+    if (!schema.isEmpty())
+        parts.append(QStringLiteral("options='-c search_path=%1'").arg(schema));
+    return parts.join(u' ');
+}
+
+// Runs statements on a short-lived connection.
+bool run(const QString &connection, const QStringList &statements, QString *error)
+{
+    static QAtomicInteger<int> counter;
+    const QString name = QStringLiteral("pgtest-%1").arg(counter.fetchAndAddRelaxed(1));
+    bool ok = true;
+    {
+        PgConnection parsed;
+        if (!PgConnection::parse(connection, &parsed, error))
+            return false;
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+        db.setHostName(parsed.host);
+        if (parsed.port > 0)
+            db.setPort(parsed.port);
+        db.setDatabaseName(parsed.databaseName);
+        db.setUserName(parsed.userName);
+        db.setPassword(parsed.password);
+        db.setConnectOptions(parsed.options);
+        if (!db.open()) {
+            if (error)
+                *error = db.lastError().text();
+            ok = false;
+        } else {
+            QSqlQuery query(db);
+            query.exec(QStringLiteral("SET client_min_messages = warning"));
+            for (const QString &sql : statements) {
+                if (!query.exec(sql)) {
+                    if (error)
+                        *error = query.lastError().text();
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(name);
+    return ok;
+}
+
+} // namespace
+
+QString unavailableReason()
+{
+    if (baseConnection().isEmpty())
+        return QStringLiteral("BATCHSYNC_TEST_POSTGRES is not set (bash .ci/postgres start "
+                              "prints it)");
+    if (!PgServerStore::isDriverAvailable())
+        return QStringLiteral("the Qt PostgreSQL driver QPSQL is missing (libqt6sql6-psql)");
+    QString error;
+    if (!run(baseConnection(), { QStringLiteral("SELECT 1") }, &error))
+        return QStringLiteral("cannot reach PostgreSQL at \"%1\": %2").arg(baseConnection(), error);
+    return QString();
+}
+
+bool required()
+{
+    return !qEnvironmentVariableIsEmpty("CI");
+}
+
+QString connection(const QString &database, const QString &schema, bool fresh)
+{
+    QString error;
+    // CREATE DATABASE has no IF NOT EXISTS: an "already exists" error is fine.
+    run(baseConnection(), { QStringLiteral("CREATE DATABASE %1").arg(database) }, &error);
+    if (fresh
+        && !run(withDatabase(database, QString()),
+                { QStringLiteral("DROP SCHEMA IF EXISTS %1 CASCADE").arg(schema),
+                  QStringLiteral("CREATE SCHEMA %1").arg(schema) },
+                &error)) {
+        qWarning("PgTest: cannot create schema %s in %s: %s", qPrintable(schema),
+                 qPrintable(database), qPrintable(error));
+        return QString();
+    }
+    return withDatabase(database, schema);
+}
+
+void dropSchema(const QString &database, const QString &schema)
+{
+    QString error;
+    if (!run(withDatabase(database, QString()),
+             { QStringLiteral("DROP SCHEMA IF EXISTS %1 CASCADE").arg(schema) }, &error))
+        qWarning("PgTest: cannot drop schema %s: %s", qPrintable(schema), qPrintable(error));
+}
+
+bool exec(const QString &database, const QString &schema, const QString &sql, QString *error)
+{
+    return run(withDatabase(database, schema), { sql }, error);
+}
+
+} // namespace BatchSync::Test::PgTest

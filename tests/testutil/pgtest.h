@@ -1,0 +1,40 @@
+#pragma once
+
+#include <QString>
+
+/*!
+    \file pgtest.h
+    PostgreSQL for tests: the server named by BATCHSYNC_TEST_POSTGRES (a libpq connection
+    string, e.g. "host=127.0.0.1 port=54329 dbname=postgres user=postgres"; .ci/postgres
+    starts one), a database per suite and a fresh schema per test. Main thread only.
+*/
+
+namespace BatchSync::Test::PgTest {
+
+/*!
+    Why PostgreSQL tests cannot run here, or an empty string when they can: the variable is
+    unset, the QPSQL driver is missing or the server cannot be reached.
+*/
+QString unavailableReason();
+
+/*!
+    Whether a missing PostgreSQL fails the tests instead of skipping them: under CI (the
+    environment variable CI set), where the cluster is part of the run.
+*/
+bool required();
+
+/*!
+    The connection string of database \a database on the test server (created when
+    missing), with its search_path set to \a schema, which is dropped and created empty when
+    \a fresh is set. Empty on failure, with a warning.
+*/
+QString connection(const QString &database, const QString &schema, bool fresh);
+
+/*! Drops \a schema of \a database with everything in it. */
+void dropSchema(const QString &database, const QString &schema);
+
+/*! Runs \a sql (one or more statements) in \a database with \a schema as search_path. */
+bool exec(const QString &database, const QString &schema, const QString &sql,
+          QString *error = nullptr);
+
+} // namespace BatchSync::Test::PgTest
