@@ -9,12 +9,17 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSqlDatabase>
+#include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <sqlite3.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace BatchSync {
 
@@ -32,14 +37,20 @@ void setError(QString *error, const QString &message)
 /*
     Appends JSON to a QByteArray without a DOM: a page of 10,000 records has to be built in
     milliseconds. Writes go through a raw pointer into spare capacity (QByteArray::append is
-    costly for many tiny pieces); strings go from UTF-16 straight to escaped UTF-8 in one pass.
+    costly for many tiny pieces); strings go from SQLite's UTF-8 (or UTF-16) straight to
+    escaped UTF-8 in one pass.
 */
 class JsonWriter final
 {
 public:
     explicit JsonWriter(qsizetype reserve) { m_out.resize(qMax<qsizetype>(reserve, 256)); }
 
-    template<std::size_t N> void literal(const char (&text)[N]) { append(text, qsizetype(N - 1)); }
+    template<std::size_t N> void literal(const char (&text)[N])
+    {
+        // A constant size: the copy compiles to a few moves.
+        std::memcpy(room(qsizetype(N - 1)), text, N - 1);
+        m_size += qsizetype(N - 1);
+    }
     void raw(const QByteArray &bytes) { append(bytes.constData(), bytes.size()); }
     void raw(char c)
     {
@@ -48,6 +59,7 @@ public:
     }
 
     void string(QStringView text);
+    void utf8String(const unsigned char *text, qsizetype size);
     void integer(qint64 value)
     {
         char *out = room(24);
@@ -161,6 +173,147 @@ void JsonWriter::string(QStringView text)
     m_size = out - m_out.constData();
 }
 
+// The bytes a JSON string holds as they are: printable ASCII but the quote and the backslash.
+struct PlainBytes
+{
+    bool plain[256] = {};
+    constexpr PlainBytes()
+    {
+        for (int c = 0x20; c < 0x80; ++c)
+            plain[c] = c != '"' && c != '\\';
+    }
+};
+constexpr PlainBytes plainBytes;
+
+// Whether none of the eight bytes of \a word needs care: none below 0x20, none from 0x80 on,
+// no quote and no backslash (bit tricks that tell whether a byte is zero or below a value).
+inline bool isPlainWord(quint64 word)
+{
+    constexpr quint64 ones = 0x0101010101010101ULL;
+    constexpr quint64 highs = 0x8080808080808080ULL;
+    const quint64 quote = word ^ (ones * '"');
+    const quint64 backslash = word ^ (ones * '\\');
+    const quint64 special = ((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote)
+        | ((backslash - ones) & ~backslash) | word;
+    return (special & highs) == 0;
+}
+
+// SQLite's sqlite3Utf8Trans1: the value bits of a UTF-8 lead byte from 0xc0 on.
+constexpr unsigned char utf8Lead[64] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x00, 0x01, 0x02, 0x03, 0x00, 0x01, 0x00, 0x00,
+};
+
+/*
+    Text as SQLite stores it (UTF-8), written as string(QStringView) writes the same text read
+    through sqlite3_column_text16, which is how QSQLITE reads it: byte for byte the same body.
+    Printable ASCII runs are copied. Anything else is decoded the way SQLite turns UTF-8 into
+    UTF-16 (READ_UTF8 in its utf.c: a stray continuation byte stands for itself, overlong forms,
+    surrogates, U+FFFE and U+FFFF become U+FFFD, code points above U+FFFF become a surrogate
+    pair of their low 20 bits), then encoded as string() encodes those UTF-16 units.
+*/
+void JsonWriter::utf8String(const unsigned char *text, qsizetype size)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    // Worst case: 6 bytes (\u00XX) per byte, plus the quotes.
+    char *out = room(2 + 6 * size);
+    *out++ = '"';
+    const unsigned char *p = text;
+    const unsigned char *const end = text + size;
+    while (p < end) {
+        // Many bytes at a time while none needs care (most text needs none).
+#ifdef __SSE2__
+        while (end - p >= 16) {
+            const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+            // Signed: bytes from 0x80 on are negative, so below 0x20 too.
+            const __m128i special
+                = _mm_or_si128(_mm_cmplt_epi8(bytes, _mm_set1_epi8(0x20)),
+                               _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')),
+                                            _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))));
+            if (_mm_movemask_epi8(special) != 0)
+                break;
+            _mm_storeu_si128(reinterpret_cast<__m128i *>(out), bytes);
+            out += 16;
+            p += 16;
+        }
+#endif
+        while (end - p >= 8) {
+            quint64 word;
+            std::memcpy(&word, p, 8);
+            if (!isPlainWord(word))
+                break;
+            std::memcpy(out, &word, 8);
+            out += 8;
+            p += 8;
+        }
+        if (p == end)
+            break;
+        if (plainBytes.plain[*p]) {
+            *out++ = char(*p++);
+            continue;
+        }
+        quint32 c = *p++;
+        if (c < 0x80) {
+            *out++ = '\\';
+            switch (c) {
+            case '"':
+                *out++ = '"';
+                break;
+            case '\\':
+                *out++ = '\\';
+                break;
+            case '\n':
+                *out++ = 'n';
+                break;
+            case '\r':
+                *out++ = 'r';
+                break;
+            case '\t':
+                *out++ = 't';
+                break;
+            case '\b':
+                *out++ = 'b';
+                break;
+            case '\f':
+                *out++ = 'f';
+                break;
+            default:
+                *out++ = 'u';
+                *out++ = '0';
+                *out++ = '0';
+                *out++ = hex[c >> 4];
+                *out++ = hex[c & 0xf];
+            }
+            continue;
+        }
+        if (c >= 0xc0) {
+            c = utf8Lead[c - 0xc0];
+            while (p < end && (*p & 0xc0) == 0x80)
+                c = (c << 6) + (0x3f & *p++);
+            if (c < 0x80 || (c & 0xfffff800) == 0xd800 || (c & 0xfffffffe) == 0xfffe)
+                c = 0xfffd;
+        }
+        if (c < 0x800) {
+            *out++ = char(0xc0 | (c >> 6));
+            *out++ = char(0x80 | (c & 0x3f));
+        } else if (c < 0x10000) {
+            *out++ = char(0xe0 | (c >> 12));
+            *out++ = char(0x80 | ((c >> 6) & 0x3f));
+            *out++ = char(0x80 | (c & 0x3f));
+        } else {
+            c = 0x10000 + ((c - 0x10000) & 0xfffff);
+            *out++ = char(0xf0 | (c >> 18));
+            *out++ = char(0x80 | ((c >> 12) & 0x3f));
+            *out++ = char(0x80 | ((c >> 6) & 0x3f));
+            *out++ = char(0x80 | (c & 0x3f));
+        }
+    }
+    *out++ = '"';
+    m_size = out - m_out.constData();
+}
+
 QString sqlType(FieldType type)
 {
     switch (type) {
@@ -197,12 +350,6 @@ std::optional<qint64> parseCursor(QStringView text)
         value = value * 10 + (c.unicode() - u'0');
     }
     return value;
-}
-
-// changedSince as bound to SQL: a null QString would bind as NULL and match nothing.
-QString changedSinceValue(const QString &since)
-{
-    return since.isEmpty() ? QStringLiteral("") : since;
 }
 
 /*
@@ -347,6 +494,207 @@ QVariant typedValue(FieldType type, const QVariant &column)
     return QVariant();
 }
 
+/*
+    The page path reads through the sqlite3 C API behind QSQLITE: a QVariant per cell and text
+    turned into UTF-16 and back cost more than the rest of a page. These statements share
+    QSQLITE's connection and are always reset after use, so that no read transaction stays open.
+*/
+struct StatementFinalizer
+{
+    void operator()(sqlite3_stmt *statement) const { sqlite3_finalize(statement); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+class StatementReset final
+{
+    Q_DISABLE_COPY_MOVE(StatementReset)
+
+public:
+    explicit StatementReset(sqlite3_stmt *statement)
+        : m_statement(statement)
+    {
+    }
+    ~StatementReset() { sqlite3_reset(m_statement); }
+
+private:
+    sqlite3_stmt *m_statement;
+};
+
+sqlite3 *nativeHandle(const QString &connection)
+{
+    const QSqlDatabase db = QSqlDatabase::database(connection, false);
+    const QVariant handle = db.driver() ? db.driver()->handle() : QVariant();
+    if (!handle.isValid() || qstrcmp(handle.typeName(), "sqlite3*") != 0)
+        return nullptr;
+    return *static_cast<sqlite3 *const *>(handle.constData());
+}
+
+QString sqliteError(sqlite3 *db)
+{
+    return QString::fromUtf8(sqlite3_errmsg(db));
+}
+
+sqlite3_stmt *preparedStatement(Statement &slot, const QString &connection, const QString &sql,
+                                QString *error)
+{
+    if (slot)
+        return slot.get();
+    sqlite3 *db = nativeHandle(connection);
+    if (!db) {
+        setError(error, QStringLiteral("the server database connection has no SQLite handle"));
+        return nullptr;
+    }
+    const QByteArray text = sql.toUtf8();
+    sqlite3_stmt *statement = nullptr;
+    if (sqlite3_prepare_v3(db, text.constData(), int(text.size()), SQLITE_PREPARE_PERSISTENT,
+                           &statement, nullptr)
+        != SQLITE_OK) {
+        setError(error, QStringLiteral("cannot prepare a query: %1").arg(sqliteError(db)));
+        sqlite3_finalize(statement);
+        return nullptr;
+    }
+    slot.reset(statement);
+    return statement;
+}
+
+// Whether the database keeps its text in UTF-8 (SQLite's default, and so every database this
+// store creates); otherwise pages read text as UTF-16, as QSQLITE does.
+bool storesUtf8(sqlite3 *db)
+{
+    sqlite3_stmt *statement = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA encoding", -1, &statement, nullptr) != SQLITE_OK) {
+        sqlite3_finalize(statement);
+        return false;
+    }
+    const Statement owner(statement);
+    if (sqlite3_step(statement) != SQLITE_ROW)
+        return false;
+    const char *encoding = reinterpret_cast<const char *>(sqlite3_column_text(statement, 0));
+    return encoding && qstrcmp(encoding, "UTF-8") == 0;
+}
+
+/*
+    A cell of the current row. One sqlite3_column_value() and then the sqlite3_value_*()
+    readers take neither the connection's mutex nor an error check per reading, as each
+    sqlite3_column_*() call does. The value is unprotected, which is safe here: it is read on
+    the connection's own thread, before the next step.
+*/
+sqlite3_value *cell(sqlite3_stmt *statement, int column)
+{
+    return sqlite3_column_value(statement, column);
+}
+
+// A cell as QSqlQuery::value() holds it (QSQLITE's fetchNext), for the values whose storage
+// class does not match their field's type, which this store never writes.
+QVariant driverValue(sqlite3_value *value)
+{
+    switch (sqlite3_value_type(value)) {
+    case SQLITE_BLOB:
+        return QByteArray(static_cast<const char *>(sqlite3_value_blob(value)),
+                          sqlite3_value_bytes(value));
+    case SQLITE_INTEGER:
+        return QVariant(qint64(sqlite3_value_int64(value)));
+    case SQLITE_FLOAT:
+        return QVariant(sqlite3_value_double(value));
+    case SQLITE_NULL:
+        return QVariant(QMetaType::fromType<QString>());
+    default:
+        return QString(reinterpret_cast<const QChar *>(sqlite3_value_text16(value)),
+                       sqlite3_value_bytes16(value) / qsizetype(sizeof(QChar)));
+    }
+}
+
+// changedSince as bound to SQL: empty is the empty string, never NULL, which would match
+// nothing.
+void bindChangedSince(sqlite3_stmt *statement, int index, const QString &since)
+{
+    const QByteArray text = since.toUtf8();
+    sqlite3_bind_text(statement, index, text.isEmpty() ? "" : text.constData(), int(text.size()),
+                      SQLITE_TRANSIENT);
+}
+
+qint64 integerCell(sqlite3_value *value)
+{
+    if (sqlite3_value_type(value) == SQLITE_INTEGER)
+        return sqlite3_value_int64(value);
+    return driverValue(value).toLongLong();
+}
+
+void writeText(JsonWriter &json, sqlite3_value *value, bool utf8)
+{
+    if (utf8) {
+        const unsigned char *text = sqlite3_value_text(value);
+        const int size = sqlite3_value_bytes(value);
+        json.utf8String(text, text ? size : 0);
+    } else {
+        const auto *text = static_cast<const char16_t *>(sqlite3_value_text16(value));
+        const int size = sqlite3_value_bytes16(value);
+        json.string(QStringView(text, text ? size / 2 : 0));
+    }
+}
+
+void writeTextCell(JsonWriter &json, sqlite3_value *value, bool utf8)
+{
+    if (sqlite3_value_type(value) == SQLITE_TEXT)
+        writeText(json, value, utf8);
+    else
+        json.string(driverValue(value).toString());
+}
+
+// A field's value: the storage class its type is written with takes the direct path.
+void writeField(JsonWriter &json, sqlite3_value *value, FieldType type, bool utf8)
+{
+    switch (sqlite3_value_type(value)) {
+    case SQLITE_NULL:
+        json.literal("null");
+        return;
+    case SQLITE_TEXT:
+        if (type == FieldType::String || type == FieldType::DateTime) {
+            writeText(json, value, utf8);
+            return;
+        }
+        break;
+    case SQLITE_INTEGER:
+        if (type == FieldType::Int) {
+            json.integer(sqlite3_value_int64(value));
+            return;
+        }
+        if (type == FieldType::Bool) {
+            json.boolean(sqlite3_value_int64(value) != 0);
+            return;
+        }
+        break;
+    case SQLITE_FLOAT:
+        if (type == FieldType::Real) {
+            json.real(sqlite3_value_double(value));
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    const QVariant variant = driverValue(value);
+    if (variant.isNull()) {
+        json.literal("null");
+        return;
+    }
+    switch (type) {
+    case FieldType::String:
+    case FieldType::DateTime:
+        json.string(variant.toString());
+        break;
+    case FieldType::Int:
+        json.integer(variant.toLongLong());
+        break;
+    case FieldType::Real:
+        json.real(variant.toDouble());
+        break;
+    case FieldType::Bool:
+        json.boolean(variant.toLongLong() != 0);
+        break;
+    }
+}
+
 } // namespace
 
 struct ServerStore::Entity
@@ -359,13 +707,17 @@ struct ServerStore::Entity
     qint64 lastSeq = 0;
     QString lastChangedAt;
 
-    // Prepared on first use and kept: a page must not pay for parsing SQL.
+    // Prepared on first use and kept: a page must not pay for parsing SQL. All of them are
+    // finalized when the schema changes and before the connection closes.
     std::unique_ptr<QSqlQuery> upsertQuery;
     std::unique_ptr<QSqlQuery> removeQuery;
-    std::unique_ptr<QSqlQuery> cursorPageQuery;
-    std::unique_ptr<QSqlQuery> offsetPageQuery;
-    std::unique_ptr<QSqlQuery> cursorCountQuery;
-    std::unique_ptr<QSqlQuery> offsetCountQuery;
+    Statement cursorPageStatement;
+    Statement offsetPageStatement;
+    Statement cursorCountStatement;
+    Statement offsetCountStatement;
+    bool utf8Text = true; // the database's text encoding, checked before the first page
+    bool encodingChecked = false;
+    qsizetype pageBytesPerRecord = 0; // of the last page, to size the next one's buffer
 
     void setSchema(const EntitySchema &newSchema)
     {
@@ -387,10 +739,11 @@ struct ServerStore::Entity
     {
         upsertQuery.reset();
         removeQuery.reset();
-        cursorPageQuery.reset();
-        offsetPageQuery.reset();
-        cursorCountQuery.reset();
-        offsetCountQuery.reset();
+        cursorPageStatement.reset();
+        offsetPageStatement.reset();
+        cursorCountStatement.reset();
+        offsetCountStatement.reset();
+        encodingChecked = false;
     }
 
     QString selectColumns() const
@@ -740,6 +1093,8 @@ bool ServerStore::addEntity(const EntitySchema &schema, QString *error)
     candidate->setSchema(merged);
     candidate->position = existing ? existing->position
                                    : (m_entities.empty() ? 0 : m_entities.back()->position + 1);
+    if (existing)
+        existing->resetQueries(); // no statement of the old schema outlives the change
     if (!beginTransaction(error))
         return false;
     bool ok = true;
@@ -927,18 +1282,18 @@ std::optional<qint64> ServerStore::count(const QString &entityName, PagingMode m
     Entity *entity = findEntity(entityName, error);
     if (!entity)
         return std::nullopt;
-    QSqlQuery *query = nullptr;
+    sqlite3_stmt *statement = nullptr;
     if (mode == PagingMode::Cursor) {
         const std::optional<qint64> seq = parseCursor(since);
         if (!seq) {
             setError(error, QStringLiteral("invalid cursor"));
             return std::nullopt;
         }
-        query = prepared(entity->cursorCountQuery, m_connectionName,
-                         QStringLiteral("SELECT count(*) FROM %1 WHERE seq > ?").arg(entity->table),
-                         error);
-        if (query)
-            query->bindValue(0, *seq);
+        statement = preparedStatement(
+            entity->cursorCountStatement, m_connectionName,
+            QStringLiteral("SELECT count(*) FROM %1 WHERE seq > ?").arg(entity->table), error);
+        if (statement)
+            sqlite3_bind_int64(statement, 1, *seq);
     } else {
         if (!since.isEmpty() && !Timestamp::isValid(since)) {
             setError(error,
@@ -946,25 +1301,23 @@ std::optional<qint64> ServerStore::count(const QString &entityName, PagingMode m
                                     "2026-11-26T06:20:16.123Z"));
             return std::nullopt;
         }
-        query = prepared(
-            entity->offsetCountQuery, m_connectionName,
+        statement = preparedStatement(
+            entity->offsetCountStatement, m_connectionName,
             QStringLiteral("SELECT count(*) FROM %1 WHERE changed_at > ?").arg(entity->table),
             error);
-        if (query)
-            query->bindValue(0, changedSinceValue(since));
+        if (statement)
+            bindChangedSince(statement, 1, since);
     }
-    if (!query)
+    if (!statement)
         return std::nullopt;
-    if (!query->exec() || !query->next()) {
+    const StatementReset reset(statement);
+    if (sqlite3_step(statement) != SQLITE_ROW) {
         setError(error,
                  QStringLiteral("cannot count the changes of entity %1: %2")
-                     .arg(entity->schema.name, query->lastError().text()));
-        query->finish();
+                     .arg(entity->schema.name, sqliteError(sqlite3_db_handle(statement))));
         return std::nullopt;
     }
-    const qint64 result = query->value(0).toLongLong();
-    query->finish();
-    return result;
+    return qint64(sqlite3_column_int64(statement, 0));
 }
 
 std::optional<QByteArray> ServerStore::changesJson(const QString &entityName, PagingMode mode,
@@ -981,7 +1334,7 @@ std::optional<QByteArray> ServerStore::changesJson(const QString &entityName, Pa
         return std::nullopt;
     }
 
-    QSqlQuery *query = nullptr;
+    sqlite3_stmt *statement = nullptr;
     qint64 sinceSeq = 0;
     if (mode == PagingMode::Cursor) {
         const std::optional<qint64> seq = parseCursor(since);
@@ -990,12 +1343,13 @@ std::optional<QByteArray> ServerStore::changesJson(const QString &entityName, Pa
             return std::nullopt;
         }
         sinceSeq = *seq;
-        query = prepared(
-            entity->cursorPageQuery, m_connectionName,
+        statement = preparedStatement(
+            entity->cursorPageStatement, m_connectionName,
             entity->selectColumns() + QLatin1String(" WHERE seq > ? ORDER BY seq LIMIT ?"), error);
-        if (query) {
-            query->bindValue(0, sinceSeq);
-            query->bindValue(1, qint64(limit) + 1); // one more tells whether there are more
+        if (statement) {
+            sqlite3_bind_int64(statement, 1, sinceSeq);
+            // One more tells whether there are more.
+            sqlite3_bind_int64(statement, 2, qint64(limit) + 1);
         }
     } else {
         if (!since.isEmpty() && !Timestamp::isValid(since)) {
@@ -1004,34 +1358,39 @@ std::optional<QByteArray> ServerStore::changesJson(const QString &entityName, Pa
                                     "2026-11-26T06:20:16.123Z"));
             return std::nullopt;
         }
-        query = prepared(entity->offsetPageQuery, m_connectionName,
-                         entity->selectColumns()
-                             + QLatin1String(" WHERE changed_at > ? ORDER BY changed_at, id "
-                                             "LIMIT ? OFFSET ?"),
-                         error);
-        if (query) {
-            query->bindValue(0, changedSinceValue(since));
-            query->bindValue(1, qint64(limit) + 1);
-            query->bindValue(2, offset);
+        statement = preparedStatement(entity->offsetPageStatement, m_connectionName,
+                                      entity->selectColumns()
+                                          + QLatin1String(" WHERE changed_at > ? ORDER BY "
+                                                          "changed_at, id LIMIT ? OFFSET ?"),
+                                      error);
+        if (statement) {
+            bindChangedSince(statement, 1, since);
+            sqlite3_bind_int64(statement, 2, qint64(limit) + 1);
+            sqlite3_bind_int64(statement, 3, offset);
         }
     }
-    if (!query)
+    if (!statement)
         return std::nullopt;
-    if (!query->exec()) {
-        setError(error,
-                 QStringLiteral("cannot read the changes of entity %1: %2")
-                     .arg(entity->schema.name, query->lastError().text()));
-        return std::nullopt;
+    const StatementReset reset(statement);
+    if (!entity->encodingChecked) {
+        entity->utf8Text = storesUtf8(sqlite3_db_handle(statement));
+        entity->encodingChecked = true;
     }
+    const bool utf8 = entity->utf8Text;
 
     const QList<FieldSpec> &fields = entity->schema.fields;
     const int fieldCount = int(fields.size());
-    JsonWriter json(qMin(limit, 1000) * (112 + 32 * fieldCount));
+    // Sized from the previous page, so that a page is written without growing its buffer.
+    const qsizetype perRecord = entity->pageBytesPerRecord > 0
+        ? entity->pageBytesPerRecord + entity->pageBytesPerRecord / 8 + 16
+        : 112 + 32 * fieldCount;
+    JsonWriter json(qMin(limit, 10000) * perRecord + 64);
     json.literal("{\"changes\":[");
     int count = 0;
     bool hasMore = false;
     qint64 lastSeq = sinceSeq;
-    while (query->next()) {
+    int step;
+    while ((step = sqlite3_step(statement)) == SQLITE_ROW) {
         if (count == limit) {
             hasMore = true;
             break;
@@ -1039,42 +1398,28 @@ std::optional<QByteArray> ServerStore::changesJson(const QString &entityName, Pa
         if (count > 0)
             json.raw(',');
         ++count;
-        lastSeq = query->value(0).toLongLong();
+        lastSeq = integerCell(cell(statement, 0));
         json.literal("{\"id\":");
-        json.string(query->value(1).toString());
+        writeTextCell(json, cell(statement, 1), utf8);
         json.literal(",\"changedAt\":");
-        json.string(query->value(2).toString());
-        if (query->value(3).toLongLong() != 0) {
+        writeTextCell(json, cell(statement, 2), utf8);
+        if (integerCell(cell(statement, 3)) != 0) {
             json.literal(",\"deleted\":true}");
             continue;
         }
         json.literal(",\"deleted\":false,\"data\":{");
         for (int i = 0; i < fieldCount; ++i) {
             json.raw(entity->jsonKeys.at(i));
-            const QVariant value = query->value(4 + i);
-            if (value.isNull()) {
-                json.literal("null");
-                continue;
-            }
-            switch (fields.at(i).type) {
-            case FieldType::String:
-            case FieldType::DateTime:
-                json.string(value.toString());
-                break;
-            case FieldType::Int:
-                json.integer(value.toLongLong());
-                break;
-            case FieldType::Real:
-                json.real(value.toDouble());
-                break;
-            case FieldType::Bool:
-                json.boolean(value.toLongLong() != 0);
-                break;
-            }
+            writeField(json, cell(statement, 4 + i), fields.at(i).type, utf8);
         }
         json.literal("}}");
     }
-    query->finish();
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        setError(error,
+                 QStringLiteral("cannot read the changes of entity %1: %2")
+                     .arg(entity->schema.name, sqliteError(sqlite3_db_handle(statement))));
+        return std::nullopt;
+    }
 
     json.literal("],");
     if (mode == PagingMode::Cursor) {
@@ -1088,7 +1433,10 @@ std::optional<QByteArray> ServerStore::changesJson(const QString &entityName, Pa
         json.literal("\"hasMore\":false}");
     if (records)
         *records = count;
-    return json.take();
+    QByteArray body = json.take();
+    if (count > 0)
+        entity->pageBytesPerRecord = body.size() / count;
+    return body;
 }
 
 QHash<QString, QVariantList> ServerStore::liveRecords(const QString &entityName) const
