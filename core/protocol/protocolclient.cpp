@@ -3,6 +3,7 @@
 #include "common/logging.h"
 #include "protocol/protocolparser.h"
 
+#include <algorithm>
 #include <QDateTime>
 #include <QLocale>
 #include <QNetworkAccessManager>
@@ -138,18 +139,25 @@ void ProtocolRequest::onMetaDataChanged()
         return;
     // Refuse an announced oversize body before any of it arrives.
     const QVariant length = m_reply->header(QNetworkRequest::ContentLengthHeader);
-    if (length.isValid())
-        checkSize(length.toLongLong());
+    if (length.isValid() && checkSize(length.toLongLong()) && m_body.isEmpty())
+        m_body.reserve(qsizetype(length.toLongLong()));
 }
 
 void ProtocolRequest::onReadyRead()
 {
     if (m_finished || !m_reply || !m_reply->isOpen())
         return;
-    const QByteArray chunk = m_reply->readAll();
-    if (!checkSize(m_body.size() + chunk.size()))
+    // Straight into the body, which is reserved for the announced length: a page of a few
+    // hundred kilobytes is copied once, not once per chunk and again per reallocation.
+    const qint64 available = m_reply->bytesAvailable();
+    if (available <= 0)
         return;
-    m_body += chunk;
+    if (!checkSize(m_body.size() + available))
+        return;
+    const qsizetype before = m_body.size();
+    m_body.resize(before + qsizetype(available));
+    const qint64 read = m_reply->read(m_body.data() + before, available);
+    m_body.resize(before + qsizetype(std::max<qint64>(read, 0)));
     m_bytesReceived = m_body.size();
 }
 
