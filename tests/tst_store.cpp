@@ -1,6 +1,7 @@
 #include "common/identifier.h"
 #include "common/types.h"
 #include "store/localstore.h"
+#include "testutil/immutable.h"
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -15,12 +16,10 @@
 #include <QTest>
 #include <QThread>
 #include <QUuid>
-
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <memory>
-
-#include "testutil/immutable.h"
 
 #ifdef Q_OS_LINUX
 #include <unistd.h> // access()
@@ -140,6 +139,44 @@ bool execOnStore(const LocalStore &store, const QString &sql)
     return false;
 }
 
+/*! One batch from steps such as "a=Ada" (upsert a, named Ada) and "-a" (delete a). */
+QList<Change> changesFrom(const QString &steps)
+{
+    QList<Change> changes;
+    for (const QString &step : steps.split(u' ', Qt::SkipEmptyParts)) {
+        if (step.startsWith(u'-'))
+            changes.append(tombstone(step.mid(1)));
+        else
+            changes.append(record(step.section(u'=', 0, 0), step.section(u'=', 1)));
+    }
+    return changes;
+}
+
+/*! "id=name" for every row of \a table (duplicate ids included), ordered by id and name. */
+QStringList contents(RawDb &raw, const QString &table = QStringLiteral("customers"))
+{
+    QStringList result;
+    for (const QVariantList &row :
+         raw.rows(QStringLiteral("SELECT id, name FROM %1 ORDER BY id, name").arg(table))) {
+        result.append(row.at(0).toString() + u'=' + row.at(1).toString());
+    }
+    return result;
+}
+
+/*! Names of the unique indexes on exactly id of \a table. */
+QStringList uniqueIdIndexes(RawDb &raw, const QString &table = QStringLiteral("customers"))
+{
+    QStringList names;
+    for (const QVariantList &row :
+         raw.rows(QStringLiteral("SELECT il.name FROM pragma_index_list('%1') AS il WHERE "
+                                 "il.\"unique\" = 1 AND (SELECT count(*) FROM "
+                                 "pragma_index_info(il.name)) = 1 AND (SELECT name FROM "
+                                 "pragma_index_info(il.name)) = 'id'")
+                      .arg(table))) {
+        names.append(row.first().toString());
+    }
+    return names;
+}
 
 /*! Runs a small sync sequence on whatever thread it lives in. */
 class StoreWorker final : public QObject
@@ -229,16 +266,21 @@ private Q_SLOTS:
         QVERIFY(raw.isOpen());
         QCOMPARE(raw.scalar(QStringLiteral("PRAGMA journal_mode")).toString(),
                  QStringLiteral("wal"));
-        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 1);
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 2);
         QStringList columns;
         for (const QVariantList &row :
              raw.rows(QStringLiteral("SELECT name FROM pragma_table_info('_sync_state')"))) {
             columns.append(row.first().toString());
         }
-        QCOMPARE(columns,
-                 QStringList({ "entity", "paging", "cursor", "cursor_id", "run_active",
-                               "run_cursor", "run_cursor_id", "run_done", "run_total", "state",
-                               "error_category", "error_message", "last_completed_at", "fields" }));
+        QCOMPARE(
+            columns,
+            QStringList({ "entity", "paging", "cursor", "cursor_id", "run_active", "run_cursor",
+                          "run_cursor_id", "run_done", "run_total", "state", "error_category",
+                          "error_message", "last_completed_at", "fields", "bulk_load" }));
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT count(*) FROM sqlite_master WHERE type = "
+                                           "'table' AND name = '_sync_bulk_deleted'"))
+                     .toInt(),
+                 1);
 
         // Opening twice is harmless; close() makes the connection name free again.
         QVERIFY(store.open(&error));
@@ -678,12 +720,19 @@ private Q_SLOTS:
         QTest::addColumn<QString>("failure");
         QTest::addColumn<ErrorCategory>("category");
         QTest::addColumn<QString>("expected");
-        QTest::newRow("wrong value count") << "values" << ErrorCategory::Protocol << "has 2 values";
-        QTest::newRow("empty id") << "id" << ErrorCategory::Protocol << "has no id";
-        QTest::newRow("trigger raises on insert")
-            << "trigger" << ErrorCategory::Storage << "boom rejected";
-        QTest::newRow("trigger raises on delete")
-            << "delete-trigger" << ErrorCategory::Storage << "keep rejected";
+        QTest::addColumn<bool>("bulk"); // a first sync (bulk load) or a later run (upserts)
+        for (const bool bulk : { false, true }) {
+            const char *mode = bulk ? "bulk" : "upsert";
+            QTest::addRow("wrong value count, %s", mode)
+                << "values" << ErrorCategory::Protocol << "has 2 values" << bulk;
+            QTest::addRow("empty id, %s", mode)
+                << "id" << ErrorCategory::Protocol << "has no id" << bulk;
+            QTest::addRow("trigger raises on insert, %s", mode)
+                << "trigger" << ErrorCategory::Storage << "boom rejected" << bulk;
+        }
+        // In bulk-load state deletions wait for completeRun() (see bulkLoadCompletionFails).
+        QTest::newRow("trigger raises on delete, upsert")
+            << "delete-trigger" << ErrorCategory::Storage << "keep rejected" << false;
     }
 
     void failedBatchChangesNothing()
@@ -691,6 +740,7 @@ private Q_SLOTS:
         QFETCH(QString, failure);
         QFETCH(ErrorCategory, category);
         QFETCH(QString, expected);
+        QFETCH(bool, bulk);
         const QString path = newPath();
         const EntitySchema schema = customersSchema();
         const SyncPosition first { QStringLiteral("100"), {} };
@@ -699,8 +749,11 @@ private Q_SLOTS:
             SyncError error;
             QVERIFY(store.open(&error));
             QVERIFY(store.ensureEntity(schema, &error));
-            QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, {}, 10, SyncState::Running,
+            const SyncPosition from
+                = bulk ? SyncPosition() : SyncPosition { QStringLiteral("50"), {} };
+            QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, from, 10, SyncState::Running,
                                    &error));
+            QCOMPARE(store.loadEntity(schema.name, &error)->bulkLoad, bulk);
             QVERIFY(store.applyBatch(schema, { record("a", "A1"), record("keep", "K") }, first, 2,
                                      10, &error));
             {
@@ -1314,6 +1367,538 @@ private Q_SLOTS:
         QVERIFY(refused);
         QCOMPARE(otherError.category, ErrorCategory::Storage);
         QVERIFY2(otherError.message.contains(u"another thread"), qPrintable(otherError.message));
+    }
+
+    void bulkLoadFirstSync_data()
+    {
+        QTest::addColumn<QStringList>("batches"); // see changesFrom()
+        QTest::addColumn<QStringList>("expected"); // contents() at the end
+        QTest::newRow("plain") << QStringList { "a=A b=B", "c=C" }
+                               << QStringList { "a=A", "b=B", "c=C" };
+        QTest::newRow("twice across batches")
+            << QStringList { "a=A1 b=B", "a=A2" } << QStringList { "a=A2", "b=B" };
+        QTest::newRow("twice in one batch")
+            << QStringList { "a=A1 a=A2 b=B" } << QStringList { "a=A2", "b=B" };
+        QTest::newRow("many versions")
+            << QStringList { "a=1 a=2", "a=3 b=B", "a=4" } << QStringList { "a=4", "b=B" };
+        QTest::newRow("deleted") << QStringList { "a=A b=B", "-a" } << QStringList { "b=B" };
+        QTest::newRow("deleted in its batch")
+            << QStringList { "a=A b=B -a" } << QStringList { "b=B" };
+        QTest::newRow("deleted twice") << QStringList { "a=A", "-a", "-a" } << QStringList {};
+        QTest::newRow("delete then recreate")
+            << QStringList { "a=A1 b=B", "-a", "a=A2" } << QStringList { "a=A2", "b=B" };
+        QTest::newRow("delete and recreate in one batch")
+            << QStringList { "a=A1 -a a=A2" } << QStringList { "a=A2" };
+        QTest::newRow("recreated then deleted again")
+            << QStringList { "a=A1", "-a a=A2 b=B", "-a" } << QStringList { "b=B" };
+        QTest::newRow("deletion of what never came")
+            << QStringList { "-x a=A" } << QStringList { "a=A" };
+        QTest::newRow("deletion before the record")
+            << QStringList { "-a", "a=A" } << QStringList { "a=A" };
+        QTest::newRow("only deletions") << QStringList { "-a -b" } << QStringList {};
+        QTest::newRow("nothing") << QStringList {} << QStringList {};
+    }
+
+    void bulkLoadFirstSync()
+    {
+        QFETCH(QStringList, batches);
+        QFETCH(QStringList, expected);
+        const EntitySchema schema = customersSchema();
+        // The same changes through the upsert path are the reference for every column.
+        const QString bulkPath = newPath();
+        const QString upsertPath = newPath();
+        for (const bool bulk : { true, false }) {
+            LocalStore store(bulk ? bulkPath : upsertPath, uniqueConnectionName());
+            SyncError error;
+            QVERIFY(store.open(&error));
+            QVERIFY(store.ensureEntity(schema, &error));
+            const SyncPosition from
+                = bulk ? SyncPosition() : SyncPosition { QStringLiteral("0"), {} };
+            QVERIFY2(store.beginRun(schema.name, PagingMode::Cursor, from, 0, SyncState::Counting,
+                                    &error),
+                     qPrintable(error.message));
+            QCOMPARE(store.loadEntity(schema.name, &error)->bulkLoad, bulk);
+            if (bulk) {
+                RawDb raw(bulkPath);
+                QCOMPARE(raw.scalar(QStringLiteral("SELECT count(*) FROM "
+                                                   "pragma_index_list('customers')"))
+                             .toInt(),
+                         0);
+            }
+            qint64 done = 0;
+            for (const QString &steps : std::as_const(batches)) {
+                const QList<Change> changes = changesFrom(steps);
+                done += changes.size();
+                QVERIFY2(store.applyBatch(schema, changes, { QString::number(done), {} }, done,
+                                          done, &error),
+                         qPrintable(error.message));
+            }
+            QVERIFY(store.loadEntity(schema.name, &error)->runActive);
+            QVERIFY2(store.completeRun(schema.name, { QString::number(done), {} }, done, done,
+                                       QDateTime::currentDateTimeUtc(), &error),
+                     qPrintable(error.message));
+            const auto stored = store.loadEntity(schema.name, &error);
+            QVERIFY(!stored->bulkLoad);
+            QVERIFY(!stored->runActive);
+            QCOMPARE(stored->state, SyncState::Completed);
+            QCOMPARE(store.rowCount(schema.name), expected.size());
+        }
+
+        RawDb raw(bulkPath);
+        QCOMPARE(contents(raw), expected);
+        QCOMPARE(uniqueIdIndexes(raw), QStringList { QStringLiteral("_customers_id") });
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT count(*) FROM _sync_bulk_deleted")).toInt(), 0);
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT bulk_load FROM _sync_state")).toInt(), 0);
+        // The table keeps its columns and their types.
+        RawDb reference(upsertPath);
+        const QString columnsSql
+            = QStringLiteral("SELECT name, type FROM pragma_table_info('customers')");
+        QCOMPARE(raw.rows(columnsSql), reference.rows(columnsSql));
+        const QString rowsSql = QStringLiteral(
+            "SELECT id, name, typeof(name), balance, typeof(balance), active, typeof(active), "
+            "visits, typeof(visits), since, _changed_at FROM customers ORDER BY id");
+        QCOMPARE(raw.rows(rowsSql), reference.rows(rowsSql));
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA integrity_check")).toString(),
+                 QStringLiteral("ok"));
+    }
+
+    void bulkLoadResumesAfterInterruption()
+    {
+        const QString path = newPath();
+        EntitySchema schema = customersSchema();
+        {
+            LocalStore store(path, uniqueConnectionName());
+            SyncError error;
+            QVERIFY(store.open(&error));
+            QVERIFY(store.ensureEntity(schema, &error));
+            QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, {}, 9, SyncState::Counting,
+                                   &error));
+            QVERIFY(store.applyBatch(schema, changesFrom("a=A1 b=B1 c=C1"),
+                                     { QStringLiteral("3"), {} }, 3, 9, &error));
+            QVERIFY(store.applyBatch(schema, changesFrom("a=A2 -c"), { QStringLiteral("5"), {} }, 5,
+                                     9, &error));
+            // Superseded versions and pending deletions are still rows until completion.
+            QCOMPARE(store.rowCount(schema.name), 4);
+            // Closed without completeRun(), as when the process is killed.
+        }
+        {
+            RawDb raw(path);
+            QCOMPARE(contents(raw), QStringList({ "a=A1", "a=A2", "b=B1", "c=C1" }));
+            QVERIFY(uniqueIdIndexes(raw).isEmpty());
+            QCOMPARE(raw.scalar(QStringLiteral("SELECT count(*) FROM _sync_bulk_deleted")).toInt(),
+                     1);
+        }
+
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        auto stored = store.loadEntity(schema.name, &error);
+        QVERIFY(stored);
+        QVERIFY(stored->runActive);
+        QVERIFY(stored->bulkLoad);
+        QCOMPARE(stored->run, (SyncPosition { QStringLiteral("5"), {} }));
+        QCOMPARE(stored->runDone, 5);
+
+        // The server grew a field meanwhile: the table grows in bulk-load state too.
+        schema.fields.append({ QStringLiteral("tier"), FieldType::Int });
+        QVERIFY2(store.ensureEntity(schema, &error), qPrintable(error.message));
+        QVERIFY(store.loadEntity(schema.name, &error)->bulkLoad);
+        Change withTier = record(QStringLiteral("d"), QStringLiteral("D1"));
+        withTier.values.append(qint64(3));
+        Change bWithTier = record(QStringLiteral("b"), QStringLiteral("B2"));
+        bWithTier.values.append(qint64(2));
+        QVERIFY2(store.applyBatch(schema, { withTier, bWithTier }, { QStringLiteral("7"), {} }, 7,
+                                  9, &error),
+                 qPrintable(error.message));
+
+        // Started over from the beginning (say the cursor expired): still a bulk load, and the
+        // versions already there are superseded in turn.
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, {}, 9, SyncState::Counting, &error));
+        QVERIFY(store.loadEntity(schema.name, &error)->bulkLoad);
+        Change c2 = record(QStringLiteral("c"), QStringLiteral("C2"));
+        c2.values.append(QVariant());
+        QVERIFY(store.applyBatch(schema, { c2 }, { QStringLiteral("1"), {} }, 1, 9, &error));
+        QVERIFY2(store.completeRun(schema.name, { QStringLiteral("1"), {} }, 1, 1,
+                                   QDateTime::currentDateTimeUtc(), &error),
+                 qPrintable(error.message));
+        stored = store.loadEntity(schema.name, &error);
+        QVERIFY(!stored->bulkLoad);
+        QCOMPARE(stored->committed, (SyncPosition { QStringLiteral("1"), {} }));
+        RawDb raw(path);
+        QCOMPARE(contents(raw), QStringList({ "a=A2", "b=B2", "c=C2", "d=D1" }));
+        QCOMPARE(raw.rows(QStringLiteral("SELECT group_concat(quote(tier), ' ') FROM "
+                                         "(SELECT tier FROM customers ORDER BY id)"))
+                     .first()
+                     .first()
+                     .toString(),
+                 QStringLiteral("NULL 2 NULL 3"));
+        QCOMPARE(uniqueIdIndexes(raw), QStringList { QStringLiteral("_customers_id") });
+    }
+
+    void bulkLoadCompletionFails_data()
+    {
+        QTest::addColumn<QString>("fault");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("disk full") << "full"
+                                   << "is full";
+        QTest::newRow("read-only") << "read-only"
+                                   << "is read-only";
+        QTest::newRow("locked") << "locked"
+                                << "is locked by another program";
+        QTest::newRow("trigger refuses a deletion") << "trigger"
+                                                    << "keep rejected";
+    }
+
+    void bulkLoadCompletionFails()
+    {
+        QFETCH(QString, fault);
+        QFETCH(QString, expected);
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        store.setBusyTimeout(100);
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.ensureEntity(schema, &error));
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, {}, 0, SyncState::Counting, &error));
+        QList<Change> changes;
+        for (int i = 0; i < 3000; ++i)
+            changes.append(
+                record(QStringLiteral("r%1").arg(i % 2000), QStringLiteral("v%1").arg(i)));
+        changes.append(tombstone(QStringLiteral("keep")));
+        changes.append(tombstone(QStringLiteral("r7")));
+        QVERIFY(store.applyBatch(schema, changesFrom("keep=K"), { QStringLiteral("1"), {} }, 1,
+                                 3003, &error));
+        QVERIFY(store.applyBatch(schema, changes, { QStringLiteral("2"), {} }, 3003, 3003, &error));
+        const qint64 rowsBefore = store.rowCount(schema.name);
+        QCOMPARE(rowsBefore, 3001);
+
+        std::unique_ptr<RawDb> other;
+        if (fault == u"full") {
+            QSqlQuery query(QSqlDatabase::database(store.connectionName(), false));
+            QVERIFY(query.exec(QStringLiteral("PRAGMA page_count")) && query.next());
+            QVERIFY(execOnStore(
+                store, QStringLiteral("PRAGMA max_page_count = %1").arg(query.value(0).toInt())));
+        } else if (fault == u"read-only") {
+            QVERIFY(execOnStore(store, QStringLiteral("PRAGMA query_only = 1")));
+        } else if (fault == u"locked") {
+            other = std::make_unique<RawDb>(path);
+            QVERIFY(other->exec(QStringLiteral("BEGIN IMMEDIATE")));
+        } else {
+            QVERIFY(execOnStore(store,
+                                QStringLiteral("CREATE TRIGGER no_delete BEFORE DELETE ON "
+                                               "customers WHEN OLD.id = 'keep' BEGIN SELECT "
+                                               "RAISE(ABORT, 'keep rejected'); END")));
+        }
+        QVERIFY(!store.completeRun(schema.name, { QStringLiteral("2"), {} }, 3003, 3003,
+                                   QDateTime::currentDateTimeUtc(), &error));
+        QCOMPARE(error.category, ErrorCategory::Storage);
+        QVERIFY2(error.message.contains(expected), qPrintable(error.message));
+        QVERIFY2(error.message.contains(u"customers"), qPrintable(error.message));
+
+        // Nothing of the completion: still a bulk load in the same place, with every version
+        // and deletion, and no index.
+        auto stored = store.loadEntity(schema.name, &error);
+        QVERIFY(stored->bulkLoad);
+        QVERIFY(stored->runActive);
+        QCOMPARE(stored->run, (SyncPosition { QStringLiteral("2"), {} }));
+        QVERIFY(stored->committed.isStart());
+        QVERIFY(stored->state != SyncState::Completed);
+        QCOMPARE(store.rowCount(schema.name), rowsBefore);
+        {
+            RawDb raw(path);
+            QVERIFY(uniqueIdIndexes(raw).isEmpty());
+            QCOMPARE(raw.scalar(QStringLiteral("SELECT count(*) FROM _sync_bulk_deleted")).toInt(),
+                     2);
+        }
+
+        // The fault gone, the next completeRun() does it all.
+        other.reset();
+        QVERIFY(execOnStore(store, QStringLiteral("PRAGMA max_page_count = 1073741823")));
+        QVERIFY(execOnStore(store, QStringLiteral("PRAGMA query_only = 0")));
+        QVERIFY(execOnStore(store, QStringLiteral("DROP TRIGGER IF EXISTS no_delete")));
+        QVERIFY2(store.completeRun(schema.name, { QStringLiteral("2"), {} }, 3003, 3003,
+                                   QDateTime::currentDateTimeUtc(), &error),
+                 qPrintable(error.message));
+        stored = store.loadEntity(schema.name, &error);
+        QVERIFY(!stored->bulkLoad);
+        QCOMPARE(stored->state, SyncState::Completed);
+        QCOMPARE(store.rowCount(schema.name), 1999);
+        RawDb raw(path);
+        QCOMPARE(uniqueIdIndexes(raw), QStringList { QStringLiteral("_customers_id") });
+        QCOMPARE(
+            raw.scalar(QStringLiteral("SELECT name FROM customers WHERE id = 'r5'")).toString(),
+            QStringLiteral("v2005"));
+        QCOMPARE(
+            raw.scalar(QStringLiteral("SELECT name FROM customers WHERE id = 'r1500'")).toString(),
+            QStringLiteral("v1500"));
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT count(*) FROM customers WHERE id IN ('r7', "
+                                           "'keep')"))
+                     .toInt(),
+                 0);
+    }
+
+    void afterBulkLoadUpsertsUseTheIndex()
+    {
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.ensureEntity(schema, &error));
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, {}, 0, SyncState::Counting, &error));
+        QVERIFY(store.applyBatch(schema, changesFrom("a=A b=B c=C"), { QStringLiteral("3"), {} }, 3,
+                                 3, &error));
+        QVERIFY(store.completeRun(schema.name, { QStringLiteral("3"), {} }, 3, 3,
+                                  QDateTime::currentDateTimeUtc(), &error));
+
+        // The next run upserts and deletes by id.
+        QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, { QStringLiteral("3"), {} }, 0,
+                               SyncState::Counting, &error));
+        QVERIFY(!store.loadEntity(schema.name, &error)->bulkLoad);
+        QVERIFY2(store.applyBatch(schema, changesFrom("a=A2 d=D -b a=A3"),
+                                  { QStringLiteral("7"), {} }, 4, 4, &error),
+                 qPrintable(error.message));
+        {
+            RawDb raw(path);
+            QCOMPARE(contents(raw), QStringList({ "a=A3", "c=C", "d=D" }));
+            const QString plan = raw.rows(QStringLiteral("EXPLAIN QUERY PLAN SELECT name FROM "
+                                                         "customers WHERE id = 'a'"))
+                                     .first()
+                                     .last()
+                                     .toString();
+            QVERIFY2(plan.contains(u"INDEX _customers_id"), qPrintable(plan));
+            QString message;
+            QVERIFY(!raw.exec(QStringLiteral("INSERT INTO customers (id) VALUES ('a')"), &message));
+            QVERIFY2(message.contains(u"UNIQUE"), qPrintable(message));
+        }
+
+        // A run from the start on a table that holds rows (a paging-mode change) upserts.
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Offset, {}, 0, SyncState::Counting, &error));
+        QVERIFY(!store.loadEntity(schema.name, &error)->bulkLoad);
+        QVERIFY(store.applyBatch(schema, changesFrom("a=A4 -a -c -d"),
+                                 { someTime, QStringLiteral("d") }, 4, 4, &error));
+        QVERIFY(store.completeRun(schema.name, { someTime, QStringLiteral("d") }, 4, 4,
+                                  QDateTime::currentDateTimeUtc(), &error));
+        QCOMPARE(store.rowCount(schema.name), 0);
+
+        // Emptied, then a run from the start again: a bulk load, the index dropped meanwhile.
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, {}, 0, SyncState::Counting, &error));
+        QVERIFY(store.loadEntity(schema.name, &error)->bulkLoad);
+        {
+            RawDb raw(path);
+            QVERIFY(uniqueIdIndexes(raw).isEmpty());
+        }
+        QVERIFY(store.applyBatch(schema, changesFrom("e=E1 e=E2"), { QStringLiteral("2"), {} }, 2,
+                                 2, &error));
+        QVERIFY(store.completeRun(schema.name, { QStringLiteral("2"), {} }, 2, 2,
+                                  QDateTime::currentDateTimeUtc(), &error));
+        RawDb raw(path);
+        QCOMPARE(contents(raw), QStringList { QStringLiteral("e=E2") });
+        QCOMPARE(uniqueIdIndexes(raw), QStringList { QStringLiteral("_customers_id") });
+    }
+
+    void bulkLoadOnlyOnSuitableTables_data()
+    {
+        QTest::addColumn<QString>("sql");
+        QTest::addColumn<bool>("bulk");
+        QTest::newRow("without rowid")
+            << "CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID" << false;
+        QTest::newRow("another unique column")
+            << "CREATE TABLE customers (id TEXT UNIQUE, name TEXT UNIQUE)" << false;
+        QTest::newRow("unique id constraint")
+            << "CREATE TABLE customers (id TEXT UNIQUE, name TEXT)" << true;
+        QTest::newRow("unique index on id, other index kept")
+            << "CREATE TABLE customers (id TEXT, name TEXT); "
+               "CREATE UNIQUE INDEX by_id ON customers (id); "
+               "CREATE INDEX by_name ON customers (name)"
+            << true;
+    }
+
+    void bulkLoadOnlyOnSuitableTables()
+    {
+        QFETCH(QString, sql);
+        QFETCH(bool, bulk);
+        const QString path = newPath();
+        {
+            RawDb raw(path);
+            for (const QString &statement : sql.split(QStringLiteral("; ")))
+                QVERIFY(raw.exec(statement));
+        }
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY2(store.ensureEntity(schema, &error), qPrintable(error.message));
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, {}, 0, SyncState::Counting, &error));
+        QCOMPARE(store.loadEntity(schema.name, &error)->bulkLoad, bulk);
+        QVERIFY2(store.applyBatch(schema, changesFrom("a=A1 b=B a=A2"), { QStringLiteral("3"), {} },
+                                  3, 3, &error),
+                 qPrintable(error.message));
+        QVERIFY2(store.completeRun(schema.name, { QStringLiteral("3"), {} }, 3, 3,
+                                   QDateTime::currentDateTimeUtc(), &error),
+                 qPrintable(error.message));
+        RawDb raw(path);
+        QCOMPARE(contents(raw), QStringList({ "a=A2", "b=B" }));
+        QVERIFY(!uniqueIdIndexes(raw).isEmpty());
+        if (sql.contains(u"by_name")) {
+            QCOMPARE(raw.scalar(QStringLiteral("SELECT count(*) FROM sqlite_master WHERE name = "
+                                               "'by_name'"))
+                         .toInt(),
+                     1);
+        }
+    }
+
+    void oldLayoutDatabaseKeepsWorking()
+    {
+        // A database written by format 1: the id is the table's primary key.
+        const QString path = newPath();
+        {
+            RawDb raw(path);
+            for (const char *sql :
+                 { "PRAGMA journal_mode = WAL",
+                   "CREATE TABLE _sync_state (entity TEXT PRIMARY KEY NOT NULL, paging TEXT NOT "
+                   "NULL DEFAULT 'cursor', cursor TEXT, cursor_id TEXT, run_active INTEGER NOT "
+                   "NULL DEFAULT 0, run_cursor TEXT, run_cursor_id TEXT, run_done INTEGER NOT "
+                   "NULL DEFAULT 0, run_total INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL "
+                   "DEFAULT 'idle', error_category TEXT, error_message TEXT, last_completed_at "
+                   "TEXT, fields TEXT)",
+                   "CREATE TABLE customers (\"id\" TEXT PRIMARY KEY NOT NULL, \"name\" TEXT, "
+                   "\"balance\" REAL, \"active\" INTEGER, \"visits\" INTEGER, \"since\" TEXT, "
+                   "\"_changed_at\" TEXT)",
+                   "INSERT INTO customers (id, name) VALUES ('a', 'A'), ('b', 'B')",
+                   "INSERT INTO _sync_state (entity, cursor, run_done, run_total, state, "
+                   "last_completed_at, fields) VALUES ('customers', '2', 2, 2, 'completed', "
+                   "'2026-11-26T06:00:00.000Z', '[{\"name\":\"name\",\"type\":\"string\"},"
+                   "{\"name\":\"balance\",\"type\":\"real\"},{\"name\":\"active\",\"type\":"
+                   "\"bool\"},{\"name\":\"visits\",\"type\":\"int\"},{\"name\":\"since\","
+                   "\"type\":\"datetime\"}]')",
+                   "PRAGMA user_version = 1" }) {
+                QVERIFY2(raw.exec(QString::fromUtf8(sql)), sql);
+            }
+        }
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY2(store.open(&error), qPrintable(error.message));
+        const EntitySchema schema = customersSchema();
+        auto stored = store.loadEntity(schema.name, &error);
+        QVERIFY(stored);
+        QCOMPARE(stored->schema, schema);
+        QCOMPARE(stored->committed.cursor, QStringLiteral("2"));
+        QVERIFY(!stored->bulkLoad);
+        QVERIFY(store.ensureEntity(schema, &error));
+        QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, stored->committed, 0,
+                               SyncState::Counting, &error));
+        QVERIFY2(store.applyBatch(schema, changesFrom("a=A2 c=C -b"), { QStringLiteral("5"), {} },
+                                  3, 3, &error),
+                 qPrintable(error.message));
+        QVERIFY(store.completeRun(schema.name, { QStringLiteral("5"), {} }, 3, 3,
+                                  QDateTime::currentDateTimeUtc(), &error));
+        // A run from the start on its rows (paging mode changed) upserts too.
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Offset, {}, 0, SyncState::Counting, &error));
+        QVERIFY(!store.loadEntity(schema.name, &error)->bulkLoad);
+        QVERIFY(store.applyBatch(schema, changesFrom("c=C2"), { someTime, QStringLiteral("c") }, 1,
+                                 1, &error));
+        store.close();
+
+        RawDb raw(path);
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 2);
+        QCOMPARE(contents(raw), QStringList({ "a=A2", "c=C2" }));
+        // Unchanged layout: still the primary key, no second index.
+        QCOMPARE(raw.scalar(QStringLiteral(
+                                "SELECT pk FROM pragma_table_info('customers') WHERE name = 'id'"))
+                     .toInt(),
+                 1);
+        QCOMPARE(uniqueIdIndexes(raw).size(), 1);
+        QVERIFY(uniqueIdIndexes(raw).first().startsWith(u"sqlite_autoindex"));
+    }
+
+    void valuesRoundTrip_data()
+    {
+        QTest::addColumn<FieldType>("type");
+        QTest::addColumn<QVariant>("value");
+        QTest::addColumn<QString>("storedType"); // typeof() in SQL
+        QTest::addColumn<QVariant>("stored");
+        const auto both = [](const char *tag, FieldType type, const QVariant &value,
+                             const QString &storedType, const QVariant &stored) {
+            for (const char *mode : { "bulk", "upsert" })
+                QTest::addRow("%s, %s", tag, mode) << type << value << storedType << stored;
+        };
+        const QString text = QStringLiteral("Zo\u00eb says \"it's\" \u2713 \u65e5\u672c "
+                                            "\U0001F600 \\ %1 ?1 ;");
+        both("string", FieldType::String, text, "text", text);
+        both("empty string", FieldType::String, QString(""), "text", QString(""));
+        both("null string", FieldType::String, QVariant(), "null", QVariant());
+        both("int max", FieldType::Int, std::numeric_limits<qint64>::max(), "integer",
+             std::numeric_limits<qint64>::max());
+        both("int min", FieldType::Int, std::numeric_limits<qint64>::min(), "integer",
+             std::numeric_limits<qint64>::min());
+        both("int zero", FieldType::Int, qint64(0), "integer", qint64(0));
+        both("real", FieldType::Real, 3.141592653589793, "real", 3.141592653589793);
+        both("real tiny", FieldType::Real, 4.9e-324, "real", 4.9e-324);
+        both("real huge negative", FieldType::Real, -1.7976931348623157e308, "real",
+             -1.7976931348623157e308);
+        both("bool true", FieldType::Bool, true, "integer", qint64(1));
+        both("bool false", FieldType::Bool, false, "integer", qint64(0));
+        both("datetime", FieldType::DateTime, someTime, "text", someTime);
+        both("null datetime", FieldType::DateTime, QVariant(), "null", QVariant());
+        both("null int", FieldType::Int, QVariant(), "null", QVariant());
+    }
+
+    void valuesRoundTrip()
+    {
+        QFETCH(FieldType, type);
+        QFETCH(QVariant, value);
+        QFETCH(QString, storedType);
+        QFETCH(QVariant, stored);
+        const bool bulk = QString::fromLatin1(QTest::currentDataTag()).endsWith(u"bulk");
+        const QString path = newPath();
+        const EntitySchema schema { QStringLiteral("things"),
+                                    { { QStringLiteral("value"), type } } };
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        QVERIFY(store.ensureEntity(schema, &error));
+        const SyncPosition from = bulk ? SyncPosition() : SyncPosition { QStringLiteral("0"), {} };
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, from, 0, SyncState::Counting, &error));
+        QCOMPARE(store.loadEntity(schema.name, &error)->bulkLoad, bulk);
+        Change change;
+        change.id = QStringLiteral("k\u00e9y \"1\"");
+        change.changedAt = someTime;
+        change.values = { value };
+        Change other = change;
+        other.id = QStringLiteral("other");
+        other.values = { QVariant() };
+        QVERIFY2(
+            store.applyBatch(schema, { other, change }, { QStringLiteral("1"), {} }, 2, 2, &error),
+            qPrintable(error.message));
+        QVERIFY(store.completeRun(schema.name, { QStringLiteral("1"), {} }, 2, 2,
+                                  QDateTime::currentDateTimeUtc(), &error));
+        RawDb raw(path);
+        const QList<QVariantList> rows
+            = raw.rows(QStringLiteral("SELECT id, typeof(value), value, _changed_at FROM things "
+                                      "WHERE id <> 'other'"));
+        QCOMPARE(rows.size(), 1);
+        QCOMPARE(rows.first().at(0).toString(), change.id);
+        QCOMPARE(rows.first().at(1).toString(), storedType);
+        if (stored.isNull()) {
+            QVERIFY(rows.first().at(2).isNull());
+        } else if (storedType == u"text") {
+            QCOMPARE(rows.first().at(2).toString(), stored.toString());
+        } else if (storedType == u"real") {
+            QCOMPARE(rows.first().at(2).toDouble(), stored.toDouble());
+        } else {
+            QCOMPARE(rows.first().at(2).toLongLong(), stored.toLongLong());
+        }
+        QCOMPARE(rows.first().at(3).toString(), someTime);
     }
 
     void applyBatchThroughput()

@@ -5,7 +5,6 @@
 #include <QDateTime>
 #include <QList>
 #include <QString>
-
 #include <memory>
 #include <optional>
 
@@ -36,6 +35,7 @@ struct StoredEntity
     ErrorCategory errorCategory = ErrorCategory::None;
     QString errorMessage;
     QDateTime lastCompletedAt; //!< UTC; invalid when never completed
+    bool bulkLoad = false; //!< the run is a first sync in bulk-load state (see LocalStore)
 };
 
 /*!
@@ -47,6 +47,27 @@ struct StoredEntity
     Every method that writes runs in one transaction: either all of it is in the database
     or none of it. In particular applyBatch() commits a batch's rows together with the
     position that follows them, so a crash at any moment loses at most the batch in flight.
+    Batches are written through the sqlite3 C API of the same connection (prepared once per
+    entity, values bound straight from Change::values); errors read the same either way.
+
+    Bulk load: a run that starts from the beginning (beginRun() with a start position)
+    on an entity whose table holds no rows is a first sync, and puts the entity in bulk-load
+    state, persisted in _sync_state (\c bulk_load) until completeRun():
+    - the table is a plain rowid table with the same columns and \e no index on id (a table
+      whose id is its primary key is re-created empty for that);
+    - applyBatch() appends every upsert with a plain INSERT, in change order, so that the
+      row with the largest rowid is the newest version of its id; a deletion is recorded in
+      _sync_bulk_deleted (entity, id, mark: the largest rowid at that moment) and removes,
+      at completion, exactly the versions received before it;
+    - completeRun() then, in the transaction that completes the run, keeps only the newest
+      version of each id, applies the recorded deletions and creates the unique index on id
+      (named _<entity>_id).
+    Until then an outside reader of the table may see superseded versions of a record and
+    records whose deletion is not applied yet, and a lookup by id scans the table. A process
+    killed during the load resumes from its last committed batch, still in bulk-load state;
+    killed during completeRun(), nothing of the completion is kept and the next completeRun()
+    does it again. A run from the start on a table that holds rows, and every later run, use
+    the normal upsert by id.
 */
 class LocalStore final
 {
@@ -82,10 +103,10 @@ public:
 
     /*!
         Makes the entity's table match \a schema: creates it (id TEXT primary key, one typed
-        column per field, and _changed_at), or adds missing columns with ALTER TABLE. Columns
-        of fields the server no longer reports are kept. Names are checked with
-        Identifier::check and quoted. Creates the _sync_state row if there is none and stores
-        the schema in it.
+        column per field, and _changed_at), or adds missing columns with ALTER TABLE (in
+        bulk-load state too). Columns of fields the server no longer reports are kept. Names
+        are checked with Identifier::check and quoted. Creates the _sync_state row if there is
+        none and stores the schema in it.
     */
     bool ensureEntity(const EntitySchema &schema, SyncError *error);
 
@@ -98,7 +119,9 @@ public:
         Starts a run from \a from in mode \a paging: run position = from, done = 0,
         total = \a total, state = \a state, error cleared. A change of paging mode makes the
         committed position meaningless, so the caller passes a start position then (and the
-        committed position of the old mode is forgotten).
+        committed position of the old mode is forgotten). A run from the start on an empty
+        table enters the bulk-load state (see the class description); one in bulk-load state
+        already stays in it. All in one transaction.
     */
     bool beginRun(const QString &entity, PagingMode paging, const SyncPosition &from, qint64 total,
                   SyncState state, SyncError *error);
@@ -108,7 +131,8 @@ public:
         to the entity's table and stores \a after as the run position with \a done and
         \a total; the persisted state becomes Running and any error is cleared. On any failure
         nothing of it is written. A change whose value count does not match \a schema, or
-        without an id, fails the whole batch with a Protocol error.
+        without an id, fails the whole batch with a Protocol error. In bulk-load state upserts
+        are appended and deletions recorded (see the class description).
     */
     bool applyBatch(const EntitySchema &schema, const QList<Change> &changes,
                     const SyncPosition &after, qint64 done, qint64 total, SyncError *error);
@@ -116,6 +140,9 @@ public:
     /*!
         Ends the run: the committed position becomes \a final, the run is no longer active,
         state Completed, done/total kept for display, last completion time \a completedAt.
+        In bulk-load state it also, in the same transaction, drops superseded versions,
+        applies the recorded deletions and creates the unique index on id; this takes a few
+        seconds for a million rows.
     */
     bool completeRun(const QString &entity, const SyncPosition &final, qint64 done, qint64 total,
                      const QDateTime &completedAt, SyncError *error);
@@ -127,7 +154,10 @@ public:
     bool saveState(const QString &entity, SyncState state, qint64 done, qint64 total,
                    ErrorCategory errorCategory, const QString &errorMessage, SyncError *error);
 
-    /*! Number of rows in the entity's table; -1 when there is no such table. */
+    /*!
+        Number of rows in the entity's table; -1 when there is no such table. In bulk-load
+        state it counts superseded versions and records whose deletion is not applied yet.
+    */
     qint64 rowCount(const QString &entity);
 
 private:
@@ -141,6 +171,12 @@ private:
     bool updateSyncState(const QString &entity, const QString &what, const QString &sql,
                          const QVariantList &values, SyncError *error);
     bool storageFailure(SyncError *error, const QString &what, const QSqlError &sqlError) const;
+    bool storageFailure(SyncError *error, const QString &what, int sqliteCode,
+                        const QString &sqliteText) const;
+    bool bulkLoadState(const QString &entity, std::optional<bool> *bulk, const QString &what,
+                       SyncError *error);
+    bool enterBulkLoad(const QString &entity, bool *entered, const QString &what, SyncError *error);
+    bool finishBulkLoad(const QString &entity, const QString &what, SyncError *error);
 
     QString m_path;
     QString m_connectionName;
