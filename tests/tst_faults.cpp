@@ -929,7 +929,13 @@ private Q_SLOTS:
         QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().at(2).toString()));
         QCOMPARE(engine.entity(entityName).state, SyncState::Completed);
         QCOMPARE(engine.entity(entityName).done, qint64(2000));
-        QCOMPARE(server.server()->changesServed() - servedBefore, 2000 - run.runDone);
+        // The page asked for ahead of the failed write may reach this thread's server only
+        // after the failure (it is aborted on the client's side and never applied).
+        const qint64 served = server.server()->changesServed() - servedBefore;
+        QVERIFY2(served == 2000 - run.runDone || served == 2000 - run.runDone + 100,
+                 qPrintable(QStringLiteral("%1 changes served for %2 missing")
+                                    .arg(served)
+                                    .arg(2000 - run.runDone)));
         const QString difference = differenceFromServer(server, path);
         QVERIFY2(difference.isEmpty(), qPrintable(difference));
         ++tally.exactRecoveries;
