@@ -241,6 +241,48 @@ private Q_SLOTS:
 
     void cleanup() { m_dir.reset(); }
 
+    void walIsCheckpointedInTheBackground()
+    {
+        // The writer's own automatic checkpoint waits for tens of megabytes of WAL; the
+        // background checkpointer copies the committed pages into the database file while
+        // the store stays open, so the file grows long before that.
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        const EntitySchema schema = customersSchema();
+        QVERIFY2(store.open(&error) && store.ensureEntity(schema, &error)
+                         && store.beginRun(schema.name, PagingMode::Cursor, {}, 0,
+                                           SyncState::Running, &error),
+                 qPrintable(error.message));
+        const qint64 before = QFileInfo(path).size();
+        const QString padding(200, QLatin1Char('x'));
+        qint64 done = 0;
+        for (int batch = 0; batch < 20; ++batch) {
+            QList<Change> changes;
+            for (int i = 0; i < 500; ++i) {
+                changes.append(record(QStringLiteral("r%1-%2").arg(batch).arg(i),
+                                      padding + QString::number(i)));
+            }
+            done += changes.size();
+            QVERIFY2(store.applyBatch(schema, changes, { QString::number(done), {} }, done, done,
+                                      &error),
+                     qPrintable(error.message));
+        }
+        const QString wal = path + QStringLiteral("-wal");
+        QVERIFY(QFileInfo(wal).size() > 1000000); // well below the writer's own bound
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(path).size() > before + 1000000, 10000);
+        QCOMPARE(store.rowCount(schema.name), done);
+        store.close();
+        RawDb raw(path);
+        QCOMPARE(raw.rows(QStringLiteral("PRAGMA integrity_check")).value(0).value(0).toString(),
+                 QStringLiteral("ok"));
+        QCOMPARE(raw.rows(QStringLiteral("SELECT count(*) FROM customers"))
+                         .value(0)
+                         .value(0)
+                         .toLongLong(),
+                 done);
+    }
+
     void openCreatesSyncStateInWalMode()
     {
         const QString path = newPath();

@@ -1,4 +1,5 @@
 #include "store/localstore.h"
+#include "store/walcheckpointer.h"
 
 #include "common/identifier.h"
 #include "common/logging.h"
@@ -553,7 +554,10 @@ bool LocalStore::openConnection(SyncError *error)
     for (const QString &pragma : { QStringLiteral("PRAGMA busy_timeout = %1").arg(m_busyTimeoutMs),
                                    QStringLiteral("PRAGMA foreign_keys = OFF"),
                                    QStringLiteral("PRAGMA cache_size = -16384"),
-                                   QStringLiteral("PRAGMA wal_autocheckpoint = 10000") }) {
+                                   QStringLiteral("PRAGMA wal_autocheckpoint = 10000"),
+                                   // The index build at the end of a bulk load sorts on a
+                                   // second thread while this one merges.
+                                   QStringLiteral("PRAGMA threads = 1") }) {
         if (!query.exec(pragma))
             return storageFailure(error, what, query.lastError());
     }
@@ -571,6 +575,16 @@ bool LocalStore::openConnection(SyncError *error)
     // which the next start fetches again.
     if (!query.exec(QStringLiteral("PRAGMA synchronous = NORMAL")))
         return storageFailure(error, what, query.lastError());
+    // Checkpoints run on a thread of their own; this connection's automatic checkpoint stays
+    // only as a bound on the WAL should they fall behind.
+    if (mode.compare(u"wal", Qt::CaseInsensitive) == 0) {
+        auto checkpointer = std::make_unique<WalCheckpointer>(m_path);
+        if (checkpointer->start()) {
+            m_checkpointer = std::move(checkpointer);
+            if (!query.exec(QStringLiteral("PRAGMA wal_autocheckpoint = 50000")))
+                return storageFailure(error, what, query.lastError());
+        }
+    }
 
     // The batches go through the sqlite3 C API of this very connection: QSQLITE's handle.
     const QVariant handle = db.driver() ? db.driver()->handle() : QVariant();
@@ -706,6 +720,9 @@ void LocalStore::close()
         qCWarning(lcStore).noquote()
             << "closing the local database" << m_path << "from a thread that did not open it";
     }
+    // The background checkpoints end first, so that closing the last connection checkpoints
+    // what remains.
+    m_checkpointer.reset();
     // Every QSqlQuery must be gone before the connection is removed.
     m_statements.reset();
     if (m_ownsConnection) {

@@ -21,6 +21,8 @@ QT_END_NAMESPACE
 
 namespace BatchSync {
 
+class WalCheckpointer;
+
 /*! What _sync_state holds for one entity. */
 struct StoredEntity
 {
@@ -185,6 +187,8 @@ private:
     QThread *m_thread = nullptr; // the thread that opened the connection
     // Prepared statements, reused across batches; reset before the connection is removed.
     std::unique_ptr<Statements> m_statements;
+    std::unique_ptr<WalCheckpointer> m_checkpointer; // while open in WAL mode
+
 };
 
 } // namespace BatchSync
