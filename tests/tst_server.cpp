@@ -116,9 +116,9 @@ QVariantMap thing(int i)
                QStringLiteral("2025-01-02T03:04:05.%1Z").arg(i % 1000, 3, 10, QLatin1Char('0')) } };
 }
 
-// Strings that JSON writers get wrong. Not among them: a leading U+FEFF and the
-// noncharacters U+FFFE/U+FFFF, which SQLite's UTF-16 interface (all QSQLITE offers) drops or
-// turns into U+FFFD before JSON is involved.
+// Strings that JSON writers get wrong. Not among them: a leading U+FEFF, which SQLite's UTF-16
+// interface (all QSQLITE offers) drops, and the text both backends repair before storing it
+// (lone surrogates, U+FFFE, U+FFFF: storeRepairsUnstorableText).
 QStringList hostileStrings()
 {
     QString controls;
@@ -139,13 +139,11 @@ QStringList hostileStrings()
         QStringLiteral("a") + QChar(0) + QStringLiteral("b (embedded NUL)"),
         QString(5000, QChar(u'x')) + QStringLiteral("\"long\""),
     };
-    // PostgreSQL text cannot hold U+0000 (storeJsonEscaping checks the refusal); the
-    // noncharacters SQLite's UTF-16 interface loses, PostgreSQL keeps (a leading U+FEFF is
-    // lost there too: Qt's QPSQL driver drops it when it reads text).
+    // PostgreSQL text cannot hold U+0000 (storeJsonEscaping checks the refusal). A leading
+    // U+FEFF is lost there too: Qt's QPSQL driver drops it when it reads text.
     if (usePostgres()) {
         strings.removeAt(11);
         strings[5].remove(QChar(0));
-        strings += QStringLiteral("nonchar \uFFFE \uFFFF");
     }
     return strings;
 }
@@ -1058,6 +1056,106 @@ private Q_SLOTS:
         QVERIFY(parsePage(lone).ok);
     }
 
+    void storeRepairsUnstorableText_data()
+    {
+        QTest::addColumn<QVariant>("value");
+        QTest::addColumn<QString>("expected");
+        const QChar high(0xd83d);
+        const QChar low(0xdc20);
+        const QString fish = QString(high) + low; // U+1F420
+        const QString fffd(QChar(0xfffd));
+        // SQLite would read the rest byte-swapped ("\u6c00\u6500...").
+        QTest::newRow("leading U+FFFE")
+            << QVariant(QStringLiteral("\uFFFEleading")) << fffd + QStringLiteral("leading");
+        QTest::newRow("U+FFFE alone") << QVariant(QString(QChar(0xfffe))) << fffd;
+        QTest::newRow("inner U+FFFE and U+FFFF")
+            << QVariant(QStringLiteral("non \uFFFE char \uFFFF"))
+            << QStringLiteral("non ") + fffd + QStringLiteral(" char ") + fffd;
+        QTest::newRow("trailing U+FFFF")
+            << QVariant(QStringLiteral("end\uFFFF")) << QStringLiteral("end") + fffd;
+        // SQLite would take the next character into a pair: U+1F420 instead of " mid".
+        QTest::newRow("lone high surrogate")
+            << QVariant(QStringLiteral("lone high ") + high + QStringLiteral(" mid"))
+            << QStringLiteral("lone high ") + fffd + QStringLiteral(" mid");
+        QTest::newRow("lone high surrogate before a pair")
+            << QVariant(QString(high) + fish) << fffd + fish;
+        QTest::newRow("lone high surrogate at the end")
+            << QVariant(QStringLiteral("end") + high) << QStringLiteral("end") + fffd;
+        QTest::newRow("lone low surrogate")
+            << QVariant(QStringLiteral("a") + low + QStringLiteral("b"))
+            << QStringLiteral("a") + fffd + QStringLiteral("b");
+        QTest::newRow("swapped pair") << QVariant(QString(low) + high) << fffd + fffd;
+        QTest::newRow("U+FFFE after a pair") << QVariant(fish + QChar(0xfffe)) << fish + fffd;
+        QTest::newRow("UTF-8 bytes of U+FFFE") << QVariant(QByteArray("\xef\xbf\xbe"
+                                                                      "bytes"))
+                                               << fffd + QStringLiteral("bytes");
+        QTest::newRow("QChar U+FFFF") << QVariant(QChar(0xffff)) << fffd;
+        QTest::newRow("kept: a pair, U+FFFD, U+FFFC, U+E000")
+            << QVariant(fish + QStringLiteral(" \uFFFD \uFFFC \uE000"))
+            << fish + QStringLiteral(" \uFFFD \uFFFC \uE000");
+    }
+
+    // Upsert, then a page and liveRecords: what was stored is what both backends serve.
+    void storeRepairsUnstorableText()
+    {
+        QFETCH(QVariant, value);
+        QFETCH(QString, expected);
+        auto store = openStore();
+        QVERIFY(store);
+        QString error;
+        const QString entity = QStringLiteral("things");
+        QVERIFY(store->addEntity(everyType(), &error));
+        QVERIFY2(store->upsert(entity, QStringLiteral("r"), { { QStringLiteral("text"), value } },
+                               &error),
+                 qPrintable(error));
+        int records = 0;
+        const std::optional<QByteArray> body
+            = store->changesJson(entity, PagingMode::Cursor, QString(), 0, 10, &records, &error);
+        QVERIFY2(body, qPrintable(error));
+        QVERIFY(isValidUtf8(*body));
+        const Page page = parsePage(*body);
+        QVERIFY2(page.ok, qPrintable(page.problem));
+        QCOMPARE(page.changes.size(), 1);
+        const QString served = page.changes.first()
+                                   .value(QLatin1String("data"))
+                                   .toObject()
+                                   .value(QLatin1String("text"))
+                                   .toString();
+        QCOMPARE(served, expected);
+        QCOMPARE(store->liveRecords(entity).value(QStringLiteral("r")).value(0).toString(),
+                 expected);
+    }
+
+    // An id is a record's identity: refused rather than repaired, and never deleted.
+    void storeRefusesUnstorableIds_data()
+    {
+        QTest::addColumn<QString>("id");
+        QTest::newRow("leading U+FFFE") << QStringLiteral("\uFFFEid");
+        QTest::newRow("U+FFFF") << QStringLiteral("id\uFFFF");
+        QTest::newRow("lone high surrogate") << QStringLiteral("id") + QChar(0xd800);
+        QTest::newRow("lone low surrogate") << QString(QChar(0xdc00)) + QStringLiteral("id");
+    }
+
+    void storeRefusesUnstorableIds()
+    {
+        QFETCH(QString, id);
+        auto store = openStore();
+        QVERIFY(store);
+        QString error;
+        const QString entity = QStringLiteral("things");
+        QVERIFY(store->addEntity(everyType(), &error));
+        QVERIFY(!store->upsert(entity, { { QStringLiteral("fine"), thing(1) }, { id, thing(2) } },
+                               &error));
+        QVERIFY2(error.contains(QLatin1String("U+FFFE")), qPrintable(error));
+        QCOMPARE(store->count(entity, PagingMode::Cursor, QString(), &error), 0);
+
+        // Never stored, so removing it deletes nothing and takes no sequence number.
+        QVERIFY2(store->upsert(entity, QStringLiteral("id"), thing(3), &error), qPrintable(error));
+        QVERIFY2(store->remove(entity, { id }, &error), qPrintable(error));
+        QCOMPARE(store->liveCount(entity), 1);
+        QCOMPARE(store->count(entity, PagingMode::Cursor, QString(), &error), 1);
+    }
+
     void storeNumbers()
     {
         auto store = openStore();
@@ -1708,6 +1806,64 @@ private Q_SLOTS:
         QVERIFY(received.indexOf(expected.at(0)) >= 0);
         QVERIFY(received.indexOf(expected.at(0)) < received.indexOf(expected.at(1)));
         QVERIFY(received.indexOf(expected.at(1)) < received.indexOf(expected.at(2)));
+    }
+
+    // A page is written past QHttpServerResponse (its body shared with the socket, not
+    // copied): the head must still be exactly Qt's, and the body exactly Content-Length long.
+    void httpPageHeadIsExact_data()
+    {
+        QTest::addColumn<QByteArray>("query");
+        QTest::addColumn<int>("since"); // a cursor after this many changes; -1: none
+        QTest::addColumn<QByteArray>("status");
+        QTest::addColumn<int>("records");
+        QTest::newRow("page") << QByteArray("limit=1000") << -1 << QByteArray("200 OK") << 300;
+        QTest::newRow("last page") << QByteArray("limit=1000") << 290 << QByteArray("200 OK") << 10;
+        QTest::newRow("empty page") << QByteArray("limit=1000") << 300 << QByteArray("200 OK") << 0;
+        QTest::newRow("bad request")
+            << QByteArray("limit=0") << -1 << QByteArray("400 Bad Request") << -1;
+    }
+
+    void httpPageHeadIsExact()
+    {
+        QFETCH(QByteArray, query);
+        QFETCH(int, since);
+        QFETCH(QByteArray, status);
+        QFETCH(int, records);
+        BackendServer server;
+        QVERIFY(server.start());
+        server.addCustomers(300);
+        if (since >= 0)
+            query += "&since="
+                + cursorAt(server.store(), QStringLiteral("customers"), since).toLatin1();
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, server.server()->port());
+        QVERIFY(socket.waitForConnected(5000));
+        const QByteArray request
+            = "GET /api/v1/entities/customers/changes?" + query + " HTTP/1.1\r\nHost: x\r\n\r\n";
+        socket.write(request + request); // the second answer must follow the first exactly
+        const QByteArray headStart
+            = "HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\nContent-Length: ";
+        QByteArray received;
+        qsizetype firstEnd = -1;
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                received += socket.readAll();
+                const qsizetype headEnd = received.indexOf("\r\n\r\n");
+                if (!received.startsWith(headStart) || headEnd < 0)
+                    return false;
+                const qint64 length
+                    = received.mid(headStart.size(), headEnd - headStart.size()).toLongLong();
+                firstEnd = headEnd + 4 + length;
+                return received.size() > firstEnd && received.indexOf("\r\n\r\n", firstEnd) >= 0
+                    && received.size() >= 2 * firstEnd;
+            }(),
+            10000);
+        QCOMPARE(received.size(), 2 * firstEnd);
+        QCOMPARE(received.first(firstEnd), received.sliced(firstEnd));
+        const QByteArray body = received.first(firstEnd).sliced(received.indexOf("\r\n\r\n") + 4);
+        QVERIFY(QJsonDocument::fromJson(body).isObject());
+        if (records >= 0)
+            QCOMPARE(parsePage(body).changes.size(), records);
     }
 
     // ---- EmbeddedServer ------------------------------------------------------------------

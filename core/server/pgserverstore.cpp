@@ -850,16 +850,7 @@ bool PgServerStore::addEntity(const EntitySchema &schema, QString *error)
         setError(error, QStringLiteral("the server database is not open"));
         return false;
     }
-    QString problem = Identifier::check(schema.name, u"entity");
-    for (qsizetype i = 0; problem.isEmpty() && i < schema.fields.size(); ++i) {
-        const QString &name = schema.fields.at(i).name;
-        problem = Identifier::check(name, u"field");
-        for (qsizetype j = 0; problem.isEmpty() && j < i; ++j) {
-            // As in ServerStore: names that differ in case only would clash in SQLite.
-            if (schema.fields.at(j).name.compare(name, Qt::CaseInsensitive) == 0)
-                problem = QStringLiteral("field \"%1\" appears twice").arg(name);
-        }
-    }
+    QString problem = ServerJson::schemaProblem(schema);
     if (!problem.isEmpty()) {
         setError(error, problem);
         return false;
@@ -1011,11 +1002,6 @@ bool PgServerStore::upsert(const QString &entityName,
     QList<QVariantList> rows;
     rows.reserve(records.size());
     for (const auto &[id, data] : records) {
-        if (id.isEmpty()) {
-            setError(error,
-                     QStringLiteral("a record of entity %1 has an empty id").arg(schema.name));
-            return false;
-        }
         if (id.contains(QChar(0))) {
             setError(error,
                      QStringLiteral("record \"%1\" of entity %2: PostgreSQL text cannot hold "
@@ -1024,34 +1010,20 @@ bool PgServerStore::upsert(const QString &entityName,
             return false;
         }
         QVariantList values(fieldCount);
-        for (auto it = data.cbegin(); it != data.cend(); ++it) {
-            const int index = schema.fieldIndex(it.key());
-            if (index < 0) {
-                setError(error,
-                         QStringLiteral("entity %1 has no field \"%2\"")
-                             .arg(schema.name, Identifier::printable(it.key())));
+        if (!ServerJson::recordValues(schema, id, data, &values, error))
+            return false;
+        for (qsizetype i = 0; i < fieldCount; ++i) {
+            QVariant &value = values[i];
+            if (hasNul(value)) {
+                setError(
+                    error,
+                    QStringLiteral("record \"%1\" of entity %2: field %3: PostgreSQL text "
+                                   "cannot hold U+0000")
+                        .arg(Identifier::printable(id), schema.name, schema.fields.at(i).name));
                 return false;
             }
-            const FieldType type = schema.fields.at(index).type;
-            QString expected;
-            std::optional<QVariant> value = ServerJson::columnValue(type, it.value(), &expected);
-            if (!value) {
-                setError(error,
-                         QStringLiteral("record \"%1\" of entity %2: field %3 must be %4, not %5")
-                             .arg(Identifier::printable(id), schema.name, it.key(), expected,
-                                  ServerJson::describe(it.value())));
-                return false;
-            }
-            if (hasNul(*value)) {
-                setError(error,
-                         QStringLiteral("record \"%1\" of entity %2: field %3: PostgreSQL text "
-                                        "cannot hold U+0000")
-                             .arg(Identifier::printable(id), schema.name, it.key()));
-                return false;
-            }
-            if (type == FieldType::Bool && !value->isNull())
-                *value = QVariant(value->toLongLong() != 0);
-            values[index] = std::move(*value);
+            if (schema.fields.at(i).type == FieldType::Bool && !value.isNull())
+                value = QVariant(value.toLongLong() != 0);
         }
         rows.append(std::move(values));
     }
@@ -1125,7 +1097,7 @@ bool PgServerStore::remove(const QString &entityName, const QStringList &ids, QS
     if (!beginTransaction(error))
         return false;
     for (const QString &id : ids) {
-        if (id.isEmpty() || id.contains(QChar(0)))
+        if (id.isEmpty() || id.contains(QChar(0)) || !ServerJson::isStorableText(id))
             continue; // never stored, so nothing to delete
         query->bindValue(0, id);
         if (!query->exec()) {

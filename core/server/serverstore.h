@@ -32,7 +32,10 @@ namespace BatchSync {
     seq (the cursor), id, changed_at, deleted (tombstones keep their row, fields null), then
     a column "f_<field>" per field, so that a field may be called "seq" or "deleted".
     Strings go through SQLite's UTF-16 interface (all QSQLITE offers), which drops a leading
-    U+FEFF and turns U+FFFE and U+FFFF into U+FFFD.
+    U+FEFF. Before that, values have every lone surrogate, U+FFFE and U+FFFF replaced by U+FFFD
+    (ServerJson::storableText, as PgServerStore does), and an id holding one is refused:
+    SQLite would read text after a leading U+FFFE byte-swapped and let a lone surrogate take
+    the next character with it.
 
     One named connection, used from the thread that called open() only.
 */

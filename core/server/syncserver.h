@@ -12,6 +12,7 @@ QT_BEGIN_NAMESPACE
 class QHttpServer;
 class QHttpServerRequest;
 class QHttpServerResponse;
+class QHttpServerResponder;
 class QThread;
 QT_END_NAMESPACE
 
@@ -150,6 +151,7 @@ private:
                                 const QHttpServerRequest &request);
     QHttpServerResponse count(const QString &entity, const QHttpServerRequest &request);
     QHttpServerResponse changes(const QString &entity, const QHttpServerRequest &request);
+    static void sendPage(QHttpServerResponse &&response, QHttpServerResponder &&responder);
     bool isAuthorized(const QHttpServerRequest &request) const;
 
     std::unique_ptr<ServerScreen> m_screen; // outlives m_http: its connections report to it
