@@ -8,6 +8,7 @@
 #include "server/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/fakenetwork.h"
+#include "testutil/immutable.h"
 #include "testutil/localdb.h"
 #include "testutil/testserver.h"
 
@@ -28,12 +29,9 @@
 #include <QTest>
 #include <QThread>
 #include <QUrlQuery>
-
 #include <atomic>
 #include <functional>
 #include <memory>
-
-#include "testutil/immutable.h"
 
 using namespace BatchSync;
 
@@ -72,8 +70,7 @@ void withReader(const QString &path, const std::function<void(QSqlDatabase &)> &
     {
         QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
         db.setDatabaseName(path);
-        db.setConnectOptions(
-                QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=10000"));
+        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=10000"));
         if (db.open())
             body(db);
         else
@@ -103,22 +100,22 @@ struct Snapshot
     {
         if (schema != other.schema)
             return QStringLiteral("schema: [%1] vs [%2]")
-                    .arg(schema.join(QLatin1String("; ")), other.schema.join(QLatin1String("; ")));
+                .arg(schema.join(QLatin1String("; ")), other.schema.join(QLatin1String("; ")));
         if (committed != other.committed)
             return QStringLiteral("_sync_state: [%1] vs [%2]")
-                    .arg(committed.join(QLatin1String("; ")),
-                         other.committed.join(QLatin1String("; ")));
+                .arg(committed.join(QLatin1String("; ")),
+                     other.committed.join(QLatin1String("; ")));
         for (auto it = rows.cbegin(); it != rows.cend(); ++it) {
             const QStringList theirs = other.rows.value(it.key());
             if (it.value().size() != theirs.size())
                 return QStringLiteral("table %1: %2 rows vs %3")
-                        .arg(it.key())
-                        .arg(it.value().size())
-                        .arg(theirs.size());
+                    .arg(it.key())
+                    .arg(it.value().size())
+                    .arg(theirs.size());
             for (int i = 0; i < theirs.size(); ++i) {
                 if (it.value().at(i) != theirs.at(i))
                     return QStringLiteral("table %1: %2 vs %3")
-                            .arg(it.key(), it.value().at(i), theirs.at(i));
+                        .arg(it.key(), it.value().at(i), theirs.at(i));
             }
         }
         return QString();
@@ -138,16 +135,17 @@ Snapshot snapshot(const QString &path)
         QStringList tables;
         while (query.next()) {
             result.schema << QStringLiteral("%1|%2|%3|%4")
-                                     .arg(query.value(0).toString(), query.value(1).toString(),
-                                          query.value(2).toString(), query.value(3).toString());
+                                 .arg(query.value(0).toString(), query.value(1).toString(),
+                                      query.value(2).toString(), query.value(3).toString());
             if (query.value(0).toString() == u"table")
                 tables << query.value(1).toString();
         }
         for (const QString &table : std::as_const(tables)) {
             QStringList columns;
             query.exec(QStringLiteral("SELECT name FROM pragma_table_info(%1)")
-                               .arg(QLatin1Char('\'') + QString(table).replace(QLatin1Char('\''), QStringLiteral("''"))
-                                    + QLatin1Char('\'')));
+                           .arg(QLatin1Char('\'')
+                                + QString(table).replace(QLatin1Char('\''), QStringLiteral("''"))
+                                + QLatin1Char('\'')));
             while (query.next())
                 columns << query.value(0).toString();
             if (table == u"_sync_state") {
@@ -168,8 +166,7 @@ Snapshot snapshot(const QString &path)
             for (const QString &column : std::as_const(columns))
                 quotedColumns << QStringLiteral("quote(%1)").arg(quotedName(column));
             if (!query.exec(QStringLiteral("SELECT rowid, %1 FROM %2 ORDER BY rowid")
-                                    .arg(quotedColumns.join(QLatin1Char(',')),
-                                         quotedName(table)))) {
+                                .arg(quotedColumns.join(QLatin1Char(',')), quotedName(table)))) {
                 qWarning() << query.lastError().text();
                 continue;
             }
@@ -223,8 +220,8 @@ RunState runState(const QString &path, const QString &entity)
 QString differenceFromServer(const Test::TestServer &server, const QString &path)
 {
     for (const EntitySchema &schema : server.store()->entities()) {
-        const QString difference =
-                Test::differences(path, schema, server.store()->liveRecords(schema.name));
+        const QString difference
+            = Test::differences(path, schema, server.store()->liveRecords(schema.name));
         if (!difference.isEmpty())
             return difference;
     }
@@ -352,7 +349,6 @@ private:
     std::atomic<bool> m_released { false };
 };
 
-
 QByteArray json(const QJsonObject &object)
 {
     return QJsonDocument(object).toJson(QJsonDocument::Compact);
@@ -370,7 +366,8 @@ QJsonObject goodData()
 QJsonObject goodChange(const QString &id = QStringLiteral("g-1"))
 {
     return QJsonObject { { QStringLiteral("id"), id },
-                         { QStringLiteral("changedAt"), QStringLiteral("2026-01-01T00:00:00.000Z") },
+                         { QStringLiteral("changedAt"),
+                           QStringLiteral("2026-01-01T00:00:00.000Z") },
                          { QStringLiteral("deleted"), false },
                          { QStringLiteral("data"), goodData() } };
 }
@@ -432,12 +429,12 @@ QJsonArray goodFields()
 /*! /entities with the real entity plus one named \a name with \a fields. */
 QByteArray entitiesWith(const QString &name, const QJsonArray &fields = QJsonArray())
 {
-    return json(QJsonObject {
-            { QStringLiteral("entities"),
-              QJsonArray { QJsonObject { { QStringLiteral("name"), entityName },
-                                         { QStringLiteral("fields"), goodFields() } },
-                           QJsonObject { { QStringLiteral("name"), name },
-                                         { QStringLiteral("fields"), fields } } } } });
+    return json(
+        QJsonObject { { QStringLiteral("entities"),
+                        QJsonArray { QJsonObject { { QStringLiteral("name"), entityName },
+                                                   { QStringLiteral("fields"), goodFields() } },
+                                     QJsonObject { { QStringLiteral("name"), name },
+                                                   { QStringLiteral("fields"), fields } } } } });
 }
 
 /*! /entities with the real entity whose fields get one more: \a field. */
@@ -445,10 +442,10 @@ QByteArray entitiesWithField(const QJsonValue &field)
 {
     QJsonArray fields = goodFields();
     fields.append(field);
-    return json(QJsonObject { { QStringLiteral("entities"),
-                                QJsonArray { QJsonObject { { QStringLiteral("name"), entityName },
-                                                           { QStringLiteral("fields"),
-                                                             fields } } } } });
+    return json(
+        QJsonObject { { QStringLiteral("entities"),
+                        QJsonArray { QJsonObject { { QStringLiteral("name"), entityName },
+                                                   { QStringLiteral("fields"), fields } } } } });
 }
 
 QJsonObject field(const QJsonValue &name, const QJsonValue &type)
@@ -493,7 +490,8 @@ private:
         ids.sort();
         QString error;
         for (int i = 0; i < 10; ++i) {
-            const QVariantMap data { { QStringLiteral("name"), QStringLiteral("changed %1").arg(i) },
+            const QVariantMap data { { QStringLiteral("name"),
+                                       QStringLiteral("changed %1").arg(i) },
                                      { QStringLiteral("visits"), qint64(1000 + i) } };
             if (!server.store()->upsert(schema.name, ids.at(i * 7), data, &error))
                 return false;
@@ -526,20 +524,20 @@ private Q_SLOTS:
             storageKinds += it.value();
             perKind << it.key();
         }
-        qInfo().noquote() << QStringLiteral(
-                "fault summary: garbage: %1 kinds (%2), storage: %3 kinds (%4); local data "
-                "compared unchanged after %5 faults, every time; %6 recoveries ended equal to "
-                "the server%7")
-                                     .arg(garbageKinds)
-                                     .arg(perEndpoint.join(QLatin1String(", ")))
-                                     .arg(storageKinds)
-                                     .arg(perKind.join(QLatin1String(", ")))
-                                     .arg(tally.unchangedChecks)
-                                     .arg(tally.exactRecoveries)
-                                     .arg(tally.skipped.isEmpty()
-                                                  ? QString()
-                                                  : QStringLiteral("; skipped: ")
-                                                          + tally.skipped.join(QLatin1String(", ")));
+        qInfo().noquote()
+            << QStringLiteral(
+                   "fault summary: garbage: %1 kinds (%2), storage: %3 kinds (%4); local data "
+                   "compared unchanged after %5 faults, every time; %6 recoveries ended equal to "
+                   "the server%7")
+                   .arg(garbageKinds)
+                   .arg(perEndpoint.join(QLatin1String(", ")))
+                   .arg(storageKinds)
+                   .arg(perKind.join(QLatin1String(", ")))
+                   .arg(tally.unchangedChecks)
+                   .arg(tally.exactRecoveries)
+                   .arg(tally.skipped.isEmpty() ? QString()
+                                                : QStringLiteral("; skipped: ")
+                                + tally.skipped.join(QLatin1String(", ")));
     }
 
     void garbageFromServer_data()
@@ -565,7 +563,8 @@ private Q_SLOTS:
             QStringLiteral("entities: expected an array"));
         row("entities: entities missing", "entities", R"({"entity": []})",
             QStringLiteral("entities: missing"));
-        row("entities: name is a number", "entities", R"({"entities": [{"name": 7, "fields": []}]})",
+        row("entities: name is a number", "entities",
+            R"({"entities": [{"name": 7, "fields": []}]})",
             QStringLiteral("name: expected a string"));
         row("entities: name x; DROP TABLE y", "entities",
             entitiesWith(QStringLiteral("x; DROP TABLE customers")),
@@ -615,8 +614,8 @@ private Q_SLOTS:
             QStringLiteral("unknown field type \"blob\""));
         row("entities: field type is a number", "entities",
             entitiesWithField(field(QStringLiteral("photo"), 3)), QStringLiteral("photo"));
-        row("entities: field is a string", "entities",
-            entitiesWithField(QStringLiteral("photo")), QStringLiteral("expected a field object"));
+        row("entities: field is a string", "entities", entitiesWithField(QStringLiteral("photo")),
+            QStringLiteral("expected a field object"));
 
         // GET /count: the entity fails before it pulls anything.
         row("count: not JSON", "count", "count=12", QStringLiteral("not valid JSON"));
@@ -663,19 +662,21 @@ private Q_SLOTS:
         row("changes: datetime without milliseconds", "changes",
             changeWithField(QStringLiteral("since"), QStringLiteral("2026-01-01T00:00:00Z")),
             QStringLiteral("2026-01-01T00:00:00Z"));
-        row("changes: unknown data field", "changes",
-            changeWithField(QStringLiteral("hacker"), 1), QStringLiteral("unknown field \"hacker\""));
+        row("changes: unknown data field", "changes", changeWithField(QStringLiteral("hacker"), 1),
+            QStringLiteral("unknown field \"hacker\""));
         row("changes: hostile data field", "changes",
             changeWithField(QStringLiteral("x\"; DROP TABLE customers; --"), 1),
             QStringLiteral("unknown field"));
-        row("changes: data missing", "changes", changeWith(QStringLiteral("data"), QJsonValue::Undefined),
+        row("changes: data missing", "changes",
+            changeWith(QStringLiteral("data"), QJsonValue::Undefined),
             QStringLiteral("data: missing"));
-        row("changes: data is an array", "changes", changeWith(QStringLiteral("data"), QJsonArray()),
+        row("changes: data is an array", "changes",
+            changeWith(QStringLiteral("data"), QJsonArray()),
             QStringLiteral("data: expected an object"));
         row("changes: empty id", "changes", changeWith(QStringLiteral("id"), QString()),
             QStringLiteral("id: is empty"));
-        row("changes: missing id", "changes", changeWith(QStringLiteral("id"), QJsonValue::Undefined),
-            QStringLiteral("id: missing"));
+        row("changes: missing id", "changes",
+            changeWith(QStringLiteral("id"), QJsonValue::Undefined), QStringLiteral("id: missing"));
         row("changes: id is a number", "changes", changeWith(QStringLiteral("id"), 17),
             QStringLiteral("id: expected a string"));
         row("changes: id of 2000 characters", "changes",
@@ -708,7 +709,8 @@ private Q_SLOTS:
             QStringLiteral("cursor: expected a string"));
         row("changes: hasMore missing", "changes", pageMissing("hasMore"),
             QStringLiteral("hasMore: missing"));
-        row("changes: hasMore is a string", "changes", pageMissing("hasMore", QStringLiteral("true")),
+        row("changes: hasMore is a string", "changes",
+            pageMissing("hasMore", QStringLiteral("true")),
             QStringLiteral("hasMore: expected true or false"));
         {
             // 30 MB: a cursor far beyond any sane length. Parsed and refused quickly.
@@ -717,8 +719,8 @@ private Q_SLOTS:
             huge += "\"}";
             row("changes: 30 MB body", "changes", huge, QStringLiteral("characters long"));
         }
-        row("changes: the same page forever", "changes", QByteArray(), QStringLiteral("nothing new"),
-            "echo");
+        row("changes: the same page forever", "changes", QByteArray(),
+            QStringLiteral("nothing new"), "echo");
         row("changes: endless hasMore with advancing cursors", "changes", QByteArray(),
             QStringLiteral("nothing new"), "advance");
         row("changes: endless hasMore with advancing opaque cursors", "changes", QByteArray(),
@@ -754,37 +756,36 @@ private Q_SLOTS:
 
         const QString suffix = QLatin1Char('/') + endpoint;
         QAtomicInt served;
-        const int rule = fake.load()->addRule(Test::FakeRule::dynamic(
-                QStringLiteral("/"), [&](const QNetworkRequest &request) {
-                    const QString path = request.url().path();
-                    if (!path.endsWith(suffix))
-                        return Test::FakeRule::passThrough(path);
-                    const int n = served.fetchAndAddRelaxed(1);
-                    if (kind == u"echo") {
-                        // Never moves on: the position asked for is the position returned.
-                        const QString since
-                                = QUrlQuery(request.url()).queryItemValue(QStringLiteral("since"));
-                        return Test::FakeRule::respond(
-                                path, 200,
-                                json(QJsonObject { { QStringLiteral("changes"), QJsonArray() },
-                                                   { QStringLiteral("cursor"), since },
-                                                   { QStringLiteral("hasMore"), true } }));
-                    }
-                    if (kind.startsWith(u"advance")) {
-                        // Moves on forever without bringing anything. The numeric cursors are
-                        // valid for the real server too, but beyond its end; the opaque ones
-                        // are not valid there at all.
-                        const QString cursor = kind == u"advance"
-                                ? QString::number(900000 + n)
-                                : QStringLiteral("opaque-%1").arg(n);
-                        return Test::FakeRule::respond(
-                                path, 200,
-                                json(QJsonObject { { QStringLiteral("changes"), QJsonArray() },
-                                                   { QStringLiteral("cursor"), cursor },
-                                                   { QStringLiteral("hasMore"), true } }));
-                    }
-                    return Test::FakeRule::respond(path, 200, body);
-                }));
+        const int rule = fake.load()->addRule(
+            Test::FakeRule::dynamic(QStringLiteral("/"), [&](const QNetworkRequest &request) {
+                const QString path = request.url().path();
+                if (!path.endsWith(suffix))
+                    return Test::FakeRule::passThrough(path);
+                const int n = served.fetchAndAddRelaxed(1);
+                if (kind == u"echo") {
+                    // Never moves on: the position asked for is the position returned.
+                    const QString since
+                        = QUrlQuery(request.url()).queryItemValue(QStringLiteral("since"));
+                    return Test::FakeRule::respond(
+                        path, 200,
+                        json(QJsonObject { { QStringLiteral("changes"), QJsonArray() },
+                                           { QStringLiteral("cursor"), since },
+                                           { QStringLiteral("hasMore"), true } }));
+                }
+                if (kind.startsWith(u"advance")) {
+                    // Moves on forever without bringing anything. The numeric cursors are
+                    // valid for the real server too, but beyond its end; the opaque ones
+                    // are not valid there at all.
+                    const QString cursor = kind == u"advance" ? QString::number(900000 + n)
+                                                              : QStringLiteral("opaque-%1").arg(n);
+                    return Test::FakeRule::respond(
+                        path, 200,
+                        json(QJsonObject { { QStringLiteral("changes"), QJsonArray() },
+                                           { QStringLiteral("cursor"), cursor },
+                                           { QStringLiteral("hasMore"), true } }));
+                }
+                return Test::FakeRule::respond(path, 200, body);
+            }));
 
         QSignalSpy failed(&engine, &SyncEngine::failed);
         QVERIFY2(syncAll(engine, 60000), "the sync with garbage did not end (hang)");
@@ -799,9 +800,10 @@ private Q_SLOTS:
                 break;
             }
         }
-        QVERIFY2(!failure.isEmpty(), qPrintable(QStringLiteral("no failure of \"%1\"; %2 others")
-                                                        .arg(failingEntity)
-                                                        .arg(failed.size())));
+        QVERIFY2(!failure.isEmpty(),
+                 qPrintable(QStringLiteral("no failure of \"%1\"; %2 others")
+                                .arg(failingEntity)
+                                .arg(failed.size())));
         QCOMPARE(failure.at(1).value<ErrorCategory>(), ErrorCategory::Protocol);
         const QString message = failure.at(2).toString();
         QVERIFY2(message.contains(expected), qPrintable(message));
@@ -832,7 +834,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("fault");
         QTest::addColumn<QString>("expected");
         QTest::newRow("locked by another connection")
-                << "locked" << QStringLiteral("is locked by another program");
+            << "locked" << QStringLiteral("is locked by another program");
         QTest::newRow("disk full") << "full" << QStringLiteral("is full");
         QTest::newRow("read-only connection") << "readonly" << QStringLiteral("is read-only");
     }
@@ -859,33 +861,33 @@ private Q_SLOTS:
         std::atomic<bool> lifted { false };
         SyncEngine engine(settings, [&]() -> QNetworkAccessManager * {
             auto *manager = new Test::FakeNetworkAccessManager;
-            manager->addRule(Test::FakeRule::dynamic(
-                    QStringLiteral("/"), [&](const QNetworkRequest &request) {
-                        const QString urlPath = request.url().path();
-                        if (lift && !lifted.exchange(true)) {
-                            if (fault == u"full")
-                                execOnEngineConnection(
-                                        QStringLiteral("PRAGMA max_page_count = 1073741823"));
-                            else if (fault == u"readonly")
-                                execOnEngineConnection(QStringLiteral("PRAGMA query_only = 0"));
+            manager->addRule(
+                Test::FakeRule::dynamic(QStringLiteral("/"), [&](const QNetworkRequest &request) {
+                    const QString urlPath = request.url().path();
+                    if (lift && !lifted.exchange(true)) {
+                        if (fault == u"full")
+                            execOnEngineConnection(
+                                QStringLiteral("PRAGMA max_page_count = 1073741823"));
+                        else if (fault == u"readonly")
+                            execOnEngineConnection(QStringLiteral("PRAGMA query_only = 0"));
+                    }
+                    if (urlPath.endsWith(QLatin1String("/changes"))
+                        && pages.fetchAndAddRelaxed(1) == faultyPage) {
+                        if (fault == u"locked") {
+                            injected = holder.lock();
+                        } else if (fault == u"full") {
+                            const qint64 pageCount = pageCountOnEngineConnection();
+                            injected = pageCount > 0
+                                && execOnEngineConnection(
+                                           QStringLiteral("PRAGMA max_page_count = %1")
+                                               .arg(pageCount + 1));
+                        } else {
+                            injected
+                                = execOnEngineConnection(QStringLiteral("PRAGMA query_only = 1"));
                         }
-                        if (urlPath.endsWith(QLatin1String("/changes"))
-                            && pages.fetchAndAddRelaxed(1) == faultyPage) {
-                            if (fault == u"locked") {
-                                injected = holder.lock();
-                            } else if (fault == u"full") {
-                                const qint64 pageCount = pageCountOnEngineConnection();
-                                injected = pageCount > 0
-                                        && execOnEngineConnection(
-                                                QStringLiteral("PRAGMA max_page_count = %1")
-                                                        .arg(pageCount + 1));
-                            } else {
-                                injected = execOnEngineConnection(
-                                        QStringLiteral("PRAGMA query_only = 1"));
-                            }
-                        }
-                        return Test::FakeRule::passThrough(urlPath);
-                    }));
+                    }
+                    return Test::FakeRule::passThrough(urlPath);
+                }));
             return manager;
         });
 
@@ -926,7 +928,8 @@ private Q_SLOTS:
         QSignalSpy finished(&engine, &SyncEngine::finished);
         engine.start(entityName);
         QVERIFY2(finished.wait(60000), "the sync after the fault did not finish");
-        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().at(2).toString()));
+        QVERIFY2(failed.isEmpty(),
+                 failed.isEmpty() ? "" : qPrintable(failed.first().at(2).toString()));
         QCOMPARE(engine.entity(entityName).state, SyncState::Completed);
         QCOMPARE(engine.entity(entityName).done, qint64(2000));
         // The page asked for ahead of the failed write may reach this thread's server only
@@ -934,8 +937,8 @@ private Q_SLOTS:
         const qint64 served = server.server()->changesServed() - servedBefore;
         QVERIFY2(served == 2000 - run.runDone || served == 2000 - run.runDone + 100,
                  qPrintable(QStringLiteral("%1 changes served for %2 missing")
-                                    .arg(served)
-                                    .arg(2000 - run.runDone)));
+                                .arg(served)
+                                .arg(2000 - run.runDone)));
         const QString difference = differenceFromServer(server, path);
         QVERIFY2(difference.isEmpty(), qPrintable(difference));
         ++tally.exactRecoveries;
@@ -962,7 +965,8 @@ private Q_SLOTS:
             for (const QString &file : std::as_const(immutable))
                 Test::setImmutable(file, false);
         });
-        for (const QString &suffix : { QString(), QStringLiteral("-wal"), QStringLiteral("-shm") }) {
+        for (const QString &suffix :
+             { QString(), QStringLiteral("-wal"), QStringLiteral("-shm") }) {
             if (!QFile::exists(path + suffix))
                 continue;
             if (!Test::setImmutable(path + suffix, true)) {
@@ -1005,7 +1009,8 @@ private Q_SLOTS:
         SyncEngine engine(settings);
         QSignalSpy failed(&engine, &SyncEngine::failed);
         QVERIFY(syncAll(engine));
-        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().at(2).toString()));
+        QVERIFY2(failed.isEmpty(),
+                 failed.isEmpty() ? "" : qPrintable(failed.first().at(2).toString()));
         QCOMPARE(engine.entity(entityName).state, SyncState::Completed);
         const QString difference = differenceFromServer(server, path);
         QVERIFY2(difference.isEmpty(), qPrintable(difference));

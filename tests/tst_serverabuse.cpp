@@ -19,7 +19,6 @@
 #include <QTemporaryDir>
 #include <QThread>
 #include <QtTest>
-
 #include <memory>
 #include <sys/socket.h>
 
@@ -61,15 +60,13 @@ public:
         return ok;
     }
 
-    template<typename Function>
-    void run(Function &&function)
+    template<typename Function> void run(Function &&function)
     {
         QMetaObject::invokeMethod(&m_context, std::forward<Function>(function),
                                   Qt::BlockingQueuedConnection);
     }
 
-    template<typename Value>
-    Value read(Value (SyncServer::*getter)() const)
+    template<typename Value> Value read(Value (SyncServer::*getter)() const)
     {
         Value value {};
         run([&] { value = (m_server->server()->*getter)(); });
@@ -183,8 +180,7 @@ bool isErrorOrClose(const Outcome &outcome, QString *why)
         *why = QStringLiteral("status %1").arg(outcome.status);
         return false;
     }
-    if (!outcome.headers.contains("Content-Type: application/json")
-        || errorOf(outcome).isEmpty()) {
+    if (!outcome.headers.contains("Content-Type: application/json") || errorOf(outcome).isEmpty()) {
         *why = QStringLiteral("status %1 without a JSON error: %2")
                    .arg(outcome.status)
                    .arg(QString::fromLatin1(outcome.headers + "\r\n\r\n" + outcome.body.left(200)));
@@ -225,7 +221,7 @@ Case malformed(QRandomGenerator &random)
     case 3:
         return { "GET /api/v1/entities\r\n\r\n", 400 };
     case 4: {
-        static const QByteArrayList methods { "FOO", "get", "BREW", "TRACE", "CONNECT",
+        static const QByteArrayList methods { "FOO",      "get",  "BREW",   "TRACE", "CONNECT",
                                               "PROPFIND", "POST", "DELETE", "PUT" };
         return { methods.at(random.bounded(methods.size()))
                      + " /api/v1/entities HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -252,7 +248,10 @@ Case malformed(QRandomGenerator &random)
     case 12:
         return { get("/api/v1/entities", "X-Folded: a\r\n  b\r\n"), 400 };
     case 13:
-        return { get("/api/v1/entities", "X-Control: a\x01" "b\r\n"), 400 };
+        return { get("/api/v1/entities",
+                     "X-Control: a\x01"
+                     "b\r\n"),
+                 400 };
     case 14:
         return { get("/api/v1/entities", "Upgrade: websocket\r\nConnection: Upgrade\r\n"), 400 };
     default:
@@ -263,8 +262,9 @@ Case malformed(QRandomGenerator &random)
 // A well-formed request with a parameter or entity the server must refuse.
 Case badParameter(QRandomGenerator &random)
 {
-    static const QByteArrayList limits { "abc", "-1", "0", "10001", "1e3", "1.5", "", "+5",
-                                         "99999999999999999999", "%201", "0x10" };
+    static const QByteArrayList limits {
+        "abc", "-1", "0", "10001", "1e3", "1.5", "", "+5", "99999999999999999999", "%201", "0x10"
+    };
     static const QByteArrayList sinces { "-5", "abc", "1.0", "%2B5", "99999999999999999999" };
     static const QByteArrayList changedSinces { "garbage", "2025-01-01", "2025-01-01T00:00:00Z",
                                                 "9999-99-99T99:99:99.999Z", "%00" };
@@ -278,24 +278,31 @@ Case badParameter(QRandomGenerator &random)
                      + QByteArrayList { "-1", "x", "1e3", "" }.at(random.bounded(4))),
                  400 };
     case 2:
-        return { get((random.bounded(2) ? changes : count) + "since="
-                     + sinces.at(random.bounded(sinces.size()))),
+        return { get((random.bounded(2) ? changes : count)
+                     + "since=" + sinces.at(random.bounded(sinces.size()))),
                  400 };
     case 3:
         return { get(changes + "since=" + QByteArray(7000, '7')), 400 };
     case 4:
-        return { get((random.bounded(2) ? changes : count) + "changedSince="
-                     + changedSinces.at(random.bounded(changedSinces.size()))),
+        return { get((random.bounded(2) ? changes : count)
+                     + "changedSince=" + changedSinces.at(random.bounded(changedSinces.size()))),
                  400 };
     case 5:
         return { get(changes + "since=1&changedSince=2025-01-01T00:00:00.000Z"), 400 };
     case 6:
         return { get(changes + "since=1&offset=3"), 400 };
     case 7: {
-        static const QByteArrayList names { "x;DROP%20TABLE%20customers", "..%2F..%2Fetc",
-                                            "%00", "%C3%A9t%C3%A9", "%F0%9F%98%80", "%FF%FE",
-                                            "customers%00", "CUSTOMERS", "_sync_state",
-                                            "x%22y", "%27%3B--" };
+        static const QByteArrayList names { "x;DROP%20TABLE%20customers",
+                                            "..%2F..%2Fetc",
+                                            "%00",
+                                            "%C3%A9t%C3%A9",
+                                            "%F0%9F%98%80",
+                                            "%FF%FE",
+                                            "customers%00",
+                                            "CUSTOMERS",
+                                            "_sync_state",
+                                            "x%22y",
+                                            "%27%3B--" };
         return { get("/api/v1/entities/" + names.at(random.bounded(names.size()))
                      + (random.bounded(2) ? "/changes" : "/count")),
                  404 };
@@ -316,7 +323,8 @@ Case oversized(QRandomGenerator &random)
     case 1:
         return { get("/api/v1/entities", "Content-Length: 1000000000000\r\n") + "abc", 413 };
     case 2:
-        return { get("/api/v1/entities", "Transfer-Encoding: chunked\r\n") + "5\r\nhello\r\n0\r\n\r\n",
+        return { get("/api/v1/entities", "Transfer-Encoding: chunked\r\n")
+                     + "5\r\nhello\r\n0\r\n\r\n",
                  413 };
     case 3:
         return { get("/api/v1/entities", "Content-Length: abc\r\n"), 400 };
@@ -399,8 +407,8 @@ private Q_SLOTS:
             QString why;
             if (!isErrorOrClose(outcome, &why)) {
                 qWarning("%s: %s for %s", qPrintable(kind), qPrintable(why),
-                         qPrintable(QString::fromLatin1(sent.bytes.left(200).toPercentEncoding(
-                             " /?&=:;.-_\r\n"))));
+                         qPrintable(QString::fromLatin1(
+                             sent.bytes.left(200).toPercentEncoding(" /?&=:;.-_\r\n"))));
                 return false;
             }
             if (outcome.status != 0) {
@@ -486,8 +494,8 @@ private Q_SLOTS:
                 sent += chunk.size();
             }
             const Outcome outcome = readOutcome(socket.get());
-            QVERIFY(check(QStringLiteral("oversized or with a body"), { QByteArray(), 0 },
-                          outcome));
+            QVERIFY(
+                check(QStringLiteral("oversized or with a body"), { QByteArray(), 0 }, outcome));
             QVERIFY(outcome.status == 413 || outcome.status == 0);
         }
 
@@ -522,8 +530,8 @@ private Q_SLOTS:
                 socket->write(get("/api/v1/entities/customers/count"));
                 const Outcome outcome = readOutcome(socket);
                 if (outcome.status == 503) { // its refusal had not arrived yet above
-                    QVERIFY(check(QStringLiteral("simultaneous connections"),
-                                  { QByteArray(), 503 }, outcome));
+                    QVERIFY(check(QStringLiteral("simultaneous connections"), { QByteArray(), 503 },
+                                  outcome));
                     ++refused;
                     continue;
                 }
@@ -553,7 +561,8 @@ private Q_SLOTS:
                 silent.push_back(connectTo(port));
                 QVERIFY(slow.back() && silent.back());
             }
-            const QByteArray head = get("/api/v1/entities", "X-Slow: " + QByteArray(50, 's') + "\r\n");
+            const QByteArray head
+                = get("/api/v1/entities", "X-Slow: " + QByteArray(50, 's') + "\r\n");
             QElapsedTimer slowTimer;
             slowTimer.start();
             std::vector<bool> done(slow.size(), false);
@@ -624,8 +633,8 @@ private Q_SLOTS:
         QStringList statusParts;
         for (auto it = statuses.cbegin(); it != statuses.cend(); ++it)
             statusParts << QStringLiteral("%1×%2").arg(it.value()).arg(it.key());
-        qInfo("%d abusive requests and connections in %.1f s: %s", total,
-              timer.elapsed() / 1000.0, qPrintable(parts.join(QStringLiteral(", "))));
+        qInfo("%d abusive requests and connections in %.1f s: %s", total, timer.elapsed() / 1000.0,
+              qPrintable(parts.join(QStringLiteral(", "))));
         qInfo("answers: %s (all JSON errors); %d closed without an answer; server refused %lld "
               "at the screen, timed out %lld connections, answered %lld in all; it served a "
               "valid client afterwards (entities and a 10,000-record page)",
@@ -654,8 +663,8 @@ private Q_SLOTS:
             if (socket->state() == QAbstractSocket::ConnectedState)
                 socket->waitForReadyRead(5000);
             QVERIFY2(socket->state() == QAbstractSocket::UnconnectedState,
-                     qPrintable(QStringLiteral("%1, %2").arg(socket->state()).arg(
-                         socket->errorString())));
+                     qPrintable(
+                         QStringLiteral("%1, %2").arg(socket->state()).arg(socket->errorString())));
         }
     }
 
@@ -674,8 +683,9 @@ private Q_SLOTS:
         QVERIFY(dir.isValid());
         const auto startServer = [&](const QStringList &arguments, QProcess *process) {
             process->start(QStringLiteral(BATCHSYNC_SERVER_BIN),
-                           arguments + QStringList { QStringLiteral("--db"),
-                                                     dir.filePath(QStringLiteral("s.sqlite")) });
+                           arguments
+                               + QStringList { QStringLiteral("--db"),
+                                               dir.filePath(QStringLiteral("s.sqlite")) });
             if (!process->waitForReadyRead(60000))
                 return QUrl();
             const QString line = QString::fromUtf8(process->readLine()).trimmed();

@@ -251,8 +251,8 @@ private Q_SLOTS:
         SyncError error;
         const EntitySchema schema = customersSchema();
         QVERIFY2(store.open(&error) && store.ensureEntity(schema, &error)
-                         && store.beginRun(schema.name, PagingMode::Cursor, {}, 0,
-                                           SyncState::Running, &error),
+                     && store.beginRun(schema.name, PagingMode::Cursor, {}, 0, SyncState::Running,
+                                       &error),
                  qPrintable(error.message));
         const qint64 before = QFileInfo(path).size();
         const QString padding(200, QLatin1Char('x'));
@@ -277,9 +277,9 @@ private Q_SLOTS:
         QCOMPARE(raw.rows(QStringLiteral("PRAGMA integrity_check")).value(0).value(0).toString(),
                  QStringLiteral("ok"));
         QCOMPARE(raw.rows(QStringLiteral("SELECT count(*) FROM customers"))
-                         .value(0)
-                         .value(0)
-                         .toLongLong(),
+                     .value(0)
+                     .value(0)
+                     .toLongLong(),
                  done);
     }
 

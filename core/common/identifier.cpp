@@ -9,7 +9,10 @@ bool isAsciiLetter(QChar c)
     return (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z');
 }
 
-bool isAsciiDigit(QChar c) { return c >= u'0' && c <= u'9'; }
+bool isAsciiDigit(QChar c)
+{
+    return c >= u'0' && c <= u'9';
+}
 
 } // namespace
 
@@ -29,7 +32,7 @@ bool matchesRule(QStringView name)
 bool isReserved(QStringView name)
 {
     return name.compare(u"id", Qt::CaseInsensitive) == 0 || name.startsWith(u'_')
-            || name.startsWith(u"sqlite_", Qt::CaseInsensitive);
+        || name.startsWith(u"sqlite_", Qt::CaseInsensitive);
 }
 
 QString check(QStringView name, QStringView what)
@@ -39,7 +42,7 @@ QString check(QStringView name, QStringView what)
     if (!matchesRule(name)) {
         return QStringLiteral("%1 name \"%2\" is not a valid identifier "
                               "(letters, digits and '_', at most 64, not starting with a digit)")
-                .arg(what, printable(name));
+            .arg(what, printable(name));
     }
     if (isReserved(name))
         return QStringLiteral("%1 name \"%2\" is reserved").arg(what, printable(name));

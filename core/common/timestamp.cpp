@@ -51,7 +51,10 @@ QString format(const QDateTime &dateTime)
     return dateTime.toUTC().toString(QStringLiteral("yyyy-MM-ddTHH:mm:ss.zzzZ"));
 }
 
-QString now() { return format(QDateTime::currentDateTimeUtc()); }
+QString now()
+{
+    return format(QDateTime::currentDateTimeUtc());
+}
 
 QString previousMillisecond(QStringView text)
 {

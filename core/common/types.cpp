@@ -25,8 +25,8 @@ QString nameOf(const std::pair<Enum, const char *> (&table)[N], Enum value)
 }
 
 const std::pair<FieldType, const char *> fieldTypes[] = {
-    { FieldType::String, "string" }, { FieldType::Int, "int" },
-    { FieldType::Real, "real" },     { FieldType::Bool, "bool" },
+    { FieldType::String, "string" },     { FieldType::Int, "int" },
+    { FieldType::Real, "real" },         { FieldType::Bool, "bool" },
     { FieldType::DateTime, "datetime" },
 };
 
@@ -51,16 +51,34 @@ const std::pair<ErrorCategory, const char *> errorCategories[] = {
 
 } // namespace
 
-QString fieldTypeName(FieldType type) { return nameOf(fieldTypes, type); }
-std::optional<FieldType> fieldTypeFromName(QStringView name) { return lookup(fieldTypes, name); }
-QString pagingModeName(PagingMode mode) { return nameOf(pagingModes, mode); }
+QString fieldTypeName(FieldType type)
+{
+    return nameOf(fieldTypes, type);
+}
+std::optional<FieldType> fieldTypeFromName(QStringView name)
+{
+    return lookup(fieldTypes, name);
+}
+QString pagingModeName(PagingMode mode)
+{
+    return nameOf(pagingModes, mode);
+}
 std::optional<PagingMode> pagingModeFromName(QStringView name)
 {
     return lookup(pagingModes, name);
 }
-QString syncStateName(SyncState state) { return nameOf(syncStates, state); }
-std::optional<SyncState> syncStateFromName(QStringView name) { return lookup(syncStates, name); }
-QString errorCategoryName(ErrorCategory category) { return nameOf(errorCategories, category); }
+QString syncStateName(SyncState state)
+{
+    return nameOf(syncStates, state);
+}
+std::optional<SyncState> syncStateFromName(QStringView name)
+{
+    return lookup(syncStates, name);
+}
+QString errorCategoryName(ErrorCategory category)
+{
+    return nameOf(errorCategories, category);
+}
 
 int EntitySchema::fieldIndex(QStringView fieldName) const
 {

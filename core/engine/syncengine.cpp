@@ -12,8 +12,7 @@ SyncEngine::SyncEngine(const SyncSettings &settings, QObject *parent)
 {
 }
 
-SyncEngine::SyncEngine(const SyncSettings &settings, NetworkFactory networkFactory,
-                       QObject *parent)
+SyncEngine::SyncEngine(const SyncSettings &settings, NetworkFactory networkFactory, QObject *parent)
     : QObject(parent)
     , m_settings(settings)
     , m_thread(std::make_unique<QThread>())
@@ -49,7 +48,10 @@ SyncEngine::~SyncEngine()
     m_thread->wait();
 }
 
-QList<EntityStatus> SyncEngine::entities() const { return m_entities; }
+QList<EntityStatus> SyncEngine::entities() const
+{
+    return m_entities;
+}
 
 EntityStatus SyncEngine::entity(const QString &name) const
 {
@@ -60,7 +62,10 @@ EntityStatus SyncEngine::entity(const QString &name) const
     return EntityStatus();
 }
 
-bool SyncEngine::isBusy() const { return m_busy; }
+bool SyncEngine::isBusy() const
+{
+    return m_busy;
+}
 
 void SyncEngine::refreshEntities()
 {
@@ -69,8 +74,8 @@ void SyncEngine::refreshEntities()
 
 void SyncEngine::start(const QString &entity)
 {
-    QMetaObject::invokeMethod(m_worker, [worker = m_worker, entity] { worker->start(entity); },
-                              Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_worker, [worker = m_worker, entity] { worker->start(entity); }, Qt::QueuedConnection);
 }
 
 void SyncEngine::startAll()
@@ -80,8 +85,8 @@ void SyncEngine::startAll()
 
 void SyncEngine::pause(const QString &entity)
 {
-    QMetaObject::invokeMethod(m_worker, [worker = m_worker, entity] { worker->pause(entity); },
-                              Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_worker, [worker = m_worker, entity] { worker->pause(entity); }, Qt::QueuedConnection);
 }
 
 void SyncEngine::pauseAll()
@@ -91,8 +96,8 @@ void SyncEngine::pauseAll()
 
 void SyncEngine::resume(const QString &entity)
 {
-    QMetaObject::invokeMethod(m_worker, [worker = m_worker, entity] { worker->resume(entity); },
-                              Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_worker, [worker = m_worker, entity] { worker->resume(entity); }, Qt::QueuedConnection);
 }
 
 void SyncEngine::onEntitiesLoaded(const QList<EntityStatus> &entities)

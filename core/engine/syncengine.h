@@ -7,7 +7,6 @@
 #include <QList>
 #include <QObject>
 #include <QStringList>
-
 #include <functional>
 #include <memory>
 

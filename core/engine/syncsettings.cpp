@@ -6,28 +6,28 @@ QString SyncSettings::validate() const
 {
     if (!endpoint.isValid() || endpoint.isRelative())
         return QStringLiteral("the endpoint \"%1\" is not an absolute URL")
-                .arg(endpoint.toString());
+            .arg(endpoint.toString());
     const QString scheme = endpoint.scheme().toLower();
     if (scheme != QLatin1String("http") && scheme != QLatin1String("https"))
         return QStringLiteral("the endpoint must be an http or https URL, not \"%1\"")
-                .arg(endpoint.toString());
+            .arg(endpoint.toString());
     if (databasePath.isEmpty())
         return QStringLiteral("no local database path is set");
     if (batchSize < MinBatchSize || batchSize > MaxBatchSize)
         return QStringLiteral("the batch size must be between %1 and %2, not %3")
-                .arg(MinBatchSize)
-                .arg(MaxBatchSize)
-                .arg(batchSize);
+            .arg(MinBatchSize)
+            .arg(MaxBatchSize)
+            .arg(batchSize);
     if (targetBatchMs < MinTargetBatchMs || targetBatchMs > MaxTargetBatchMs)
         return QStringLiteral("the target batch duration must be between %1 and %2 ms, not %3")
-                .arg(MinTargetBatchMs)
-                .arg(MaxTargetBatchMs)
-                .arg(targetBatchMs);
+            .arg(MinTargetBatchMs)
+            .arg(MaxTargetBatchMs)
+            .arg(targetBatchMs);
     if (concurrency < 1 || concurrency > MaxConcurrency)
         return QStringLiteral("the number of entities syncing at once must be between 1 and %1, "
                               "not %2")
-                .arg(MaxConcurrency)
-                .arg(concurrency);
+            .arg(MaxConcurrency)
+            .arg(concurrency);
     if (transferTimeoutMs < 100)
         return QStringLiteral("the transfer timeout must be at least 100 ms");
     if (retryBaseDelayMs < 1 || retryMaxDelayMs < retryBaseDelayMs || retryGiveUpMs < 0)

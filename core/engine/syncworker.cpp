@@ -9,7 +9,6 @@
 #include <QElapsedTimer>
 #include <QNetworkAccessManager>
 #include <QRandomGenerator>
-
 #include <algorithm>
 
 namespace BatchSync {
@@ -34,8 +33,7 @@ qint64 monotonicMs()
 
 } // namespace
 
-SyncWorker::SyncWorker(const SyncSettings &settings, NetworkFactory networkFactory,
-                       QObject *parent)
+SyncWorker::SyncWorker(const SyncSettings &settings, NetworkFactory networkFactory, QObject *parent)
     : QObject(parent)
     , m_settings(settings)
     , m_networkFactory(std::move(networkFactory))
@@ -189,7 +187,10 @@ void SyncWorker::start(const QString &entity)
     requestStart(entity);
 }
 
-void SyncWorker::startAll() { requestStart(QString()); }
+void SyncWorker::startAll()
+{
+    requestStart(QString());
+}
 
 void SyncWorker::resume(const QString &entity)
 {
@@ -223,8 +224,7 @@ void SyncWorker::fetchEntities()
     if (m_shuttingDown)
         return;
     m_discovery = m_client->fetchEntities();
-    connect(m_discovery.data(), &ProtocolRequest::finished, this,
-            &SyncWorker::onEntitiesFinished);
+    connect(m_discovery.data(), &ProtocolRequest::finished, this, &SyncWorker::onEntitiesFinished);
 }
 
 void SyncWorker::onEntitiesFinished()
@@ -258,9 +258,9 @@ void SyncWorker::retryDiscovery(const SyncError &error)
     if (m_discoveryFirstFailureMs < 0)
         m_discoveryFirstFailureMs = now;
     ++m_discoveryAttempt;
-    const qint64 backoff = std::min<qint64>(
-            m_settings.retryMaxDelayMs,
-            qint64(m_settings.retryBaseDelayMs) << std::min(m_discoveryAttempt - 1, 16));
+    const qint64 backoff = std::min<qint64>(m_settings.retryMaxDelayMs,
+                                            qint64(m_settings.retryBaseDelayMs)
+                                                << std::min(m_discoveryAttempt - 1, 16));
     qint64 delay = backoff / 2 + QRandomGenerator::global()->bounded(backoff / 2 + 1);
     if (error.retryAfterSeconds >= 0)
         delay = std::max<qint64>(delay, qint64(error.retryAfterSeconds) * 1000);
@@ -268,14 +268,14 @@ void SyncWorker::retryDiscovery(const SyncError &error)
     if (elapsed + delay > m_settings.retryGiveUpMs) {
         SyncError final = error;
         final.message = QStringLiteral("gave up after %1 attempts in %2 s: %3")
-                                .arg(m_discoveryAttempt)
-                                .arg(elapsed / 1000.0, 0, 'f', 1)
-                                .arg(error.message);
+                            .arg(m_discoveryAttempt)
+                            .arg(elapsed / 1000.0, 0, 'f', 1)
+                            .arg(error.message);
         failDiscovery(final);
         return;
     }
-    qCInfo(lcEngine) << "listing the entities failed; retrying in" << delay << "ms:"
-                     << error.message;
+    qCInfo(lcEngine) << "listing the entities failed; retrying in" << delay
+                     << "ms:" << error.message;
     Q_EMIT retrying(QString(), m_discoveryAttempt, int(delay), error.message);
     m_discoveryRetry.start(int(delay));
 }
@@ -347,8 +347,8 @@ void SyncWorker::startPending()
     for (const QString &name : std::as_const(names)) {
         EntityJob *job = m_jobs.value(name);
         if (!job || !job->isReported()) {
-            const QString message =
-                    QStringLiteral("the endpoint has no entity named \"%1\"").arg(name);
+            const QString message
+                = QStringLiteral("the endpoint has no entity named \"%1\"").arg(name);
             if (job)
                 job->fail(ErrorCategory::Request, message);
             else
@@ -384,8 +384,7 @@ void SyncWorker::schedule()
 void SyncWorker::onJobStateChanged(const QString &entity, SyncState state)
 {
     Q_UNUSED(entity);
-    if (state == SyncState::Completed || state == SyncState::Failed
-        || state == SyncState::Paused) {
+    if (state == SyncState::Completed || state == SyncState::Failed || state == SyncState::Paused) {
         schedule();
     }
     updateBusy();

@@ -9,7 +9,6 @@
 #include <QSet>
 #include <QStringList>
 #include <QTimer>
-
 #include <functional>
 #include <memory>
 

@@ -3,13 +3,13 @@
 #include "common/logging.h"
 #include "protocol/protocolparser.h"
 
-#include <algorithm>
 #include <QDateTime>
 #include <QLocale>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QTimeZone>
+#include <algorithm>
 
 namespace BatchSync {
 
@@ -373,9 +373,8 @@ void ProtocolRequest::parseBody()
         parsing.start();
         ok = Protocol::parseChanges(m_body, m_schema, m_limit, m_mode, &m_page, &problem);
         if (ok) {
-            qCDebug(lcProtocol) << m_what << "parsed" << m_page.changes.size()
-                                << "changes (limit" << m_limit << ") in"
-                                << parsing.nsecsElapsed() / 1000 << "us";
+            qCDebug(lcProtocol) << m_what << "parsed" << m_page.changes.size() << "changes (limit"
+                                << m_limit << ") in" << parsing.nsecsElapsed() / 1000 << "us";
         }
         break;
     }

@@ -1,9 +1,9 @@
 #include "store/localstore.h"
-#include "store/walcheckpointer.h"
 
 #include "common/identifier.h"
 #include "common/logging.h"
 #include "common/timestamp.h"
+#include "store/walcheckpointer.h"
 
 #include <QDir>
 #include <QElapsedTimer>

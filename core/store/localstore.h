@@ -188,7 +188,6 @@ private:
     // Prepared statements, reused across batches; reset before the connection is removed.
     std::unique_ptr<Statements> m_statements;
     std::unique_ptr<WalCheckpointer> m_checkpointer; // while open in WAL mode
-
 };
 
 } // namespace BatchSync

@@ -12,7 +12,6 @@
 
 #include <QByteArray>
 #include <QSet>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -116,8 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         check(v.typeId() == QMetaType::Bool, "bool type");
                         break;
                     case FieldType::DateTime:
-                        check(v.typeId() == QMetaType::QString
-                                      && Timestamp::isValid(v.toString()),
+                        check(v.typeId() == QMetaType::QString && Timestamp::isValid(v.toString()),
                               "datetime type");
                         break;
                     }

@@ -35,8 +35,8 @@ QVariant typed(const QVariant &value, FieldType type)
 QHash<QString, QVariantList> localRecords(const QString &path, const EntitySchema &schema)
 {
     static QAtomicInt counter;
-    const QString connection =
-            QStringLiteral("testutil-localdb-%1").arg(counter.fetchAndAddRelaxed(1));
+    const QString connection
+        = QStringLiteral("testutil-localdb-%1").arg(counter.fetchAndAddRelaxed(1));
     QHash<QString, QVariantList> records;
     {
         QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
@@ -50,7 +50,7 @@ QHash<QString, QVariantList> localRecords(const QString &path, const EntitySchem
                 columns << Identifier::quoted(field.name);
             QSqlQuery query(db);
             if (!query.exec(QStringLiteral("SELECT %1 FROM %2")
-                                    .arg(columns.join(u','), Identifier::quoted(schema.name)))) {
+                                .arg(columns.join(u','), Identifier::quoted(schema.name)))) {
                 qWarning("%s", qPrintable(query.lastError().text()));
             }
             while (query.next()) {
@@ -89,14 +89,15 @@ QString differences(const QString &path, const EntitySchema &schema,
             return;
         ids.sort();
         parts << QStringLiteral("%1 %2 (%3)")
-                         .arg(ids.size())
-                         .arg(QLatin1String(what), ids.mid(0, MaxListed).join(QStringLiteral(", ")));
+                     .arg(ids.size())
+                     .arg(QLatin1String(what), ids.mid(0, MaxListed).join(QStringLiteral(", ")));
     };
     describe("missing", missing);
     describe("changed", changed);
     describe("extra", extra);
-    return parts.isEmpty() ? QString()
-                           : QStringLiteral("%1: %2").arg(schema.name, parts.join(QStringLiteral("; ")));
+    return parts.isEmpty()
+        ? QString()
+        : QStringLiteral("%1: %2").arg(schema.name, parts.join(QStringLiteral("; ")));
 }
 
 } // namespace BatchSync::Test

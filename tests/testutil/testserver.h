@@ -6,7 +6,6 @@
 
 #include <QTemporaryDir>
 #include <QUrl>
-
 #include <memory>
 
 QT_BEGIN_NAMESPACE

@@ -8,7 +8,6 @@
 #include <QCoreApplication>
 #include <QTemporaryDir>
 #include <QTimer>
-
 #include <cstdio>
 
 using namespace BatchSync;
@@ -67,8 +66,7 @@ int main(int argc, char *argv[])
         } else {
             std::fprintf(stderr, "consumer: %s ended as %s with %lld of %lld records\n",
                          qPrintable(entity), qPrintable(syncStateName(status.state)),
-                         static_cast<long long>(status.done),
-                         static_cast<long long>(status.total));
+                         static_cast<long long>(status.done), static_cast<long long>(status.total));
         }
         app.quit();
     });
