@@ -92,13 +92,20 @@ void ThrottledLink::tick()
     m_allowance = std::min(m_allowance + m_bytesPerSecond * double(now - m_lastTickNs) / 1e9,
                            m_bytesPerSecond * 0.02);
     m_lastTickNs = now;
+    // The link's bytes are shared evenly among the connections that have some waiting.
+    qsizetype waiting = 0;
+    for (const auto &pipe : m_pipes) {
+        if (pipe->client && !pipe->pending.isEmpty())
+            ++waiting;
+    }
+    const double share = waiting > 0 ? m_allowance / double(waiting) : 0.0;
     for (auto it = m_pipes.begin(); it != m_pipes.end();) {
         Pipe *p = it->get();
         if (!p->client) {
             it = m_pipes.erase(it);
             continue;
         }
-        const qsizetype n = std::min<qsizetype>(p->pending.size(), qsizetype(m_allowance));
+        const qsizetype n = std::min<qsizetype>(p->pending.size(), qsizetype(share));
         if (n > 0) {
             p->client->write(p->pending.constData(), n);
             p->pending.remove(0, n);
