@@ -9,6 +9,7 @@
 #include "common/types.h"
 #include "protocol/protocolparser.h"
 #include "protocol/protocolparser_p.h"
+#include "testutil/pagediff.h"
 
 #include <QElapsedTimer>
 #include <QJsonArray>
@@ -24,6 +25,7 @@
 #include <limits>
 
 using namespace BatchSync;
+using BatchSync::Test::pageDifference;
 
 namespace {
 
@@ -434,61 +436,6 @@ private:
 };
 
 // ---- the fast parser against the reference ----
-
-QString variantDifference(const QVariant &a, const QVariant &b)
-{
-    if (a.isValid() != b.isValid() || a.typeId() != b.typeId()) {
-        return QStringLiteral("%1 vs %2")
-            .arg(QString::fromLatin1(a.typeName()), QString::fromLatin1(b.typeName()));
-    }
-    if (a.typeId() == QMetaType::Double) {
-        const double x = a.toDouble();
-        const double y = b.toDouble();
-        return std::memcmp(&x, &y, sizeof x) == 0
-            ? QString()
-            : QStringLiteral("%1 vs %2").arg(x, 0, 'g', 17).arg(y, 0, 'g', 17);
-    }
-    if (a.typeId() == QMetaType::QString && a.toString().isNull() != b.toString().isNull())
-        return QStringLiteral("null string vs empty string");
-    return a == b ? QString() : QStringLiteral("%1 vs %2").arg(a.toString(), b.toString());
-}
-
-QString stringDifference(const QString &a, const QString &b)
-{
-    if (a != b)
-        return QStringLiteral("\"%1\" vs \"%2\"").arg(a, b);
-    return a.isNull() == b.isNull() ? QString() : QStringLiteral("null vs empty");
-}
-
-/*! Empty when \a a and \a b are the same page (QVariant types, bits of doubles included). */
-QString pageDifference(const ChangePage &a, const ChangePage &b)
-{
-    if (const QString d = stringDifference(a.cursor, b.cursor); !d.isEmpty())
-        return QStringLiteral("cursor: ") + d;
-    if (a.hasMore != b.hasMore)
-        return QStringLiteral("hasMore");
-    if (a.changes.size() != b.changes.size())
-        return QStringLiteral("%1 vs %2 changes").arg(a.changes.size()).arg(b.changes.size());
-    for (qsizetype i = 0; i < a.changes.size(); ++i) {
-        const Change &x = a.changes.at(i);
-        const Change &y = b.changes.at(i);
-        QString d = stringDifference(x.id, y.id);
-        if (d.isEmpty())
-            d = stringDifference(x.changedAt, y.changedAt);
-        if (d.isEmpty() && x.deleted != y.deleted)
-            d = QStringLiteral("deleted");
-        if (d.isEmpty() && x.values.size() != y.values.size())
-            d = QStringLiteral("%1 vs %2 values").arg(x.values.size()).arg(y.values.size());
-        for (qsizetype v = 0; d.isEmpty() && v < x.values.size(); ++v) {
-            d = variantDifference(x.values.at(v), y.values.at(v));
-            if (!d.isEmpty())
-                d = QStringLiteral("value %1: %2").arg(v).arg(d);
-        }
-        if (!d.isEmpty())
-            return QStringLiteral("changes[%1]: %2").arg(i).arg(d);
-    }
-    return QString();
-}
 
 /*!
     Raw JSON text of GET .../changes bodies, written byte by byte so that every form a server
