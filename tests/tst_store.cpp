@@ -20,6 +20,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <sqlite3.h>
 
 #ifdef Q_OS_LINUX
 #include <unistd.h> // access()
@@ -222,6 +223,32 @@ class TestStore final : public QObject
 
 private:
     QString newPath() { return m_dir->filePath(QStringLiteral("db%1.sqlite").arg(++m_serial)); }
+
+    // A first sync of \a rows records of about 1 KB, in batches of 1000, completed; their ids
+    // go to \a ids.
+    void loadFromScratch(LocalStore &store, const EntitySchema &schema, int rows, QStringList *ids)
+    {
+        SyncError error;
+        QVERIFY(
+            store.beginRun(schema.name, PagingMode::Cursor, {}, rows, SyncState::Counting, &error));
+        QVERIFY(store.loadEntity(schema.name, &error)->bulkLoad);
+        const QString padding(1000, QLatin1Char('b'));
+        for (int start = 0; start < rows; start += 1000) {
+            QList<Change> changes;
+            for (int i = start; i < qMin(rows, start + 1000); ++i) {
+                ids->append(QUuid::createUuid().toString(QUuid::WithoutBraces));
+                changes.append(record(ids->last(), padding, i));
+            }
+            const qint64 done = start + changes.size();
+            QVERIFY2(store.applyBatch(schema, changes, { QString::number(done), {} }, done, rows,
+                                      &error),
+                     qPrintable(error.message));
+        }
+        QVERIFY2(store.completeRun(schema.name, { QString::number(rows), {} }, rows, rows,
+                                   QDateTime::currentDateTimeUtc(), &error),
+                 qPrintable(error.message));
+        QCOMPARE(store.rowCount(schema.name), rows);
+    }
 
     std::unique_ptr<QTemporaryDir> m_dir;
     int m_serial = 0;
@@ -1743,6 +1770,60 @@ private Q_SLOTS:
         RawDb raw(path);
         QCOMPARE(contents(raw), QStringList { QStringLiteral("e=E2") });
         QCOMPARE(uniqueIdIndexes(raw), QStringList { QStringLiteral("_customers_id") });
+    }
+
+    // SQLite's own allocation count (sqlite3_memory_highwater), exact whatever the machine:
+    // a first sync's memory must not grow with the data, while upserts keep their larger
+    // cache.
+    void firstSyncMemoryDoesNotGrowWithTheData()
+    {
+        const EntitySchema schema = customersSchema();
+        qint64 peak[2] = {};
+        QStringList ids;
+        const int rows[2] = { 4000, 32000 }; // about 4 MB and 33 MB of records
+        std::unique_ptr<LocalStore> store;
+        for (int i = 0; i < 2; ++i) {
+            store.reset(); // its cache too
+            store = std::make_unique<LocalStore>(newPath(), uniqueConnectionName());
+            SyncError error;
+            QVERIFY(store->open(&error));
+            QVERIFY(store->ensureEntity(schema, &error));
+            ids.clear();
+            sqlite3_memory_highwater(1);
+            loadFromScratch(*store, schema, rows[i], &ids);
+            if (QTest::currentTestFailed())
+                return;
+            peak[i] = sqlite3_memory_highwater(0);
+            if (peak[i] == 0)
+                QSKIP("SQLite is built without memory statistics");
+        }
+        qInfo("SQLite's peak memory in a first sync: %.1f MB for %d records, %.1f MB for %d",
+              peak[0] / 1048576.0, rows[0], peak[1] / 1048576.0, rows[1]);
+        QVERIFY2(peak[1] < peak[0] + peak[0] / 2,
+                 qPrintable(QStringLiteral("%1 bytes against %2").arg(peak[1]).arg(peak[0])));
+
+        // The next run updates records all over the file: its cache grows beyond the bulk
+        // load's.
+        SyncError error;
+        QVERIFY(store->beginRun(schema.name, PagingMode::Cursor, { QStringLiteral("1"), {} }, 0,
+                                SyncState::Counting, &error));
+        sqlite3_memory_highwater(1);
+        QRandomGenerator random(7);
+        const QString padding(1000, QLatin1Char('u'));
+        qint64 done = 0;
+        for (int batch = 0; batch < rows[1] / 1000; ++batch) {
+            QList<Change> changes;
+            for (int i = 0; i < 1000; ++i)
+                changes.append(record(ids.at(random.bounded(ids.size())), padding));
+            done += changes.size();
+            QVERIFY2(store->applyBatch(schema, changes, { QString::number(done + 1), {} }, done,
+                                       rows[1], &error),
+                     qPrintable(error.message));
+        }
+        const qint64 upsertPeak = sqlite3_memory_highwater(0);
+        qInfo("SQLite's peak memory updating %lld records: %.1f MB", done, upsertPeak / 1048576.0);
+        QVERIFY2(upsertPeak > peak[1] + 4 * 1048576,
+                 qPrintable(QStringLiteral("%1 bytes against %2").arg(upsertPeak).arg(peak[1])));
     }
 
     void bulkLoadOnlyOnSuitableTables_data()

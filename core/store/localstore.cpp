@@ -32,9 +32,19 @@ namespace {
 // _sync_bulk_deleted (a table in bulk-load state has no index on id, which format 1 refuses).
 constexpr int currentFormat = 2;
 
-// The page cache: large enough for a batch's pages, small enough that a client's peak memory
-// stays around 60 MB whatever it syncs.
+// The page cache for upserts: random ids touch index pages all over the file, so a larger
+// cache than SQLite's 2 MB default saves reads, while a client's peak memory stays well
+// below 64 MB whatever it syncs.
 constexpr int CacheKiB = 16384;
+// The page cache while only bulk loads have written: appends touch the last pages of a table,
+// so a larger cache would only fill up with pages never read again, and the memory of a
+// first sync would grow with the data up to the upsert cache.
+constexpr int BulkLoadCacheKiB = 2048;
+// The page cache while the id index is built: SQLite's sorter keeps up to a cache's worth of
+// keys in memory per run it sorts, two runs at once with its helper thread, and merges them
+// from a temporary file. Runs of 512 KiB build the index no slower than runs of 2 MiB (about
+// 0.2 s for 250,000 ids) and keep the build's peak near the bulk load's.
+constexpr int IndexBuildCacheKiB = 512;
 
 const QString driverName = QStringLiteral("QSQLITE");
 const QString changedAtColumn = QStringLiteral("_changed_at");
@@ -491,6 +501,23 @@ struct LocalStore::Statements
     Statement saveRun; // run_cursor, run_cursor_id, run_done, run_total, entity
     Statement bulkLoad; // entity -> bulk_load; no row when the entity has no state
     std::map<QString, std::unique_ptr<EntityStatements>> entities;
+    int cacheKiB = 0; // the page cache set last, in KiB
+    bool upserted = false; // a batch was written by upsert since the connection opened
+
+    // A failure leaves the previous size, which costs speed or memory, never data.
+    void setCacheKiB(int kib)
+    {
+        if (kib == cacheKiB)
+            return;
+        const QByteArray pragma = "PRAGMA cache_size = -" + QByteArray::number(kib);
+        const int rc = sqlite3_exec(db, pragma.constData(), nullptr, nullptr, nullptr);
+        if (rc != SQLITE_OK) {
+            qCWarning(lcStore) << "could not set the page cache to" << kib
+                               << "KiB:" << sqlite3_errstr(rc);
+            return;
+        }
+        cacheKiB = kib;
+    }
 };
 
 LocalStore::LocalStore(const QString &databasePath, const QString &connectionName)
@@ -551,14 +578,12 @@ bool LocalStore::openConnection(SyncError *error)
         return storageFailure(error, what, db.lastError());
 
     QSqlQuery query(db);
-    // A larger page cache than SQLite's 2 MB default: ids are random, so every batch touches
-    // index pages all over the file, and each miss is a read from the OS. Checkpoints every
-    // 10000 pages (~40 MB of WAL) instead of 1000: a checkpoint writes and syncs every page
-    // the batches touched since the last one, and with random ids that is most of them; this
+    // The page cache is sized per batch (Statements::setCacheKiB). Checkpoints every 10000
+    // pages (~40 MB of WAL) instead of 1000: a checkpoint writes and syncs every page the
+    // batches touched since the last one, and with random ids that is most of them; this
     // alone makes bulk syncs ~25% faster (see the throughput test).
     for (const QString &pragma : { QStringLiteral("PRAGMA busy_timeout = %1").arg(m_busyTimeoutMs),
                                    QStringLiteral("PRAGMA foreign_keys = OFF"),
-                                   QStringLiteral("PRAGMA cache_size = -%1").arg(CacheKiB),
                                    QStringLiteral("PRAGMA wal_autocheckpoint = 10000"),
                                    // The index build at the end of a bulk load sorts on a
                                    // second thread while this one merges.
@@ -605,6 +630,7 @@ bool LocalStore::openConnection(SyncError *error)
 
     m_statements = std::make_unique<Statements>();
     m_statements->db = sqlite;
+    m_statements->setCacheKiB(CacheKiB);
     const std::pair<Statement *, QString> fixed[] = {
         { &m_statements->begin, QStringLiteral("BEGIN IMMEDIATE") },
         { &m_statements->commit, QStringLiteral("COMMIT") },
@@ -1063,6 +1089,12 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
                        statement.errorCode(), statement.errorText());
         return false;
     };
+    // Once an upsert has run, its cache stays: shrinking it for another entity's bulk load
+    // would drop the index pages that the next upsert reads.
+    if (!*bulk)
+        m_statements->upserted = true;
+    m_statements->setCacheKiB(m_statements->upserted ? CacheKiB : BulkLoadCacheKiB);
+
     Statement &write = *bulk ? statements->append : statements->upsert;
     Statement &remove = *bulk ? statements->recordDeletion : statements->remove;
     bool haveWrite = false;
@@ -1407,15 +1439,12 @@ bool LocalStore::finishBulkLoad(const QString &entity, const QString &what, Sync
     const auto failed
         = [&] { return storageFailure(error, what, statement.errorCode(), statement.errorText()); };
 
-    // SQLite's sorter keeps up to a page cache's worth of keys in memory per run it sorts, two
-    // at once with a helper thread: with a small cache for the index build it spills runs of
-    // a few megabytes to a temporary file instead, so that the peak memory does not grow with
-    // the entity.
-    sqlite3_exec(db, "PRAGMA cache_size = -2048", nullptr, nullptr, nullptr);
-    const auto restoreCache = qScopeGuard([db] {
-        sqlite3_exec(db, QByteArray("PRAGMA cache_size = -" + QByteArray::number(CacheKiB)),
-                     nullptr, nullptr, nullptr);
-    });
+    // The sorter's runs spill to a temporary file beyond the cache size, so that the peak
+    // memory of the build does not grow with the entity.
+    const int cacheKiB = m_statements->cacheKiB;
+    m_statements->setCacheKiB(IndexBuildCacheKiB);
+    const auto restoreCache
+        = qScopeGuard([this, cacheKiB] { m_statements->setCacheKiB(cacheKiB); });
 
     // An id that arrived more than once makes the unique index fail (after its sort): then keep
     // only the newest version of each id, the largest rowid, and build it again. Versions of
