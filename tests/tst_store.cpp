@@ -226,7 +226,8 @@ private:
 
     // A first sync of \a rows records of about 1 KB, in batches of 1000, completed; their ids
     // go to \a ids.
-    void loadFromScratch(LocalStore &store, const EntitySchema &schema, int rows, QStringList *ids)
+    void loadFromScratch(LocalStore &store, const EntitySchema &schema, int rows, QStringList *ids,
+                         const std::function<void()> &afterBatch = {})
     {
         SyncError error;
         QVERIFY(
@@ -243,6 +244,8 @@ private:
             QVERIFY2(store.applyBatch(schema, changes, { QString::number(done), {} }, done, rows,
                                       &error),
                      qPrintable(error.message));
+            if (afterBatch)
+                afterBatch();
         }
         QVERIFY2(store.completeRun(schema.name, { QString::number(rows), {} }, rows, rows,
                                    QDateTime::currentDateTimeUtc(), &error),
@@ -308,6 +311,28 @@ private Q_SLOTS:
                      .value(0)
                      .toLongLong(),
                  done);
+    }
+
+    void walStaysBoundedInALongSync()
+    {
+        // The background checkpoints never catch up with a writer that commits every few
+        // milliseconds, so the WAL would only start over at the writer's own bound.
+        const QString path = newPath();
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error) && store.ensureEntity(customersSchema(), &error));
+        const QString wal = path + QStringLiteral("-wal");
+        qint64 largest = 0;
+        QStringList ids;
+        loadFromScratch(store, customersSchema(), 56000, &ids,
+                        [&] { largest = qMax(largest, QFileInfo(wal).size()); });
+        if (QTest::currentTestFailed())
+            return;
+        store.close();
+        const qint64 database = QFileInfo(path).size();
+        qInfo("largest WAL: %.1f MB, database: %.1f MB", largest / 1048576.0, database / 1048576.0);
+        QVERIFY(database > 56 * 1048576);
+        QVERIFY2(largest < 48 * 1048576, qPrintable(QString::number(largest)));
     }
 
     void openCreatesSyncStateInWalMode()
