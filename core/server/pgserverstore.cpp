@@ -73,24 +73,9 @@ bool isKnownSqlType(const QString &type)
     return known.contains(type);
 }
 
-QString ownSqlType(FieldType type)
-{
-    switch (type) {
-    case FieldType::Int:
-        return QStringLiteral("bigint");
-    case FieldType::Real:
-        return QStringLiteral("double precision");
-    case FieldType::Bool:
-        return QStringLiteral("boolean");
-    case FieldType::String:
-    case FieldType::DateTime:
-        break;
-    }
-    return QStringLiteral("text");
-}
-
-// The type a field is read as, for the tombstones' typed nulls.
-QString outputSqlType(FieldType type)
+// The column type of a field in a table this server creates, and the type a field is read as
+// (the tombstones' typed nulls).
+QString fieldSqlType(FieldType type)
 {
     switch (type) {
     case FieldType::Int:
@@ -494,7 +479,7 @@ struct PgServerStore::Entity
                         .arg(selectExpression(QLatin1String("t.") + columns.at(i).column,
                                               columns.at(i).sqlType))
                         .arg(i);
-            dead += QStringLiteral(", NULL::%1").arg(outputSqlType(schema.fields.at(i).type));
+            dead += QStringLiteral(", NULL::%1").arg(fieldSqlType(schema.fields.at(i).type));
         }
         live += QLatin1String(" FROM ") + table + QLatin1String(" t");
         // Entity names are checked identifiers: nothing to escape in the literal.
@@ -918,13 +903,13 @@ bool PgServerStore::addEntity(const EntitySchema &schema, QString *error)
         fields.append(QJsonObject { { QStringLiteral("name"), field.name },
                                     { QStringLiteral("type"), fieldTypeName(field.type) },
                                     { QStringLiteral("column"), field.name },
-                                    { QStringLiteral("sqltype"), ownSqlType(field.type) } });
+                                    { QStringLiteral("sqltype"), fieldSqlType(field.type) } });
     }
 
     if (existing) {
         for (const FieldSpec &field : std::as_const(added)) {
             if (!exec(QStringLiteral("ALTER TABLE %1 ADD COLUMN %2 %3")
-                          .arg(table, Identifier::quoted(field.name), ownSqlType(field.type)),
+                          .arg(table, Identifier::quoted(field.name), fieldSqlType(field.type)),
                       &problem))
                 return fail(QStringLiteral("cannot add field %1 to entity %2: %3")
                                 .arg(field.name, schema.name, problem));
@@ -934,7 +919,7 @@ bool PgServerStore::addEntity(const EntitySchema &schema, QString *error)
                           .arg(m_schema, table);
         for (const FieldSpec &field : std::as_const(added))
             sql += QLatin1String(", ") + Identifier::quoted(field.name) + u' '
-                + ownSqlType(field.type);
+                + fieldSqlType(field.type);
         sql += u')';
         if (!exec(sql, &problem)
             || !exec(QStringLiteral("SELECT %1.batchsync_track('%1.%2'::regclass, '%3', 'id')")
