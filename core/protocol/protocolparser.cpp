@@ -687,12 +687,10 @@ public:
             } else if (!skipValue(1)) {
                 return false;
             }
-            skipSpace();
-            if (consume(','))
-                skipSpace();
-            else if (consume('}'))
+            const Next next = afterItem('}');
+            if (next == Next::Closed)
                 break;
-            else
+            if (next == Next::Bad)
                 return false;
         }
         skipSpace();
@@ -726,6 +724,18 @@ private:
             return true;
         }
         return false;
+    }
+
+    // After a member or an element: a comma, with more to come, or the closing bracket.
+    enum class Next { More, Closed, Bad };
+    Next afterItem(char close)
+    {
+        skipSpace();
+        if (consume(',')) {
+            skipSpace();
+            return Next::More;
+        }
+        return consume(close) ? Next::Closed : Next::Bad;
     }
 
     void skipSpace()
@@ -1075,11 +1085,8 @@ private:
                 skipSpace();
                 if (!skipValue(depth + 1))
                     return false;
-                skipSpace();
-                if (consume(','))
-                    skipSpace();
-                else
-                    return consume('}');
+                if (const Next next = afterItem('}'); next != Next::More)
+                    return next == Next::Closed;
             }
         }
         case '[': {
@@ -1092,11 +1099,8 @@ private:
             for (;;) {
                 if (!skipValue(depth + 1))
                     return false;
-                skipSpace();
-                if (consume(','))
-                    skipSpace();
-                else
-                    return consume(']');
+                if (const Next next = afterItem(']'); next != Next::More)
+                    return next == Next::Closed;
             }
         }
         case 't':
@@ -1142,11 +1146,8 @@ private:
                 return false;
             if (!parseChange(&changes->emplace_back()))
                 return false;
-            skipSpace();
-            if (consume(','))
-                skipSpace();
-            else
-                return consume(']');
+            if (const Next next = afterItem(']'); next != Next::More)
+                return next == Next::Closed;
         }
     }
 
@@ -1206,12 +1207,10 @@ private:
             if (seen & which)
                 return false; // a duplicate key: the reference knows which one counts
             seen |= which;
-            skipSpace();
-            if (consume(','))
-                skipSpace();
-            else if (consume('}'))
+            const Next next = afterItem('}');
+            if (next == Next::Closed)
                 break;
-            else
+            if (next == Next::Bad)
                 return false;
         }
         if (!(seen & Id) || !(seen & ChangedAt) || change->id.isEmpty()
@@ -1297,12 +1296,10 @@ private:
             m_seen[m_lastField] = m_generation;
             if (!readValue(*field, values))
                 return false;
-            skipSpace();
-            if (consume(','))
-                skipSpace();
-            else if (consume('}'))
+            const Next next = afterItem('}');
+            if (next == Next::Closed)
                 break;
-            else
+            if (next == Next::Bad)
                 return false;
         }
         values->resize(m_fieldCount);
