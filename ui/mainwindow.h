@@ -2,7 +2,7 @@
 
 #include "appsettings.h"
 #include "common/types.h"
-#include "engine/syncsettings.h"
+#include "common/syncsettings.h"
 
 #include <QMainWindow>
 #include <QStringList>

@@ -3,7 +3,7 @@
 #include "appsettings.h"
 #include "common/identifier.h"
 #include "common/types.h"
-#include "engine/syncsettings.h"
+#include "common/syncsettings.h"
 #include "headless.h"
 #include "localstatus.h"
 #include "mainwindow.h"

@@ -28,6 +28,12 @@ enum class PagingMode {
 };
 Q_ENUM_NS(PagingMode)
 
+/*! What kind of endpoint an engine syncs from (see sources/source.h). */
+enum class SourceKind {
+    Protocol //!< a BatchSync protocol server, such as batchsync-server
+};
+Q_ENUM_NS(SourceKind)
+
 /*! The state of one entity's sync job. */
 enum class SyncState {
     Idle, //!< never synced, or nothing to do yet
@@ -60,6 +66,10 @@ std::optional<FieldType> fieldTypeFromName(QStringView name);
 QString pagingModeName(PagingMode mode);
 /*! Parses "cursor" or "offset"; nullopt for anything else. */
 std::optional<PagingMode> pagingModeFromName(QStringView name);
+/*! The name of a source kind in settings and on the command line ("batchsync"). */
+QString sourceKindName(SourceKind kind);
+/*! Parses a source kind name; nullopt for anything else. */
+std::optional<SourceKind> sourceKindFromName(QStringView name);
 /*! Lower-case state name, as persisted in _sync_state ("idle", "running", ...). */
 QString syncStateName(SyncState state);
 /*! Parses a persisted state name; nullopt for anything else. */

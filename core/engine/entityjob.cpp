@@ -3,7 +3,7 @@
 #include "common/identifier.h"
 #include "common/logging.h"
 #include "common/timestamp.h"
-#include "protocol/protocolclient.h"
+#include "sources/source.h"
 
 #include <QDateTime>
 #include <QRandomGenerator>
@@ -34,12 +34,12 @@ int compareChange(const QString &changedAt, const QString &id, const SyncPositio
 
 } // namespace
 
-EntityJob::EntityJob(const StoredEntity &stored, const SyncSettings &settings,
-                     ProtocolClient *client, LocalStore *store, QObject *parent)
+EntityJob::EntityJob(const StoredEntity &stored, const SyncSettings &settings, Source *source,
+                     LocalStore *store, QObject *parent)
     : QObject(parent)
     , m_stored(stored)
     , m_settings(settings)
-    , m_client(client)
+    , m_source(source)
     , m_store(store)
 {
     m_persistedRun = stored.run;
@@ -105,6 +105,15 @@ void EntityJob::begin()
     m_catchUpPages = 0;
     m_rateSamples.clear();
 
+    if (!m_source->supports(m_settings.paging)) {
+        fail(
+            ErrorCategory::Request,
+            QStringLiteral("the endpoint cannot page in %1 mode; use %2 paging")
+                .arg(pagingModeName(m_settings.paging),
+                     pagingModeName(m_settings.paging == PagingMode::Cursor ? PagingMode::Offset
+                                                                            : PagingMode::Cursor)));
+        return;
+    }
     const bool sameMode = m_stored.paging == m_settings.paging;
     if (!m_stored.runActive || !sameMode) {
         // A position of one paging mode means nothing in the other: start over then.
@@ -209,20 +218,19 @@ void EntityJob::requestCount(Step step)
     QString since = m_stored.run.cursor;
     if (m_settings.paging == PagingMode::Offset && !m_stored.run.isStart())
         since = Timestamp::previousMillisecond(m_stored.run.cursor);
-    ProtocolRequest *request = m_client->fetchCount(name(), m_settings.paging, since);
+    SourceReply *request = m_source->fetchCount(m_stored.schema, m_settings.paging, since);
     if (step == Step::Recount) {
         m_recount = request;
-        connect(request, &ProtocolRequest::finished, this, &EntityJob::onRecountFinished);
+        connect(request, &SourceReply::finished, this, &EntityJob::onRecountFinished);
     } else {
         m_request = request;
-        connect(request, &ProtocolRequest::finished, this, &EntityJob::onCountFinished);
+        connect(request, &SourceReply::finished, this, &EntityJob::onCountFinished);
     }
 }
 
-ProtocolRequest *EntityJob::takeFinished(QPointer<ProtocolRequest> &slot,
-                                         std::optional<Step> retryAs)
+SourceReply *EntityJob::takeFinished(QPointer<SourceReply> &slot, std::optional<Step> retryAs)
 {
-    ProtocolRequest *request = slot.data();
+    SourceReply *request = slot.data();
     if (!request || sender() != request)
         return nullptr;
     slot = nullptr;
@@ -239,7 +247,7 @@ ProtocolRequest *EntityJob::takeFinished(QPointer<ProtocolRequest> &slot,
 
 void EntityJob::onCountFinished()
 {
-    ProtocolRequest *request = takeFinished(m_request, Step::Count);
+    SourceReply *request = takeFinished(m_request, Step::Count);
     if (!request)
         return;
     // In offset mode the count includes the tie group already applied (see requestPage).
@@ -265,14 +273,14 @@ void EntityJob::requestEdge()
         = m_stored.run.isStart() ? QString() : Timestamp::previousMillisecond(m_stored.run.cursor);
     query.offset = m_edgeOffset;
     query.limit = 1;
-    ProtocolRequest *request = m_client->fetchChanges(m_stored.schema, query);
+    SourceReply *request = m_source->fetchChanges(m_stored.schema, query);
     m_request = request;
-    connect(request, &ProtocolRequest::finished, this, &EntityJob::onEdgeFinished);
+    connect(request, &SourceReply::finished, this, &EntityJob::onEdgeFinished);
 }
 
 void EntityJob::onEdgeFinished()
 {
-    ProtocolRequest *request = takeFinished(m_request, Step::Edge);
+    SourceReply *request = takeFinished(m_request, Step::Edge);
     if (!request)
         return;
     const QList<Change> &changes = request->page().changes;
@@ -293,7 +301,7 @@ void EntityJob::startPaging()
 void EntityJob::onRecountFinished()
 {
     // A recount only refines the total; if it fails, the pages still flow.
-    ProtocolRequest *request = takeFinished(m_recount, std::nullopt);
+    SourceReply *request = takeFinished(m_recount, std::nullopt);
     if (!request || m_state != SyncState::Running)
         return;
     const qint64 total = m_stored.runDone + request->count();
@@ -332,9 +340,9 @@ void EntityJob::sendPage(const ChangesQuery &query)
     sized.limit = m_settings.adaptiveBatchSize ? m_batchSizer.size() : m_settings.batchSize;
     m_pageLimit = sized.limit;
     m_pageSentMs = m_progressClock.elapsed();
-    ProtocolRequest *request = m_client->fetchChanges(m_stored.schema, sized);
+    SourceReply *request = m_source->fetchChanges(m_stored.schema, sized);
     m_request = request;
-    connect(request, &ProtocolRequest::finished, this, &EntityJob::onPageFinished);
+    connect(request, &SourceReply::finished, this, &EntityJob::onPageFinished);
 }
 
 void EntityJob::adaptBatchSize(int asked, qint64 records, qint64 elapsedMs)
@@ -350,7 +358,7 @@ void EntityJob::adaptBatchSize(int asked, qint64 records, qint64 elapsedMs)
 
 void EntityJob::onPageFinished()
 {
-    if (ProtocolRequest *request = takeFinished(m_request, Step::Page))
+    if (SourceReply *request = takeFinished(m_request, Step::Page))
         handlePage(request->page());
 }
 
@@ -605,8 +613,8 @@ void EntityJob::resetRetry()
 
 void EntityJob::cancelRequests()
 {
-    for (QPointer<ProtocolRequest> *slot : { &m_request, &m_recount }) {
-        if (ProtocolRequest *request = slot->data()) {
+    for (QPointer<SourceReply> *slot : { &m_request, &m_recount }) {
+        if (SourceReply *request = slot->data()) {
             request->disconnect(this);
             request->abort();
             request->deleteLater();

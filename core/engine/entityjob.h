@@ -1,8 +1,8 @@
 #pragma once
 
+#include "common/syncsettings.h"
 #include "common/types.h"
 #include "engine/batchsizer.h"
-#include "engine/syncsettings.h"
 #include "store/localstore.h"
 
 #include <QElapsedTimer>
@@ -14,9 +14,9 @@
 
 namespace BatchSync {
 
-class ProtocolClient;
+class Source;
+class SourceReply;
 struct ChangesQuery;
-class ProtocolRequest;
 
 /*!
     \internal
@@ -31,7 +31,7 @@ class EntityJob final : public QObject
     Q_DISABLE_COPY_MOVE(EntityJob)
 
 public:
-    EntityJob(const StoredEntity &stored, const SyncSettings &settings, ProtocolClient *client,
+    EntityJob(const StoredEntity &stored, const SyncSettings &settings, Source *source,
               LocalStore *store, QObject *parent = nullptr);
     ~EntityJob() override;
 
@@ -82,7 +82,7 @@ private:
         The request of \a slot that just finished, if it succeeded; nullptr otherwise, after
         its error was handled (retried as \a retryAs, or ignored without it).
     */
-    ProtocolRequest *takeFinished(QPointer<ProtocolRequest> &slot, std::optional<Step> retryAs);
+    SourceReply *takeFinished(QPointer<SourceReply> &slot, std::optional<Step> retryAs);
     void requestCount(Step step);
     void requestPage();
     void sendPage(const ChangesQuery &query);
@@ -105,15 +105,15 @@ private:
 
     StoredEntity m_stored;
     const SyncSettings m_settings;
-    ProtocolClient *m_client;
+    Source *m_source;
     LocalStore *m_store;
     SyncState m_state = SyncState::Idle;
     SyncState m_stateBeforeQueue = SyncState::Idle;
     std::pair<ErrorCategory, QString> m_errorBeforeQueue;
     bool m_reported = false;
 
-    QPointer<ProtocolRequest> m_request; // count or page in flight
-    QPointer<ProtocolRequest> m_recount; // a recount while pages keep flowing
+    QPointer<SourceReply> m_request; // count or page in flight
+    QPointer<SourceReply> m_recount; // a recount while pages keep flowing
     QTimer m_retryTimer;
     Step m_retryStep = Step::Page;
     int m_attempt = 0;

@@ -2,23 +2,24 @@
 
 #include "common/logging.h"
 #include "engine/syncworker.h"
+#include "sources/sourcefactory.h"
 
 #include <QThread>
 
 namespace BatchSync {
 
 SyncEngine::SyncEngine(const SyncSettings &settings, QObject *parent)
-    : SyncEngine(settings, NetworkFactory(), parent)
+    : SyncEngine(settings, sourceFactory(settings), parent)
 {
 }
 
-SyncEngine::SyncEngine(const SyncSettings &settings, NetworkFactory networkFactory, QObject *parent)
+SyncEngine::SyncEngine(const SyncSettings &settings, SourceFactory sourceFactory, QObject *parent)
     : QObject(parent)
     , m_settings(settings)
     , m_thread(std::make_unique<QThread>())
 {
     m_thread->setObjectName(QStringLiteral("BatchSync engine"));
-    m_worker = new SyncWorker(settings, std::move(networkFactory));
+    m_worker = new SyncWorker(settings, std::move(sourceFactory));
     m_worker->moveToThread(m_thread.get());
     connect(m_thread.get(), &QThread::finished, m_worker, &QObject::deleteLater);
 

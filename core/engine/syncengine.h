@@ -1,7 +1,8 @@
 #pragma once
 
+#include "common/syncsettings.h"
+#include "sources/source.h"
 #include "common/types.h"
-#include "engine/syncsettings.h"
 
 #include <QHash>
 #include <QList>
@@ -11,7 +12,6 @@
 #include <memory>
 
 QT_BEGIN_NAMESPACE
-class QNetworkAccessManager;
 class QThread;
 QT_END_NAMESPACE
 
@@ -20,8 +20,8 @@ namespace BatchSync {
 class SyncWorker;
 
 /*!
-    The sync engine: pulls every entity's changes from a protocol v1 endpoint into the local
-    SQLite database, in batches, one job per entity.
+    The sync engine: pulls every entity's changes from a Source (a BatchSync server, by
+    default) into the local SQLite database, in batches, one job per entity.
 
     The engine object lives in the thread that created it (typically the GUI thread). The
     work happens on a worker QThread the engine owns: the network client and the database
@@ -54,13 +54,12 @@ public:
     explicit SyncEngine(const SyncSettings &settings, QObject *parent = nullptr);
 
     /*!
-        Makes the engine's QNetworkAccessManager. Called once, on the worker thread; the
-        engine owns what it returns. For proxies, TLS settings or tests.
+        As above, with the source made by \a sourceFactory (called once, on the worker
+        thread; the engine owns what it returns) instead of sourceFactory(settings): another
+        kind of source, a source with a network access manager of its own (proxies, TLS
+        settings), or a test source.
     */
-    using NetworkFactory = std::function<QNetworkAccessManager *()>;
-
-    /*! As above, with the network access manager made by \a networkFactory. */
-    SyncEngine(const SyncSettings &settings, NetworkFactory networkFactory,
+    SyncEngine(const SyncSettings &settings, SourceFactory sourceFactory,
                QObject *parent = nullptr);
     /*!
         Stops every job at once (a batch in flight is dropped, never half-written; running
