@@ -45,6 +45,8 @@ EntityJob::EntityJob(const StoredEntity &stored, const SyncSettings &settings, S
     m_persistedRun = stored.run;
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &EntityJob::retryStep);
+    m_trailingProgress.setSingleShot(true);
+    connect(&m_trailingProgress, &QTimer::timeout, this, [this] { reportProgress(true); });
     m_progressClock.start();
 
     // A run that was counting or running when the process ended was interrupted: it shows
@@ -638,8 +640,16 @@ double EntityJob::currentRate()
 void EntityJob::reportProgress(bool force)
 {
     const qint64 now = m_progressClock.elapsed();
-    if (!force && m_lastProgressMs >= 0 && now - m_lastProgressMs < m_settings.progressIntervalMs)
+    const qint64 wait
+        = m_lastProgressMs < 0 ? 0 : m_lastProgressMs + m_settings.progressIntervalMs - now;
+    if (!force && wait > 0) {
+        // Held back, not dropped: should no other report follow (a page that takes long),
+        // this one still arrives at the end of the interval.
+        if (!m_trailingProgress.isActive())
+            m_trailingProgress.start(int(wait));
         return;
+    }
+    m_trailingProgress.stop();
     m_lastProgressMs = now;
     const double rate = m_state == SyncState::Running ? currentRate() : 0.0;
     qint64 eta = -1;

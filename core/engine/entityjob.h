@@ -141,6 +141,7 @@ private:
 
     QElapsedTimer m_progressClock;
     qint64 m_lastProgressMs = -1;
+    QTimer m_trailingProgress; // delivers a report the interval held back
     std::deque<std::pair<qint64, qint64>> m_rateSamples; // (ms, done)
 };
 
