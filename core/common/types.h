@@ -46,6 +46,14 @@ enum class SyncState {
 };
 Q_ENUM_NS(SyncState)
 
+/*! How a run of an entity's sync ended: reported once per run. */
+enum class JobResult {
+    Completed, //!< caught up with the source
+    Failed, //!< stopped by an error
+    Cancelled //!< ended on purpose before completing; what was committed stays
+};
+Q_ENUM_NS(JobResult)
+
 /*! What kind of error stopped something; decides whether it is retried. */
 enum class ErrorCategory {
     None,

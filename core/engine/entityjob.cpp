@@ -22,8 +22,6 @@ constexpr int MaxDrifts = 100;
 // Offset mode: pages in a row that re-read changes already applied (a tie group read again
 // from its start) before giving up: more than any real tie group needs.
 constexpr int MaxCatchUpPages = 10000;
-// Window over which the records-per-second figure is averaged.
-constexpr qint64 RateWindowMs = 5000;
 
 int compareChange(const QString &changedAt, const QString &id, const SyncPosition &position)
 {
@@ -91,6 +89,7 @@ void EntityJob::enqueue()
 {
     if (isActive())
         return;
+    openRun();
     m_stateBeforeQueue = m_state;
     m_errorBeforeQueue = { m_stored.errorCategory, m_stored.errorMessage };
     setState(SyncState::Queued);
@@ -105,7 +104,7 @@ void EntityJob::begin()
     m_drifts = 0;
     m_stalledPages = 0;
     m_catchUpPages = 0;
-    m_rateSamples.clear();
+    m_runBytes = 0;
 
     if (!m_source->supports(m_settings.paging)) {
         fail(
@@ -165,6 +164,7 @@ void EntityJob::pause()
         m_stored.errorCategory = category;
         m_stored.errorMessage = message;
         setState(m_stateBeforeQueue, category, message);
+        closeRun(JobResult::Cancelled);
         return;
     }
     cancelRequests();
@@ -173,6 +173,46 @@ void EntityJob::pause()
         reportProgress(true);
         setState(SyncState::Paused);
     }
+}
+
+void EntityJob::cancel()
+{
+    if (!isActive() && m_state != SyncState::Paused)
+        return;
+    if (m_state == SyncState::Queued && !m_stored.runActive) {
+        pause(); // only a wait to withdraw
+        return;
+    }
+    openRun(); // a paused run of an earlier process is reported too
+    cancelRequests();
+    resetRetry();
+    SyncError error;
+    if (!m_store->cancelRun(name(), m_stored.runDone, m_stored.runTotal, &error)) {
+        fail(error.category, error.message);
+        return;
+    }
+    m_stored.runActive = false;
+    m_stored.run = m_stored.committed;
+    m_persistedRun = m_stored.committed;
+    qCInfo(lcEngine) << "entity" << name() << "cancelled at" << m_stored.runDone << "of"
+                     << m_stored.runTotal;
+    reportProgress(true);
+    setState(SyncState::Idle);
+    closeRun(JobResult::Cancelled);
+}
+
+void EntityJob::openRun()
+{
+    if (std::exchange(m_runOpen, true))
+        return;
+    Q_EMIT runStarted(name());
+}
+
+void EntityJob::closeRun(JobResult result, ErrorCategory category, const QString &message)
+{
+    if (!std::exchange(m_runOpen, false))
+        return;
+    Q_EMIT runFinished(name(), result, category, message);
 }
 
 void EntityJob::fail(ErrorCategory category, const QString &message)
@@ -189,6 +229,9 @@ void EntityJob::fail(ErrorCategory category, const QString &message)
     }
     reportProgress(true);
     setState(SyncState::Failed, category, message);
+    // A failure outside a run (the entity could not even start) is a run of its own.
+    openRun();
+    closeRun(JobResult::Failed, category, message);
 }
 
 void EntityJob::setState(SyncState state, ErrorCategory category, const QString &message)
@@ -360,8 +403,10 @@ void EntityJob::adaptBatchSize(int asked, qint64 records, qint64 elapsedMs)
 
 void EntityJob::onPageFinished()
 {
-    if (SourceReply *request = takeFinished(m_request, Step::Page))
+    if (SourceReply *request = takeFinished(m_request, Step::Page)) {
+        m_runBytes += request->bytesReceived();
         handlePage(request->page());
+    }
 }
 
 bool EntityJob::isAfterHighWater(const Change &change) const
@@ -558,6 +603,7 @@ void EntityJob::complete()
     qCInfo(lcEngine) << "entity" << name() << "completed:" << m_stored.runDone << "changes";
     reportProgress(true);
     setState(SyncState::Completed);
+    closeRun(JobResult::Completed);
 }
 
 bool EntityJob::handleRequestError(const SyncError &error, Step step)
@@ -625,18 +671,6 @@ void EntityJob::cancelRequests()
     }
 }
 
-double EntityJob::currentRate()
-{
-    const qint64 now = m_progressClock.elapsed();
-    m_rateSamples.emplace_back(now, m_stored.runDone);
-    while (m_rateSamples.size() > 2 && now - m_rateSamples.front().first > RateWindowMs)
-        m_rateSamples.pop_front();
-    const auto &[firstMs, firstDone] = m_rateSamples.front();
-    if (now - firstMs < 100)
-        return 0.0;
-    return double(m_stored.runDone - firstDone) * 1000.0 / double(now - firstMs);
-}
-
 void EntityJob::reportProgress(bool force)
 {
     const qint64 now = m_progressClock.elapsed();
@@ -651,13 +685,7 @@ void EntityJob::reportProgress(bool force)
     }
     m_trailingProgress.stop();
     m_lastProgressMs = now;
-    const double rate = m_state == SyncState::Running ? currentRate() : 0.0;
-    qint64 eta = -1;
-    if (m_state == SyncState::Completed)
-        eta = 0;
-    else if (rate > 0.0)
-        eta = qint64(std::ceil(double(m_stored.runTotal - m_stored.runDone) / rate));
-    Q_EMIT progressChanged(name(), m_stored.runDone, m_stored.runTotal, rate, eta);
+    Q_EMIT progressChanged(name(), m_stored.runDone, m_stored.runTotal, m_runBytes);
 }
 
 } // namespace BatchSync

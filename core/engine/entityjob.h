@@ -9,7 +9,6 @@
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
-#include <deque>
 #include <optional>
 
 namespace BatchSync {
@@ -61,14 +60,25 @@ public:
     void begin();
     /*! Stops at once, keeping everything committed; persisted as Paused. */
     void pause();
+    /*!
+        Ends the run at once without completing it: what was committed stays, the next run
+        starts from the last completed position; persisted as Idle. Reports Cancelled.
+    */
+    void cancel();
+    /*! Whether a run is open: started and not yet reported by runFinished(). */
+    bool isRunOpen() const { return m_runOpen; }
     /*! Fails with \a category and \a message (persisted). */
     void fail(ErrorCategory category, const QString &message);
 
 Q_SIGNALS:
     void stateChanged(const QString &entity, BatchSync::SyncState state,
                       BatchSync::ErrorCategory category, const QString &message);
-    void progressChanged(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
-                         qint64 etaSeconds);
+    /*! The run's raw figures; throttled to SyncSettings::progressIntervalMs. */
+    void progressChanged(const QString &entity, qint64 done, qint64 total, qint64 bytes);
+    /*! A run began (a start or resume was accepted); runFinished() follows exactly once. */
+    void runStarted(const QString &entity);
+    void runFinished(const QString &entity, BatchSync::JobResult result,
+                     BatchSync::ErrorCategory category, const QString &message);
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
 
 private:
@@ -100,7 +110,9 @@ private:
     void resetRetry();
     void cancelRequests();
     void reportProgress(bool force);
-    double currentRate();
+    void openRun();
+    void closeRun(JobResult result, ErrorCategory category = ErrorCategory::None,
+                  const QString &message = QString());
     bool isAfterHighWater(const Change &change) const;
 
     StoredEntity m_stored;
@@ -141,8 +153,9 @@ private:
 
     QElapsedTimer m_progressClock;
     qint64 m_lastProgressMs = -1;
+    qint64 m_runBytes = 0;
+    bool m_runOpen = false;
     QTimer m_trailingProgress; // delivers a report the interval held back
-    std::deque<std::pair<qint64, qint64>> m_rateSamples; // (ms, done)
 };
 
 } // namespace BatchSync

@@ -1,13 +1,16 @@
 #pragma once
 
 #include "common/syncsettings.h"
-#include "sources/source.h"
 #include "common/types.h"
+#include "engine/progressinfo.h"
+#include "sources/source.h"
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QList>
 #include <QObject>
 #include <QStringList>
+#include <QTimer>
 #include <functional>
 #include <memory>
 
@@ -17,6 +20,7 @@ QT_END_NAMESPACE
 
 namespace BatchSync {
 
+class SyncJob;
 class SyncWorker;
 
 /*!
@@ -76,6 +80,19 @@ public:
     /*! Whether any job is queued, counting or running. */
     bool isBusy() const;
 
+    /*!
+        The job of \a entity (owned by the engine), made as soon as the engine knows the
+        entity (entitiesChanged()); nullptr for an entity it does not know.
+    */
+    SyncJob *job(const QString &entity) const;
+    /*! Every job, by entity name. */
+    QList<SyncJob *> jobs() const;
+    /*!
+        The progress of every entity that took part in the current (or last) sync, as one:
+        what an overall bar shows.
+    */
+    ProgressInfo overallProgress() const;
+
 public Q_SLOTS:
     /*! Asks the endpoint for its entities (GET /entities); entitiesChanged() follows. */
     void refreshEntities();
@@ -92,14 +109,19 @@ public Q_SLOTS:
     void pauseAll();
     /*! Resumes a paused entity from its last committed batch. */
     void resume(const QString &entity);
+    /*!
+        Ends \a entity's run without completing it: the request in flight is aborted, what
+        was committed stays, and the next start begins from the last completed sync.
+    */
+    void cancel(const QString &entity);
 
 Q_SIGNALS:
     /*! The list of entities or their schema changed; read entities(). */
     void entitiesChanged();
     void stateChanged(const QString &entity, BatchSync::SyncState state);
     /*!
-        \a done of \a total records; \a recordsPerSecond smoothed over the last seconds;
-        \a etaSeconds -1 when unknown.
+        \a done of \a total records; \a recordsPerSecond and \a etaSeconds as in the
+        entity's SyncJob::progress() (smoothed once a second; \a etaSeconds -1 when unknown).
     */
     void progressChanged(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
                          qint64 etaSeconds);
@@ -112,17 +134,32 @@ Q_SIGNALS:
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
     /*! No job is queued, counting or running any more (after at least one was). */
     void finished();
+    /*! overallProgress() changed. */
+    void overallProgressChanged(const BatchSync::ProgressInfo &progress);
 
 private:
     void onEntitiesLoaded(const QList<BatchSync::EntityStatus> &entities);
     void onStateChanged(const QString &entity, BatchSync::SyncState state,
                         BatchSync::ErrorCategory category, const QString &message);
-    void onProgress(const QString &entity, qint64 done, qint64 total, double rate, qint64 eta);
+    void onProgress(const QString &entity, qint64 done, qint64 total, qint64 bytes);
+    void onRunStarted(const QString &entity);
+    void onRunFinished(const QString &entity, BatchSync::JobResult result,
+                       BatchSync::ErrorCategory category, const QString &message);
+    void onBusyChanged(bool busy);
+    void tickEstimates();
+    void publishProgress(const QString &entity);
+    void publishOverall();
 
     SyncSettings m_settings;
     std::unique_ptr<QThread> m_thread;
     SyncWorker *m_worker = nullptr; // lives in m_thread; deleted there
     QList<EntityStatus> m_entities;
+    QHash<QString, SyncJob *> m_jobs; // children of this
+    QHash<QString, ProgressEstimator> m_estimates;
+    QStringList m_participants; // entities whose runs the current sync holds
+    ProgressInfo m_overall;
+    QTimer m_estimateTimer; // once a second while busy
+    QElapsedTimer m_clock;
     bool m_busy = false;
 };
 

@@ -109,6 +109,8 @@ EntityJob *SyncWorker::addJob(const StoredEntity &stored)
                 onJobStateChanged(entity, state);
             });
     connect(job, &EntityJob::progressChanged, this, &SyncWorker::progressChanged);
+    connect(job, &EntityJob::runStarted, this, &SyncWorker::runStarted);
+    connect(job, &EntityJob::runFinished, this, &SyncWorker::runFinished);
     connect(job, &EntityJob::retrying, this, &SyncWorker::retrying);
     return job;
 }
@@ -196,10 +198,20 @@ void SyncWorker::resume(const QString &entity)
 
 void SyncWorker::pause(const QString &entity)
 {
+    stop(entity, &EntityJob::pause);
+}
+
+void SyncWorker::cancel(const QString &entity)
+{
+    stop(entity, &EntityJob::cancel);
+}
+
+void SyncWorker::stop(const QString &entity, void (EntityJob::*how)())
+{
     m_pendingStarts.removeAll(entity);
     m_queue.removeAll(entity);
     if (EntityJob *job = m_jobs.value(entity))
-        job->pause();
+        (job->*how)();
     updateBusy();
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "common/syncsettings.h"
-#include "sources/source.h"
 #include "common/types.h"
+#include "sources/source.h"
 
 #include <QHash>
 #include <QObject>
@@ -57,13 +57,17 @@ public:
     void pauseAll();
     /*! Continues a paused entity from its last committed position. */
     void resume(const QString &entity);
+    /*! Ends \a entity's run without completing it (see EntityJob::cancel). */
+    void cancel(const QString &entity);
 
 Q_SIGNALS:
     void entitiesLoaded(const QList<BatchSync::EntityStatus> &entities);
     void stateChanged(const QString &entity, BatchSync::SyncState state,
                       BatchSync::ErrorCategory category, const QString &message);
-    void progressChanged(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
-                         qint64 etaSeconds);
+    void progressChanged(const QString &entity, qint64 done, qint64 total, qint64 bytes);
+    void runStarted(const QString &entity);
+    void runFinished(const QString &entity, BatchSync::JobResult result,
+                     BatchSync::ErrorCategory category, const QString &message);
     void failed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
     /*! True while any entity is counting, running or queued. */
@@ -71,6 +75,7 @@ Q_SIGNALS:
 
 private:
     void requestStart(const QString &entity);
+    void stop(const QString &entity, void (EntityJob::*how)());
     void fetchEntities();
     void onEntitiesFinished();
     void retryDiscovery(const SyncError &error);
