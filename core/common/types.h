@@ -21,7 +21,7 @@ Q_NAMESPACE
 enum class FieldType { String, Int, Real, Bool, DateTime };
 Q_ENUM_NS(FieldType)
 
-/*! How the client pages through changes (see DESIGN.md, "The wire protocol"). */
+/*! How the client pages through changes (see docs/protocol.md, "Protocol v1"). */
 enum class PagingMode {
     Cursor, //!< opaque server cursor; cannot drift (the default)
     Offset //!< changedSince + offset + limit, for endpoints that only page by offset

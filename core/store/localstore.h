@@ -16,7 +16,7 @@ QT_END_NAMESPACE
 /*!
     \file localstore.h
     The local SQLite database: one table per entity and the _sync_state table
-    (see DESIGN.md, "The local database").
+    (see docs/protocol.md, "The local database").
 */
 
 namespace BatchSync {
