@@ -28,6 +28,7 @@ RecordModel::RecordModel(QObject *parent)
     connect(m_worker, &RecordWorker::countsReady, this, &RecordModel::onCounts);
     connect(m_worker, &RecordWorker::queryFailed, this, &RecordModel::onFailed);
     m_thread.start();
+    post([worker = m_worker] { worker->yieldToTheWindow(); });
 }
 
 RecordModel::~RecordModel()

@@ -65,6 +65,8 @@ public:
     void supersede(quint64 generation);
 
     // The worker's thread only (posted with QMetaObject::invokeMethod).
+    /*! Lets the window's thread go first whenever both want the CPU (Linux; elsewhere none). */
+    void yieldToTheWindow();
     void setDatabasePath(const QString &path);
     void listEntities();
     /*! Reads the columns and the first \a chunk rows, sends them, then counts. */
