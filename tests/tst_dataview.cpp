@@ -5,6 +5,7 @@
 #include "dataview.h"
 #include "recordmodel.h"
 #include "store/localstore.h"
+#include "testutil/fetchall.h"
 
 #include <QComboBox>
 #include <QHeaderView>
@@ -21,6 +22,7 @@
 
 using namespace BatchSync;
 using namespace BatchSync::Ui;
+using BatchSync::Test::fetchAll;
 
 namespace {
 
@@ -76,19 +78,6 @@ bool writeEntity(LocalStore &store, const EntitySchema &schema, int rows,
     if (!ok)
         qWarning("%s", qPrintable(error.message));
     return ok;
-}
-
-// Fetches every row of the model's query, as a view scrolling to the end would; -1 when the
-// rows stop coming.
-int fetchAll(RecordModel *model)
-{
-    QSignalSpy fetched(model, &RecordModel::rowsFetched);
-    while (model->isLoading() || model->canFetchMore({})) {
-        model->fetchMore({});
-        if (!fetched.wait(30000))
-            return -1;
-    }
-    return model->rowCount();
 }
 
 QVariantList columnValues(const RecordModel &model, int column, int role = Qt::EditRole)

@@ -9,6 +9,7 @@
 #include "progresspage.h"
 #include "server/syncserver.h"
 #include "settingsdialog.h"
+#include "testutil/fetchall.h"
 #include "testutil/testserver.h"
 #include "uitext.h"
 
@@ -41,6 +42,7 @@
 
 using namespace BatchSync;
 using namespace BatchSync::Ui;
+using BatchSync::Test::fetchAll;
 
 namespace {
 
@@ -96,19 +98,6 @@ bool logContains(const MainWindow &window, const QString &text)
             return true;
     }
     return false;
-}
-
-// Fetches every row of the model's query, as a view scrolling to the end would; -1 when the
-// rows stop coming.
-int fetchAll(RecordModel *model)
-{
-    QSignalSpy fetched(model, &RecordModel::rowsFetched);
-    while (model->isLoading() || model->canFetchMore({})) {
-        model->fetchMore({});
-        if (!fetched.wait(30000))
-            return -1;
-    }
-    return model->rowCount();
 }
 
 // Counts the layout passes a widget asks for.

@@ -630,19 +630,6 @@ void guiMessageHandler(QtMsgType, const QMessageLogContext &context, const QStri
     }
 }
 
-// Runs the event loop until \a done or \a timeoutMs; false on timeout.
-bool spinUntil(const std::function<bool()> &done, int timeoutMs)
-{
-    QElapsedTimer timer;
-    timer.start();
-    while (!done()) {
-        if (timer.elapsed() > timeoutMs)
-            return false;
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
-    }
-    return true;
-}
-
 // The first sync in the desktop window, in this process: what a user watches.
 SyncResult runGui(const Options &options, const QString &endpoint, const QString &database,
                   const QString &dataDir, const QString &logPrefix)
@@ -676,7 +663,7 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
     Ui::MainWindow window(desktop);
     window.resize(1100, 700);
     window.show();
-    if (!spinUntil(
+    if (!Bench::spinUntil(
             [&] { return window.engine() && !window.progressPage()->entityNames().isEmpty(); },
             60000)) {
         fail(QStringLiteral("the window did not list the server's entities"));
@@ -711,7 +698,7 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
     clock.start();
     ticker.start();
     syncAll->trigger();
-    if (!spinUntil([&] { return finished; }, 3600 * 1000)) {
+    if (!Bench::spinUntil([&] { return finished; }, 3600 * 1000)) {
         fail(QStringLiteral("the window's sync has been running for an hour"));
         return result;
     }

@@ -106,18 +106,6 @@ private:
     qint64 m_longestCpu = 0;
 };
 
-bool spin(const std::function<bool()> &done, int timeoutMs)
-{
-    QElapsedTimer timer;
-    timer.start();
-    while (!done()) {
-        if (timer.elapsed() > timeoutMs)
-            return false;
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
-    }
-    return true;
-}
-
 std::optional<double> measure(const QString &path, const QString &filter)
 {
     QTemporaryDir dataDir;
@@ -144,7 +132,7 @@ std::optional<double> measure(const QString &path, const QString &filter)
         meter.restart();
         const qint64 start = meter.now();
         act();
-        if (!spin(done, StepTimeoutMs)) {
+        if (!spinUntil(done, StepTimeoutMs)) {
             std::printf("DATAVIEW failed: %s did not finish\n", qPrintable(what));
             return false;
         }
@@ -171,7 +159,7 @@ std::optional<double> measure(const QString &path, const QString &filter)
                  for (const QChar c : filter) {
                      typeText(filterEdit, c);
                      const qint64 until = meter.now() + Ui::DataView::FilterDelayMs + 50;
-                     spin([&] { return meter.now() >= until; }, StepTimeoutMs);
+                     spinUntil([&] { return meter.now() >= until; }, StepTimeoutMs);
                  }
              },
              settled);
@@ -182,7 +170,7 @@ std::optional<double> measure(const QString &path, const QString &filter)
                  for (int i = 0; i < 20 && model->canFetchMore({}); ++i) {
                      const int before = model->rowCount();
                      table->scrollToBottom();
-                     spin([&] { return model->rowCount() > before; }, StepTimeoutMs);
+                     spinUntil([&] { return model->rowCount() > before; }, StepTimeoutMs);
                  }
              },
              settled);
@@ -208,7 +196,7 @@ std::optional<double> measure(const QString &path, const QString &filter)
                  for (int column = 1; column <= 3; ++column) {
                      header->setSortIndicator(column, Qt::AscendingOrder);
                      const qint64 until = meter.now() + 50;
-                     spin([&] { return meter.now() >= until; }, StepTimeoutMs);
+                     spinUntil([&] { return meter.now() >= until; }, StepTimeoutMs);
                  }
              },
              settled);
@@ -233,6 +221,18 @@ std::optional<double> measure(const QString &path, const QString &filter)
 }
 
 } // namespace
+
+bool spinUntil(const std::function<bool()> &done, int timeoutMs)
+{
+    QElapsedTimer timer;
+    timer.start();
+    while (!done()) {
+        if (timer.elapsed() > timeoutMs)
+            return false;
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    }
+    return true;
+}
 
 bool prepareDataViewDatabase(const QString &path, const QList<EntitySchema> &schemas,
                              const QList<qint64> &rows, const RecordMaker &record, QString *error)

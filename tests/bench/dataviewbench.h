@@ -10,6 +10,9 @@
 
 namespace BatchSync::Bench {
 
+/*! Runs the event loop until \a done or \a timeoutMs; false on timeout. */
+bool spinUntil(const std::function<bool()> &done, int timeoutMs);
+
 /*! Record \a index of entity \a entity (both 0-based). */
 using RecordMaker = std::function<Change(int entity, qint64 index)>;
 
