@@ -98,7 +98,7 @@ DataView::DataView(QWidget *parent)
     connect(&m_filterTimer, &QTimer::timeout, this, &DataView::runQuery);
     connect(m_filterEdit, &QLineEdit::textChanged, this, [this] { m_filterTimer.start(); });
     connect(m_filterEdit, &QLineEdit::returnPressed, this, &DataView::runQuery);
-    connect(m_entityCombo, &QComboBox::currentTextChanged, this, &DataView::showEntity);
+    connect(m_entityCombo, &QComboBox::currentTextChanged, this, &DataView::runQuery);
     connect(m_reloadButton, &QToolButton::clicked, this, &DataView::reload);
     connect(header, &QHeaderView::sortIndicatorChanged, this, &DataView::runQuery);
     // Once the user sizes or moves a column, the layout is theirs: kept and remembered.
@@ -256,12 +256,6 @@ void DataView::onEntitiesListed(const QStringList &names, const QString &error)
     }
     if (query || currentEntity() != m_shown)
         runQuery();
-}
-
-void DataView::showEntity(const QString &entity)
-{
-    m_shown = entity;
-    runQuery();
 }
 
 void DataView::runQuery()

@@ -50,6 +50,7 @@ public:
     void entityUpdated(const QString &entity);
 
     QString currentEntity() const;
+    /*! Shows \a entity; one not listed yet is shown as soon as the listing finds it. */
     void setCurrentEntity(const QString &entity);
     QStringList entityNames() const;
 
@@ -72,7 +73,6 @@ private:
     bool hasDatabase() const;
     void listEntities();
     void onEntitiesListed(const QStringList &names, const QString &error);
-    void showEntity(const QString &entity);
     void runQuery();
     void onColumnsChanged();
     void onRowsFetched(bool first);

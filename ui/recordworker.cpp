@@ -248,12 +248,11 @@ void RecordWorker::bindFilter(QSqlQuery &query, const RecordQuery &request) cons
         query.addBindValue(pattern);
 }
 
-bool RecordWorker::failed(quint64 generation, const QString &what, const QSqlQuery &query)
+void RecordWorker::failed(quint64 generation, const QString &what, const QSqlQuery &query)
 {
     // An interrupted statement belongs to a superseded query: nobody waits for it.
     if (!isStale(generation) && !wasInterrupted(query))
         Q_EMIT queryFailed(generation, tr("%1: %2").arg(what, query.lastError().text()));
-    return false;
 }
 
 void RecordWorker::runQuery(quint64 generation, const RecordQuery &query, int chunk)
@@ -290,12 +289,13 @@ void RecordWorker::runQuery(quint64 generation, const RecordQuery &query, int ch
                                                                 : QStringLiteral("ASC"));
         }
     }
+    const QString where = whereClause(query);
     auto cursor = std::make_unique<QSqlQuery>(QSqlDatabase::database(m_connectionName, false));
     cursor->setForwardOnly(true);
     cursor->prepare(QStringLiteral("SELECT %1 FROM %2%3%4")
                         .arg(select.join(QStringLiteral(", ")), Identifier::quoted(query.entity),
-                             whereClause(query), order));
-    if (!whereClause(query).isEmpty())
+                             where, order));
+    if (!where.isEmpty())
         bindFilter(*cursor, query);
     // Sorting by a column without an index sorts the whole table here, before the first row.
     if (!cursor->exec()) {

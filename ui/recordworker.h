@@ -94,7 +94,7 @@ private:
     void bindFilter(QSqlQuery &query, const RecordQuery &request) const;
     void sendRows(quint64 generation, const RecordColumns &columns, int chunk, bool first);
     void count(quint64 generation, const RecordQuery &query);
-    bool failed(quint64 generation, const QString &what, const QSqlQuery &query);
+    void failed(quint64 generation, const QString &what, const QSqlQuery &query);
 
     const QString m_connectionName;
     QString m_path;
