@@ -80,6 +80,8 @@ public:
                 m_longest = now - m_last;
                 m_longestCpu = cpu - m_lastCpu;
             }
+            if (m_last >= 0)
+                m_busiest = std::max(m_busiest, cpu - m_lastCpu);
             m_last = now;
             m_lastCpu = cpu;
         });
@@ -90,11 +92,13 @@ public:
     {
         m_last = m_clock.elapsed();
         m_lastCpu = threadCpuMs();
-        m_longest = m_longestCpu = 0;
+        m_longest = m_longestCpu = m_busiest = 0;
     }
     qint64 longest() const { return m_longest; }
     /*! How much of the longest gap the GUI thread spent running (the rest it waited). */
     qint64 longestCpu() const { return m_longestCpu; }
+    /*! The most the GUI thread ran between two ticks: its own work, whatever the load. */
+    qint64 busiest() const { return m_busiest; }
     qint64 now() const { return m_clock.elapsed(); }
 
 private:
@@ -104,9 +108,10 @@ private:
     qint64 m_longest = 0;
     qint64 m_lastCpu = 0;
     qint64 m_longestCpu = 0;
+    qint64 m_busiest = 0;
 };
 
-std::optional<double> measure(const QString &path, const QString &filter)
+std::optional<DataViewFigures> measure(const QString &path, const QString &filter)
 {
     QTemporaryDir dataDir;
     Ui::DesktopOptions desktop;
@@ -126,21 +131,22 @@ std::optional<double> measure(const QString &path, const QString &filter)
     const auto settled = [&] { return !model->isLoading() && model->matchingRows() >= 0; };
 
     StallMeter meter;
-    qint64 overall = 0;
+    DataViewFigures overall;
     const auto step = [&](const QString &what, const std::function<void()> &act,
                           const std::function<bool()> &done) {
         meter.restart();
         const qint64 start = meter.now();
         act();
-        if (!spinUntil(done, StepTimeoutMs)) {
+        if (!spinUntil(done, StepTimeoutMs, SpinMode::Sleep)) {
             std::printf("DATAVIEW failed: %s did not finish\n", qPrintable(what));
             return false;
         }
-        overall = std::max(overall, meter.longest());
+        overall.maxStallMs = std::max(overall.maxStallMs, double(meter.longest()));
+        overall.maxBusyMs = std::max(overall.maxBusyMs, double(meter.busiest()));
         std::printf(
-            "DATAVIEW step %-30s %6lld ms, longest stall %3lld ms (%2lld ms running), "
-            "%s\n",
+            "DATAVIEW step %-30s %5lld ms, stall %3lld ms (%2lld running), busy %2lld ms, %s\n",
             qPrintable(what), meter.now() - start, meter.longest(), meter.longestCpu(),
+            meter.busiest(),
             qPrintable(window.findChild<QLabel *>(QStringLiteral("rowCountLabel"))->text()));
         std::fflush(stdout);
         return true;
@@ -159,7 +165,8 @@ std::optional<double> measure(const QString &path, const QString &filter)
                  for (const QChar c : filter) {
                      typeText(filterEdit, c);
                      const qint64 until = meter.now() + Ui::DataView::FilterDelayMs + 50;
-                     spinUntil([&] { return meter.now() >= until; }, StepTimeoutMs);
+                     spinUntil([&] { return meter.now() >= until; }, StepTimeoutMs,
+                               SpinMode::Sleep);
                  }
              },
              settled);
@@ -170,7 +177,8 @@ std::optional<double> measure(const QString &path, const QString &filter)
                  for (int i = 0; i < 20 && model->canFetchMore({}); ++i) {
                      const int before = model->rowCount();
                      table->scrollToBottom();
-                     spinUntil([&] { return model->rowCount() > before; }, StepTimeoutMs);
+                     spinUntil([&] { return model->rowCount() > before; }, StepTimeoutMs,
+                               SpinMode::Sleep);
                  }
              },
              settled);
@@ -196,7 +204,8 @@ std::optional<double> measure(const QString &path, const QString &filter)
                  for (int column = 1; column <= 3; ++column) {
                      header->setSortIndicator(column, Qt::AscendingOrder);
                      const qint64 until = meter.now() + 50;
-                     spinUntil([&] { return meter.now() >= until; }, StepTimeoutMs);
+                     spinUntil([&] { return meter.now() >= until; }, StepTimeoutMs,
+                               SpinMode::Sleep);
                  }
              },
              settled);
@@ -217,19 +226,22 @@ std::optional<double> measure(const QString &path, const QString &filter)
              [&] { return model->shownEntity() == names.first() && settled(); });
     if (!ok)
         return std::nullopt;
-    return double(overall);
+    return overall;
 }
 
 } // namespace
 
-bool spinUntil(const std::function<bool()> &done, int timeoutMs)
+bool spinUntil(const std::function<bool()> &done, int timeoutMs, SpinMode mode)
 {
     QElapsedTimer timer;
     timer.start();
     while (!done()) {
         if (timer.elapsed() > timeoutMs)
             return false;
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+        if (mode == SpinMode::Sleep)
+            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents);
+        else
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
     }
     return true;
 }
@@ -268,9 +280,9 @@ bool prepareDataViewDatabase(const QString &path, const QList<EntitySchema> &sch
     return ok;
 }
 
-std::optional<double> runDataViewChild(const QString &path, const QString &filter,
-                                       const QString &logPrefix, QStringList *report,
-                                       QString *error)
+std::optional<DataViewFigures> runDataViewChild(const QString &path, const QString &filter,
+                                                const QString &logPrefix, QStringList *report,
+                                                QString *error)
 {
     QProcess child;
     child.setProgram(QCoreApplication::applicationFilePath());
@@ -288,7 +300,8 @@ std::optional<double> runDataViewChild(const QString &path, const QString &filte
         if (line.startsWith(QLatin1String("DATAVIEW step ")))
             report->append(line.mid(14));
     }
-    static const QRegularExpression result(QStringLiteral("DATAVIEW max_stall_ms=(\\d+)"));
+    static const QRegularExpression result(
+        QStringLiteral("DATAVIEW max_stall_ms=(\\d+) max_busy_ms=(\\d+)"));
     const QRegularExpressionMatch match = result.match(output);
     if (child.exitStatus() != QProcess::NormalExit || child.exitCode() != 0 || !match.hasMatch()) {
         *error = QStringLiteral("the data view run failed (exit code %1): %2; see %3.stderr")
@@ -296,17 +309,18 @@ std::optional<double> runDataViewChild(const QString &path, const QString &filte
                      .arg(output.trimmed().section(QLatin1Char('\n'), -1), logPrefix);
         return std::nullopt;
     }
-    return match.captured(1).toDouble();
+    return DataViewFigures { match.captured(1).toDouble(), match.captured(2).toDouble() };
 }
 
 int dataViewChildMain(const QStringList &arguments)
 {
     if (arguments.size() != 4)
         return 2;
-    const std::optional<double> stall = measure(arguments.at(2), arguments.at(3));
-    if (!stall)
+    const std::optional<DataViewFigures> figures = measure(arguments.at(2), arguments.at(3));
+    if (!figures)
         return 1;
-    std::printf("DATAVIEW max_stall_ms=%.0f\n", *stall);
+    std::printf("DATAVIEW max_stall_ms=%.0f max_busy_ms=%.0f\n", figures->maxStallMs,
+                figures->maxBusyMs);
     return 0;
 }
 
