@@ -13,6 +13,7 @@
 #include <QLineEdit>
 #include <QSignalSpy>
 #include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -118,6 +119,21 @@ private Q_SLOTS:
                 return QVariantList { customerId(i % 50), double(i) };
             },
             QStringLiteral("o-")));
+        store.close();
+        // A query that never ends by itself: counting or sorting an endless sequence.
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"),
+                                                        QStringLiteral("tst_dataview-view"));
+            db.setDatabaseName(m_path);
+            QVERIFY(db.open());
+            QSqlQuery view(db);
+            QVERIFY(view.exec(QStringLiteral(
+                "CREATE VIEW endless AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                "FROM c) SELECT 'e-' || x AS id, x AS n FROM c")));
+            view.finish();
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("tst_dataview-view"));
     }
 
     void rowsArriveBeforeTheCount()
@@ -187,6 +203,37 @@ private Q_SLOTS:
         QTRY_COMPARE(view.matchingRows(), 1);
         QCOMPARE(fetchAll(view.model()), 1);
         QCOMPARE(shown, QStringList { QStringLiteral("Name 0042") });
+    }
+
+    void aNewQueryInterruptsTheRunningOne_data()
+    {
+        QTest::addColumn<QString>("sortField");
+        QTest::newRow("endless sort before the first row") << QStringLiteral("n");
+        QTest::newRow("endless count after the first rows") << QString();
+    }
+
+    void aNewQueryInterruptsTheRunningOne()
+    {
+        QFETCH(QString, sortField);
+        RecordModel model;
+        model.setDatabasePath(m_path);
+        model.setQuery({ QStringLiteral("endless"), {}, sortField, Qt::AscendingOrder });
+        if (sortField.isEmpty()) {
+            // The first rows come; the count that follows them would never end.
+            QTRY_VERIFY(!model.isLoading());
+            QCOMPARE(model.rowCount(), RecordModel::ChunkRows);
+            QCOMPARE(model.matchingRows(), -1);
+        } else {
+            // Sorting never yields a first row; give the worker the time to start it.
+            QTest::qWait(200);
+            QVERIFY(model.isLoading());
+        }
+        // Only an interrupted statement lets the worker take the next query.
+        model.setQuery({ QStringLiteral("customers"), {}, {}, Qt::AscendingOrder });
+        QTRY_COMPARE(model.matchingRows(), Customers);
+        QCOMPARE(model.shownEntity(), QStringLiteral("customers"));
+        // Nor does an endless query hold up the model's end (the test would not finish).
+        model.setQuery({ QStringLiteral("endless"), {}, sortField, Qt::AscendingOrder });
     }
 
     void filterMatchesTheTextColumns_data()
