@@ -1510,7 +1510,7 @@ int main(int argc, char *argv[])
                        "last_batch_ms=%8 incremental_s=%9 batch_size_last=%10 parse_per_s=%11 "
                        "gui_max_stall_ms=%12 progress_per_s=%13 dataview_max_stall_ms=%14 "
                        "dataview_max_busy_ms=%15")
-            .arg(options.records)
+            .arg(options.runs > 0 ? options.records : 0)
             .arg(number(m(&RunFigures::recordsPerSecond), 0),
                  number(m(&RunFigures::mbPerSecond), 1), number(m(&RunFigures::clientRssMb), 1),
                  number(m(&RunFigures::serverRssMb), 1), number(m(&RunFigures::baseline), 0),
