@@ -1,7 +1,7 @@
 #include "common/types.h"
 #include "engine/batchsizer.h"
 #include "engine/syncengine.h"
-#include "server/serverstore.h"
+#include "server/backend/serverstore.h"
 #include "server/syncserver.h"
 #include "store/localstore.h"
 #include "testutil/fakenetwork.h"

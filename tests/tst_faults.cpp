@@ -5,7 +5,7 @@
 
 #include "common/types.h"
 #include "engine/syncengine.h"
-#include "server/serverstore.h"
+#include "server/backend/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/fakenetwork.h"
 #include "testutil/immutable.h"
