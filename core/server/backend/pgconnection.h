@@ -4,7 +4,7 @@
 
 /*!
     \file pgconnection.h
-    Where a PostgreSQL server is, parsed from what a user gives.
+    Where a PostgreSQL server is, parsed from what a user gives. A plain value: any thread.
 */
 
 namespace BatchSync {

@@ -305,6 +305,20 @@ const QString &changedSinceMessage()
 
 } // namespace
 
+bool ServerBackend::mayRetry(const QString &name, ServedEntity **entity, QString *error) const
+{
+    if (m_lastError.type != ServerError::Type::Internal)
+        return false;
+    const ServerError first = m_lastError;
+    if (retryAfterFailure()) {
+        *entity = findEntity(name, nullptr);
+        if (*entity)
+            return true;
+    }
+    // No second try: the first failure stands.
+    return fail(first.type, first.message, error);
+}
+
 std::optional<qint64> ServerBackend::count(const QString &name, PagingMode mode,
                                            const QString &since, QString *error) const
 {
@@ -316,10 +330,8 @@ std::optional<qint64> ServerBackend::count(const QString &name, PagingMode mode,
         return std::nullopt;
     }
     std::optional<qint64> result = countChanges(entity, mode, since, error);
-    if (!result && m_lastError.type == ServerError::Type::Internal && retryAfterFailure()
-        && (entity = findEntity(name, error))) {
+    if (!result && mayRetry(name, &entity, error))
         result = countChanges(entity, mode, since, error);
-    }
     return result;
 }
 
@@ -342,10 +354,8 @@ std::optional<QByteArray> ServerBackend::changesJson(const QString &name, Paging
         return std::nullopt;
     }
     std::optional<QByteArray> result = page(entity, mode, since, offset, limit, records, error);
-    if (!result && m_lastError.type == ServerError::Type::Internal && retryAfterFailure()
-        && (entity = findEntity(name, error))) {
+    if (!result && mayRetry(name, &entity, error))
         result = page(entity, mode, since, offset, limit, records, error);
-    }
     return result;
 }
 

@@ -219,6 +219,11 @@ protected:
 
 private:
     void closeConnection();
+    /*!
+        After a read of entity \a name failed: whether to read once more, from \a entity
+        looked up again (see retryAfterFailure()); otherwise the first failure stands.
+    */
+    bool mayRetry(const QString &name, ServedEntity **entity, QString *error) const;
 
     QString m_connectionName;
     bool m_open = false;

@@ -11,7 +11,8 @@ QT_END_NAMESPACE
 
 /*!
     \file embeddedserver.h
-    The reference server on a thread of its own.
+    The reference server on a thread of its own; owned and driven from one thread, the
+    caller's.
 */
 
 namespace BatchSync {
