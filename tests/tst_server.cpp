@@ -927,9 +927,12 @@ private Q_SLOTS:
                                     &error),
                      qPrintable(field));
             QVERIFY(!error.isEmpty());
+            QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
         }
         QVERIFY(!store->upsert(entity, QString(), thing(1), &error));
+        QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
         QVERIFY(!store->upsert(QStringLiteral("nothing"), QStringLiteral("x"), thing(1), &error));
+        QCOMPARE(store->lastError().type, ServerError::Type::NotFound);
         QCOMPARE(store->liveCount(entity), 1);
         QCOMPARE(store->count(entity, PagingMode::Cursor, QString(), &error), 1);
 
@@ -1079,7 +1082,9 @@ private Q_SLOTS:
             QVERIFY(!store->upsert(entity, QStringLiteral("nul"),
                                    { { QStringLiteral("text"), nul } }, &error));
             QVERIFY2(error.contains(QLatin1String("U+0000")), qPrintable(error));
+            QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
             QVERIFY(!store->upsert(entity, nul, thing(1), &error));
+            QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
             QCOMPARE(store->count(entity, PagingMode::Cursor, QString(), &error), 0);
         }
         QList<std::pair<QString, QVariantMap>> batch;
