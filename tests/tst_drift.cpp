@@ -11,7 +11,7 @@
 #include "common/timestamp.h"
 #include "common/types.h"
 #include "engine/syncengine.h"
-#include "server/serverstore.h"
+#include "server/backend/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/localdb.h"
 #include "testutil/testserver.h"

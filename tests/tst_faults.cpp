@@ -5,8 +5,8 @@
 
 #include "common/types.h"
 #include "engine/syncengine.h"
+#include "server/backend/serverstore.h"
 #include "sources/protocol/protocolclient.h"
-#include "server/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/fakenetwork.h"
 #include "testutil/immutable.h"

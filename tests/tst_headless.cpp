@@ -4,7 +4,7 @@
 #include "common/identifier.h"
 #include "common/timestamp.h"
 #include "common/types.h"
-#include "server/serverstore.h"
+#include "server/backend/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/localdb.h"
 #include "testutil/testserver.h"

@@ -6,7 +6,7 @@
 
 #include "common/identifier.h"
 #include "common/types.h"
-#include "server/serverstore.h"
+#include "server/backend/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/testserver.h"
 

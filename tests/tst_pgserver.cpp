@@ -6,9 +6,9 @@
 
 #include "common/timestamp.h"
 #include "engine/syncengine.h"
+#include "server/backend/pgserverstore.h"
+#include "server/backend/serverstore.h"
 #include "server/demodata.h"
-#include "server/pgserverstore.h"
-#include "server/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/localdb.h"
 #include "testutil/pgtest.h"

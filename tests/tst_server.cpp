@@ -5,10 +5,11 @@
 
 #include "common/identifier.h"
 #include "common/timestamp.h"
+#include "server/backend/pginstall.h"
+#include "server/backend/pgserverstore.h"
+#include "server/backend/serverstore.h"
 #include "sources/protocol/protocolparser.h"
 #include "server/demodata.h"
-#include "server/pgserverstore.h"
-#include "server/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/pgtest.h"
 #include "testutil/testserver.h"
@@ -249,6 +250,60 @@ std::pair<qint64, qint64> cursorKey(const QString &cursor)
         return { 0, cursor.toLongLong() };
     return { cursor.left(dot).toLongLong(), cursor.mid(dot + 1).toLongLong() };
 }
+
+// A backend whose every read and write fails with one error: the HTTP status must follow the
+// error's type, whatever its message says.
+class FailingBackend final : public ServerBackend
+{
+public:
+    FailingBackend(ServerError::Type type, const QString &message)
+        : ServerBackend(QStringLiteral("tst_server-failing"))
+        , m_type(type)
+        , m_message(message)
+    {
+    }
+
+    bool open(QString *error) override
+    {
+        auto entity = std::make_unique<ServedEntity>();
+        entity->schema = { QStringLiteral("things"), {} };
+        addServedEntity(std::move(entity));
+        return finishOpen(QString(), error);
+    }
+    bool upsert(const QString &, const QList<std::pair<QString, QVariantMap>> &,
+                QString *error) override
+    {
+        return fail(m_type, m_message, error);
+    }
+    bool remove(const QString &, const QStringList &, QString *error) override
+    {
+        return fail(m_type, m_message, error);
+    }
+
+protected:
+    std::optional<qint64> countChanges(ServedEntity *, PagingMode, const QString &,
+                                       QString *error) const override
+    {
+        fail(m_type, m_message, error);
+        return std::nullopt;
+    }
+    std::optional<QByteArray> page(ServedEntity *, PagingMode, const QString &, qint64, int, int *,
+                                   QString *error) const override
+    {
+        fail(m_type, m_message, error);
+        return std::nullopt;
+    }
+    bool addChecked(const EntitySchema &, QString *error) override
+    {
+        return fail(m_type, m_message, error);
+    }
+    QString liveRecordsSql(const ServedEntity &) const override { return QString(); }
+    QString liveCountSql(const ServedEntity &) const override { return QString(); }
+
+private:
+    ServerError::Type m_type;
+    QString m_message;
+};
 
 } // namespace
 
@@ -587,8 +642,10 @@ private Q_SLOTS:
             error.clear();
             QVERIFY2(!store->count(entity, PagingMode::Cursor, bad, &error), qPrintable(bad));
             QCOMPARE(error, QStringLiteral("invalid cursor"));
+            QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
             QVERIFY(!store->changesJson(entity, PagingMode::Cursor, bad, 0, 10, &records, &error));
             QCOMPARE(error, QStringLiteral("invalid cursor"));
+            QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
         }
         for (const QString &bad :
              { QStringLiteral("yesterday"), QStringLiteral("2025-01-01T00:00:00Z"),
@@ -596,10 +653,13 @@ private Q_SLOTS:
             error.clear();
             QVERIFY2(!store->count(entity, PagingMode::Offset, bad, &error), qPrintable(bad));
             QVERIFY(error.contains(QLatin1String("changedSince")));
+            QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
         }
         error.clear();
         QVERIFY(!store->count(QStringLiteral("nothing"), PagingMode::Cursor, QString(), &error));
         QCOMPARE(error, QStringLiteral("no entity named \"nothing\""));
+        QCOMPARE(store->lastError().type, ServerError::Type::NotFound);
+        QCOMPARE(store->lastError().message, error);
     }
 
     void storeKeysetPagingSurvivesUpdates_data()
@@ -805,9 +865,11 @@ private Q_SLOTS:
                                       { QStringLiteral("name"), FieldType::Int } } },
                                   &error));
         QVERIFY(error.contains(QLatin1String("twice")));
+        QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
         QVERIFY(store->addEntity(everyType(), &error));
         QVERIFY(!store->addEntity(everyType(QStringLiteral("THINGS")), &error));
         QVERIFY(error.contains(QLatin1String("clashes")));
+        QCOMPARE(store->lastError().type, ServerError::Type::Conflict);
         // Field names the bookkeeping columns use are fine: fields have their own columns.
         QVERIFY2(store->addEntity({ QStringLiteral("tricky"),
                                     { { QStringLiteral("seq"), FieldType::Int },
@@ -865,9 +927,12 @@ private Q_SLOTS:
                                     &error),
                      qPrintable(field));
             QVERIFY(!error.isEmpty());
+            QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
         }
         QVERIFY(!store->upsert(entity, QString(), thing(1), &error));
+        QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
         QVERIFY(!store->upsert(QStringLiteral("nothing"), QStringLiteral("x"), thing(1), &error));
+        QCOMPARE(store->lastError().type, ServerError::Type::NotFound);
         QCOMPARE(store->liveCount(entity), 1);
         QCOMPARE(store->count(entity, PagingMode::Cursor, QString(), &error), 1);
 
@@ -925,6 +990,7 @@ private Q_SLOTS:
                 { QStringLiteral("things"), { { QStringLiteral("extra"), FieldType::String } } },
                 &error));
             QVERIFY(error.contains(QLatin1String("already has type int")));
+            QCOMPARE(store->lastError().type, ServerError::Type::Conflict);
             QVERIFY(!store->addEntity(
                 { QStringLiteral("things"), { { QStringLiteral("EXTRA"), FieldType::Int } } },
                 &error));
@@ -1016,7 +1082,9 @@ private Q_SLOTS:
             QVERIFY(!store->upsert(entity, QStringLiteral("nul"),
                                    { { QStringLiteral("text"), nul } }, &error));
             QVERIFY2(error.contains(QLatin1String("U+0000")), qPrintable(error));
+            QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
             QVERIFY(!store->upsert(entity, nul, thing(1), &error));
+            QCOMPARE(store->lastError().type, ServerError::Type::BadRequest);
             QCOMPARE(store->count(entity, PagingMode::Cursor, QString(), &error), 0);
         }
         QList<std::pair<QString, QVariantMap>> batch;
@@ -1529,6 +1597,74 @@ private Q_SLOTS:
         QTest::newRow("deeper") << "/entities/customers/changes/more"
                                 << "" << 404
                                 << "no such path: /api/v1/entities/customers/changes/more";
+    }
+
+    void httpStatusFollowsErrorType_data()
+    {
+        QTest::addColumn<ServerError::Type>("type");
+        QTest::addColumn<QString>("message");
+        QTest::addColumn<int>("status");
+        using Type = ServerError::Type;
+        QTest::newRow("bad request") << Type::BadRequest << "anything at all" << 400;
+        QTest::newRow("not found") << Type::NotFound << "gone" << 404;
+        QTest::newRow("conflict") << Type::Conflict << "clashes" << 409;
+        QTest::newRow("unavailable") << Type::Unavailable << "no database" << 503;
+        // The message that once meant a 400 no longer decides anything.
+        QTest::newRow("internal, worded as a cursor error")
+            << Type::Internal << "invalid cursor" << 500;
+    }
+
+    void httpStatusFollowsErrorType()
+    {
+        QFETCH(ServerError::Type, type);
+        QFETCH(QString, message);
+        QFETCH(int, status);
+        auto backend = std::make_unique<FailingBackend>(type, message);
+        QString error;
+        QVERIFY(backend->open(&error));
+        SyncServer server;
+        server.setBackend(std::move(backend));
+        QVERIFY(server.listen() != 0);
+        for (const QString &route : { QStringLiteral("count"), QStringLiteral("changes") }) {
+            QUrl url = server.baseUrl();
+            url.setPath(url.path() + QStringLiteral("/entities/things/") + route);
+            const Reply reply = get(url);
+            QCOMPARE(reply.status, status);
+            QCOMPARE(errorOf(reply), message);
+            QCOMPARE(server.backend()->lastError().type, type);
+        }
+    }
+
+    void postgresSqlComesFromResources()
+    {
+        QString error;
+        const QStringList statements = PgInstall::statements(
+            QStringLiteral("\"s\""), 42, QStringLiteral("batchsync test"), &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        // catalogue.sql 5, triggers.sql 3, track.sql 2: a function body with its inner
+        // semicolons stays one statement.
+        QCOMPARE(statements.size(), 10);
+        for (const QString &statement : statements) {
+            QVERIFY2(!statement.contains(u'@'), qPrintable(statement)); // placeholders filled in
+            QVERIFY2(!statement.startsWith(QLatin1String("--")), qPrintable(statement));
+            QVERIFY(!statement.endsWith(u';'));
+        }
+        QVERIFY(statements.first().startsWith(
+            QLatin1String("CREATE SEQUENCE IF NOT EXISTS \"s\"._bs_seq")));
+        const QString track = statements.at(8);
+        QVERIFY(
+            track.startsWith(QLatin1String("CREATE OR REPLACE FUNCTION \"s\".batchsync_track(")));
+        QVERIFY(track.contains(QLatin1String("PERFORM pg_advisory_xact_lock(42);")));
+        QVERIFY(track.endsWith(QLatin1String("END $$")));
+        QCOMPARE(
+            statements.at(9),
+            QStringLiteral("COMMENT ON FUNCTION \"s\".batchsync_track(regclass, text, text) IS "
+                           "'batchsync test'"));
+
+        QCOMPARE(PgInstall::splitStatements(QStringLiteral(
+                     "-- a; comment\nSELECT ';' AS \"a;b\"; CREATE FUNCTION f() AS $$ x; y $$;\n")),
+                 QStringList({ QStringLiteral("SELECT ';' AS \"a;b\""),
+                               QStringLiteral("CREATE FUNCTION f() AS $$ x; y $$") }));
     }
 
     void httpBadRequests()

@@ -3,7 +3,7 @@
 // Also the token comparison and the binary's default loopback bind. Traffic goes to
 // 127.0.0.1 only (and, for the bind check, to this machine's own address).
 
-#include "server/serverstore.h"
+#include "server/backend/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/testserver.h"
 

@@ -1,8 +1,8 @@
 // batchsync-server: the reference protocol v1 endpoint, on SQLite or PostgreSQL.
 
 #include "common/logging.h"
+#include "server/backend/serverbackend.h"
 #include "server/demodata.h"
-#include "server/serverbackend.h"
 #include "server/syncserver.h"
 
 #include <QCommandLineParser>

@@ -10,7 +10,7 @@
 
 /*!
     \file types.h
-    Value types shared by every part of BatchSync::Core. All of them are plain values:
+    Value types shared by every part of BatchSync (client and server). All of them are plain values:
     safe to copy between threads and to pass through queued signals.
 */
 

@@ -1,7 +1,7 @@
 #include "demodata.h"
 
 #include "common/logging.h"
-#include "server/serverbackend.h"
+#include "server/backend/serverbackend.h"
 
 #include <QDateTime>
 #include <QRandomGenerator>

@@ -10,14 +10,11 @@
 
 QT_BEGIN_NAMESPACE
 class QHttpServer;
-class QHttpServerRequest;
-class QHttpServerResponse;
-class QHttpServerResponder;
-class QThread;
 QT_END_NAMESPACE
 
 namespace BatchSync {
 
+class Router;
 class ServerBackend;
 class ServerStore;
 struct ServerScreen;
@@ -28,7 +25,8 @@ struct ServerScreen;
     backend handed over with setBackend().
 
     Answers GET /api/v1/entities, /entities/{name}/count and /entities/{name}/changes in both
-    paging modes; every error is 4xx/5xx with {"error": "..."}. With a token set, every
+    paging modes (Router); every error is 4xx/5xx with {"error": "..."}, the status following
+    the type of the backend's ServerError. With a token set, every
     request must carry "Authorization: Bearer <token>" (compared in constant time) or gets
     401. limit outside 1..10000 is a 400, an unknown entity a 404.
 
@@ -37,7 +35,8 @@ struct ServerScreen;
     own (EmbeddedServer) when that thread has other work, such as a GUI.
 
     Qt HttpServer 6.4 reads every request whole, with no limit on its size and no timeout,
-    so every connection's bytes pass a screen before Qt parses them (see Limits): requests
+    so every connection's bytes pass a screen before Qt parses them (see Limits and
+    requestguard.h): requests
     too big, too slow, malformed or carrying a body are refused there, with a JSON error and
     "Connection: close", and never reach Qt's parser.
 */
@@ -126,7 +125,7 @@ public:
     int pageDelay() const { return m_pageDelayMs; }
 
     /*! Total number of change records sent in /changes responses so far. */
-    qint64 changesServed() const { return m_changesServed; }
+    qint64 changesServed() const;
     /*! Number of requests answered so far (errors and refusals included). */
     qint64 requestsServed() const;
     /*! Requests and connections refused by the screen (see Limits), timeouts included. */
@@ -144,63 +143,18 @@ Q_SIGNALS:
     void pageServed(const QString &entity, int records);
 
 private:
-    enum class Route { Entities, Count, Changes, Missing };
-
-    void setupRoutes();
-    QHttpServerResponse respond(Route route, const QString &entity,
-                                const QHttpServerRequest &request);
-    QHttpServerResponse count(const QString &entity, const QHttpServerRequest &request);
-    QHttpServerResponse changes(const QString &entity, const QHttpServerRequest &request);
-    static void sendPage(QHttpServerResponse &&response, QHttpServerResponder &&responder);
-    bool isAuthorized(const QHttpServerRequest &request) const;
-
     std::unique_ptr<ServerScreen> m_screen; // outlives m_http: its connections report to it
+    std::unique_ptr<Router> m_router;
     std::unique_ptr<QHttpServer> m_http;
     std::unique_ptr<ServerBackend> m_backend;
     ServerStore *m_sqliteStore = nullptr; // m_backend, when it is a ServerStore
-    QByteArray m_token; // the whole expected header value, "Bearer <token>"
     QString m_errorString;
     QHostAddress m_address;
     quint16 m_port = 0;
-    qint64 m_changesServed = 0;
-    qint64 m_requestsServed = 0;
-    int m_pageDelayMs = 0;
-};
-
-/*!
-    A SyncServer on a thread of its own, for an application whose main thread must stay
-    free (the desktop app's embedded demo). start() returns at once; ready() or failed()
-    follows, queued to the caller's thread.
-*/
-class EmbeddedServer final : public QObject
-{
-    Q_OBJECT
-    Q_DISABLE_COPY_MOVE(EmbeddedServer)
-
-public:
-    explicit EmbeddedServer(QObject *parent = nullptr);
-    /*! Stops the server and joins its thread. */
-    ~EmbeddedServer() override;
-
-    /*!
-        Opens \a databasePath on the server thread, fills it with demo data when \a demo is
-        set and it holds no entity yet, and listens on 127.0.0.1 on a free port.
-    */
-    void start(const QString &databasePath, bool demo, const QString &token = QString());
-    /*! See SyncServer::setPageDelay; call before start(). */
-    void setPageDelay(int milliseconds) { m_pageDelayMs = qMax(0, milliseconds); }
-    QUrl baseUrl() const { return m_baseUrl; }
-
-Q_SIGNALS:
-    void ready(const QUrl &baseUrl);
-    void failed(const QString &message);
-
-private:
-    std::unique_ptr<QThread> m_thread;
-    QObject *m_context = nullptr; // lives in m_thread: runs the work posted there
-    SyncServer *m_server = nullptr; // lives in m_thread, only touched there
-    QUrl m_baseUrl;
     int m_pageDelayMs = 0;
 };
 
 } // namespace BatchSync
+
+// For the code that includes this header for the server on a thread of its own.
+#include "server/http/embeddedserver.h"

@@ -11,7 +11,7 @@
 #include "engine/syncengine.h"
 #include "mainwindow.h"
 #include "progresspage.h"
-#include "server/serverstore.h"
+#include "server/backend/serverstore.h"
 #include "throttledlink.h"
 
 #include <QAction>

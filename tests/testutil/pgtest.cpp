@@ -1,6 +1,6 @@
 #include "pgtest.h"
 
-#include "server/pgserverstore.h"
+#include "server/backend/pgserverstore.h"
 
 #include <QAtomicInteger>
 #include <QSqlDatabase>

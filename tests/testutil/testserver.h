@@ -1,7 +1,7 @@
 #pragma once
 
 #include "common/types.h"
-#include "server/serverstore.h"
+#include "server/backend/serverstore.h"
 #include "server/syncserver.h"
 
 #include <QTemporaryDir>

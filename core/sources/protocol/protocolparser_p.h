@@ -8,7 +8,7 @@
 
 /*!
     \file protocolparser_p.h
-    Internal to BatchSync::Core, not part of its API (it may change at any time): the two
+    Internal to BatchSync::Client, not part of its API (it may change at any time): the two
     implementations behind Protocol::parseChanges, exposed so that tests can compare them.
     Pure functions, any thread.
 */

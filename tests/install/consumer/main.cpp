@@ -1,80 +1,108 @@
-// Syncs one entity from an in-process SyncServer into a local database, using nothing but
-// the installed BatchSync package: exits 0 when the entity completed with every record.
+// The Client component: a program that only syncs. Starts the real batchsync-server (its path
+// is the first argument) on a free port with a small demo database, syncs every entity into a
+// local database with nothing but BatchSync::Client, and exits 0 when every entity completed
+// with all of its changes.
 
 #include "engine/syncengine.h"
-#include "server/serverstore.h"
-#include "server/syncserver.h"
 
 #include <QCoreApplication>
+#include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <cstdio>
+#include <memory>
 
 using namespace BatchSync;
+
+namespace {
+
+// What batchsync-server prints once it listens.
+const QRegularExpression servingLine(QStringLiteral("^Serving protocol v1 at (http://\\S+)"));
+
+} // namespace
 
 int main(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: consumer PATH-TO-batchsync-server\n");
+        return 2;
+    }
     QTemporaryDir dir;
     if (!dir.isValid()) {
         std::fprintf(stderr, "consumer: no temporary directory\n");
         return 1;
     }
 
-    constexpr int records = 2500;
-    const QString entity = QStringLiteral("notes");
-    SyncServer server;
-    QString error;
-    if (!server.open(dir.filePath(QStringLiteral("server.sqlite")), &error)
-        || !server.store()->addEntity({ entity,
-                                        { { QStringLiteral("title"), FieldType::String },
-                                          { QStringLiteral("size"), FieldType::Int } } },
-                                      &error)) {
-        std::fprintf(stderr, "consumer: %s\n", qPrintable(error));
-        return 1;
-    }
-    QList<std::pair<QString, QVariantMap>> batch;
-    for (int i = 0; i < records; ++i)
-        batch.append({ QStringLiteral("note-%1").arg(i),
-                       { { QStringLiteral("title"), QStringLiteral("Note %1").arg(i) },
-                         { QStringLiteral("size"), qint64(i) } } });
-    if (!server.store()->upsert(entity, batch, &error)) {
-        std::fprintf(stderr, "consumer: %s\n", qPrintable(error));
-        return 1;
-    }
-    if (server.listen(QHostAddress::LocalHost, 0) == 0) {
-        std::fprintf(stderr, "consumer: %s\n", qPrintable(server.errorString()));
-        return 1;
-    }
-
-    SyncSettings settings;
-    settings.endpoint = server.baseUrl();
-    settings.databasePath = dir.filePath(QStringLiteral("local.sqlite"));
-    SyncEngine engine(settings);
-
+    QProcess server;
+    server.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    std::unique_ptr<SyncEngine> engine;
     int exitCode = 1;
-    QObject::connect(&engine, &SyncEngine::failed, &app,
-                     [](const QString &name, ErrorCategory, const QString &message) {
-                         std::fprintf(stderr, "consumer: %s failed: %s\n", qPrintable(name),
-                                      qPrintable(message));
-                     });
-    QObject::connect(&engine, &SyncEngine::finished, &app, [&] {
-        const EntityStatus status = engine.entity(entity);
-        if (status.state == SyncState::Completed && status.done == records) {
-            std::printf("consumer synced %lld records\n", static_cast<long long>(status.done));
-            exitCode = 0;
-        } else {
-            std::fprintf(stderr, "consumer: %s ended as %s with %lld of %lld records\n",
-                         qPrintable(entity), qPrintable(syncStateName(status.state)),
-                         static_cast<long long>(status.done), static_cast<long long>(status.total));
+    const auto finish = [&](int code) {
+        exitCode = code;
+        server.terminate(); // SIGTERM: the server closes its database and exits
+        if (server.state() == QProcess::NotRunning)
+            app.quit();
+    };
+    QObject::connect(&server, &QProcess::finished, &app, [&] { app.quit(); });
+    QObject::connect(&server, &QProcess::errorOccurred, &app, [&](QProcess::ProcessError error) {
+        if (error == QProcess::FailedToStart) {
+            std::fprintf(stderr, "consumer: cannot start %s\n", argv[1]);
+            app.quit();
         }
-        app.quit();
     });
-    QTimer::singleShot(60000, &app, [&] {
-        std::fprintf(stderr, "consumer: no result within 60 s\n");
-        app.quit();
+    QObject::connect(&server, &QProcess::readyReadStandardOutput, &app, [&] {
+        while (!engine && server.canReadLine()) {
+            const QString line = QString::fromUtf8(server.readLine()).trimmed();
+            const QRegularExpressionMatch match = servingLine.match(line);
+            if (!match.hasMatch())
+                continue;
+            SyncSettings settings;
+            settings.endpoint = QUrl(match.captured(1));
+            settings.databasePath = dir.filePath(QStringLiteral("local.sqlite"));
+            engine = std::make_unique<SyncEngine>(settings);
+            QObject::connect(engine.get(), &SyncEngine::failed, &app,
+                             [](const QString &name, ErrorCategory, const QString &message) {
+                                 std::fprintf(stderr, "consumer: %s failed: %s\n", qPrintable(name),
+                                              qPrintable(message));
+                             });
+            QObject::connect(engine.get(), &SyncEngine::finished, &app, [&] {
+                qint64 synced = 0;
+                bool complete = !engine->entities().isEmpty();
+                for (const EntityStatus &status : engine->entities()) {
+                    if (status.state != SyncState::Completed || status.done != status.total
+                        || status.total <= 0) {
+                        std::fprintf(stderr, "consumer: %s ended as %s with %lld of %lld\n",
+                                     qPrintable(status.name),
+                                     qPrintable(syncStateName(status.state)),
+                                     static_cast<long long>(status.done),
+                                     static_cast<long long>(status.total));
+                        complete = false;
+                    }
+                    synced += status.done;
+                }
+                if (complete)
+                    std::printf("consumer synced %lld records\n", static_cast<long long>(synced));
+                finish(complete ? 0 : 1);
+            });
+            engine->startAll();
+        }
     });
-    engine.startAll();
+    QTimer::singleShot(120000, &app, [&] {
+        std::fprintf(stderr, "consumer: no result within 120 s\n");
+        finish(1);
+    });
+
+    server.start(QString::fromLocal8Bit(argv[1]),
+                 { QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
+                   QStringLiteral("--db"), dir.filePath(QStringLiteral("server.sqlite")),
+                   QStringLiteral("--demo-scale"), QStringLiteral("0.01") });
     app.exec();
+    engine.reset();
+    if (server.state() != QProcess::NotRunning) {
+        server.kill();
+        server.waitForFinished(5000);
+    }
     return exitCode;
 }

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "common/types.h"
-#include "server/serverbackend.h"
+#include "server/backend/serverbackend.h"
 
 #include <QByteArray>
 #include <QHash>
@@ -33,7 +33,7 @@ namespace BatchSync {
     a column "f_<field>" per field, so that a field may be called "seq" or "deleted".
     Strings go through SQLite's UTF-16 interface (all QSQLITE offers), which drops a leading
     U+FEFF. Before that, values have every lone surrogate, U+FFFE and U+FFFF replaced by U+FFFD
-    (ServerJson::storableText, as PgServerStore does), and an id holding one is refused:
+    (ServerValues::storableText, as PgServerStore does), and an id holding one is refused:
     SQLite would read text after a leading U+FFFE byte-swapped and let a lone surrogate take
     the next character with it.
 
@@ -49,79 +49,46 @@ public:
     ~ServerStore() override;
 
     bool open(QString *error) override;
-    bool isOpen() const override;
     QString databasePath() const { return m_path; }
-
-    /*! The served entities, in the order they were added. */
-    QList<EntitySchema> entities() const override;
-    std::optional<EntitySchema> entity(const QString &name) const override;
-
-    /*! Adds an entity, or adds the fields it lacks to an existing one. */
-    bool addEntity(const EntitySchema &schema, QString *error) override;
 
     /*!
         Inserts or updates records: \a data maps field names to values (QString, integer,
         double, bool, datetime as protocol text or QDateTime, or null). Each record gets a new
         sequence number and changedAt. All in one transaction. A record is replaced, not
         merged: fields absent from \a data become null. An unknown field, a value of the wrong
-        type or a malformed timestamp is an error, and then nothing of the batch is written.
+        type or a malformed timestamp is an error (BadRequest), and then nothing of the batch
+        is written.
     */
     bool upsert(const QString &entity, const QList<std::pair<QString, QVariantMap>> &records,
                 QString *error) override;
-    bool upsert(const QString &entity, const QString &id, const QVariantMap &data,
-                QString *error) override;
+    using ServerBackend::upsert;
 
     /*! Marks records deleted (a tombstone with a new sequence number and changedAt). */
     bool remove(const QString &entity, const QStringList &ids, QString *error) override;
 
-    /*!
-        Changes after \a since: a cursor (cursor mode; empty: all, not a non-negative integer:
-        error "invalid cursor") or a changedSince timestamp (offset mode; empty: all).
-    */
-    std::optional<qint64> count(const QString &entity, PagingMode mode, const QString &since,
-                                QString *error) const override;
-
-    /*!
-        The JSON body of GET .../changes, written directly (no DOM per record).
-        Cursor mode: changes with sequence > since, by sequence. Offset mode: changes with
-        changedAt > since (strictly), by changedAt then id, skipping \a offset.
-        \a records receives the number of changes in the page.
-        Cursor mode bodies carry "cursor" (the sequence of the last change returned, or
-        \a since when the page is empty; "0" from the beginning). Offset mode bodies carry
-        none, like a pure offset endpoint, so that clients are exercised without one.
-        Errors: unknown entity, "invalid cursor", an invalid changedSince, limit < 1 or
-        offset < 0.
-    */
-    std::optional<QByteArray> changesJson(const QString &entity, PagingMode mode,
-                                          const QString &since, qint64 offset, int limit,
-                                          int *records, QString *error) const override;
-
-    /*!
-        Every live (not deleted) record of \a entity: id → values in schema order, typed as
-        in Change::values. For tests and tools that compare a client's copy with the server.
-    */
-    QHash<QString, QVariantList> liveRecords(const QString &entity) const override;
-
-    /*! Number of live records of \a entity. */
-    qint64 liveCount(const QString &entity) const override;
+    // The cursor is the sequence number of the last change returned: a non-negative integer.
 
 private:
     struct Entity;
+
+    // ServerBackend in SQLite: pages and counts read through the sqlite3 C API (sqlitepage.h).
+    std::optional<QByteArray> page(ServedEntity *entity, PagingMode mode, const QString &since,
+                                   qint64 offset, int limit, int *records,
+                                   QString *error) const override;
+    std::optional<qint64> countChanges(ServedEntity *entity, PagingMode mode, const QString &since,
+                                       QString *error) const override;
+    bool addChecked(const EntitySchema &schema, QString *error) override;
+    QString liveCountSql(const ServedEntity &entity) const override;
+    QString liveRecordsSql(const ServedEntity &entity) const override;
 
     Entity *findEntity(const QString &name, QString *error) const;
     bool loadCatalogue(QString *error);
     bool writeCatalogue(const Entity &entity, QString *error);
     bool createTable(const Entity &entity, QString *error);
-    bool beginTransaction(QString *error);
-    bool commitTransaction(QString *error);
-    void rollbackTransaction();
     QString nextChangedAt(Entity *entity);
+    bool restoreAndFail(Entity *entity, qint64 seq, const QString &changedAt, QString *error);
 
     QString m_path;
-    QString m_connectionName;
-    bool m_open = false;
-    std::vector<std::unique_ptr<Entity>> m_entities; // in catalogue order
-    QHash<QString, Entity *> m_byName;
     qint64 m_lastClockMs = -1; // Timestamp::now() costs a QDateTime format; cache it per ms
     QString m_lastClockText;
 };

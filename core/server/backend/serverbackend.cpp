@@ -1,0 +1,406 @@
+#include "serverbackend.h"
+
+#include "common/identifier.h"
+#include "common/logging.h"
+#include "common/timestamp.h"
+#include "server/backend/values.h"
+
+#include <QJsonObject>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+
+namespace BatchSync {
+
+ServerBackend::ServedEntity::~ServedEntity() = default;
+
+ServerBackend::ServerBackend(const QString &connectionName)
+    : m_connectionName(connectionName)
+{
+}
+
+ServerBackend::~ServerBackend()
+{
+    if (m_open)
+        closeConnection();
+}
+
+void ServerBackend::closeConnection()
+{
+    // Every QSqlQuery must be gone before the connection is removed.
+    m_byName.clear();
+    m_entities.clear();
+    QSqlDatabase::database(m_connectionName, false).close();
+    QSqlDatabase::removeDatabase(m_connectionName);
+    m_open = false;
+}
+
+bool ServerBackend::fail(ServerError::Type type, const QString &message, QString *error) const
+{
+    m_lastError = { type, message };
+    if (error)
+        *error = message;
+    return false;
+}
+
+bool ServerBackend::failUnlessOpen(QString *error) const
+{
+    return m_open
+        || fail(ServerError::Type::Unavailable, QStringLiteral("the server database is not open"),
+                error);
+}
+
+bool ServerBackend::invalidCursor(QString *error) const
+{
+    return fail(ServerError::Type::BadRequest, QStringLiteral("invalid cursor"), error);
+}
+
+QString ServerBackend::errorText(const QSqlError &error) const
+{
+    return error.text();
+}
+
+QSqlDatabase ServerBackend::database() const
+{
+    return QSqlDatabase::database(m_connectionName, false);
+}
+
+bool ServerBackend::addConnection(const QString &driver, const QString &missingDriver,
+                                  QString *error)
+{
+    if (!QSqlDatabase::isDriverAvailable(driver))
+        return fail(ServerError::Type::Unavailable, missingDriver, error);
+    if (QSqlDatabase::contains(m_connectionName)) {
+        return fail(ServerError::Type::Internal,
+                    QStringLiteral("the database connection name \"%1\" is already in use")
+                        .arg(m_connectionName),
+                    error);
+    }
+    QSqlDatabase::addDatabase(driver, m_connectionName);
+    return true;
+}
+
+bool ServerBackend::finishOpen(const QString &problem, QString *error)
+{
+    if (problem.isEmpty()) {
+        m_open = true;
+        return true;
+    }
+    closeConnection();
+    return fail(ServerError::Type::Unavailable, problem, error);
+}
+
+bool ServerBackend::beginTransaction(QString *error)
+{
+    QSqlDatabase db = database();
+    if (db.transaction())
+        return true;
+    return fail(ServerError::Type::Internal,
+                QStringLiteral("cannot begin a transaction: %1").arg(errorText(db.lastError())),
+                error);
+}
+
+bool ServerBackend::commitTransaction(QString *error)
+{
+    QSqlDatabase db = database();
+    if (db.commit())
+        return true;
+    const QString message = QStringLiteral("cannot commit: %1").arg(errorText(db.lastError()));
+    db.rollback();
+    return fail(ServerError::Type::Internal, message, error);
+}
+
+void ServerBackend::rollbackTransaction()
+{
+    database().rollback();
+}
+
+bool ServerBackend::rollbackAndFail(const QString &message, QString *error, ServerError::Type type)
+{
+    rollbackTransaction();
+    return fail(type, message, error);
+}
+
+QSqlQuery *ServerBackend::prepared(std::unique_ptr<QSqlQuery> &slot, const QString &sql,
+                                   QString *error) const
+{
+    if (!slot) {
+        auto query = std::make_unique<QSqlQuery>(database());
+        query->setForwardOnly(true);
+        if (!query->prepare(sql)) {
+            fail(ServerError::Type::Internal,
+                 QStringLiteral("cannot prepare a query: %1").arg(errorText(query->lastError())),
+                 error);
+            return nullptr;
+        }
+        slot = std::move(query);
+    }
+    return slot.get();
+}
+
+QSqlQuery *ServerBackend::beginWrite(std::unique_ptr<QSqlQuery> &slot, const QString &sql,
+                                     QString *error)
+{
+    QSqlQuery *query = prepared(slot, sql, error);
+    return query && beginTransaction(error) ? query : nullptr;
+}
+
+bool ServerBackend::exec(const QString &sql, QString *error) const
+{
+    QSqlQuery query(database());
+    if (query.exec(sql))
+        return true;
+    if (error)
+        *error = errorText(query.lastError());
+    return false;
+}
+
+ServerBackend::ServedEntity *ServerBackend::findEntity(const QString &name, QString *error) const
+{
+    if (!failUnlessOpen(error))
+        return nullptr;
+    ServedEntity *entity = m_byName.value(name);
+    if (!entity && Identifier::check(name, u"entity").isEmpty()) {
+        refreshCatalogue(); // another server process may have added it
+        entity = m_byName.value(name);
+    }
+    if (!entity) {
+        fail(ServerError::Type::NotFound,
+             QStringLiteral("no entity named \"%1\"").arg(Identifier::printable(name)), error);
+    }
+    return entity;
+}
+
+void ServerBackend::addServedEntity(std::unique_ptr<ServedEntity> entity) const
+{
+    m_byName.insert(entity->schema.name, entity.get());
+    m_entities.push_back(std::move(entity));
+}
+
+void ServerBackend::setServedEntities(std::vector<std::unique_ptr<ServedEntity>> entities) const
+{
+    // Entities that are gone or changed: their queries go before the connection is reused.
+    m_byName.clear();
+    m_entities.clear();
+    for (auto &entity : entities)
+        addServedEntity(std::move(entity));
+}
+
+std::unique_ptr<ServerBackend::ServedEntity>
+ServerBackend::takeServedEntity(ServedEntity *entity) const
+{
+    for (auto &slot : m_entities) {
+        if (slot.get() == entity) {
+            m_byName.remove(entity->schema.name);
+            return std::move(slot); // the empty slot goes with the next setServedEntities()
+        }
+    }
+    return nullptr;
+}
+
+QList<EntitySchema> ServerBackend::entities() const
+{
+    QList<EntitySchema> result;
+    if (!m_open)
+        return result;
+    refreshCatalogue();
+    result.reserve(qsizetype(m_entities.size()));
+    for (const auto &entity : m_entities) {
+        if (entity)
+            result.append(entity->schema);
+    }
+    return result;
+}
+
+std::optional<EntitySchema> ServerBackend::entity(const QString &name) const
+{
+    if (const ServedEntity *found = findEntity(name, nullptr))
+        return found->schema;
+    return std::nullopt;
+}
+
+bool ServerBackend::addEntity(const EntitySchema &schema, QString *error)
+{
+    if (!failUnlessOpen(error))
+        return false;
+    const QString problem = ServerValues::schemaProblem(schema);
+    if (!problem.isEmpty())
+        return fail(ServerError::Type::BadRequest, problem, error);
+    return addChecked(schema, error);
+}
+
+bool ServerBackend::mergeSchema(const EntitySchema *existing, const EntitySchema &schema,
+                                EntitySchema *merged, QList<FieldSpec> *added, QString *error) const
+{
+    const auto conflict = [this, error](const QString &message) {
+        return fail(ServerError::Type::Conflict, message, error);
+    };
+    if (!existing) {
+        for (const auto &other : m_entities) {
+            if (other && other->schema.name.compare(schema.name, Qt::CaseInsensitive) == 0)
+                return conflict(QStringLiteral("entity name \"%1\" clashes with entity \"%2\"")
+                                    .arg(schema.name, other->schema.name));
+        }
+    }
+    *merged = existing ? *existing : EntitySchema { schema.name, {} };
+    added->clear();
+    for (const FieldSpec &field : schema.fields) {
+        const int index = merged->fieldIndex(field.name);
+        if (index >= 0) {
+            if (merged->fields.at(index).type != field.type) {
+                return conflict(QStringLiteral("field %1 of entity %2 already has type %3")
+                                    .arg(field.name, schema.name,
+                                         fieldTypeName(merged->fields.at(index).type)));
+            }
+            continue;
+        }
+        for (const FieldSpec &other : std::as_const(merged->fields)) {
+            if (other.name.compare(field.name, Qt::CaseInsensitive) == 0)
+                return conflict(
+                    QStringLiteral("field \"%1\" clashes with field \"%2\" of entity %3")
+                        .arg(field.name, other.name, schema.name));
+        }
+        merged->fields.append(field);
+        added->append(field);
+    }
+    return true;
+}
+
+QString ServerBackend::catalogueField(const QJsonObject &object, FieldSpec *field)
+{
+    field->name = object.value(QLatin1String("name")).toString();
+    const auto type = fieldTypeFromName(object.value(QLatin1String("type")).toString());
+    field->type = type.value_or(FieldType::String);
+    QString problem = Identifier::check(field->name, u"field");
+    if (problem.isEmpty() && !type)
+        problem = QStringLiteral("field \"%1\" has no valid type").arg(field->name);
+    return problem;
+}
+
+QJsonObject ServerBackend::catalogueEntry(const FieldSpec &field)
+{
+    return QJsonObject { { QStringLiteral("name"), field.name },
+                         { QStringLiteral("type"), fieldTypeName(field.type) } };
+}
+
+bool ServerBackend::upsert(const QString &entity, const QString &id, const QVariantMap &data,
+                           QString *error)
+{
+    return upsert(entity, { { id, data } }, error);
+}
+
+namespace {
+
+bool isChangedSince(PagingMode mode, const QString &since)
+{
+    return mode == PagingMode::Cursor || since.isEmpty() || Timestamp::isValid(since);
+}
+
+const QString &changedSinceMessage()
+{
+    static const QString message
+        = QStringLiteral("changedSince must be a timestamp like 2026-11-26T06:20:16.123Z");
+    return message;
+}
+
+} // namespace
+
+bool ServerBackend::mayRetry(const QString &name, ServedEntity **entity, QString *error) const
+{
+    if (m_lastError.type != ServerError::Type::Internal)
+        return false;
+    const ServerError first = m_lastError;
+    if (retryAfterFailure()) {
+        *entity = findEntity(name, nullptr);
+        if (*entity)
+            return true;
+    }
+    // No second try: the first failure stands.
+    return fail(first.type, first.message, error);
+}
+
+std::optional<qint64> ServerBackend::count(const QString &name, PagingMode mode,
+                                           const QString &since, QString *error) const
+{
+    ServedEntity *entity = findEntity(name, error);
+    if (!entity)
+        return std::nullopt;
+    if (!isChangedSince(mode, since)) {
+        fail(ServerError::Type::BadRequest, changedSinceMessage(), error);
+        return std::nullopt;
+    }
+    std::optional<qint64> result = countChanges(entity, mode, since, error);
+    if (!result && mayRetry(name, &entity, error))
+        result = countChanges(entity, mode, since, error);
+    return result;
+}
+
+std::optional<QByteArray> ServerBackend::changesJson(const QString &name, PagingMode mode,
+                                                     const QString &since, qint64 offset, int limit,
+                                                     int *records, QString *error) const
+{
+    ServedEntity *entity = findEntity(name, error);
+    if (!entity)
+        return std::nullopt;
+    if (limit < 1 || offset < 0) {
+        fail(ServerError::Type::BadRequest,
+             limit < 1 ? QStringLiteral("limit must be at least 1")
+                       : QStringLiteral("offset must not be negative"),
+             error);
+        return std::nullopt;
+    }
+    if (!isChangedSince(mode, since)) {
+        fail(ServerError::Type::BadRequest, changedSinceMessage(), error);
+        return std::nullopt;
+    }
+    std::optional<QByteArray> result = page(entity, mode, since, offset, limit, records, error);
+    if (!result && mayRetry(name, &entity, error))
+        result = page(entity, mode, since, offset, limit, records, error);
+    return result;
+}
+
+QHash<QString, QVariantList> ServerBackend::liveRecords(const QString &name) const
+{
+    QHash<QString, QVariantList> result;
+    QString error;
+    const ServedEntity *entity = findEntity(name, &error);
+    if (!entity) {
+        qCWarning(lcServer).noquote() << error;
+        return result;
+    }
+    QSqlQuery query(database());
+    query.setForwardOnly(true);
+    if (!query.exec(liveRecordsSql(*entity))) {
+        qCWarning(lcServer).noquote()
+            << "cannot read entity" << name << errorText(query.lastError());
+        return result;
+    }
+    const QList<FieldSpec> &fields = entity->schema.fields;
+    while (query.next()) {
+        QVariantList values;
+        values.reserve(fields.size());
+        for (qsizetype i = 0; i < fields.size(); ++i)
+            values.append(ServerValues::typedValue(fields.at(i).type, query.value(int(1 + i))));
+        result.insert(query.value(0).toString(), values);
+    }
+    return result;
+}
+
+qint64 ServerBackend::liveCount(const QString &name) const
+{
+    QString error;
+    const ServedEntity *entity = findEntity(name, &error);
+    if (!entity) {
+        qCWarning(lcServer).noquote() << error;
+        return 0;
+    }
+    QSqlQuery query(database());
+    if (!query.exec(liveCountSql(*entity)) || !query.next()) {
+        qCWarning(lcServer).noquote()
+            << "cannot count entity" << name << errorText(query.lastError());
+        return 0;
+    }
+    return query.value(0).toLongLong();
+}
+
+} // namespace BatchSync

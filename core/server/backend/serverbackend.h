@@ -1,0 +1,235 @@
+#pragma once
+
+#include "common/types.h"
+
+#include <QByteArray>
+#include <QHash>
+#include <QList>
+#include <QString>
+#include <QStringList>
+#include <QVariantMap>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+QT_BEGIN_NAMESPACE
+class QJsonObject;
+class QSqlDatabase;
+class QSqlError;
+class QSqlQuery;
+QT_END_NAMESPACE
+
+/*!
+    \file serverbackend.h
+    What the reference server serves from: the interface of its databases, and what every
+    backend shares (the connection, transactions, prepared queries, typed errors, the checks).
+*/
+
+namespace BatchSync {
+
+/*!
+    Why a backend call failed. The type decides how the HTTP layer answers (400, 404, 409, 503
+    or 500); the message is for people, and no code compares it.
+*/
+struct ServerError
+{
+    enum class Type {
+        None, //!< nothing failed
+        BadRequest, //!< malformed input: a cursor, a timestamp, paging values, a record's values
+        NotFound, //!< no entity of that name
+        Conflict, //!< clashes with what is stored: an entity or field name, a field's type
+        Unavailable, //!< no database to serve from: not open, unreachable, no driver
+        Internal, //!< the database failed
+    };
+
+    Type type = Type::None;
+    QString message;
+};
+
+/*!
+    The data behind SyncServer and DemoData: served entities, their records with a change
+    log (cursor and changedAt paging, tombstones) and the protocol's JSON pages. ServerStore
+    keeps it in SQLite, PgServerStore in PostgreSQL; both give the same JSON bytes for the
+    same data (PageWriter writes them), except for the cursor's text, which is opaque to
+    clients.
+
+    This base owns what the backends share: the named QSqlDatabase connection, transactions,
+    prepared queries, the catalogue of served entities, the checks of requests, and the typed
+    error of the last failure (lastError()). Every failure sets it and, when given, the
+    \c{QString *error} of the call to its message.
+
+    A backend is used from the thread that called open() only.
+*/
+class ServerBackend
+{
+public:
+    virtual ~ServerBackend();
+
+    /*! Connects to (creating if needed) the database; false with \a error set on failure. */
+    virtual bool open(QString *error) = 0;
+    bool isOpen() const { return m_open; }
+
+    /*! The last failure: its type and message. Read it right after a call that failed. */
+    const ServerError &lastError() const { return m_lastError; }
+
+    /*! The served entities, in the order they were added. */
+    QList<EntitySchema> entities() const;
+    std::optional<EntitySchema> entity(const QString &name) const;
+
+    /*!
+        Adds an entity, or adds the fields it lacks to an existing one. A name or field the
+        catalogue cannot hold is BadRequest; a clash with another entity's name, or with a
+        field's name or type, is Conflict.
+    */
+    bool addEntity(const EntitySchema &schema, QString *error);
+
+    /*!
+        Inserts or replaces records (fields absent from the data become null), each with a
+        new change; all or nothing. See ServerStore::upsert for the accepted values.
+    */
+    virtual bool upsert(const QString &entity,
+                        const QList<std::pair<QString, QVariantMap>> &records, QString *error)
+        = 0;
+    bool upsert(const QString &entity, const QString &id, const QVariantMap &data, QString *error);
+
+    /*! Deletes records, leaving a tombstone for each; unknown ids change nothing. */
+    virtual bool remove(const QString &entity, const QStringList &ids, QString *error) = 0;
+
+    /*!
+        Number of changes after a cursor or a changedSince timestamp (empty: all). A malformed
+        cursor ("invalid cursor") or timestamp is BadRequest, an unknown entity NotFound.
+    */
+    std::optional<qint64> count(const QString &entity, PagingMode mode, const QString &since,
+                                QString *error) const;
+
+    /*!
+        The JSON body of GET .../changes. Cursor mode: the changes after \a since, with a
+        "cursor" (the position of the last change returned, or \a since when the page is
+        empty; "0" from the beginning). Offset mode: changes with changedAt > since
+        (strictly), by changedAt then id, skipping \a offset, with no cursor, like a pure
+        offset endpoint. \a records receives the number of changes in the page. Errors as
+        count(), and limit < 1 or offset < 0 is BadRequest.
+    */
+    std::optional<QByteArray> changesJson(const QString &entity, PagingMode mode,
+                                          const QString &since, qint64 offset, int limit,
+                                          int *records, QString *error) const;
+
+    /*! Every live record of \a entity: id → values in schema order, typed as Change::values. */
+    QHash<QString, QVariantList> liveRecords(const QString &entity) const;
+
+    /*! Number of live records of \a entity. */
+    qint64 liveCount(const QString &entity) const;
+
+protected:
+    /*! What a backend keeps of each served entity; backends derive their own. */
+    struct ServedEntity
+    {
+        virtual ~ServedEntity();
+        EntitySchema schema;
+        QString table; // quoted
+        QList<QByteArray> fieldKeys; // PageWriter::fieldKeys(schema)
+    };
+
+    /*! \a connectionName must be unique in the process. */
+    explicit ServerBackend(const QString &connectionName);
+    Q_DISABLE_COPY_MOVE(ServerBackend)
+
+    // ---- What each backend does its own way ----
+
+    /*! The changes after \a since (checked but for the cursor, which is the backend's). */
+    virtual std::optional<qint64> countChanges(ServedEntity *entity, PagingMode mode,
+                                               const QString &since, QString *error) const = 0;
+    /*! A page (see changesJson(); the arguments are checked but for the cursor). */
+    virtual std::optional<QByteArray> page(ServedEntity *entity, PagingMode mode,
+                                           const QString &since, qint64 offset, int limit,
+                                           int *records, QString *error) const = 0;
+    /*! Adds a checked \a schema's entity, or its new fields. */
+    virtual bool addChecked(const EntitySchema &schema, QString *error) = 0;
+    /*! SELECT of the live records: the id, then the fields in schema order. */
+    virtual QString liveRecordsSql(const ServedEntity &entity) const = 0;
+    /*! SELECT count(*) of the live records. */
+    virtual QString liveCountSql(const ServedEntity &entity) const = 0;
+    /*! Reads the catalogue again, when others may change it; called before entities(). */
+    virtual void refreshCatalogue() const { }
+    /*! After an Internal failure of a read: whether to look the entity up and try once more. */
+    virtual bool retryAfterFailure() const { return false; }
+    /*! A database error's text for messages. */
+    virtual QString errorText(const QSqlError &error) const;
+
+    // ---- Errors ----
+
+    /*! Records the failure and sets \a error (when given) to \a message; returns false. */
+    bool fail(ServerError::Type type, const QString &message, QString *error) const;
+    bool failUnlessOpen(QString *error) const;
+
+    // ---- The connection ----
+
+    QString connectionName() const { return m_connectionName; }
+    QSqlDatabase database() const;
+    /*!
+        Adds the named connection with \a driver; false (Unavailable, \a missingDriver) when
+        Qt has no such driver, or when the name is taken.
+    */
+    bool addConnection(const QString &driver, const QString &missingDriver, QString *error);
+    /*! Ends open(): open when \a problem is empty; otherwise closes and fails with it. */
+    bool finishOpen(const QString &problem, QString *error);
+
+    // ---- Transactions and queries ----
+
+    bool beginTransaction(QString *error);
+    bool commitTransaction(QString *error);
+    void rollbackTransaction();
+    /*! Rolls back and fails with \a message (Internal unless \a type says otherwise). */
+    bool rollbackAndFail(const QString &message, QString *error,
+                         ServerError::Type type = ServerError::Type::Internal);
+    /*!
+        The query in \a slot, prepared from \a sql on first use and kept: a page must not pay
+        for parsing SQL. Null (Internal) when it cannot be prepared.
+    */
+    QSqlQuery *prepared(std::unique_ptr<QSqlQuery> &slot, const QString &sql, QString *error) const;
+    /*! The query in \a slot (see prepared()), in a transaction begun for it; null on failure. */
+    QSqlQuery *beginWrite(std::unique_ptr<QSqlQuery> &slot, const QString &sql, QString *error);
+    /*! Runs \a sql; false with \a error set to errorText() (nothing recorded) on failure. */
+    bool exec(const QString &sql, QString *error) const;
+
+    // ---- The catalogue of served entities ----
+
+    /*! The entity named \a name; null with NotFound (Unavailable when not open). */
+    ServedEntity *findEntity(const QString &name, QString *error) const;
+    const std::vector<std::unique_ptr<ServedEntity>> &servedEntities() const { return m_entities; }
+    ServedEntity *servedEntity(const QString &name) const { return m_byName.value(name); }
+    void addServedEntity(std::unique_ptr<ServedEntity> entity) const;
+    /*! Replaces the catalogue; \a entities may hold entries taken with takeServedEntity(). */
+    void setServedEntities(std::vector<std::unique_ptr<ServedEntity>> entities) const;
+    std::unique_ptr<ServedEntity> takeServedEntity(ServedEntity *entity) const;
+    /*!
+        How \a schema extends \a existing (null: a new entity): \a merged receives the whole
+        schema, \a added the new fields. False (Conflict) on a clash with another entity's
+        name, an existing field's type or a field name in another letter case.
+    */
+    bool mergeSchema(const EntitySchema *existing, const EntitySchema &schema, EntitySchema *merged,
+                     QList<FieldSpec> *added, QString *error) const;
+    /*! A catalogue entry's field: its name and type, or why it is damaged. */
+    static QString catalogueField(const QJsonObject &object, FieldSpec *field);
+    /*! The catalogue entry of \a field: its name and type. */
+    static QJsonObject catalogueEntry(const FieldSpec &field);
+
+    bool invalidCursor(QString *error) const;
+
+private:
+    void closeConnection();
+    /*!
+        After a read of entity \a name failed: whether to read once more, from \a entity
+        looked up again (see retryAfterFailure()); otherwise the first failure stands.
+    */
+    bool mayRetry(const QString &name, ServedEntity **entity, QString *error) const;
+
+    QString m_connectionName;
+    bool m_open = false;
+    mutable ServerError m_lastError;
+    mutable std::vector<std::unique_ptr<ServedEntity>> m_entities; // in catalogue order
+    mutable QHash<QString, ServedEntity *> m_byName;
+};
+
+} // namespace BatchSync

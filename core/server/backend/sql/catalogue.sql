@@ -1,0 +1,30 @@
+-- The bookkeeping tables: the sequence of changes, the entity catalogue and the tombstones.
+--
+-- Loaded by PgServerStore from the resource :/batchsync/server/sql/ and run in order, statement
+-- by statement, in one transaction. Placeholders: @schema@ (the quoted schema the bookkeeping
+-- lives in, named everywhere so that the triggers work whatever search_path the writing
+-- session has), @catalogue_lock@ (the advisory lock that serialises catalogue changes between
+-- server processes) and @version@ (marks the installed SQL; a newer one replaces it).
+
+CREATE SEQUENCE IF NOT EXISTS @schema@._bs_seq;
+
+CREATE TABLE IF NOT EXISTS @schema@._bs_entities(
+    position bigserial NOT NULL,
+    name text COLLATE "C" PRIMARY KEY,
+    table_schema text NOT NULL,
+    table_name text NOT NULL,
+    id_column text NOT NULL DEFAULT 'id',
+    fields text NOT NULL);
+
+CREATE TABLE IF NOT EXISTS @schema@._bs_tombstones(
+    entity text COLLATE "C" NOT NULL,
+    id text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    xid xid8 NOT NULL,
+    changed_at text COLLATE "C" NOT NULL,
+    PRIMARY KEY (entity, id));
+
+CREATE INDEX IF NOT EXISTS _bs_tombstones_cursor ON @schema@._bs_tombstones(entity, xid, seq);
+
+CREATE INDEX IF NOT EXISTS _bs_tombstones_changed
+    ON @schema@._bs_tombstones(entity, changed_at, id);

@@ -1,0 +1,47 @@
+#pragma once
+
+#include "server/syncserver.h"
+
+#include <QObject>
+#include <QTcpServer>
+
+/*!
+    \file requestguard.h
+    The screen in front of Qt's HTTP request parser: every connection's bytes pass it before
+    Qt reads them, so that requests too big, too slow, malformed or carrying a body are refused
+    (with a JSON error and "Connection: close") and never reach Qt's parser. See
+    SyncServer::Limits for the rules. Internal to core/server; the server's thread only.
+*/
+
+namespace BatchSync {
+
+/*! Shared by a SyncServer's listening socket and all its connections. */
+struct ServerScreen
+{
+    SyncServer::Limits limits;
+    QObject *http = nullptr; // the QHttpServer: the receiver of Qt's readyRead connections
+    qint64 refused = 0;
+    qint64 timedOut = 0;
+    int open = 0;
+};
+
+/*!
+    The listening socket: creates each connection's socket with a guard whose readyRead slot
+    runs before Qt's, then hands the socket to the QHttpServer; past maxConnections it answers
+    503 itself.
+*/
+class GuardedTcpServer final : public QTcpServer
+{
+    Q_DISABLE_COPY_MOVE(GuardedTcpServer)
+
+public:
+    GuardedTcpServer(ServerScreen *screen, QObject *parent);
+
+protected:
+    void incomingConnection(qintptr descriptor) override;
+
+private:
+    ServerScreen *m_screen;
+};
+
+} // namespace BatchSync

@@ -1,0 +1,327 @@
+#include "router.h"
+
+#include "common/identifier.h"
+#include "common/logging.h"
+#include "common/timestamp.h"
+#include "server/backend/serverbackend.h"
+#include "server/backend/values.h"
+#include "server/pagewriter.h"
+#include "server/syncserver.h"
+
+#include <QElapsedTimer>
+#include <QHttpServer>
+#include <QHttpServerRequest>
+#include <QHttpServerResponder>
+#include <QHttpServerResponse>
+#include <QTcpSocket>
+#include <QThread>
+#include <QUrlQuery>
+
+namespace BatchSync {
+
+// The paging parameters of /count and /changes, validated.
+struct Paging
+{
+    PagingMode mode = PagingMode::Cursor;
+    QString since; // cursor or changedSince
+    qint64 offset = 0;
+    int limit = 1000; // when the request gives none
+    QString error; // non-empty: answer 400 with it
+};
+
+namespace {
+
+using Status = QHttpServerResponse::StatusCode;
+
+constexpr int MaxLimit = 10000;
+
+QHttpServerResponse jsonResponse(QByteArray &&body, Status status = Status::Ok)
+{
+    return QHttpServerResponse(QByteArrayLiteral("application/json"), std::move(body), status);
+}
+
+QHttpServerResponse errorResponse(Status status, const QString &message)
+{
+    return jsonResponse(PageWriter::error(message), status);
+}
+
+// Cursors are the backend's to check; this only keeps junk from reaching it. SQLite's are
+// numbers, PostgreSQL's "xid.seq".
+bool looksLikeCursor(QStringView text)
+{
+    if (text.isEmpty() || text.size() > 40)
+        return false;
+    for (QChar c : text) {
+        if ((c < u'0' || c > u'9') && c != u'.')
+            return false;
+    }
+    return true;
+}
+
+Paging parsePaging(const QUrlQuery &query)
+{
+    Paging paging;
+    const auto value
+        = [&query](const QString &key) { return query.queryItemValue(key, QUrl::FullyDecoded); };
+    const QString sinceKey = QStringLiteral("since");
+    const QString changedSinceKey = QStringLiteral("changedSince");
+    const QString offsetKey = QStringLiteral("offset");
+    const QString limitKey = QStringLiteral("limit");
+    const bool hasSince = query.hasQueryItem(sinceKey);
+    const bool hasChangedSince = query.hasQueryItem(changedSinceKey);
+    const bool hasOffset = query.hasQueryItem(offsetKey);
+
+    if (hasSince && hasChangedSince) {
+        paging.error = QStringLiteral("give either since (cursor mode) or changedSince (offset "
+                                      "mode), not both");
+        return paging;
+    }
+    if (hasSince && hasOffset) {
+        paging.error = QStringLiteral("offset is only used with changedSince (offset mode), "
+                                      "not with since");
+        return paging;
+    }
+    if (hasChangedSince || hasOffset) {
+        paging.mode = PagingMode::Offset;
+        paging.since = value(changedSinceKey);
+        if (!paging.since.isEmpty() && !Timestamp::isValid(paging.since)) {
+            paging.error = QStringLiteral("changedSince must be a timestamp like "
+                                          "2026-11-26T06:20:16.123Z");
+            return paging;
+        }
+        if (hasOffset) {
+            const std::optional<qint64> offset = ServerValues::parseCount(value(offsetKey));
+            if (!offset) {
+                paging.error = QStringLiteral("offset must be a non-negative integer");
+                return paging;
+            }
+            paging.offset = *offset;
+        }
+    } else {
+        paging.since = value(sinceKey);
+        if (!paging.since.isEmpty() && !looksLikeCursor(paging.since)) {
+            paging.error = QStringLiteral("invalid cursor");
+            return paging;
+        }
+    }
+    if (query.hasQueryItem(limitKey)) {
+        const std::optional<qint64> limit = ServerValues::parseCount(value(limitKey));
+        if (!limit || *limit < 1 || *limit > MaxLimit) {
+            paging.error = QStringLiteral("limit must be an integer from 1 to %1").arg(MaxLimit);
+            return paging;
+        }
+        paging.limit = int(*limit);
+    }
+    return paging;
+}
+
+QByteArray methodName(QHttpServerRequest::Method method)
+{
+    using Method = QHttpServerRequest::Method;
+    static const std::pair<Method, const char *> names[] = {
+        { Method::Get, "GET" },     { Method::Put, "PUT" },         { Method::Delete, "DELETE" },
+        { Method::Post, "POST" },   { Method::Head, "HEAD" },       { Method::Options, "OPTIONS" },
+        { Method::Patch, "PATCH" }, { Method::Connect, "CONNECT" }, { Method::Trace, "TRACE" },
+    };
+    for (const auto &[known, name] : names) {
+        if (known == method)
+            return QByteArray(name);
+    }
+    return QByteArrayLiteral("?");
+}
+
+QHttpServerResponse unknownEntity(const QString &name)
+{
+    return errorResponse(Status::NotFound,
+                         QStringLiteral("no entity named \"%1\"").arg(Identifier::printable(name)));
+}
+
+// The status a backend's failure is answered with: its type decides, never its message.
+Status statusOf(ServerError::Type type)
+{
+    switch (type) {
+    case ServerError::Type::BadRequest:
+        return Status::BadRequest;
+    case ServerError::Type::NotFound:
+        return Status::NotFound;
+    case ServerError::Type::Conflict:
+        return Status::Conflict;
+    case ServerError::Type::Unavailable:
+        return Status::ServiceUnavailable;
+    case ServerError::Type::None:
+    case ServerError::Type::Internal:
+        break;
+    }
+    return Status::InternalServerError;
+}
+
+QHttpServerResponse failure(const ServerError &error, const char *what)
+{
+    const Status status = statusOf(error.type);
+    if (status == Status::InternalServerError || status == Status::ServiceUnavailable)
+        qCWarning(lcServer).noquote() << what << "failed:" << error.message;
+    return errorResponse(status, error.message);
+}
+
+} // namespace
+
+Router::Router(SyncServer *server)
+    : m_server(server)
+{
+}
+
+void Router::setToken(const QString &token)
+{
+    m_token = token.isEmpty() ? QByteArray() : QByteArrayLiteral("Bearer ") + token.toUtf8();
+}
+
+void Router::install(QHttpServer *http)
+{
+    // Synchronous handlers only: Qt 6.4's QFuture responses misbehave (see DESIGN.md).
+    http->route(QStringLiteral("/api/v1/entities"), [this](const QHttpServerRequest &request) {
+        return respond(Route::Entities, QString(), request);
+    });
+    http->route(QStringLiteral("/api/v1/entities/<arg>/count"),
+                [this](const QString &entity, const QHttpServerRequest &request) {
+                    return respond(Route::Count, entity, request);
+                });
+    http->route(QStringLiteral("/api/v1/entities/<arg>/changes"),
+                [this](const QString &entity, const QHttpServerRequest &request,
+                       QHttpServerResponder &&responder) {
+                    sendPage(respond(Route::Changes, entity, request), std::move(responder));
+                });
+    http->setMissingHandler(
+        [this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
+            respond(Route::Missing, QString(), request).write(std::move(responder));
+        });
+}
+
+bool Router::isAuthorized(const QHttpServerRequest &request) const
+{
+    if (m_token.isEmpty())
+        return true;
+    QByteArray given;
+    const auto headers = request.headers();
+    for (const auto &[name, value] : headers) {
+        if (name.compare("authorization", Qt::CaseInsensitive) == 0) {
+            given = value.trimmed();
+            break;
+        }
+    }
+    // The scheme name is case-insensitive (RFC 7235); the token is not.
+    if (given.size() > 7 && given.first(7).compare("bearer ", Qt::CaseInsensitive) == 0)
+        given = QByteArrayLiteral("Bearer ") + given.sliced(7).trimmed();
+    return SyncServer::constantTimeEquals(given, m_token);
+}
+
+QHttpServerResponse Router::respond(Route route, const QString &entity,
+                                    const QHttpServerRequest &request)
+{
+    ++m_requestsServed;
+    QElapsedTimer timer;
+    timer.start();
+    QHttpServerResponse response = [&] {
+        if (!isAuthorized(request)) {
+            QHttpServerResponse unauthorized = errorResponse(
+                Status::Unauthorized, QStringLiteral("missing or invalid bearer token"));
+            unauthorized.setHeader(QByteArrayLiteral("WWW-Authenticate"),
+                                   QByteArrayLiteral("Bearer"));
+            return unauthorized;
+        }
+        if (route == Route::Missing) {
+            return errorResponse(Status::NotFound,
+                                 QStringLiteral("no such path: %1")
+                                     .arg(Identifier::printable(request.url().path())));
+        }
+        if (request.method() != QHttpServerRequest::Method::Get) {
+            QHttpServerResponse notAllowed = errorResponse(
+                Status::MethodNotAllowed, QStringLiteral("protocol v1 only answers GET"));
+            notAllowed.setHeader(QByteArrayLiteral("Allow"), QByteArrayLiteral("GET"));
+            return notAllowed;
+        }
+        if (!m_server->backend())
+            return errorResponse(Status::ServiceUnavailable,
+                                 QStringLiteral("the server has no database open"));
+        switch (route) {
+        case Route::Entities:
+            return jsonResponse(PageWriter::entities(m_server->backend()->entities()));
+        case Route::Count:
+            return count(entity, request);
+        case Route::Changes:
+            return changes(entity, request);
+        case Route::Missing:
+            break;
+        }
+        return errorResponse(Status::NotFound, QStringLiteral("no such path"));
+    }();
+    // One line per request at info level: QT_LOGGING_RULES="batchsync.server.info=true"
+    // (batchsync-server --verbose).
+    qCInfo(lcServer).noquote() << methodName(request.method())
+                               << request.url().toString(QUrl::RemoveScheme | QUrl::RemoveAuthority)
+                               << int(response.statusCode()) << response.data().size() << "bytes"
+                               << QString::number(timer.nsecsElapsed() / 1e6, 'f', 1)
+            + QLatin1String(" ms");
+    return response;
+}
+
+/*
+    QHttpServerResponder::writeBody copies a body into the socket's write buffer: for a page,
+    hundreds of kilobytes per request, the largest cost of an answer after the page itself.
+    Written as a QByteArray, the socket's buffer shares it instead. The head is what
+    QHttpServerResponse::write writes for a response with only a Content-Type; any other
+    response goes through it.
+*/
+void Router::sendPage(QHttpServerResponse &&response, QHttpServerResponder &&responder)
+{
+    QTcpSocket *socket = responder.socket();
+    if (response.statusCode() != Status::Ok || !socket) {
+        response.write(std::move(responder));
+        return;
+    }
+    const QByteArray body = response.data(); // shared, not copied
+    responder.writeStatusLine(Status::Ok);
+    responder.writeHeader(QByteArrayLiteral("Content-Type"), response.mimeType());
+    responder.writeHeader(QByteArrayLiteral("Content-Length"), QByteArray::number(body.size()));
+    responder.writeBody(QByteArray()); // the empty line that ends the head
+    socket->write(body);
+}
+
+std::optional<QHttpServerResponse> Router::refuse(const QString &entity, const Paging &paging) const
+{
+    if (!m_server->backend()->entity(entity))
+        return unknownEntity(entity);
+    if (!paging.error.isEmpty())
+        return errorResponse(Status::BadRequest, paging.error);
+    return std::nullopt;
+}
+
+QHttpServerResponse Router::count(const QString &entity, const QHttpServerRequest &request)
+{
+    const Paging paging = parsePaging(request.query());
+    if (std::optional<QHttpServerResponse> refusal = refuse(entity, paging))
+        return std::move(*refusal);
+    const ServerBackend &backend = *m_server->backend();
+    const std::optional<qint64> count = backend.count(entity, paging.mode, paging.since, nullptr);
+    if (!count)
+        return failure(backend.lastError(), "count");
+    return jsonResponse(PageWriter::count(*count));
+}
+
+QHttpServerResponse Router::changes(const QString &entity, const QHttpServerRequest &request)
+{
+    const Paging paging = parsePaging(request.query());
+    if (std::optional<QHttpServerResponse> refusal = refuse(entity, paging))
+        return std::move(*refusal);
+    const ServerBackend &backend = *m_server->backend();
+    int records = 0;
+    std::optional<QByteArray> body = backend.changesJson(
+        entity, paging.mode, paging.since, paging.offset, paging.limit, &records, nullptr);
+    if (!body)
+        return failure(backend.lastError(), "reading changes");
+    m_changesServed += records;
+    emit m_server->pageServed(entity, records);
+    if (m_server->pageDelay() > 0)
+        QThread::msleep(ulong(m_server->pageDelay()));
+    return jsonResponse(std::move(*body));
+}
+} // namespace BatchSync

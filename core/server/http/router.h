@@ -1,0 +1,68 @@
+#pragma once
+
+#include <QByteArray>
+#include <QString>
+#include <optional>
+
+QT_BEGIN_NAMESPACE
+class QHttpServer;
+class QHttpServerRequest;
+class QHttpServerResponse;
+class QHttpServerResponder;
+QT_END_NAMESPACE
+
+/*!
+    \file router.h
+    The routes of protocol v1 and their handlers. Internal to core/server; the server's
+    thread only.
+*/
+
+namespace BatchSync {
+
+class SyncServer;
+struct Paging;
+
+/*!
+    Answers GET /api/v1/entities, /entities/{name}/count and /entities/{name}/changes from
+    the SyncServer's backend, checks the bearer token and the paging parameters, and logs one
+    line per request. A backend's failure is answered with the status its ServerError type
+    gives (400, 404, 409, 503, else 500) and its message as {"error": "..."}.
+
+    Handlers are synchronous: Qt 6.4's QFuture responses misbehave.
+*/
+class Router final
+{
+    Q_DISABLE_COPY_MOVE(Router)
+
+public:
+    /*! Serves \a server's backend; emits its pageServed() and applies its pageDelay(). */
+    explicit Router(SyncServer *server);
+
+    /*! Adds the routes and the missing-path handler to \a http. */
+    void install(QHttpServer *http);
+
+    /*! Requires this bearer token from now on; empty: no authentication. */
+    void setToken(const QString &token);
+
+    qint64 requestsServed() const { return m_requestsServed; }
+    qint64 changesServed() const { return m_changesServed; }
+
+private:
+    enum class Route { Entities, Count, Changes, Missing };
+
+    QHttpServerResponse respond(Route route, const QString &entity,
+                                const QHttpServerRequest &request);
+    /*! The answer when \a entity is unknown or \a paging malformed; nullopt when fine. */
+    std::optional<QHttpServerResponse> refuse(const QString &entity, const Paging &paging) const;
+    QHttpServerResponse count(const QString &entity, const QHttpServerRequest &request);
+    QHttpServerResponse changes(const QString &entity, const QHttpServerRequest &request);
+    static void sendPage(QHttpServerResponse &&response, QHttpServerResponder &&responder);
+    bool isAuthorized(const QHttpServerRequest &request) const;
+
+    SyncServer *m_server;
+    QByteArray m_token; // the whole expected header value, "Bearer <token>"
+    qint64 m_changesServed = 0;
+    qint64 m_requestsServed = 0;
+};
+
+} // namespace BatchSync
