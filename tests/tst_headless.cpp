@@ -662,8 +662,11 @@ void TestHeadless::liveDisplayOnTerminal()
     command += syncArguments(server) + QStringList { "--batch-size", "100" };
     for (QString &word : command)
         word = QLatin1Char('\'') + word + QLatin1Char('\'');
+    // A terminal that draws, whatever the caller's TERM (an editor's shell may say "dumb").
+    QProcessEnvironment terminal;
+    terminal.insert(QStringLiteral("TERM"), QStringLiteral("xterm-256color"));
     const RunResult result
-        = run({}, RunTimeoutMs, {}, {}, script,
+        = run({}, RunTimeoutMs, {}, terminal, script,
               { "-q", "-f", "-e", "-c", command.join(QLatin1Char(' ')), "/dev/null" });
     VERIFY_RUN(result.exitedWith(0), result);
     // Lines redrawn in place (cursor up, erase line), then the summary.
