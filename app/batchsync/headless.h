@@ -2,6 +2,7 @@
 
 #include "common/types.h"
 #include "engine/syncsettings.h"
+#include "output/progressoutput.h"
 
 #include <QElapsedTimer>
 #include <QJsonObject>
@@ -11,32 +12,23 @@
 #include <QTimer>
 #include <memory>
 
-QT_BEGIN_NAMESPACE
-class QSocketNotifier;
-QT_END_NAMESPACE
-
 namespace BatchSync {
 
-class EmbeddedServer;
 class SyncEngine;
 
-/*! How `batchsync --headless` reports what it does. */
-enum class ProgressOutput {
-    Live, //!< a per-entity display redrawn in place on standard error (a terminal)
-    Plain, //!< state changes and periodic progress lines on standard error
-    Json, //!< one JSON object per line on standard output, nothing on standard error
-    Quiet //!< errors only, on standard error
-};
+namespace App {
+class DemoEndpoint;
+} // namespace App
 
 /*! What `batchsync --headless` was asked to do, once the command line is checked. */
 struct HeadlessOptions
 {
-    /*! Everything but the endpoint is final; an empty endpoint means the embedded server. */
+    /*! The profile's engine settings; an empty endpoint means the embedded demo server. */
     SyncSettings settings;
     /*! The entities to sync; empty: every entity the endpoint reports. */
     QStringList entities;
-    /*! The embedded demo server's database, used when settings.endpoint is empty. */
-    QString demoDatabasePath;
+    /*! The embedded demo server, started for an empty endpoint; not owned, outlives the run. */
+    App::DemoEndpoint *demo = nullptr;
     ProgressOutput output = ProgressOutput::Plain;
 };
 
@@ -54,7 +46,7 @@ class HeadlessRunner final : public QObject
 
 public:
     explicit HeadlessRunner(const HeadlessOptions &options, QObject *parent = nullptr);
-    /*! Stops the engine (nothing committed is lost), then the embedded server. */
+    /*! Stops the engine (nothing committed is lost). */
     ~HeadlessRunner() override;
 
     /*! Begins the run; returns at once. Call it from the event loop. */
@@ -112,6 +104,7 @@ private:
     void end(int exitCode);
     void endpointProblem(const QString &category, const QString &message, const QString &text);
 
+    bool isDemo() const { return m_options.settings.endpoint.isEmpty(); }
     bool isLive() const { return m_options.output == ProgressOutput::Live; }
     bool isPlain() const { return m_options.output == ProgressOutput::Plain; }
     bool isJson() const { return m_options.output == ProgressOutput::Json; }
@@ -136,8 +129,6 @@ private:
     QtMessageHandler m_previousMessageHandler = nullptr;
     HeadlessOptions m_options;
     SyncSettings m_settings;
-    // Declared before the engine so that the engine, which talks to it, goes first.
-    std::unique_ptr<EmbeddedServer> m_server;
     std::unique_ptr<SyncEngine> m_engine;
     QList<Row> m_rows;
     QTimer m_tick;
@@ -151,40 +142,6 @@ private:
     QList<Problem> m_endpointProblems; // each distinct endpoint-level failure, in order
     int m_signal = 0;
     bool m_ended = false;
-};
-
-/*!
-    One line of `--progress json`: {"event": \a event, ...\a fields} in compact JSON, with
-    "event" first, and a newline.
-*/
-QByteArray jsonEventLine(const QString &event, const QJsonObject &fields);
-
-/*!
-    SIGINT and SIGTERM as a Qt signal: the handler only writes the signal number to a socket
-    pair, and a QSocketNotifier turns that into received() in the event loop. One instance
-    per process.
-*/
-class TerminationSignals final : public QObject
-{
-    Q_OBJECT
-    Q_DISABLE_COPY_MOVE(TerminationSignals)
-
-public:
-    explicit TerminationSignals(QObject *parent = nullptr);
-    /*! Restores the default handlers. */
-    ~TerminationSignals() override;
-
-    /*! Installs the handlers; false with \a error set on failure. */
-    bool install(QString *error);
-
-Q_SIGNALS:
-    void received(int signalNumber);
-
-private:
-    void onActivated();
-
-    QSocketNotifier *m_notifier = nullptr;
-    bool m_installed = false;
 };
 
 } // namespace BatchSync
