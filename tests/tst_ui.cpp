@@ -752,6 +752,32 @@ private Q_SLOTS:
               qPrintable(window.progressPage()->entityNames().join(QStringLiteral(", "))));
     }
 
+    void windowStartsAndStopsTheDemoItIsGiven()
+    {
+        const QUrl dead(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(unusedPort()));
+        DesktopOptions options = optionsFor(dead);
+        options.databasePath.clear();
+        MainWindow window(options);
+        QTRY_VERIFY(window.engine());
+        QVERIFY(!m_demo->isStarted()); // an endpoint of its own: no demo server
+
+        Profile demo = window.profile();
+        demo.endpoint = QUrl();
+        QVERIFY(window.applyProfile(demo));
+        QVERIFY(window.isEmbeddedDemo());
+        QVERIFY(m_demo->isStarted());
+        QTRY_VERIFY_WITH_TIMEOUT(window.engine(), 180000);
+        QVERIFY(!m_demo->baseUrl().isEmpty());
+        QCOMPARE(window.engine()->settings().endpoint, m_demo->baseUrl());
+        QCOMPARE(window.databasePath(), databasePathFor(QUrl(), m_dir->path()));
+        QTRY_VERIFY_WITH_TIMEOUT(window.progressPage()->entityNames().size() >= 2, 30000);
+
+        // Back to the endpoint: the demo server is not needed any more.
+        QVERIFY(window.applyProfile(options.profile));
+        QVERIFY(!m_demo->isStarted());
+        QCOMPARE(window.engine()->settings().endpoint, dead);
+    }
+
     void guiNeverStallsDuringADemoSync()
     {
         MainWindow window(demoOptions(QStringLiteral("stall.sqlite")));

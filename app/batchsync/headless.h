@@ -2,6 +2,7 @@
 
 #include "common/types.h"
 #include "engine/syncsettings.h"
+#include "output/entityprogress.h"
 #include "output/progressoutput.h"
 
 #include <QElapsedTimer>
@@ -68,23 +69,7 @@ private:
         QString message;
     };
 
-    struct Row
-    {
-        QString name;
-        SyncState state = SyncState::Idle;
-        qint64 done = 0;
-        qint64 total = 0;
-        double rate = 0.0;
-        qint64 eta = -1;
-        ErrorCategory errorCategory = ErrorCategory::None;
-        QString error;
-        QString note; // the latest retry, until progress resumes
-        qint64 lastDone = -1; // -1: the run's starting point is not known yet
-        qint64 synced = 0; // records this process brought in
-        QElapsedTimer clock; // from the first counting/running state
-        qint64 elapsedMs = -1; // set when the run stops
-        QElapsedTimer lastLine; // plain mode: the last line printed for this row
-    };
+    using Row = Output::EntityProgress;
 
     void startSync();
     void onServerReady(const QUrl &baseUrl);
@@ -118,12 +103,9 @@ private:
     void printProblem(const QString &text);
     /*! One JSON line on standard output, "event" first; JSON mode only. */
     void emitEvent(const QString &event, const QJsonObject &fields);
-    QJsonObject rowJson(const Row &row) const;
     /*! Plain mode: a line about \a row; \a announce for a state change, else progress. */
     void printStatusLine(Row &row, bool announce = false);
     void redraw();
-    static QString countText(const Row &row);
-    QString displayLine(const Row &row, int width, int countWidth) const;
     QString endpointText() const;
 
     QtMessageHandler m_previousMessageHandler = nullptr;
