@@ -9,7 +9,6 @@
 
 namespace BatchSync::Cli {
 
-constexpr int ExitFailure = 1;
 constexpr int ExitUsage = 2;
 
 /*! What batchsync was asked to do. */
