@@ -1,6 +1,7 @@
 #include "common/types.h"
 #include "engine/batchsizer.h"
 #include "engine/syncengine.h"
+#include "protocol/protocolclient.h"
 #include "server/serverstore.h"
 #include "server/syncserver.h"
 #include "store/localstore.h"
@@ -501,33 +502,35 @@ private Q_SLOTS:
         settings.transferTimeoutMs = 300;
         QAtomicInt pages;
         Test::FakeNetworkAccessManager *fake = nullptr;
-        SyncEngine engine(settings, [&fake, &pages]() -> QNetworkAccessManager * {
-            fake = new Test::FakeNetworkAccessManager;
-            // Every third page fails, in turn: a 503 with Retry-After, a reset connection,
-            // a body cut off half-way, a stalled reply, a 500.
-            fake->addRule(Test::FakeRule::dynamic(
-                QStringLiteral("/changes"), [&pages](const QNetworkRequest &) {
-                    const int n = pages.fetchAndAddRelaxed(1);
-                    const QString path = QStringLiteral("/changes");
-                    if (n % 3 != 2)
-                        return Test::FakeRule::passThrough(path);
-                    switch ((n / 3) % 5) {
-                    case 0:
-                        return Test::FakeRule::error(path, 503, QStringLiteral("busy"))
-                            .withHeader("Retry-After", "0");
-                    case 1:
-                        return Test::FakeRule::fail(path, QNetworkReply::RemoteHostClosedError);
-                    case 2:
-                        return Test::FakeRule::respond(path, 200, R"({"changes": [{"id")")
-                            .withContentLength(100000);
-                    case 3:
-                        return Test::FakeRule::hang(path);
-                    default:
-                        return Test::FakeRule::error(path, 500, QStringLiteral("oops"));
-                    }
-                }));
-            return fake;
-        });
+        SyncEngine engine(
+            settings,
+            ProtocolClient::factory(settings, [&fake, &pages]() -> QNetworkAccessManager * {
+                fake = new Test::FakeNetworkAccessManager;
+                // Every third page fails, in turn: a 503 with Retry-After, a reset connection,
+                // a body cut off half-way, a stalled reply, a 500.
+                fake->addRule(Test::FakeRule::dynamic(
+                    QStringLiteral("/changes"), [&pages](const QNetworkRequest &) {
+                        const int n = pages.fetchAndAddRelaxed(1);
+                        const QString path = QStringLiteral("/changes");
+                        if (n % 3 != 2)
+                            return Test::FakeRule::passThrough(path);
+                        switch ((n / 3) % 5) {
+                        case 0:
+                            return Test::FakeRule::error(path, 503, QStringLiteral("busy"))
+                                .withHeader("Retry-After", "0");
+                        case 1:
+                            return Test::FakeRule::fail(path, QNetworkReply::RemoteHostClosedError);
+                        case 2:
+                            return Test::FakeRule::respond(path, 200, R"({"changes": [{"id")")
+                                .withContentLength(100000);
+                        case 3:
+                            return Test::FakeRule::hang(path);
+                        default:
+                            return Test::FakeRule::error(path, 500, QStringLiteral("oops"));
+                        }
+                    }));
+                return fake;
+            }));
         QSignalSpy retrying(&engine, &SyncEngine::retrying);
         QSignalSpy failed(&engine, &SyncEngine::failed);
         QList<qint64> done;
@@ -553,14 +556,16 @@ private Q_SLOTS:
         Test::TestServer server;
         QVERIFY(server.start());
         const EntitySchema schema = server.addCustomers(50, 121);
-        SyncEngine engine(settingsFor(server), []() -> QNetworkAccessManager * {
-            auto *fake = new Test::FakeNetworkAccessManager;
-            fake->addRule(
-                Test::FakeRule::error(QStringLiteral("/count"), 429, QStringLiteral("slow down"))
-                    .withHeader("Retry-After", "1")
-                    .once());
-            return fake;
-        });
+        SyncEngine engine(
+            settingsFor(server),
+            ProtocolClient::factory(settingsFor(server), []() -> QNetworkAccessManager * {
+                auto *fake = new Test::FakeNetworkAccessManager;
+                fake->addRule(Test::FakeRule::error(QStringLiteral("/count"), 429,
+                                                    QStringLiteral("slow down"))
+                                  .withHeader("Retry-After", "1")
+                                  .once());
+                return fake;
+            }));
         QSignalSpy retrying(&engine, &SyncEngine::retrying);
         QVERIFY(syncAll(engine));
         QCOMPARE(engine.entity(schema.name).state, SyncState::Completed);
@@ -576,20 +581,21 @@ private Q_SLOTS:
         const EntitySchema schema = server.addCustomers(1000, 131);
         const SyncSettings settings = settingsFor(server, PagingMode::Cursor, 100);
         QAtomicInt pages;
-        SyncEngine engine(settings, [&pages]() -> QNetworkAccessManager * {
-            auto *fake = new Test::FakeNetworkAccessManager;
-            fake->addRule(Test::FakeRule::dynamic(
-                QStringLiteral("/changes"), [&pages](const QNetworkRequest &) {
-                    const QString path = QStringLiteral("/changes");
-                    if (pages.fetchAndAddRelaxed(1) != 4)
-                        return Test::FakeRule::passThrough(path);
-                    return Test::FakeRule::respond(
-                        path, 200,
-                        R"({"changes": [{"id": "x", "changedAt": "2026-01-01T00:00:00.000Z",)"
-                        R"( "data": {"visits": "many"}}], "cursor": "9", "hasMore": true})");
-                }));
-            return fake;
-        });
+        SyncEngine engine(
+            settings, ProtocolClient::factory(settings, [&pages]() -> QNetworkAccessManager * {
+                auto *fake = new Test::FakeNetworkAccessManager;
+                fake->addRule(Test::FakeRule::dynamic(
+                    QStringLiteral("/changes"), [&pages](const QNetworkRequest &) {
+                        const QString path = QStringLiteral("/changes");
+                        if (pages.fetchAndAddRelaxed(1) != 4)
+                            return Test::FakeRule::passThrough(path);
+                        return Test::FakeRule::respond(
+                            path, 200,
+                            R"({"changes": [{"id": "x", "changedAt": "2026-01-01T00:00:00.000Z",)"
+                            R"( "data": {"visits": "many"}}], "cursor": "9", "hasMore": true})");
+                    }));
+                return fake;
+            }));
         QSignalSpy failed(&engine, &SyncEngine::failed);
         QVERIFY(syncAll(engine));
         QCOMPARE(failed.size(), 1);
@@ -613,13 +619,15 @@ private Q_SLOTS:
         Test::TestServer server;
         QVERIFY(server.start());
         const EntitySchema schema = server.addCustomers(10, 141);
-        SyncEngine engine(settingsFor(server), []() -> QNetworkAccessManager * {
-            auto *fake = new Test::FakeNetworkAccessManager;
-            fake->addRule(
-                Test::FakeRule::respond(QStringLiteral("/changes"), 200,
-                                        R"({"changes": [], "cursor": "5", "hasMore": true})"));
-            return fake;
-        });
+        SyncEngine engine(
+            settingsFor(server),
+            ProtocolClient::factory(settingsFor(server), []() -> QNetworkAccessManager * {
+                auto *fake = new Test::FakeNetworkAccessManager;
+                fake->addRule(
+                    Test::FakeRule::respond(QStringLiteral("/changes"), 200,
+                                            R"({"changes": [], "cursor": "5", "hasMore": true})"));
+                return fake;
+            }));
         QSignalSpy failed(&engine, &SyncEngine::failed);
         QVERIFY(syncAll(engine, 20000));
         QCOMPARE(engine.entity(schema.name).state, SyncState::Failed);

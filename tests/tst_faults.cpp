@@ -5,6 +5,7 @@
 
 #include "common/types.h"
 #include "engine/syncengine.h"
+#include "protocol/protocolclient.h"
 #include "server/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/fakenetwork.h"
@@ -739,11 +740,12 @@ private Q_SLOTS:
         const EntitySchema schema = server.addCustomers(250, 7, entityName);
         const SyncSettings settings = settingsFor(server);
         std::atomic<Test::FakeNetworkAccessManager *> fake { nullptr };
-        SyncEngine engine(settings, [&fake]() -> QNetworkAccessManager * {
-            auto *manager = new Test::FakeNetworkAccessManager;
-            fake = manager;
-            return manager;
-        });
+        SyncEngine engine(settings,
+                          ProtocolClient::factory(settings, [&fake]() -> QNetworkAccessManager * {
+                              auto *manager = new Test::FakeNetworkAccessManager;
+                              fake = manager;
+                              return manager;
+                          }));
 
         // A good sync first, then changes on the server that the faulty sync must not bring
         // in halfway.
@@ -859,37 +861,38 @@ private Q_SLOTS:
         std::atomic<bool> injected { false };
         std::atomic<bool> lift { false };
         std::atomic<bool> lifted { false };
-        SyncEngine engine(settings, [&]() -> QNetworkAccessManager * {
-            auto *manager = new Test::FakeNetworkAccessManager;
-            manager->addRule(
-                Test::FakeRule::dynamic(QStringLiteral("/"), [&](const QNetworkRequest &request) {
-                    const QString urlPath = request.url().path();
-                    if (lift && !lifted.exchange(true)) {
-                        if (fault == u"full")
-                            execOnEngineConnection(
-                                QStringLiteral("PRAGMA max_page_count = 1073741823"));
-                        else if (fault == u"readonly")
-                            execOnEngineConnection(QStringLiteral("PRAGMA query_only = 0"));
-                    }
-                    if (urlPath.endsWith(QLatin1String("/changes"))
-                        && pages.fetchAndAddRelaxed(1) == faultyPage) {
-                        if (fault == u"locked") {
-                            injected = holder.lock();
-                        } else if (fault == u"full") {
-                            const qint64 pageCount = pageCountOnEngineConnection();
-                            injected = pageCount > 0
-                                && execOnEngineConnection(
-                                           QStringLiteral("PRAGMA max_page_count = %1")
-                                               .arg(pageCount + 1));
-                        } else {
-                            injected
-                                = execOnEngineConnection(QStringLiteral("PRAGMA query_only = 1"));
+        SyncEngine engine(
+            settings, ProtocolClient::factory(settings, [&]() -> QNetworkAccessManager * {
+                auto *manager = new Test::FakeNetworkAccessManager;
+                manager->addRule(Test::FakeRule::dynamic(
+                    QStringLiteral("/"), [&](const QNetworkRequest &request) {
+                        const QString urlPath = request.url().path();
+                        if (lift && !lifted.exchange(true)) {
+                            if (fault == u"full")
+                                execOnEngineConnection(
+                                    QStringLiteral("PRAGMA max_page_count = 1073741823"));
+                            else if (fault == u"readonly")
+                                execOnEngineConnection(QStringLiteral("PRAGMA query_only = 0"));
                         }
-                    }
-                    return Test::FakeRule::passThrough(urlPath);
-                }));
-            return manager;
-        });
+                        if (urlPath.endsWith(QLatin1String("/changes"))
+                            && pages.fetchAndAddRelaxed(1) == faultyPage) {
+                            if (fault == u"locked") {
+                                injected = holder.lock();
+                            } else if (fault == u"full") {
+                                const qint64 pageCount = pageCountOnEngineConnection();
+                                injected = pageCount > 0
+                                    && execOnEngineConnection(
+                                               QStringLiteral("PRAGMA max_page_count = %1")
+                                                   .arg(pageCount + 1));
+                            } else {
+                                injected = execOnEngineConnection(
+                                    QStringLiteral("PRAGMA query_only = 1"));
+                            }
+                        }
+                        return Test::FakeRule::passThrough(urlPath);
+                    }));
+                return manager;
+            }));
 
         QSignalSpy failed(&engine, &SyncEngine::failed);
         // Locked: the write waits out the 5 s busy timeout (maybe twice: the batch, then the

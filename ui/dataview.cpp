@@ -1,9 +1,7 @@
 #include "dataview.h"
 
-#include "common/identifier.h"
 #include "uitext.h"
 
-#include <QAtomicInt>
 #include <QComboBox>
 #include <QFileInfo>
 #include <QFontMetrics>
@@ -12,68 +10,24 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QScopedValueRollback>
-#include <QSqlDatabase>
-#include <QSqlError>
-#include <QSqlQuery>
 #include <QStyle>
 #include <QTableView>
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <utility>
 
 namespace BatchSync::Ui {
 
 namespace {
 
-QString nextConnectionName()
-{
-    static QAtomicInt counter;
-    return QStringLiteral("batchsync-ui-data-%1").arg(counter.fetchAndAddRelaxed(1));
-}
-
-// LIKE's own wildcards in the user's text match themselves.
-QString likePattern(const QString &text)
-{
-    QString escaped = text;
-    escaped.replace(QLatin1Char('\\'), QStringLiteral("\\\\"));
-    escaped.replace(QLatin1Char('%'), QStringLiteral("\\%"));
-    escaped.replace(QLatin1Char('_'), QStringLiteral("\\_"));
-    return QLatin1Char('%') + escaped + QLatin1Char('%');
-}
-
 constexpr int MaxInitialColumnWidth = 320;
 constexpr int CellPadding = 16;
 
-bool isTextType(FieldType type)
-{
-    return type == FieldType::String || type == FieldType::DateTime;
-}
-
 } // namespace
-
-RecordModel::RecordModel(QObject *parent)
-    : QSqlQueryModel(parent)
-{
-}
-
-QVariant RecordModel::data(const QModelIndex &index, int role) const
-{
-    const FieldType type
-        = index.column() < m_types.size() ? m_types.at(index.column()) : FieldType::String;
-    if (role == Qt::TextAlignmentRole && (type == FieldType::Int || type == FieldType::Real))
-        return QVariant(Qt::AlignRight | Qt::AlignVCenter);
-    if (role == Qt::DisplayRole && type == FieldType::Bool) {
-        const QVariant value = QSqlQueryModel::data(index, role);
-        if (value.isNull())
-            return value;
-        return value.toLongLong() != 0 ? tr("true") : tr("false");
-    }
-    return QSqlQueryModel::data(index, role);
-}
 
 DataView::DataView(QWidget *parent)
     : QWidget(parent)
-    , m_connectionName(nextConnectionName())
 {
     setObjectName(QStringLiteral("dataPanel"));
 
@@ -144,7 +98,7 @@ DataView::DataView(QWidget *parent)
     connect(&m_filterTimer, &QTimer::timeout, this, &DataView::runQuery);
     connect(m_filterEdit, &QLineEdit::textChanged, this, [this] { m_filterTimer.start(); });
     connect(m_filterEdit, &QLineEdit::returnPressed, this, &DataView::runQuery);
-    connect(m_entityCombo, &QComboBox::currentTextChanged, this, &DataView::showEntity);
+    connect(m_entityCombo, &QComboBox::currentTextChanged, this, &DataView::runQuery);
     connect(m_reloadButton, &QToolButton::clicked, this, &DataView::reload);
     connect(header, &QHeaderView::sortIndicatorChanged, this, &DataView::runQuery);
     // Once the user sizes or moves a column, the layout is theirs: kept and remembered.
@@ -154,22 +108,36 @@ DataView::DataView(QWidget *parent)
     });
     connect(header, &QHeaderView::sectionMoved, this, [this] { m_userLayout = true; });
 
+    connect(m_model, &RecordModel::entitiesListed, this, &DataView::onEntitiesListed);
+    connect(m_model, &QAbstractItemModel::modelAboutToBeReset, this, &DataView::saveColumnState);
+    connect(m_model, &RecordModel::columnsChanged, this, &DataView::onColumnsChanged);
+    connect(m_model, &RecordModel::rowsFetched, this, &DataView::onRowsFetched);
+    connect(m_model, &RecordModel::loadingChanged, this, &DataView::updateStatus);
+    connect(m_model, &RecordModel::countsChanged, this, &DataView::updateStatus);
+    connect(m_model, &RecordModel::queryFailed, this, [this](const QString &message) {
+        m_failure = message;
+        updateStatus();
+    });
+
     setStatus(tr("No local data yet"));
 }
 
-DataView::~DataView()
+DataView::~DataView() = default;
+
+bool DataView::hasDatabase() const
 {
-    closeDatabase();
+    return !m_path.isEmpty() && QFileInfo::exists(m_path);
 }
 
 void DataView::setDatabasePath(const QString &path)
 {
     if (path == m_path)
         return;
-    saveColumnState();
-    closeDatabase();
+    m_filterTimer.stop();
     m_path = path;
     m_shown.clear();
+    m_wanted.clear();
+    m_model->setDatabasePath(path);
     {
         const QSignalBlocker blocker(m_entityCombo);
         m_entityCombo->clear();
@@ -179,57 +147,18 @@ void DataView::setDatabasePath(const QString &path)
 
 void DataView::setSchemas(const QList<EntitySchema> &schemas)
 {
-    m_schemas.clear();
-    for (const EntitySchema &schema : schemas)
-        m_schemas.insert(schema.name, schema);
-}
-
-bool DataView::ensureOpen()
-{
-    if (m_open)
-        return true;
-    // Opening never creates the file: until the engine made it there is nothing to show.
-    if (m_path.isEmpty() || !QFileInfo::exists(m_path))
-        return false;
-    QSqlDatabase db = QSqlDatabase::contains(m_connectionName)
-        ? QSqlDatabase::database(m_connectionName, false)
-        : QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connectionName);
-    db.setDatabaseName(m_path);
-    // Read-only, and never waiting long for the engine's writer: WAL readers do not block.
-    db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=200"));
-    if (!db.open()) {
-        setStatus(tr("Cannot open %1: %2").arg(m_path, db.lastError().text()));
-        return false;
-    }
-    m_open = true;
-    return true;
-}
-
-void DataView::closeDatabase()
-{
-    m_filterTimer.stop();
-    // The model's query must be gone before the connection can be removed, and must not
-    // point to the removed driver afterwards (QSqlQuery::clear() would use it): a null one.
-    m_model->clear();
-    m_model->setQuery(QSqlQuery());
-    m_open = false;
-    if (QSqlDatabase::contains(m_connectionName)) {
-        QSqlDatabase::database(m_connectionName, false).close();
-        QSqlDatabase::removeDatabase(m_connectionName);
-    }
+    m_model->setSchemas(schemas);
 }
 
 void DataView::reload()
 {
+    m_queryAfterListing = true;
     listEntities();
-    runQuery();
 }
 
 void DataView::refreshEntityList()
 {
     listEntities();
-    if (m_shown.isEmpty() && !currentEntity().isEmpty())
-        showEntity(currentEntity());
 }
 
 void DataView::entityUpdated(const QString &entity)
@@ -247,11 +176,15 @@ QString DataView::currentEntity() const
 
 void DataView::setCurrentEntity(const QString &entity)
 {
-    if (m_entityCombo->findText(entity) < 0)
-        listEntities();
     const int index = m_entityCombo->findText(entity);
-    if (index >= 0)
+    if (index >= 0) {
+        m_wanted.clear();
         m_entityCombo->setCurrentIndex(index);
+        return;
+    }
+    // Not listed yet (the engine may have just created it): shown once it is.
+    m_wanted = entity;
+    listEntities();
 }
 
 QStringList DataView::entityNames() const
@@ -277,208 +210,132 @@ void DataView::setFilterText(const QString &text)
 QHash<QString, QByteArray> DataView::columnStates() const
 {
     QHash<QString, QByteArray> states = m_columnStates;
-    if (m_userLayout && !m_shown.isEmpty() && m_model->columnCount() > 0)
-        states.insert(m_shown, m_table->horizontalHeader()->saveState());
+    const QString shown = m_model->shownEntity();
+    if (m_userLayout && !shown.isEmpty() && m_model->columnCount() > 0)
+        states.insert(shown, m_table->horizontalHeader()->saveState());
     return states;
 }
 
 void DataView::saveColumnState()
 {
-    if (m_userLayout && !m_shown.isEmpty() && m_model->columnCount() > 0)
-        m_columnStates.insert(m_shown, m_table->horizontalHeader()->saveState());
+    // The header still shows the columns of the model's entity, which may not be m_shown.
+    const QString shown = m_model->shownEntity();
+    if (m_userLayout && !shown.isEmpty() && m_model->columnCount() > 0)
+        m_columnStates.insert(shown, m_table->horizontalHeader()->saveState());
 }
 
 void DataView::listEntities()
 {
-    if (!ensureOpen())
+    if (!hasDatabase()) {
+        m_queryAfterListing = false;
+        updateStatus();
         return;
-    QStringList names;
-    {
-        QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
-        query.setForwardOnly(true);
-        // Every table of the local database contract is an entity, except the bookkeeping.
-        if (query.exec(QStringLiteral("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                      "ORDER BY name"))) {
-            while (query.next()) {
-                const QString name = query.value(0).toString();
-                if (Identifier::check(name, u"entity").isEmpty())
-                    names.append(name);
-            }
-        } else {
-            setStatus(tr("Cannot read %1: %2").arg(m_path, query.lastError().text()));
-        }
     }
-    if (names == entityNames())
+    m_model->listEntities();
+}
+
+void DataView::onEntitiesListed(const QStringList &names, const QString &error)
+{
+    const bool query = std::exchange(m_queryAfterListing, false);
+    if (!error.isEmpty()) {
+        if (hasDatabase())
+            setStatus(error);
         return;
-    const QString current = currentEntity();
-    {
+    }
+    const QString wanted
+        = names.contains(m_wanted) ? std::exchange(m_wanted, QString()) : QString();
+    if (names != entityNames() || !wanted.isEmpty()) {
+        const QString current = wanted.isEmpty() ? currentEntity() : wanted;
         const QSignalBlocker blocker(m_entityCombo);
-        m_entityCombo->clear();
-        m_entityCombo->addItems(names);
+        if (names != entityNames()) {
+            m_entityCombo->clear();
+            m_entityCombo->addItems(names);
+        }
         const int index = m_entityCombo->findText(current);
         m_entityCombo->setCurrentIndex(index >= 0 ? index : (names.isEmpty() ? -1 : 0));
     }
-    if (currentEntity() != current)
-        showEntity(currentEntity());
-}
-
-QList<DataView::Column> DataView::columnsOf(const QString &entity) const
-{
-    QList<Column> columns;
-    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
-    query.setForwardOnly(true);
-    query.prepare(QStringLiteral("SELECT name, type FROM pragma_table_info(?) ORDER BY cid"));
-    query.addBindValue(entity);
-    if (!query.exec())
-        return columns;
-    const EntitySchema schema = m_schemas.value(entity);
-    columns.append({ QStringLiteral("id"), FieldType::String });
-    while (query.next()) {
-        const QString name = query.value(0).toString();
-        // Bookkeeping columns start with '_'; "id" is first already.
-        if (!Identifier::check(name, u"field").isEmpty())
-            continue;
-        Column column { name, FieldType::String };
-        if (const int i = schema.fieldIndex(name); i >= 0) {
-            column.type = schema.fields.at(i).type;
-        } else {
-            const QString declared = query.value(1).toString().toUpper();
-            if (declared.contains(QLatin1String("INT")))
-                column.type = FieldType::Int;
-            else if (declared.contains(QLatin1String("REAL")))
-                column.type = FieldType::Real;
-        }
-        columns.append(column);
-    }
-    return columns;
-}
-
-void DataView::showEntity(const QString &entity)
-{
-    saveColumnState();
-    m_shown.clear();
-    m_columns.clear();
-    m_model->clear();
-    if (entity.isEmpty() || !ensureOpen()) {
-        m_matching = -1;
-        setStatus(m_path.isEmpty() || !QFileInfo::exists(m_path) ? tr("No local data yet")
-                                                                 : tr("No entity"));
-        return;
-    }
-    m_columns = columnsOf(entity);
-    m_shown = entity;
-    m_userLayout = m_columnStates.contains(entity);
-    QHeaderView *header = m_table->horizontalHeader();
-    {
-        // The entity's own layout, sort order included, is restored by runQuery().
-        const QSignalBlocker blocker(header);
-        header->setSortIndicator(-1, Qt::AscendingOrder);
-    }
-    runQuery();
+    if (query || currentEntity() != m_shown)
+        runQuery();
 }
 
 void DataView::runQuery()
 {
     m_filterTimer.stop();
-    const QString entity = currentEntity();
-    if (entity != m_shown) {
-        showEntity(entity);
+    m_failure.clear();
+    m_shown = currentEntity();
+    if (m_shown.isEmpty() || !hasDatabase()) {
+        m_model->clear();
+        updateStatus();
         return;
     }
-    if (entity.isEmpty() || !ensureOpen() || m_columns.isEmpty())
-        return;
-    if (!Identifier::check(entity, u"entity").isEmpty())
-        return;
+    RecordQuery query { m_shown, m_filterEdit->text().trimmed(), QString(), Qt::AscendingOrder };
+    // The header sorts what it shows: another entity's columns say nothing about this one's.
+    const QHeaderView *header = m_table->horizontalHeader();
+    const int section = header->sortIndicatorSection();
+    if (m_model->shownEntity() == m_shown && section >= 0 && section < m_model->columnCount()) {
+        query.sortField = m_model->columns().at(section).name;
+        query.order = header->sortIndicatorOrder();
+    }
+    m_model->setQuery(query);
+    updateStatus();
+}
 
-    QStringList select;
-    QStringList conditions;
-    QList<FieldType> types;
-    for (const Column &column : std::as_const(m_columns)) {
-        select.append(Identifier::quoted(column.name));
-        types.append(column.type);
-        if (isTextType(column.type))
-            conditions.append(Identifier::quoted(column.name)
-                              + QStringLiteral(" LIKE ? ESCAPE '\\'"));
-    }
-    // The header's layout survives the model's reset; a newly shown entity gets its saved one.
+void DataView::onColumnsChanged()
+{
+    const QString entity = m_model->shownEntity();
+    m_userLayout = m_columnStates.contains(entity);
+    if (entity.isEmpty())
+        return;
+    const RecordQuery query = m_model->query();
+    const RecordColumns columns = m_model->columns();
     QHeaderView *header = m_table->horizontalHeader();
-    const QByteArray headerState
-        = m_model->columnCount() > 0 ? header->saveState() : m_columnStates.value(entity);
-    const int sortSection = header->sortIndicatorSection();
-    const Qt::SortOrder sortOrder = header->sortIndicatorOrder();
-    // An unfinished query keeps its read transaction, and with it an old snapshot of the
-    // database: let it go so that the counts and rows below see the latest commits.
-    m_model->clear();
-
-    const QString table = Identifier::quoted(entity);
-    const QString filter = m_filterEdit->text().trimmed();
-    const QString where = filter.isEmpty() || conditions.isEmpty()
-        ? QString()
-        : QStringLiteral(" WHERE ") + conditions.join(QStringLiteral(" OR "));
-    const QString pattern = likePattern(filter);
-    const auto bindFilter = [&](QSqlQuery &query) {
-        if (where.isEmpty())
-            return;
-        for (int i = 0; i < conditions.size(); ++i)
-            query.addBindValue(pattern);
-    };
-
-    QString order;
-    if (sortSection >= 0 && sortSection < m_columns.size()) {
-        order = QStringLiteral(" ORDER BY %1 %2")
-                    .arg(Identifier::quoted(m_columns.at(sortSection).name),
-                         sortOrder == Qt::DescendingOrder ? QStringLiteral("DESC")
-                                                          : QStringLiteral("ASC"));
-    }
-
-    const QSqlDatabase db = QSqlDatabase::database(m_connectionName, false);
-    // The count is one aggregate over the table: cheap next to fetching the rows.
-    qint64 total = -1;
-    qint64 matching = -1;
     {
-        QSqlQuery count(db);
-        count.setForwardOnly(true);
-        if (count.exec(QStringLiteral("SELECT count(*) FROM %1").arg(table)) && count.next())
-            total = count.value(0).toLongLong();
-        if (where.isEmpty()) {
-            matching = total;
+        const QSignalBlocker blocker(header);
+        if (m_userLayout) {
+            header->restoreState(m_columnStates.value(entity));
         } else {
-            count.prepare(QStringLiteral("SELECT count(*) FROM %1%2").arg(table, where));
-            bindFilter(count);
-            if (count.exec() && count.next())
-                matching = count.value(0).toLongLong();
+            int section = -1;
+            for (int i = 0; i < columns.size(); ++i) {
+                if (columns.at(i).name == query.sortField)
+                    section = i;
+            }
+            header->setSortIndicator(section, query.order);
         }
     }
-
-    // QSqlQueryModel fetches from it lazily, a chunk at a time, as the view scrolls.
-    QSqlQuery rows(db);
-    rows.prepare(QStringLiteral("SELECT %1 FROM %2%3%4")
-                     .arg(select.join(QStringLiteral(", ")), table, where, order));
-    bindFilter(rows);
-    if (!rows.exec()) {
-        m_model->clear();
-        m_matching = -1;
-        setStatus(tr("Cannot read %1: %2").arg(entity, rows.lastError().text()));
-        return;
-    }
-    m_model->setColumnTypes(types);
-    m_model->setQuery(std::move(rows));
-    m_matching = matching;
-    if (where.isEmpty())
-        setStatus(UiText::records(total));
-    else
-        setStatus(tr("%1 of %2 match").arg(UiText::number(matching), UiText::records(total)));
-
-    if (!headerState.isEmpty()) {
-        const QSignalBlocker blocker(header);
-        header->restoreState(headerState);
-    }
-    if (!m_userLayout)
-        fitColumns();
     // A saved layout may sort differently from what was just read: read it that way.
-    if (header->sortIndicatorSection() != sortSection
-        || (sortSection >= 0 && header->sortIndicatorOrder() != sortOrder)) {
+    const int section = header->sortIndicatorSection();
+    const QString sortField
+        = section >= 0 && section < columns.size() ? columns.at(section).name : QString();
+    if (sortField != query.sortField
+        || (!sortField.isEmpty() && header->sortIndicatorOrder() != query.order)) {
         runQuery();
+    }
+}
+
+void DataView::onRowsFetched(bool first)
+{
+    if (first && !m_userLayout)
+        fitColumns();
+}
+
+void DataView::updateStatus()
+{
+    if (!m_failure.isEmpty()) {
+        setStatus(m_failure);
+    } else if (!hasDatabase()) {
+        setStatus(tr("No local data yet"));
+    } else if (currentEntity().isEmpty()) {
+        setStatus(tr("No entity"));
+    } else if (m_model->isLoading()) {
+        setStatus(m_model->query().sortField.isEmpty() ? tr("Loading…") : tr("Sorting…"));
+    } else if (m_model->matchingRows() < 0) {
+        setStatus(tr("Counting…"));
+    } else if (m_model->query().filter.isEmpty()) {
+        setStatus(UiText::records(m_model->totalRows()));
+    } else {
+        setStatus(tr("%1 of %2 match")
+                      .arg(UiText::number(m_model->matchingRows()),
+                           UiText::records(m_model->totalRows())));
     }
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 
 #include "common/types.h"
+#include "recordmodel.h"
 
 #include <QHash>
-#include <QSqlQueryModel>
 #include <QTimer>
 #include <QWidget>
 
@@ -18,30 +18,13 @@ QT_END_NAMESPACE
 namespace BatchSync::Ui {
 
 /*!
-    A read-only, lazily fetched model over one entity's table: QSqlQueryModel fetches rows in
-    chunks as the view scrolls. It shows booleans as words and right-aligns numbers.
-*/
-class RecordModel final : public QSqlQueryModel
-{
-    Q_OBJECT
-    Q_DISABLE_COPY_MOVE(RecordModel)
-
-public:
-    explicit RecordModel(QObject *parent = nullptr);
-
-    /*! The type of each column, in order, for display. */
-    void setColumnTypes(const QList<FieldType> &types) { m_types = types; }
-    QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
-
-private:
-    QList<FieldType> m_types;
-};
-
-/*!
     The data view: pick an entity and see its synced records, straight from the local
-    database through a read-only connection of its own on the GUI thread. It never needs the
-    server. Rows are fetched lazily (never the whole table at once); the filter box matches
-    the text columns with LIKE, parameter-bound and debounced; the label shows the row count.
+    database. It never needs the server. Its model reads on a worker thread (RecordModel), so
+    that no query, however long, holds up the window: rows are fetched lazily (never the whole
+    table at once), the first ones before the count; the filter box matches the text columns
+    with LIKE, parameter-bound and debounced; a click on a header sorts; the label shows the
+    row count once known ("Loading…" or "Sorting…" until then). Each new request cancels the
+    one in flight.
 */
 class DataView final : public QWidget
 {
@@ -50,7 +33,6 @@ class DataView final : public QWidget
 
 public:
     explicit DataView(QWidget *parent = nullptr);
-    /*! Closes the connection and removes it from QSqlDatabase's registry. */
     ~DataView() override;
 
     /*! Shows the database at \a path; it is opened when there is something to read. */
@@ -68,6 +50,7 @@ public:
     void entityUpdated(const QString &entity);
 
     QString currentEntity() const;
+    /*! Shows \a entity; one not listed yet is shown as soon as the listing finds it. */
     void setCurrentEntity(const QString &entity);
     QStringList entityNames() const;
 
@@ -75,8 +58,8 @@ public:
     /*! Sets the filter and applies it at once (the filter box itself waits for a pause). */
     void setFilterText(const QString &text);
 
-    /*! Rows matching the filter in the shown entity; -1 when nothing is shown. */
-    qint64 matchingRows() const { return m_matching; }
+    /*! Rows matching the filter in the shown entity; -1 while unknown or nothing is shown. */
+    qint64 matchingRows() const { return m_model->matchingRows(); }
     RecordModel *model() const { return m_model; }
 
     /*! Column layouts by entity (QHeaderView::saveState()). */
@@ -87,32 +70,25 @@ public:
     static constexpr int FilterDelayMs = 250;
 
 private:
-    struct Column
-    {
-        QString name;
-        FieldType type = FieldType::String;
-    };
-
-    bool ensureOpen();
-    void closeDatabase();
+    bool hasDatabase() const;
     void listEntities();
-    void showEntity(const QString &entity);
+    void onEntitiesListed(const QStringList &names, const QString &error);
     void runQuery();
+    void onColumnsChanged();
+    void onRowsFetched(bool first);
+    void updateStatus();
     void saveColumnState();
     void fitColumns();
-    QList<Column> columnsOf(const QString &entity) const;
     void setStatus(const QString &text);
 
     QString m_path;
-    QString m_connectionName;
-    bool m_open = false;
-    QHash<QString, EntitySchema> m_schemas;
     QHash<QString, QByteArray> m_columnStates;
-    QString m_shown; // the entity whose rows the model holds
-    QList<Column> m_columns;
+    QString m_shown; // the entity shown (its columns may still be on their way)
+    QString m_wanted; // setCurrentEntity() before the entity was listed
+    bool m_queryAfterListing = false;
     bool m_userLayout = false; // the shown entity's column layout is the user's (or saved)
     bool m_fitting = false;
-    qint64 m_matching = -1;
+    QString m_failure; // why the last query failed
 
     QComboBox *m_entityCombo = nullptr;
     QLineEdit *m_filterEdit = nullptr;

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "common/types.h"
-#include "engine/syncsettings.h"
+#include "common/syncsettings.h"
 #include "shared/profile.h"
 
 #include <QMainWindow>

@@ -50,22 +50,6 @@ QString engineProblem(const Profile &profile)
 
 } // namespace
 
-QString sourceKindName(SourceKind kind)
-{
-    switch (kind) {
-    case SourceKind::Protocol:
-        break;
-    }
-    return QStringLiteral("batchsync");
-}
-
-std::optional<SourceKind> sourceKindFromName(QStringView name)
-{
-    if (name.trimmed().compare(u"batchsync", Qt::CaseInsensitive) == 0)
-        return SourceKind::Protocol;
-    return std::nullopt;
-}
-
 bool Profile::sameEndpoint(const Profile &other) const
 {
     return normalizedEndpoint(endpoint) == normalizedEndpoint(other.endpoint);
@@ -118,6 +102,7 @@ QString Profile::validate() const
 SyncSettings Profile::syncSettings(const QUrl &baseUrl, const QString &databasePath,
                                    SyncSettings tuning) const
 {
+    tuning.source = source;
     tuning.endpoint = baseUrl;
     tuning.databasePath = databasePath;
     tuning.token = token;
@@ -149,7 +134,9 @@ Profile Profile::load(const QSettings &settings, QString *problem)
 {
     Profile p;
     const QString source = settings.value(sourceKey).toString();
-    if (!source.isEmpty() && !sourceKindFromName(source) && problem) {
+    if (const auto kind = sourceKindFromName(source.trimmed().toLower())) {
+        p.source = *kind;
+    } else if (!source.isEmpty() && problem) {
         *problem = QStringLiteral("the source \"%1\" is not one this version knows (\"%2\")")
                        .arg(source, sourceKindName(SourceKind::Protocol));
     }

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "common/syncsettings.h"
 #include "common/types.h"
-#include "engine/syncsettings.h"
 
 #include <QCoreApplication>
 #include <QString>
@@ -13,15 +13,6 @@ class QSettings;
 QT_END_NAMESPACE
 
 namespace BatchSync::App {
-
-/*! What kind of server a profile syncs from. */
-enum class SourceKind {
-    Protocol, //!< a BatchSync protocol v1 endpoint (saved as "batchsync")
-};
-
-/*! The name a source kind is saved under, e.g. "batchsync". */
-QString sourceKindName(SourceKind kind);
-std::optional<SourceKind> sourceKindFromName(QStringView name);
 
 /*!
     The user's sync profile: where to sync from and how. Defined, loaded and saved here only;

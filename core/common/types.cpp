@@ -35,6 +35,10 @@ const std::pair<PagingMode, const char *> pagingModes[] = {
     { PagingMode::Offset, "offset" },
 };
 
+const std::pair<SourceKind, const char *> sourceKinds[] = {
+    { SourceKind::Protocol, "batchsync" },
+};
+
 const std::pair<SyncState, const char *> syncStates[] = {
     { SyncState::Idle, "idle" },         { SyncState::Queued, "queued" },
     { SyncState::Counting, "counting" }, { SyncState::Running, "running" },
@@ -66,6 +70,14 @@ QString pagingModeName(PagingMode mode)
 std::optional<PagingMode> pagingModeFromName(QStringView name)
 {
     return lookup(pagingModes, name);
+}
+QString sourceKindName(SourceKind kind)
+{
+    return nameOf(sourceKinds, kind);
+}
+std::optional<SourceKind> sourceKindFromName(QStringView name)
+{
+    return lookup(sourceKinds, name);
 }
 QString syncStateName(SyncState state)
 {

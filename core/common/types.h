@@ -21,12 +21,18 @@ Q_NAMESPACE
 enum class FieldType { String, Int, Real, Bool, DateTime };
 Q_ENUM_NS(FieldType)
 
-/*! How the client pages through changes (see DESIGN.md, "The wire protocol"). */
+/*! How the client pages through changes (see docs/protocol.md, "Protocol v1"). */
 enum class PagingMode {
     Cursor, //!< opaque server cursor; cannot drift (the default)
     Offset //!< changedSince + offset + limit, for endpoints that only page by offset
 };
 Q_ENUM_NS(PagingMode)
+
+/*! What kind of endpoint an engine syncs from (see sources/source.h). */
+enum class SourceKind {
+    Protocol //!< a BatchSync protocol server, such as batchsync-server
+};
+Q_ENUM_NS(SourceKind)
 
 /*! The state of one entity's sync job. */
 enum class SyncState {
@@ -39,6 +45,14 @@ enum class SyncState {
     Failed //!< stopped with an error; see the message
 };
 Q_ENUM_NS(SyncState)
+
+/*! How a run of an entity's sync ended: reported once per run. */
+enum class JobResult {
+    Completed, //!< caught up with the source
+    Failed, //!< stopped by an error
+    Cancelled //!< ended on purpose before completing; what was committed stays
+};
+Q_ENUM_NS(JobResult)
 
 /*! What kind of error stopped something; decides whether it is retried. */
 enum class ErrorCategory {
@@ -60,6 +74,10 @@ std::optional<FieldType> fieldTypeFromName(QStringView name);
 QString pagingModeName(PagingMode mode);
 /*! Parses "cursor" or "offset"; nullopt for anything else. */
 std::optional<PagingMode> pagingModeFromName(QStringView name);
+/*! The name of a source kind in settings and on the command line ("batchsync"). */
+QString sourceKindName(SourceKind kind);
+/*! Parses a source kind name; nullopt for anything else. */
+std::optional<SourceKind> sourceKindFromName(QStringView name);
 /*! Lower-case state name, as persisted in _sync_state ("idle", "running", ...). */
 QString syncStateName(SyncState state);
 /*! Parses a persisted state name; nullopt for anything else. */

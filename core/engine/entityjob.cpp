@@ -3,7 +3,7 @@
 #include "common/identifier.h"
 #include "common/logging.h"
 #include "common/timestamp.h"
-#include "protocol/protocolclient.h"
+#include "sources/source.h"
 
 #include <QDateTime>
 #include <QRandomGenerator>
@@ -22,8 +22,6 @@ constexpr int MaxDrifts = 100;
 // Offset mode: pages in a row that re-read changes already applied (a tie group read again
 // from its start) before giving up: more than any real tie group needs.
 constexpr int MaxCatchUpPages = 10000;
-// Window over which the records-per-second figure is averaged.
-constexpr qint64 RateWindowMs = 5000;
 
 int compareChange(const QString &changedAt, const QString &id, const SyncPosition &position)
 {
@@ -34,17 +32,19 @@ int compareChange(const QString &changedAt, const QString &id, const SyncPositio
 
 } // namespace
 
-EntityJob::EntityJob(const StoredEntity &stored, const SyncSettings &settings,
-                     ProtocolClient *client, LocalStore *store, QObject *parent)
+EntityJob::EntityJob(const StoredEntity &stored, const SyncSettings &settings, Source *source,
+                     LocalStore *store, QObject *parent)
     : QObject(parent)
     , m_stored(stored)
     , m_settings(settings)
-    , m_client(client)
+    , m_source(source)
     , m_store(store)
 {
     m_persistedRun = stored.run;
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &EntityJob::retryStep);
+    m_trailingProgress.setSingleShot(true);
+    connect(&m_trailingProgress, &QTimer::timeout, this, [this] { reportProgress(true); });
     m_progressClock.start();
 
     // A run that was counting or running when the process ended was interrupted: it shows
@@ -89,6 +89,7 @@ void EntityJob::enqueue()
 {
     if (isActive())
         return;
+    openRun();
     m_stateBeforeQueue = m_state;
     m_errorBeforeQueue = { m_stored.errorCategory, m_stored.errorMessage };
     setState(SyncState::Queued);
@@ -103,8 +104,17 @@ void EntityJob::begin()
     m_drifts = 0;
     m_stalledPages = 0;
     m_catchUpPages = 0;
-    m_rateSamples.clear();
+    m_runBytes = 0;
 
+    if (!m_source->supports(m_settings.paging)) {
+        fail(
+            ErrorCategory::Request,
+            QStringLiteral("the endpoint cannot page in %1 mode; use %2 paging")
+                .arg(pagingModeName(m_settings.paging),
+                     pagingModeName(m_settings.paging == PagingMode::Cursor ? PagingMode::Offset
+                                                                            : PagingMode::Cursor)));
+        return;
+    }
     const bool sameMode = m_stored.paging == m_settings.paging;
     if (!m_stored.runActive || !sameMode) {
         // A position of one paging mode means nothing in the other: start over then.
@@ -154,6 +164,7 @@ void EntityJob::pause()
         m_stored.errorCategory = category;
         m_stored.errorMessage = message;
         setState(m_stateBeforeQueue, category, message);
+        closeRun(JobResult::Cancelled);
         return;
     }
     cancelRequests();
@@ -162,6 +173,46 @@ void EntityJob::pause()
         reportProgress(true);
         setState(SyncState::Paused);
     }
+}
+
+void EntityJob::cancel()
+{
+    if (!isActive() && m_state != SyncState::Paused)
+        return;
+    if (m_state == SyncState::Queued && !m_stored.runActive) {
+        pause(); // only a wait to withdraw
+        return;
+    }
+    openRun(); // a paused run of an earlier process is reported too
+    cancelRequests();
+    resetRetry();
+    SyncError error;
+    if (!m_store->cancelRun(name(), m_stored.runDone, m_stored.runTotal, &error)) {
+        fail(error.category, error.message);
+        return;
+    }
+    m_stored.runActive = false;
+    m_stored.run = m_stored.committed;
+    m_persistedRun = m_stored.committed;
+    qCInfo(lcEngine) << "entity" << name() << "cancelled at" << m_stored.runDone << "of"
+                     << m_stored.runTotal;
+    reportProgress(true);
+    setState(SyncState::Idle);
+    closeRun(JobResult::Cancelled);
+}
+
+void EntityJob::openRun()
+{
+    if (std::exchange(m_runOpen, true))
+        return;
+    Q_EMIT runStarted(name());
+}
+
+void EntityJob::closeRun(JobResult result, ErrorCategory category, const QString &message)
+{
+    if (!std::exchange(m_runOpen, false))
+        return;
+    Q_EMIT runFinished(name(), result, category, message);
 }
 
 void EntityJob::fail(ErrorCategory category, const QString &message)
@@ -178,6 +229,9 @@ void EntityJob::fail(ErrorCategory category, const QString &message)
     }
     reportProgress(true);
     setState(SyncState::Failed, category, message);
+    // A failure outside a run (the entity could not even start) is a run of its own.
+    openRun();
+    closeRun(JobResult::Failed, category, message);
 }
 
 void EntityJob::setState(SyncState state, ErrorCategory category, const QString &message)
@@ -209,20 +263,19 @@ void EntityJob::requestCount(Step step)
     QString since = m_stored.run.cursor;
     if (m_settings.paging == PagingMode::Offset && !m_stored.run.isStart())
         since = Timestamp::previousMillisecond(m_stored.run.cursor);
-    ProtocolRequest *request = m_client->fetchCount(name(), m_settings.paging, since);
+    SourceReply *request = m_source->fetchCount(m_stored.schema, m_settings.paging, since);
     if (step == Step::Recount) {
         m_recount = request;
-        connect(request, &ProtocolRequest::finished, this, &EntityJob::onRecountFinished);
+        connect(request, &SourceReply::finished, this, &EntityJob::onRecountFinished);
     } else {
         m_request = request;
-        connect(request, &ProtocolRequest::finished, this, &EntityJob::onCountFinished);
+        connect(request, &SourceReply::finished, this, &EntityJob::onCountFinished);
     }
 }
 
-ProtocolRequest *EntityJob::takeFinished(QPointer<ProtocolRequest> &slot,
-                                         std::optional<Step> retryAs)
+SourceReply *EntityJob::takeFinished(QPointer<SourceReply> &slot, std::optional<Step> retryAs)
 {
-    ProtocolRequest *request = slot.data();
+    SourceReply *request = slot.data();
     if (!request || sender() != request)
         return nullptr;
     slot = nullptr;
@@ -239,7 +292,7 @@ ProtocolRequest *EntityJob::takeFinished(QPointer<ProtocolRequest> &slot,
 
 void EntityJob::onCountFinished()
 {
-    ProtocolRequest *request = takeFinished(m_request, Step::Count);
+    SourceReply *request = takeFinished(m_request, Step::Count);
     if (!request)
         return;
     // In offset mode the count includes the tie group already applied (see requestPage).
@@ -265,14 +318,14 @@ void EntityJob::requestEdge()
         = m_stored.run.isStart() ? QString() : Timestamp::previousMillisecond(m_stored.run.cursor);
     query.offset = m_edgeOffset;
     query.limit = 1;
-    ProtocolRequest *request = m_client->fetchChanges(m_stored.schema, query);
+    SourceReply *request = m_source->fetchChanges(m_stored.schema, query);
     m_request = request;
-    connect(request, &ProtocolRequest::finished, this, &EntityJob::onEdgeFinished);
+    connect(request, &SourceReply::finished, this, &EntityJob::onEdgeFinished);
 }
 
 void EntityJob::onEdgeFinished()
 {
-    ProtocolRequest *request = takeFinished(m_request, Step::Edge);
+    SourceReply *request = takeFinished(m_request, Step::Edge);
     if (!request)
         return;
     const QList<Change> &changes = request->page().changes;
@@ -293,7 +346,7 @@ void EntityJob::startPaging()
 void EntityJob::onRecountFinished()
 {
     // A recount only refines the total; if it fails, the pages still flow.
-    ProtocolRequest *request = takeFinished(m_recount, std::nullopt);
+    SourceReply *request = takeFinished(m_recount, std::nullopt);
     if (!request || m_state != SyncState::Running)
         return;
     const qint64 total = m_stored.runDone + request->count();
@@ -332,9 +385,9 @@ void EntityJob::sendPage(const ChangesQuery &query)
     sized.limit = m_settings.adaptiveBatchSize ? m_batchSizer.size() : m_settings.batchSize;
     m_pageLimit = sized.limit;
     m_pageSentMs = m_progressClock.elapsed();
-    ProtocolRequest *request = m_client->fetchChanges(m_stored.schema, sized);
+    SourceReply *request = m_source->fetchChanges(m_stored.schema, sized);
     m_request = request;
-    connect(request, &ProtocolRequest::finished, this, &EntityJob::onPageFinished);
+    connect(request, &SourceReply::finished, this, &EntityJob::onPageFinished);
 }
 
 void EntityJob::adaptBatchSize(int asked, qint64 records, qint64 elapsedMs)
@@ -350,8 +403,10 @@ void EntityJob::adaptBatchSize(int asked, qint64 records, qint64 elapsedMs)
 
 void EntityJob::onPageFinished()
 {
-    if (ProtocolRequest *request = takeFinished(m_request, Step::Page))
+    if (SourceReply *request = takeFinished(m_request, Step::Page)) {
+        m_runBytes += request->bytesReceived();
         handlePage(request->page());
+    }
 }
 
 bool EntityJob::isAfterHighWater(const Change &change) const
@@ -548,6 +603,7 @@ void EntityJob::complete()
     qCInfo(lcEngine) << "entity" << name() << "completed:" << m_stored.runDone << "changes";
     reportProgress(true);
     setState(SyncState::Completed);
+    closeRun(JobResult::Completed);
 }
 
 bool EntityJob::handleRequestError(const SyncError &error, Step step)
@@ -605,8 +661,8 @@ void EntityJob::resetRetry()
 
 void EntityJob::cancelRequests()
 {
-    for (QPointer<ProtocolRequest> *slot : { &m_request, &m_recount }) {
-        if (ProtocolRequest *request = slot->data()) {
+    for (QPointer<SourceReply> *slot : { &m_request, &m_recount }) {
+        if (SourceReply *request = slot->data()) {
             request->disconnect(this);
             request->abort();
             request->deleteLater();
@@ -615,31 +671,21 @@ void EntityJob::cancelRequests()
     }
 }
 
-double EntityJob::currentRate()
-{
-    const qint64 now = m_progressClock.elapsed();
-    m_rateSamples.emplace_back(now, m_stored.runDone);
-    while (m_rateSamples.size() > 2 && now - m_rateSamples.front().first > RateWindowMs)
-        m_rateSamples.pop_front();
-    const auto &[firstMs, firstDone] = m_rateSamples.front();
-    if (now - firstMs < 100)
-        return 0.0;
-    return double(m_stored.runDone - firstDone) * 1000.0 / double(now - firstMs);
-}
-
 void EntityJob::reportProgress(bool force)
 {
     const qint64 now = m_progressClock.elapsed();
-    if (!force && m_lastProgressMs >= 0 && now - m_lastProgressMs < m_settings.progressIntervalMs)
+    const qint64 wait
+        = m_lastProgressMs < 0 ? 0 : m_lastProgressMs + m_settings.progressIntervalMs - now;
+    if (!force && wait > 0) {
+        // Held back, not dropped: should no other report follow (a page that takes long),
+        // this one still arrives at the end of the interval.
+        if (!m_trailingProgress.isActive())
+            m_trailingProgress.start(int(wait));
         return;
+    }
+    m_trailingProgress.stop();
     m_lastProgressMs = now;
-    const double rate = m_state == SyncState::Running ? currentRate() : 0.0;
-    qint64 eta = -1;
-    if (m_state == SyncState::Completed)
-        eta = 0;
-    else if (rate > 0.0)
-        eta = qint64(std::ceil(double(m_stored.runTotal - m_stored.runDone) / rate));
-    Q_EMIT progressChanged(name(), m_stored.runDone, m_stored.runTotal, rate, eta);
+    Q_EMIT progressChanged(name(), m_stored.runDone, m_stored.runTotal, m_runBytes);
 }
 
 } // namespace BatchSync

@@ -1,22 +1,21 @@
 #pragma once
 
+#include "common/syncsettings.h"
 #include "common/types.h"
 #include "engine/batchsizer.h"
-#include "engine/syncsettings.h"
 #include "store/localstore.h"
 
 #include <QElapsedTimer>
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
-#include <deque>
 #include <optional>
 
 namespace BatchSync {
 
-class ProtocolClient;
+class Source;
+class SourceReply;
 struct ChangesQuery;
-class ProtocolRequest;
 
 /*!
     \internal
@@ -31,7 +30,7 @@ class EntityJob final : public QObject
     Q_DISABLE_COPY_MOVE(EntityJob)
 
 public:
-    EntityJob(const StoredEntity &stored, const SyncSettings &settings, ProtocolClient *client,
+    EntityJob(const StoredEntity &stored, const SyncSettings &settings, Source *source,
               LocalStore *store, QObject *parent = nullptr);
     ~EntityJob() override;
 
@@ -61,14 +60,25 @@ public:
     void begin();
     /*! Stops at once, keeping everything committed; persisted as Paused. */
     void pause();
+    /*!
+        Ends the run at once without completing it: what was committed stays, the next run
+        starts from the last completed position; persisted as Idle. Reports Cancelled.
+    */
+    void cancel();
+    /*! Whether a run is open: started and not yet reported by runFinished(). */
+    bool isRunOpen() const { return m_runOpen; }
     /*! Fails with \a category and \a message (persisted). */
     void fail(ErrorCategory category, const QString &message);
 
 Q_SIGNALS:
     void stateChanged(const QString &entity, BatchSync::SyncState state,
                       BatchSync::ErrorCategory category, const QString &message);
-    void progressChanged(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
-                         qint64 etaSeconds);
+    /*! The run's raw figures; throttled to SyncSettings::progressIntervalMs. */
+    void progressChanged(const QString &entity, qint64 done, qint64 total, qint64 bytes);
+    /*! A run began (a start or resume was accepted); runFinished() follows exactly once. */
+    void runStarted(const QString &entity);
+    void runFinished(const QString &entity, BatchSync::JobResult result,
+                     BatchSync::ErrorCategory category, const QString &message);
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
 
 private:
@@ -82,7 +92,7 @@ private:
         The request of \a slot that just finished, if it succeeded; nullptr otherwise, after
         its error was handled (retried as \a retryAs, or ignored without it).
     */
-    ProtocolRequest *takeFinished(QPointer<ProtocolRequest> &slot, std::optional<Step> retryAs);
+    SourceReply *takeFinished(QPointer<SourceReply> &slot, std::optional<Step> retryAs);
     void requestCount(Step step);
     void requestPage();
     void sendPage(const ChangesQuery &query);
@@ -100,20 +110,22 @@ private:
     void resetRetry();
     void cancelRequests();
     void reportProgress(bool force);
-    double currentRate();
+    void openRun();
+    void closeRun(JobResult result, ErrorCategory category = ErrorCategory::None,
+                  const QString &message = QString());
     bool isAfterHighWater(const Change &change) const;
 
     StoredEntity m_stored;
     const SyncSettings m_settings;
-    ProtocolClient *m_client;
+    Source *m_source;
     LocalStore *m_store;
     SyncState m_state = SyncState::Idle;
     SyncState m_stateBeforeQueue = SyncState::Idle;
     std::pair<ErrorCategory, QString> m_errorBeforeQueue;
     bool m_reported = false;
 
-    QPointer<ProtocolRequest> m_request; // count or page in flight
-    QPointer<ProtocolRequest> m_recount; // a recount while pages keep flowing
+    QPointer<SourceReply> m_request; // count or page in flight
+    QPointer<SourceReply> m_recount; // a recount while pages keep flowing
     QTimer m_retryTimer;
     Step m_retryStep = Step::Page;
     int m_attempt = 0;
@@ -141,7 +153,9 @@ private:
 
     QElapsedTimer m_progressClock;
     qint64 m_lastProgressMs = -1;
-    std::deque<std::pair<qint64, qint64>> m_rateSamples; // (ms, done)
+    qint64 m_runBytes = 0;
+    bool m_runOpen = false;
+    QTimer m_trailingProgress; // delivers a report the interval held back
 };
 
 } // namespace BatchSync

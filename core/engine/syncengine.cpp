@@ -1,24 +1,26 @@
 #include "syncengine.h"
 
 #include "common/logging.h"
+#include "engine/syncjob.h"
 #include "engine/syncworker.h"
+#include "sources/sourcefactory.h"
 
 #include <QThread>
 
 namespace BatchSync {
 
 SyncEngine::SyncEngine(const SyncSettings &settings, QObject *parent)
-    : SyncEngine(settings, NetworkFactory(), parent)
+    : SyncEngine(settings, sourceFactory(settings), parent)
 {
 }
 
-SyncEngine::SyncEngine(const SyncSettings &settings, NetworkFactory networkFactory, QObject *parent)
+SyncEngine::SyncEngine(const SyncSettings &settings, SourceFactory sourceFactory, QObject *parent)
     : QObject(parent)
     , m_settings(settings)
     , m_thread(std::make_unique<QThread>())
 {
     m_thread->setObjectName(QStringLiteral("BatchSync engine"));
-    m_worker = new SyncWorker(settings, std::move(networkFactory));
+    m_worker = new SyncWorker(settings, std::move(sourceFactory));
     m_worker->moveToThread(m_thread.get());
     connect(m_thread.get(), &QThread::finished, m_worker, &QObject::deleteLater);
 
@@ -26,15 +28,15 @@ SyncEngine::SyncEngine(const SyncSettings &settings, NetworkFactory networkFacto
     connect(m_worker, &SyncWorker::entitiesLoaded, this, &SyncEngine::onEntitiesLoaded);
     connect(m_worker, &SyncWorker::stateChanged, this, &SyncEngine::onStateChanged);
     connect(m_worker, &SyncWorker::progressChanged, this, &SyncEngine::onProgress);
+    connect(m_worker, &SyncWorker::runStarted, this, &SyncEngine::onRunStarted);
+    connect(m_worker, &SyncWorker::runFinished, this, &SyncEngine::onRunFinished);
     connect(m_worker, &SyncWorker::failed, this, &SyncEngine::failed);
     connect(m_worker, &SyncWorker::retrying, this, &SyncEngine::retrying);
-    connect(m_worker, &SyncWorker::busyChanged, this, [this](bool busy) {
-        if (busy == m_busy)
-            return;
-        m_busy = busy;
-        if (!busy)
-            Q_EMIT finished();
-    });
+    connect(m_worker, &SyncWorker::busyChanged, this, &SyncEngine::onBusyChanged);
+
+    m_clock.start();
+    m_estimateTimer.setInterval(1000);
+    connect(&m_estimateTimer, &QTimer::timeout, this, &SyncEngine::tickEstimates);
 
     m_thread->start();
     QMetaObject::invokeMethod(m_worker, &SyncWorker::initialize, Qt::QueuedConnection);
@@ -100,10 +102,119 @@ void SyncEngine::resume(const QString &entity)
         m_worker, [worker = m_worker, entity] { worker->resume(entity); }, Qt::QueuedConnection);
 }
 
+void SyncEngine::cancel(const QString &entity)
+{
+    QMetaObject::invokeMethod(
+        m_worker, [worker = m_worker, entity] { worker->cancel(entity); }, Qt::QueuedConnection);
+}
+
+SyncJob *SyncEngine::job(const QString &entity) const
+{
+    return m_jobs.value(entity);
+}
+
+QList<SyncJob *> SyncEngine::jobs() const
+{
+    QStringList names = m_jobs.keys();
+    names.sort();
+    QList<SyncJob *> list;
+    for (const QString &name : std::as_const(names))
+        list.append(m_jobs.value(name));
+    return list;
+}
+
+ProgressInfo SyncEngine::overallProgress() const
+{
+    return m_overall;
+}
+
 void SyncEngine::onEntitiesLoaded(const QList<EntityStatus> &entities)
 {
     m_entities = entities;
+    for (const EntityStatus &status : entities) {
+        if (m_jobs.contains(status.name))
+            continue;
+        m_jobs.insert(status.name, new SyncJob(this, status.name, status.state));
+        ProgressEstimator &estimate = m_estimates[status.name];
+        estimate.update(status.done, status.total, 0, m_clock.elapsed());
+        estimate.finish();
+        m_jobs.value(status.name)->setProgress(estimate.info());
+    }
     Q_EMIT entitiesChanged();
+}
+
+void SyncEngine::onBusyChanged(bool busy)
+{
+    if (busy == m_busy)
+        return;
+    m_busy = busy;
+    if (busy) {
+        m_estimateTimer.start();
+        return;
+    }
+    m_estimateTimer.stop();
+    publishOverall();
+    Q_EMIT finished();
+}
+
+void SyncEngine::onRunStarted(const QString &entity)
+{
+    if (!m_busy || m_participants.isEmpty()) {
+        // A new sync: the overall progress starts over with it.
+        bool anyOpen = false;
+        for (const SyncJob *job : std::as_const(m_jobs))
+            anyOpen = anyOpen || job->isRunOpen();
+        if (!anyOpen)
+            m_participants.clear();
+    }
+    if (!m_participants.contains(entity))
+        m_participants.append(entity);
+    m_estimates[entity].restart(m_clock.elapsed());
+    if (SyncJob *job = m_jobs.value(entity))
+        job->beginRun();
+}
+
+void SyncEngine::onRunFinished(const QString &entity, JobResult result, ErrorCategory category,
+                               const QString &message)
+{
+    ProgressEstimator &estimate = m_estimates[entity];
+    estimate.finish();
+    publishProgress(entity);
+    publishOverall();
+    if (SyncJob *job = m_jobs.value(entity))
+        job->endRun(result, category, message);
+}
+
+void SyncEngine::tickEstimates()
+{
+    const qint64 now = m_clock.elapsed();
+    for (const QString &entity : std::as_const(m_participants)) {
+        const SyncJob *job = m_jobs.value(entity);
+        if (!job || !job->isRunOpen())
+            continue;
+        m_estimates[entity].tick(now);
+        publishProgress(entity);
+    }
+    publishOverall();
+}
+
+void SyncEngine::publishProgress(const QString &entity)
+{
+    const ProgressInfo info = m_estimates.value(entity).info();
+    if (SyncJob *job = m_jobs.value(entity))
+        job->setProgress(info);
+}
+
+void SyncEngine::publishOverall()
+{
+    QList<ProgressInfo> parts;
+    for (const QString &entity : std::as_const(m_participants))
+        parts.append(m_estimates.value(entity).info());
+    const ProgressInfo overall = ProgressInfo::combine(parts);
+    if (overall == m_overall)
+        return;
+    m_overall = overall;
+    Q_EMIT overallProgressChanged(overall);
 }
 
 void SyncEngine::onStateChanged(const QString &entity, SyncState state, ErrorCategory category,
@@ -119,11 +230,12 @@ void SyncEngine::onStateChanged(const QString &entity, SyncState state, ErrorCat
             status.lastCompletedAt = QDateTime::currentDateTimeUtc();
         break;
     }
+    if (SyncJob *job = m_jobs.value(entity))
+        job->setState(state);
     Q_EMIT stateChanged(entity, state);
 }
 
-void SyncEngine::onProgress(const QString &entity, qint64 done, qint64 total, double rate,
-                            qint64 eta)
+void SyncEngine::onProgress(const QString &entity, qint64 done, qint64 total, qint64 bytes)
 {
     for (EntityStatus &status : m_entities) {
         if (status.name == entity) {
@@ -132,7 +244,12 @@ void SyncEngine::onProgress(const QString &entity, qint64 done, qint64 total, do
             break;
         }
     }
-    Q_EMIT progressChanged(entity, done, total, rate, eta);
+    ProgressEstimator &estimate = m_estimates[entity];
+    estimate.update(done, total, bytes, m_clock.elapsed());
+    const ProgressInfo info = estimate.info();
+    publishProgress(entity);
+    publishOverall();
+    Q_EMIT progressChanged(entity, info.done, info.total, info.rate, info.etaSeconds);
 }
 
 } // namespace BatchSync

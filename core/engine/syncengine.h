@@ -1,27 +1,31 @@
 #pragma once
 
+#include "common/syncsettings.h"
 #include "common/types.h"
-#include "engine/syncsettings.h"
+#include "engine/progressinfo.h"
+#include "sources/source.h"
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QList>
 #include <QObject>
 #include <QStringList>
+#include <QTimer>
 #include <functional>
 #include <memory>
 
 QT_BEGIN_NAMESPACE
-class QNetworkAccessManager;
 class QThread;
 QT_END_NAMESPACE
 
 namespace BatchSync {
 
+class SyncJob;
 class SyncWorker;
 
 /*!
-    The sync engine: pulls every entity's changes from a protocol v1 endpoint into the local
-    SQLite database, in batches, one job per entity.
+    The sync engine: pulls every entity's changes from a Source (a BatchSync server, by
+    default) into the local SQLite database, in batches, one job per entity.
 
     The engine object lives in the thread that created it (typically the GUI thread). The
     work happens on a worker QThread the engine owns: the network client and the database
@@ -54,13 +58,12 @@ public:
     explicit SyncEngine(const SyncSettings &settings, QObject *parent = nullptr);
 
     /*!
-        Makes the engine's QNetworkAccessManager. Called once, on the worker thread; the
-        engine owns what it returns. For proxies, TLS settings or tests.
+        As above, with the source made by \a sourceFactory (called once, on the worker
+        thread; the engine owns what it returns) instead of sourceFactory(settings): another
+        kind of source, a source with a network access manager of its own (proxies, TLS
+        settings), or a test source.
     */
-    using NetworkFactory = std::function<QNetworkAccessManager *()>;
-
-    /*! As above, with the network access manager made by \a networkFactory. */
-    SyncEngine(const SyncSettings &settings, NetworkFactory networkFactory,
+    SyncEngine(const SyncSettings &settings, SourceFactory sourceFactory,
                QObject *parent = nullptr);
     /*!
         Stops every job at once (a batch in flight is dropped, never half-written; running
@@ -76,6 +79,19 @@ public:
     EntityStatus entity(const QString &name) const;
     /*! Whether any job is queued, counting or running. */
     bool isBusy() const;
+
+    /*!
+        The job of \a entity (owned by the engine), made as soon as the engine knows the
+        entity (entitiesChanged()); nullptr for an entity it does not know.
+    */
+    SyncJob *job(const QString &entity) const;
+    /*! Every job, by entity name. */
+    QList<SyncJob *> jobs() const;
+    /*!
+        The progress of every entity that took part in the current (or last) sync, as one:
+        what an overall bar shows.
+    */
+    ProgressInfo overallProgress() const;
 
 public Q_SLOTS:
     /*! Asks the endpoint for its entities (GET /entities); entitiesChanged() follows. */
@@ -93,14 +109,19 @@ public Q_SLOTS:
     void pauseAll();
     /*! Resumes a paused entity from its last committed batch. */
     void resume(const QString &entity);
+    /*!
+        Ends \a entity's run without completing it: the request in flight is aborted, what
+        was committed stays, and the next start begins from the last completed sync.
+    */
+    void cancel(const QString &entity);
 
 Q_SIGNALS:
     /*! The list of entities or their schema changed; read entities(). */
     void entitiesChanged();
     void stateChanged(const QString &entity, BatchSync::SyncState state);
     /*!
-        \a done of \a total records; \a recordsPerSecond smoothed over the last seconds;
-        \a etaSeconds -1 when unknown.
+        \a done of \a total records; \a recordsPerSecond and \a etaSeconds as in the
+        entity's SyncJob::progress() (smoothed once a second; \a etaSeconds -1 when unknown).
     */
     void progressChanged(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
                          qint64 etaSeconds);
@@ -113,17 +134,32 @@ Q_SIGNALS:
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
     /*! No job is queued, counting or running any more (after at least one was). */
     void finished();
+    /*! overallProgress() changed. */
+    void overallProgressChanged(const BatchSync::ProgressInfo &progress);
 
 private:
     void onEntitiesLoaded(const QList<BatchSync::EntityStatus> &entities);
     void onStateChanged(const QString &entity, BatchSync::SyncState state,
                         BatchSync::ErrorCategory category, const QString &message);
-    void onProgress(const QString &entity, qint64 done, qint64 total, double rate, qint64 eta);
+    void onProgress(const QString &entity, qint64 done, qint64 total, qint64 bytes);
+    void onRunStarted(const QString &entity);
+    void onRunFinished(const QString &entity, BatchSync::JobResult result,
+                       BatchSync::ErrorCategory category, const QString &message);
+    void onBusyChanged(bool busy);
+    void tickEstimates();
+    void publishProgress(const QString &entity);
+    void publishOverall();
 
     SyncSettings m_settings;
     std::unique_ptr<QThread> m_thread;
     SyncWorker *m_worker = nullptr; // lives in m_thread; deleted there
     QList<EntityStatus> m_entities;
+    QHash<QString, SyncJob *> m_jobs; // children of this
+    QHash<QString, ProgressEstimator> m_estimates;
+    QStringList m_participants; // entities whose runs the current sync holds
+    ProgressInfo m_overall;
+    QTimer m_estimateTimer; // once a second while busy
+    QElapsedTimer m_clock;
     bool m_busy = false;
 };
 

@@ -2,12 +2,10 @@
 
 #include "common/logging.h"
 #include "engine/entityjob.h"
-#include "protocol/protocolclient.h"
 #include "store/localstore.h"
 
 #include <QAtomicInt>
 #include <QElapsedTimer>
-#include <QNetworkAccessManager>
 #include <QRandomGenerator>
 #include <algorithm>
 
@@ -33,10 +31,10 @@ qint64 monotonicMs()
 
 } // namespace
 
-SyncWorker::SyncWorker(const SyncSettings &settings, NetworkFactory networkFactory, QObject *parent)
+SyncWorker::SyncWorker(const SyncSettings &settings, SourceFactory sourceFactory, QObject *parent)
     : QObject(parent)
     , m_settings(settings)
-    , m_networkFactory(std::move(networkFactory))
+    , m_sourceFactory(std::move(sourceFactory))
     , m_settingsError(settings.validate())
     , m_discoveryRetry(this) // a child, so that it moves to the worker thread with us
 {
@@ -49,14 +47,11 @@ SyncWorker::~SyncWorker() = default;
 void SyncWorker::initialize()
 {
     // Created here, in the worker thread, and never handed to another.
-    if (m_networkFactory)
-        m_network.reset(m_networkFactory());
-    if (!m_network)
-        m_network = std::make_unique<QNetworkAccessManager>();
-    m_client = std::make_unique<ProtocolClient>(m_network.get());
-    m_client->setBaseUrl(m_settings.endpoint);
-    m_client->setToken(m_settings.token);
-    m_client->setTransferTimeout(m_settings.transferTimeoutMs);
+    m_source = m_sourceFactory();
+    if (!m_source) {
+        m_settingsError = QStringLiteral("no source could be made for the endpoint");
+        qCWarning(lcEngine) << m_settingsError;
+    }
 
     m_store = std::make_unique<LocalStore>(m_settings.databasePath, nextConnectionName());
     SyncError error;
@@ -97,14 +92,13 @@ void SyncWorker::shutdown()
     }
     qDeleteAll(m_jobs);
     m_jobs.clear();
-    m_client.reset();
-    m_network.reset();
+    m_source.reset();
     m_store.reset();
 }
 
 EntityJob *SyncWorker::addJob(const StoredEntity &stored)
 {
-    auto *job = new EntityJob(stored, m_settings, m_client.get(), m_store.get(), this);
+    auto *job = new EntityJob(stored, m_settings, m_source.get(), m_store.get(), this);
     m_jobs.insert(stored.schema.name, job);
     connect(job, &EntityJob::stateChanged, this,
             [this](const QString &entity, SyncState state, ErrorCategory category,
@@ -115,6 +109,8 @@ EntityJob *SyncWorker::addJob(const StoredEntity &stored)
                 onJobStateChanged(entity, state);
             });
     connect(job, &EntityJob::progressChanged, this, &SyncWorker::progressChanged);
+    connect(job, &EntityJob::runStarted, this, &SyncWorker::runStarted);
+    connect(job, &EntityJob::runFinished, this, &SyncWorker::runFinished);
     connect(job, &EntityJob::retrying, this, &SyncWorker::retrying);
     return job;
 }
@@ -202,10 +198,20 @@ void SyncWorker::resume(const QString &entity)
 
 void SyncWorker::pause(const QString &entity)
 {
+    stop(entity, &EntityJob::pause);
+}
+
+void SyncWorker::cancel(const QString &entity)
+{
+    stop(entity, &EntityJob::cancel);
+}
+
+void SyncWorker::stop(const QString &entity, void (EntityJob::*how)())
+{
     m_pendingStarts.removeAll(entity);
     m_queue.removeAll(entity);
     if (EntityJob *job = m_jobs.value(entity))
-        job->pause();
+        (job->*how)();
     updateBusy();
 }
 
@@ -223,13 +229,13 @@ void SyncWorker::fetchEntities()
 {
     if (m_shuttingDown)
         return;
-    m_discovery = m_client->fetchEntities();
-    connect(m_discovery.data(), &ProtocolRequest::finished, this, &SyncWorker::onEntitiesFinished);
+    m_discovery = m_source->fetchEntities();
+    connect(m_discovery.data(), &SourceReply::finished, this, &SyncWorker::onEntitiesFinished);
 }
 
 void SyncWorker::onEntitiesFinished()
 {
-    ProtocolRequest *request = m_discovery.data();
+    SourceReply *request = m_discovery.data();
     if (!request || sender() != request)
         return;
     m_discovery = nullptr;

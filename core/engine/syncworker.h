@@ -1,7 +1,8 @@
 #pragma once
 
+#include "common/syncsettings.h"
 #include "common/types.h"
-#include "engine/syncsettings.h"
+#include "sources/source.h"
 
 #include <QHash>
 #include <QObject>
@@ -12,24 +13,17 @@
 #include <functional>
 #include <memory>
 
-QT_BEGIN_NAMESPACE
-class QNetworkAccessManager;
-QT_END_NAMESPACE
-
 namespace BatchSync {
 
 class EntityJob;
 class LocalStore;
-class ProtocolClient;
-class ProtocolRequest;
 struct StoredEntity;
 
 /*!
     \internal
     The engine's worker object: lives on the engine's QThread and owns everything that does
-    work there — the network access manager, the protocol client, the local store and one
-    EntityJob per entity. SyncEngine reaches it only through queued invocations; it answers
-    only through signals.
+    work there — the source, the local store and one EntityJob per entity. SyncEngine reaches it
+   only through queued invocations; it answers only through signals.
 */
 class SyncWorker final : public QObject
 {
@@ -37,19 +31,16 @@ class SyncWorker final : public QObject
     Q_DISABLE_COPY_MOVE(SyncWorker)
 
 public:
-    using NetworkFactory = std::function<QNetworkAccessManager *()>;
-
-    /*! \a networkFactory, if set, makes the network access manager in initialize(). */
-    SyncWorker(const SyncSettings &settings, NetworkFactory networkFactory,
+    /*! \a sourceFactory makes the source in initialize(). */
+    SyncWorker(const SyncSettings &settings, SourceFactory sourceFactory,
                QObject *parent = nullptr);
     ~SyncWorker() override;
 
     // All of these run on the worker thread.
 
     /*!
-        Creates the network access manager, the protocol client and the local store in the
-        worker thread, loads the entities saved in the local database (emitting
-        entitiesLoaded) and asks the endpoint for its entities.
+        Creates the source and the local store in the worker thread, loads the entities saved in the
+       local database (emitting entitiesLoaded) and asks the endpoint for its entities.
     */
     void initialize();
     /*! Saves running syncs as Paused and destroys what initialize() created, in this thread. */
@@ -66,13 +57,17 @@ public:
     void pauseAll();
     /*! Continues a paused entity from its last committed position. */
     void resume(const QString &entity);
+    /*! Ends \a entity's run without completing it (see EntityJob::cancel). */
+    void cancel(const QString &entity);
 
 Q_SIGNALS:
     void entitiesLoaded(const QList<BatchSync::EntityStatus> &entities);
     void stateChanged(const QString &entity, BatchSync::SyncState state,
                       BatchSync::ErrorCategory category, const QString &message);
-    void progressChanged(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
-                         qint64 etaSeconds);
+    void progressChanged(const QString &entity, qint64 done, qint64 total, qint64 bytes);
+    void runStarted(const QString &entity);
+    void runFinished(const QString &entity, BatchSync::JobResult result,
+                     BatchSync::ErrorCategory category, const QString &message);
     void failed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
     /*! True while any entity is counting, running or queued. */
@@ -80,6 +75,7 @@ Q_SIGNALS:
 
 private:
     void requestStart(const QString &entity);
+    void stop(const QString &entity, void (EntityJob::*how)());
     void fetchEntities();
     void onEntitiesFinished();
     void retryDiscovery(const SyncError &error);
@@ -94,16 +90,15 @@ private:
     bool checkUsable(const QString &entity);
 
     SyncSettings m_settings;
-    NetworkFactory m_networkFactory;
+    SourceFactory m_sourceFactory;
     QString m_settingsError;
     QString m_storeError;
-    std::unique_ptr<QNetworkAccessManager> m_network;
-    std::unique_ptr<ProtocolClient> m_client;
+    std::unique_ptr<Source> m_source;
     std::unique_ptr<LocalStore> m_store;
     QHash<QString, EntityJob *> m_jobs; // children of this
     QStringList m_queue; // entities waiting for a slot, in order
 
-    QPointer<ProtocolRequest> m_discovery;
+    QPointer<SourceReply> m_discovery;
     QTimer m_discoveryRetry;
     int m_discoveryAttempt = 0;
     qint64 m_discoveryFirstFailureMs = -1;

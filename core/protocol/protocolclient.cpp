@@ -93,8 +93,7 @@ QString encodeQueryPart(const QString &text)
 // ProtocolRequest
 
 ProtocolRequest::ProtocolRequest(Kind kind, ProtocolClient *client)
-    : QObject(client)
-    , m_kind(kind)
+    : SourceReply(kind, client)
 {
 }
 
@@ -109,11 +108,10 @@ ProtocolRequest::~ProtocolRequest()
 
 void ProtocolRequest::abort()
 {
-    if (m_finished)
+    if (isFinished())
         return;
     qCDebug(lcProtocol) << m_what << "aborted";
-    m_error = SyncError { ErrorCategory::Aborted, QStringLiteral("%1: cancelled").arg(m_what) };
-    finish();
+    fail(ErrorCategory::Aborted, QStringLiteral("%1: cancelled").arg(m_what));
 }
 
 void ProtocolRequest::attach(QNetworkReply *reply)
@@ -135,7 +133,7 @@ void ProtocolRequest::attach(QNetworkReply *reply)
 
 void ProtocolRequest::onMetaDataChanged()
 {
-    if (m_finished || !m_reply)
+    if (isFinished() || !m_reply)
         return;
     // Refuse an announced oversize body before any of it arrives.
     const QVariant length = m_reply->header(QNetworkRequest::ContentLengthHeader);
@@ -145,7 +143,7 @@ void ProtocolRequest::onMetaDataChanged()
 
 void ProtocolRequest::onReadyRead()
 {
-    if (m_finished || !m_reply || !m_reply->isOpen())
+    if (isFinished() || !m_reply || !m_reply->isOpen())
         return;
     // Straight into the body, which is reserved for the announced length: a page of a few
     // hundred kilobytes is copied once, not once per chunk and again per reallocation.
@@ -172,10 +170,10 @@ bool ProtocolRequest::checkSize(qint64 bytes)
 
 void ProtocolRequest::onReplyFinished()
 {
-    if (m_finished || !m_reply)
+    if (isFinished() || !m_reply)
         return;
     onReadyRead(); // whatever is still buffered
-    if (m_finished)
+    if (isFinished())
         return;
 
     const QVariant statusAttribute = m_reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
@@ -361,7 +359,7 @@ void ProtocolRequest::parseBody()
 {
     QString problem;
     bool ok = false;
-    switch (m_kind) {
+    switch (kind()) {
     case Kind::Entities:
         ok = Protocol::parseEntities(m_body, &m_entities, &problem);
         break;
@@ -378,6 +376,9 @@ void ProtocolRequest::parseBody()
         }
         break;
     }
+    case Kind::Push: // protocol v1 has no push: ProtocolClient never makes such a request
+        problem = QStringLiteral("no push in protocol v1");
+        break;
     }
     if (!ok) {
         fail(ErrorCategory::Protocol, QStringLiteral("%1: %2").arg(m_what, problem), 200);
@@ -386,22 +387,8 @@ void ProtocolRequest::parseBody()
     finish();
 }
 
-void ProtocolRequest::fail(ErrorCategory category, const QString &message, int httpStatus)
+void ProtocolRequest::release()
 {
-    if (m_finished)
-        return;
-    m_error.category = category;
-    m_error.message = message;
-    m_error.httpStatus = httpStatus;
-    qCDebug(lcProtocol).noquote() << errorCategoryName(category) << "error:" << message;
-    finish();
-}
-
-void ProtocolRequest::finish()
-{
-    if (m_finished)
-        return;
-    m_finished = true;
     if (m_reply) {
         disconnect(m_reply, nullptr, this, nullptr);
         if (!m_reply->isFinished())
@@ -411,21 +398,42 @@ void ProtocolRequest::finish()
     }
     m_body.clear();
     m_body.squeeze();
-    // Always from the event loop: a caller may connect to finished() after the call that
-    // created the request, and must never be re-entered from abort().
-    QMetaObject::invokeMethod(
-        this, [this] { Q_EMIT finished(); }, Qt::QueuedConnection);
 }
 
 // ProtocolClient
 
 ProtocolClient::ProtocolClient(QNetworkAccessManager *manager, QObject *parent)
-    : QObject(parent)
+    : Source(parent)
     , m_manager(manager)
 {
 }
 
-ProtocolClient::~ProtocolClient() = default;
+ProtocolClient::~ProtocolClient()
+{
+    // The requests go before the manager they hold replies of.
+    qDeleteAll(findChildren<ProtocolRequest *>(QString(), Qt::FindDirectChildrenOnly));
+}
+
+SourceFactory ProtocolClient::factory(const SyncSettings &settings,
+                                      std::function<QNetworkAccessManager *()> makeNetwork)
+{
+    return [settings, makeNetwork = std::move(makeNetwork)]() -> std::unique_ptr<Source> {
+        std::unique_ptr<QNetworkAccessManager> manager(makeNetwork ? makeNetwork() : nullptr);
+        if (!manager)
+            manager = std::make_unique<QNetworkAccessManager>();
+        auto client = std::make_unique<ProtocolClient>(manager.get());
+        client->m_ownedManager = std::move(manager);
+        client->setBaseUrl(settings.endpoint);
+        client->setToken(settings.token);
+        client->setTransferTimeout(settings.transferTimeoutMs);
+        return client;
+    };
+}
+
+Source::Capabilities ProtocolClient::capabilities() const
+{
+    return Capability::CursorPaging | Capability::OffsetPaging;
+}
 
 void ProtocolClient::setBaseUrl(const QUrl &url)
 {
@@ -451,6 +459,12 @@ ProtocolRequest *ProtocolClient::fetchEntities()
 {
     return send(new ProtocolRequest(ProtocolRequest::Kind::Entities, this),
                 QStringLiteral("/entities"));
+}
+
+ProtocolRequest *ProtocolClient::fetchCount(const EntitySchema &entity, PagingMode mode,
+                                            const QString &since)
+{
+    return fetchCount(entity.name, mode, since);
 }
 
 ProtocolRequest *ProtocolClient::fetchCount(const QString &entity, PagingMode mode,

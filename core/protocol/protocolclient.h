@@ -1,12 +1,14 @@
 #pragma once
 
-#include "common/types.h"
+#include "common/syncsettings.h"
+#include "sources/source.h"
 
 #include <QByteArray>
 #include <QElapsedTimer>
-#include <QObject>
 #include <QPointer>
 #include <QUrl>
+#include <functional>
+#include <memory>
 
 QT_BEGIN_NAMESPACE
 class QNetworkAccessManager;
@@ -18,71 +20,39 @@ namespace BatchSync {
 class ProtocolClient;
 
 /*!
-    One protocol v1 request in flight: GET /entities, .../count or .../changes.
-
-    Created by ProtocolClient and owned by it until finished(); the receiver of finished()
-    deletes it with deleteLater(). finished() is emitted exactly once, always from the event
-    loop (never from inside the call that created the request), also after abort().
-    Lives in the thread of its ProtocolClient.
+    One protocol v1 request in flight: GET /entities, .../count or .../changes. A SourceReply
+    (see there for ownership and the one finished() signal); lives in the thread of its
+    ProtocolClient.
 */
-class ProtocolRequest final : public QObject
+class ProtocolRequest final : public SourceReply
 {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ProtocolRequest)
 
 public:
-    enum class Kind { Entities, Count, Changes };
-    Q_ENUM(Kind)
-
     ~ProtocolRequest() override;
-
-    Kind kind() const { return m_kind; }
-    bool isFinished() const { return m_finished; }
 
     /*!
         Cancels the request. finished() follows with an error of category Aborted,
         unless the request had already finished.
     */
-    void abort();
-
-    /*! The error, if any; category None on success. */
-    const SyncError &error() const { return m_error; }
-
-    /*! Valid after a successful Entities request. */
-    const QList<EntitySchema> &entities() const { return m_entities; }
-    /*! Valid after a successful Count request. */
-    qint64 count() const { return m_count; }
-    /*! Valid after a successful Changes request. */
-    const ChangePage &page() const { return m_page; }
-    /*! Size in bytes of the response body received. */
-    qint64 bytesReceived() const { return m_bytesReceived; }
-
-Q_SIGNALS:
-    void finished();
+    void abort() override;
 
 private:
     friend class ProtocolClient;
     ProtocolRequest(Kind kind, ProtocolClient *client);
 
     void attach(QNetworkReply *reply);
+    void release() override;
     void onReplyFinished();
     void onMetaDataChanged();
     void onReadyRead();
-    void fail(ErrorCategory category, const QString &message, int httpStatus = 0);
-    void finish();
     void handleHttpError(int status);
     void handleNetworkError();
     void parseBody();
     bool checkSize(qint64 bytes);
 
-    Kind m_kind;
-    bool m_finished = false;
     QPointer<QNetworkReply> m_reply;
-    SyncError m_error;
-    QList<EntitySchema> m_entities;
-    qint64 m_count = 0;
-    ChangePage m_page;
-    qint64 m_bytesReceived = 0;
     // What is needed to validate a Changes response.
     EntitySchema m_schema;
     int m_limit = 0;
@@ -97,25 +67,16 @@ private:
     QElapsedTimer m_elapsed;
 };
 
-/*! The parameters of one GET .../changes request. */
-struct ChangesQuery
-{
-    PagingMode mode = PagingMode::Cursor;
-    QString since; //!< cursor (cursor mode) or changedSince (offset mode); empty: from the start
-    qint64 offset = 0; //!< offset mode only
-    int limit = 1000; //!< 1 to Protocol::MaxLimit
-};
-
 /*!
-    The protocol v1 client: builds requests against a base URL such as
-    http://127.0.0.1:8080/api/v1, adds the bearer token, sets a transfer timeout, and turns
-    every response into parsed, validated values or an error with a category and a message a
-    person can act on (HTTP status, the server's "error" text, the network error).
+    The protocol v1 client, the Source of a BatchSync server: builds requests against a base
+    URL such as http://127.0.0.1:8080/api/v1, adds the bearer token, sets a transfer timeout,
+    and turns every response into parsed, validated values or an error with a category and a
+    message a person can act on (HTTP status, the server's "error" text, the network error).
 
     It does not retry: the caller decides (SyncError::isTransient, retryAfterSeconds).
     Lives in one thread, with a QNetworkAccessManager of that thread; not thread-safe.
 */
-class ProtocolClient final : public QObject
+class ProtocolClient final : public Source
 {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ProtocolClient)
@@ -124,6 +85,15 @@ public:
     /*! Uses \a manager (which must live in this thread and outlive the client). */
     explicit ProtocolClient(QNetworkAccessManager *manager, QObject *parent = nullptr);
     ~ProtocolClient() override;
+
+    /*!
+        A SourceFactory for the engine: a client of \a settings' endpoint, token and
+        transfer timeout, with a network access manager of its own, made by \a makeNetwork
+        (for proxies, TLS settings or tests) or a plain one. Both are made where the factory
+        is called, in the engine's worker thread, and the client owns the manager.
+    */
+    static SourceFactory factory(const SyncSettings &settings,
+                                 std::function<QNetworkAccessManager *()> makeNetwork = {});
 
     void setBaseUrl(const QUrl &url);
     QUrl baseUrl() const { return m_baseUrl; }
@@ -140,10 +110,18 @@ public:
     void setMaxResponseSize(qint64 bytes);
     qint64 maxResponseSize() const { return m_maxResponseSize; }
 
-    ProtocolRequest *fetchEntities();
+    /*! Cursor and offset paging; no push (protocol v1). */
+    Capabilities capabilities() const override;
+
+    /*! GET /entities. */
+    ProtocolRequest *fetchEntities() override;
+    /*! GET .../count of \a entity's name. */
+    ProtocolRequest *fetchCount(const EntitySchema &entity, PagingMode mode,
+                                const QString &since) override;
+    /*! GET /entities/{entity}/count. */
     ProtocolRequest *fetchCount(const QString &entity, PagingMode mode, const QString &since);
     /*! GET .../changes; query.limit is clamped to 1..Protocol::MaxLimit. */
-    ProtocolRequest *fetchChanges(const EntitySchema &schema, const ChangesQuery &query);
+    ProtocolRequest *fetchChanges(const EntitySchema &schema, const ChangesQuery &query) override;
 
     /*!
         The URL a request for \a path (relative to the base URL; percent-encoded where
@@ -156,6 +134,7 @@ private:
                           const QList<std::pair<QString, QString>> &query = {});
 
     QNetworkAccessManager *m_manager;
+    std::unique_ptr<QNetworkAccessManager> m_ownedManager; // m_manager, when factory() made it
     QUrl m_baseUrl;
     QString m_token;
     int m_transferTimeout = 30000;

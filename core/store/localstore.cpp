@@ -1492,6 +1492,21 @@ bool LocalStore::saveState(const QString &entity, SyncState state, qint64 done, 
         { syncStateName(state), done, total, category, message }, error);
 }
 
+bool LocalStore::cancelRun(const QString &entity, qint64 done, qint64 total, SyncError *error)
+{
+    clearError(error);
+    if (!checkUsable(error))
+        return false;
+    return updateSyncState(
+        entity,
+        QStringLiteral("Could not cancel the run of entity \"%1\"")
+            .arg(Identifier::printable(entity)),
+        QStringLiteral("UPDATE _sync_state SET state = ?, run_active = 0, run_cursor = NULL, "
+                       "run_cursor_id = NULL, run_done = ?, run_total = ?, "
+                       "error_category = NULL, error_message = NULL WHERE entity = ?"),
+        { syncStateName(SyncState::Idle), done, total }, error);
+}
+
 namespace {
 
 std::optional<StoredEntity> entityFromRow(const QSqlQuery &query)

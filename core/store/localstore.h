@@ -16,7 +16,7 @@ QT_END_NAMESPACE
 /*!
     \file localstore.h
     The local SQLite database: one table per entity and the _sync_state table
-    (see DESIGN.md, "The local database").
+    (see docs/protocol.md, "The local database").
 */
 
 namespace BatchSync {
@@ -155,6 +155,14 @@ public:
     */
     bool saveState(const QString &entity, SyncState state, qint64 done, qint64 total,
                    ErrorCategory errorCategory, const QString &errorMessage, SyncError *error);
+
+    /*!
+        Ends the run without completing it: what its batches committed stays, the run is no
+        longer active (the next run starts from the last completed position) and the state
+        is Idle, with done/total kept for display. A first sync cancelled in bulk-load state
+        stays in it: the next run starts the first sync again.
+    */
+    bool cancelRun(const QString &entity, qint64 done, qint64 total, SyncError *error);
 
     /*!
         Number of rows in the entity's table; -1 when there is no such table. In bulk-load

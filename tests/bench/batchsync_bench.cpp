@@ -7,6 +7,7 @@
 // same run, the raw storage rate of the same rows through the sqlite3 C API.
 
 #include "common/types.h"
+#include "dataviewbench.h"
 #include "engine/syncengine.h"
 #include "mainwindow.h"
 #include "progresspage.h"
@@ -82,6 +83,8 @@ struct Options
     int targetMs = 250; // --batch-target-ms
     double linkMbps = 0; // --link-mbps: a throttled link between client and server; 0: none
     bool gui = false; // the first sync in the desktop window, in this process
+    bool dataview = false; // --dataview: the data view's stalls on a large local database
+    qint64 dataviewRows = 1000000;
 };
 
 const char *const helpEpilogue = R"(
@@ -115,11 +118,21 @@ What it does, per run (--runs R repeats steps 2-5 and reports medians):
      settings (WAL, synchronous=NORMAL, cache_size=-16384, wal_autocheckpoint=10000),
      --batch-size rows plus one state-row update per transaction, prepared statements.
 
+With --dataview it also builds (or, in a --work-dir, reuses) a local database of two
+entities, bench1 with --dataview-rows records (default 1,000,000) and bench2 with a tenth of
+that, written by the local store as a first sync writes them; opens the desktop window on it
+(offscreen, in a child process, no server) and, in its data view, types a filter a key at a
+time, scrolls, sorts by each column and switches entities, and reports the longest event-loop
+stall (dataview_max_stall_ms) and the most the GUI thread itself worked within one stall
+(dataview_max_busy_ms; on a busy machine the rest of a stall is waiting for a CPU).
+--runs 0 --dataview measures only that.
+
 Output: a table, then one line
   RESULT records=N records_per_s=... mb_per_s=... client_peak_rss_mb=...
          server_peak_rss_mb=... baseline_storage_per_s=... first_batch_ms=...
          last_batch_ms=... incremental_s=... batch_size_last=... parse_per_s=...
-         gui_max_stall_ms=... progress_per_s=...
+         gui_max_stall_ms=... progress_per_s=... dataview_max_stall_ms=...
+         dataview_max_busy_ms=...
 (one line; "n/a" where a figure is unavailable). A page's latency is the client's own
 request time for it (request sent -> whole body received, as batchsync.protocol logs it;
 it includes waiting for the server and for the client's own busy thread).
@@ -620,19 +633,6 @@ void guiMessageHandler(QtMsgType, const QMessageLogContext &context, const QStri
     }
 }
 
-// Runs the event loop until \a done or \a timeoutMs; false on timeout.
-bool spinUntil(const std::function<bool()> &done, int timeoutMs)
-{
-    QElapsedTimer timer;
-    timer.start();
-    while (!done()) {
-        if (timer.elapsed() > timeoutMs)
-            return false;
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
-    }
-    return true;
-}
-
 // The first sync in the desktop window, in this process: what a user watches.
 SyncResult runGui(const Options &options, const QString &endpoint, const QString &database,
                   const QString &dataDir, const QString &logPrefix)
@@ -666,7 +666,7 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
     Ui::MainWindow window(desktop);
     window.resize(1100, 700);
     window.show();
-    if (!spinUntil(
+    if (!Bench::spinUntil(
             [&] { return window.engine() && !window.progressPage()->entityNames().isEmpty(); },
             60000)) {
         fail(QStringLiteral("the window did not list the server's entities"));
@@ -701,7 +701,7 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
     clock.start();
     ticker.start();
     syncAll->trigger();
-    if (!spinUntil([&] { return finished; }, 3600 * 1000)) {
+    if (!Bench::spinUntil([&] { return finished; }, 3600 * 1000)) {
         fail(QStringLiteral("the window's sync has been running for an hour"));
         return result;
     }
@@ -1058,6 +1058,14 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         QStringLiteral("gui"),
         QStringLiteral("The first sync runs in the desktop window in this process, and the "
                        "table shows its longest GUI stall and progress updates per second."));
+    const QCommandLineOption dataview(
+        QStringLiteral("dataview"),
+        QStringLiteral("Also measure the data view's longest GUI stall on a large local "
+                       "database (filter, sort, switch entities)."));
+    const QCommandLineOption dataviewRows(
+        QStringLiteral("dataview-rows"),
+        QStringLiteral("Records of the data view's large entity (default 1000000)."),
+        QStringLiteral("N"));
     const QCommandLineOption paging(QStringLiteral("paging"),
                                     QStringLiteral("The client's --paging (default cursor)."),
                                     QStringLiteral("cursor|offset"));
@@ -1097,8 +1105,9 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         QStringLiteral("An extra argument for batchsync, e.g. --client-arg=--concurrency=4 "
                        "(repeatable)."),
         QStringLiteral("ARG"));
-    parser.addOptions({ records, entities, batchSize, batchTarget, linkMbps, gui, paging, ids,
-                        incremental, runs, seed, workDir, keep, clientBin, serverBin, clientArg });
+    parser.addOptions({ records, entities, batchSize, batchTarget, linkMbps, gui, dataview,
+                        dataviewRows, paging, ids, incremental, runs, seed, workDir, keep,
+                        clientBin, serverBin, clientArg });
     if (!parser.parse(app.arguments())) {
         fail(parser.errorText());
         return std::nullopt;
@@ -1140,11 +1149,17 @@ std::optional<Options> parseOptions(QCoreApplication &app)
     options.adaptive = parser.value(batchSize) == u"adaptive";
     if (!integer(records, 1, 100000000, &options.records) || !integer(entities, 1, 64, &entityCount)
         || (!options.adaptive && !integer(batchSize, 100, 10000, &batch))
-        || !integer(batchTarget, 20, 10000, &target) || !integer(runs, 1, 100, &runCount)
+        || !integer(batchTarget, 20, 10000, &target) || !integer(runs, 0, 100, &runCount)
+        || !integer(dataviewRows, 10, 100000000, &options.dataviewRows)
         || !integer(seed, 0, std::numeric_limits<qint64>::max(), &seedValue))
         return std::nullopt;
     options.targetMs = int(target);
     options.gui = parser.isSet(gui);
+    options.dataview = parser.isSet(dataview);
+    if (runCount == 0 && !options.dataview) {
+        fail(QStringLiteral("--runs 0 needs --dataview"));
+        return std::nullopt;
+    }
     if (parser.isSet(linkMbps)) {
         bool ok = false;
         options.linkMbps = parser.value(linkMbps).toDouble(&ok);
@@ -1190,12 +1205,54 @@ std::optional<Options> parseOptions(QCoreApplication &app)
     return options;
 }
 
+// --dataview: the bench's records, as a sync would have stored them.
+Change dataViewRecord(const Options &options, int entity, qint64 index)
+{
+    const Row row = makeRow(options.seed + quint64(entity), index, 0, options.randomIds);
+    return { QString::fromStdString(row.id),
+             QStringLiteral("2026-01-01T00:00:00.000Z"),
+             false,
+             { QString::fromStdString(row.name), QString::fromStdString(row.email),
+               QString::fromStdString(row.note), row.amount, row.quantity, row.active,
+               QString::fromStdString(row.updated) } };
+}
+
+std::optional<Bench::DataViewFigures> measureDataView(const Options &options, const QString &dir)
+{
+    const QString path = dir + QStringLiteral("/dataview.sqlite");
+    QElapsedTimer timer;
+    timer.start();
+    QString error;
+    if (!Bench::prepareDataViewDatabase(
+            path, { schemaOf(0), schemaOf(1) }, { options.dataviewRows, options.dataviewRows / 10 },
+            [&](int entity, qint64 index) { return dataViewRecord(options, entity, index); },
+            &error)) {
+        fail(QStringLiteral("cannot write the data view's database: %1").arg(error));
+        return std::nullopt;
+    }
+    say(QString());
+    say(QStringLiteral("data view: %1 records in bench1, %2 in bench2 (%3 MB, ready in %4 s)")
+            .arg(options.dataviewRows)
+            .arg(options.dataviewRows / 10)
+            .arg(double(fileSize(path)) / 1e6, 0, 'f', 1)
+            .arg(double(timer.elapsed()) / 1000, 0, 'f', 1));
+    QStringList report;
+    const std::optional<Bench::DataViewFigures> stall = Bench::runDataViewChild(
+        path, QStringLiteral("Lovelace"), dir + QStringLiteral("/dataview"), &report, &error);
+    for (const QString &line : std::as_const(report))
+        say(QStringLiteral("  ") + line);
+    if (!stall)
+        fail(error);
+    return stall;
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
 {
     bool gui = false;
-    const bool guiChild = argc > 1 && qstrcmp(argv[1], "--gui-child") == 0;
+    const bool dataviewChild = argc > 1 && qstrcmp(argv[1], "--dataview-child") == 0;
+    const bool guiChild = dataviewChild || (argc > 1 && qstrcmp(argv[1], "--gui-child") == 0);
     for (int i = 1; i < argc; ++i)
         gui = gui || qstrcmp(argv[i], "--gui") == 0 || guiChild;
     if (gui && !qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
@@ -1204,6 +1261,8 @@ int main(int argc, char *argv[])
         ? std::make_unique<QApplication>(argc, argv)
         : std::make_unique<QCoreApplication>(argc, argv);
     QCoreApplication &app = *application;
+    if (dataviewChild)
+        return Bench::dataViewChildMain(app.arguments());
     if (guiChild)
         return guiChildMain(app.arguments());
     const std::optional<Options> parsed = parseOptions(app);
@@ -1255,17 +1314,19 @@ int main(int argc, char *argv[])
     timer.start();
     QString error;
     qint64 generated = 0;
-    if (!writeServerData(serverDb, options, 0, {}, &generated, &error)) {
+    if (options.runs > 0 && !writeServerData(serverDb, options, 0, {}, &generated, &error)) {
         fail(QStringLiteral("cannot generate the server data: %1").arg(error));
         return 1;
     }
-    const double generateSeconds = double(timer.nsecsElapsed()) / 1e9;
-    say(QStringLiteral("generated %1 records on the server in %2 s (%3 records/s, %4 MB "
-                       "database)")
-            .arg(generated)
-            .arg(generateSeconds, 0, 'f', 2)
-            .arg(double(generated) / generateSeconds, 0, 'f', 0)
-            .arg(double(fileSize(serverDb)) / 1e6, 0, 'f', 1));
+    if (options.runs > 0) {
+        const double generateSeconds = double(timer.nsecsElapsed()) / 1e9;
+        say(QStringLiteral("generated %1 records on the server in %2 s (%3 records/s, %4 MB "
+                           "database)")
+                .arg(generated)
+                .arg(generateSeconds, 0, 'f', 2)
+                .arg(double(generated) / generateSeconds, 0, 'f', 0)
+                .arg(double(fileSize(serverDb)) / 1e6, 0, 'f', 1));
+    }
 
     std::vector<RunFigures> figures;
     for (int run = 1; run <= options.runs; ++run) {
@@ -1435,12 +1496,21 @@ int main(int argc, char *argv[])
                      number(m(&RunFigures::firstMs), 1), number(m(&RunFigures::lastMs), 1),
                      number(m(&RunFigures::incrementalSeconds), 3)));
     }
+    std::optional<double> dataviewStall, dataviewBusy;
+    if (options.dataview) {
+        const std::optional<Bench::DataViewFigures> dataview = measureDataView(options, dir);
+        if (!dataview)
+            return 1;
+        dataviewStall = dataview->maxStallMs;
+        dataviewBusy = dataview->maxBusyMs;
+    }
     say(QString());
     say(QStringLiteral("RESULT records=%1 records_per_s=%2 mb_per_s=%3 client_peak_rss_mb=%4 "
                        "server_peak_rss_mb=%5 baseline_storage_per_s=%6 first_batch_ms=%7 "
                        "last_batch_ms=%8 incremental_s=%9 batch_size_last=%10 parse_per_s=%11 "
-                       "gui_max_stall_ms=%12 progress_per_s=%13")
-            .arg(options.records)
+                       "gui_max_stall_ms=%12 progress_per_s=%13 dataview_max_stall_ms=%14 "
+                       "dataview_max_busy_ms=%15")
+            .arg(options.runs > 0 ? options.records : 0)
             .arg(number(m(&RunFigures::recordsPerSecond), 0),
                  number(m(&RunFigures::mbPerSecond), 1), number(m(&RunFigures::clientRssMb), 1),
                  number(m(&RunFigures::serverRssMb), 1), number(m(&RunFigures::baseline), 0),
@@ -1448,6 +1518,7 @@ int main(int argc, char *argv[])
                  number(m(&RunFigures::incrementalSeconds), 3),
                  number(m(&RunFigures::lastLimit), 0), number(m(&RunFigures::parsePerSecond), 0),
                  number(m(&RunFigures::guiMaxStallMs), 0),
-                 number(m(&RunFigures::progressPerSecond), 1)));
+                 number(m(&RunFigures::progressPerSecond), 1), number(dataviewStall, 0),
+                 number(dataviewBusy, 0)));
     return 0;
 }

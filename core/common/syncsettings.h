@@ -21,6 +21,7 @@ struct SyncSettings
     static constexpr int MinTargetBatchMs = 20;
     static constexpr int MaxTargetBatchMs = 10000;
 
+    SourceKind source = SourceKind::Protocol; //!< what speaks at the endpoint
     QUrl endpoint; //!< protocol base URL, e.g. http://127.0.0.1:8080/api/v1
     QString token; //!< bearer token; empty: none
     QString databasePath; //!< the local SQLite file

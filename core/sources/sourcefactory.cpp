@@ -1,0 +1,16 @@
+#include "sourcefactory.h"
+
+#include "protocol/protocolclient.h"
+
+namespace BatchSync {
+
+SourceFactory sourceFactory(const SyncSettings &settings)
+{
+    switch (settings.source) {
+    case SourceKind::Protocol:
+        break;
+    }
+    return ProtocolClient::factory(settings);
+}
+
+} // namespace BatchSync

@@ -1,0 +1,384 @@
+#include "recordworker.h"
+
+#include "common/identifier.h"
+
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMetaObject>
+#include <QMutexLocker>
+#include <QSqlDatabase>
+#include <QSqlDriver>
+#include <QSqlError>
+#include <QSqlRecord>
+#include <sqlite3.h>
+
+#ifdef Q_OS_LINUX
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace BatchSync::Ui {
+
+namespace {
+
+// LIKE's own wildcards in the user's text match themselves.
+QString likePattern(const QString &text)
+{
+    QString escaped = text;
+    escaped.replace(QLatin1Char('\\'), QStringLiteral("\\\\"));
+    escaped.replace(QLatin1Char('%'), QStringLiteral("\\%"));
+    escaped.replace(QLatin1Char('_'), QStringLiteral("\\_"));
+    return QLatin1Char('%') + escaped + QLatin1Char('%');
+}
+
+bool isTextType(FieldType type)
+{
+    return type == FieldType::String || type == FieldType::DateTime;
+}
+
+bool wasInterrupted(const QSqlQuery &query)
+{
+    return query.lastError().nativeErrorCode() == QString::number(SQLITE_INTERRUPT);
+}
+
+// The field types the engine stored with the entity (_sync_state.fields): the declared
+// column types cannot tell a bool from an int.
+QHash<QString, FieldType> storedFieldTypes(const QSqlDatabase &db, const QString &entity)
+{
+    QHash<QString, FieldType> types;
+    QSqlQuery query(db);
+    query.setForwardOnly(true);
+    if (!query.prepare(QStringLiteral("SELECT fields FROM _sync_state WHERE entity = ?")))
+        return types; // not a table of ours: the declared types will do
+    query.addBindValue(entity);
+    if (!query.exec() || !query.next())
+        return types;
+    const QJsonArray fields = QJsonDocument::fromJson(query.value(0).toString().toUtf8()).array();
+    for (const QJsonValue &field : fields) {
+        const QJsonObject object = field.toObject();
+        const auto type = fieldTypeFromName(object.value(QStringLiteral("type")).toString());
+        if (type)
+            types.insert(object.value(QStringLiteral("name")).toString(), *type);
+    }
+    return types;
+}
+
+} // namespace
+
+RecordWorker::RecordWorker(const QString &connectionName, QObject *parent)
+    : QObject(parent)
+    , m_connectionName(connectionName)
+{
+}
+
+RecordWorker::~RecordWorker()
+{
+    close();
+}
+
+void RecordWorker::supersede(quint64 generation)
+{
+    m_latest.storeRelease(generation);
+    const QMutexLocker locker(&m_handleMutex);
+    if (m_handle)
+        sqlite3_interrupt(m_handle);
+}
+
+void RecordWorker::yieldToTheWindow()
+{
+#ifdef Q_OS_LINUX
+    // A sort of a million rows takes seconds of CPU; on a busy machine it must not take the
+    // window's turn. Linux gives each thread a nice value of its own (Qt's thread priorities
+    // do nothing for ordinary threads there).
+    const auto thread = id_t(syscall(SYS_gettid));
+    setpriority(PRIO_PROCESS, thread, getpriority(PRIO_PROCESS, thread) + 5);
+#endif
+}
+
+void RecordWorker::setDatabasePath(const QString &path)
+{
+    close();
+    m_path = path;
+}
+
+bool RecordWorker::ensureOpen(QString *error)
+{
+    if (m_open)
+        return true;
+    // Opening never creates the file: until the engine made it there is nothing to show.
+    if (m_path.isEmpty() || !QFileInfo::exists(m_path)) {
+        *error = tr("No local data yet");
+        return false;
+    }
+    QSqlDatabase db = QSqlDatabase::contains(m_connectionName)
+        ? QSqlDatabase::database(m_connectionName, false)
+        : QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connectionName);
+    db.setDatabaseName(m_path);
+    // Read-only, and never waiting long for the engine's writer: WAL readers do not block.
+    db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=200"));
+    if (!db.open()) {
+        *error = tr("Cannot open %1: %2").arg(m_path, db.lastError().text());
+        return false;
+    }
+    const QVariant handle = db.driver()->handle();
+    if (handle.isValid() && qstrcmp(handle.typeName(), "sqlite3*") == 0) {
+        const QMutexLocker locker(&m_handleMutex);
+        m_handle = *static_cast<sqlite3 *const *>(handle.constData());
+    }
+    m_open = true;
+    return true;
+}
+
+void RecordWorker::close()
+{
+    m_cursor.reset();
+    m_open = false;
+    // Under the mutex: supersede() never interrupts a connection that is closing or gone.
+    const QMutexLocker locker(&m_handleMutex);
+    m_handle = nullptr;
+    if (QSqlDatabase::contains(m_connectionName)) {
+        QSqlDatabase::database(m_connectionName, false).close();
+        QSqlDatabase::removeDatabase(m_connectionName);
+    }
+}
+
+void RecordWorker::dropStaleCursor()
+{
+    // An interrupted connection interrupts every statement it starts until none of its
+    // statements is active any more: the superseded cursor must go first.
+    if (m_cursor && isStale(m_cursorGeneration))
+        m_cursor.reset();
+}
+
+void RecordWorker::listEntities()
+{
+    dropStaleCursor();
+    QString error;
+    if (!ensureOpen(&error)) {
+        Q_EMIT entitiesListed({}, error);
+        return;
+    }
+    // Twice at most: a newer query may interrupt the first attempt.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        QStringList names;
+        QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+        query.setForwardOnly(true);
+        // Every table of the local database contract is an entity, except the bookkeeping.
+        if (query.exec(QStringLiteral("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                      "ORDER BY name"))) {
+            while (query.next()) {
+                const QString name = query.value(0).toString();
+                if (Identifier::check(name, u"entity").isEmpty())
+                    names.append(name);
+            }
+            if (!query.lastError().isValid()) {
+                Q_EMIT entitiesListed(names, QString());
+                return;
+            }
+        }
+        if (!wasInterrupted(query)) {
+            Q_EMIT entitiesListed({},
+                                  tr("Cannot read %1: %2").arg(m_path, query.lastError().text()));
+            return;
+        }
+        dropStaleCursor();
+    }
+    Q_EMIT entitiesListed({}, tr("Cannot read %1: interrupted").arg(m_path));
+}
+
+RecordColumns RecordWorker::columnsOf(const QString &entity, QString *error)
+{
+    RecordColumns columns;
+    const QSqlDatabase db = QSqlDatabase::database(m_connectionName, false);
+    const QHash<QString, FieldType> stored = storedFieldTypes(db, entity);
+    QSqlQuery query(db);
+    query.setForwardOnly(true);
+    query.prepare(QStringLiteral("SELECT name, type FROM pragma_table_info(?) ORDER BY cid"));
+    query.addBindValue(entity);
+    if (!query.exec()) {
+        *error = query.lastError().text();
+        return columns;
+    }
+    columns.append({ QStringLiteral("id"), FieldType::String });
+    while (query.next()) {
+        const QString name = query.value(0).toString();
+        // Bookkeeping columns start with '_'; "id" is first already.
+        if (!Identifier::check(name, u"field").isEmpty())
+            continue;
+        RecordColumn column { name, FieldType::String };
+        if (const auto found = stored.constFind(name); found != stored.cend()) {
+            column.type = *found;
+        } else {
+            const QString declared = query.value(1).toString().toUpper();
+            if (declared.contains(QLatin1String("INT")))
+                column.type = FieldType::Int;
+            else if (declared.contains(QLatin1String("REAL")))
+                column.type = FieldType::Real;
+        }
+        columns.append(column);
+    }
+    if (query.lastError().isValid()) {
+        *error = query.lastError().text();
+        return {};
+    }
+    if (columns.size() == 1) { // no table of that name (any more)
+        *error = tr("no such table");
+        return {};
+    }
+    return columns;
+}
+
+QString RecordWorker::whereClause(const RecordQuery &query) const
+{
+    QStringList conditions;
+    for (const RecordColumn &column : m_textColumns)
+        conditions.append(Identifier::quoted(column.name) + QStringLiteral(" LIKE ? ESCAPE '\\'"));
+    if (query.filter.isEmpty() || conditions.isEmpty())
+        return QString();
+    return QStringLiteral(" WHERE ") + conditions.join(QStringLiteral(" OR "));
+}
+
+void RecordWorker::bindFilter(QSqlQuery &query, const RecordQuery &request) const
+{
+    const QString pattern = likePattern(request.filter);
+    for (qsizetype i = 0; i < m_textColumns.size(); ++i)
+        query.addBindValue(pattern);
+}
+
+void RecordWorker::failed(quint64 generation, const QString &what, const QSqlQuery &query)
+{
+    // An interrupted statement belongs to a superseded query: nobody waits for it.
+    if (!isStale(generation) && !wasInterrupted(query))
+        Q_EMIT queryFailed(generation, tr("%1: %2").arg(what, query.lastError().text()));
+}
+
+void RecordWorker::runQuery(quint64 generation, const RecordQuery &query, int chunk)
+{
+    m_cursor.reset();
+    if (isStale(generation))
+        return; // a newer one is queued behind this one
+    QString error;
+    if (!ensureOpen(&error)) {
+        Q_EMIT queryFailed(generation, error);
+        return;
+    }
+    if (!Identifier::check(query.entity, u"entity").isEmpty()) {
+        Q_EMIT queryFailed(generation, tr("%1 is not an entity").arg(query.entity));
+        return;
+    }
+    const RecordColumns columns = columnsOf(query.entity, &error);
+    if (columns.isEmpty()) {
+        if (!isStale(generation))
+            Q_EMIT queryFailed(generation, tr("Cannot read %1: %2").arg(query.entity, error));
+        return;
+    }
+    QStringList select;
+    QString order;
+    m_textColumns.clear();
+    for (const RecordColumn &column : columns) {
+        select.append(Identifier::quoted(column.name));
+        if (isTextType(column.type))
+            m_textColumns.append(column);
+        if (column.name == query.sortField) {
+            order = QStringLiteral(" ORDER BY %1 %2")
+                        .arg(Identifier::quoted(column.name),
+                             query.order == Qt::DescendingOrder ? QStringLiteral("DESC")
+                                                                : QStringLiteral("ASC"));
+        }
+    }
+    const QString where = whereClause(query);
+    auto cursor = std::make_unique<QSqlQuery>(QSqlDatabase::database(m_connectionName, false));
+    cursor->setForwardOnly(true);
+    cursor->prepare(QStringLiteral("SELECT %1 FROM %2%3%4")
+                        .arg(select.join(QStringLiteral(", ")), Identifier::quoted(query.entity),
+                             where, order));
+    if (!where.isEmpty())
+        bindFilter(*cursor, query);
+    // Sorting by a column without an index sorts the whole table here, before the first row.
+    if (!cursor->exec()) {
+        failed(generation, tr("Cannot read %1").arg(query.entity), *cursor);
+        return;
+    }
+    m_cursor = std::move(cursor);
+    m_cursorGeneration = generation;
+    m_columnCount = int(columns.size());
+    sendRows(generation, columns, chunk, true);
+    if (isStale(generation))
+        return;
+    // Counted after the first rows are on screen, and after any fetch already asked for.
+    QMetaObject::invokeMethod(
+        this, [this, generation, query] { count(generation, query); }, Qt::QueuedConnection);
+}
+
+void RecordWorker::fetch(quint64 generation, int chunk)
+{
+    dropStaleCursor();
+    if (!m_cursor || m_cursorGeneration != generation)
+        return;
+    sendRows(generation, {}, chunk, false);
+}
+
+void RecordWorker::sendRows(quint64 generation, const RecordColumns &columns, int chunk, bool first)
+{
+    RecordRows rows;
+    rows.reserve(chunk);
+    bool atEnd = false;
+    while (rows.size() < chunk) {
+        if (!m_cursor->next()) {
+            atEnd = true;
+            break;
+        }
+        QVariantList row;
+        row.reserve(m_columnCount);
+        for (int i = 0; i < m_columnCount; ++i)
+            row.append(m_cursor->value(i));
+        rows.append(std::move(row));
+    }
+    if (atEnd) {
+        const bool error = m_cursor->lastError().isValid();
+        if (error) {
+            failed(generation, tr("Cannot read the rows"), *m_cursor);
+            m_cursor.reset();
+            return;
+        }
+        // Done: let go of the read snapshot, so that the next query sees the latest commits.
+        m_cursor.reset();
+    }
+    if (!isStale(generation))
+        Q_EMIT rowsReady(generation, columns, rows, first, atEnd);
+}
+
+void RecordWorker::count(quint64 generation, const RecordQuery &request)
+{
+    dropStaleCursor();
+    if (isStale(generation))
+        return;
+    const QSqlDatabase db = QSqlDatabase::database(m_connectionName, false);
+    const QString table = Identifier::quoted(request.entity);
+    QSqlQuery query(db);
+    query.setForwardOnly(true);
+    if (!query.exec(QStringLiteral("SELECT count(*) FROM %1").arg(table)) || !query.next()) {
+        failed(generation, tr("Cannot count %1").arg(request.entity), query);
+        return;
+    }
+    const qint64 total = query.value(0).toLongLong();
+    qint64 matching = total;
+    const QString where = whereClause(request);
+    if (!where.isEmpty()) {
+        query.finish();
+        query.prepare(QStringLiteral("SELECT count(*) FROM %1%2").arg(table, where));
+        bindFilter(query, request);
+        if (!query.exec() || !query.next()) {
+            failed(generation, tr("Cannot count %1").arg(request.entity), query);
+            return;
+        }
+        matching = query.value(0).toLongLong();
+    }
+    if (!isStale(generation))
+        Q_EMIT countsReady(generation, total, matching);
+}
+
+} // namespace BatchSync::Ui
