@@ -1,7 +1,7 @@
 #include "common/types.h"
 #include "engine/batchsizer.h"
 #include "engine/syncengine.h"
-#include "protocol/protocolclient.h"
+#include "sources/protocol/protocolclient.h"
 #include "server/serverstore.h"
 #include "server/syncserver.h"
 #include "store/localstore.h"

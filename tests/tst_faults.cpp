@@ -5,7 +5,7 @@
 
 #include "common/types.h"
 #include "engine/syncengine.h"
-#include "protocol/protocolclient.h"
+#include "sources/protocol/protocolclient.h"
 #include "server/serverstore.h"
 #include "server/syncserver.h"
 #include "testutil/fakenetwork.h"

@@ -7,8 +7,8 @@
 #include "common/identifier.h"
 #include "common/timestamp.h"
 #include "common/types.h"
-#include "protocol/protocolparser.h"
-#include "protocol/protocolparser_p.h"
+#include "sources/protocol/protocolparser.h"
+#include "sources/protocol/protocolparser_p.h"
 #include "testutil/pagediff.h"
 
 #include <QElapsedTimer>

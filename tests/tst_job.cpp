@@ -320,6 +320,14 @@ private Q_SLOTS:
         QCOMPARE(last.done,
                  engine.job(QStringLiteral("alpha"))->progress().done
                      + engine.job(QStringLiteral("beta"))->progress().done);
+
+        // The next sync's overall progress is of its own runs only.
+        m_feed->put(QStringLiteral("beta"), QStringLiteral("beta-new"),
+                    { QStringLiteral("new"), qint64(1) });
+        engine.start(QStringLiteral("beta"));
+        QVERIFY(finished.wait(10000));
+        QCOMPARE(engine.overallProgress().done, qint64(1));
+        QCOMPARE(engine.overallProgress().total, qint64(1));
     }
 
     void estimatorSmoothsOnceASecond()

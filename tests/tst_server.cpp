@@ -5,7 +5,7 @@
 
 #include "common/identifier.h"
 #include "common/timestamp.h"
-#include "protocol/protocolparser.h"
+#include "sources/protocol/protocolparser.h"
 #include "server/demodata.h"
 #include "server/pgserverstore.h"
 #include "server/serverstore.h"

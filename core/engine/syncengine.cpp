@@ -149,6 +149,11 @@ void SyncEngine::onBusyChanged(bool busy)
         return;
     m_busy = busy;
     if (busy) {
+        // A new sync: the overall progress is of its runs (and of paused ones, still open).
+        m_participants.removeIf([this](const QString &entity) {
+            const SyncJob *job = m_jobs.value(entity);
+            return !job || !job->isRunOpen();
+        });
         m_estimateTimer.start();
         return;
     }
@@ -159,14 +164,6 @@ void SyncEngine::onBusyChanged(bool busy)
 
 void SyncEngine::onRunStarted(const QString &entity)
 {
-    if (!m_busy || m_participants.isEmpty()) {
-        // A new sync: the overall progress starts over with it.
-        bool anyOpen = false;
-        for (const SyncJob *job : std::as_const(m_jobs))
-            anyOpen = anyOpen || job->isRunOpen();
-        if (!anyOpen)
-            m_participants.clear();
-    }
     if (!m_participants.contains(entity))
         m_participants.append(entity);
     m_estimates[entity].restart(m_clock.elapsed());

@@ -1,6 +1,6 @@
 #include "sourcefactory.h"
 
-#include "protocol/protocolclient.h"
+#include "sources/protocol/protocolclient.h"
 
 namespace BatchSync {
 

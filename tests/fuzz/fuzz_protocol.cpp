@@ -8,7 +8,7 @@
 #include "common/identifier.h"
 #include "common/timestamp.h"
 #include "common/types.h"
-#include "protocol/protocolparser.h"
+#include "sources/protocol/protocolparser.h"
 
 #include <QByteArray>
 #include <QSet>

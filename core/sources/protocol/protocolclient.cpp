@@ -1,7 +1,7 @@
 #include "protocolclient.h"
 
 #include "common/logging.h"
-#include "protocol/protocolparser.h"
+#include "sources/protocol/protocolparser.h"
 
 #include <QDateTime>
 #include <QLocale>
