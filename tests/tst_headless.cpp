@@ -662,8 +662,11 @@ void TestHeadless::liveDisplayOnTerminal()
     command += syncArguments(server) + QStringList { "--batch-size", "100" };
     for (QString &word : command)
         word = QLatin1Char('\'') + word + QLatin1Char('\'');
+    // A terminal that draws, whatever the caller's TERM (an editor's shell may say "dumb").
+    QProcessEnvironment terminal;
+    terminal.insert(QStringLiteral("TERM"), QStringLiteral("xterm-256color"));
     const RunResult result
-        = run({}, RunTimeoutMs, {}, {}, script,
+        = run({}, RunTimeoutMs, {}, terminal, script,
               { "-q", "-f", "-e", "-c", command.join(QLatin1Char(' ')), "/dev/null" });
     VERIFY_RUN(result.exitedWith(0), result);
     // Lines redrawn in place (cursor up, erase line), then the summary.
@@ -1281,8 +1284,24 @@ void TestHeadless::invalidSavedSettings()
     VERIFY_RUN(result.err.contains(settingsPath()), result);
     QVERIFY(!QFileInfo::exists(databasePath()));
 
+    // The window, which starts from the same profile, refuses it the same way.
+    QProcessEnvironment offscreen;
+    offscreen.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+    result = run({ "--db", databasePath() }, RunTimeoutMs, {}, offscreen);
+    VERIFY_RUN(result.exitedWith(2), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("batch size")), result);
+    VERIFY_RUN(result.err.contains(settingsPath()), result);
+
     result = run({ "--headless", "--db", databasePath(), "--batch-size", "100" });
     VERIFY_RUN(result.exitedWith(0), result);
+    QCOMPARE(server.server()->changesServed(), qint64(200));
+
+    // A source this version does not know: no flag can stand in for it.
+    saveSettings({ { "connection/batchSize", 100 }, { "connection/source", "elsewhere" } });
+    result = run({ "--headless", "--db", databasePath() });
+    VERIFY_RUN(result.exitedWith(2), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("\"elsewhere\"")), result);
+    VERIFY_RUN(result.err.contains(settingsPath()), result);
     QCOMPARE(server.server()->changesServed(), qint64(200));
 }
 

@@ -1,6 +1,5 @@
 // The desktop window, driven with QTest under the offscreen platform against real servers.
 
-#include "appsettings.h"
 #include "dataview.h"
 #include "engine/syncengine.h"
 #include "entityrow.h"
@@ -9,9 +8,12 @@
 #include "progresspage.h"
 #include "server/syncserver.h"
 #include "settingsdialog.h"
+#include "shared/demosession.h"
+#include "shared/profile.h"
 #include "testutil/fetchall.h"
 #include "testutil/testserver.h"
 #include "uitext.h"
+#include "windowlayout.h"
 
 #include <QAction>
 #include <QApplication>
@@ -42,6 +44,7 @@
 
 using namespace BatchSync;
 using namespace BatchSync::Ui;
+using BatchSync::App::Profile;
 using BatchSync::Test::fetchAll;
 
 namespace {
@@ -143,31 +146,38 @@ private:
     DesktopOptions optionsFor(const QUrl &endpoint, int batchSize = 100, int concurrency = 3)
     {
         DesktopOptions options;
-        options.endpoint = endpoint;
+        options.profile.endpoint = endpoint;
+        options.demo = m_demo.get();
         options.databasePath = m_dir->filePath(QStringLiteral("local.sqlite"));
         options.dataDirectory = m_dir->path();
-        options.batchSize = batchSize;
-        options.concurrency = concurrency;
-        options.retryBaseDelayMs = 20;
-        options.retryMaxDelayMs = 100;
-        options.retryGiveUpMs = 400;
+        options.profile.batchSize = batchSize;
+        options.profile.concurrency = concurrency;
+        options.tuning.retryBaseDelayMs = 20;
+        options.tuning.retryMaxDelayMs = 100;
+        options.tuning.retryGiveUpMs = 400;
         return options;
     }
 
     DesktopOptions demoOptions(const QString &localName)
     {
         DesktopOptions options;
+        options.demo = m_demo.get();
         options.databasePath = m_dir->filePath(localName);
         options.dataDirectory = m_dir->path();
-        // Shared by the demo tests: the demo data is created once.
-        options.demoServerPath = m_suiteDir.filePath(QStringLiteral("demo-server.sqlite"));
-        // At full speed: the stall measured is the worst case, and the suite stays quick.
-        options.demoPageDelayMs = 0;
         return options;
+    }
+
+    /*! The local database the profile's rule gives \a endpoint in \a directory. */
+    static QString databasePathFor(const QUrl &endpoint, const QString &directory = QString())
+    {
+        Profile profile;
+        profile.endpoint = endpoint;
+        return profile.databasePath(directory);
     }
 
     QTemporaryDir m_suiteDir;
     std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<App::DemoSession> m_demo;
 
 private Q_SLOTS:
     void initTestCase()
@@ -188,9 +198,18 @@ private Q_SLOTS:
         m_dir = std::make_unique<QTemporaryDir>();
         QVERIFY(m_dir->isValid());
         QSettings().clear();
+        // Shared by the demo tests: the demo data is created once. At full speed: the stall
+        // measured is the worst case, and the suite stays quick.
+        m_demo = std::make_unique<App::DemoSession>(
+            m_suiteDir.filePath(QStringLiteral("demo-server.sqlite")));
+        m_demo->setPageDelay(0);
     }
 
-    void cleanup() { m_dir.reset(); }
+    void cleanup()
+    {
+        m_demo.reset();
+        m_dir.reset();
+    }
 
     void pageListsTheServersEntities()
     {
@@ -439,7 +458,7 @@ private Q_SLOTS:
         server.addCustomers(500, 1, customers);
         {
             DesktopOptions options = optionsFor(server.baseUrl());
-            options.token = QStringLiteral("secret");
+            options.profile.token = QStringLiteral("secret");
             MainWindow window(options);
             QTRY_VERIFY_WITH_TIMEOUT(rowOf(window, customers), 10000);
             child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
@@ -449,7 +468,7 @@ private Q_SLOTS:
         DesktopOptions options = optionsFor(
             deadServer ? QUrl(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(unusedPort()))
                        : server.baseUrl());
-        options.token = QStringLiteral("wrong");
+        options.profile.token = QStringLiteral("wrong");
         MainWindow window(options);
         window.show();
         // Listing the entities fails at once: the page and the log say why.
@@ -483,35 +502,38 @@ private Q_SLOTS:
 
     void settingsRoundTripThroughQSettings()
     {
-        AppSettings settings;
-        settings.setEndpoint(QUrl(QStringLiteral("https://sync.example.com/api/v1")));
-        settings.setToken(QStringLiteral("s3cret-token"));
-        settings.setPaging(PagingMode::Offset);
-        settings.setBatchSize(2500);
-        settings.setConcurrency(5);
-        settings.setWindowGeometry(QByteArrayLiteral("geometry"));
-        settings.setSplitterState(QByteArrayLiteral("splitter"));
-        settings.setColumnStates({ { QStringLiteral("customers"), QByteArrayLiteral("columns") } });
+        Profile settings;
+        settings.endpoint = QUrl(QStringLiteral("https://sync.example.com/api/v1"));
+        settings.token = QStringLiteral("s3cret-token");
+        settings.paging = PagingMode::Offset;
+        settings.batchSize = 2500;
+        settings.concurrency = 5;
+        WindowLayout layout;
+        layout.geometry = QByteArrayLiteral("geometry");
+        layout.splitterState = QByteArrayLiteral("splitter");
+        layout.columnStates = { { QStringLiteral("customers"), QByteArrayLiteral("columns") } };
         QVERIFY(settings.validate().isEmpty());
         settings.save();
+        layout.save();
 
-        const AppSettings loaded = AppSettings::load();
-        QCOMPARE(loaded.endpoint(), settings.endpoint());
-        QCOMPARE(loaded.token(), settings.token());
-        QCOMPARE(loaded.paging(), PagingMode::Offset);
-        QCOMPARE(loaded.batchSize(), 2500);
-        QCOMPARE(loaded.concurrency(), 5);
-        QCOMPARE(loaded.windowGeometry(), QByteArrayLiteral("geometry"));
-        QCOMPARE(loaded.splitterState(), QByteArrayLiteral("splitter"));
-        QCOMPARE(loaded.columnStates().value(QStringLiteral("customers")),
+        const Profile loaded = Profile::load();
+        QCOMPARE(loaded.endpoint, settings.endpoint);
+        QCOMPARE(loaded.token, settings.token);
+        QCOMPARE(loaded.paging, PagingMode::Offset);
+        QCOMPARE(loaded.batchSize, 2500);
+        QCOMPARE(loaded.concurrency, 5);
+        const WindowLayout loadedLayout = WindowLayout::load();
+        QCOMPARE(loadedLayout.geometry, QByteArrayLiteral("geometry"));
+        QCOMPARE(loadedLayout.splitterState, QByteArrayLiteral("splitter"));
+        QCOMPARE(loadedLayout.columnStates.value(QStringLiteral("customers")),
                  QByteArrayLiteral("columns"));
-        QVERIFY(loaded.sameConnection(settings));
+        QVERIFY(loaded == settings);
 
         // Defaults when nothing is stored: the embedded demo.
         QSettings().clear();
-        const AppSettings defaults = AppSettings::load();
+        const Profile defaults = Profile::load();
         QVERIFY(defaults.isEmbeddedDemo());
-        QCOMPARE(defaults.batchSize(), SyncSettings::DefaultBatchSize);
+        QCOMPARE(defaults.batchSize, SyncSettings::DefaultBatchSize);
         QVERIFY(defaults.validate().isEmpty());
     }
 
@@ -549,17 +571,17 @@ private Q_SLOTS:
         QFETCH(int, batchSize);
         QFETCH(int, concurrency);
         QFETCH(bool, valid);
-        AppSettings settings;
-        settings.setEndpoint(endpoint.isEmpty() ? QUrl() : QUrl(endpoint, QUrl::StrictMode));
-        settings.setToken(token);
-        settings.setBatchSize(batchSize);
-        settings.setConcurrency(concurrency);
+        Profile settings;
+        settings.endpoint = endpoint.isEmpty() ? QUrl() : QUrl(endpoint, QUrl::StrictMode);
+        settings.token = token;
+        settings.batchSize = batchSize;
+        settings.concurrency = concurrency;
         const QString reason = settings.validate();
         QCOMPARE(reason.isEmpty(), valid);
 
         // The dialog shows the same reason and refuses OK (its spin boxes clamp the numbers).
         if (batchSize >= 100 && batchSize <= 10000 && concurrency >= 1 && concurrency <= 16) {
-            SettingsDialog dialog(AppSettings {});
+            SettingsDialog dialog(Profile {});
             child<QLineEdit>(dialog, QStringLiteral("endpointEdit"))->setText(endpoint);
             child<QLineEdit>(dialog, QStringLiteral("tokenEdit"))->setText(token);
             QCOMPARE(dialog.validate().isEmpty(), valid);
@@ -569,26 +591,23 @@ private Q_SLOTS:
             dialog.accept();
             QCOMPARE(dialog.result() == QDialog::Accepted, valid);
             if (valid)
-                QCOMPARE(dialog.settings().endpoint().toString(), endpoint);
+                QCOMPARE(dialog.profile().endpoint.toString(), endpoint);
         }
     }
 
     void eachEndpointHasItsOwnDatabase()
     {
         const QString dir = m_dir->path();
-        const QString demo = AppSettings::databasePathFor(QUrl(), dir);
+        const QString demo = databasePathFor(QUrl(), dir);
         QVERIFY(demo.endsWith(QStringLiteral("/demo.sqlite")));
-        const QString a
-            = AppSettings::databasePathFor(QUrl(QStringLiteral("http://a.example/api/v1")), dir);
-        const QString b
-            = AppSettings::databasePathFor(QUrl(QStringLiteral("http://b.example/api/v1")), dir);
+        const QString a = databasePathFor(QUrl(QStringLiteral("http://a.example/api/v1")), dir);
+        const QString b = databasePathFor(QUrl(QStringLiteral("http://b.example/api/v1")), dir);
         QVERIFY(a != b && a != demo);
         QVERIFY(a.startsWith(dir));
-        QCOMPARE(
-            AppSettings::databasePathFor(QUrl(QStringLiteral("HTTP://A.example/api/v1/")), dir), a);
-        QVERIFY(AppSettings::databasePathFor(QUrl(QStringLiteral("http://a.example/api/v1")))
+        QCOMPARE(databasePathFor(QUrl(QStringLiteral("HTTP://A.example/api/v1/")), dir), a);
+        QVERIFY(databasePathFor(QUrl(QStringLiteral("http://a.example/api/v1")))
                     .startsWith(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)));
-        QVERIFY(AppSettings::demoServerPathFor(dir) != demo);
+        QVERIFY(Profile::demoServerPath(dir) != demo);
     }
 
     void switchingEndpointsNeverMixesTheirData()
@@ -608,18 +627,18 @@ private Q_SLOTS:
         child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
         QTRY_VERIFY_WITH_TIMEOUT(barFull(window, QStringLiteral("customers")), SyncTimeoutMs);
         const QString firstPath = window.databasePath();
-        QCOMPARE(firstPath, AppSettings::databasePathFor(first.baseUrl(), m_dir->path()));
+        QCOMPARE(firstPath, databasePathFor(first.baseUrl(), m_dir->path()));
 
         // A change that keeps the endpoint keeps the database.
-        AppSettings settings = window.currentSettings();
-        settings.setBatchSize(500);
-        QVERIFY(window.applySettings(settings));
+        Profile settings = window.profile();
+        settings.batchSize = 500;
+        QVERIFY(window.applyProfile(settings));
         QCOMPARE(window.databasePath(), firstPath);
         QCOMPARE(window.engine()->settings().batchSize, 500);
         QTRY_COMPARE(stateOf(window, QStringLiteral("customers")), stateWord(SyncState::Completed));
 
-        settings.setEndpoint(second.baseUrl());
-        QVERIFY(window.applySettings(settings));
+        settings.endpoint = second.baseUrl();
+        QVERIFY(window.applyProfile(settings));
         QVERIFY(window.databasePath() != firstPath);
         QCOMPARE(window.engine()->settings().endpoint, second.baseUrl());
         QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames(),
@@ -629,8 +648,8 @@ private Q_SLOTS:
         QTRY_COMPARE(window.dataView()->entityNames(), QStringList { QStringLiteral("orders") });
 
         // Back to the first: its own data again.
-        settings.setEndpoint(first.baseUrl());
-        QVERIFY(window.applySettings(settings));
+        settings.endpoint = first.baseUrl();
+        QVERIFY(window.applyProfile(settings));
         QCOMPARE(window.databasePath(), firstPath);
         QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames(),
                                   QStringList { QStringLiteral("customers") }, 10000);
@@ -638,8 +657,8 @@ private Q_SLOTS:
         QTRY_COMPARE(window.dataView()->entityNames(), QStringList { QStringLiteral("customers") });
 
         // Invalid settings are refused, with the reason in the log.
-        settings.setEndpoint(QUrl(QStringLiteral("ftp://example.com")));
-        QVERIFY(!window.applySettings(settings));
+        settings.endpoint = QUrl(QStringLiteral("ftp://example.com"));
+        QVERIFY(!window.applyProfile(settings));
         QCOMPARE(window.databasePath(), firstPath);
         QVERIFY(logContains(window, QStringLiteral("http://")));
     }
@@ -681,15 +700,14 @@ private Q_SLOTS:
         QVERIFY(questions.first().contains(other.baseUrl().toString()));
         QVERIFY(questions.first().contains(QStringLiteral("own local database")));
         QCOMPARE(window.engine()->settings().endpoint, dead);
-        QVERIFY(AppSettings::load().endpoint().isEmpty()); // nothing saved
+        QVERIFY(Profile::load().endpoint.isEmpty()); // nothing saved
 
         answerWith(QMessageBox::Yes);
         window.openSettings();
         QCOMPARE(questions.size(), 2);
         QCOMPARE(window.engine()->settings().endpoint, other.baseUrl());
-        QCOMPARE(AppSettings::load().endpoint(), other.baseUrl());
-        QCOMPARE(window.databasePath(),
-                 AppSettings::databasePathFor(other.baseUrl(), m_dir->path()));
+        QCOMPARE(Profile::load().endpoint, other.baseUrl());
+        QCOMPARE(window.databasePath(), databasePathFor(other.baseUrl(), m_dir->path()));
         QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames(),
                                   QStringList { QStringLiteral("orders") }, 10000);
     }
@@ -730,6 +748,32 @@ private Q_SLOTS:
         QVERIFY(window.progressPage()->message().isEmpty());
         qInfo("embedded demo entities: %s",
               qPrintable(window.progressPage()->entityNames().join(QStringLiteral(", "))));
+    }
+
+    void windowStartsAndStopsTheDemoItIsGiven()
+    {
+        const QUrl dead(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(unusedPort()));
+        DesktopOptions options = optionsFor(dead);
+        options.databasePath.clear();
+        MainWindow window(options);
+        QTRY_VERIFY(window.engine());
+        QVERIFY(!m_demo->isStarted()); // an endpoint of its own: no demo server
+
+        Profile demo = window.profile();
+        demo.endpoint = QUrl();
+        QVERIFY(window.applyProfile(demo));
+        QVERIFY(window.isEmbeddedDemo());
+        QVERIFY(m_demo->isStarted());
+        QTRY_VERIFY_WITH_TIMEOUT(window.engine(), 180000);
+        QVERIFY(!m_demo->baseUrl().isEmpty());
+        QCOMPARE(window.engine()->settings().endpoint, m_demo->baseUrl());
+        QCOMPARE(window.databasePath(), databasePathFor(QUrl(), m_dir->path()));
+        QTRY_VERIFY_WITH_TIMEOUT(window.progressPage()->entityNames().size() >= 2, 30000);
+
+        // Back to the endpoint: the demo server is not needed any more.
+        QVERIFY(window.applyProfile(options.profile));
+        QVERIFY(!m_demo->isStarted());
+        QCOMPARE(window.engine()->settings().endpoint, dead);
     }
 
     void guiNeverStallsDuringADemoSync()
@@ -783,8 +827,8 @@ private Q_SLOTS:
         if (path.isEmpty())
             QSKIP("set BATCHSYNC_SCREENSHOT=<file.png> to take the README's screenshot");
         DesktopOptions options = demoOptions(QStringLiteral("demo.sqlite"));
-        options.batchSize = 100;
-        options.concurrency = 3;
+        options.profile.batchSize = 100;
+        options.profile.concurrency = 3;
         MainWindow window(options);
         window.show();
         QTRY_VERIFY_WITH_TIMEOUT(window.engine(), 180000);
@@ -814,8 +858,8 @@ private Q_SLOTS:
     void settingsDialogAdaptiveBatchSize()
     {
         // Saved by one dialog...
-        AppSettings original;
-        original.setBatchSize(800);
+        Profile original;
+        original.batchSize = 800;
         SettingsDialog first(original);
         auto *adaptive = child<QCheckBox>(first, QStringLiteral("adaptiveBatchCheck"));
         auto *target = child<QSpinBox>(first, QStringLiteral("targetBatchSpin"));
@@ -832,18 +876,18 @@ private Q_SLOTS:
         QVERIFY(first.shownReason().isEmpty());
         first.accept();
         QCOMPARE(first.result(), int(QDialog::Accepted));
-        const AppSettings chosen = first.settings();
-        QVERIFY(chosen.adaptiveBatchSize());
-        QCOMPARE(chosen.targetBatchMs(), 1200);
-        QCOMPARE(chosen.batchSize(), 800);
-        QVERIFY(!chosen.sameConnection(original));
+        const Profile chosen = first.profile();
+        QVERIFY(chosen.adaptiveBatchSize);
+        QCOMPARE(chosen.targetBatchMs, 1200);
+        QCOMPARE(chosen.batchSize, 800);
+        QVERIFY(chosen != original);
         chosen.save();
 
         // ...read back by the next one.
-        const AppSettings loaded = AppSettings::load();
-        QVERIFY(loaded.adaptiveBatchSize());
-        QCOMPARE(loaded.targetBatchMs(), 1200);
-        QVERIFY(loaded.sameConnection(chosen));
+        const Profile loaded = Profile::load();
+        QVERIFY(loaded.adaptiveBatchSize);
+        QCOMPARE(loaded.targetBatchMs, 1200);
+        QVERIFY(loaded == chosen);
         SettingsDialog second(loaded);
         QVERIFY(child<QCheckBox>(second, QStringLiteral("adaptiveBatchCheck"))->isChecked());
         QCOMPARE(child<QSpinBox>(second, QStringLiteral("targetBatchSpin"))->value(), 1200);
@@ -852,14 +896,14 @@ private Q_SLOTS:
         // Unchecked again, it is saved as fixed, and the target is kept for next time.
         child<QCheckBox>(second, QStringLiteral("adaptiveBatchCheck"))->setChecked(false);
         QVERIFY(!child<QSpinBox>(second, QStringLiteral("targetBatchSpin"))->isEnabled());
-        second.settings().save();
-        QVERIFY(!AppSettings::load().adaptiveBatchSize());
-        QCOMPARE(AppSettings::load().targetBatchMs(), 1200);
+        second.profile().save();
+        QVERIFY(!Profile::load().adaptiveBatchSize);
+        QCOMPARE(Profile::load().targetBatchMs, 1200);
 
         // Nothing saved: fixed, with the engine's default target.
         QSettings().clear();
-        QVERIFY(!AppSettings::load().adaptiveBatchSize());
-        QCOMPARE(AppSettings::load().targetBatchMs(), SyncSettings::DefaultTargetBatchMs);
+        QVERIFY(!Profile::load().adaptiveBatchSize);
+        QCOMPARE(Profile::load().targetBatchMs, SyncSettings::DefaultTargetBatchMs);
     }
 
     void settingsTargetBatchValidation_data()
@@ -877,9 +921,9 @@ private Q_SLOTS:
     {
         QFETCH(int, targetMs);
         QFETCH(bool, valid);
-        AppSettings settings;
-        settings.setAdaptiveBatchSize(true);
-        settings.setTargetBatchMs(targetMs);
+        Profile settings;
+        settings.adaptiveBatchSize = true;
+        settings.targetBatchMs = targetMs;
         const QString reason = settings.validate();
         QCOMPARE(reason.isEmpty(), valid);
         if (!valid)
@@ -896,7 +940,7 @@ private Q_SLOTS:
         // A value saved out of range (say, by hand) reaches the dialog clamped: never
         // accepted as it is.
         settings.save();
-        SettingsDialog dialog(AppSettings::load());
+        SettingsDialog dialog(Profile::load());
         const int shown = child<QSpinBox>(dialog, QStringLiteral("targetBatchSpin"))->value();
         QVERIFY(shown >= SyncSettings::MinTargetBatchMs && shown <= SyncSettings::MaxTargetBatchMs);
         QCOMPARE(shown == targetMs, valid);

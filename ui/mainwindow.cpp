@@ -4,9 +4,10 @@
 #include "engine/syncengine.h"
 #include "logview.h"
 #include "progresspage.h"
-#include "server/syncserver.h"
 #include "settingsdialog.h"
+#include "shared/demoendpoint.h"
 #include "uitext.h"
+#include "windowlayout.h"
 
 #include <QAction>
 #include <QApplication>
@@ -54,24 +55,11 @@ QIcon settingsIcon()
 
 } // namespace
 
-DesktopOptions DesktopOptions::fromSettings(const AppSettings &settings)
-{
-    DesktopOptions options;
-    options.endpoint = settings.endpoint();
-    options.token = settings.token();
-    options.paging = settings.paging();
-    options.batchSize = settings.batchSize();
-    options.adaptiveBatchSize = settings.adaptiveBatchSize();
-    options.targetBatchMs = settings.targetBatchMs();
-    options.concurrency = settings.concurrency();
-    return options;
-}
-
 MainWindow::MainWindow(const DesktopOptions &options, QWidget *parent)
     : QMainWindow(parent)
     , m_options(options)
     , m_databasePath(options.databasePath.isEmpty()
-                         ? AppSettings::databasePathFor(options.endpoint, options.dataDirectory)
+                         ? options.profile.databasePath(options.dataDirectory)
                          : options.databasePath)
 {
     setObjectName(QStringLiteral("mainWindow"));
@@ -79,15 +67,17 @@ MainWindow::MainWindow(const DesktopOptions &options, QWidget *parent)
     createActions();
     createWidgets();
     restoreLayout();
+    if (m_options.demo) {
+        connect(m_options.demo, &App::DemoEndpoint::ready, this, &MainWindow::onServerReady);
+        connect(m_options.demo, &App::DemoEndpoint::failed, this, &MainWindow::onServerFailed);
+    }
     connectEndpoint();
 }
 
 MainWindow::~MainWindow()
 {
-    // The engine first: its destructor pauses running jobs, which may still be talking to
-    // the embedded server.
+    // Its destructor pauses running jobs, which may still be talking to the embedded server.
     m_engine.reset();
-    m_server.reset();
 }
 
 void MainWindow::createActions()
@@ -199,59 +189,44 @@ void MainWindow::restoreLayout()
     resize(DefaultWidth, DefaultHeight);
     if (!m_options.rememberLayout)
         return;
-    const AppSettings settings = AppSettings::load();
-    if (!settings.windowGeometry().isEmpty())
-        restoreGeometry(settings.windowGeometry());
-    if (!settings.windowState().isEmpty())
-        restoreState(settings.windowState());
-    if (!settings.splitterState().isEmpty())
-        m_splitterRestored = m_splitter->restoreState(settings.splitterState());
-    m_data->setColumnStates(settings.columnStates());
+    const WindowLayout layout = WindowLayout::load();
+    if (!layout.geometry.isEmpty())
+        restoreGeometry(layout.geometry);
+    if (!layout.windowState.isEmpty())
+        restoreState(layout.windowState);
+    if (!layout.splitterState.isEmpty())
+        m_splitterRestored = m_splitter->restoreState(layout.splitterState);
+    m_data->setColumnStates(layout.columnStates);
 }
 
 void MainWindow::saveLayout()
 {
     if (!m_options.rememberLayout)
         return;
-    AppSettings settings = AppSettings::load();
-    settings.setWindowGeometry(saveGeometry());
-    settings.setWindowState(saveState());
-    settings.setSplitterState(m_splitter->saveState());
-    settings.setColumnStates(m_data->columnStates());
-    settings.save();
+    WindowLayout layout;
+    layout.geometry = saveGeometry();
+    layout.windowState = saveState();
+    layout.splitterState = m_splitter->saveState();
+    layout.columnStates = m_data->columnStates();
+    layout.save();
 }
 
 QUrl MainWindow::endpoint() const
 {
     if (m_engine)
         return m_engine->settings().endpoint;
-    return m_options.endpoint;
+    return m_options.profile.endpoint;
 }
 
-AppSettings MainWindow::currentSettings() const
+bool MainWindow::applyProfile(const App::Profile &profile)
 {
-    AppSettings settings;
-    settings.setEndpoint(m_options.endpoint);
-    settings.setToken(m_options.token);
-    settings.setPaging(m_options.paging);
-    settings.setBatchSize(m_options.batchSize);
-    settings.setAdaptiveBatchSize(m_options.adaptiveBatchSize);
-    settings.setTargetBatchMs(m_options.targetBatchMs);
-    settings.setConcurrency(m_options.concurrency);
-    return settings;
-}
-
-bool MainWindow::applySettings(const AppSettings &settings)
-{
-    if (const QString problem = settings.validate(); !problem.isEmpty()) {
+    if (const QString problem = profile.validate(); !problem.isEmpty()) {
         m_log->addMessage(tr("Settings not applied: %1").arg(problem), LogView::Severity::Error);
         return false;
     }
-    const AppSettings current = currentSettings();
-    if (current.sameConnection(settings))
+    if (m_options.profile == profile)
         return true;
-    const bool endpointChanged = AppSettings::normalizedEndpoint(current.endpoint())
-        != AppSettings::normalizedEndpoint(settings.endpoint());
+    const bool endpointChanged = !m_options.profile.sameEndpoint(profile);
 
     m_resumeAfterRestart.clear();
     if (!endpointChanged && m_engine) {
@@ -263,21 +238,15 @@ bool MainWindow::applySettings(const AppSettings &settings)
     }
     m_engine.reset();
 
-    m_options.endpoint = settings.endpoint();
-    m_options.token = settings.token();
-    m_options.paging = settings.paging();
-    m_options.batchSize = settings.batchSize();
-    m_options.adaptiveBatchSize = settings.adaptiveBatchSize();
-    m_options.targetBatchMs = settings.targetBatchMs();
-    m_options.concurrency = settings.concurrency();
+    m_options.profile = profile;
     if (endpointChanged) {
-        if (!isEmbeddedDemo())
-            m_server.reset();
-        m_databasePath = AppSettings::databasePathFor(m_options.endpoint, m_options.dataDirectory);
+        if (!isEmbeddedDemo() && m_options.demo)
+            m_options.demo->stop();
+        m_databasePath = profile.databasePath(m_options.dataDirectory);
         m_page->clear();
         m_log->addMessage(tr("Switched to %1; its records are kept in %2")
                               .arg(isEmbeddedDemo() ? tr("the embedded demo server")
-                                                    : m_options.endpoint.toString(),
+                                                    : profile.endpoint.toString(),
                                    m_databasePath));
     } else {
         m_log->addMessage(tr("Settings applied"));
@@ -291,25 +260,26 @@ void MainWindow::connectEndpoint()
     m_data->setDatabasePath(m_databasePath);
     m_entityLoads = 0;
     if (!isEmbeddedDemo()) {
-        createEngine(m_options.endpoint);
+        createEngine(m_options.profile.endpoint);
         return;
     }
-    if (m_server && !m_server->baseUrl().isEmpty()) {
-        createEngine(m_server->baseUrl());
+    App::DemoEndpoint *demo = m_options.demo;
+    if (!demo) {
+        const QString text = tr("No endpoint is set and the embedded demo server is not "
+                                "available: choose an endpoint in Settings.");
+        m_log->addMessage(text, LogView::Severity::Error);
+        m_page->setMessage(text, true);
+        updateTitle();
+        updateActions();
         return;
     }
-    if (!m_server) {
-        m_server = std::make_unique<EmbeddedServer>();
-        connect(m_server.get(), &EmbeddedServer::ready, this, &MainWindow::onServerReady);
-        connect(m_server.get(), &EmbeddedServer::failed, this, &MainWindow::onServerFailed);
-        const QString path = m_options.demoServerPath.isEmpty()
-            ? AppSettings::demoServerPathFor(m_options.dataDirectory)
-            : m_options.demoServerPath;
-        m_server->setPageDelay(m_options.demoPageDelayMs);
-        m_server->start(path, true);
-        m_log->addMessage(tr("Starting the embedded demo server (the first start creates its "
-                             "demo data)…"));
+    if (!demo->baseUrl().isEmpty()) {
+        createEngine(demo->baseUrl());
+        return;
     }
+    demo->start();
+    m_log->addMessage(tr("Starting the embedded demo server (the first start creates its "
+                         "demo data)…"));
     m_page->setMessage(tr("Starting the embedded demo server…"));
     updateTitle();
     updateActions();
@@ -324,34 +294,22 @@ void MainWindow::onServerReady(const QUrl &url)
 
 void MainWindow::onServerFailed(const QString &message)
 {
+    if (!isEmbeddedDemo())
+        return;
     const QString text = tr("The embedded demo server could not start: %1").arg(message);
     m_log->addMessage(text, LogView::Severity::Error);
     m_page->setMessage(text + QLatin1Char('\n')
                            + tr("The records synced before are still in the Data tab."),
                        true);
-    // Not deleted here: it is the sender of this signal.
-    m_server.release()->deleteLater();
     updateTitle();
 }
 
 void MainWindow::createEngine(const QUrl &url)
 {
-    SyncSettings settings;
-    settings.endpoint = url;
-    settings.token = m_options.token;
-    settings.databasePath = m_databasePath;
-    settings.paging = m_options.paging;
-    settings.batchSize = m_options.batchSize;
-    settings.adaptiveBatchSize = m_options.adaptiveBatchSize;
-    settings.targetBatchMs = m_options.targetBatchMs;
-    settings.concurrency = m_options.concurrency;
-    settings.retryBaseDelayMs = m_options.retryBaseDelayMs;
-    settings.retryMaxDelayMs = m_options.retryMaxDelayMs;
-    settings.retryGiveUpMs = m_options.retryGiveUpMs;
-
     m_engine.reset();
     m_entityLoads = 0;
-    m_engine = std::make_unique<SyncEngine>(settings);
+    m_engine = std::make_unique<SyncEngine>(
+        m_options.profile.syncSettings(url, m_databasePath, m_options.tuning));
     SyncEngine *engine = m_engine.get();
     connect(engine, &SyncEngine::entitiesChanged, this, &MainWindow::onEntitiesChanged);
     connect(engine, &SyncEngine::stateChanged, this, &MainWindow::onStateChanged);
@@ -414,19 +372,18 @@ void MainWindow::pauseAll()
 
 void MainWindow::openSettings()
 {
-    SettingsDialog dialog(currentSettings(), this);
+    SettingsDialog dialog(m_options.profile, this);
     if (dialog.exec() != QDialog::Accepted)
         return;
-    const AppSettings chosen = dialog.settings();
-    const AppSettings current = currentSettings();
-    if (current.sameConnection(chosen))
+    const App::Profile chosen = dialog.profile();
+    const App::Profile &current = m_options.profile;
+    if (current == chosen)
         return;
-    if (AppSettings::normalizedEndpoint(current.endpoint())
-        != AppSettings::normalizedEndpoint(chosen.endpoint())) {
+    if (!current.sameEndpoint(chosen)) {
         const QString from = current.isEmbeddedDemo() ? tr("the embedded demo server")
-                                                      : current.endpoint().toString();
-        const QString to = chosen.isEmbeddedDemo() ? tr("the embedded demo server")
-                                                   : chosen.endpoint().toString();
+                                                      : current.endpoint.toString();
+        const QString to
+            = chosen.isEmbeddedDemo() ? tr("the embedded demo server") : chosen.endpoint.toString();
         const auto answer = QMessageBox::question(
             this, tr("Switch Endpoint?"),
             tr("Switch from %1 to %2?\n\nEach endpoint keeps its own local database, so the "
@@ -437,10 +394,8 @@ void MainWindow::openSettings()
         if (answer != QMessageBox::Yes)
             return;
     }
-    AppSettings stored = AppSettings::load();
-    stored.setConnection(chosen);
-    stored.save();
-    applySettings(chosen);
+    chosen.save();
+    applyProfile(chosen);
 }
 
 void MainWindow::showEvent(QShowEvent *event)
@@ -467,7 +422,6 @@ void MainWindow::closeEvent(QCloseEvent *event)
     saveLayout();
     // Destroying the engine saves running syncs as Paused; the next launch resumes them.
     m_engine.reset();
-    m_server.reset();
     event->accept();
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "appsettings.h"
 #include "common/types.h"
 #include "common/syncsettings.h"
+#include "shared/profile.h"
 
 #include <QMainWindow>
 #include <QStringList>
@@ -17,9 +17,12 @@ class QTabWidget;
 QT_END_NAMESPACE
 
 namespace BatchSync {
-class EmbeddedServer;
 class SyncEngine;
 } // namespace BatchSync
+
+namespace BatchSync::App {
+class DemoEndpoint;
+} // namespace BatchSync::App
 
 namespace BatchSync::Ui {
 
@@ -27,44 +30,32 @@ class DataView;
 class LogView;
 class ProgressPage;
 
-/*! How the desktop window starts: where to sync from, into which database, and how. */
+/*! How the desktop window starts: the profile, and what is the window's own. */
 struct DesktopOptions
 {
-    QUrl endpoint; //!< the protocol base URL; empty: start the embedded demo server
-    QString token; //!< bearer token; empty: none
-    PagingMode paging = PagingMode::Cursor;
-    int batchSize = SyncSettings::DefaultBatchSize;
-    /*! Size batches toward targetBatchMs, starting from batchSize (SyncSettings). */
-    bool adaptiveBatchSize = false;
-    int targetBatchMs = SyncSettings::DefaultTargetBatchMs;
-    int concurrency = SyncSettings().concurrency;
-    /*! The local database; empty: AppSettings::databasePathFor(endpoint, dataDirectory). */
-    QString databasePath;
-    /*! Where per-endpoint databases and the demo server's data live; empty: AppDataLocation. */
-    QString dataDirectory;
-    /*! The embedded demo server's database; empty: AppSettings::demoServerPathFor(). */
-    QString demoServerPath;
+    /*! The connection settings of this session: the saved profile under the flags. */
+    App::Profile profile;
     /*!
-        The embedded demo server holds each page this long, so that its sync of about
-        100,000 records lasts some 20 s: long enough to watch the bars and try Pause.
+        The embedded demo server, used while the profile has no endpoint; not owned, it
+        outlives the window. The window starts it if it is not started yet.
     */
-    int demoPageDelayMs = 150;
-    int retryBaseDelayMs = SyncSettings().retryBaseDelayMs;
-    int retryMaxDelayMs = SyncSettings().retryMaxDelayMs;
-    int retryGiveUpMs = SyncSettings().retryGiveUpMs;
+    App::DemoEndpoint *demo = nullptr;
+    /*! The local database; empty: the profile's own, in dataDirectory. */
+    QString databasePath;
+    /*! Where per-endpoint databases live; empty: AppDataLocation. */
+    QString dataDirectory;
+    /*! The engine's settings that are not the profile's (retry delays, timeouts). */
+    SyncSettings tuning;
     /*! Restore the window layout from QSettings at start and save it on close. */
     bool rememberLayout = true;
-
-    /*! The connection settings of \a settings (the rest keeps its defaults). */
-    static DesktopOptions fromSettings(const AppSettings &settings);
 };
 
 /*!
     The BatchSync desktop window: the per-entity progress page with an overall bar, the log,
     the data view, and the Sync all / Pause all / Settings / Quit actions.
 
-    It owns a SyncEngine for the endpoint (and, with no endpoint, an EmbeddedServer with the
-    demo data, the engine following once the server listens). It only calls the engine's
+    It owns a SyncEngine for the endpoint (with no endpoint, for the embedded demo server it is
+    given, the engine following once the server listens). It only calls the engine's
     slots and watches its signals; the data view reads the local database through its own
     read-only connection. Destroying the window destroys the engine, which saves running
     syncs as Paused: the next launch shows their progress and resumes them.
@@ -82,18 +73,18 @@ public:
     SyncEngine *engine() const { return m_engine.get(); }
     /*! The endpoint in use: the configured one, or the embedded server's once it listens. */
     QUrl endpoint() const;
-    bool isEmbeddedDemo() const { return m_options.endpoint.isEmpty(); }
+    bool isEmbeddedDemo() const { return m_options.profile.isEmbeddedDemo(); }
     QString databasePath() const { return m_databasePath; }
 
-    /*! The connection settings in use (the layout fields are left empty). */
-    AppSettings currentSettings() const;
+    /*! The profile in use. */
+    App::Profile profile() const { return m_options.profile; }
     /*!
-        Applies \a settings without asking: a new endpoint switches to that endpoint's own
-        local database (the running syncs of the old one are saved as Paused); other changes
-        restart the engine on the same database and let running syncs continue. Returns false,
-        with the reason in the log, when \a settings are invalid.
+        Applies \a profile without asking or saving: a new endpoint switches to that
+        endpoint's own local database (the running syncs of the old one are saved as Paused);
+        other changes restart the engine on the same database and let running syncs continue.
+        Returns false, with the reason in the log, when \a profile is invalid.
     */
-    bool applySettings(const AppSettings &settings);
+    bool applyProfile(const App::Profile &profile);
 
     ProgressPage *progressPage() const { return m_page; }
     LogView *logView() const { return m_log; }
@@ -136,8 +127,6 @@ private:
 
     DesktopOptions m_options;
     QString m_databasePath;
-    // Declared before the engine so that the engine goes first: it may still talk to it.
-    std::unique_ptr<EmbeddedServer> m_server;
     std::unique_ptr<SyncEngine> m_engine;
     bool m_splitterRestored = false; // from the settings or by the user: keep it
     int m_entityLoads = 0; // entitiesChanged() of the current engine so far

@@ -12,9 +12,9 @@
 
 namespace BatchSync::Ui {
 
-SettingsDialog::SettingsDialog(const AppSettings &settings, QWidget *parent)
+SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     : QDialog(parent)
-    , m_base(settings)
+    , m_base(profile)
 {
     setObjectName(QStringLiteral("settingsDialog"));
     setWindowTitle(tr("BatchSync Settings"));
@@ -98,7 +98,7 @@ SettingsDialog::SettingsDialog(const AppSettings &settings, QWidget *parent)
     layout->addStretch(1);
     layout->addWidget(m_buttons);
 
-    setSettings(settings);
+    setProfile(profile);
     connect(m_endpoint, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
     connect(m_token, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
     connect(m_batchSize, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
@@ -110,31 +110,31 @@ SettingsDialog::SettingsDialog(const AppSettings &settings, QWidget *parent)
     connect(m_concurrency, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
 }
 
-AppSettings SettingsDialog::settings() const
+App::Profile SettingsDialog::profile() const
 {
-    AppSettings settings = m_base;
+    App::Profile profile = m_base;
     const QString endpoint = m_endpoint->text().trimmed();
-    settings.setEndpoint(endpoint.isEmpty() ? QUrl() : QUrl(endpoint, QUrl::StrictMode));
-    settings.setToken(m_token->text());
-    settings.setPaging(m_paging->currentData().value<PagingMode>());
-    settings.setBatchSize(m_batchSize->value());
-    settings.setAdaptiveBatchSize(m_adaptiveBatchSize->isChecked());
-    settings.setTargetBatchMs(m_targetBatchMs->value());
-    settings.setConcurrency(m_concurrency->value());
-    return settings;
+    profile.endpoint = endpoint.isEmpty() ? QUrl() : QUrl(endpoint, QUrl::StrictMode);
+    profile.token = m_token->text();
+    profile.paging = m_paging->currentData().value<PagingMode>();
+    profile.batchSize = m_batchSize->value();
+    profile.adaptiveBatchSize = m_adaptiveBatchSize->isChecked();
+    profile.targetBatchMs = m_targetBatchMs->value();
+    profile.concurrency = m_concurrency->value();
+    return profile;
 }
 
-void SettingsDialog::setSettings(const AppSettings &settings)
+void SettingsDialog::setProfile(const App::Profile &profile)
 {
-    m_base = settings;
-    m_endpoint->setText(settings.endpoint().toString());
-    m_token->setText(settings.token());
-    m_paging->setCurrentIndex(m_paging->findData(QVariant::fromValue(settings.paging())));
-    m_batchSize->setValue(settings.batchSize());
-    m_adaptiveBatchSize->setChecked(settings.adaptiveBatchSize());
-    m_targetBatchMs->setValue(settings.targetBatchMs());
+    m_base = profile;
+    m_endpoint->setText(profile.endpoint.toString());
+    m_token->setText(profile.token);
+    m_paging->setCurrentIndex(m_paging->findData(QVariant::fromValue(profile.paging)));
+    m_batchSize->setValue(profile.batchSize);
+    m_adaptiveBatchSize->setChecked(profile.adaptiveBatchSize);
+    m_targetBatchMs->setValue(profile.targetBatchMs);
     updateAdaptiveControls();
-    m_concurrency->setValue(settings.concurrency());
+    m_concurrency->setValue(profile.concurrency);
     revalidate();
 }
 
@@ -143,7 +143,7 @@ QString SettingsDialog::validate() const
     const QString text = m_endpoint->text().trimmed();
     if (!text.isEmpty() && !QUrl(text, QUrl::StrictMode).isValid())
         return tr("The endpoint \"%1\" is not a valid URL.").arg(text);
-    return settings().validate();
+    return profile().validate();
 }
 
 QString SettingsDialog::shownReason() const

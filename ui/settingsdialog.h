@@ -1,6 +1,6 @@
 #pragma once
 
-#include "appsettings.h"
+#include "shared/profile.h"
 
 #include <QDialog>
 
@@ -27,11 +27,11 @@ class SettingsDialog final : public QDialog
     Q_DISABLE_COPY_MOVE(SettingsDialog)
 
 public:
-    explicit SettingsDialog(const AppSettings &settings, QWidget *parent = nullptr);
+    explicit SettingsDialog(const App::Profile &profile, QWidget *parent = nullptr);
 
-    /*! What the fields say, on top of the settings given at construction (e.g. the layout). */
-    AppSettings settings() const;
-    void setSettings(const AppSettings &settings);
+    /*! What the fields say, on top of the profile given at construction. */
+    App::Profile profile() const;
+    void setProfile(const App::Profile &profile);
 
     /*! Empty when the fields can be accepted, otherwise the reason shown in the dialog. */
     QString validate() const;
@@ -45,7 +45,7 @@ private:
     void revalidate();
     void updateAdaptiveControls();
 
-    AppSettings m_base;
+    App::Profile m_base;
     QLineEdit *m_endpoint = nullptr;
     QLineEdit *m_token = nullptr;
     QComboBox *m_paging = nullptr;

@@ -1,27 +1,19 @@
 #include "headless.h"
 
 #include "engine/syncengine.h"
-#include "server/syncserver.h"
+#include "output/console.h"
+#include "output/jsonevents.h"
+#include "output/text.h"
+#include "shared/demoendpoint.h"
 
 #include <QJsonArray>
-#include <QJsonDocument>
-#include <QJsonValue>
-#include <QMutex>
-#include <QMutexLocker>
-#include <QSocketNotifier>
 #include <QUrl>
 #include <algorithm>
-#include <cerrno>
-#include <cmath>
 #include <csignal>
-#include <cstdio>
-#include <cstring>
-#include <fcntl.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace BatchSync {
+
+using namespace Output;
 
 namespace {
 
@@ -29,144 +21,10 @@ constexpr int LiveRefreshMs = 100; // at most ~10 redraws per second
 constexpr int PlainTickMs = 250;
 constexpr int PlainLineIntervalMs = 2000; // one progress line per active entity this often
 constexpr int InterruptGraceMs = 5000; // how long a pause may take before we stop anyway
-constexpr int MinBarWidth = 10;
-constexpr int MaxBarWidth = 30;
-constexpr int MaxNameWidth = 24;
-
-void writeTo(FILE *stream, const QString &text)
-{
-    const QByteArray bytes = text.toLocal8Bit();
-    std::fwrite(bytes.constData(), 1, size_t(bytes.size()), stream);
-    std::fflush(stream);
-}
-
-void printOutput(const QString &line)
-{
-    writeTo(stdout, line + QLatin1Char('\n'));
-}
-
-/*
-    Standard error, shared by the live display and every other line, including Qt messages
-    from the engine's and the server's threads: a line printed while the display is up goes
-    above it, and the display is drawn again below.
-*/
-class Console final
-{
-public:
-    static Console &instance()
-    {
-        static Console console;
-        return console;
-    }
-
-    void print(const QString &line)
-    {
-        const QMutexLocker lock(&m_mutex);
-        QString out = eraseText() + line + QLatin1Char('\n');
-        m_drawn = 0;
-        out += drawText();
-        writeTo(stderr, out);
-    }
-
-    void setDisplay(const QStringList &lines)
-    {
-        const QMutexLocker lock(&m_mutex);
-        QString out = m_drawn > 0 ? QStringLiteral("\x1b[%1A").arg(m_drawn) : QString();
-        m_drawn = 0;
-        m_display = lines;
-        out += drawText();
-        writeTo(stderr, out);
-    }
-
-    /*! Leaves the display on screen as it is; what follows is printed below it. */
-    void releaseDisplay()
-    {
-        const QMutexLocker lock(&m_mutex);
-        m_display.clear();
-        m_drawn = 0;
-    }
-
-private:
-    QString eraseText() const
-    {
-        return m_drawn > 0 ? QStringLiteral("\x1b[%1A\r\x1b[J").arg(m_drawn) : QString();
-    }
-
-    QString drawText()
-    {
-        QString out;
-        for (const QString &line : std::as_const(m_display))
-            out += QLatin1Char('\r') + line + QStringLiteral("\x1b[K\n");
-        m_drawn = int(m_display.size());
-        return out;
-    }
-
-    QMutex m_mutex;
-    QStringList m_display;
-    int m_drawn = 0;
-};
-
-void routeMessage(QtMsgType type, const QMessageLogContext &context, const QString &message)
-{
-    Console::instance().print(qFormatLogMessage(type, context, message));
-}
-
-int terminalWidth()
-{
-    winsize size {};
-    if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
-        return size.ws_col;
-    return 80;
-}
-
-QString seconds(qint64 milliseconds)
-{
-    return QString::number(double(milliseconds) / 1000.0, 'f', 1) + QStringLiteral(" s");
-}
-
-QString ratePerSecond(qint64 records, qint64 milliseconds)
-{
-    const double rate
-        = milliseconds > 0 ? double(records) * 1000.0 / double(milliseconds) : double(records);
-    return QString::number(qRound64(rate));
-}
-
-QString clockText(qint64 totalSeconds)
-{
-    if (totalSeconds < 0)
-        return QStringLiteral("--:--");
-    const qint64 h = totalSeconds / 3600;
-    const qint64 m = (totalSeconds / 60) % 60;
-    const qint64 s = totalSeconds % 60;
-    if (h > 0)
-        return QStringLiteral("%1:%2:%3")
-            .arg(h)
-            .arg(m, 2, 10, QLatin1Char('0'))
-            .arg(s, 2, 10, QLatin1Char('0'));
-    return QStringLiteral("%1:%2").arg(m).arg(s, 2, 10, QLatin1Char('0'));
-}
-
-QString percentText(qint64 done, qint64 total)
-{
-    if (total <= 0)
-        return QStringLiteral("--.-%");
-    return QString::number(100.0 * double(done) / double(total), 'f', 1) + QLatin1Char('%');
-}
 
 bool isWorking(SyncState state)
 {
     return state == SyncState::Counting || state == SyncState::Running;
-}
-
-// JSON has no NaN or infinity; a rate is shown to 0.1 record/s.
-double jsonRate(double rate)
-{
-    return std::isfinite(rate) && rate > 0.0 ? std::round(rate * 10.0) / 10.0 : 0.0;
-}
-
-QJsonValue jsonOrNull(const QString &text)
-{
-    return text.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(text);
 }
 
 QString signalName(int signalNumber)
@@ -200,9 +58,8 @@ HeadlessRunner::HeadlessRunner(const HeadlessOptions &options, QObject *parent)
 
 HeadlessRunner::~HeadlessRunner()
 {
-    // The engine first: its requests go to the embedded server.
+    // Before the embedded server stops: its requests go there.
     m_engine.reset();
-    m_server.reset();
     qInstallMessageHandler(m_previousMessageHandler);
 }
 
@@ -212,14 +69,20 @@ void HeadlessRunner::start()
         startSync();
         return;
     }
+    if (!m_options.demo) {
+        onServerFailed(QStringLiteral("it is not available"));
+        return;
+    }
     printLine(QStringLiteral("No endpoint set (by --endpoint or in the window's settings): "
                              "starting the embedded demo server (its data: %1; the first start "
                              "creates the demo records)...")
-                  .arg(m_options.demoDatabasePath));
-    m_server = std::make_unique<EmbeddedServer>();
-    connect(m_server.get(), &EmbeddedServer::ready, this, &HeadlessRunner::onServerReady);
-    connect(m_server.get(), &EmbeddedServer::failed, this, &HeadlessRunner::onServerFailed);
-    m_server->start(m_options.demoDatabasePath, true, m_settings.token);
+                  .arg(m_options.demo->databasePath()));
+    connect(m_options.demo, &App::DemoEndpoint::ready, this, &HeadlessRunner::onServerReady);
+    connect(m_options.demo, &App::DemoEndpoint::failed, this, &HeadlessRunner::onServerFailed);
+    if (!m_options.demo->baseUrl().isEmpty())
+        onServerReady(m_options.demo->baseUrl());
+    else
+        m_options.demo->start();
 }
 
 void HeadlessRunner::onServerReady(const QUrl &baseUrl)
@@ -263,13 +126,13 @@ void HeadlessRunner::startSync()
         : QStringLiteral("batches of %1").arg(m_settings.batchSize);
     printLine(QStringLiteral("Syncing from %1%2 into %3 (%4 paging, %5, %6 at once)")
                   .arg(endpointText(),
-                       m_server ? QStringLiteral(" (embedded demo server)") : QString(),
+                       isDemo() ? QStringLiteral(" (embedded demo server)") : QString(),
                        m_settings.databasePath, pagingModeName(m_settings.paging), batches)
                   .arg(m_settings.concurrency));
     if (isJson()) {
         emitEvent(QStringLiteral("start"),
                   { { QStringLiteral("endpoint"), endpointText() },
-                    { QStringLiteral("demo"), m_server != nullptr },
+                    { QStringLiteral("demo"), isDemo() },
                     { QStringLiteral("database"), m_settings.databasePath },
                     { QStringLiteral("paging"), pagingModeName(m_settings.paging) },
                     { QStringLiteral("batchSize"), m_settings.batchSize },
@@ -537,7 +400,7 @@ void HeadlessRunner::conclude()
     m_interruptDeadline.stop();
     if (isLive() && !m_rows.isEmpty())
         redraw(); // the final state stays on screen; what follows goes below it
-    Console::instance().releaseDisplay();
+    Console::releaseDisplay();
 
     const qint64 elapsedMs = m_syncClock.isValid() ? m_syncClock.elapsed() : 0;
     qint64 synced = 0;
@@ -559,7 +422,7 @@ void HeadlessRunner::conclude()
     if (isJson()) {
         QJsonArray entities;
         for (const Row &r : std::as_const(m_rows))
-            entities.append(rowJson(r));
+            entities.append(summaryJson(r));
         QJsonArray endpointErrors;
         for (const Problem &problem : std::as_const(m_endpointProblems)) {
             endpointErrors.append(QJsonObject { { QStringLiteral("category"), problem.category },
@@ -581,8 +444,7 @@ void HeadlessRunner::conclude()
 
     const bool verbose = showsProgress();
     for (const Row &r : std::as_const(m_rows)) {
-        const qint64 ms
-            = r.elapsedMs >= 0 ? r.elapsedMs : (r.clock.isValid() ? r.clock.elapsed() : 0);
+        const qint64 ms = r.elapsed();
         switch (r.state) {
         case SyncState::Completed:
             if (verbose) {
@@ -644,23 +506,6 @@ void HeadlessRunner::conclude()
     end(exitCode);
 }
 
-QJsonObject HeadlessRunner::rowJson(const Row &r) const
-{
-    const qint64 ms = r.elapsedMs >= 0 ? r.elapsedMs : (r.clock.isValid() ? r.clock.elapsed() : 0);
-    return { { QStringLiteral("entity"), r.name },
-             { QStringLiteral("state"), syncStateName(r.state) },
-             { QStringLiteral("done"), r.done },
-             { QStringLiteral("total"), r.total },
-             { QStringLiteral("synced"), r.synced },
-             { QStringLiteral("elapsedMs"), ms },
-             { QStringLiteral("error"),
-               r.state == SyncState::Failed ? QJsonValue(QJsonObject {
-                   { QStringLiteral("category"), errorCategoryName(r.errorCategory) },
-                   { QStringLiteral("message"),
-                     r.error.isEmpty() ? QStringLiteral("unknown error") : r.error } })
-                                            : QJsonValue(QJsonValue::Null) } };
-}
-
 void HeadlessRunner::end(int exitCode)
 {
     if (m_ended)
@@ -674,13 +519,13 @@ void HeadlessRunner::end(int exitCode)
 void HeadlessRunner::printLine(const QString &text)
 {
     if (showsProgress())
-        Console::instance().print(text);
+        Console::print(text);
 }
 
 void HeadlessRunner::printProblem(const QString &text)
 {
     if (!isJson())
-        Console::instance().print(text);
+        Console::print(text);
 }
 
 void HeadlessRunner::emitEvent(const QString &event, const QJsonObject &fields)
@@ -694,208 +539,19 @@ void HeadlessRunner::emitEvent(const QString &event, const QJsonObject &fields)
 
 void HeadlessRunner::printStatusLine(Row &r, bool announce)
 {
-    QString text;
-    switch (r.state) {
-    case SyncState::Queued:
-        text = QStringLiteral("queued");
-        break;
-    case SyncState::Counting:
-        text = QStringLiteral("counting changes");
-        break;
-    case SyncState::Running:
-        if (announce) {
-            text = QStringLiteral("running");
-            break;
-        }
-        text = QStringLiteral("%1/%2 (%3), %4 records/s, ETA %5")
-                   .arg(r.done)
-                   .arg(r.total)
-                   .arg(percentText(r.done, r.total))
-                   .arg(qRound64(r.rate))
-                   .arg(clockText(r.eta));
-        break;
-    case SyncState::Paused:
-        text = QStringLiteral("paused at %1/%2").arg(r.done).arg(r.total);
-        break;
-    case SyncState::Completed:
-        text = QStringLiteral("completed, %1 records in %2")
-                   .arg(r.synced)
-                   .arg(seconds(std::max<qint64>(0, r.elapsedMs)));
-        break;
-    case SyncState::Failed:
-        text = QStringLiteral("failed"); // why: in the summary at the end
-        break;
-    case SyncState::Idle:
-        text = QStringLiteral("idle");
-        break;
-    }
-    printLine(QStringLiteral("%1: %2").arg(r.name, text));
+    printLine(plainLine(r, announce));
     r.lastLine.start();
 }
 
 void HeadlessRunner::redraw()
 {
-    const int width = terminalWidth();
-    int countWidth = 0;
-    for (const Row &r : std::as_const(m_rows))
-        countWidth = std::max(countWidth, int(countText(r).size()));
-    QStringList lines;
-    for (const Row &r : std::as_const(m_rows))
-        lines.append(displayLine(r, width, countWidth));
-    Console::instance().setDisplay(lines);
+    Console::setDisplay(displayLines(m_rows, m_nameWidth, terminalWidth()));
     m_dirty = false;
-}
-
-QString HeadlessRunner::countText(const Row &r)
-{
-    return r.total > 0 || r.state == SyncState::Completed
-        ? QStringLiteral("%1/%2").arg(r.done).arg(r.total)
-        : QStringLiteral("%1/?").arg(r.done);
-}
-
-QString HeadlessRunner::displayLine(const Row &r, int width, int countWidth) const
-{
-    QString speed;
-    QString time;
-    QString tail; // free text at the end: a failure or the latest retry
-    switch (r.state) {
-    case SyncState::Running:
-        speed = QString::number(qRound64(r.rate)) + QStringLiteral(" rec/s");
-        time = QStringLiteral("ETA ") + clockText(r.eta);
-        break;
-    case SyncState::Completed: {
-        const qint64 ms = std::max<qint64>(0, r.elapsedMs);
-        speed = ratePerSecond(r.synced, ms) + QStringLiteral(" rec/s");
-        time = QStringLiteral("in ") + seconds(ms);
-        break;
-    }
-    case SyncState::Failed:
-        tail = r.error;
-        break;
-    default:
-        break;
-    }
-    if (tail.isEmpty() && !r.note.isEmpty())
-        tail = QLatin1Char('(') + r.note + QLatin1Char(')');
-
-    // name [bar] done/total pct state speed time tail; the bar takes what the terminal leaves
-    // (the same on every line), and a line without speed and time gives their room to the tail.
-    const QLatin1Char space(' ');
-    const QString name = r.name.left(MaxNameWidth).leftJustified(m_nameWidth, space) + space;
-    QString after = space + countText(r).rightJustified(countWidth, space) + space
-        + percentText(r.done, r.total).rightJustified(6, space) + space
-        + syncStateName(r.state).leftJustified(9, space);
-    const int speedWidth = 11;
-    const int timeWidth = 10;
-    const int fixedWidth
-        = m_nameWidth + 1 + 2 + 1 + countWidth + 1 + 6 + 1 + 9 + 1 + speedWidth + 1 + timeWidth;
-    const int barWidth = std::clamp(width - 1 - fixedWidth, MinBarWidth, MaxBarWidth);
-    if (!speed.isEmpty() || !time.isEmpty()) {
-        after += space + speed.rightJustified(speedWidth, space) + space
-            + time.leftJustified(timeWidth, space);
-    }
-    const double fraction = r.total > 0 ? std::clamp(double(r.done) / double(r.total), 0.0, 1.0)
-                                        : (r.state == SyncState::Completed ? 1.0 : 0.0);
-    const int filled = int(fraction * barWidth + 0.5);
-    const QString bar = QLatin1Char('[') + QString(filled, QLatin1Char('#'))
-        + QString(barWidth - filled, QLatin1Char('-')) + QLatin1Char(']');
-
-    QString line = name + bar + after;
-    if (!tail.isEmpty())
-        line += space + tail;
-    // Never let a line wrap: the redraw moves up by line count.
-    if (line.size() >= width)
-        line = line.left(std::max(1, width - 1));
-    return line;
 }
 
 QString HeadlessRunner::endpointText() const
 {
     return m_settings.endpoint.toString(QUrl::RemoveUserInfo);
-}
-
-QByteArray jsonEventLine(const QString &event, const QJsonObject &fields)
-{
-    // QJsonObject sorts its keys: "event" is put first by hand, so that a person reading the
-    // stream sees at once what each line is.
-    const QByteArray rest = QJsonDocument(fields).toJson(QJsonDocument::Compact);
-    QByteArray line = "{\"event\":"
-        + QJsonDocument(QJsonArray { event }).toJson(QJsonDocument::Compact).chopped(1).mid(1);
-    line += rest.size() > 2 ? ',' + rest.mid(1) : QByteArray("}");
-    return line + '\n';
-}
-
-// --- TerminationSignals -------------------------------------------------------------------
-
-namespace {
-
-int s_signalSockets[2] = { -1, -1 };
-
-void onTerminationSignal(int signalNumber)
-{
-    // Only async-signal-safe calls here; the event loop does the rest.
-    const int savedErrno = errno;
-    const char byte = char(signalNumber);
-    [[maybe_unused]] const ssize_t written = ::write(s_signalSockets[0], &byte, 1);
-    errno = savedErrno;
-}
-
-} // namespace
-
-TerminationSignals::TerminationSignals(QObject *parent)
-    : QObject(parent)
-{
-}
-
-TerminationSignals::~TerminationSignals()
-{
-    if (!m_installed)
-        return;
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    delete m_notifier;
-    ::close(s_signalSockets[0]);
-    ::close(s_signalSockets[1]);
-    s_signalSockets[0] = s_signalSockets[1] = -1;
-}
-
-bool TerminationSignals::install(QString *error)
-{
-    if (m_installed)
-        return true;
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s_signalSockets) != 0) {
-        *error = QStringLiteral("cannot create the signal socket pair: %1")
-                     .arg(QString::fromLocal8Bit(std::strerror(errno)));
-        return false;
-    }
-    m_installed = true;
-    // A burst of signals must never block the handler.
-    ::fcntl(s_signalSockets[0], F_SETFL, ::fcntl(s_signalSockets[0], F_GETFL) | O_NONBLOCK);
-
-    m_notifier = new QSocketNotifier(s_signalSockets[1], QSocketNotifier::Read, this);
-    connect(m_notifier, &QSocketNotifier::activated, this, &TerminationSignals::onActivated);
-
-    struct sigaction action
-    {
-    };
-    action.sa_handler = onTerminationSignal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    for (const int signalNumber : { SIGINT, SIGTERM }) {
-        if (::sigaction(signalNumber, &action, nullptr) != 0) {
-            *error = QStringLiteral("cannot install the signal handler: %1")
-                         .arg(QString::fromLocal8Bit(std::strerror(errno)));
-            return false;
-        }
-    }
-    return true;
-}
-
-void TerminationSignals::onActivated()
-{
-    char byte = 0;
-    if (::read(s_signalSockets[1], &byte, 1) == 1)
-        Q_EMIT received(int(byte));
 }
 
 } // namespace BatchSync

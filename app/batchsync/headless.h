@@ -2,6 +2,8 @@
 
 #include "common/types.h"
 #include "common/syncsettings.h"
+#include "output/entityprogress.h"
+#include "output/progressoutput.h"
 
 #include <QElapsedTimer>
 #include <QJsonObject>
@@ -11,32 +13,23 @@
 #include <QTimer>
 #include <memory>
 
-QT_BEGIN_NAMESPACE
-class QSocketNotifier;
-QT_END_NAMESPACE
-
 namespace BatchSync {
 
-class EmbeddedServer;
 class SyncEngine;
 
-/*! How `batchsync --headless` reports what it does. */
-enum class ProgressOutput {
-    Live, //!< a per-entity display redrawn in place on standard error (a terminal)
-    Plain, //!< state changes and periodic progress lines on standard error
-    Json, //!< one JSON object per line on standard output, nothing on standard error
-    Quiet //!< errors only, on standard error
-};
+namespace App {
+class DemoEndpoint;
+} // namespace App
 
 /*! What `batchsync --headless` was asked to do, once the command line is checked. */
 struct HeadlessOptions
 {
-    /*! Everything but the endpoint is final; an empty endpoint means the embedded server. */
+    /*! The profile's engine settings; an empty endpoint means the embedded demo server. */
     SyncSettings settings;
     /*! The entities to sync; empty: every entity the endpoint reports. */
     QStringList entities;
-    /*! The embedded demo server's database, used when settings.endpoint is empty. */
-    QString demoDatabasePath;
+    /*! The embedded demo server, started for an empty endpoint; not owned, outlives the run. */
+    App::DemoEndpoint *demo = nullptr;
     ProgressOutput output = ProgressOutput::Plain;
 };
 
@@ -54,7 +47,7 @@ class HeadlessRunner final : public QObject
 
 public:
     explicit HeadlessRunner(const HeadlessOptions &options, QObject *parent = nullptr);
-    /*! Stops the engine (nothing committed is lost), then the embedded server. */
+    /*! Stops the engine (nothing committed is lost). */
     ~HeadlessRunner() override;
 
     /*! Begins the run; returns at once. Call it from the event loop. */
@@ -76,23 +69,7 @@ private:
         QString message;
     };
 
-    struct Row
-    {
-        QString name;
-        SyncState state = SyncState::Idle;
-        qint64 done = 0;
-        qint64 total = 0;
-        double rate = 0.0;
-        qint64 eta = -1;
-        ErrorCategory errorCategory = ErrorCategory::None;
-        QString error;
-        QString note; // the latest retry, until progress resumes
-        qint64 lastDone = -1; // -1: the run's starting point is not known yet
-        qint64 synced = 0; // records this process brought in
-        QElapsedTimer clock; // from the first counting/running state
-        qint64 elapsedMs = -1; // set when the run stops
-        QElapsedTimer lastLine; // plain mode: the last line printed for this row
-    };
+    using Row = Output::EntityProgress;
 
     void startSync();
     void onServerReady(const QUrl &baseUrl);
@@ -112,6 +89,7 @@ private:
     void end(int exitCode);
     void endpointProblem(const QString &category, const QString &message, const QString &text);
 
+    bool isDemo() const { return m_options.settings.endpoint.isEmpty(); }
     bool isLive() const { return m_options.output == ProgressOutput::Live; }
     bool isPlain() const { return m_options.output == ProgressOutput::Plain; }
     bool isJson() const { return m_options.output == ProgressOutput::Json; }
@@ -125,19 +103,14 @@ private:
     void printProblem(const QString &text);
     /*! One JSON line on standard output, "event" first; JSON mode only. */
     void emitEvent(const QString &event, const QJsonObject &fields);
-    QJsonObject rowJson(const Row &row) const;
     /*! Plain mode: a line about \a row; \a announce for a state change, else progress. */
     void printStatusLine(Row &row, bool announce = false);
     void redraw();
-    static QString countText(const Row &row);
-    QString displayLine(const Row &row, int width, int countWidth) const;
     QString endpointText() const;
 
     QtMessageHandler m_previousMessageHandler = nullptr;
     HeadlessOptions m_options;
     SyncSettings m_settings;
-    // Declared before the engine so that the engine, which talks to it, goes first.
-    std::unique_ptr<EmbeddedServer> m_server;
     std::unique_ptr<SyncEngine> m_engine;
     QList<Row> m_rows;
     QTimer m_tick;
@@ -151,40 +124,6 @@ private:
     QList<Problem> m_endpointProblems; // each distinct endpoint-level failure, in order
     int m_signal = 0;
     bool m_ended = false;
-};
-
-/*!
-    One line of `--progress json`: {"event": \a event, ...\a fields} in compact JSON, with
-    "event" first, and a newline.
-*/
-QByteArray jsonEventLine(const QString &event, const QJsonObject &fields);
-
-/*!
-    SIGINT and SIGTERM as a Qt signal: the handler only writes the signal number to a socket
-    pair, and a QSocketNotifier turns that into received() in the event loop. One instance
-    per process.
-*/
-class TerminationSignals final : public QObject
-{
-    Q_OBJECT
-    Q_DISABLE_COPY_MOVE(TerminationSignals)
-
-public:
-    explicit TerminationSignals(QObject *parent = nullptr);
-    /*! Restores the default handlers. */
-    ~TerminationSignals() override;
-
-    /*! Installs the handlers; false with \a error set on failure. */
-    bool install(QString *error);
-
-Q_SIGNALS:
-    void received(int signalNumber);
-
-private:
-    void onActivated();
-
-    QSocketNotifier *m_notifier = nullptr;
-    bool m_installed = false;
 };
 
 } // namespace BatchSync

@@ -2,6 +2,8 @@
 
 #include "common/identifier.h"
 #include "common/timestamp.h"
+#include "output/console.h"
+#include "output/jsonevents.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -299,6 +301,63 @@ QJsonObject LocalStatus::json(const QString &path, const QList<EntityReport> &en
     }
     return { { QStringLiteral("database"), QDir::toNativeSeparators(path) },
              { QStringLiteral("entities"), list } };
+}
+
+int LocalStatus::print(const QString &databasePath, const QStringList &entities,
+                       ProgressOutput output)
+{
+    QString error;
+    const std::optional<QList<EntityReport>> stored = read(databasePath, &error);
+    if (!stored) {
+        if (output == ProgressOutput::Json) {
+            const QByteArray line = Output::jsonEventLine(
+                QStringLiteral("error"),
+                { { QStringLiteral("entity"), QJsonValue::Null },
+                  { QStringLiteral("category"), errorCategoryName(ErrorCategory::Storage) },
+                  { QStringLiteral("message"), error } });
+            std::fwrite(line.constData(), 1, size_t(line.size()), stdout);
+            std::fflush(stdout);
+        } else {
+            Output::writeTo(stderr, QStringLiteral("batchsync: %1\n").arg(error));
+        }
+        return 1;
+    }
+    QList<EntityReport> shown;
+    QStringList missing;
+    for (const EntityReport &report : *stored) {
+        if (entities.isEmpty() || entities.contains(report.stored.schema.name))
+            shown.append(report);
+    }
+    for (const QString &name : entities) {
+        const bool found = std::any_of(shown.cbegin(), shown.cend(), [&](const EntityReport &r) {
+            return r.stored.schema.name == name;
+        });
+        if (!found)
+            missing.append(name);
+    }
+    switch (output) {
+    case ProgressOutput::Json: {
+        QJsonObject fields = json(databasePath, shown);
+        fields.insert(QStringLiteral("missing"), QJsonArray::fromStringList(missing));
+        const QByteArray line = Output::jsonEventLine(QStringLiteral("status"), fields);
+        std::fwrite(line.constData(), 1, size_t(line.size()), stdout);
+        std::fflush(stdout);
+        break;
+    }
+    case ProgressOutput::Quiet:
+        break;
+    case ProgressOutput::Live:
+    case ProgressOutput::Plain: {
+        QString lines = text(databasePath, shown);
+        if (!missing.isEmpty()) {
+            lines += QStringLiteral("Never synced into this database: %1\n")
+                         .arg(missing.join(QStringLiteral(", ")));
+        }
+        Output::writeTo(stdout, lines);
+        break;
+    }
+    }
+    return 0;
 }
 
 } // namespace BatchSync

@@ -1,10 +1,12 @@
 #pragma once
 
+#include "output/progressoutput.h"
 #include "store/localstore.h"
 
 #include <QJsonObject>
 #include <QList>
 #include <QString>
+#include <QStringList>
 #include <optional>
 
 namespace BatchSync {
@@ -37,6 +39,12 @@ public:
     static QString text(const QString &path, const QList<EntityReport> &entities);
     /*! The fields of the JSON "status" line (see `batchsync --help`). */
     static QJsonObject json(const QString &path, const QList<EntityReport> &entities);
+
+    /*!
+        `batchsync --status`: prints the state of \a entities (empty: all) in the database at
+        \a path as \a output says; returns the exit code (1 when it cannot be read).
+    */
+    static int print(const QString &path, const QStringList &entities, ProgressOutput output);
 };
 
 } // namespace BatchSync

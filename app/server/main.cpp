@@ -4,18 +4,16 @@
 #include "server/backend/serverbackend.h"
 #include "server/demodata.h"
 #include "server/syncserver.h"
+#include "shared/options.h"
+#include "shared/terminationsignals.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QLoggingCategory>
-#include <QSocketNotifier>
 #include <QStandardPaths>
-#include <csignal>
 #include <cstdio>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #ifndef BATCHSYNC_VERSION
 #define BATCHSYNC_VERSION "0.1.0"
@@ -27,35 +25,6 @@ namespace {
 
 constexpr quint32 DemoSeed = 20261126; // the embedded server's, so both serve the same data
 constexpr quint16 DefaultPort = 8080;
-
-int signalPipe[2] = { -1, -1 };
-
-void onSignal(int)
-{
-    // Only async-signal-safe work here: the event loop picks the byte up.
-    const char byte = 1;
-    [[maybe_unused]] const ssize_t written = ::write(signalPipe[0], &byte, 1);
-}
-
-// SIGINT and SIGTERM end the event loop, so that the database is closed cleanly.
-bool quitOnSignals(QCoreApplication *app)
-{
-    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, signalPipe) != 0)
-        return false;
-    auto *notifier = new QSocketNotifier(signalPipe[1], QSocketNotifier::Read, app);
-    QObject::connect(notifier, &QSocketNotifier::activated, app, [notifier] {
-        notifier->setEnabled(false);
-        char byte;
-        [[maybe_unused]] const ssize_t read = ::read(signalPipe[1], &byte, 1);
-        QCoreApplication::quit();
-    });
-    struct sigaction action = {};
-    action.sa_handler = onSignal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    return ::sigaction(SIGINT, &action, nullptr) == 0
-        && ::sigaction(SIGTERM, &action, nullptr) == 0;
-}
 
 void printError(const QString &message)
 {
@@ -73,9 +42,8 @@ bool parseListen(const QString &text, QHostAddress *address, quint16 *port, QStr
     QString host = text.left(colon);
     if (host.startsWith(u'[') && host.endsWith(u']'))
         host = host.mid(1, host.size() - 2);
-    bool ok = false;
-    const uint number = text.mid(colon + 1).toUInt(&ok);
-    if (!ok || number > 65535) {
+    const std::optional<int> number = App::parseInteger(text.mid(colon + 1), 0, 65535);
+    if (!number) {
         *error
             = QStringLiteral("the port in --listen %1 must be a number from 0 to 65535").arg(text);
         return false;
@@ -89,8 +57,54 @@ bool parseListen(const QString &text, QHostAddress *address, quint16 *port, QStr
         *error = QStringLiteral("\"%1\" in --listen is not an IP address").arg(host);
         return false;
     }
-    *port = quint16(number);
+    *port = quint16(*number);
     return true;
+}
+
+QList<App::OptionSpec> options()
+{
+    return {
+        { { QStringLiteral("listen") },
+          QStringLiteral("HOST:PORT"),
+          QStringLiteral("Address and port to serve on (default 127.0.0.1:8080; port 0 picks a "
+                         "free one). Only a loopback address unless you give another here.") },
+        { { QStringLiteral("port") },
+          QStringLiteral("PORT"),
+          QStringLiteral("Port to serve on at the default address, 127.0.0.1 (default %1; 0 "
+                         "picks a free one). Use --listen to serve on another address.")
+              .arg(DefaultPort) },
+        { { QStringLiteral("db") },
+          QStringLiteral("PATH"),
+          QStringLiteral("The SQLite database (created if missing; default %1).")
+              .arg(QDir::toNativeSeparators(
+                  QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)
+                  + QStringLiteral("/server.sqlite"))) },
+        { { QStringLiteral("postgres") },
+          QStringLiteral("CONNINFO"),
+          QStringLiteral("Serve a PostgreSQL database instead of SQLite, given as a libpq "
+                         "connection string (\"host=db port=5432 dbname=shop user=sync\") or "
+                         "URI (postgresql://sync@db/shop). The password may also come from "
+                         "PGPASSWORD or ~/.pgpass.") },
+        { { QStringLiteral("demo") },
+          QString(),
+          QStringLiteral("Fill an empty database with demo data (about 100,000 records).") },
+        { { QStringLiteral("demo-scale") },
+          QStringLiteral("X"),
+          QStringLiteral("Multiply the demo record counts by X (implies --demo).") },
+        { { QStringLiteral("token") },
+          QStringLiteral("T"),
+          QStringLiteral("Require \"Authorization: Bearer T\" on every request (default: "
+                         "$BATCHSYNC_TOKEN, else none).") },
+        { { QStringLiteral("page-delay-ms") },
+          QStringLiteral("MS"),
+          QStringLiteral("Demo pacing: hold every page of changes this long before sending it, "
+                         "so that a sync can be watched (default 0).") },
+        { { QStringLiteral("verbose") },
+          QString(),
+          QStringLiteral("Log one line per request to stderr: method, path and query, status, "
+                         "bytes and milliseconds (the batchsync.server category at info "
+                         "level).") },
+    };
 }
 
 } // namespace
@@ -111,54 +125,7 @@ int main(int argc, char *argv[])
         "QT_LOGGING_RULES=\"batchsync.server.debug=true\"."));
     parser.addHelpOption();
     parser.addVersionOption();
-    const QCommandLineOption listenOption(
-        QStringLiteral("listen"),
-        QStringLiteral("Address and port to serve on (default 127.0.0.1:8080; port 0 picks a "
-                       "free one). Only a loopback address unless you give another here."),
-        QStringLiteral("HOST:PORT"));
-    const QCommandLineOption portOption(
-        QStringLiteral("port"),
-        QStringLiteral("Port to serve on at the default address, 127.0.0.1 (default %1; 0 picks "
-                       "a free one). Use --listen to serve on another address.")
-            .arg(DefaultPort),
-        QStringLiteral("PORT"));
-    const QCommandLineOption dbOption(
-        QStringLiteral("db"),
-        QStringLiteral("The SQLite database (created if missing; default %1).")
-            .arg(QDir::toNativeSeparators(
-                QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)
-                + QStringLiteral("/server.sqlite"))),
-        QStringLiteral("PATH"));
-    const QCommandLineOption postgresOption(
-        QStringLiteral("postgres"),
-        QStringLiteral("Serve a PostgreSQL database instead of SQLite, given as a libpq "
-                       "connection string (\"host=db port=5432 dbname=shop user=sync\") or "
-                       "URI (postgresql://sync@db/shop). The password may also come from "
-                       "PGPASSWORD or ~/.pgpass."),
-        QStringLiteral("CONNINFO"));
-    const QCommandLineOption verboseOption(
-        QStringLiteral("verbose"),
-        QStringLiteral("Log one line per request to stderr: method, path and query, status, "
-                       "bytes and milliseconds (the batchsync.server category at info level)."));
-    const QCommandLineOption demoOption(
-        QStringLiteral("demo"),
-        QStringLiteral("Fill an empty database with demo data (about 100,000 records)."));
-    const QCommandLineOption scaleOption(
-        QStringLiteral("demo-scale"),
-        QStringLiteral("Multiply the demo record counts by X (implies --demo)."),
-        QStringLiteral("X"));
-    const QCommandLineOption tokenOption(
-        QStringLiteral("token"),
-        QStringLiteral("Require \"Authorization: Bearer T\" on every request (default: "
-                       "$BATCHSYNC_TOKEN, else none)."),
-        QStringLiteral("T"));
-    const QCommandLineOption pageDelayOption(
-        QStringLiteral("page-delay-ms"),
-        QStringLiteral("Demo pacing: hold every page of changes this long before sending it, "
-                       "so that a sync can be watched (default 0)."),
-        QStringLiteral("MS"));
-    parser.addOptions({ listenOption, portOption, dbOption, postgresOption, demoOption, scaleOption,
-                        tokenOption, pageDelayOption, verboseOption });
+    App::addOptions(parser, options());
     parser.process(app);
 
     if (!parser.positionalArguments().isEmpty()) {
@@ -169,50 +136,51 @@ int main(int argc, char *argv[])
 
     QHostAddress address(QHostAddress::LocalHost);
     quint16 port = DefaultPort;
-    if (parser.isSet(listenOption) && parser.isSet(portOption)) {
+    if (parser.isSet(QStringLiteral("listen")) && parser.isSet(QStringLiteral("port"))) {
         printError(QStringLiteral("give either --listen HOST:PORT or --port PORT, not both"));
         return 2;
     }
-    if (parser.isSet(portOption)) {
-        bool ok = false;
-        const uint number = parser.value(portOption).toUInt(&ok);
-        if (!ok || number > 65535) {
+    if (parser.isSet(QStringLiteral("port"))) {
+        const std::optional<int> number
+            = App::parseInteger(parser.value(QStringLiteral("port")), 0, 65535);
+        if (!number) {
             printError(QStringLiteral("--port must be a number from 0 to 65535, not \"%1\"")
-                           .arg(parser.value(portOption)));
+                           .arg(parser.value(QStringLiteral("port"))));
             return 2;
         }
-        port = quint16(number);
+        port = quint16(*number);
     }
-    if (parser.isSet(listenOption)) {
+    if (parser.isSet(QStringLiteral("listen"))) {
         QString error;
-        if (!parseListen(parser.value(listenOption), &address, &port, &error)) {
+        if (!parseListen(parser.value(QStringLiteral("listen")), &address, &port, &error)) {
             printError(error);
             return 2;
         }
     }
 
     double scale = 1.0;
-    if (parser.isSet(scaleOption)) {
+    if (parser.isSet(QStringLiteral("demo-scale"))) {
         bool ok = false;
-        scale = parser.value(scaleOption).toDouble(&ok);
+        scale = parser.value(QStringLiteral("demo-scale")).toDouble(&ok);
         if (!ok || !(scale > 0) || scale > 100) {
             printError(QStringLiteral("--demo-scale must be a number above 0 and at most 100, "
                                       "not \"%1\"")
-                           .arg(parser.value(scaleOption)));
+                           .arg(parser.value(QStringLiteral("demo-scale"))));
             return 2;
         }
     }
-    const bool demo = parser.isSet(demoOption) || parser.isSet(scaleOption);
+    const bool demo
+        = parser.isSet(QStringLiteral("demo")) || parser.isSet(QStringLiteral("demo-scale"));
 
-    if (parser.isSet(postgresOption) && parser.isSet(dbOption)) {
+    if (parser.isSet(QStringLiteral("postgres")) && parser.isSet(QStringLiteral("db"))) {
         printError(QStringLiteral("give either --db PATH or --postgres CONNINFO, not both"));
         return 2;
     }
-    const bool postgres = parser.isSet(postgresOption);
-    if (parser.isSet(verboseOption))
+    const bool postgres = parser.isSet(QStringLiteral("postgres"));
+    if (parser.isSet(QStringLiteral("verbose")))
         QLoggingCategory::setFilterRules(QStringLiteral("batchsync.server.info=true"));
 
-    QString databasePath = parser.value(dbOption);
+    QString databasePath = parser.value(QStringLiteral("db"));
     if (!postgres && databasePath.isEmpty()) {
         const QString directory = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
         if (!QDir().mkpath(directory)) {
@@ -222,13 +190,11 @@ int main(int argc, char *argv[])
         databasePath = directory + QStringLiteral("/server.sqlite");
     }
 
-    QString token = parser.value(tokenOption);
-    if (!parser.isSet(tokenOption))
-        token = qEnvironmentVariable("BATCHSYNC_TOKEN");
+    const QString token = App::commandLineToken(parser).value_or(QString());
 
     SyncServer server;
     QString error;
-    if (postgres ? !server.openPostgres(parser.value(postgresOption), &error)
+    if (postgres ? !server.openPostgres(parser.value(QStringLiteral("postgres")), &error)
                  : !server.open(databasePath, &error)) {
         printError(error);
         return 1;
@@ -250,14 +216,14 @@ int main(int argc, char *argv[])
         }
     }
     server.setToken(token);
-    if (parser.isSet(pageDelayOption)) {
-        bool ok = false;
-        const int delay = parser.value(pageDelayOption).toInt(&ok);
-        if (!ok || delay < 0 || delay > 60000) {
+    if (parser.isSet(QStringLiteral("page-delay-ms"))) {
+        const std::optional<int> delay
+            = App::parseInteger(parser.value(QStringLiteral("page-delay-ms")), 0, 60000);
+        if (!delay) {
             printError(QStringLiteral("--page-delay-ms must be a whole number from 0 to 60000"));
             return 2;
         }
-        server.setPageDelay(delay);
+        server.setPageDelay(*delay);
     }
 
     if (!address.isLoopback() && token.isEmpty()) {
@@ -273,8 +239,13 @@ int main(int argc, char *argv[])
                        .arg(server.errorString()));
         return 1;
     }
-    if (!quitOnSignals(&app))
-        std::fprintf(stderr, "batchsync-server: warning: cannot handle SIGINT/SIGTERM\n");
+    // SIGINT and SIGTERM end the event loop, so that the database is closed cleanly.
+    App::TerminationSignals terminationSignals;
+    QString signalError;
+    if (!terminationSignals.install(&signalError))
+        std::fprintf(stderr, "batchsync-server: warning: %s\n", qPrintable(signalError));
+    QObject::connect(&terminationSignals, &App::TerminationSignals::received, &app,
+                     &QCoreApplication::quit);
 
     std::printf("Serving protocol v1 at %s\n", qPrintable(server.baseUrl().toString()));
     std::fflush(stdout);

@@ -654,13 +654,13 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
     });
 
     Ui::DesktopOptions desktop;
-    desktop.endpoint = QUrl(endpoint);
+    desktop.profile.endpoint = QUrl(endpoint);
     desktop.databasePath = database;
     desktop.dataDirectory = dataDir;
-    desktop.paging = options.paging == u"offset" ? PagingMode::Offset : PagingMode::Cursor;
-    desktop.batchSize = options.batchSize;
-    desktop.adaptiveBatchSize = options.adaptive;
-    desktop.targetBatchMs = options.targetMs;
+    desktop.profile.paging = options.paging == u"offset" ? PagingMode::Offset : PagingMode::Cursor;
+    desktop.profile.batchSize = options.batchSize;
+    desktop.profile.adaptiveBatchSize = options.adaptive;
+    desktop.profile.targetBatchMs = options.targetMs;
     desktop.rememberLayout = false;
 
     Ui::MainWindow window(desktop);

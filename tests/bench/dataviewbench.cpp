@@ -116,7 +116,7 @@ std::optional<DataViewFigures> measure(const QString &path, const QString &filte
     QTemporaryDir dataDir;
     Ui::DesktopOptions desktop;
     // Nothing listens on the discard port: the window works offline, as it must.
-    desktop.endpoint = QUrl(QStringLiteral("http://127.0.0.1:9/api/v1"));
+    desktop.profile.endpoint = QUrl(QStringLiteral("http://127.0.0.1:9/api/v1"));
     desktop.databasePath = path;
     desktop.dataDirectory = dataDir.path();
     desktop.rememberLayout = false;

@@ -1,0 +1,378 @@
+#include "cli.h"
+
+#include "common/identifier.h"
+#include "output/console.h"
+#include "shared/options.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QUrl>
+#include <unistd.h>
+
+namespace BatchSync::Cli {
+
+namespace {
+
+QString epilogue()
+{
+    const SyncSettings defaults;
+    return QStringLiteral(
+               "\nSettings: --headless and --status start from the settings the desktop window "
+               "saved in\n  %3\n(endpoint, token, paging, batch size, adaptive batch size "
+               "and its target, concurrency).\nThe flags override them for this run only and "
+               "are never saved. Without a saved endpoint or\n--endpoint, "
+               "batchsync starts its embedded demo server on 127.0.0.1, with its data in the\n"
+               "application data folder, and syncs from it.\n"
+               "Defaults when nothing is saved: --paging cursor, --batch-size %1, --concurrency "
+               "%2.\n"
+               "\nEnvironment:\n"
+               "  BATCHSYNC_TOKEN   Bearer token, used when --token is not given (before the "
+               "saved one).\n"
+               "                    Prefer it to --token, which other users may see in the "
+               "process list.\n"
+               "  QT_LOGGING_RULES  The library's log for developers, on standard error, by "
+               "category:\n"
+               "                    batchsync.protocol, batchsync.store, batchsync.engine, "
+               "batchsync.server\n"
+               "                    e.g. QT_LOGGING_RULES=\"batchsync.*.debug=true\".\n"
+               "\nOutput (--progress):\n"
+               "  auto   a live per-entity display on standard error when it is a terminal, "
+               "plain lines\n"
+               "         otherwise (the default); the summary goes to standard output.\n"
+               "  plain  state changes, and progress every 2 s, as lines on standard error.\n"
+               "  json   one JSON object per line on standard output, and nothing on standard "
+               "error\n"
+               "         (bad options excepted: exit status 2 and a message there). Events:\n"
+               "    {\"event\":\"start\", endpoint, demo, database, paging, batchSize, "
+               "adaptiveBatchSize,\n"
+               "     targetBatchMs, concurrency, entities (null: all)}\n"
+               "    {\"event\":\"state\", entity, state, done, total}\n"
+               "    {\"event\":\"progress\", entity, state, done, total, rate (records/s),\n"
+               "     etaSeconds (null: unknown)}, at most ~20 a second per entity\n"
+               "    {\"event\":\"retry\", entity (null: the endpoint), attempt, delayMs, reason}\n"
+               "    {\"event\":\"error\", entity (null: the endpoint), category, message}\n"
+               "    {\"event\":\"interrupted\", signal (\"SIGINT\" or \"SIGTERM\"), immediate}\n"
+               "    {\"event\":\"summary\", exitCode, records, elapsedMs, rate, interruptedBy "
+               "(null or\n"
+               "     the signal), entities: [{entity, state, done, total, synced, elapsedMs, "
+               "error}],\n"
+               "     endpointErrors: [{category, message}]}, always the last line.\n"
+               "    state: idle, queued, counting, running, paused, completed or failed; "
+               "category:\n"
+               "    network, auth, request, protocol, storage, aborted, or server (the "
+               "embedded server);\n"
+               "    error: null or {category, message}.\n"
+               "  --quiet: nothing on standard output or standard error but errors.\n"
+               "\n--status: each entity's saved state in the local database (--db, or the "
+               "endpoint's own),\nread without contacting the server and without changing the "
+               "file: state, done/total,\nrecords stored, paging mode, last completed sync, "
+               "whether a run is in progress or\npaused, and the error of a failed entity. With "
+               "--progress json, one line:\n"
+               "    {\"event\":\"status\", database, entities: [{entity, state, done, total, "
+               "records,\n"
+               "     paging, lastCompletedAt (null: never), runActive, error}], missing: "
+               "[names]}\n"
+               "\nExit status:\n"
+               "  0    every entity synced (--status: the state was read)\n"
+               "  1    an entity or the endpoint failed (--status: no local database, or not "
+               "readable)\n"
+               "  2    bad options\n"
+               "  130  interrupted by SIGINT, 143 by SIGTERM: the sync is paused, its progress "
+               "saved,\n"
+               "       and the next run resumes it.\n")
+        .arg(defaults.batchSize)
+        .arg(defaults.concurrency)
+        .arg(App::Profile::settingsFile());
+}
+
+QList<App::OptionSpec> options()
+{
+    const SyncSettings defaults;
+    return {
+        { { QStringLiteral("h"), QStringLiteral("help") },
+          QString(),
+          QStringLiteral("Shows this help and exits.") },
+        { { QStringLiteral("version") },
+          QString(),
+          QStringLiteral("Shows the version and exits.") },
+        { { QStringLiteral("headless") },
+          QString(),
+          QStringLiteral("Syncs from the command line, without a window.") },
+        { { QStringLiteral("status") },
+          QString(),
+          QStringLiteral("Shows each entity's saved state in the local database, without "
+                         "contacting the server or syncing, and exits.") },
+        { { QStringLiteral("endpoint") },
+          QStringLiteral("URL"),
+          QStringLiteral("Protocol v1 base URL (http or https), e.g. "
+                         "http://127.0.0.1:8080/api/v1. Default: the saved one, else the "
+                         "embedded demo server.") },
+        { { QStringLiteral("db") },
+          QStringLiteral("PATH"),
+          QStringLiteral("The local SQLite database. Default: the endpoint's own, shared with "
+                         "the window, in the application data folder (demo.sqlite for the "
+                         "demo).") },
+        { { QStringLiteral("token") },
+          QStringLiteral("T"),
+          QStringLiteral("Bearer token for the endpoint. Default: $BATCHSYNC_TOKEN, else the "
+                         "saved one.") },
+        { { QStringLiteral("paging") },
+          QStringLiteral("cursor|offset"),
+          QStringLiteral("\"cursor\" (default; cannot miss changes made during a sync) or "
+                         "\"offset\" (for endpoints that only page by offset).") },
+        { { QStringLiteral("batch-size") },
+          QStringLiteral("N|adaptive"),
+          QStringLiteral("Records per request, %1 to %2 (default %3); \"adaptive\" starts from "
+                         "the saved or default size and sizes each batch to take about "
+                         "--batch-target-ms.")
+              .arg(SyncSettings::MinBatchSize)
+              .arg(SyncSettings::MaxBatchSize)
+              .arg(SyncSettings::DefaultBatchSize) },
+        { { QStringLiteral("batch-target-ms") },
+          QStringLiteral("MS"),
+          QStringLiteral("The duration an adaptive batch aims for, %1 to %2 ms (default %3); "
+                         "needs an adaptive batch size.")
+              .arg(SyncSettings::MinTargetBatchMs)
+              .arg(SyncSettings::MaxTargetBatchMs)
+              .arg(SyncSettings::DefaultTargetBatchMs) },
+        { { QStringLiteral("concurrency") },
+          QStringLiteral("N"),
+          QStringLiteral("Entities syncing at once, 1 to %1 (default %2).")
+              .arg(SyncSettings::MaxConcurrency)
+              .arg(defaults.concurrency) },
+        { { QStringLiteral("entities") },
+          QStringLiteral("a,b"),
+          QStringLiteral("Comma-separated entities to sync (or show), e.g. customers,orders. "
+                         "Default: every entity the endpoint reports.") },
+        { { QStringLiteral("progress") },
+          QStringLiteral("auto|plain|json"),
+          QStringLiteral("How progress is shown: \"auto\" (default), \"plain\" or \"json\" (see "
+                         "Output below).") },
+        { { QStringLiteral("quiet") },
+          QString(),
+          QStringLiteral("Prints nothing but errors; the exit status tells the outcome.") },
+        { { QStringLiteral("retry-give-up-ms") },
+          QStringLiteral("MS"),
+          QStringLiteral("Advanced: how long a failing request is retried before its entity "
+                         "fails, in ms (default %1).")
+              .arg(defaults.retryGiveUpMs) },
+    };
+}
+
+// Each step reads its options into the command line; a non-empty result is a usage error.
+
+QString readEndpoint(const QCommandLineParser &parser, CommandLine *command)
+{
+    if (!parser.isSet(QStringLiteral("endpoint")))
+        return QString();
+    const QString text = parser.value(QStringLiteral("endpoint")).trimmed();
+    const QUrl endpoint(text, QUrl::StrictMode);
+    if (endpoint.isValid() && !endpoint.isRelative() && endpoint.host().isEmpty())
+        return QStringLiteral("the endpoint \"%1\" names no host").arg(text);
+    if (endpoint.isEmpty())
+        return QStringLiteral("--endpoint needs a URL");
+    command->overrides.endpoint = endpoint;
+    return QString();
+}
+
+QString readPaging(const QCommandLineParser &parser, CommandLine *command)
+{
+    if (!parser.isSet(QStringLiteral("paging")))
+        return QString();
+    const QString text = parser.value(QStringLiteral("paging"));
+    const std::optional<PagingMode> mode = pagingModeFromName(text.trimmed().toLower());
+    if (!mode)
+        return QStringLiteral("--paging must be \"cursor\" or \"offset\", not \"%1\"").arg(text);
+    command->overrides.paging = *mode;
+    return QString();
+}
+
+QString readNumbers(const QCommandLineParser &parser, CommandLine *command)
+{
+    App::ProfileOverrides &flags = command->overrides;
+    const QString batchSize = QStringLiteral("batch-size");
+    if (parser.isSet(batchSize)) {
+        // A number is a fixed size.
+        flags.adaptiveBatchSize
+            = parser.value(batchSize).trimmed().compare(u"adaptive", Qt::CaseInsensitive) == 0;
+    }
+    const std::pair<QString, std::optional<int> *> numbers[] = {
+        { batchSize, &flags.batchSize },
+        { QStringLiteral("batch-target-ms"), &flags.targetBatchMs },
+        { QStringLiteral("concurrency"), &flags.concurrency },
+        { QStringLiteral("retry-give-up-ms"), &command->retryGiveUpMs },
+    };
+    for (const auto &[name, target] : numbers) {
+        if (!parser.isSet(name) || (name == batchSize && *flags.adaptiveBatchSize))
+            continue;
+        const QString text = parser.value(name);
+        *target = App::parseInteger(text);
+        if (!*target) {
+            return QStringLiteral("--%1 needs a whole number%2, not \"%3\"")
+                .arg(name, name == batchSize ? QStringLiteral(" or \"adaptive\"") : QString(),
+                     text);
+        }
+    }
+    return QString();
+}
+
+QString readEntities(const QCommandLineParser &parser, CommandLine *command)
+{
+    if (!parser.isSet(QStringLiteral("entities")))
+        return QString();
+    const QStringList names = parser.value(QStringLiteral("entities")).split(QLatin1Char(','));
+    for (const QString &raw : names) {
+        const QString name = raw.trimmed();
+        if (name.isEmpty())
+            continue;
+        const QString problem = Identifier::check(name, u"entity");
+        if (!problem.isEmpty())
+            return QStringLiteral("--entities: %1").arg(problem);
+        if (!command->entities.contains(name))
+            command->entities.append(name);
+    }
+    if (command->entities.isEmpty())
+        return QStringLiteral("--entities needs at least one entity name");
+    return QString();
+}
+
+QString readDatabase(const QCommandLineParser &parser, CommandLine *command)
+{
+    if (!parser.isSet(QStringLiteral("db")))
+        return QString();
+    const QString path = parser.value(QStringLiteral("db"));
+    if (path.trimmed().isEmpty())
+        return QStringLiteral("--db needs a file path");
+    const QFileInfo info(path);
+    if (!info.absoluteDir().exists())
+        return QStringLiteral("the folder of --db \"%1\" does not exist").arg(info.absolutePath());
+    command->databasePath = info.absoluteFilePath();
+    return QString();
+}
+
+QString readOutput(const QCommandLineParser &parser, CommandLine *command)
+{
+    const QString progress = QStringLiteral("progress");
+    if (parser.isSet(QStringLiteral("quiet"))) {
+        if (parser.isSet(progress))
+            return QStringLiteral("--quiet shows no progress: leave out --progress");
+        command->output = ProgressOutput::Quiet;
+        return QString();
+    }
+    const QString mode = parser.isSet(progress) ? parser.value(progress).trimmed().toLower()
+                                                : QStringLiteral("auto");
+    if (mode == QLatin1String("json")) {
+        command->output = ProgressOutput::Json;
+    } else if (mode == QLatin1String("plain")) {
+        command->output = ProgressOutput::Plain;
+    } else if (mode == QLatin1String("auto")) {
+        command->output = ::isatty(STDERR_FILENO) && qgetenv("TERM") != "dumb"
+            ? ProgressOutput::Live
+            : ProgressOutput::Plain;
+    } else {
+        return QStringLiteral("--progress must be \"auto\", \"plain\" or \"json\", not \"%1\"")
+            .arg(parser.value(progress));
+    }
+    return QString();
+}
+
+QString checkMode(const QCommandLineParser &parser, CommandLine *command)
+{
+    if (command->mode != Mode::Window)
+        return QString();
+    for (const char *name : { "entities", "retry-give-up-ms", "progress", "quiet" }) {
+        if (parser.isSet(QLatin1String(name)))
+            return QStringLiteral("--%1 needs --headless").arg(QLatin1String(name));
+    }
+    return QString();
+}
+
+} // namespace
+
+bool wantsWindow(int argc, char *argv[])
+{
+    for (int i = 1; i < argc; ++i) {
+        const QByteArray arg(argv[i]);
+        if (arg == "--headless" || arg == "--status" || arg == "-h" || arg == "--help"
+            || arg == "--version")
+            return false;
+    }
+    return true;
+}
+
+int usageError(const QString &message)
+{
+    Output::writeTo(
+        stderr,
+        QStringLiteral("batchsync: %1\nRun \"batchsync --help\" for the options.\n").arg(message));
+    return ExitUsage;
+}
+
+std::optional<CommandLine> parse(const QStringList &arguments, int *exitCode)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("BatchSync: pulls a server's changes, in batches, into a local SQLite "
+                       "database."));
+    App::addOptions(parser, options());
+    const auto fail = [exitCode](const QString &message) -> std::optional<CommandLine> {
+        *exitCode = usageError(message);
+        return std::nullopt;
+    };
+    if (!parser.parse(arguments))
+        return fail(parser.errorText());
+    if (parser.isSet(QStringLiteral("help"))) {
+        // Qt's first line names the binary's full path; the rest is the option list.
+        QString help = parser.helpText();
+        help.replace(0, help.indexOf(QLatin1Char('\n')),
+                     QStringLiteral("Usage: batchsync [--headless | --status] [options]\n\n"
+                                    "Without --headless or --status, opens the desktop window; "
+                                    "the options then\noverride the saved settings for this "
+                                    "session."));
+        Output::writeTo(stdout, help + epilogue());
+        *exitCode = 0;
+        return std::nullopt;
+    }
+    if (parser.isSet(QStringLiteral("version"))) {
+        Output::writeTo(
+            stdout, QStringLiteral("batchsync %1\n").arg(QCoreApplication::applicationVersion()));
+        *exitCode = 0;
+        return std::nullopt;
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        return fail(QStringLiteral("unexpected argument \"%1\"")
+                        .arg(parser.positionalArguments().constFirst()));
+    }
+
+    CommandLine command;
+    if (parser.isSet(QStringLiteral("status")))
+        command.mode = Mode::Status;
+    else if (parser.isSet(QStringLiteral("headless")))
+        command.mode = Mode::Headless;
+    command.overrides.token = App::commandLineToken(parser);
+    for (const auto step : { readEndpoint, readPaging, readNumbers, readEntities, readDatabase,
+                             readOutput, checkMode }) {
+        if (const QString problem = step(parser, &command); !problem.isEmpty())
+            return fail(problem);
+    }
+    return command;
+}
+
+QString problemWith(const CommandLine &commandLine, const App::Profile &saved,
+                    const QString &loadProblem)
+{
+    const App::ProfileOverrides &flags = commandLine.overrides;
+    if (flags.targetBatchMs && !flags.appliedTo(saved).adaptiveBatchSize) {
+        return QStringLiteral("--batch-target-ms needs an adaptive batch size: add --batch-size "
+                              "adaptive");
+    }
+    if (commandLine.mode == Mode::Status)
+        return QString(); // it reads what is there, whatever the settings say
+    if (!loadProblem.isEmpty())
+        return App::Profile::inSavedSettings(loadProblem, App::Profile::settingsFile(), false);
+    return flags.problemWith(saved, App::Profile::settingsFile());
+}
+
+} // namespace BatchSync::Cli

@@ -1,0 +1,122 @@
+#pragma once
+
+#include "common/syncsettings.h"
+#include "common/types.h"
+
+#include <QCoreApplication>
+#include <QString>
+#include <QUrl>
+#include <optional>
+
+QT_BEGIN_NAMESPACE
+class QSettings;
+QT_END_NAMESPACE
+
+namespace BatchSync::App {
+
+/*!
+    The user's sync profile: where to sync from and how. Defined, loaded and saved here only;
+    the window, its settings dialog, `--headless` and `--status` all start from it, and it
+    alone turns into the engine's SyncSettings (syncSettings()). A plain value; kept with
+    QSettings under "connection/..." in the application's settings file (load()/save()).
+    Any thread, but load()/save() without arguments use the application's QSettings.
+*/
+struct Profile
+{
+    Q_DECLARE_TR_FUNCTIONS(BatchSync::App::Profile)
+
+public:
+    SourceKind source = SourceKind::Protocol;
+    QUrl endpoint; //!< the protocol base URL; empty: the embedded demo server
+    QString token; //!< bearer token; empty: none
+    PagingMode paging = PagingMode::Cursor;
+    /*! Records per request; with adaptiveBatchSize, the first batch's size. */
+    int batchSize = SyncSettings::DefaultBatchSize;
+    /*! Whether each entity sizes its batches to take about targetBatchMs each. */
+    bool adaptiveBatchSize = false;
+    int targetBatchMs = SyncSettings::DefaultTargetBatchMs;
+    int concurrency = SyncSettings().concurrency; //!< entities syncing at once
+
+    bool isEmbeddedDemo() const { return endpoint.isEmpty(); }
+    /*! Whether both name the same endpoint (normalizedEndpoint()). */
+    bool sameEndpoint(const Profile &other) const;
+    /*! The same settings, the endpoint compared in its normalized form. */
+    bool operator==(const Profile &other) const;
+    bool operator!=(const Profile &other) const { return !(*this == other); }
+
+    /*! An empty string when the profile can be used, otherwise why not, in a sentence. */
+    QString validate() const;
+
+    /*!
+        The engine's settings for this profile: its fields on top of \a tuning (retry delays,
+        timeouts: what a profile does not hold), syncing from \a baseUrl (the endpoint, or
+        the embedded server's URL once it listens) into \a databasePath.
+    */
+    SyncSettings syncSettings(const QUrl &baseUrl, const QString &databasePath,
+                              SyncSettings tuning = SyncSettings()) const;
+
+    /*!
+        The local database's file name, so that two servers' data never mix: "demo.sqlite"
+        for the embedded demo, otherwise "endpoint-<first 16 hex digits of SHA-256 of the
+        normalized URL>.sqlite". Creates nothing.
+    */
+    QString databaseFileName() const;
+    /*! databaseFileName() in dataDirectory(\a directory), which is created if needed. */
+    QString databasePath(const QString &directory = QString()) const;
+
+    /*!
+        Reads \a settings; absent or unreadable values keep their defaults. A saved source
+        this version does not know sets \a problem (when given) and reads as Protocol.
+    */
+    static Profile load(const QSettings &settings, QString *problem = nullptr);
+    /*! Reads the application's default QSettings. */
+    static Profile load(QString *problem = nullptr);
+    void save(QSettings &settings) const;
+    /*! Writes to the application's default QSettings. */
+    void save() const;
+    /*! The application's settings file, as shown to the user. */
+    static QString settingsFile();
+    /*!
+        \a problem, said of the values saved in \a settingsFile rather than of a flag; with
+        \a overridable, a flag may override them.
+    */
+    static QString inSavedSettings(const QString &problem, const QString &settingsFile,
+                                   bool overridable = true);
+
+    /*!
+        Where the app keeps its data: \a directory if not empty, otherwise the writable
+        AppDataLocation (created if needed).
+    */
+    static QString dataDirectory(const QString &directory = QString());
+    /*! The embedded demo server's own database, "demo-server.sqlite" in the data directory. */
+    static QString demoServerPath(const QString &directory = QString());
+    /*! The form of \a endpoint used to tell endpoints apart (no trailing slash, etc.). */
+    static QString normalizedEndpoint(const QUrl &endpoint);
+};
+
+/*!
+    What the command line changes in the profile for one run; each field is set only when
+    its flag is given. Never saved.
+*/
+struct ProfileOverrides
+{
+    std::optional<QUrl> endpoint;
+    std::optional<QString> token;
+    std::optional<PagingMode> paging;
+    std::optional<int> batchSize;
+    std::optional<bool> adaptiveBatchSize;
+    std::optional<int> targetBatchMs;
+    std::optional<int> concurrency;
+
+    /*! \a profile with these overrides on top. */
+    Profile appliedTo(Profile profile) const;
+
+    /*!
+        Why a run with appliedTo(\a saved) cannot start, as the engine would say it, or an
+        empty string. When the saved values, not the overrides, are at fault, the message
+        names \a settingsFile.
+    */
+    QString problemWith(const Profile &saved, const QString &settingsFile) const;
+};
+
+} // namespace BatchSync::App
