@@ -314,6 +314,7 @@ void MainWindow::createEngine(const QUrl &url)
     connect(engine, &SyncEngine::entitiesChanged, this, &MainWindow::onEntitiesChanged);
     connect(engine, &SyncEngine::stateChanged, this, &MainWindow::onStateChanged);
     connect(engine, &SyncEngine::progressChanged, this, &MainWindow::onProgress);
+    connect(engine, &SyncEngine::overallProgressChanged, m_page, &ProgressPage::setOverallProgress);
     connect(engine, &SyncEngine::failed, this, &MainWindow::onFailed);
     connect(engine, &SyncEngine::retrying, this, &MainWindow::onRetrying);
     connect(engine, &SyncEngine::finished, this, &MainWindow::onFinished);
@@ -431,6 +432,7 @@ void MainWindow::onEntitiesChanged()
         return;
     const QList<EntityStatus> entities = m_engine->entities();
     m_page->setEntities(entities);
+    m_page->setOverallProgress(m_engine->overallProgress());
     QList<EntitySchema> schemas;
     for (const EntityStatus &status : entities)
         schemas.append({ status.name, status.fields });

@@ -167,6 +167,7 @@ void ProgressPage::setEntities(const QList<EntityStatus> &entities)
 
 void ProgressPage::clear()
 {
+    m_overall = ProgressInfo();
     setEntities({});
 }
 
@@ -233,20 +234,10 @@ QStringList ProgressPage::entityNames() const
     return names;
 }
 
-qint64 ProgressPage::overallDone() const
+void ProgressPage::setOverallProgress(const ProgressInfo &progress)
 {
-    qint64 done = 0;
-    for (const EntityRow *row : m_order)
-        done += std::min(row->done(), row->total());
-    return done;
-}
-
-qint64 ProgressPage::overallTotal() const
-{
-    qint64 total = 0;
-    for (const EntityRow *row : m_order)
-        total += row->total();
-    return total;
+    m_overall = progress;
+    updateOverall();
 }
 
 void ProgressPage::updateOverall()
@@ -262,7 +253,12 @@ void ProgressPage::updateOverall()
     else if (total > 0)
         value = int(std::clamp<qint64>(done * OverallMaximum / total, 0, OverallMaximum));
     m_overallBar->setValue(value);
-    const QString text = tr("%1 of %2").arg(UiText::number(done), UiText::records(total));
+    QString text = tr("%1 of %2").arg(UiText::number(done), UiText::records(total));
+    if (m_overall.rate > 0.0 && !allCompleted && done < total) {
+        text += QStringLiteral(" · ") + UiText::rate(m_overall.rate);
+        if (m_overall.etaSeconds >= 0)
+            text += QStringLiteral(" · ") + tr("%1 left").arg(UiText::eta(m_overall.etaSeconds));
+    }
     // A fixed size (see EntityRow), widened only when a longer number needs it.
     const int width = fontMetrics().horizontalAdvance(text) + ColumnPadding;
     if (width > m_overallLabel->minimumWidth())

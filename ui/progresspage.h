@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/types.h"
+#include "engine/progressinfo.h"
 #include "entityrow.h"
 
 #include <QHash>
@@ -47,8 +48,10 @@ public:
 
     EntityRow *row(const QString &entity) const { return m_rows.value(entity); }
     QStringList entityNames() const;
-    qint64 overallDone() const;
-    qint64 overallTotal() const;
+    /*! The overall progress across entities, as the engine computes it. */
+    void setOverallProgress(const BatchSync::ProgressInfo &progress);
+    qint64 overallDone() const { return m_overall.done; }
+    qint64 overallTotal() const { return m_overall.total; }
 
 Q_SIGNALS:
     void startRequested(const QString &entity);
@@ -72,6 +75,7 @@ private:
     QList<EntityRow *> m_order;
     ColumnWidths m_widths;
     qint64 m_widestTotal = 0;
+    BatchSync::ProgressInfo m_overall;
 };
 
 } // namespace BatchSync::Ui

@@ -140,6 +140,13 @@ void SyncEngine::onEntitiesLoaded(const QList<EntityStatus> &entities)
         estimate.finish();
         m_jobs.value(status.name)->setProgress(estimate.info());
     }
+    if (!m_synced) {
+        // Before any sync, the overall progress is what the database remembers of them all.
+        m_participants.clear();
+        for (const EntityStatus &status : entities)
+            m_participants.append(status.name);
+        publishOverall();
+    }
     Q_EMIT entitiesChanged();
 }
 
@@ -149,6 +156,7 @@ void SyncEngine::onBusyChanged(bool busy)
         return;
     m_busy = busy;
     if (busy) {
+        m_synced = true;
         // A new sync: the overall progress is of its runs (and of paused ones, still open).
         m_participants.removeIf([this](const QString &entity) {
             const SyncJob *job = m_jobs.value(entity);

@@ -89,7 +89,8 @@ public:
     QList<SyncJob *> jobs() const;
     /*!
         The progress of every entity that took part in the current (or last) sync, as one:
-        what an overall bar shows.
+        what an overall bar shows. Before the first sync, that of every known entity's last
+        run.
     */
     ProgressInfo overallProgress() const;
 
@@ -161,6 +162,7 @@ private:
     QTimer m_estimateTimer; // once a second while busy
     QElapsedTimer m_clock;
     bool m_busy = false;
+    bool m_synced = false; // a sync began in this engine
 };
 
 } // namespace BatchSync
