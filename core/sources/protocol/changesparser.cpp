@@ -133,16 +133,13 @@ public:
                                });
             // As the oracle's QHash: a name given twice means the last field of that name.
             const auto same = std::find_if(m_fields.cbegin(), m_fields.cend(),
-                                           [&spec](const Field &f) { return f.text == spec.name; });
-            Field field { name, ascii, spec.name, spec.type, i, plain ? name + '"' : QByteArray() };
-            if (same != m_fields.cend()) {
+                                           [&](const Field &f) { return nameOf(f) == spec.name; });
+            Field field { name, plain ? '"' + name + '"' : QByteArray(), i, spec.type, ascii };
+            if (same != m_fields.cend())
                 m_fields[same - m_fields.cbegin()] = field;
-            } else {
-                m_byName.insert(spec.name, int(m_fields.size()));
+            else
                 m_fields.append(field);
-            }
         }
-        m_problems.resize(m_fields.size());
     }
 
     bool parse(PagingMode mode, ChangePage *page, QString *error);
@@ -151,12 +148,13 @@ private:
     struct Field
     {
         QByteArray name; // when ascii
-        bool ascii; // if not, the field is only found through m_byName
-        QString text;
-        FieldType type;
+        QByteArray quoted; // "name" as it stands in a body, when nothing needs escaping
         int index; // in the schema, and so in Change::values
-        QByteArray keyAndQuote; // name" as it stands in a body, when nothing needs escaping
+        FieldType type;
+        bool ascii; // if not, the field is only found through m_byName
     };
+
+    const QString &nameOf(const Field &field) const { return m_schema.fields.at(field.index).name; }
 
     /*! What the page's "changes" member held (the last one, if several). */
     struct ChangeList
@@ -172,13 +170,22 @@ private:
     bool readData(QVariantList *values, DataFault *fault);
     const Field *findField(const JsonString &key);
     void noteProblem(int field, const QString &problem);
-    bool readText(JsonValue *value)
+    /*! A value that should be a string: its kind, and its text when it is one. */
+    bool readText(JsonKind *kind, QString *text)
     {
-        // Most values of id and changedAt are strings: no call to readValue for them.
-        if (m_json.peek() != '"')
-            return m_json.readValue(value);
-        value->kind = JsonKind::String;
-        return m_json.readString(&value->string);
+        if (m_json.peek() != '"') {
+            JsonValue value;
+            const bool ok = m_json.readValue(&value);
+            *kind = value.kind;
+            return ok;
+        }
+        // Decoded as it comes, straight into the change; a later duplicate key replaces it.
+        JsonString string;
+        if (!m_json.readString(&string))
+            return false;
+        *kind = JsonKind::String;
+        *text = string.decode();
+        return true;
     }
     bool readFieldValue(const Field &field, QVariantList *values, QString *problem);
 
@@ -187,6 +194,7 @@ private:
     const int m_maxChanges;
     QList<Field> m_fields;
     QHash<QString, int> m_byName; // into m_fields, for keys that are escaped or not ASCII
+                                  // (made when the first such key comes)
     qsizetype m_nextField = 0; // where findField looks first
     QList<QString> m_problems; // per field of m_fields: the fault of its value in this data
     QList<int> m_faulty; // the fields with a problem
@@ -339,8 +347,8 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
                      .arg(path(), describeKind(value.kind));
         return true;
     }
-    JsonValue id;
-    JsonValue changedAt;
+    JsonKind id = JsonKind::Missing;
+    JsonKind changedAt = JsonKind::Missing;
     JsonValue deleted;
     JsonKind dataKind = JsonKind::Missing;
     QVariantList values;
@@ -354,9 +362,9 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
             return false;
         bool ok = true;
         if (key.equals("id")) {
-            ok = readText(&id);
+            ok = readText(&id, &change->id);
         } else if (key.equals("changedAt")) {
-            ok = readText(&changedAt);
+            ok = readText(&changedAt, &change->changedAt);
         } else if (key.equals("deleted")) {
             if (m_json.readBool(&deleted.boolean))
                 deleted.kind = JsonKind::Bool;
@@ -381,16 +389,14 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
             return false;
     }
 
-    if (id.kind == JsonKind::Missing) {
+    if (id == JsonKind::Missing) {
         *fault = QStringLiteral("%1.id: missing").arg(path());
         return true;
     }
-    if (id.kind != JsonKind::String) {
-        *fault
-            = QStringLiteral("%1.id: expected a string, got %2").arg(path(), describeKind(id.kind));
+    if (id != JsonKind::String) {
+        *fault = QStringLiteral("%1.id: expected a string, got %2").arg(path(), describeKind(id));
         return true;
     }
-    change->id = id.string.decode();
     if (change->id.isEmpty()) {
         *fault = QStringLiteral("%1.id: is empty").arg(path());
         return true;
@@ -404,16 +410,15 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
     }
     const auto printableId = [change] { return Identifier::printable(change->id); };
 
-    if (changedAt.kind == JsonKind::Missing) {
+    if (changedAt == JsonKind::Missing) {
         *fault = QStringLiteral("%1.changedAt: missing (change \"%2\")").arg(path(), printableId());
         return true;
     }
-    if (changedAt.kind != JsonKind::String) {
+    if (changedAt != JsonKind::String) {
         *fault = QStringLiteral("%1.changedAt: expected a timestamp string, got %2 (change \"%3\")")
-                     .arg(path(), describeKind(changedAt.kind), printableId());
+                     .arg(path(), describeKind(changedAt), printableId());
         return true;
     }
-    change->changedAt = changedAt.string.decode();
     if (!isTimestamp(change->changedAt)) {
         *fault = QStringLiteral("%1.changedAt: \"%2\" is not a timestamp of the form "
                                 "YYYY-MM-DDTHH:MM:SS.mmmZ (UTC) (change \"%3\")")
@@ -474,6 +479,10 @@ const ChangesParser::Field *ChangesParser::findField(const JsonString &key)
         }
         return nullptr;
     }
+    if (m_byName.isEmpty()) {
+        for (qsizetype i = 0; i < count; ++i)
+            m_byName.insert(nameOf(m_fields.at(i)), int(i));
+    }
     const auto it = m_byName.constFind(key.decode());
     return it == m_byName.constEnd() ? nullptr : &m_fields.at(it.value());
 }
@@ -496,7 +505,7 @@ bool ChangesParser::readData(QVariantList *values, DataFault *fault)
         return false;
     while (more) {
         const Field *field = nullptr;
-        if (!m_fields.isEmpty() && m_json.consumeKey(m_fields.at(m_nextField).keyAndQuote)) {
+        if (!m_fields.isEmpty() && m_json.consumeKey(m_fields.at(m_nextField).quoted)) {
             field = &m_fields.at(m_nextField);
             m_nextField = m_nextField + 1 == m_fields.size() ? 0 : m_nextField + 1;
             if (!m_json.afterKey())
@@ -530,8 +539,8 @@ bool ChangesParser::readData(QVariantList *values, DataFault *fault)
         *fault = DataFault { true, unknown, QString() };
     for (const int faulty : std::as_const(m_faulty)) {
         const Field &field = m_fields.at(faulty);
-        if (!m_problems.at(faulty).isEmpty() && (!fault->found || field.text < fault->key))
-            *fault = DataFault { true, field.text, m_problems.at(faulty) };
+        if (!m_problems.at(faulty).isEmpty() && (!fault->found || nameOf(field) < fault->key))
+            *fault = DataFault { true, nameOf(field), m_problems.at(faulty) };
     }
     values->resize(m_schema.fields.size());
     return true;
@@ -540,6 +549,8 @@ bool ChangesParser::readData(QVariantList *values, DataFault *fault)
 // The last value of a key counts: a later one clears or sets its problem.
 void ChangesParser::noteProblem(int field, const QString &problem)
 {
+    if (m_problems.isEmpty())
+        m_problems.resize(m_fields.size()); // only for a page with a fault
     if (!problem.isEmpty() && m_problems.at(field).isEmpty())
         m_faulty.append(field);
     m_problems[field] = problem;
@@ -570,7 +581,7 @@ bool ChangesParser::readFieldValue(const Field &field, QVariantList *values, QSt
             if (field.type == FieldType::DateTime && !isTimestamp(text)) {
                 JsonValue value;
                 value.kind = JsonKind::String;
-                *problem = valueProblem(field.text, field.type, value, text);
+                *problem = valueProblem(nameOf(field), field.type, value, text);
                 return true;
             }
             // Moved in rather than copied (QVariant has no QString&& constructor).
@@ -593,7 +604,7 @@ bool ChangesParser::readFieldValue(const Field &field, QVariantList *values, QSt
                 JsonValue value;
                 value.kind = JsonKind::Number;
                 value.number = number;
-                *problem = valueProblem(field.text, field.type, value, QString());
+                *problem = valueProblem(nameOf(field), field.type, value, QString());
             }
             return true;
         }
@@ -620,7 +631,7 @@ bool ChangesParser::readFieldValue(const Field &field, QVariantList *values, QSt
         place(values, field.index, value.boolean);
         return true;
     }
-    *problem = valueProblem(field.text, field.type, value, QString());
+    *problem = valueProblem(nameOf(field), field.type, value, QString());
     return true;
 }
 

@@ -181,15 +181,16 @@ public:
     }
 
     /*!
-        When the key whose opening quote was read is exactly \a keyAndQuote (a name that
-        needs no escaping, then '"'), consumes it; the caller then calls afterKey().
+        When the key whose opening quote was read is exactly \a quoted (a name that needs no
+        escaping, between quotes), consumes it; the caller then calls afterKey().
     */
-    bool consumeKey(const QByteArray &keyAndQuote)
+    bool consumeKey(const QByteArray &quoted)
     {
-        const qsizetype size = keyAndQuote.size();
-        if (size == 0 || m_end - m_p <= size
-            || std::memcmp(m_p, keyAndQuote.constData(), size_t(size)) != 0)
+        const qsizetype size = quoted.size() - 1; // the opening quote is read
+        if (size <= 0 || m_end - m_p <= size
+            || std::memcmp(m_p, quoted.constData() + 1, size_t(size)) != 0) {
             return false;
+        }
         m_p += size;
         return true;
     }

@@ -1,6 +1,7 @@
 #include "protocolparser.h"
 
 #include "common/identifier.h"
+#include "jsonscanner.h"
 #include "protocolparser_p.h"
 
 #include <QHash>
@@ -18,23 +19,13 @@ namespace detail {
 
 QString describe(const QJsonValue &value)
 {
-    switch (value.type()) {
-    case QJsonValue::Null:
-        return QStringLiteral("null");
-    case QJsonValue::Bool:
-        return QStringLiteral("a bool");
-    case QJsonValue::Double:
-        return QStringLiteral("a number");
-    case QJsonValue::String:
-        return QStringLiteral("a string");
-    case QJsonValue::Array:
-        return QStringLiteral("an array");
-    case QJsonValue::Object:
-        return QStringLiteral("an object");
-    case QJsonValue::Undefined:
-        break;
-    }
-    return QStringLiteral("nothing (missing)");
+    // The same words as the changes parser's; QJsonValue::Type numbers its kinds from 0.
+    static_assert(QJsonValue::Null == 0 && QJsonValue::Bool == 1 && QJsonValue::Double == 2
+                  && QJsonValue::String == 3 && QJsonValue::Array == 4 && QJsonValue::Object == 5);
+    static constexpr JsonKind kinds[] = { JsonKind::Null,   JsonKind::Bool,  JsonKind::Number,
+                                          JsonKind::String, JsonKind::Array, JsonKind::Object };
+    const int type = int(value.type());
+    return describeKind(type >= 0 && type < 6 ? kinds[type] : JsonKind::Missing);
 }
 
 QString numberText(const QJsonValue &value)
