@@ -262,6 +262,7 @@ private Q_SLOTS:
     void parseChangesParity_data();
     void parseChangesParity();
     void parseChangesParityLargePage();
+    void parseChangesParityOtherSchemas();
     void fastTimestamp_data();
     void fastTimestamp();
     void fastTimestampCalendar();
@@ -1351,6 +1352,48 @@ void TestProtocol::parseChangesParity()
     // Plain forms are taken; the rest as the oracle says (checked above).
     if (fast)
         QVERIFY(accepted);
+}
+
+void TestProtocol::parseChangesParityOtherSchemas()
+{
+    // Field names that are not ASCII, and a name given twice (the oracle's QHash keeps the
+    // last field of that name): every key form, valid or not, read as the oracle reads it.
+    const EntitySchema unicode { QStringLiteral("unicode"),
+                                 { { QStringLiteral("na\u00efve"), FieldType::String },
+                                   { QStringLiteral("z\u00e8ta"), FieldType::Int } } };
+    const EntitySchema repeated { QStringLiteral("repeated"),
+                                  { { QStringLiteral("a"), FieldType::Int },
+                                    { QStringLiteral("b"), FieldType::Bool },
+                                    { QStringLiteral("a"), FieldType::String } } };
+    struct Case
+    {
+        const EntitySchema &schema;
+        QByteArray data;
+        bool valid;
+    };
+    const Case cases[] = {
+        { unicode, "{\"na\xc3\xafve\": \"x\", \"z\xc3\xa8ta\": 3}", true },
+        { unicode, R"({"na\u00efve": "x", "z\u00E8ta": 3})", true },
+        { unicode, "{\"z\xc3\xa8ta\": \"x\", \"na\xc3\xafve\": 1}", false },
+        { unicode, "{\"naive\": \"x\"}", false },
+        // Beyond U+FFFF against U+E000: raw, escaped, and one of each.
+        { unicode, "{\"\xf0\x9f\x98\x80\": 1, \"\xee\x80\x80\": 2}", false },
+        { unicode, R"({"\ud83d\ude00": 1, "\ue000": 2})", false },
+        { unicode, "{\"\xf0\x9f\x98\x80\": 1, \"\\ue000\": 2}", false },
+        { unicode, "{\"\\ud83d\\ude00\": 1, \"\xee\x80\x80\": 2}", false },
+        { repeated, R"({"a": "text", "b": true})", true },
+        { repeated, R"({"a": 5})", false },
+        { repeated, R"({"a": 5, "a": "last"})", true },
+        { repeated, R"({"b": 1, "a": 2})", false },
+    };
+    for (const Case &c : cases) {
+        bool accepted = false;
+        const QString problem
+            = parityProblem(dataBody(c.data), c.schema, 10, PagingMode::Cursor, &accepted);
+        QVERIFY2(problem.isEmpty(),
+                 qPrintable(QString::fromUtf8(c.data) + QStringLiteral(": ") + problem));
+        QCOMPARE(accepted, c.valid);
+    }
 }
 
 void TestProtocol::parseChangesParityLargePage()

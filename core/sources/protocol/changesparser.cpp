@@ -111,8 +111,22 @@ struct DataFault
 {
     bool found = false;
     QString key;
+    bool escaped = false; // the key as written
     QString problem; // empty: the key is not a field of the schema
 };
+
+/*!
+    Whether key \a a comes before \a b in a QJsonObject: QJsonDocument keeps a key that has
+    an escape as UTF-16 and any other as UTF-8, and compares two UTF-16 keys by their units,
+    and otherwise by code points. (Only U+E000..U+FFFF against characters beyond U+FFFF
+    order differently.)
+*/
+bool keyLess(const QString &a, bool aEscaped, const QString &b, bool bEscaped)
+{
+    if (aEscaped && bEscaped)
+        return a < b;
+    return a.toUcs4() < b.toUcs4();
+}
 
 class ChangesParser
 {
@@ -169,7 +183,7 @@ private:
     bool readChange(qsizetype index, Change *change, QString *fault);
     bool readData(QVariantList *values, DataFault *fault);
     const Field *findField(const JsonString &key);
-    void noteProblem(int field, const QString &problem);
+    void noteProblem(int field, bool escaped, const QString &problem);
     /*! A value that should be a string: its kind, and its text when it is one. */
     bool readText(JsonKind *kind, QString *text)
     {
@@ -196,7 +210,12 @@ private:
     QHash<QString, int> m_byName; // into m_fields, for keys that are escaped or not ASCII
                                   // (made when the first such key comes)
     qsizetype m_nextField = 0; // where findField looks first
-    QList<QString> m_problems; // per field of m_fields: the fault of its value in this data
+    struct Problem
+    {
+        QString text; // empty: none
+        bool escaped = false; // the key as written
+    };
+    QList<Problem> m_problems; // per field of m_fields: the fault of its value in this data
     QList<int> m_faulty; // the fields with a problem
 };
 
@@ -495,16 +514,16 @@ bool ChangesParser::readData(QVariantList *values, DataFault *fault)
     values->reserve(m_schema.fields.size());
     if (!m_faulty.isEmpty()) {
         for (const int faulty : std::as_const(m_faulty))
-            m_problems[faulty].clear();
+            m_problems[faulty].text.clear();
         m_faulty.clear();
     }
-    QString unknown; // the least key not in the schema
-    bool hasUnknown = false;
+    DataFault unknown; // the least key not in the schema
     bool more = false;
     if (!m_json.enter() || !m_json.firstMember(&more))
         return false;
     while (more) {
         const Field *field = nullptr;
+        bool escaped = false;
         if (!m_fields.isEmpty() && m_json.consumeKey(m_fields.at(m_nextField).quoted)) {
             field = &m_fields.at(m_nextField);
             m_nextField = m_nextField + 1 == m_fields.size() ? 0 : m_nextField + 1;
@@ -515,11 +534,11 @@ bool ChangesParser::readData(QVariantList *values, DataFault *fault)
             if (!m_json.readKey(&key))
                 return false;
             field = findField(key);
+            escaped = key.escaped;
             if (!field) {
                 const QString text = key.decode();
-                if (!hasUnknown || text < unknown)
-                    unknown = text;
-                hasUnknown = true;
+                if (!unknown.found || keyLess(text, escaped, unknown.key, unknown.escaped))
+                    unknown = DataFault { true, text, escaped, QString() };
                 JsonValue skipped;
                 if (!m_json.readValue(&skipped) || !m_json.nextMember(&more))
                     return false;
@@ -530,30 +549,33 @@ bool ChangesParser::readData(QVariantList *values, DataFault *fault)
         if (!readFieldValue(*field, values, &problem))
             return false;
         if (!problem.isEmpty() || !m_faulty.isEmpty())
-            noteProblem(int(field - m_fields.constData()), problem);
+            noteProblem(int(field - m_fields.constData()), escaped, problem);
         if (!m_json.nextMember(&more))
             return false;
     }
     // The fault of the least key, as the oracle's walk over the sorted keys meets it.
-    if (hasUnknown)
-        *fault = DataFault { true, unknown, QString() };
+    if (unknown.found)
+        *fault = unknown;
     for (const int faulty : std::as_const(m_faulty)) {
-        const Field &field = m_fields.at(faulty);
-        if (!m_problems.at(faulty).isEmpty() && (!fault->found || nameOf(field) < fault->key))
-            *fault = DataFault { true, nameOf(field), m_problems.at(faulty) };
+        const QString &name = nameOf(m_fields.at(faulty));
+        const Problem &problem = m_problems.at(faulty);
+        if (!problem.text.isEmpty()
+            && (!fault->found || keyLess(name, problem.escaped, fault->key, fault->escaped))) {
+            *fault = DataFault { true, name, problem.escaped, problem.text };
+        }
     }
     values->resize(m_schema.fields.size());
     return true;
 }
 
 // The last value of a key counts: a later one clears or sets its problem.
-void ChangesParser::noteProblem(int field, const QString &problem)
+void ChangesParser::noteProblem(int field, bool escaped, const QString &problem)
 {
     if (m_problems.isEmpty())
         m_problems.resize(m_fields.size()); // only for a page with a fault
-    if (!problem.isEmpty() && m_problems.at(field).isEmpty())
+    if (!problem.isEmpty() && m_problems.at(field).text.isEmpty())
         m_faulty.append(field);
-    m_problems[field] = problem;
+    m_problems[field] = Problem { problem, escaped };
 }
 
 /*! Puts \a value at \a index of \a values, which holds the fields before some index. */
