@@ -1,6 +1,7 @@
 // libFuzzer target for the protocol v1 response parser and validator. The first byte picks
 // the limit and paging mode; the rest is the body, given to every parser. A crash, a
-// sanitizer report or a broken invariant (abort) is a finding.
+// sanitizer report, a broken invariant or a changes page read otherwise than by the tests'
+// QJsonDocument oracle (abort) is a finding.
 //
 // Build with clang (see CMakeLists.txt here), then e.g.
 //   ./fuzz_protocol -max_total_time=60 corpus/ seeds/
@@ -9,6 +10,8 @@
 #include "common/timestamp.h"
 #include "common/types.h"
 #include "sources/protocol/protocolparser.h"
+#include "testutil/pagediff.h"
+#include "testutil/referenceparser.h"
 
 #include <QByteArray>
 #include <QSet>
@@ -124,6 +127,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else {
             check(!error.isEmpty(), "changes: no message");
         }
+        // The oracle, QJsonDocument's reading of the page, says the same.
+        ChangePage expected;
+        QString expectedError;
+        const bool expectedOk
+            = Test::parseChangesReference(body, schema(), limit, mode, &expected, &expectedError);
+        check(expectedOk == error.isEmpty(), "changes: outcome differs from the oracle");
+        check(expectedError == error, "changes: message differs from the oracle");
+        check(!expectedOk || Test::pageDifference(page, expected).isEmpty(),
+              "changes: page differs from the oracle");
     }
     {
         const QString message = Protocol::parseErrorMessage(body);

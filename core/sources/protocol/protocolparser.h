@@ -38,9 +38,10 @@ bool parseCount(const QByteArray &body, qint64 *count, QString *error);
     cursor must be a non-empty string (a number is accepted and kept as text); in offset
     mode it may be absent.
 
-    Bodies in the forms servers write are read in a single pass over their bytes; anything
-    else (including every invalid body, whose message this then writes) goes through
-    QJsonDocument. Both give the same result for every body.
+    The body is read in a single pass over its bytes, with QJsonDocument's idea of JSON: a
+    syntax error is reported with QJsonParseError's words and byte offset, and of several
+    faults the one met first in the order above (changes, each change's id, changedAt,
+    deleted, data and its fields by key, then hasMore and cursor).
 */
 bool parseChanges(const QByteArray &body, const EntitySchema &schema, int limit, PagingMode mode,
                   ChangePage *page, QString *error);

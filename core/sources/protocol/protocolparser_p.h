@@ -3,36 +3,44 @@
 #include "common/types.h"
 
 #include <QByteArray>
+#include <QJsonObject>
+#include <QJsonValue>
 #include <QString>
 #include <QStringView>
+#include <optional>
 
 /*!
     \file protocolparser_p.h
-    Internal to BatchSync::Client, not part of its API (it may change at any time): the two
-    implementations behind Protocol::parseChanges, exposed so that tests can compare them.
-    Pure functions, any thread.
+    Internal to BatchSync::Client, not part of its API (it may change at any time): the limits
+    and QJsonValue helpers that the entity and count parsers use, exposed so that tests can
+    build their own QJsonDocument reading of a changes page with the same words. Pure
+    functions, any thread.
 */
 
 namespace BatchSync::Protocol::detail {
 
 /*!
-    The reference parser of GET /entities/{name}/changes: builds a QJsonDocument and walks
-    it. Same contract and messages as Protocol::parseChanges, which falls back to it for
-    every body the fast parser does not take.
+    Beyond the protocol's own rules: bounds that keep a hostile or broken server from making
+    the client build absurd keys.
 */
-bool parseChangesReference(const QByteArray &body, const EntitySchema &schema, int limit,
-                           PagingMode mode, ChangePage *page, QString *error);
+constexpr int MaxIdLength = 1024;
+constexpr int MaxCursorLength = 4096;
+
+/*! "null", "a bool", "a number", ..., or "nothing (missing)" for an undefined value. */
+QString describe(const QJsonValue &value);
+
+/*! A number as messages show it: the integer, or the double with 17 digits. */
+QString numberText(const QJsonValue &value);
 
 /*!
-    The single-pass parser of GET /entities/{name}/changes, working on the UTF-8 bytes. It
-    returns true and sets \a page only for a body that parseChangesReference accepts, with
-    the same result. It returns false, leaving \a page untouched, for every body it does not
-    take: anything invalid, and the rare valid forms it leaves to the reference (duplicate or
-    escaped keys, lenient number forms such as "1." or ".5", escapes other than JSON's own,
-    raw control characters in strings, schemas with non-ASCII field names).
+    The exact integer a JSON number holds, or nullopt when it has a fraction or does not fit
+    a qint64. QJsonDocument keeps integers that fit as qint64 and everything else as double;
+    an integral double (1e3, 2.0, or a value beyond 2^53 that lost precision) is accepted.
 */
-bool parseChangesFast(const QByteArray &body, const EntitySchema &schema, int limit,
-                      PagingMode mode, ChangePage *page);
+std::optional<qint64> integerOf(const QJsonValue &value);
+
+/*! Parses \a body as a JSON object with QJsonDocument; on failure \a error says why. */
+std::optional<QJsonObject> parseObject(const QByteArray &body, QString *error);
 
 /*!
     Whether \a text is a protocol timestamp: exactly the strings Timestamp::isValid accepts,
