@@ -322,6 +322,7 @@ bool LocalStore::Write::begin()
 
 bool LocalStore::Write::commit()
 {
+    Q_ASSERT(m_transaction); // only after a begin() that succeeded
     if (!m_transaction->commit()) {
         return m_store.storageFailure(m_error, m_what, m_transaction->errorCode(),
                                       m_transaction->errorText());

@@ -131,7 +131,7 @@ public:
 
 private:
     LocalStore &m_store;
-    const QString &m_what;
+    const QString m_what;
     SyncError *m_error;
     std::optional<Sqlite::Transaction> m_transaction; // from begin(), when the store is open
 };
