@@ -171,8 +171,10 @@ public:
     qint64 rowCount(const QString &entity);
 
 private:
+    // Defined in localstore_p.h, which is not installed.
     struct Statements;
     struct EntityStatements;
+    class Write;
 
     bool checkUsable(SyncError *error) const;
     bool openConnection(SyncError *error);
@@ -183,8 +185,7 @@ private:
     bool storageFailure(SyncError *error, const QString &what, const QSqlError &sqlError) const;
     bool storageFailure(SyncError *error, const QString &what, int sqliteCode,
                         const QString &sqliteText) const;
-    bool bulkLoadState(const QString &entity, std::optional<bool> *bulk, const QString &what,
-                       SyncError *error);
+    bool bulkLoadState(const QString &entity, bool *bulk, const QString &what, SyncError *error);
     bool enterBulkLoad(const QString &entity, bool *entered, const QString &what, SyncError *error);
     bool finishBulkLoad(const QString &entity, const QString &what, SyncError *error);
 

@@ -1,0 +1,165 @@
+#include "common/identifier.h"
+#include "common/logging.h"
+#include "store/localstore_p.h"
+
+/*
+    Writing a batch of changes: the entity's statements (upsert, delete, and the append and
+    recorded deletion of the bulk load), prepared once and reused, and applyBatch(), which
+    commits the batch with the run position that follows it.
+*/
+
+namespace BatchSync {
+
+using namespace StorePrivate;
+
+LocalStore::EntityStatements *LocalStore::entityStatements(const EntitySchema &schema,
+                                                           SyncError *error)
+{
+    const auto found = m_statements->entities.find(schema.name);
+    if (found != m_statements->entities.end() && found->second->fields == schema.fields)
+        return found->second.get();
+
+    const QString problem = schemaProblem(schema);
+    if (!problem.isEmpty()) {
+        fail(error, ErrorCategory::Protocol, problem);
+        return nullptr;
+    }
+
+    QString columns = QStringLiteral("\"id\"");
+    QString placeholders = QStringLiteral("?");
+    QString updates;
+    for (const FieldSpec &field : schema.fields) {
+        const QString column = Identifier::quoted(field.name);
+        columns += QStringLiteral(", ") + column;
+        placeholders += QStringLiteral(", ?");
+        updates += QStringLiteral("%1 = excluded.%1, ").arg(column);
+    }
+    const QString changedAt = Identifier::quoted(changedAtColumn);
+    columns += QStringLiteral(", ") + changedAt;
+    placeholders += QStringLiteral(", ?");
+    updates += QStringLiteral("%1 = excluded.%1").arg(changedAt);
+    const QString table = Identifier::quoted(schema.name);
+
+    auto statements = std::make_unique<EntityStatements>();
+    statements->fields = schema.fields;
+    statements->appendSql
+        = QStringLiteral("INSERT INTO %1 (%2) VALUES (%3)").arg(table, columns, placeholders);
+    statements->upsertSql = statements->appendSql
+        + QStringLiteral(" ON CONFLICT (\"id\") DO UPDATE SET %1").arg(updates);
+    statements->removeSql = QStringLiteral("DELETE FROM %1 WHERE \"id\" = ?").arg(table);
+    // The mark is the newest row of the table: the deletion covers every version up to it.
+    // ("WHERE true" keeps ON CONFLICT from being read as a join constraint.)
+    statements->recordDeletionSql
+        = QStringLiteral("INSERT INTO _sync_bulk_deleted (entity, id, mark) "
+                         "SELECT ?1, ?2, coalesce(max(rowid), 0) FROM %1 WHERE true "
+                         "ON CONFLICT (entity, id) DO UPDATE SET mark = excluded.mark")
+              .arg(table);
+    EntityStatements *result = statements.get();
+    m_statements->entities[schema.name] = std::move(statements);
+    return result;
+}
+
+bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &changes,
+                            const SyncPosition &after, qint64 done, qint64 total, SyncError *error)
+{
+    clearError(error);
+    if (!checkUsable(error))
+        return false;
+    EntityStatements *statements = entityStatements(schema, error);
+    if (!statements)
+        return false;
+
+    const QString what = QStringLiteral("Could not save a batch of entity \"%1\"").arg(schema.name);
+    const qsizetype fieldCount = schema.fields.size();
+    // Check everything first, so that a bad change costs no transaction.
+    for (qsizetype i = 0; i < changes.size(); ++i) {
+        const Change &change = changes.at(i);
+        if (change.id.isEmpty()) {
+            return fail(error, ErrorCategory::Protocol,
+                        QStringLiteral("%1: change %2 has no id").arg(what).arg(i + 1));
+        }
+        if (!change.deleted && change.values.size() != fieldCount) {
+            return fail(error, ErrorCategory::Protocol,
+                        QStringLiteral("%1: change %2 (id \"%3\") has %4 values but the entity "
+                                       "has %5 fields")
+                            .arg(what)
+                            .arg(i + 1)
+                            .arg(Identifier::printable(change.id))
+                            .arg(change.values.size())
+                            .arg(fieldCount));
+        }
+    }
+
+    sqlite3 *db = m_statements->db;
+    Write transaction(*this, what, error);
+    if (!transaction.begin())
+        return false;
+    // Read in the transaction: another store on the same file may have completed the run.
+    bool bulk = false;
+    if (!bulkLoadState(schema.name, &bulk, what, error))
+        return false;
+
+    const auto ready = [&](Sqlite::Statement &statement, const QString &sql) {
+        if (statement.isPrepared())
+            return true;
+        if (statement.prepare(db, sql, SQLITE_PREPARE_PERSISTENT))
+            return true;
+        storageFailure(error,
+                       QStringLiteral("Could not prepare writing entity \"%1\"").arg(schema.name),
+                       statement.errorCode(), statement.errorText());
+        return false;
+    };
+    m_statements->setBatchCache(bulk);
+
+    Sqlite::Statement &write = bulk ? statements->append : statements->upsert;
+    Sqlite::Statement &remove = bulk ? statements->recordDeletion : statements->remove;
+    bool haveWrite = false;
+    bool haveRemove = false;
+    const int changedAtIndex = int(fieldCount) + 2;
+    for (const Change &change : changes) {
+        Sqlite::Statement *statement = nullptr;
+        bool bound = true;
+        if (change.deleted) {
+            if (!haveRemove
+                && !(haveRemove
+                     = ready(remove, bulk ? statements->recordDeletionSql : statements->removeSql)))
+                return false;
+            statement = &remove;
+            if (bulk)
+                bound = remove.bindText(1, schema.name) && remove.bindText(2, change.id);
+            else
+                bound = remove.bindText(1, change.id);
+        } else {
+            if (!haveWrite
+                && !(haveWrite
+                     = ready(write, bulk ? statements->appendSql : statements->upsertSql)))
+                return false;
+            statement = &write;
+            bound = write.bindText(1, change.id);
+            for (qsizetype i = 0; bound && i < fieldCount; ++i)
+                bound = write.bindValue(int(i) + 2, change.values.at(i));
+            bound = bound && write.bindText(changedAtIndex, change.changedAt);
+        }
+        if (!bound || !statement->exec()) {
+            return storageFailure(
+                error,
+                QStringLiteral("%1 (record \"%2\")").arg(what, Identifier::printable(change.id)),
+                statement->errorCode(), statement->errorText());
+        }
+    }
+
+    Sqlite::Statement &saveRun = m_statements->saveRun;
+    if (!saveRun.bindTextOrNull(1, after.cursor) || !saveRun.bindTextOrNull(2, after.id)
+        || !saveRun.bindInt(3, done) || !saveRun.bindInt(4, total)
+        || !saveRun.bindText(5, schema.name) || !saveRun.exec()) {
+        return storageFailure(error, what, saveRun.errorCode(), saveRun.errorText());
+    }
+
+    if (!transaction.commit())
+        return false;
+    qCDebug(lcStore) << "saved" << changes.size() << "changes of" << schema.name << "at" << done
+                     << "of" << total << (bulk ? "(bulk load)" : "");
+    return true;
+}
+
+} // namespace BatchSync

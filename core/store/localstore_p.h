@@ -1,0 +1,139 @@
+#pragma once
+
+// Internal to the local store; not installed.
+
+#include "store/localstore.h"
+#include "store/sqlite_p.h"
+
+#include <QString>
+#include <QVariantList>
+#include <map>
+#include <memory>
+#include <optional>
+
+QT_BEGIN_NAMESPACE
+class QSqlDatabase;
+class QSqlQuery;
+QT_END_NAMESPACE
+
+namespace BatchSync {
+
+namespace StorePrivate {
+
+// The page cache for upserts: random ids touch index pages all over the file, so a larger
+// cache than SQLite's 2 MB default saves reads, while a client's peak memory stays well
+// below 64 MB whatever it syncs.
+constexpr int CacheKiB = 16384;
+// The page cache while only bulk loads have written: appends touch the last pages of a table,
+// so a larger cache would only fill up with pages never read again, and the memory of a
+// first sync would grow with the data up to the upsert cache.
+constexpr int BulkLoadCacheKiB = 2048;
+// The page cache while the id index is built: SQLite's sorter keeps up to a cache's worth of
+// keys in memory per run it sorts, two runs at once with its helper thread, and merges them
+// from a temporary file. Runs of 512 KiB build the index no slower than runs of 2 MiB (about
+// 0.2 s for 250,000 ids) and keep the build's peak near the bulk load's.
+constexpr int IndexBuildCacheKiB = 512;
+
+extern const QString changedAtColumn;
+
+// Every SELECT of _sync_state lists these columns in this order; the first 14 are those of
+// format 1, which an older database must have.
+extern const QString syncStateColumns;
+constexpr int formatOneColumnCount = 14;
+enum SyncStateColumn {
+    ColEntity,
+    ColPaging,
+    ColCursor,
+    ColCursorId,
+    ColRunActive,
+    ColRunCursor,
+    ColRunCursorId,
+    ColRunDone,
+    ColRunTotal,
+    ColState,
+    ColErrorCategory,
+    ColErrorMessage,
+    ColLastCompletedAt,
+    ColFields,
+    ColBulkLoad
+};
+
+void clearError(SyncError *error);
+// Logs \a message and stores it in \a error; returns false.
+bool fail(SyncError *error, ErrorCategory category, const QString &message);
+// The Storage error of a write on an entity that has no _sync_state row; returns false.
+bool failNoState(SyncError *error, const QString &what);
+
+QSqlDatabase connection(const QString &name);
+bool execPrepared(QSqlQuery &query, const QString &sql, const QVariantList &values);
+
+// Names come from the server: check all of them before any SQL is built. Returns a message
+// for the user, or an empty string.
+QString schemaProblem(const EntitySchema &schema);
+
+// The field list as _sync_state.fields holds it.
+QString fieldsToJson(const QList<FieldSpec> &fields);
+
+} // namespace StorePrivate
+
+// Prepared on first use: the upsert needs the unique index on id, which a table in bulk-load
+// state does not have, and the append is only used in that state.
+struct LocalStore::EntityStatements
+{
+    QList<FieldSpec> fields; // the schema the statements are for
+    QString upsertSql;
+    QString appendSql;
+    QString removeSql;
+    QString recordDeletionSql;
+    Sqlite::Statement upsert; // id, one value per field, _changed_at
+    Sqlite::Statement append; // the same, a plain INSERT (bulk-load state)
+    Sqlite::Statement remove; // id
+    Sqlite::Statement recordDeletion; // entity, id (bulk-load state)
+};
+
+struct LocalStore::Statements
+{
+    sqlite3 *db = nullptr; // owned by QSQLITE's connection
+    Sqlite::Statement begin;
+    Sqlite::Statement commit;
+    Sqlite::Statement rollback;
+    Sqlite::Statement saveRun; // run_cursor, run_cursor_id, run_done, run_total, entity
+    Sqlite::Statement bulkLoad; // entity -> bulk_load; no row when the entity has no state
+    std::map<QString, std::unique_ptr<EntityStatements>> entities;
+    int cacheKiB = 0; // the page cache set last, in KiB
+    bool upserted = false; // a batch was written by upsert since the connection opened
+
+    // A failure leaves the previous size, which costs speed or memory, never data.
+    void setCacheKiB(int kib);
+    // The page cache for writing a batch in bulk-load state (\a bulk) or by upsert.
+    void setBatchCache(bool bulk);
+};
+
+/*
+    A write transaction of the store (Sqlite::Transaction) whose failures become the store's
+    Storage errors, worded by storageFailure() with \a what.
+*/
+class LocalStore::Write final
+{
+    Q_DISABLE_COPY_MOVE(Write)
+
+public:
+    Write(LocalStore &store, const QString &what, SyncError *error)
+        : m_store(store)
+        , m_what(what)
+        , m_error(error)
+    {
+    }
+
+    // Clears the error, checks that the store is usable in this thread, and begins.
+    bool begin();
+    bool commit();
+
+private:
+    LocalStore &m_store;
+    const QString m_what;
+    SyncError *m_error;
+    std::optional<Sqlite::Transaction> m_transaction; // from begin(), when the store is open
+};
+
+} // namespace BatchSync
