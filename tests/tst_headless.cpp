@@ -807,9 +807,22 @@ void TestHeadless::jsonProgress()
         QVERIFY(done >= lastDone.value(entity, 0));
         QVERIFY(done <= event.value("total").toInteger());
         lastDone.insert(entity, done);
+        // The overall progress of the sync, as the window's overall bar shows it: every
+        // entity's progress so far, this one's included.
+        const QJsonObject overall = event.value("overall").toObject();
+        QVERIFY(overall.value("rate").isDouble());
+        QVERIFY(overall.value("etaSeconds").isDouble() || overall.value("etaSeconds").isNull());
+        qint64 sum = 0;
+        for (const qint64 d : std::as_const(lastDone))
+            sum += d;
+        QCOMPARE(overall.value("done").toInteger(), sum);
+        QVERIFY(overall.value("done").toInteger() <= overall.value("total").toInteger());
     }
     QCOMPARE(lastDone.value(QStringLiteral("customers")), qint64(1500));
     QCOMPARE(lastDone.value(QStringLiteral("orders")), qint64(700));
+    const QJsonObject last = progress.last().value("overall").toObject();
+    QCOMPARE(last.value("done").toInteger(), qint64(2200));
+    QCOMPARE(last.value("total").toInteger(), qint64(2200));
 
     QStringList completed;
     for (const QJsonObject &event : eventsNamed(events, QStringLiteral("state"))) {

@@ -271,7 +271,8 @@ void HeadlessRunner::onProgress(const QString &entity, qint64 done, qint64 total
                     { QStringLiteral("total"), total },
                     { QStringLiteral("rate"), jsonRate(recordsPerSecond) },
                     { QStringLiteral("etaSeconds"),
-                      etaSeconds >= 0 ? QJsonValue(etaSeconds) : QJsonValue(QJsonValue::Null) } });
+                      etaSeconds >= 0 ? QJsonValue(etaSeconds) : QJsonValue(QJsonValue::Null) },
+                    { QStringLiteral("overall"), progressJson(m_engine->overallProgress()) } });
     }
 }
 

@@ -1,5 +1,7 @@
 #include "jsonevents.h"
 
+#include "engine/progressinfo.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <cmath>
@@ -20,6 +22,16 @@ QByteArray jsonEventLine(const QString &event, const QJsonObject &fields)
 double jsonRate(double rate)
 {
     return std::isfinite(rate) && rate > 0.0 ? std::round(rate * 10.0) / 10.0 : 0.0;
+}
+
+QJsonObject progressJson(const ProgressInfo &progress)
+{
+    return { { QStringLiteral("done"), progress.done },
+             { QStringLiteral("total"), progress.total },
+             { QStringLiteral("rate"), jsonRate(progress.rate) },
+             { QStringLiteral("etaSeconds"),
+               progress.etaSeconds >= 0 ? QJsonValue(progress.etaSeconds)
+                                        : QJsonValue(QJsonValue::Null) } };
 }
 
 QJsonValue jsonOrNull(const QString &text)

@@ -190,13 +190,15 @@ void ProtocolRequest::onReplyFinished()
             handleNetworkError(); // e.g. the connection dropped in the middle of the body
             return;
         }
-        // Qt reports some early closes as success; a body shorter than announced is cut off.
-        // (Not with a Content-Encoding: the length then counts compressed bytes.)
+        // Qt reports some early closes as success, depending on when the close is seen; a
+        // body shorter than announced is cut off, and said as the close it was. (Not with a
+        // Content-Encoding: the length then counts compressed bytes.)
         const QVariant length = m_reply->header(QNetworkRequest::ContentLengthHeader);
         if (length.isValid() && !m_reply->hasRawHeader("Content-Encoding")
             && m_body.size() < length.toLongLong()) {
             fail(ErrorCategory::Network,
-                 QStringLiteral("%1: the response from %2 broke off after %3 of %4 bytes")
+                 QStringLiteral("%1: %2 closed the connection after %3 of %4 bytes of the "
+                                "response")
                      .arg(m_what, m_hostPort)
                      .arg(m_body.size())
                      .arg(length.toLongLong()),
