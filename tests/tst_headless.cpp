@@ -669,11 +669,15 @@ void TestHeadless::liveDisplayOnTerminal()
         = run({}, RunTimeoutMs, {}, terminal, script,
               { "-q", "-f", "-e", "-c", command.join(QLatin1Char(' ')), "/dev/null" });
     VERIFY_RUN(result.exitedWith(0), result);
-    // Lines redrawn in place (cursor up, erase line), then the summary.
-    VERIFY_RUN(result.out.contains(QStringLiteral("\x1b[2A")), result);
+    // Lines redrawn in place (cursor up over two entities and the line for all of them,
+    // erase line), then the summary.
+    VERIFY_RUN(result.out.contains(QStringLiteral("\x1b[3A")), result);
     VERIFY_RUN(result.out.contains(QStringLiteral("\x1b[K")), result);
     VERIFY_RUN(result.out.contains(QRegularExpression(QStringLiteral(
                    "customers +\\[#{10,}\\] 3000/3000 100\\.0% completed +\\d+ rec/s in "))),
+               result);
+    VERIFY_RUN(result.out.contains(QRegularExpression(QStringLiteral(
+                   "all +\\[#{10,}\\] 5000/5000 100\\.0% completed +\\d+ rec/s in "))),
                result);
     VERIFY_RUN(result.out.contains(QStringLiteral("Synced 5000 records")), result);
     const QString difference

@@ -328,6 +328,7 @@ private Q_SLOTS:
         QCOMPARE(last.done, qint64(1000));
         QCOMPARE(last.total, qint64(1000));
         QCOMPARE(last.etaSeconds, qint64(0));
+        QCOMPARE(last.rate, 0.0); // nothing is working any more: no pace
         QCOMPARE(last.done,
                  engine.job(QStringLiteral("alpha"))->progress().done
                      + engine.job(QStringLiteral("beta"))->progress().done);

@@ -546,8 +546,33 @@ void HeadlessRunner::printStatusLine(Row &r, bool announce)
 
 void HeadlessRunner::redraw()
 {
-    Console::setDisplay(displayLines(m_rows, m_nameWidth, terminalWidth()));
+    QList<Row> lines = m_rows;
+    // Several entities: a last line for all of them, with the engine's overall figures.
+    if (m_rows.size() > 1 && m_engine)
+        lines.append(overallRow());
+    Console::setDisplay(displayLines(lines, m_nameWidth, terminalWidth()));
     m_dirty = false;
+}
+
+HeadlessRunner::Row HeadlessRunner::overallRow() const
+{
+    const ProgressInfo all = m_engine->overallProgress();
+    Row r;
+    r.name = QStringLiteral("all");
+    r.done = all.done;
+    r.total = all.total;
+    r.rate = all.rate;
+    r.eta = all.etaSeconds;
+    bool working = false;
+    bool completed = true;
+    for (const Row &row : m_rows) {
+        working = working || isWorking(row.state);
+        completed = completed && row.state == SyncState::Completed;
+        r.synced += row.synced;
+    }
+    r.state = working ? SyncState::Running : completed ? SyncState::Completed : SyncState::Idle;
+    r.elapsedMs = m_syncClock.isValid() ? m_syncClock.elapsed() : 0;
+    return r;
 }
 
 QString HeadlessRunner::endpointText() const

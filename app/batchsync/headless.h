@@ -1,7 +1,7 @@
 #pragma once
 
-#include "common/types.h"
 #include "common/syncsettings.h"
+#include "common/types.h"
 #include "output/entityprogress.h"
 #include "output/progressoutput.h"
 
@@ -83,6 +83,8 @@ private:
     void onTick();
 
     Row *row(const QString &entity);
+    /*! The live display's line for all the entities together. */
+    Row overallRow() const;
     bool isSelected(const QString &entity) const;
     void checkIdle();
     void conclude();

@@ -213,8 +213,14 @@ void SyncEngine::publishProgress(const QString &entity)
 void SyncEngine::publishOverall()
 {
     QList<ProgressInfo> parts;
-    for (const QString &entity : std::as_const(m_participants))
-        parts.append(m_estimates.value(entity).info());
+    for (const QString &entity : std::as_const(m_participants)) {
+        ProgressInfo part = m_estimates.value(entity).info();
+        // Only entities that are working now add to the pace of the whole.
+        const SyncJob *job = m_jobs.value(entity);
+        if (!job || !job->capabilities().testFlag(SyncJob::Capability::Pause))
+            part.rate = 0.0;
+        parts.append(part);
+    }
     const ProgressInfo overall = ProgressInfo::combine(parts);
     if (overall == m_overall)
         return;
