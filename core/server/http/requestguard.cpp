@@ -212,6 +212,9 @@ public:
         ++m_screen->open;
         m_socket->setReadBufferSize(m_limits.readBufferBytes);
         m_requestTimer.setSingleShot(true);
+        // Precise: a coarse timer may fire up to 5 % early, refusing a client before the
+        // time it was promised.
+        m_requestTimer.setTimerType(Qt::PreciseTimer);
         m_requestTimer.setInterval(m_limits.requestTimeoutMs);
         m_idleTimer.setSingleShot(true);
         m_idleTimer.setInterval(m_limits.idleTimeoutMs);
