@@ -1,6 +1,7 @@
 // The OData v4 source's reading of $metadata (CSDL): entity sets, keys, property types and
 // the change-time property, mapped as docs/protocol.md ("The OData v4 mapping") fixes it.
 #include "sources/odata/odatametadata.h"
+#include "sources/odata/odataquery.h"
 
 #include <QFile>
 #include <QTest>
@@ -10,8 +11,9 @@ using namespace BatchSync::OData;
 
 namespace {
 
-// tests/data/bookshop-metadata.xml is shaped like what SAP CAP serves for a bookshop (managed aspects, an association, an enum,
-// a composition, an alias, a derived type), with the cases a client must refuse in it.
+// tests/data/bookshop-metadata.xml is shaped like what SAP CAP serves for a bookshop (managed
+// aspects, an association, an enum, a composition, an alias, a derived type), with the cases a
+// client must refuse in it.
 QByteArray bookshop()
 {
     QFile file(QStringLiteral(BATCHSYNC_TEST_DATA "/bookshop-metadata.xml"));
@@ -176,6 +178,114 @@ private Q_SLOTS:
                  QStringLiteral("createdAt"));
         // Sets without it are reloaded whole: no guess behind the user's back.
         QVERIFY(setNamed(metadata, QStringLiteral("Authors"))->changeTime.isEmpty());
+    }
+
+    void literals_data()
+    {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<QString>("value");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("string") << int(EdmKind::String) << "Ada"
+                                << "'Ada'";
+        QTest::newRow("string with quotes") << int(EdmKind::String) << "O'Brien's"
+                                            << "'O''Brien''s'";
+        QTest::newRow("enum member") << int(EdmKind::Enum) << "Fiction"
+                                     << "'Fiction'";
+        QTest::newRow("Int64 past a double") << int(EdmKind::Integer) << "9007199254740993"
+                                             << "9007199254740993";
+        QTest::newRow("decimal, exact") << int(EdmKind::Decimal) << "-0.003"
+                                        << "-0.003";
+        QTest::newRow("guid, plain") << int(EdmKind::Guid) << "0d5f1c2a-7d3e-4b1a-9f00-1a2b3c4d5e6f"
+                                     << "0d5f1c2a-7d3e-4b1a-9f00-1a2b3c4d5e6f";
+        QTest::newRow("boolean") << int(EdmKind::Boolean) << "true"
+                                 << "true";
+        QTest::newRow("time") << int(EdmKind::DateTimeOffset) << "2026-12-01T08:00:00.000Z"
+                              << "2026-12-01T08:00:00.000Z";
+    }
+
+    void literals()
+    {
+        QFETCH(int, kind);
+        QFETCH(QString, value);
+        QFETCH(QString, expected);
+        QCOMPARE(literal(Property { QStringLiteral("p"), QString(), EdmKind(kind) }, value),
+                 expected);
+    }
+
+    void keysetPagesFollowTheChangeTimeAndTheKey()
+    {
+        Metadata metadata;
+        QString error;
+        QVERIFY(parseMetadata(bookshop(), &metadata, &error, QStringLiteral("modifiedAt")));
+        EntitySet items = *setNamed(metadata, QStringLiteral("OrderItems"));
+        items.changeTime = QStringLiteral("modifiedAt"); // as if the service had one
+        const EntitySet books = *setNamed(metadata, QStringLiteral("Books"));
+
+        // The first page: no filter, ordered by the change time, then the key.
+        QList<std::pair<QString, QString>> query = pageQuery(books, KeysetPosition(), 500);
+        QCOMPARE(query.size(), 4);
+        QCOMPARE(query.at(0).first, QStringLiteral("$select"));
+        QVERIFY(query.at(0).second.startsWith(QStringLiteral("ID,createdAt,modifiedAt,title")));
+        QVERIFY(!query.at(0).second.contains(QStringLiteral("author,"))); // no navigation
+        QCOMPARE(query.at(1),
+                 std::make_pair(QStringLiteral("$orderby"), QStringLiteral("modifiedAt,ID")));
+        QCOMPARE(query.at(2), std::make_pair(QStringLiteral("$top"), QStringLiteral("500")));
+        QCOMPARE(query.at(3), std::make_pair(QStringLiteral("$count"), QStringLiteral("true")));
+
+        // After a record: strictly after it in (time, key) order; never $skip.
+        const KeysetPosition after { QStringLiteral("2026-12-01T08:00:00.000Z"),
+                                     { QStringLiteral("42") } };
+        query = pageQuery(books, after, 500);
+        QCOMPARE(query.at(1).first, QStringLiteral("$filter"));
+        QCOMPARE(query.at(1).second,
+                 QStringLiteral("modifiedAt gt 2026-12-01T08:00:00.000Z or (modifiedAt eq "
+                                "2026-12-01T08:00:00.000Z and (ID gt 42))"));
+        for (const auto &[name, value] : std::as_const(query))
+            QVERIFY(name != QLatin1String("$skip"));
+
+        // A composite key compares as a tuple.
+        const KeysetPosition item { QStringLiteral("2026-12-01T08:00:00.000Z"),
+                                    { QStringLiteral("A'1"), QStringLiteral("7") } };
+        QCOMPARE(keysetFilter(items, item),
+                 QStringLiteral("modifiedAt gt 2026-12-01T08:00:00.000Z or (modifiedAt eq "
+                                "2026-12-01T08:00:00.000Z and (order gt 'A''1' or (order eq "
+                                "'A''1' and (position gt 7))))"));
+        QCOMPARE(pageQuery(items, KeysetPosition(), 10).at(1).second,
+                 QStringLiteral("modifiedAt,order,position"));
+    }
+
+    void anIncrementalSyncStartsASafetyWindowBack()
+    {
+        const KeysetPosition committed { QStringLiteral("2026-12-01T08:00:05.250Z"),
+                                         { QStringLiteral("42") } };
+        const KeysetPosition start = safetyWindowStart(committed, 10);
+        QCOMPARE(start.changeTime, QStringLiteral("2026-12-01T07:59:55.250Z"));
+        QVERIFY(start.key.isEmpty());
+        QVERIFY(safetyWindowStart(KeysetPosition(), 10).isStart());
+        // Without a key, the window's own millisecond is included: read again, applied again.
+        Metadata metadata;
+        QString error;
+        QVERIFY(parseMetadata(bookshop(), &metadata, &error));
+        QCOMPARE(keysetFilter(*setNamed(metadata, QStringLiteral("Books")), start),
+                 QStringLiteral("modifiedAt ge 2026-12-01T07:59:55.250Z"));
+    }
+
+    void positionsRoundTripAsCursors()
+    {
+        const KeysetPosition position { QStringLiteral("2026-12-01T08:00:00.000Z"),
+                                        { QStringLiteral("A\"1"),
+                                          QStringLiteral("9007199254740993") } };
+        const QString cursor = position.toCursor();
+        QCOMPARE(cursor,
+                 QStringLiteral("[\"2026-12-01T08:00:00.000Z\",\"A\\\"1\",\"9007199254740993\"]"));
+        QCOMPARE(KeysetPosition::fromCursor(cursor, 2), std::optional<KeysetPosition>(position));
+        QVERIFY(KeysetPosition::fromCursor(QString(), 2)->isStart());
+        QVERIFY(KeysetPosition::fromCursor(QStringLiteral("[\"2026-12-01T08:00:00.000Z\"]"), 2));
+        QVERIFY(!KeysetPosition::fromCursor(cursor, 1)); // another key's cursor
+        QVERIFY(!KeysetPosition::fromCursor(QStringLiteral("8812"), 1)); // protocol v1's
+        QVERIFY(!KeysetPosition::fromCursor(QStringLiteral("[\"yesterday\",\"1\"]"), 1));
+        QVERIFY(
+            !KeysetPosition::fromCursor(QStringLiteral("[\"2026-12-01T08:00:00.000Z\",1]"), 1));
     }
 
     void badDocumentsAreRefusedInWords_data()
