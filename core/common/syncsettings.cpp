@@ -32,6 +32,14 @@ QString SyncSettings::validate() const
         return QStringLiteral("the transfer timeout must be at least 100 ms");
     if (retryBaseDelayMs < 1 || retryMaxDelayMs < retryBaseDelayMs || retryGiveUpMs < 0)
         return QStringLiteral("the retry delays are inconsistent");
+    if (!user.isEmpty() && !token.isEmpty())
+        return QStringLiteral("give either a user and password or a token, not both");
+    if (user.contains(QLatin1Char(':')))
+        return QStringLiteral("a user name for Basic authentication cannot contain ':'");
+    if (safetyWindowSeconds < 0 || safetyWindowSeconds > MaxSafetyWindowSeconds)
+        return QStringLiteral("the safety window must be between 0 and %1 s, not %2")
+            .arg(MaxSafetyWindowSeconds)
+            .arg(safetyWindowSeconds);
     if (progressIntervalMs < 0)
         return QStringLiteral("the progress interval cannot be negative");
     return QString();

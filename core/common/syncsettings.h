@@ -2,6 +2,7 @@
 
 #include "common/types.h"
 
+#include <QMap>
 #include <QString>
 #include <QUrl>
 
@@ -21,9 +22,30 @@ struct SyncSettings
     static constexpr int MinTargetBatchMs = 20;
     static constexpr int MaxTargetBatchMs = 10000;
 
+    static constexpr int DefaultSafetyWindowSeconds = 10;
+    static constexpr int MaxSafetyWindowSeconds = 86400;
+
     SourceKind source = SourceKind::Protocol; //!< what speaks at the endpoint
-    QUrl endpoint; //!< protocol base URL, e.g. http://127.0.0.1:8080/api/v1
+    /*!
+        The protocol base URL (e.g. http://127.0.0.1:8080/api/v1), or an OData service root
+        (e.g. http://127.0.0.1:4004/odata/v4/shop/).
+    */
+    QUrl endpoint;
     QString token; //!< bearer token; empty: none
+    /*! HTTP Basic user name (OData services); empty: no Basic authentication. */
+    QString user;
+    QString password; //!< HTTP Basic password, with user
+    /*!
+        OData: the change-time property of each entity set, by set name; the entry with an
+        empty name applies to every set not named. Sets without one are looked up in the
+        known names (docs/protocol.md, "The OData v4 mapping").
+    */
+    QMap<QString, QString> changeTimeProperties;
+    /*!
+        OData: how far before its committed position an incremental sync starts reading
+        again, for records stamped before it and committed after it (slow transactions).
+    */
+    int safetyWindowSeconds = DefaultSafetyWindowSeconds;
     QString databasePath; //!< the local SQLite file
     PagingMode paging = PagingMode::Cursor;
     int batchSize = DefaultBatchSize; //!< records per request, MinBatchSize..MaxBatchSize

@@ -37,6 +37,7 @@ const std::pair<PagingMode, const char *> pagingModes[] = {
 
 const std::pair<SourceKind, const char *> sourceKinds[] = {
     { SourceKind::Protocol, "batchsync" },
+    { SourceKind::OData, "odata" },
 };
 
 const std::pair<SyncState, const char *> syncStates[] = {

@@ -30,7 +30,8 @@ Q_ENUM_NS(PagingMode)
 
 /*! What kind of endpoint an engine syncs from (see sources/source.h). */
 enum class SourceKind {
-    Protocol //!< a BatchSync protocol server, such as batchsync-server
+    Protocol, //!< a BatchSync protocol server, such as batchsync-server
+    OData //!< an OData v4 service (Mendix, SAP CAP and Gateway, Dataverse, ...)
 };
 Q_ENUM_NS(SourceKind)
 

@@ -8,6 +8,7 @@ SourceFactory sourceFactory(const SyncSettings &settings)
 {
     switch (settings.source) {
     case SourceKind::Protocol:
+    case SourceKind::OData:
         break;
     }
     return ProtocolClient::factory(settings);
