@@ -1,7 +1,7 @@
 #pragma once
 
 #include "common/syncsettings.h"
-#include "sources/source.h"
+#include "sources/http/httpreply.h"
 
 #include <QByteArray>
 #include <QElapsedTimer>
@@ -24,47 +24,24 @@ class ProtocolClient;
     (see there for ownership and the one finished() signal); lives in the thread of its
     ProtocolClient.
 */
-class ProtocolRequest final : public SourceReply
+class ProtocolRequest final : public HttpReply
 {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ProtocolRequest)
-
-public:
-    ~ProtocolRequest() override;
-
-    /*!
-        Cancels the request. finished() follows with an error of category Aborted,
-        unless the request had already finished.
-    */
-    void abort() override;
 
 private:
     friend class ProtocolClient;
     ProtocolRequest(Kind kind, ProtocolClient *client);
 
-    void attach(QNetworkReply *reply);
-    void release() override;
-    void onReplyFinished();
-    void onMetaDataChanged();
-    void onReadyRead();
-    void handleHttpError(int status);
-    void handleNetworkError();
+    void handleBody(int status) override;
+    QString errorText(const QByteArray &body) const override;
+    QString authMessage(int status, const QString &serverText) const override;
     void parseBody();
-    bool checkSize(qint64 bytes);
 
-    QPointer<QNetworkReply> m_reply;
-    // What is needed to validate a Changes response.
     EntitySchema m_schema;
     int m_limit = 0;
     PagingMode m_mode = PagingMode::Cursor;
-    // Copied from the client when the request is sent.
-    QString m_what; // "GET /entities/customers/changes", for messages
-    QString m_hostPort; // "127.0.0.1:8080", for messages
-    qint64 m_maxResponseSize = 0;
-    int m_transferTimeout = 0;
     bool m_hasToken = false;
-    QByteArray m_body;
-    QElapsedTimer m_elapsed;
 };
 
 /*!
