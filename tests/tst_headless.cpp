@@ -1404,133 +1404,118 @@ void TestHeadless::odataOptions_data()
     const auto server = [](const QStringList &more) {
         return QStringList { "--endpoint", "@API@" } + more;
     };
+    const auto started = [](const char *name, const QStringList &arguments,
+                            const QStringList &environment, const char *startEvent) {
+        QTest::newRow(name) << arguments << environment << 1 << QString::fromUtf8(startEvent);
+    };
+    const auto refused = [](const char *name, const QStringList &arguments,
+                            const QStringList &environment, const char *message) {
+        QTest::newRow(name) << arguments << environment << 2 << QString::fromUtf8(message);
+    };
 
-    QTest::newRow("basic, password from a file")
-        << odata({ "--user", "alice", "--password-file", "@FILE@" }) << QStringList() << 1
-        << R"({"source":"odata","endpoint":"@ROOT@","authentication":"basic","user":"alice",
-              "changeTimeProperties":{},"safetyWindowSeconds":10,"paging":"keyset"})";
-    QTest::newRow("basic, password from the environment")
-        << odata({ "--user", "alice" }) << QStringList { "BATCHSYNC_PASSWORD=@SECRET@" } << 1
-        << R"({"authentication":"basic","user":"alice"})";
-    QTest::newRow("basic, file and environment")
-        << odata({ "--user", "alice", "--password-file", "@FILE@" })
-        << QStringList { "BATCHSYNC_PASSWORD=other-password" } << 1
-        << R"({"authentication":"basic","user":"alice"})";
-    QTest::newRow("--user before BATCHSYNC_TOKEN")
-        << odata({ "--user", "alice" })
-        << QStringList { "BATCHSYNC_TOKEN=@TOKEN@", "BATCHSYNC_PASSWORD=@SECRET@" } << 1
-        << R"({"authentication":"basic","user":"alice"})";
-    QTest::newRow("bearer token") << odata({ "--token", "@TOKEN@" }) << QStringList() << 1
-                                  << R"({"authentication":"bearer","user":null})";
-    QTest::newRow("bearer token from the environment")
-        << odata({}) << QStringList { "BATCHSYNC_TOKEN=@TOKEN@", "BATCHSYNC_PASSWORD=@SECRET@" }
-        << 1 << R"({"authentication":"bearer","user":null})";
-    QTest::newRow("no authentication")
-        << odata({}) << QStringList() << 1 << R"({"authentication":"none","user":null})";
-    QTest::newRow("a change-time property for every set")
-        << odata({ "--changed-field", "modifiedAt" }) << QStringList() << 1
-        << R"({"changeTimeProperties":{"*":"modifiedAt"}})";
-    QTest::newRow("change-time properties per set")
-        << odata({ "--changed-field", "Orders=changedOn,Books=modifiedAt" }) << QStringList() << 1
-        << R"({"changeTimeProperties":{"Books":"modifiedAt","Orders":"changedOn"}})";
-    QTest::newRow("change-time properties mixed")
-        << odata({ "--changed-field", "modifiedAt,Orders=changedOn" }) << QStringList() << 1
-        << R"({"changeTimeProperties":{"*":"modifiedAt","Orders":"changedOn"}})";
-    QTest::newRow("--changed-field repeated")
-        << odata({ "--changed-field", " Orders = changedOn ", "--changed-field", "modifiedAt" })
-        << QStringList() << 1
-        << R"({"changeTimeProperties":{"*":"modifiedAt","Orders":"changedOn"}})";
-    QTest::newRow("no safety window") << odata({ "--safety-window", "0" }) << QStringList() << 1
-                                      << R"({"safetyWindowSeconds":0})";
-    QTest::newRow("a day's safety window") << odata({ "--safety-window", "86400" }) << QStringList()
-                                           << 1 << R"({"safetyWindowSeconds":86400})";
-    QTest::newRow("source in capitals")
-        << QStringList { "--source", "OData", "--endpoint", "@ROOT@" } << QStringList() << 1
-        << R"({"source":"odata"})";
-    QTest::newRow("a BatchSync server by default")
-        << server({}) << QStringList { "BATCHSYNC_PASSWORD=@SECRET@" } << 1
-        << R"({"source":"batchsync","authentication":"none","paging":"cursor",
-              "user":"@ABSENT@","changeTimeProperties":"@ABSENT@"})";
-    QTest::newRow("a BatchSync server with a token")
-        << server({ "--source", "batchsync", "--token", "@TOKEN@" }) << QStringList() << 1
-        << R"({"source":"batchsync","authentication":"bearer"})";
+    started("basic, password from a file",
+            odata({ "--user", "alice", "--password-file", "@FILE@" }), {},
+            R"({"source":"odata","endpoint":"@ROOT@","authentication":"basic","user":"alice",
+              "changeTimeProperties":{},"safetyWindowSeconds":10,"paging":"keyset"})");
+    started("basic, password from the environment", odata({ "--user", "alice" }),
+            { "BATCHSYNC_PASSWORD=@SECRET@" }, R"({"authentication":"basic","user":"alice"})");
+    started(
+        "basic, file and environment", odata({ "--user", "alice", "--password-file", "@FILE@" }),
+        { "BATCHSYNC_PASSWORD=other-password" }, R"({"authentication":"basic","user":"alice"})");
+    started("--user before BATCHSYNC_TOKEN", odata({ "--user", "alice" }),
+            { "BATCHSYNC_TOKEN=@TOKEN@", "BATCHSYNC_PASSWORD=@SECRET@" },
+            R"({"authentication":"basic","user":"alice"})");
+    started("bearer token", odata({ "--token", "@TOKEN@" }), {},
+            R"({"authentication":"bearer","user":null})");
+    started("bearer token from the environment", odata({}),
+            { "BATCHSYNC_TOKEN=@TOKEN@", "BATCHSYNC_PASSWORD=@SECRET@" },
+            R"({"authentication":"bearer","user":null})");
+    started("no authentication", odata({}), {}, R"({"authentication":"none","user":null})");
+    started("a change-time property for every set", odata({ "--changed-field", "modifiedAt" }), {},
+            R"({"changeTimeProperties":{"*":"modifiedAt"}})");
+    started("change-time properties per set",
+            odata({ "--changed-field", "Orders=changedOn,Books=modifiedAt" }), {},
+            R"({"changeTimeProperties":{"Books":"modifiedAt","Orders":"changedOn"}})");
+    started("change-time properties mixed",
+            odata({ "--changed-field", "modifiedAt,Orders=changedOn" }), {},
+            R"({"changeTimeProperties":{"*":"modifiedAt","Orders":"changedOn"}})");
+    started("--changed-field repeated",
+            odata({ "--changed-field", " Orders = changedOn ", "--changed-field", "modifiedAt" }),
+            {}, R"({"changeTimeProperties":{"*":"modifiedAt","Orders":"changedOn"}})");
+    started("no safety window", odata({ "--safety-window", "0" }), {},
+            R"({"safetyWindowSeconds":0})");
+    started("a day's safety window", odata({ "--safety-window", "86400" }), {},
+            R"({"safetyWindowSeconds":86400})");
+    started("source in capitals", QStringList { "--source", "OData", "--endpoint", "@ROOT@" }, {},
+            R"({"source":"odata"})");
+    started("a BatchSync server by default", server({}), { "BATCHSYNC_PASSWORD=@SECRET@" },
+            R"({"source":"batchsync","authentication":"none","paging":"cursor",
+              "user":"@ABSENT@","changeTimeProperties":"@ABSENT@"})");
+    started("a BatchSync server with a token",
+            server({ "--source", "batchsync", "--token", "@TOKEN@" }), {},
+            R"({"source":"batchsync","authentication":"bearer"})");
 
-    QTest::newRow("--password") << odata({ "--user", "alice", "--password", "@SECRET@" })
-                                << QStringList() << 2 << "BATCHSYNC_PASSWORD";
-    QTest::newRow("--password=") << odata({ "--user", "alice", "--password=@SECRET@" })
-                                 << QStringList() << 2 << "--password-file F";
-    QTest::newRow("user and token")
-        << odata({ "--user", "alice", "--token", "@TOKEN@" })
-        << QStringList { "BATCHSYNC_PASSWORD=@SECRET@" } << 2 << "exclude each other";
-    QTest::newRow("password file with a token")
-        << odata({ "--token", "@TOKEN@", "--password-file", "@FILE@" }) << QStringList() << 2
-        << "goes with --user";
-    QTest::newRow("password file missing")
-        << odata({ "--user", "alice", "--password-file", "@FOLDER@/absent" }) << QStringList() << 2
-        << "cannot read the password file \"@FOLDER@/absent\"";
-    QTest::newRow("password file empty")
-        << odata({ "--user", "alice", "--password-file", "@EMPTY@" }) << QStringList() << 2
-        << "is empty";
-    QTest::newRow("password file a folder")
-        << odata({ "--user", "alice", "--password-file", "@FOLDER@" }) << QStringList() << 2
-        << "is a folder";
-    QTest::newRow("no password") << odata({ "--user", "alice" }) << QStringList() << 2
-                                 << "no password for the user \"alice\"";
-    QTest::newRow("empty password in the environment")
-        << odata({ "--user", "alice" }) << QStringList { "BATCHSYNC_PASSWORD=" } << 2
-        << "no password for the user";
-    QTest::newRow("password file without a user")
-        << odata({ "--password-file", "@FILE@" }) << QStringList() << 2 << "needs a user";
-    QTest::newRow("password file, BATCHSYNC_TOKEN instead of a user")
-        << odata({ "--password-file", "@FILE@" }) << QStringList { "BATCHSYNC_TOKEN=@TOKEN@" } << 2
-        << "needs a user";
-    QTest::newRow("OData without an endpoint")
-        << QStringList { "--source", "odata", "--user", "alice", "--password-file", "@FILE@" }
-        << QStringList() << 2 << "needs --endpoint";
-    QTest::newRow("--user for a BatchSync server")
-        << server({ "--user", "alice", "--password-file", "@FILE@" }) << QStringList() << 2
-        << "--user is for OData services";
-    QTest::newRow("--password-file for a BatchSync server")
-        << server({ "--password-file", "@FILE@" }) << QStringList() << 2
-        << "--password-file is for OData services";
-    QTest::newRow("--changed-field for a BatchSync server")
-        << server({ "--changed-field", "modifiedAt" }) << QStringList() << 2
-        << "--changed-field is for OData services";
-    QTest::newRow("--safety-window for a BatchSync server")
-        << server({ "--safety-window", "5" }) << QStringList() << 2
-        << "--safety-window is for OData services";
-    QTest::newRow("--paging for OData") << odata({ "--paging", "offset" }) << QStringList() << 2
-                                        << "--paging is for BatchSync servers";
-    QTest::newRow("unknown source") << server({ "--source", "soap" }) << QStringList() << 2
-                                    << "--source must be \"batchsync\" or \"odata\"";
-    QTest::newRow("empty user") << odata({ "--user", " " }) << QStringList() << 2
-                                << "--user needs a user name";
-    QTest::newRow("colon in the user") << odata({ "--user", "a:b", "--password-file", "@FILE@" })
-                                       << QStringList() << 2 << "cannot contain ':'";
-    QTest::newRow("changed field: bad set name")
-        << odata({ "--changed-field", "Or-ders=changedOn" }) << QStringList() << 2
-        << "--changed-field: entity set name \"Or-ders\"";
-    QTest::newRow("changed field: bad property")
-        << odata({ "--changed-field", "Orders=changed;On" }) << QStringList() << 2
-        << "change-time property name";
-    QTest::newRow("changed field: nothing") << odata({ "--changed-field", " , " }) << QStringList()
-                                            << 2 << "--changed-field needs a property name";
-    QTest::newRow("changed field: two for every set")
-        << odata({ "--changed-field", "modifiedAt,changedDate" }) << QStringList() << 2
-        << "more than one change-time property for every set";
-    QTest::newRow("changed field: a set twice")
-        << odata({ "--changed-field", "Orders=a", "--changed-field", "Orders=b" }) << QStringList()
-        << 2 << "more than one change-time property for \"Orders\"";
-    QTest::newRow("changed field: no set") << odata({ "--changed-field", "=changedOn" })
-                                           << QStringList() << 2 << "names no entity set";
-    QTest::newRow("changed field: no property")
-        << odata({ "--changed-field", "Orders=" }) << QStringList() << 2 << "name is empty";
-    QTest::newRow("safety window negative") << odata({ "--safety-window", "-1" }) << QStringList()
-                                            << 2 << "--safety-window needs a whole number";
-    QTest::newRow("safety window too long")
-        << odata({ "--safety-window", "86401" }) << QStringList() << 2 << "from 0 to 86400";
-    QTest::newRow("safety window a word")
-        << odata({ "--safety-window", "soon" }) << QStringList() << 2 << "not \"soon\"";
+    refused("--password", odata({ "--user", "alice", "--password", "@SECRET@" }), {},
+            "BATCHSYNC_PASSWORD");
+    refused("--password=", odata({ "--user", "alice", "--password=@SECRET@" }), {},
+            "--password-file F");
+    refused("user and token", odata({ "--user", "alice", "--token", "@TOKEN@" }),
+            { "BATCHSYNC_PASSWORD=@SECRET@" }, "exclude each other");
+    refused("password file with a token",
+            odata({ "--token", "@TOKEN@", "--password-file", "@FILE@" }), {}, "goes with --user");
+    refused("password file missing",
+            odata({ "--user", "alice", "--password-file", "@FOLDER@/absent" }), {},
+            "cannot read the password file \"@FOLDER@/absent\"");
+    refused("password file empty", odata({ "--user", "alice", "--password-file", "@EMPTY@" }), {},
+            "is empty");
+    refused("password file a folder", odata({ "--user", "alice", "--password-file", "@FOLDER@" }),
+            {}, "is a folder");
+    refused("no password", odata({ "--user", "alice" }), {}, "no password for the user \"alice\"");
+    refused("empty password in the environment", odata({ "--user", "alice" }),
+            { "BATCHSYNC_PASSWORD=" }, "no password for the user");
+    refused("password file without a user", odata({ "--password-file", "@FILE@" }), {},
+            "needs a user");
+    refused("password file, BATCHSYNC_TOKEN instead of a user",
+            odata({ "--password-file", "@FILE@" }), { "BATCHSYNC_TOKEN=@TOKEN@" }, "needs a user");
+    refused("OData without an endpoint",
+            QStringList { "--source", "odata", "--user", "alice", "--password-file", "@FILE@" }, {},
+            "needs --endpoint");
+    refused("--user for a BatchSync server",
+            server({ "--user", "alice", "--password-file", "@FILE@" }), {},
+            "--user is for OData services");
+    refused("--password-file for a BatchSync server", server({ "--password-file", "@FILE@" }), {},
+            "--password-file is for OData services");
+    refused("--changed-field for a BatchSync server", server({ "--changed-field", "modifiedAt" }),
+            {}, "--changed-field is for OData services");
+    refused("--safety-window for a BatchSync server", server({ "--safety-window", "5" }), {},
+            "--safety-window is for OData services");
+    refused("--paging for OData", odata({ "--paging", "offset" }), {},
+            "--paging is for BatchSync servers");
+    refused("unknown source", server({ "--source", "soap" }), {},
+            "--source must be \"batchsync\" or \"odata\"");
+    refused("empty user", odata({ "--user", " " }), {}, "--user needs a user name");
+    refused("colon in the user", odata({ "--user", "a:b", "--password-file", "@FILE@" }), {},
+            "cannot contain ':'");
+    refused("changed field: bad set name", odata({ "--changed-field", "Or-ders=changedOn" }), {},
+            "--changed-field: entity set name \"Or-ders\"");
+    refused("changed field: bad property", odata({ "--changed-field", "Orders=changed;On" }), {},
+            "change-time property name");
+    refused("changed field: nothing", odata({ "--changed-field", " , " }), {},
+            "--changed-field needs a property name");
+    refused("changed field: two for every set",
+            odata({ "--changed-field", "modifiedAt,changedDate" }), {},
+            "more than one change-time property for every set");
+    refused("changed field: a set twice",
+            odata({ "--changed-field", "Orders=a", "--changed-field", "Orders=b" }), {},
+            "more than one change-time property for \"Orders\"");
+    refused("changed field: no set", odata({ "--changed-field", "=changedOn" }), {},
+            "names no entity set");
+    refused("changed field: no property", odata({ "--changed-field", "Orders=" }), {},
+            "name is empty");
+    refused("safety window negative", odata({ "--safety-window", "-1" }), {},
+            "--safety-window needs a whole number");
+    refused("safety window too long", odata({ "--safety-window", "86401" }), {}, "from 0 to 86400");
+    refused("safety window a word", odata({ "--safety-window", "soon" }), {}, "not \"soon\"");
 }
 
 void TestHeadless::odataOptions()

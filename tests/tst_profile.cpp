@@ -69,6 +69,20 @@ private:
         QCOMPARE(file.write(text), qint64(text.size()));
     }
 
+    /*! Saves \a profile in the settings file and loads it back into \a loaded. */
+    void reload(const Profile &profile, Profile *loaded) const
+    {
+        {
+            QSettings settings(settingsPath(), QSettings::IniFormat);
+            profile.save(settings);
+            QCOMPARE(settings.status(), QSettings::NoError);
+        }
+        const QSettings settings(settingsPath(), QSettings::IniFormat);
+        QString problem;
+        *loaded = Profile::load(settings, &problem);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    }
+
     std::optional<QTemporaryDir> m_dir; // one per test function
 
 private Q_SLOTS:
@@ -79,16 +93,12 @@ private Q_SLOTS:
     {
         const Profile profile = sample();
         QVERIFY(profile.validate().isEmpty());
-        {
-            QSettings settings(settingsPath(), QSettings::IniFormat);
-            profile.save(settings);
-            QCOMPARE(settings.status(), QSettings::NoError);
-        }
-        const QSettings settings(settingsPath(), QSettings::IniFormat);
-        QString problem;
-        const Profile loaded = Profile::load(settings, &problem);
-        QVERIFY(problem.isEmpty());
+        Profile loaded;
+        reload(profile, &loaded);
+        if (QTest::currentTestFailed())
+            return;
         QVERIFY(loaded == profile); // every field: see comparisonSeesEveryField()
+        const QSettings settings(settingsPath(), QSettings::IniFormat);
         // The source is saved by name, beside the keys of earlier versions.
         QCOMPARE(settings.value(QStringLiteral("connection/source")).toString(),
                  QStringLiteral("batchsync"));
@@ -101,16 +111,12 @@ private Q_SLOTS:
     {
         const Profile profile = odataSample();
         QVERIFY2(profile.validate().isEmpty(), qPrintable(profile.validate()));
-        {
-            QSettings settings(settingsPath(), QSettings::IniFormat);
-            profile.save(settings);
-            QCOMPARE(settings.status(), QSettings::NoError);
-        }
-        const QSettings settings(settingsPath(), QSettings::IniFormat);
-        QString problem;
-        const Profile loaded = Profile::load(settings, &problem);
-        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        Profile loaded;
+        reload(profile, &loaded);
+        if (QTest::currentTestFailed())
+            return;
         QVERIFY(loaded == profile);
+        const QSettings settings(settingsPath(), QSettings::IniFormat);
         QCOMPARE(loaded.password, profile.password);
         QCOMPARE(loaded.changeTimeProperties, profile.changeTimeProperties);
         QCOMPARE(settings.value(QStringLiteral("connection/source")).toString(),
@@ -335,40 +341,24 @@ private Q_SLOTS:
         QTest::addColumn<QString>("expected"); // empty: valid
 
         const QString root = QStringLiteral("http://127.0.0.1:4004/odata/v4/shop/");
-        QTest::newRow("basic") << root << "alice"
-                               << "" << 10 << "modifiedAt"
-                               << "";
-        QTest::newRow("bearer") << root << ""
-                                << "tok" << 10 << ""
-                                << "";
-        QTest::newRow("none") << root << ""
-                              << "" << 0 << ""
-                              << "";
-        QTest::newRow("longest window") << root << ""
-                                        << "" << 86400 << ""
-                                        << "";
-        QTest::newRow("no endpoint") << ""
-                                     << "alice"
-                                     << "" << 10 << ""
-                                     << "service root URL";
-        QTest::newRow("user and token") << root << "alice"
-                                        << "tok" << 10 << ""
-                                        << "not both";
-        QTest::newRow("colon in user") << root << "a:b"
-                                       << "" << 10 << ""
-                                       << "':'";
-        QTest::newRow("negative window") << root << ""
-                                         << "" << -1 << ""
-                                         << "safety window";
-        QTest::newRow("window too long") << root << ""
-                                         << "" << 86401 << ""
-                                         << "safety window";
-        QTest::newRow("bad property") << root << ""
-                                      << "" << 10 << "Orders=a-b"
-                                      << "change-time property name";
-        QTest::newRow("bad set") << root << ""
-                                 << "" << 10 << "a b=x"
-                                 << "entity set name";
+        const auto row = [](const char *name, const QString &endpoint, const char *user,
+                            const char *token, int safetyWindow, const char *changeTime,
+                            const char *expected) {
+            QTest::newRow(name) << endpoint << QString::fromUtf8(user) << QString::fromUtf8(token)
+                                << safetyWindow << QString::fromUtf8(changeTime)
+                                << QString::fromUtf8(expected);
+        };
+        row("basic", root, "alice", "", 10, "modifiedAt", "");
+        row("bearer", root, "", "tok", 10, "", "");
+        row("none", root, "", "", 0, "", "");
+        row("longest window", root, "", "", 86400, "", "");
+        row("no endpoint", QString(), "alice", "", 10, "", "service root URL");
+        row("user and token", root, "alice", "tok", 10, "", "not both");
+        row("colon in user", root, "a:b", "", 10, "", "':'");
+        row("negative window", root, "", "", -1, "", "safety window");
+        row("window too long", root, "", "", 86401, "", "safety window");
+        row("bad property", root, "", "", 10, "Orders=a-b", "change-time property name");
+        row("bad set", root, "", "", 10, "a b=x", "entity set name");
     }
 
     void odataValidation()
@@ -418,59 +408,33 @@ private Q_SLOTS:
         QTest::addColumn<QString>("expected"); // the canonical text
         QTest::addColumn<QString>("problem"); // empty: none
 
-        QTest::newRow("every set") << "modifiedAt"
-                                   << "modifiedAt"
-                                   << "";
-        QTest::newRow("one set") << "Orders=changedOn"
-                                 << "Orders=changedOn"
-                                 << "";
-        QTest::newRow("mixed") << "modifiedAt,Orders=changedOn"
-                               << "modifiedAt,Orders=changedOn"
-                               << "";
-        QTest::newRow("mixed, default last") << " Orders = changedOn , Books=at, modifiedAt "
-                                             << "modifiedAt,Books=at,Orders=changedOn"
-                                             << "";
-        QTest::newRow("empty items") << "a,,b=c,"
-                                     << "a,b=c"
-                                     << "";
-        QTest::newRow("nothing") << ""
-                                 << ""
-                                 << "";
-        QTest::newRow("underscore inside") << "Sales_Orders=changed_on"
-                                           << "Sales_Orders=changed_on"
-                                           << "";
-        QTest::newRow("no set before =") << "=changedOn"
-                                         << "changedOn"
-                                         << "names no entity set";
-        QTest::newRow("no property after =") << "Orders="
-                                             << "Orders="
-                                             << "change-time property name is empty";
-        QTest::newRow("dash") << "modified-at"
-                              << "modified-at"
-                              << "not a valid identifier";
-        QTest::newRow("injection in set") << "Orders;DROP=x"
-                                          << "Orders;DROP=x"
-                                          << "entity set name";
-        QTest::newRow("two =") << "Orders=a=b"
-                               << "Orders=a=b"
-                               << "not a valid identifier";
-        QTest::newRow("digit first") << "1at"
-                                     << "1at"
-                                     << "not a valid identifier";
-        QTest::newRow("reserved") << "_at"
-                                  << "_at"
-                                  << "reserved";
-        QTest::newRow("too long") << QString(65, QLatin1Char('a')) << QString(65, QLatin1Char('a'))
-                                  << "not a valid identifier";
-        QTest::newRow("two defaults") << "modifiedAt,changedDate"
-                                      << "changedDate"
-                                      << "more than one change-time property for every set";
-        QTest::newRow("a set twice") << "Orders=a,Orders=b"
-                                     << "Orders=b"
-                                     << "more than one change-time property for";
-        QTest::newRow("space inside") << "Orders=changed On"
-                                      << "Orders=changed On"
-                                      << "not a valid identifier";
+        const auto row = [](const char *name, const QString &text, const QString &expected,
+                            const char *problem) {
+            QTest::newRow(name) << text << expected << QString::fromUtf8(problem);
+        };
+        row("every set", u"modifiedAt"_qs, u"modifiedAt"_qs, "");
+        row("one set", u"Orders=changedOn"_qs, u"Orders=changedOn"_qs, "");
+        row("mixed", u"modifiedAt,Orders=changedOn"_qs, u"modifiedAt,Orders=changedOn"_qs, "");
+        row("mixed, default last", u" Orders = changedOn , Books=at, modifiedAt "_qs,
+            u"modifiedAt,Books=at,Orders=changedOn"_qs, "");
+        row("empty items", u"a,,b=c,"_qs, u"a,b=c"_qs, "");
+        row("nothing", QString(), QString(), "");
+        row("underscore inside", u"Sales_Orders=changed_on"_qs, u"Sales_Orders=changed_on"_qs, "");
+        row("no set before =", u"=changedOn"_qs, u"changedOn"_qs, "names no entity set");
+        row("no property after =", u"Orders="_qs, u"Orders="_qs,
+            "change-time property name is empty");
+        row("dash", u"modified-at"_qs, u"modified-at"_qs, "not a valid identifier");
+        row("injection in set", u"Orders;DROP=x"_qs, u"Orders;DROP=x"_qs, "entity set name");
+        row("two =", u"Orders=a=b"_qs, u"Orders=a=b"_qs, "not a valid identifier");
+        row("digit first", u"1at"_qs, u"1at"_qs, "not a valid identifier");
+        row("reserved", u"_at"_qs, u"_at"_qs, "reserved");
+        row("too long", QString(65, u'a'), QString(65, u'a'), "not a valid identifier");
+        row("two defaults", u"modifiedAt,changedDate"_qs, u"changedDate"_qs,
+            "more than one change-time property for every set");
+        row("a set twice", u"Orders=a,Orders=b"_qs, u"Orders=b"_qs,
+            "more than one change-time property for");
+        row("space inside", u"Orders=changed On"_qs, u"Orders=changed On"_qs,
+            "not a valid identifier");
     }
 
     void changeTimeProperties()
