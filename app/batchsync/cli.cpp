@@ -59,13 +59,12 @@ QString epilogue()
                "error\n"
                "         (bad options excepted: exit status 2 and a message there). Events:\n"
                "    {\"event\":\"start\", source (batchsync or odata), endpoint, demo, database, "
-               "paging,\n"
-               "     batchSize, adaptiveBatchSize, targetBatchMs, concurrency, entities (null: "
-               "all),\n"
-               "     authentication (none, basic or bearer; never the secret); with odata also "
-               "user\n"
-               "     (null: none), changeTimeProperties {set: property, \"*\": every other set},\n"
-               "     safetyWindowSeconds}\n"
+               "paging\n     (keyset for odata), "
+               "batchSize, adaptiveBatchSize, targetBatchMs, concurrency, entities\n     (null: "
+               "all), "
+               "authentication (none, basic or bearer; never the secret); with odata\n"
+               "     also user (null: none), changeTimeProperties {set: property, \"*\": every "
+               "other set},\n     safetyWindowSeconds}\n"
                "    {\"event\":\"state\", entity, state, done, total}\n"
                "    {\"event\":\"progress\", entity, state, done, total, rate (records/s),\n"
                "     etaSeconds (null: unknown), overall {done, total, rate, etaSeconds} of\n"
@@ -165,8 +164,10 @@ QList<App::OptionSpec> options()
               .arg(SyncSettings::DefaultSafetyWindowSeconds) },
         { { QStringLiteral("paging") },
           QStringLiteral("cursor|offset"),
-          QStringLiteral("\"cursor\" (default; cannot miss changes made during a sync) or "
-                         "\"offset\" (for endpoints that only page by offset).") },
+          QStringLiteral(
+              "\"cursor\" (default; cannot miss changes made during a sync) or "
+              "\"offset\" (for endpoints that only page by offset). BatchSync servers only: "
+              "an OData service is read in keyset pages.") },
         { { QStringLiteral("batch-size") },
           QStringLiteral("N|adaptive"),
           QStringLiteral("Records per request, %1 to %2 (default %3); \"adaptive\" starts from "
