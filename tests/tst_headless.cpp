@@ -41,6 +41,10 @@ namespace {
 constexpr int RunTimeoutMs = 120000;
 constexpr int DemoTimeoutMs = 400000;
 
+// Secrets that no output of batchsync may ever show.
+const QString SecretPassword = QStringLiteral("Tr0ub4dor&3-secret");
+const QString SecretToken = QStringLiteral("tok-9f8e7d-secret");
+
 struct RunResult
 {
     bool finished = false;
@@ -241,6 +245,9 @@ private Q_SLOTS:
     void flagsOverrideSavedSettings();
     void invalidSavedSettings();
     void adaptiveBatchSize();
+    void odataOptions_data();
+    void odataOptions();
+    void odataSavedSettings();
 
 private:
     /*! Runs batchsync with \a arguments (or \a program with \a programArguments). */
@@ -293,6 +300,7 @@ RunResult TestHeadless::run(const QStringList &arguments, int timeoutMs,
     // The child never touches the real home: its default database goes to a temporary one.
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
     environment.remove(QStringLiteral("BATCHSYNC_TOKEN"));
+    environment.remove(QStringLiteral("BATCHSYNC_PASSWORD"));
     environment.insert(QStringLiteral("HOME"), m_home->path());
     environment.insert(QStringLiteral("XDG_DATA_HOME"), m_home->filePath(QStringLiteral("data")));
     environment.insert(QStringLiteral("XDG_CONFIG_HOME"),
@@ -350,6 +358,17 @@ void TestHeadless::help()
                               "--version",
                               "--retry-give-up-ms",
                               "BATCHSYNC_TOKEN",
+                              "--source",
+                              "batchsync|odata",
+                              "--user",
+                              "--password-file",
+                              "BATCHSYNC_PASSWORD",
+                              "--changed-field",
+                              "set=PROP",
+                              "--safety-window",
+                              "service root URL",
+                              "authentication",
+                              "changeTimeProperties",
                               "--progress",
                               "--quiet",
                               "--status",
@@ -1367,6 +1386,291 @@ void TestHeadless::adaptiveBatchSize()
     VERIFY_RUN(result.exitedWith(0), result);
     VERIFY_RUN(result.err.contains(QStringLiteral("batches of 250")), result);
     VERIFY_RUN(!result.err.contains(QStringLiteral("adaptive")), result);
+}
+
+void TestHeadless::odataOptions_data()
+{
+    // Placeholders: @ROOT@ a dead OData service root, @API@ a dead BatchSync base URL, @FILE@ a
+    // file holding @SECRET@, @EMPTY@ an empty file, @FOLDER@ a folder, @TOKEN@ a token.
+    // exitCode 2: expected is in the usage error; 1 (the dead endpoint): expected is JSON
+    // whose every field the start event has ("@ABSENT@": not there at all).
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QStringList>("environment"); // NAME=value
+    QTest::addColumn<int>("exitCode");
+    QTest::addColumn<QString>("expected");
+    const auto odata = [](const QStringList &more) {
+        return QStringList { "--source", "odata", "--endpoint", "@ROOT@" } + more;
+    };
+    const auto server = [](const QStringList &more) {
+        return QStringList { "--endpoint", "@API@" } + more;
+    };
+    const auto started = [](const char *name, const QStringList &arguments,
+                            const QStringList &environment, const char *startEvent) {
+        QTest::newRow(name) << arguments << environment << 1 << QString::fromUtf8(startEvent);
+    };
+    const auto refused = [](const char *name, const QStringList &arguments,
+                            const QStringList &environment, const char *message) {
+        QTest::newRow(name) << arguments << environment << 2 << QString::fromUtf8(message);
+    };
+
+    started("basic, password from a file",
+            odata({ "--user", "alice", "--password-file", "@FILE@" }), {},
+            R"({"source":"odata","endpoint":"@ROOT@","authentication":"basic","user":"alice",
+              "changeTimeProperties":{},"safetyWindowSeconds":10,"paging":"keyset"})");
+    started("basic, password from the environment", odata({ "--user", "alice" }),
+            { "BATCHSYNC_PASSWORD=@SECRET@" }, R"({"authentication":"basic","user":"alice"})");
+    started(
+        "basic, file and environment", odata({ "--user", "alice", "--password-file", "@FILE@" }),
+        { "BATCHSYNC_PASSWORD=other-password" }, R"({"authentication":"basic","user":"alice"})");
+    started("--user before BATCHSYNC_TOKEN", odata({ "--user", "alice" }),
+            { "BATCHSYNC_TOKEN=@TOKEN@", "BATCHSYNC_PASSWORD=@SECRET@" },
+            R"({"authentication":"basic","user":"alice"})");
+    started("bearer token", odata({ "--token", "@TOKEN@" }), {},
+            R"({"authentication":"bearer","user":null})");
+    started("bearer token from the environment", odata({}),
+            { "BATCHSYNC_TOKEN=@TOKEN@", "BATCHSYNC_PASSWORD=@SECRET@" },
+            R"({"authentication":"bearer","user":null})");
+    started("no authentication", odata({}), {}, R"({"authentication":"none","user":null})");
+    started("a change-time property for every set", odata({ "--changed-field", "modifiedAt" }), {},
+            R"({"changeTimeProperties":{"*":"modifiedAt"}})");
+    started("change-time properties per set",
+            odata({ "--changed-field", "Orders=changedOn,Books=modifiedAt" }), {},
+            R"({"changeTimeProperties":{"Books":"modifiedAt","Orders":"changedOn"}})");
+    started("change-time properties mixed",
+            odata({ "--changed-field", "modifiedAt,Orders=changedOn" }), {},
+            R"({"changeTimeProperties":{"*":"modifiedAt","Orders":"changedOn"}})");
+    started("--changed-field repeated",
+            odata({ "--changed-field", " Orders = changedOn ", "--changed-field", "modifiedAt" }),
+            {}, R"({"changeTimeProperties":{"*":"modifiedAt","Orders":"changedOn"}})");
+    started("no safety window", odata({ "--safety-window", "0" }), {},
+            R"({"safetyWindowSeconds":0})");
+    started("a day's safety window", odata({ "--safety-window", "86400" }), {},
+            R"({"safetyWindowSeconds":86400})");
+    started("source in capitals", QStringList { "--source", "OData", "--endpoint", "@ROOT@" }, {},
+            R"({"source":"odata"})");
+    started("a BatchSync server by default", server({}), { "BATCHSYNC_PASSWORD=@SECRET@" },
+            R"({"source":"batchsync","authentication":"none","paging":"cursor",
+              "user":"@ABSENT@","changeTimeProperties":"@ABSENT@"})");
+    started("a BatchSync server with a token",
+            server({ "--source", "batchsync", "--token", "@TOKEN@" }), {},
+            R"({"source":"batchsync","authentication":"bearer"})");
+
+    refused("--password", odata({ "--user", "alice", "--password", "@SECRET@" }), {},
+            "BATCHSYNC_PASSWORD");
+    refused("--password=", odata({ "--user", "alice", "--password=@SECRET@" }), {},
+            "--password-file F");
+    refused("user and token", odata({ "--user", "alice", "--token", "@TOKEN@" }),
+            { "BATCHSYNC_PASSWORD=@SECRET@" }, "exclude each other");
+    refused("password file with a token",
+            odata({ "--token", "@TOKEN@", "--password-file", "@FILE@" }), {}, "goes with --user");
+    refused("password file missing",
+            odata({ "--user", "alice", "--password-file", "@FOLDER@/absent" }), {},
+            "cannot read the password file \"@FOLDER@/absent\"");
+    refused("password file empty", odata({ "--user", "alice", "--password-file", "@EMPTY@" }), {},
+            "is empty");
+    refused("password file a folder", odata({ "--user", "alice", "--password-file", "@FOLDER@" }),
+            {}, "is a folder");
+    refused("no password", odata({ "--user", "alice" }), {}, "no password for the user \"alice\"");
+    refused("empty password in the environment", odata({ "--user", "alice" }),
+            { "BATCHSYNC_PASSWORD=" }, "no password for the user");
+    refused("password file without a user", odata({ "--password-file", "@FILE@" }), {},
+            "needs a user");
+    refused("password file, BATCHSYNC_TOKEN instead of a user",
+            odata({ "--password-file", "@FILE@" }), { "BATCHSYNC_TOKEN=@TOKEN@" }, "needs a user");
+    refused("OData without an endpoint",
+            QStringList { "--source", "odata", "--user", "alice", "--password-file", "@FILE@" }, {},
+            "needs --endpoint");
+    refused("--user for a BatchSync server",
+            server({ "--user", "alice", "--password-file", "@FILE@" }), {},
+            "--user is for OData services");
+    refused("--password-file for a BatchSync server", server({ "--password-file", "@FILE@" }), {},
+            "--password-file is for OData services");
+    refused("--changed-field for a BatchSync server", server({ "--changed-field", "modifiedAt" }),
+            {}, "--changed-field is for OData services");
+    refused("--safety-window for a BatchSync server", server({ "--safety-window", "5" }), {},
+            "--safety-window is for OData services");
+    refused("--paging for OData", odata({ "--paging", "offset" }), {},
+            "--paging is for BatchSync servers");
+    refused("unknown source", server({ "--source", "soap" }), {},
+            "--source must be \"batchsync\" or \"odata\"");
+    refused("empty user", odata({ "--user", " " }), {}, "--user needs a user name");
+    refused("colon in the user", odata({ "--user", "a:b", "--password-file", "@FILE@" }), {},
+            "cannot contain ':'");
+    refused("changed field: bad set name", odata({ "--changed-field", "Or-ders=changedOn" }), {},
+            "--changed-field: entity set name \"Or-ders\"");
+    refused("changed field: bad property", odata({ "--changed-field", "Orders=changed;On" }), {},
+            "change-time property name");
+    refused("changed field: nothing", odata({ "--changed-field", " , " }), {},
+            "--changed-field needs a property name");
+    refused("changed field: two for every set",
+            odata({ "--changed-field", "modifiedAt,changedDate" }), {},
+            "more than one change-time property for every set");
+    refused("changed field: a set twice",
+            odata({ "--changed-field", "Orders=a", "--changed-field", "Orders=b" }), {},
+            "more than one change-time property for \"Orders\"");
+    refused("changed field: no set", odata({ "--changed-field", "=changedOn" }), {},
+            "names no entity set");
+    refused("changed field: no property", odata({ "--changed-field", "Orders=" }), {},
+            "name is empty");
+    refused("safety window negative", odata({ "--safety-window", "-1" }), {},
+            "--safety-window needs a whole number");
+    refused("safety window too long", odata({ "--safety-window", "86401" }), {}, "from 0 to 86400");
+    refused("safety window a word", odata({ "--safety-window", "soon" }), {}, "not \"soon\"");
+}
+
+void TestHeadless::odataOptions()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QStringList, environment);
+    QFETCH(int, exitCode);
+    QFETCH(QString, expected);
+    const quint16 port = unusedPort();
+    QVERIFY(port != 0);
+    const QString passwordFile = m_home->filePath(QStringLiteral("password"));
+    const QString emptyFile = m_home->filePath(QStringLiteral("empty"));
+    for (const auto &[path, content] : { std::pair { passwordFile, SecretPassword + u'\n' },
+                                         std::pair { emptyFile, QString() } }) {
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(content.toUtf8());
+    }
+    const std::pair<QString, QString> placeholders[] = {
+        { QStringLiteral("@ROOT@"),
+          QStringLiteral("http://127.0.0.1:%1/odata/v4/shop/").arg(port) },
+        { QStringLiteral("@API@"), QStringLiteral("http://127.0.0.1:%1/api/v1").arg(port) },
+        { QStringLiteral("@FILE@"), passwordFile },
+        { QStringLiteral("@EMPTY@"), emptyFile },
+        { QStringLiteral("@FOLDER@"), m_home->path() },
+        { QStringLiteral("@SECRET@"), SecretPassword },
+        { QStringLiteral("@TOKEN@"), SecretToken },
+    };
+    const auto expand = [&placeholders](QString text) {
+        for (const auto &[name, value] : placeholders)
+            text.replace(name, value);
+        return text;
+    };
+    QStringList all { "--headless",         "--db", databasePath(), "--progress", "json",
+                      "--retry-give-up-ms", "0" };
+    for (const QString &argument : std::as_const(arguments))
+        all.append(expand(argument));
+    QProcessEnvironment extra;
+    for (const QString &variable : std::as_const(environment)) {
+        const qsizetype equals = variable.indexOf(QLatin1Char('='));
+        extra.insert(variable.left(equals), expand(variable.mid(equals + 1)));
+    }
+
+    const RunResult result = run(all, 30000, {}, extra);
+    VERIFY_RUN(result.exitedWith(exitCode), result);
+    // Whatever happened, neither secret is shown.
+    for (const QString &secret : { SecretPassword, SecretToken })
+        VERIFY_RUN(!result.out.contains(secret) && !result.err.contains(secret), result);
+    if (exitCode == 2) {
+        VERIFY_RUN(result.err.contains(expand(expected)), result);
+        VERIFY_RUN(result.out.isEmpty(), result);
+        QVERIFY2(!QFileInfo::exists(databasePath()), "bad flags must not touch the database");
+        return;
+    }
+
+    // It started, and failed on the dead endpoint: the start event says what it was given.
+    VERIFY_RUN(result.err.isEmpty(), result);
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    const QJsonObject start = events.constFirst();
+    QCOMPARE(start.value("event").toString(), QStringLiteral("start"));
+    QJsonParseError error;
+    const QJsonObject wanted = QJsonDocument::fromJson(expand(expected).toUtf8(), &error).object();
+    QVERIFY2(!wanted.isEmpty(), qPrintable(error.errorString()));
+    const QString shown = QString::fromUtf8(QJsonDocument(start).toJson(QJsonDocument::Compact));
+    for (auto it = wanted.constBegin(); it != wanted.constEnd(); ++it) {
+        if (it.value() == QJsonValue(QStringLiteral("@ABSENT@")))
+            QVERIFY2(!start.contains(it.key()),
+                     qPrintable(it.key() + QStringLiteral(": ") + shown));
+        else
+            QVERIFY2(start.value(it.key()) == it.value(),
+                     qPrintable(it.key() + QStringLiteral(": ") + shown));
+    }
+}
+
+void TestHeadless::odataSavedSettings()
+{
+    const QString root = QStringLiteral("http://127.0.0.1:%1/odata/v4/shop/").arg(unusedPort());
+    saveSettings({ { "connection/source", "odata" },
+                   { "connection/endpoint", root },
+                   { "connection/user", "alice" },
+                   { "connection/password", SecretPassword },
+                   { "connection/changeTimeProperties", "modifiedAt,Orders=changedOn" },
+                   { "connection/safetyWindowSeconds", 30 } });
+    const QByteArray settingsDigest = digestOf(settingsPath());
+    const QStringList quick { "--headless", "--retry-give-up-ms", "0" };
+    const auto startOf = [this](const RunResult &result) {
+        QString problem;
+        const QList<QJsonObject> events = jsonLines(result.out, &problem);
+        if (!problem.isEmpty())
+            qWarning().noquote() << problem << result.describe();
+        return events.isEmpty() ? QJsonObject() : events.constFirst();
+    };
+    const auto noSecret = [](const RunResult &result) {
+        for (const QString &secret : { SecretPassword, SecretToken }) {
+            if (result.out.contains(secret) || result.err.contains(secret))
+                return false;
+        }
+        return true;
+    };
+
+    // No flag: everything from the window's settings, into the endpoint's own database.
+    RunResult result = run(quick + QStringList { "--progress", "json" }, 30000);
+    VERIFY_RUN(result.exitedWith(1) && noSecret(result), result);
+    QJsonObject start = startOf(result);
+    QCOMPARE(start.value("source").toString(), QStringLiteral("odata"));
+    QCOMPARE(start.value("endpoint").toString(), root);
+    QCOMPARE(start.value("authentication").toString(), QStringLiteral("basic"));
+    QCOMPARE(start.value("user").toString(), QStringLiteral("alice"));
+    QCOMPARE(start.value("safetyWindowSeconds").toInt(), 30);
+    const QJsonObject properties { { "*", "modifiedAt" }, { "Orders", "changedOn" } };
+    QCOMPARE(start.value("changeTimeProperties").toObject(), properties);
+    const QString database = start.value("database").toString();
+    QVERIFY2(database.startsWith(dataFolder() + QStringLiteral("/endpoint-")),
+             qPrintable(database));
+
+    // In words: the service and its user, never the password.
+    result = run(quick + QStringList { "--progress", "plain" }, 30000);
+    VERIFY_RUN(result.exitedWith(1) && noSecret(result), result);
+    VERIFY_RUN(result.err.contains(
+                   QStringLiteral("Syncing from %1 (OData v4 service, as alice)").arg(root)),
+               result);
+
+    // Flags for one run: a token replaces the saved user; the properties and the window.
+    result = run(quick
+                     + QStringList { "--progress", "json", "--token", SecretToken,
+                                     "--changed-field", "Books=at", "--safety-window", "0" },
+                 30000);
+    VERIFY_RUN(result.exitedWith(1) && noSecret(result), result);
+    start = startOf(result);
+    QCOMPARE(start.value("authentication").toString(), QStringLiteral("bearer"));
+    QVERIFY(start.value("user").isNull());
+    QCOMPARE(start.value("changeTimeProperties").toObject(), QJsonObject({ { "Books", "at" } }));
+    QCOMPARE(start.value("safetyWindowSeconds").toInt(), 0);
+
+    // Another user does not get alice's saved password.
+    result = run(quick + QStringList { "--user", "bob" }, 30000);
+    VERIFY_RUN(result.exitedWith(2) && noSecret(result), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("no password for the user \"bob\"")), result);
+
+    // --status reads the same database from the same settings.
+    result = run({ "--status", "--progress", "json" });
+    VERIFY_RUN(result.exitedWith(0) && noSecret(result), result);
+    QCOMPARE(startOf(result).value("database").toString(), database);
+    QCOMPARE(digestOf(settingsPath()), settingsDigest); // no run wrote the settings
+
+    // A bad saved value is named with the file, and a flag overrides it.
+    saveSettings({ { "connection/changeTimeProperties", "modified-at" } });
+    result = run(quick);
+    VERIFY_RUN(result.exitedWith(2) && noSecret(result), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("\"modified-at\"")), result);
+    VERIFY_RUN(result.err.contains(settingsPath()), result);
+    result = run(quick + QStringList { "--changed-field", "modifiedAt" }, 30000);
+    VERIFY_RUN(result.exitedWith(1) && noSecret(result), result);
 }
 
 QTEST_GUILESS_MAIN(TestHeadless)

@@ -10,6 +10,7 @@
 #include <QTest>
 #include <functional>
 #include <optional>
+#include <unistd.h>
 
 using namespace BatchSync;
 using namespace BatchSync::App;
@@ -24,17 +25,33 @@ QByteArray digestOf(const QString &path)
     return QCryptographicHash::hash(file.readAll(), QCryptographicHash::Sha256);
 }
 
-// Every field away from its default.
+// Every field of a BatchSync server's profile away from its default.
 Profile sample()
 {
-    return { SourceKind::Protocol,
-             QUrl(QStringLiteral("https://sync.example.com/api/v1")),
-             QStringLiteral("s3cret-token"),
-             PagingMode::Offset,
-             2500,
-             true,
-             600,
-             5 };
+    Profile p;
+    p.endpoint = QUrl(QStringLiteral("https://sync.example.com/api/v1"));
+    p.token = QStringLiteral("s3cret-token");
+    p.paging = PagingMode::Offset;
+    p.batchSize = 2500;
+    p.adaptiveBatchSize = true;
+    p.targetBatchMs = 600;
+    p.concurrency = 5;
+    return p;
+}
+
+// Every field of an OData service's profile away from its default.
+Profile odataSample()
+{
+    Profile p = sample();
+    p.source = SourceKind::OData;
+    p.endpoint = QUrl(QStringLiteral("https://erp.example.com/odata/v4/shop/"));
+    p.token.clear();
+    p.user = QStringLiteral("alice");
+    p.password = QStringLiteral("pa:ss, wörd=1");
+    p.changeTimeProperties = { { QString(), QStringLiteral("modifiedAt") },
+                               { QStringLiteral("Orders"), QStringLiteral("changedOn") } };
+    p.safetyWindowSeconds = 42;
+    return p;
 }
 
 } // namespace
@@ -52,6 +69,20 @@ private:
         QCOMPARE(file.write(text), qint64(text.size()));
     }
 
+    /*! Saves \a profile in the settings file and loads it back into \a loaded. */
+    void reload(const Profile &profile, Profile *loaded) const
+    {
+        {
+            QSettings settings(settingsPath(), QSettings::IniFormat);
+            profile.save(settings);
+            QCOMPARE(settings.status(), QSettings::NoError);
+        }
+        const QSettings settings(settingsPath(), QSettings::IniFormat);
+        QString problem;
+        *loaded = Profile::load(settings, &problem);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    }
+
     std::optional<QTemporaryDir> m_dir; // one per test function
 
 private Q_SLOTS:
@@ -62,16 +93,12 @@ private Q_SLOTS:
     {
         const Profile profile = sample();
         QVERIFY(profile.validate().isEmpty());
-        {
-            QSettings settings(settingsPath(), QSettings::IniFormat);
-            profile.save(settings);
-            QCOMPARE(settings.status(), QSettings::NoError);
-        }
-        const QSettings settings(settingsPath(), QSettings::IniFormat);
-        QString problem;
-        const Profile loaded = Profile::load(settings, &problem);
-        QVERIFY(problem.isEmpty());
+        Profile loaded;
+        reload(profile, &loaded);
+        if (QTest::currentTestFailed())
+            return;
         QVERIFY(loaded == profile); // every field: see comparisonSeesEveryField()
+        const QSettings settings(settingsPath(), QSettings::IniFormat);
         // The source is saved by name, beside the keys of earlier versions.
         QCOMPARE(settings.value(QStringLiteral("connection/source")).toString(),
                  QStringLiteral("batchsync"));
@@ -80,26 +107,70 @@ private Q_SLOTS:
                  QStringLiteral("offset"));
     }
 
+    void roundTripOData()
+    {
+        const Profile profile = odataSample();
+        QVERIFY2(profile.validate().isEmpty(), qPrintable(profile.validate()));
+        Profile loaded;
+        reload(profile, &loaded);
+        if (QTest::currentTestFailed())
+            return;
+        QVERIFY(loaded == profile);
+        const QSettings settings(settingsPath(), QSettings::IniFormat);
+        QCOMPARE(loaded.password, profile.password);
+        QCOMPARE(loaded.changeTimeProperties, profile.changeTimeProperties);
+        QCOMPARE(settings.value(QStringLiteral("connection/source")).toString(),
+                 QStringLiteral("odata"));
+        QCOMPARE(settings.value(QStringLiteral("connection/user")).toString(),
+                 QStringLiteral("alice"));
+        QCOMPARE(settings.value(QStringLiteral("connection/changeTimeProperties")).toString(),
+                 QStringLiteral("modifiedAt,Orders=changedOn"));
+        QCOMPARE(settings.value(QStringLiteral("connection/safetyWindowSeconds")).toInt(), 42);
+
+        // Written by hand, without quotes, the list still reads.
+        writeFile("[connection]\nsource=odata\nendpoint=http://127.0.0.1:4004/odata/v4/shop/\n"
+                  "changeTimeProperties=modifiedAt, Books = changedOn\n");
+        const QSettings byHand(settingsPath(), QSettings::IniFormat);
+        const Profile edited = Profile::load(byHand);
+        QCOMPARE(edited.source, SourceKind::OData);
+        const QMap<QString, QString> expected { { QString(), QStringLiteral("modifiedAt") },
+                                                { QStringLiteral("Books"),
+                                                  QStringLiteral("changedOn") } };
+        QCOMPARE(edited.changeTimeProperties, expected);
+        QCOMPARE(edited.safetyWindowSeconds, SyncSettings::DefaultSafetyWindowSeconds);
+    }
+
     void comparisonSeesEveryField()
     {
-        const Profile base = sample();
         const std::function<void(Profile &)> changes[] = {
+            [](Profile &p) {
+                p.source = p.source == SourceKind::OData ? SourceKind::Protocol : SourceKind::OData;
+            },
+            [](Profile &p) { p.user += QStringLiteral("bob"); },
+            [](Profile &p) { p.password += QStringLiteral("other"); },
+            [](Profile &p) { p.changeTimeProperties[QStringLiteral("Books")] = u"at"_qs; },
+            [](Profile &p) { p.safetyWindowSeconds = 0; },
             [](Profile &p) { p.endpoint = QUrl(QStringLiteral("https://other.example/api/v1")); },
-            [](Profile &p) { p.token.clear(); },
+            [](Profile &p) { p.token += QStringLiteral("t"); },
             [](Profile &p) { p.paging = PagingMode::Cursor; },
             [](Profile &p) { p.batchSize = 2400; },
             [](Profile &p) { p.adaptiveBatchSize = false; },
             [](Profile &p) { p.targetBatchMs = 601; },
             [](Profile &p) { p.concurrency = 4; },
         };
-        for (const auto &change : changes) {
-            Profile other = base;
-            change(other);
-            QVERIFY(other != base);
+        for (const Profile &base : { sample(), odataSample() }) {
+            for (const auto &change : changes) {
+                Profile other = base;
+                change(other);
+                QVERIFY(other != base);
+            }
         }
-        Profile same = base;
+        Profile odata = odataSample();
+        odata.changeTimeProperties[QStringLiteral("Orders")] = u"changedAt"_qs;
+        QVERIFY(odata != odataSample()); // a property, not only the set
+        Profile same = sample();
         same.endpoint = QUrl(QStringLiteral("HTTPS://SYNC.example.com/api/v1/"));
-        QVERIFY(same == base); // the same endpoint, written otherwise
+        QVERIFY(same == sample()); // the same endpoint, written otherwise
     }
 
     void savedByAnEarlierVersion()
@@ -201,6 +272,236 @@ private Q_SLOTS:
         QCOMPARE(engine.concurrency, 5);
         QCOMPARE(engine.retryGiveUpMs, 1234); // the tuning is kept
         QVERIFY(engine.validate().isEmpty());
+        QCOMPARE(engine.source, SourceKind::Protocol);
+        QVERIFY(engine.user.isEmpty() && engine.password.isEmpty());
+
+        const Profile odata = odataSample();
+        const SyncSettings service = odata.syncSettings(odata.endpoint, u"/tmp/o.sqlite"_qs);
+        QCOMPARE(service.source, SourceKind::OData);
+        QCOMPARE(service.endpoint, odata.endpoint);
+        QCOMPARE(service.user, QStringLiteral("alice"));
+        QCOMPARE(service.password, odata.password);
+        QVERIFY(service.token.isEmpty());
+        QCOMPARE(service.changeTimeProperties, odata.changeTimeProperties);
+        QCOMPARE(service.safetyWindowSeconds, 42);
+        QVERIFY2(service.validate().isEmpty(), qPrintable(service.validate()));
+
+        // A user kept from an earlier OData choice never reaches a BatchSync server, nor
+        // does a password without its user.
+        Profile server = odata;
+        server.source = SourceKind::Protocol;
+        server.token = QStringLiteral("t0ken");
+        const SyncSettings protocol = server.syncSettings(server.endpoint, u"/tmp/p.sqlite"_qs);
+        QVERIFY(protocol.user.isEmpty() && protocol.password.isEmpty());
+        QCOMPARE(protocol.token, QStringLiteral("t0ken"));
+        QVERIFY(protocol.validate().isEmpty());
+        QVERIFY(server.validate().isEmpty());
+        Profile noUser = odata;
+        noUser.user.clear();
+        QVERIFY(noUser.syncSettings(noUser.endpoint, u"/tmp/o.sqlite"_qs).password.isEmpty());
+    }
+
+    void passwordFollowsItsUser()
+    {
+        Profile saved = odataSample();
+        ProfileOverrides flags;
+        flags.user = QStringLiteral("bob");
+        QCOMPARE(flags.appliedTo(saved).user, QStringLiteral("bob"));
+        QVERIFY(flags.appliedTo(saved).password.isEmpty()); // alice's is not bob's
+        flags.password = QStringLiteral("bobs");
+        QCOMPARE(flags.appliedTo(saved).password, QStringLiteral("bobs"));
+        flags = ProfileOverrides();
+        flags.user = QStringLiteral("alice");
+        QCOMPARE(flags.appliedTo(saved).password, saved.password);
+        flags = ProfileOverrides();
+        flags.password = QStringLiteral("new");
+        const Profile run = flags.appliedTo(saved);
+        QCOMPARE(run.user, QStringLiteral("alice"));
+        QCOMPARE(run.password, QStringLiteral("new"));
+
+        // Every OData field has its override.
+        flags = ProfileOverrides();
+        flags.source = SourceKind::Protocol;
+        flags.changeTimeProperties = QMap<QString, QString> { { u"Books"_qs, u"at"_qs } };
+        flags.safetyWindowSeconds = 7;
+        const Profile other = flags.appliedTo(saved);
+        QCOMPARE(other.source, SourceKind::Protocol);
+        QCOMPARE(other.changeTimeProperties, *flags.changeTimeProperties);
+        QCOMPARE(other.safetyWindowSeconds, 7);
+        QCOMPARE(other.user, saved.user);
+    }
+
+    void odataValidation_data()
+    {
+        QTest::addColumn<QString>("endpoint");
+        QTest::addColumn<QString>("user");
+        QTest::addColumn<QString>("token");
+        QTest::addColumn<int>("safetyWindow");
+        QTest::addColumn<QString>("changeTime");
+        QTest::addColumn<QString>("expected"); // empty: valid
+
+        const QString root = QStringLiteral("http://127.0.0.1:4004/odata/v4/shop/");
+        const auto row = [](const char *name, const QString &endpoint, const char *user,
+                            const char *token, int safetyWindow, const char *changeTime,
+                            const char *expected) {
+            QTest::newRow(name) << endpoint << QString::fromUtf8(user) << QString::fromUtf8(token)
+                                << safetyWindow << QString::fromUtf8(changeTime)
+                                << QString::fromUtf8(expected);
+        };
+        row("basic", root, "alice", "", 10, "modifiedAt", "");
+        row("bearer", root, "", "tok", 10, "", "");
+        row("none", root, "", "", 0, "", "");
+        row("longest window", root, "", "", 86400, "", "");
+        row("no endpoint", QString(), "alice", "", 10, "", "service root URL");
+        row("user and token", root, "alice", "tok", 10, "", "not both");
+        row("colon in user", root, "a:b", "", 10, "", "':'");
+        row("negative window", root, "", "", -1, "", "safety window");
+        row("window too long", root, "", "", 86401, "", "safety window");
+        row("bad property", root, "", "", 10, "Orders=a-b", "change-time property name");
+        row("bad set", root, "", "", 10, "a b=x", "entity set name");
+    }
+
+    void odataValidation()
+    {
+        QFETCH(QString, endpoint);
+        QFETCH(QString, user);
+        QFETCH(QString, token);
+        QFETCH(int, safetyWindow);
+        QFETCH(QString, changeTime);
+        QFETCH(QString, expected);
+        Profile profile;
+        profile.source = SourceKind::OData;
+        profile.endpoint = QUrl(endpoint);
+        profile.user = user;
+        profile.token = token;
+        profile.safetyWindowSeconds = safetyWindow;
+        profile.changeTimeProperties = Profile::parseChangeTimeProperties(changeTime);
+
+        // The dialog's sentence and the command line's clause say the same.
+        const QString sentence = profile.validate();
+        QVERIFY2(sentence.contains(expected, Qt::CaseInsensitive), qPrintable(sentence));
+        QCOMPARE(sentence.isEmpty(), expected.isEmpty());
+        {
+            QSettings settings(settingsPath(), QSettings::IniFormat);
+            profile.save(settings);
+        }
+        const QSettings settings(settingsPath(), QSettings::IniFormat);
+        const QString clause
+            = ProfileOverrides().problemWith(Profile::load(settings), settingsPath());
+        QVERIFY2(clause.contains(expected, Qt::CaseInsensitive), qPrintable(clause));
+        QCOMPARE(clause.isEmpty(), expected.isEmpty());
+        if (!expected.isEmpty())
+            QVERIFY2(clause.contains(settingsPath()), qPrintable(clause));
+
+        // The same settings for a BatchSync server need none of the OData fields.
+        if (!endpoint.isEmpty()) {
+            profile.source = SourceKind::Protocol;
+            profile.safetyWindowSeconds = SyncSettings::DefaultSafetyWindowSeconds;
+            profile.changeTimeProperties.clear();
+            QVERIFY2(profile.validate().isEmpty(), qPrintable(profile.validate()));
+        }
+    }
+
+    void changeTimeProperties_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QString>("expected"); // the canonical text
+        QTest::addColumn<QString>("problem"); // empty: none
+
+        const auto row = [](const char *name, const QString &text, const QString &expected,
+                            const char *problem) {
+            QTest::newRow(name) << text << expected << QString::fromUtf8(problem);
+        };
+        row("every set", u"modifiedAt"_qs, u"modifiedAt"_qs, "");
+        row("one set", u"Orders=changedOn"_qs, u"Orders=changedOn"_qs, "");
+        row("mixed", u"modifiedAt,Orders=changedOn"_qs, u"modifiedAt,Orders=changedOn"_qs, "");
+        row("mixed, default last", u" Orders = changedOn , Books=at, modifiedAt "_qs,
+            u"modifiedAt,Books=at,Orders=changedOn"_qs, "");
+        row("empty items", u"a,,b=c,"_qs, u"a,b=c"_qs, "");
+        row("nothing", QString(), QString(), "");
+        row("underscore inside", u"Sales_Orders=changed_on"_qs, u"Sales_Orders=changed_on"_qs, "");
+        row("no set before =", u"=changedOn"_qs, u"changedOn"_qs, "names no entity set");
+        row("no property after =", u"Orders="_qs, u"Orders="_qs,
+            "change-time property name is empty");
+        row("dash", u"modified-at"_qs, u"modified-at"_qs, "not a valid identifier");
+        row("injection in set", u"Orders;DROP=x"_qs, u"Orders;DROP=x"_qs, "entity set name");
+        row("two =", u"Orders=a=b"_qs, u"Orders=a=b"_qs, "not a valid identifier");
+        row("digit first", u"1at"_qs, u"1at"_qs, "not a valid identifier");
+        row("reserved", u"_at"_qs, u"_at"_qs, "reserved");
+        row("too long", QString(65, u'a'), QString(65, u'a'), "not a valid identifier");
+        row("two defaults", u"modifiedAt,changedDate"_qs, u"changedDate"_qs,
+            "more than one change-time property for every set");
+        row("a set twice", u"Orders=a,Orders=b"_qs, u"Orders=b"_qs,
+            "more than one change-time property for");
+        row("space inside", u"Orders=changed On"_qs, u"Orders=changed On"_qs,
+            "not a valid identifier");
+    }
+
+    void changeTimeProperties()
+    {
+        QFETCH(QString, text);
+        QFETCH(QString, expected);
+        QFETCH(QString, problem);
+        QString found;
+        const QMap<QString, QString> properties = Profile::parseChangeTimeProperties(text, &found);
+        QVERIFY2(found.contains(problem), qPrintable(found));
+        QCOMPARE(found.isEmpty(), problem.isEmpty());
+        QCOMPARE(Profile::changeTimePropertiesText(properties), expected);
+        if (problem.isEmpty()) // the text form reads back the same
+            QCOMPARE(Profile::parseChangeTimeProperties(expected), properties);
+    }
+
+    void passwordFile_data()
+    {
+        QTest::addColumn<QByteArray>("content");
+        QTest::addColumn<QString>("expected"); // empty: refused
+
+        QTest::newRow("with newline") << QByteArray("Tr0ub4dor&3\n") << "Tr0ub4dor&3";
+        QTest::newRow("without newline") << QByteArray("Tr0ub4dor&3") << "Tr0ub4dor&3";
+        QTest::newRow("crlf") << QByteArray("Tr0ub4dor&3\r\n") << "Tr0ub4dor&3";
+        QTest::newRow("spaces kept") << QByteArray(" pass word \n") << " pass word ";
+        QTest::newRow("first line only") << QByteArray("first\nsecond\n") << "first";
+        QTest::newRow("utf-8") << QByteArray("p\xc3\xa4ss:w\xc3\xb6rd\n") << "päss:wörd";
+        QTest::newRow("empty") << QByteArray() << "";
+        QTest::newRow("only a newline") << QByteArray("\n") << "";
+        QTest::newRow("empty first line") << QByteArray("\nTr0ub4dor&3\n") << "";
+    }
+
+    void passwordFile()
+    {
+        QFETCH(QByteArray, content);
+        QFETCH(QString, expected);
+        writeFile(content);
+        QString problem;
+        const std::optional<QString> password = passwordFromFile(settingsPath(), &problem);
+        QCOMPARE(password.has_value(), !expected.isEmpty());
+        if (password) {
+            QCOMPARE(*password, expected);
+            QVERIFY(problem.isEmpty());
+        } else {
+            QVERIFY2(problem.contains(QStringLiteral("is empty")), qPrintable(problem));
+            QVERIFY2(problem.contains(settingsPath()), qPrintable(problem));
+            QVERIFY2(!problem.contains(QStringLiteral("Tr0ub4dor")), qPrintable(problem));
+        }
+    }
+
+    void passwordFileUnreadable()
+    {
+        QString problem;
+        QVERIFY(!passwordFromFile(m_dir->filePath(QStringLiteral("absent")), &problem));
+        QVERIFY2(problem.contains(QStringLiteral("cannot read the password file")),
+                 qPrintable(problem));
+        problem.clear();
+        QVERIFY(!passwordFromFile(m_dir->path(), &problem));
+        QVERIFY2(problem.contains(QStringLiteral("is a folder")), qPrintable(problem));
+        writeFile("Tr0ub4dor&3\n");
+        QVERIFY(QFile::setPermissions(settingsPath(), QFileDevice::WriteOwner));
+        problem.clear();
+        const std::optional<QString> unreadable = passwordFromFile(settingsPath(), &problem);
+        if (::geteuid() == 0) // root reads it anyway
+            QVERIFY(unreadable);
+        else
+            QVERIFY2(problem.contains(QStringLiteral("cannot read")), qPrintable(problem));
     }
 
     void invalidSavedValues_data()
@@ -256,12 +557,19 @@ private Q_SLOTS:
 
     void unknownSource()
     {
-        writeFile("[connection]\nsource=odata\n");
+        writeFile("[connection]\nsource=graphql\n");
         const QSettings settings(settingsPath(), QSettings::IniFormat);
         QString problem;
         const Profile loaded = Profile::load(settings, &problem);
-        QVERIFY2(problem.contains(QStringLiteral("odata")), qPrintable(problem));
+        QVERIFY2(problem.contains(QStringLiteral("graphql")), qPrintable(problem));
+        QVERIFY2(problem.contains(QStringLiteral("\"odata\"")), qPrintable(problem));
         QCOMPARE(loaded.source, SourceKind::Protocol);
+        writeFile("[connection]\nsource=odata\n");
+        const QSettings known(settingsPath(), QSettings::IniFormat);
+        problem.clear();
+        QCOMPARE(Profile::load(known, &problem).source, SourceKind::OData);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        QCOMPARE(sourceKindFromName(u"odata"), std::optional<SourceKind>(SourceKind::OData));
         QCOMPARE(sourceKindFromName(u"batchsync"), std::optional<SourceKind>(SourceKind::Protocol));
         QCOMPARE(sourceKindName(SourceKind::Protocol), QStringLiteral("batchsync"));
     }

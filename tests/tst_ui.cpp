@@ -906,6 +906,106 @@ private Q_SLOTS:
         QCOMPARE(Profile::load().targetBatchMs, SyncSettings::DefaultTargetBatchMs);
     }
 
+    void settingsDialogOData()
+    {
+        SettingsDialog first(Profile {});
+        auto *source = child<QComboBox>(first, QStringLiteral("sourceCombo"));
+        auto *endpoint = child<QLineEdit>(first, QStringLiteral("endpointEdit"));
+        auto *token = child<QLineEdit>(first, QStringLiteral("tokenEdit"));
+        auto *user = child<QLineEdit>(first, QStringLiteral("userEdit"));
+        auto *password = child<QLineEdit>(first, QStringLiteral("passwordEdit"));
+        auto *changeTime = child<QLineEdit>(first, QStringLiteral("changeTimeEdit"));
+        auto *safety = child<QSpinBox>(first, QStringLiteral("safetyWindowSpin"));
+        auto *paging = child<QComboBox>(first, QStringLiteral("pagingCombo"));
+        QVERIFY(source && endpoint && token && user && password && changeTime && safety && paging);
+        const auto odataFieldsEnabled = [&] {
+            return user->isEnabled() && password->isEnabled() && changeTime->isEnabled()
+                && safety->isEnabled();
+        };
+        const auto odataFieldsDisabled = [&] {
+            return !user->isEnabled() && !password->isEnabled() && !changeTime->isEnabled()
+                && !safety->isEnabled();
+        };
+
+        // A BatchSync server: its paging, no OData fields; the token serves both kinds.
+        QCOMPARE(source->currentData().value<SourceKind>(), SourceKind::Protocol);
+        QVERIFY(odataFieldsDisabled());
+        QVERIFY(paging->isEnabled() && token->isEnabled());
+        QCOMPARE(password->echoMode(), QLineEdit::Password);
+        QCOMPARE(token->echoMode(), QLineEdit::Password);
+        QCOMPARE(safety->value(), SyncSettings::DefaultSafetyWindowSeconds);
+        QCOMPARE(safety->maximum(), SyncSettings::MaxSafetyWindowSeconds);
+
+        source->setCurrentIndex(source->findData(QVariant::fromValue(SourceKind::OData)));
+        QVERIFY(odataFieldsEnabled());
+        QVERIFY(!paging->isEnabled() && token->isEnabled());
+        // The embedded demo is a BatchSync server: an OData source needs its URL.
+        QVERIFY2(first.shownReason().contains(QStringLiteral("service root URL")),
+                 qPrintable(first.shownReason()));
+        const QString root = QStringLiteral("http://127.0.0.1:4004/odata/v4/shop/");
+        endpoint->setText(root);
+        QVERIFY2(first.shownReason().isEmpty(), qPrintable(first.shownReason()));
+        user->setText(QStringLiteral("alice"));
+        password->setText(QStringLiteral("pa:ss wörd"));
+        token->setText(QStringLiteral("tok"));
+        QVERIFY2(first.shownReason().contains(QStringLiteral("not both")),
+                 qPrintable(first.shownReason()));
+        token->clear();
+        changeTime->setText(QStringLiteral("modifiedAt, Orders=changed-on"));
+        QVERIFY2(first.shownReason().contains(QStringLiteral("Change-time properties")),
+                 qPrintable(first.shownReason()));
+        first.accept();
+        QCOMPARE(first.result(), int(QDialog::Rejected)); // refused, still open
+        changeTime->setText(QStringLiteral(" modifiedAt , Orders = changedOn "));
+        safety->setValue(45);
+        QVERIFY2(first.shownReason().isEmpty(), qPrintable(first.shownReason()));
+        first.accept();
+        QCOMPARE(first.result(), int(QDialog::Accepted));
+
+        const Profile chosen = first.profile();
+        QCOMPARE(chosen.source, SourceKind::OData);
+        QCOMPARE(chosen.endpoint, QUrl(root));
+        QCOMPARE(chosen.user, QStringLiteral("alice"));
+        QCOMPARE(chosen.password, QStringLiteral("pa:ss wörd"));
+        QVERIFY(chosen.token.isEmpty());
+        const QMap<QString, QString> properties { { QString(), QStringLiteral("modifiedAt") },
+                                                  { QStringLiteral("Orders"),
+                                                    QStringLiteral("changedOn") } };
+        QCOMPARE(chosen.changeTimeProperties, properties);
+        QCOMPARE(chosen.safetyWindowSeconds, 45);
+        chosen.save();
+
+        // Read back by the next dialog, field by field.
+        const Profile loaded = Profile::load();
+        QVERIFY(loaded == chosen);
+        SettingsDialog second(loaded);
+        source = child<QComboBox>(second, QStringLiteral("sourceCombo"));
+        user = child<QLineEdit>(second, QStringLiteral("userEdit"));
+        password = child<QLineEdit>(second, QStringLiteral("passwordEdit"));
+        changeTime = child<QLineEdit>(second, QStringLiteral("changeTimeEdit"));
+        safety = child<QSpinBox>(second, QStringLiteral("safetyWindowSpin"));
+        paging = child<QComboBox>(second, QStringLiteral("pagingCombo"));
+        QCOMPARE(source->currentData().value<SourceKind>(), SourceKind::OData);
+        QCOMPARE(child<QLineEdit>(second, QStringLiteral("endpointEdit"))->text(), root);
+        QCOMPARE(user->text(), QStringLiteral("alice"));
+        QCOMPARE(password->text(), QStringLiteral("pa:ss wörd"));
+        QCOMPARE(changeTime->text(), QStringLiteral("modifiedAt,Orders=changedOn"));
+        QCOMPARE(safety->value(), 45);
+        QVERIFY(odataFieldsEnabled() && !paging->isEnabled());
+        QVERIFY(second.profile() == chosen);
+
+        // Back to a BatchSync server: the OData fields are off but kept for a switch back.
+        source->setCurrentIndex(source->findData(QVariant::fromValue(SourceKind::Protocol)));
+        QVERIFY(odataFieldsDisabled() && paging->isEnabled());
+        QVERIFY2(second.shownReason().isEmpty(), qPrintable(second.shownReason()));
+        second.profile().save();
+        const Profile server = Profile::load();
+        QCOMPARE(server.source, SourceKind::Protocol);
+        QCOMPARE(server.user, QStringLiteral("alice"));
+        QCOMPARE(server.changeTimeProperties, properties);
+        QVERIFY(server.syncSettings(server.endpoint, u"x.sqlite"_qs).user.isEmpty());
+    }
+
     void settingsTargetBatchValidation_data()
     {
         QTest::addColumn<int>("targetMs");

@@ -19,11 +19,15 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     setObjectName(QStringLiteral("settingsDialog"));
     setWindowTitle(tr("BatchSync Settings"));
 
+    m_source = new QComboBox(this);
+    m_source->setObjectName(QStringLiteral("sourceCombo"));
+    m_source->addItem(tr("BatchSync server"), QVariant::fromValue(SourceKind::Protocol));
+    m_source->addItem(tr("OData v4 service"), QVariant::fromValue(SourceKind::OData));
+    m_source->setToolTip(tr("What speaks at the endpoint: a BatchSync server (such as "
+                            "batchsync-server), or an OData v4 service (Mendix, SAP CAP, ...)"));
+
     m_endpoint = new QLineEdit(this);
     m_endpoint->setObjectName(QStringLiteral("endpointEdit"));
-    m_endpoint->setPlaceholderText(tr("Empty: the embedded demo server"));
-    m_endpoint->setToolTip(tr("The protocol v1 base URL, e.g. http://127.0.0.1:8080/api/v1. "
-                              "Each endpoint keeps its own local database."));
     m_endpoint->setMinimumWidth(360);
 
     m_token = new QLineEdit(this);
@@ -31,6 +35,34 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     m_token->setEchoMode(QLineEdit::Password);
     m_token->setPlaceholderText(tr("None"));
     m_token->setToolTip(tr("Sent as \"Authorization: Bearer <token>\""));
+
+    m_user = new QLineEdit(this);
+    m_user->setObjectName(QStringLiteral("userEdit"));
+    m_user->setPlaceholderText(tr("None"));
+    m_user->setToolTip(tr("The user name for HTTP Basic authentication (what Mendix published "
+                          "services use); leave it empty for a token or no authentication"));
+
+    m_password = new QLineEdit(this);
+    m_password->setObjectName(QStringLiteral("passwordEdit"));
+    m_password->setEchoMode(QLineEdit::Password);
+    m_password->setToolTip(tr("The user's password, kept in the settings file as the token is"));
+
+    m_changeTime = new QLineEdit(this);
+    m_changeTime->setObjectName(QStringLiteral("changeTimeEdit"));
+    m_changeTime->setPlaceholderText(tr("Found by name (modifiedAt, changedDate, ...)"));
+    m_changeTime->setToolTip(
+        tr("The property holding each record's change time: one for every set (modifiedAt), "
+           "one per set (Orders=changedOn), or both, separated by commas "
+           "(modifiedAt, Orders=changedOn)"));
+
+    m_safetyWindow = new QSpinBox(this);
+    m_safetyWindow->setObjectName(QStringLiteral("safetyWindowSpin"));
+    m_safetyWindow->setRange(0, SyncSettings::MaxSafetyWindowSeconds);
+    m_safetyWindow->setGroupSeparatorShown(true);
+    m_safetyWindow->setSuffix(tr(" s"));
+    m_safetyWindow->setToolTip(tr("How far before its position each sync reads again, for "
+                                  "records whose change was stamped before it and committed "
+                                  "after it"));
 
     m_paging = new QComboBox(this);
     m_paging->setObjectName(QStringLiteral("pagingCombo"));
@@ -71,8 +103,13 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     m_concurrency->setToolTip(tr("How many entities sync at the same time"));
 
     auto *form = new QFormLayout;
+    form->addRow(tr("&Source:"), m_source);
     form->addRow(tr("&Endpoint URL:"), m_endpoint);
     form->addRow(tr("&Token:"), m_token);
+    form->addRow(tr("&User:"), m_user);
+    form->addRow(tr("Pass&word:"), m_password);
+    form->addRow(tr("C&hange-time properties:"), m_changeTime);
+    form->addRow(tr("Sa&fety window:"), m_safetyWindow);
     form->addRow(tr("&Paging:"), m_paging);
     form->addRow(tr("&Batch size:"), m_batchSize);
     form->addRow(QString(), m_adaptiveBatchSize);
@@ -99,8 +136,13 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     layout->addWidget(m_buttons);
 
     setProfile(profile);
-    connect(m_endpoint, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
-    connect(m_token, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
+    connect(m_source, &QComboBox::currentIndexChanged, this, [this] {
+        updateSourceControls();
+        revalidate();
+    });
+    for (QLineEdit *edit : { m_endpoint, m_token, m_user, m_password, m_changeTime })
+        connect(edit, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
+    connect(m_safetyWindow, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
     connect(m_batchSize, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
     connect(m_adaptiveBatchSize, &QCheckBox::toggled, this, [this] {
         updateAdaptiveControls();
@@ -113,9 +155,14 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
 App::Profile SettingsDialog::profile() const
 {
     App::Profile profile = m_base;
+    profile.source = m_source->currentData().value<SourceKind>();
     const QString endpoint = m_endpoint->text().trimmed();
     profile.endpoint = endpoint.isEmpty() ? QUrl() : QUrl(endpoint, QUrl::StrictMode);
     profile.token = m_token->text();
+    profile.user = m_user->text().trimmed();
+    profile.password = m_password->text();
+    profile.changeTimeProperties = App::Profile::parseChangeTimeProperties(m_changeTime->text());
+    profile.safetyWindowSeconds = m_safetyWindow->value();
     profile.paging = m_paging->currentData().value<PagingMode>();
     profile.batchSize = m_batchSize->value();
     profile.adaptiveBatchSize = m_adaptiveBatchSize->isChecked();
@@ -127,8 +174,14 @@ App::Profile SettingsDialog::profile() const
 void SettingsDialog::setProfile(const App::Profile &profile)
 {
     m_base = profile;
+    m_source->setCurrentIndex(m_source->findData(QVariant::fromValue(profile.source)));
     m_endpoint->setText(profile.endpoint.toString());
     m_token->setText(profile.token);
+    m_user->setText(profile.user);
+    m_password->setText(profile.password);
+    m_changeTime->setText(App::Profile::changeTimePropertiesText(profile.changeTimeProperties));
+    m_safetyWindow->setValue(profile.safetyWindowSeconds);
+    updateSourceControls();
     m_paging->setCurrentIndex(m_paging->findData(QVariant::fromValue(profile.paging)));
     m_batchSize->setValue(profile.batchSize);
     m_adaptiveBatchSize->setChecked(profile.adaptiveBatchSize);
@@ -143,6 +196,10 @@ QString SettingsDialog::validate() const
     const QString text = m_endpoint->text().trimmed();
     if (!text.isEmpty() && !QUrl(text, QUrl::StrictMode).isValid())
         return tr("The endpoint \"%1\" is not a valid URL.").arg(text);
+    QString problem;
+    App::Profile::parseChangeTimeProperties(m_changeTime->text(), &problem);
+    if (!problem.isEmpty() && m_changeTime->isEnabled())
+        return tr("Change-time properties: %1.").arg(problem);
     return profile().validate();
 }
 
@@ -169,6 +226,24 @@ void SettingsDialog::updateAdaptiveControls()
                                      : tr("Records per request, %1 to %2")
                                            .arg(SyncSettings::MinBatchSize)
                                            .arg(SyncSettings::MaxBatchSize));
+}
+
+void SettingsDialog::updateSourceControls()
+{
+    // Each kind's own fields; the other kind's keep their values for a switch back.
+    const bool odata = m_source->currentData().value<SourceKind>() == SourceKind::OData;
+    const QList<QWidget *> odataFields { m_user, m_password, m_changeTime, m_safetyWindow };
+    for (QWidget *field : odataFields)
+        field->setEnabled(odata);
+    m_paging->setEnabled(!odata);
+    m_endpoint->setPlaceholderText(odata ? tr("The service root URL")
+                                         : tr("Empty: the embedded demo server"));
+    m_endpoint->setToolTip(odata ? tr("The OData service root URL, e.g. "
+                                      "http://127.0.0.1:4004/odata/v4/shop/. Each endpoint keeps "
+                                      "its own local database.")
+                                 : tr("The protocol v1 base URL, e.g. "
+                                      "http://127.0.0.1:8080/api/v1. Each endpoint keeps its own "
+                                      "local database."));
 }
 
 void SettingsDialog::revalidate()

@@ -16,10 +16,13 @@ QT_END_NAMESPACE
 namespace BatchSync::Ui {
 
 /*!
-    The settings dialog: endpoint URL (empty: the embedded demo), token (masked), paging mode,
-    batch size (fixed, or adapted to a target batch duration) and concurrent entities. It refuses
-   invalid values with the reason shown in the dialog; it does not save or apply anything itself
-   (MainWindow does, after accept()).
+    The settings dialog: the source kind (a BatchSync server or an OData v4 service), endpoint
+    URL (empty: the embedded demo), token (masked); for OData the Basic user and password
+    (masked), the change-time properties and the safety window; for a BatchSync server the
+    paging mode; batch size (fixed, or adapted to a target batch duration) and concurrent
+    entities. The fields of the other kind are disabled, and kept. It refuses invalid values
+    with the reason shown in the dialog; it does not save or apply anything itself (MainWindow
+    does, after accept()).
 */
 class SettingsDialog final : public QDialog
 {
@@ -44,10 +47,16 @@ public:
 private:
     void revalidate();
     void updateAdaptiveControls();
+    void updateSourceControls();
 
     App::Profile m_base;
+    QComboBox *m_source = nullptr;
     QLineEdit *m_endpoint = nullptr;
     QLineEdit *m_token = nullptr;
+    QLineEdit *m_user = nullptr;
+    QLineEdit *m_password = nullptr;
+    QLineEdit *m_changeTime = nullptr;
+    QSpinBox *m_safetyWindow = nullptr;
     QComboBox *m_paging = nullptr;
     QSpinBox *m_batchSize = nullptr;
     QCheckBox *m_adaptiveBatchSize = nullptr;

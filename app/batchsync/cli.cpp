@@ -20,11 +20,20 @@ QString epilogue()
     const SyncSettings defaults;
     return QStringLiteral(
                "\nSettings: --headless and --status start from the settings the desktop window "
-               "saved in\n  %3\n(endpoint, token, paging, batch size, adaptive batch size "
-               "and its target, concurrency).\nThe flags override them for this run only and "
+               "saved in\n  %3\n(source, endpoint, token, user and password, change-time "
+               "properties, safety window,\npaging, batch size, adaptive batch size and its "
+               "target, concurrency).\nThe flags override them for this run only and "
                "are never saved. Without a saved endpoint or\n--endpoint, "
                "batchsync starts its embedded demo server on 127.0.0.1, with its data in the\n"
                "application data folder, and syncs from it.\n"
+               "\nOData services (--source odata): --endpoint is the service root URL, e.g.\n"
+               "  batchsync --headless --source odata --endpoint "
+               "http://127.0.0.1:4004/odata/v4/shop/ \\\n"
+               "            --user alice --password-file ~/.shop-password --changed-field "
+               "modifiedAt\n"
+               "Authentication is HTTP Basic (--user, the password from --password-file or\n"
+               "BATCHSYNC_PASSWORD: never on the command line) or a bearer token (--token or\n"
+               "BATCHSYNC_TOKEN); either one given for a run replaces the saved one.\n"
                "Defaults when nothing is saved: --paging cursor, --batch-size %1, --concurrency "
                "%2.\n"
                "\nEnvironment:\n"
@@ -32,6 +41,10 @@ QString epilogue()
                "saved one).\n"
                "                    Prefer it to --token, which other users may see in the "
                "process list.\n"
+               "                    Not used with --user.\n"
+               "  BATCHSYNC_PASSWORD  The Basic password of --user (or of the saved user), when "
+               "--password-file\n"
+               "                    is not given (before the saved one).\n"
                "  QT_LOGGING_RULES  The library's log for developers, on standard error, by "
                "category:\n"
                "                    batchsync.protocol, batchsync.store, batchsync.engine, "
@@ -45,9 +58,13 @@ QString epilogue()
                "  json   one JSON object per line on standard output, and nothing on standard "
                "error\n"
                "         (bad options excepted: exit status 2 and a message there). Events:\n"
-               "    {\"event\":\"start\", endpoint, demo, database, paging, batchSize, "
-               "adaptiveBatchSize,\n"
-               "     targetBatchMs, concurrency, entities (null: all)}\n"
+               "    {\"event\":\"start\", source (batchsync or odata), endpoint, demo, database, "
+               "paging\n     (keyset for odata), "
+               "batchSize, adaptiveBatchSize, targetBatchMs, concurrency, entities\n     (null: "
+               "all), "
+               "authentication (none, basic or bearer; never the secret); with odata\n"
+               "     also user (null: none), changeTimeProperties {set: property, \"*\": every "
+               "other set},\n     safetyWindowSeconds}\n"
                "    {\"event\":\"state\", entity, state, done, total}\n"
                "    {\"event\":\"progress\", entity, state, done, total, rate (records/s),\n"
                "     etaSeconds (null: unknown), overall {done, total, rate, etaSeconds} of\n"
@@ -105,11 +122,16 @@ QList<App::OptionSpec> options()
           QString(),
           QStringLiteral("Shows each entity's saved state in the local database, without "
                          "contacting the server or syncing, and exits.") },
+        { { QStringLiteral("source") },
+          QStringLiteral("batchsync|odata"),
+          QStringLiteral("What speaks at the endpoint: \"batchsync\" (default), a BatchSync "
+                         "server, or \"odata\", an OData v4 service. Default: the saved one.") },
         { { QStringLiteral("endpoint") },
           QStringLiteral("URL"),
           QStringLiteral("Protocol v1 base URL (http or https), e.g. "
-                         "http://127.0.0.1:8080/api/v1. Default: the saved one, else the "
-                         "embedded demo server.") },
+                         "http://127.0.0.1:8080/api/v1; with --source odata, the service root "
+                         "URL, e.g. http://127.0.0.1:4004/odata/v4/shop/. Default: the saved "
+                         "one, else the embedded demo server (BatchSync only).") },
         { { QStringLiteral("db") },
           QStringLiteral("PATH"),
           QStringLiteral("The local SQLite database. Default: the endpoint's own, shared with "
@@ -117,12 +139,35 @@ QList<App::OptionSpec> options()
                          "demo).") },
         { { QStringLiteral("token") },
           QStringLiteral("T"),
-          QStringLiteral("Bearer token for the endpoint. Default: $BATCHSYNC_TOKEN, else the "
-                         "saved one.") },
+          QStringLiteral("Bearer token for the endpoint; not with --user. Default: "
+                         "$BATCHSYNC_TOKEN, else the saved one.") },
+        { { QStringLiteral("user") },
+          QStringLiteral("U"),
+          QStringLiteral("OData: the user name for HTTP Basic authentication; the password "
+                         "comes from --password-file or $BATCHSYNC_PASSWORD, never from the "
+                         "command line. Not with --token. Default: the saved one.") },
+        { { QStringLiteral("password-file") },
+          QStringLiteral("F"),
+          QStringLiteral("OData: a file whose first line is the password of --user (or of the "
+                         "saved user). Default: $BATCHSYNC_PASSWORD, else the saved one.") },
+        { { QStringLiteral("changed-field") },
+          QStringLiteral("PROP|set=PROP,..."),
+          QStringLiteral("OData: the change-time property of every set (PROP), of named sets "
+                         "(set=PROP), or both, e.g. modifiedAt,Orders=changedOn; may be "
+                         "repeated. Default: the saved ones, else found by name (modifiedAt, "
+                         "changedDate, ...).") },
+        { { QStringLiteral("safety-window") },
+          QStringLiteral("SECONDS"),
+          QStringLiteral("OData: how far before its position an incremental sync reads again, "
+                         "for records committed late, 0 to %1 s (default %2).")
+              .arg(SyncSettings::MaxSafetyWindowSeconds)
+              .arg(SyncSettings::DefaultSafetyWindowSeconds) },
         { { QStringLiteral("paging") },
           QStringLiteral("cursor|offset"),
-          QStringLiteral("\"cursor\" (default; cannot miss changes made during a sync) or "
-                         "\"offset\" (for endpoints that only page by offset).") },
+          QStringLiteral(
+              "\"cursor\" (default; cannot miss changes made during a sync) or "
+              "\"offset\" (for endpoints that only page by offset). BatchSync servers only: "
+              "an OData service is read in keyset pages.") },
         { { QStringLiteral("batch-size") },
           QStringLiteral("N|adaptive"),
           QStringLiteral("Records per request, %1 to %2 (default %3); \"adaptive\" starts from "
@@ -175,6 +220,82 @@ QString readEndpoint(const QCommandLineParser &parser, CommandLine *command)
     if (endpoint.isEmpty())
         return QStringLiteral("--endpoint needs a URL");
     command->overrides.endpoint = endpoint;
+    return QString();
+}
+
+QString readSource(const QCommandLineParser &parser, CommandLine *command)
+{
+    App::ProfileOverrides &flags = command->overrides;
+    if (parser.isSet(QStringLiteral("source"))) {
+        const QString text = parser.value(QStringLiteral("source"));
+        flags.source = sourceKindFromName(text.trimmed().toLower());
+        if (!flags.source)
+            return QStringLiteral("--source must be \"batchsync\" or \"odata\", not \"%1\"")
+                .arg(text);
+    }
+    const QString changed = QStringLiteral("changed-field");
+    if (parser.isSet(changed)) {
+        QString problem;
+        flags.changeTimeProperties = App::Profile::parseChangeTimeProperties(
+            parser.values(changed).join(QLatin1Char(',')), &problem);
+        if (!problem.isEmpty())
+            return QStringLiteral("--changed-field: %1").arg(problem);
+        if (flags.changeTimeProperties->isEmpty())
+            return QStringLiteral("--changed-field needs a property name, e.g. modifiedAt or "
+                                  "Orders=changedOn");
+    }
+    const QString window = QStringLiteral("safety-window");
+    if (parser.isSet(window)) {
+        flags.safetyWindowSeconds
+            = App::parseInteger(parser.value(window), 0, SyncSettings::MaxSafetyWindowSeconds);
+        if (!flags.safetyWindowSeconds)
+            return QStringLiteral("--safety-window needs a whole number of seconds from 0 to %1, "
+                                  "not \"%2\"")
+                .arg(SyncSettings::MaxSafetyWindowSeconds)
+                .arg(parser.value(window));
+    }
+    for (const char *name : { "user", "password-file", "changed-field", "safety-window" }) {
+        if (parser.isSet(QLatin1String(name)))
+            command->odataFlags.append(QStringLiteral("--%1").arg(QLatin1String(name)));
+    }
+    return QString();
+}
+
+// Basic (--user) or a bearer token (--token, BATCHSYNC_TOKEN): the one given replaces the
+// saved authentication for the run. Neither secret is ever quoted.
+QString readAuthentication(const QCommandLineParser &parser, CommandLine *command)
+{
+    App::ProfileOverrides &flags = command->overrides;
+    const bool tokenFlag = parser.isSet(QStringLiteral("token"));
+    if (parser.isSet(QStringLiteral("user"))) {
+        if (tokenFlag)
+            return QStringLiteral("--user (HTTP Basic) and --token (a bearer token) exclude each "
+                                  "other: give one of them");
+        const QString user = parser.value(QStringLiteral("user")).trimmed();
+        if (user.isEmpty())
+            return QStringLiteral("--user needs a user name");
+        if (user.contains(QLatin1Char(':')))
+            return QStringLiteral("--user: a user name for Basic authentication cannot contain "
+                                  "':'");
+        flags.user = user;
+        flags.token = QString();
+    } else if (const std::optional<QString> token = App::commandLineToken(parser)) {
+        flags.token = *token;
+        flags.user = QString();
+        flags.password = QString();
+    }
+    const QString file = QStringLiteral("password-file");
+    if (parser.isSet(file)) {
+        if (tokenFlag)
+            return QStringLiteral("--password-file goes with --user, not with --token");
+        command->passwordFile = parser.value(file);
+        QString problem;
+        flags.password = App::passwordFromFile(*command->passwordFile, &problem);
+        if (!flags.password)
+            return problem;
+    } else if (qEnvironmentVariableIsSet("BATCHSYNC_PASSWORD")) {
+        flags.password = qEnvironmentVariable("BATCHSYNC_PASSWORD");
+    }
     return QString();
 }
 
@@ -322,6 +443,16 @@ std::optional<CommandLine> parse(const QStringList &arguments, int *exitCode)
         *exitCode = usageError(message);
         return std::nullopt;
     };
+    // Before the parser, whose message would be "unknown option": say where a password goes.
+    for (const QString &argument : arguments) {
+        if (argument == QLatin1String("--password")
+            || argument.startsWith(QLatin1String("--password="))) {
+            return fail(QStringLiteral("a password is never taken on the command line, where "
+                                       "other users can see it: use --password-file F (its "
+                                       "first line) or the environment variable "
+                                       "BATCHSYNC_PASSWORD"));
+        }
+    }
     if (!parser.parse(arguments))
         return fail(parser.errorText());
     if (parser.isSet(QStringLiteral("help"))) {
@@ -352,9 +483,8 @@ std::optional<CommandLine> parse(const QStringList &arguments, int *exitCode)
         command.mode = Mode::Status;
     else if (parser.isSet(QStringLiteral("headless")))
         command.mode = Mode::Headless;
-    command.overrides.token = App::commandLineToken(parser);
-    for (const auto step : { readEndpoint, readPaging, readNumbers, readEntities, readDatabase,
-                             readOutput, checkMode }) {
+    for (const auto step : { readSource, readAuthentication, readEndpoint, readPaging, readNumbers,
+                             readEntities, readDatabase, readOutput, checkMode }) {
         if (const QString problem = step(parser, &command); !problem.isEmpty())
             return fail(problem);
     }
@@ -373,6 +503,28 @@ QString problemWith(const CommandLine &commandLine, const App::Profile &saved,
         return QString(); // it reads what is there, whatever the settings say
     if (!loadProblem.isEmpty())
         return App::Profile::inSavedSettings(loadProblem, App::Profile::settingsFile(), false);
+    const App::Profile run = flags.appliedTo(saved);
+    if (run.source == SourceKind::Protocol && !commandLine.odataFlags.isEmpty()) {
+        return QStringLiteral("%1 is for OData services: add --source odata (a BatchSync server "
+                              "takes --token)")
+            .arg(commandLine.odataFlags.constFirst());
+    }
+    if (run.source == SourceKind::OData) {
+        if (flags.paging)
+            return QStringLiteral("--paging is for BatchSync servers: an OData service is read "
+                                  "in keyset pages on its change-time property");
+        if (run.isEmbeddedDemo())
+            return QStringLiteral("--source odata needs --endpoint with the service root URL, "
+                                  "e.g. http://127.0.0.1:4004/odata/v4/shop/ (the embedded demo "
+                                  "server speaks the BatchSync protocol)");
+        if (commandLine.passwordFile && run.user.isEmpty())
+            return QStringLiteral("--password-file needs a user: add --user");
+        // The window asks for it in its settings instead.
+        if (commandLine.mode == Mode::Headless && !run.user.isEmpty() && run.password.isEmpty())
+            return QStringLiteral("no password for the user \"%1\": give --password-file F, or "
+                                  "set BATCHSYNC_PASSWORD")
+                .arg(run.user);
+    }
     return flags.problemWith(saved, App::Profile::settingsFile());
 }
 

@@ -23,6 +23,9 @@ struct CommandLine
 {
     Mode mode = Mode::Window;
     App::ProfileOverrides overrides;
+    /*! The flags given that only an OData source takes, e.g. "--user". */
+    QStringList odataFlags;
+    std::optional<QString> passwordFile; //!< --password-file, as given
     std::optional<int> retryGiveUpMs;
     std::optional<QString> databasePath; //!< --db, absolute
     QStringList entities; //!< --entities; empty: all

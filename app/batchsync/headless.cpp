@@ -39,6 +39,28 @@ QString signalName(int signalNumber)
     }
 }
 
+// Adds the start event's fields on the source: what it is and how it authenticates, never
+// the password nor the token themselves.
+void addSourceFields(const SyncSettings &settings, QJsonObject *fields)
+{
+    const QString authentication = !settings.user.isEmpty() ? QStringLiteral("basic")
+        : !settings.token.isEmpty()                         ? QStringLiteral("bearer")
+                                                            : QStringLiteral("none");
+    fields->insert(QStringLiteral("source"), sourceKindName(settings.source));
+    fields->insert(QStringLiteral("authentication"), authentication);
+    if (settings.source != SourceKind::OData)
+        return;
+    QJsonObject properties;
+    for (auto it = settings.changeTimeProperties.cbegin();
+         it != settings.changeTimeProperties.cend(); ++it)
+        properties.insert(it.key().isEmpty() ? QStringLiteral("*") : it.key(), it.value());
+    fields->insert(QStringLiteral("user"),
+                   settings.user.isEmpty() ? QJsonValue(QJsonValue::Null)
+                                           : QJsonValue(settings.user));
+    fields->insert(QStringLiteral("changeTimeProperties"), properties);
+    fields->insert(QStringLiteral("safetyWindowSeconds"), settings.safetyWindowSeconds);
+}
+
 } // namespace
 
 HeadlessRunner::HeadlessRunner(const HeadlessOptions &options, QObject *parent)
@@ -124,25 +146,33 @@ void HeadlessRunner::startSync()
               .arg(m_settings.batchSize)
               .arg(m_settings.targetBatchMs)
         : QStringLiteral("batches of %1").arg(m_settings.batchSize);
+    QString kind = isDemo() ? QStringLiteral(" (embedded demo server)") : QString();
+    if (m_settings.source == SourceKind::OData) {
+        kind = m_settings.user.isEmpty()
+            ? QStringLiteral(" (OData v4 service)")
+            : QStringLiteral(" (OData v4 service, as %1)").arg(m_settings.user);
+    }
+    const QString paging = m_settings.source == SourceKind::OData
+        ? QStringLiteral("keyset")
+        : pagingModeName(m_settings.paging);
     printLine(QStringLiteral("Syncing from %1%2 into %3 (%4 paging, %5, %6 at once)")
-                  .arg(endpointText(),
-                       isDemo() ? QStringLiteral(" (embedded demo server)") : QString(),
-                       m_settings.databasePath, pagingModeName(m_settings.paging), batches)
+                  .arg(endpointText(), kind, m_settings.databasePath, paging, batches)
                   .arg(m_settings.concurrency));
     if (isJson()) {
-        emitEvent(QStringLiteral("start"),
-                  { { QStringLiteral("endpoint"), endpointText() },
-                    { QStringLiteral("demo"), isDemo() },
-                    { QStringLiteral("database"), m_settings.databasePath },
-                    { QStringLiteral("paging"), pagingModeName(m_settings.paging) },
-                    { QStringLiteral("batchSize"), m_settings.batchSize },
-                    { QStringLiteral("adaptiveBatchSize"), m_settings.adaptiveBatchSize },
-                    { QStringLiteral("targetBatchMs"), m_settings.targetBatchMs },
-                    { QStringLiteral("concurrency"), m_settings.concurrency },
-                    { QStringLiteral("entities"),
-                      m_options.entities.isEmpty()
-                          ? QJsonValue(QJsonValue::Null)
-                          : QJsonValue(QJsonArray::fromStringList(m_options.entities)) } });
+        QJsonObject fields { { QStringLiteral("endpoint"), endpointText() },
+                             { QStringLiteral("demo"), isDemo() },
+                             { QStringLiteral("database"), m_settings.databasePath },
+                             { QStringLiteral("paging"), paging },
+                             { QStringLiteral("batchSize"), m_settings.batchSize },
+                             { QStringLiteral("adaptiveBatchSize"), m_settings.adaptiveBatchSize },
+                             { QStringLiteral("targetBatchMs"), m_settings.targetBatchMs },
+                             { QStringLiteral("concurrency"), m_settings.concurrency },
+                             { QStringLiteral("entities"),
+                               m_options.entities.isEmpty()
+                                   ? QJsonValue(QJsonValue::Null)
+                                   : QJsonValue(QJsonArray::fromStringList(m_options.entities)) } };
+        addSourceFields(m_settings, &fields);
+        emitEvent(QStringLiteral("start"), fields);
     }
 
     m_engine = std::make_unique<SyncEngine>(m_settings);

@@ -2,6 +2,8 @@
 
 #include <QCommandLineOption>
 #include <QCommandLineParser>
+#include <QFile>
+#include <QFileInfo>
 
 namespace BatchSync::App {
 
@@ -27,6 +29,33 @@ std::optional<QString> commandLineToken(const QCommandLineParser &parser)
     if (qEnvironmentVariableIsSet("BATCHSYNC_TOKEN"))
         return qEnvironmentVariable("BATCHSYNC_TOKEN");
     return std::nullopt;
+}
+
+std::optional<QString> passwordFromFile(const QString &path, QString *problem)
+{
+    QFile file(path);
+    if (QFileInfo(path).isDir()) {
+        *problem = QStringLiteral("the password file \"%1\" is a folder").arg(path);
+        return std::nullopt;
+    }
+    if (!file.open(QIODevice::ReadOnly)) {
+        *problem = QStringLiteral("cannot read the password file \"%1\": %2")
+                       .arg(path, file.errorString());
+        return std::nullopt;
+    }
+    constexpr qint64 maxLine = 64 * 1024;
+    QByteArray line = file.readLine(maxLine);
+    if (line.endsWith('\n'))
+        line.chop(1);
+    if (line.endsWith('\r'))
+        line.chop(1);
+    if (line.isEmpty()) {
+        *problem = QStringLiteral("the password file \"%1\" is empty: its first line must be "
+                                  "the password")
+                       .arg(path);
+        return std::nullopt;
+    }
+    return QString::fromUtf8(line);
 }
 
 } // namespace BatchSync::App

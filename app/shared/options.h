@@ -36,4 +36,11 @@ std::optional<int> parseInteger(const QString &text, int minimum = std::numeric_
 */
 std::optional<QString> commandLineToken(const QCommandLineParser &parser);
 
+/*!
+    The first line of the file at \a path, without its line end: a password kept out of the
+    command line. Nothing, with \a problem set (never quoting the file), when the file cannot
+    be read or that line is empty.
+*/
+std::optional<QString> passwordFromFile(const QString &path, QString *problem);
+
 } // namespace BatchSync::App

@@ -1,5 +1,7 @@
 #include "profile.h"
 
+#include "common/identifier.h"
+
 #include <QCryptographicHash>
 #include <QDir>
 #include <QSettings>
@@ -13,6 +15,10 @@ namespace {
 const QString sourceKey = QStringLiteral("connection/source");
 const QString endpointKey = QStringLiteral("connection/endpoint");
 const QString tokenKey = QStringLiteral("connection/token");
+const QString userKey = QStringLiteral("connection/user");
+const QString passwordKey = QStringLiteral("connection/password");
+const QString changeTimeKey = QStringLiteral("connection/changeTimeProperties");
+const QString safetyWindowKey = QStringLiteral("connection/safetyWindowSeconds");
 const QString pagingKey = QStringLiteral("connection/paging");
 const QString batchSizeKey = QStringLiteral("connection/batchSize");
 const QString adaptiveBatchSizeKey = QStringLiteral("connection/adaptiveBatchSize");
@@ -39,13 +45,38 @@ bool readBool(const QSettings &settings, const QString &key, bool fallback)
     return fallback;
 }
 
+// What only an OData profile can get wrong, as a clause.
+QString odataProblem(const Profile &profile)
+{
+    if (profile.source != SourceKind::OData)
+        return QString();
+    if (profile.isEmbeddedDemo())
+        return QStringLiteral("an OData source needs the service root URL as its endpoint (the "
+                              "embedded demo server speaks the BatchSync protocol)");
+    if (!profile.user.isEmpty() && !profile.token.isEmpty())
+        return QStringLiteral("give either a user and password or a token, not both");
+    if (profile.user.contains(QLatin1Char(':')))
+        return QStringLiteral("a user name for Basic authentication cannot contain ':'");
+    if (profile.safetyWindowSeconds < 0
+        || profile.safetyWindowSeconds > SyncSettings::MaxSafetyWindowSeconds)
+        return QStringLiteral("the safety window must be between 0 and %1 s, not %2")
+            .arg(SyncSettings::MaxSafetyWindowSeconds)
+            .arg(profile.safetyWindowSeconds);
+    // Loading is lenient: the names are checked here, as the flag's are.
+    QString problem;
+    Profile::parseChangeTimeProperties(
+        Profile::changeTimePropertiesText(profile.changeTimeProperties), &problem);
+    return problem;
+}
+
 // What the engine says of \a profile; the embedded server's URL is known only once it
 // listens, so an empty endpoint stands for any valid one here.
 QString engineProblem(const Profile &profile)
 {
     const QUrl url = profile.isEmbeddedDemo() ? QUrl(QStringLiteral("http://127.0.0.1/api/v1"))
                                               : profile.endpoint;
-    return profile.syncSettings(url, QStringLiteral("checked")).validate();
+    const QString problem = profile.syncSettings(url, QStringLiteral("checked")).validate();
+    return problem.isEmpty() ? odataProblem(profile) : problem;
 }
 
 } // namespace
@@ -58,9 +89,11 @@ bool Profile::sameEndpoint(const Profile &other) const
 bool Profile::operator==(const Profile &other) const
 {
     return source == other.source && sameEndpoint(other) && token == other.token
-        && paging == other.paging && batchSize == other.batchSize
-        && adaptiveBatchSize == other.adaptiveBatchSize && targetBatchMs == other.targetBatchMs
-        && concurrency == other.concurrency;
+        && user == other.user && password == other.password
+        && changeTimeProperties == other.changeTimeProperties
+        && safetyWindowSeconds == other.safetyWindowSeconds && paging == other.paging
+        && batchSize == other.batchSize && adaptiveBatchSize == other.adaptiveBatchSize
+        && targetBatchMs == other.targetBatchMs && concurrency == other.concurrency;
 }
 
 QString Profile::validate() const
@@ -84,6 +117,8 @@ QString Profile::validate() const
         if (c.isSpace() || c.category() == QChar::Other_Control || c.unicode() > 0x7e)
             return tr("The token may only contain printable ASCII characters without spaces.");
     }
+    if (const QString problem = odataProblem(*this); !problem.isEmpty())
+        return problem.at(0).toUpper() + problem.mid(1) + QLatin1Char('.');
     if (batchSize < SyncSettings::MinBatchSize || batchSize > SyncSettings::MaxBatchSize)
         return tr("The batch size must be between %1 and %2 records.")
             .arg(SyncSettings::MinBatchSize)
@@ -106,6 +141,13 @@ SyncSettings Profile::syncSettings(const QUrl &baseUrl, const QString &databaseP
     tuning.endpoint = baseUrl;
     tuning.databasePath = databasePath;
     tuning.token = token;
+    // A BatchSync server takes a token only; the other fields are the OData source's.
+    if (source == SourceKind::OData && !user.isEmpty()) {
+        tuning.user = user;
+        tuning.password = password;
+    }
+    tuning.changeTimeProperties = changeTimeProperties;
+    tuning.safetyWindowSeconds = safetyWindowSeconds;
     tuning.paging = paging;
     tuning.batchSize = batchSize;
     tuning.adaptiveBatchSize = adaptiveBatchSize;
@@ -137,13 +179,24 @@ Profile Profile::load(const QSettings &settings, QString *problem)
     if (const auto kind = sourceKindFromName(source.trimmed().toLower())) {
         p.source = *kind;
     } else if (!source.isEmpty() && problem) {
-        *problem = QStringLiteral("the source \"%1\" is not one this version knows (\"%2\")")
-                       .arg(source, sourceKindName(SourceKind::Protocol));
+        *problem = QStringLiteral("the source \"%1\" is not one this version knows (\"%2\" or "
+                                  "\"%3\")")
+                       .arg(source, sourceKindName(SourceKind::Protocol),
+                            sourceKindName(SourceKind::OData));
     }
     const QString url = settings.value(endpointKey).toString().trimmed();
     if (!url.isEmpty())
         p.endpoint = QUrl(url, QUrl::StrictMode);
     p.token = settings.value(tokenKey).toString();
+    p.user = settings.value(userKey).toString();
+    p.password = settings.value(passwordKey).toString();
+    // Written by hand without quotes, "a,b" reads as a list.
+    const QVariant changeTime = settings.value(changeTimeKey);
+    p.changeTimeProperties
+        = parseChangeTimeProperties(changeTime.typeId() == QMetaType::QStringList
+                                        ? changeTime.toStringList().join(QLatin1Char(','))
+                                        : changeTime.toString());
+    p.safetyWindowSeconds = readInt(settings, safetyWindowKey, p.safetyWindowSeconds);
     if (const auto mode = pagingModeFromName(settings.value(pagingKey).toString()))
         p.paging = *mode;
     p.batchSize = readInt(settings, batchSizeKey, p.batchSize);
@@ -164,6 +217,10 @@ void Profile::save(QSettings &settings) const
     settings.setValue(sourceKey, sourceKindName(source));
     settings.setValue(endpointKey, endpoint.toString());
     settings.setValue(tokenKey, token);
+    settings.setValue(userKey, user);
+    settings.setValue(passwordKey, password);
+    settings.setValue(changeTimeKey, changeTimePropertiesText(changeTimeProperties));
+    settings.setValue(safetyWindowKey, safetyWindowSeconds);
     settings.setValue(pagingKey, pagingModeName(paging));
     settings.setValue(batchSizeKey, batchSize);
     settings.setValue(adaptiveBatchSizeKey, adaptiveBatchSize);
@@ -217,10 +274,60 @@ QString Profile::normalizedEndpoint(const QUrl &endpoint)
     return url.toString(QUrl::FullyEncoded);
 }
 
+QMap<QString, QString> Profile::parseChangeTimeProperties(const QString &text, QString *problem)
+{
+    QMap<QString, QString> properties;
+    QString first;
+    const auto note = [&first](const QString &fault) {
+        if (first.isEmpty())
+            first = fault;
+    };
+    const QStringList items = text.split(QLatin1Char(','));
+    for (const QString &raw : items) {
+        const QString item = raw.trimmed();
+        if (item.isEmpty())
+            continue;
+        const qsizetype equals = item.indexOf(QLatin1Char('='));
+        const QString set = equals < 0 ? QString() : item.left(equals).trimmed();
+        const QString property = equals < 0 ? item : item.mid(equals + 1).trimmed();
+        if (equals >= 0 && set.isEmpty())
+            note(QStringLiteral("\"%1\" names no entity set before '='")
+                     .arg(Identifier::printable(item)));
+        else if (!set.isEmpty())
+            note(Identifier::check(set, u"entity set"));
+        note(Identifier::check(property, u"change-time property"));
+        if (properties.contains(set)) {
+            note(set.isEmpty() ? QStringLiteral("more than one change-time property for every set")
+                               : QStringLiteral("more than one change-time property for \"%1\"")
+                                     .arg(Identifier::printable(set)));
+        }
+        properties.insert(set, property);
+    }
+    if (problem)
+        *problem = first;
+    return properties;
+}
+
+QString Profile::changeTimePropertiesText(const QMap<QString, QString> &properties)
+{
+    QStringList items;
+    for (auto it = properties.cbegin(); it != properties.cend(); ++it)
+        items.append(it.key().isEmpty() ? it.value() : it.key() + QLatin1Char('=') + it.value());
+    return items.join(QLatin1Char(','));
+}
+
 Profile ProfileOverrides::appliedTo(Profile profile) const
 {
+    // The saved password belongs to the saved user.
+    if (user && !password && *user != profile.user)
+        profile.password.clear();
+    profile.source = source.value_or(profile.source);
     profile.endpoint = endpoint.value_or(profile.endpoint);
     profile.token = token.value_or(profile.token);
+    profile.user = user.value_or(profile.user);
+    profile.password = password.value_or(profile.password);
+    profile.changeTimeProperties = changeTimeProperties.value_or(profile.changeTimeProperties);
+    profile.safetyWindowSeconds = safetyWindowSeconds.value_or(profile.safetyWindowSeconds);
     profile.paging = paging.value_or(profile.paging);
     profile.batchSize = batchSize.value_or(profile.batchSize);
     profile.adaptiveBatchSize = adaptiveBatchSize.value_or(profile.adaptiveBatchSize);

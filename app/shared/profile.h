@@ -4,6 +4,7 @@
 #include "common/types.h"
 
 #include <QCoreApplication>
+#include <QMap>
 #include <QString>
 #include <QUrl>
 #include <optional>
@@ -27,8 +28,17 @@ struct Profile
 
 public:
     SourceKind source = SourceKind::Protocol;
-    QUrl endpoint; //!< the protocol base URL; empty: the embedded demo server
+    /*! The protocol base URL, or an OData service root; empty: the embedded demo server. */
+    QUrl endpoint;
     QString token; //!< bearer token; empty: none
+    /*! OData: HTTP Basic user name; empty: none. Not used for a BatchSync server. */
+    QString user;
+    /*! OData: the Basic password, for user; kept in the settings file as the token is. */
+    QString password;
+    /*! OData: each set's change-time property by set name; "" names every other set. */
+    QMap<QString, QString> changeTimeProperties;
+    /*! OData: how far before its position an incremental sync reads again, in seconds. */
+    int safetyWindowSeconds = SyncSettings::DefaultSafetyWindowSeconds;
     PagingMode paging = PagingMode::Cursor;
     /*! Records per request; with adaptiveBatchSize, the first batch's size. */
     int batchSize = SyncSettings::DefaultBatchSize;
@@ -92,6 +102,18 @@ public:
     static QString demoServerPath(const QString &directory = QString());
     /*! The form of \a endpoint used to tell endpoints apart (no trailing slash, etc.). */
     static QString normalizedEndpoint(const QUrl &endpoint);
+
+    /*!
+        Reads change-time properties written as "PROP", "set=PROP,set2=PROP2" or both mixed
+        ("modifiedAt,Orders=changedOn": a bare name is for every set not named); spaces
+        around names and empty items are ignored. Each name must pass the identifier rule.
+        Returns what it could read; \a problem (when given) gets the first fault, or stays
+        empty.
+    */
+    static QMap<QString, QString> parseChangeTimeProperties(const QString &text,
+                                                            QString *problem = nullptr);
+    /*! \a properties in the form parseChangeTimeProperties() reads, the bare one first. */
+    static QString changeTimePropertiesText(const QMap<QString, QString> &properties);
 };
 
 /*!
@@ -100,8 +122,14 @@ public:
 */
 struct ProfileOverrides
 {
+    std::optional<SourceKind> source;
     std::optional<QUrl> endpoint;
     std::optional<QString> token;
+    /*! A user other than the saved one does not get the saved password. */
+    std::optional<QString> user;
+    std::optional<QString> password;
+    std::optional<QMap<QString, QString>> changeTimeProperties;
+    std::optional<int> safetyWindowSeconds;
     std::optional<PagingMode> paging;
     std::optional<int> batchSize;
     std::optional<bool> adaptiveBatchSize;
