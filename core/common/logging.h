@@ -10,6 +10,7 @@
 
 namespace BatchSync {
 Q_DECLARE_LOGGING_CATEGORY(lcProtocol) // batchsync.protocol
+Q_DECLARE_LOGGING_CATEGORY(lcOData) // batchsync.odata
 Q_DECLARE_LOGGING_CATEGORY(lcStore) // batchsync.store
 Q_DECLARE_LOGGING_CATEGORY(lcEngine) // batchsync.engine
 Q_DECLARE_LOGGING_CATEGORY(lcServer) // batchsync.server

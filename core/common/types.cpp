@@ -47,6 +47,12 @@ const std::pair<SyncState, const char *> syncStates[] = {
     { SyncState::Failed, "failed" },
 };
 
+const std::pair<SyncPhase, const char *> syncPhases[] = {
+    { SyncPhase::Changes, "changes" },
+    { SyncPhase::Reload, "reload" },
+    { SyncPhase::Deletions, "deletions" },
+};
+
 const std::pair<ErrorCategory, const char *> errorCategories[] = {
     { ErrorCategory::None, "none" },         { ErrorCategory::Network, "network" },
     { ErrorCategory::Auth, "auth" },         { ErrorCategory::Request, "request" },
@@ -87,6 +93,10 @@ QString syncStateName(SyncState state)
 std::optional<SyncState> syncStateFromName(QStringView name)
 {
     return lookup(syncStates, name);
+}
+QString syncPhaseName(SyncPhase phase)
+{
+    return nameOf(syncPhases, phase);
 }
 QString errorCategoryName(ErrorCategory category)
 {

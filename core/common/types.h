@@ -47,6 +47,19 @@ enum class SyncState {
 };
 Q_ENUM_NS(SyncState)
 
+/*!
+    What a run of an entity is doing, and so what a page's records are and how the local
+    store applies them (see LocalStore::applyPhase).
+*/
+enum class SyncPhase {
+    Changes, //!< changes after a position: upserts and deletions, applied as they come
+    Reload, //!< the whole set read again (a source without change tracking): staged, and
+            //!< replacing the table at once when the phase ends
+    Deletions //!< the ids the source still has: when the phase ends, every other local record
+              //!< is deleted (nothing when it does not end)
+};
+Q_ENUM_NS(SyncPhase)
+
 /*! How a run of an entity's sync ended: reported once per run. */
 enum class JobResult {
     Completed, //!< caught up with the source
@@ -83,6 +96,8 @@ std::optional<SourceKind> sourceKindFromName(QStringView name);
 QString syncStateName(SyncState state);
 /*! Parses a persisted state name; nullopt for anything else. */
 std::optional<SyncState> syncStateFromName(QStringView name);
+/*! "changes", "reload" or "deletions". */
+QString syncPhaseName(SyncPhase phase);
 /*! A word for the category, for logs ("network", "auth", ...). */
 QString errorCategoryName(ErrorCategory category);
 
@@ -135,6 +150,10 @@ struct ChangePage
     QList<Change> changes;
     QString cursor; //!< position after the last change; empty when the server sent none
     bool hasMore = false;
+    SyncPhase phase = SyncPhase::Changes;
+    bool phaseStart = false; //!< the first page of a Reload or Deletions phase
+    bool phaseEnd = false; //!< the last page of a Reload or Deletions phase
+    qint64 phaseTotal = -1; //!< on a phase's first page: its records, where the source knows
 };
 
 /*!
@@ -177,6 +196,7 @@ struct EntityStatus
     QString name;
     QList<FieldSpec> fields;
     SyncState state = SyncState::Idle;
+    SyncPhase phase = SyncPhase::Changes; //!< what the run does; done and total count its records
     qint64 done = 0;
     qint64 total = 0;
     ErrorCategory errorCategory = ErrorCategory::None;

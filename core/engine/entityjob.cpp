@@ -136,6 +136,7 @@ void EntityJob::begin()
         m_groupPosition = SyncPosition();
         m_stored.errorCategory = ErrorCategory::None;
         m_stored.errorMessage.clear();
+        enterPhase(SyncPhase::Changes, false);
         qCInfo(lcEngine) << "entity" << name() << "starts a run from"
                          << (from.isStart() ? QStringLiteral("the beginning") : from.cursor);
     } else if (!persistState(SyncState::Counting)) {
@@ -498,6 +499,8 @@ void EntityJob::handlePage(const ChangePage &page)
     } else {
         fresh = changes.size();
         after = SyncPosition { page.cursor.isEmpty() ? before.cursor : page.cursor, QString() };
+        if (page.phase != m_phase || page.phaseStart)
+            enterPhase(page.phase, page.phaseStart);
     }
 
     // A re-read of live groups goes on even after the server's last page.
@@ -536,6 +539,8 @@ void EntityJob::handlePage(const ChangePage &page)
 
     const qint64 done = m_stored.runDone + fresh;
     qint64 total = std::max(m_stored.runTotal, done);
+    if (page.phaseStart && page.phaseTotal >= 0)
+        total = std::max(page.phaseTotal, done);
     if (!hasMore)
         total = done;
 
@@ -555,8 +560,8 @@ void EntityJob::handlePage(const ChangePage &page)
     }
     if (progressed || !changes.isEmpty()) {
         SyncError error;
-        if (!m_store->applyBatch(m_stored.schema, changes, progressed ? after : m_persistedRun,
-                                 done, total, &error)) {
+        if (!m_store->applyPhase(m_stored.schema, page, progressed ? after : m_persistedRun, done,
+                                 total, &error)) {
             fail(error.category, error.message);
             return;
         }
@@ -585,6 +590,19 @@ void EntityJob::handlePage(const ChangePage &page)
     reportProgress(false);
     if (!prefetch)
         requestPage();
+}
+
+void EntityJob::enterPhase(SyncPhase phase, bool fromItsStart)
+{
+    // A phase counts its own records: its progress starts over.
+    if (fromItsStart) {
+        m_stored.runDone = 0;
+        m_stored.runTotal = 0;
+    }
+    if (std::exchange(m_phase, phase) != phase) {
+        qCInfo(lcEngine) << "entity" << name() << "enters phase" << syncPhaseName(phase);
+        Q_EMIT phaseChanged(name(), phase);
+    }
 }
 
 void EntityJob::complete()

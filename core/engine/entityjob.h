@@ -80,6 +80,8 @@ Q_SIGNALS:
     void runFinished(const QString &entity, BatchSync::JobResult result,
                      BatchSync::ErrorCategory category, const QString &message);
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
+    /*! The run moved on to \a phase (a source's reload or deletion check). */
+    void phaseChanged(const QString &entity, BatchSync::SyncPhase phase);
 
 private:
     enum class Step { Count, Edge, Page, Recount };
@@ -104,6 +106,7 @@ private:
     void onRecountFinished();
     void onPageFinished();
     void handlePage(const ChangePage &page);
+    void enterPhase(SyncPhase phase, bool fromItsStart);
     void complete();
     bool handleRequestError(const SyncError &error, Step step);
     void retryStep();
@@ -120,6 +123,7 @@ private:
     Source *m_source;
     LocalStore *m_store;
     SyncState m_state = SyncState::Idle;
+    SyncPhase m_phase = SyncPhase::Changes;
     SyncState m_stateBeforeQueue = SyncState::Idle;
     std::pair<ErrorCategory, QString> m_errorBeforeQueue;
     bool m_reported = false;

@@ -32,6 +32,7 @@ SyncEngine::SyncEngine(const SyncSettings &settings, SourceFactory sourceFactory
     connect(m_worker, &SyncWorker::runFinished, this, &SyncEngine::onRunFinished);
     connect(m_worker, &SyncWorker::failed, this, &SyncEngine::failed);
     connect(m_worker, &SyncWorker::retrying, this, &SyncEngine::retrying);
+    connect(m_worker, &SyncWorker::phaseChanged, this, &SyncEngine::onPhaseChanged);
     connect(m_worker, &SyncWorker::busyChanged, this, &SyncEngine::onBusyChanged);
 
     m_clock.start();
@@ -244,6 +245,19 @@ void SyncEngine::onStateChanged(const QString &entity, SyncState state, ErrorCat
     if (SyncJob *job = m_jobs.value(entity))
         job->setState(state);
     Q_EMIT stateChanged(entity, state);
+}
+
+void SyncEngine::onPhaseChanged(const QString &entity, SyncPhase phase)
+{
+    for (EntityStatus &status : m_entities) {
+        if (status.name == entity)
+            status.phase = phase;
+    }
+    // Rates of one phase say nothing about the next.
+    m_estimates[entity].restart(m_clock.elapsed());
+    if (SyncJob *job = m_jobs.value(entity))
+        job->setPhase(phase);
+    Q_EMIT phaseChanged(entity, phase);
 }
 
 void SyncEngine::onProgress(const QString &entity, qint64 done, qint64 total, qint64 bytes)

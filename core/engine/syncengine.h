@@ -131,6 +131,11 @@ Q_SIGNALS:
         example GET /entities failed, so nothing could start).
     */
     void failed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
+    /*!
+        \a entity's run moved on to \a phase; its progress (done and total) now counts that
+        phase's records.
+    */
+    void phaseChanged(const QString &entity, BatchSync::SyncPhase phase);
     /*! A request of \a entity failed transiently and is tried again in \a delayMs. */
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
     /*! No job is queued, counting or running any more (after at least one was). */
@@ -142,6 +147,7 @@ private:
     void onEntitiesLoaded(const QList<BatchSync::EntityStatus> &entities);
     void onStateChanged(const QString &entity, BatchSync::SyncState state,
                         BatchSync::ErrorCategory category, const QString &message);
+    void onPhaseChanged(const QString &entity, BatchSync::SyncPhase phase);
     void onProgress(const QString &entity, qint64 done, qint64 total, qint64 bytes);
     void onRunStarted(const QString &entity);
     void onRunFinished(const QString &entity, BatchSync::JobResult result,

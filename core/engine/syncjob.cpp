@@ -62,6 +62,12 @@ void SyncJob::setState(SyncState state)
         Q_EMIT capabilitiesChanged(capabilities());
 }
 
+void SyncJob::setPhase(SyncPhase phase)
+{
+    if (std::exchange(m_phase, phase) != phase)
+        Q_EMIT phaseChanged(phase);
+}
+
 void SyncJob::setProgress(const ProgressInfo &progress)
 {
     if (progress == m_progress)

@@ -44,6 +44,8 @@ public:
 
     QString entity() const { return m_entity; }
     SyncState state() const { return m_state; }
+    /*! What the current (or last) run is doing; progress() counts this phase's records. */
+    SyncPhase phase() const { return m_phase; }
     Capabilities capabilities() const;
     /*! The current (or last) run's progress; rate and ETA smoothed once a second. */
     ProgressInfo progress() const { return m_progress; }
@@ -70,6 +72,7 @@ Q_SIGNALS:
     /*! A run began; result() follows exactly once. */
     void started(BatchSync::SyncJob *job);
     void stateChanged(BatchSync::SyncState state);
+    void phaseChanged(BatchSync::SyncPhase phase);
     void capabilitiesChanged(BatchSync::SyncJob::Capabilities capabilities);
     void progressChanged(const BatchSync::ProgressInfo &progress);
     /*! The run ended: lastResult(), error() and errorString() say how. Once per run. */
@@ -80,6 +83,7 @@ private:
     SyncJob(SyncEngine *engine, const QString &entity, SyncState state);
 
     void setState(SyncState state);
+    void setPhase(SyncPhase phase);
     void setProgress(const ProgressInfo &progress);
     void beginRun();
     void endRun(JobResult result, ErrorCategory category, const QString &message);
@@ -87,6 +91,7 @@ private:
     SyncEngine *m_engine;
     QString m_entity;
     SyncState m_state;
+    SyncPhase m_phase = SyncPhase::Changes;
     ProgressInfo m_progress;
     bool m_runOpen = false;
     JobResult m_result = JobResult::Completed;

@@ -65,6 +65,7 @@ Q_SIGNALS:
     void stateChanged(const QString &entity, BatchSync::SyncState state,
                       BatchSync::ErrorCategory category, const QString &message);
     void progressChanged(const QString &entity, qint64 done, qint64 total, qint64 bytes);
+    void phaseChanged(const QString &entity, BatchSync::SyncPhase phase);
     void runStarted(const QString &entity);
     void runFinished(const QString &entity, BatchSync::JobResult result,
                      BatchSync::ErrorCategory category, const QString &message);

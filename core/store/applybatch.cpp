@@ -148,17 +148,24 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
         }
     }
 
-    Sqlite::Statement &saveRun = m_statements->saveRun;
-    if (!saveRun.bindTextOrNull(1, after.cursor) || !saveRun.bindTextOrNull(2, after.id)
-        || !saveRun.bindInt(3, done) || !saveRun.bindInt(4, total)
-        || !saveRun.bindText(5, schema.name) || !saveRun.exec()) {
-        return storageFailure(error, what, saveRun.errorCode(), saveRun.errorText());
-    }
-
+    if (!saveRunPosition(schema.name, after, done, total, what, error))
+        return false;
     if (!transaction.commit())
         return false;
     qCDebug(lcStore) << "saved" << changes.size() << "changes of" << schema.name << "at" << done
                      << "of" << total << (bulk ? "(bulk load)" : "");
+    return true;
+}
+
+bool LocalStore::saveRunPosition(const QString &entity, const SyncPosition &after, qint64 done,
+                                 qint64 total, const QString &what, SyncError *error)
+{
+    Sqlite::Statement &saveRun = m_statements->saveRun;
+    if (!saveRun.bindTextOrNull(1, after.cursor) || !saveRun.bindTextOrNull(2, after.id)
+        || !saveRun.bindInt(3, done) || !saveRun.bindInt(4, total) || !saveRun.bindText(5, entity)
+        || !saveRun.exec()) {
+        return storageFailure(error, what, saveRun.errorCode(), saveRun.errorText());
+    }
     return true;
 }
 

@@ -140,6 +140,20 @@ public:
                     const SyncPosition &after, qint64 done, qint64 total, SyncError *error);
 
     /*!
+        In ONE transaction, like applyBatch(): a page of a Reload or Deletions phase (see
+        SyncPhase) and the run position \a after it.
+        - Reload: the records go to a staging table, _sync_reload_<entity> (emptied by the
+          phase's first page); the phase's last page then replaces the entity's rows with the
+          staged ones, so that a reader sees the old table or the new one, never a mix.
+        - Deletions: the ids go to _sync_seen_<entity> (emptied by the first page); the last
+          page deletes every record of the entity whose id was not seen.
+        A phase that never ends changes nothing in the entity's table. A Changes page is
+        applied by applyBatch().
+    */
+    bool applyPhase(const EntitySchema &schema, const ChangePage &page, const SyncPosition &after,
+                    qint64 done, qint64 total, SyncError *error);
+
+    /*!
         Ends the run: the committed position becomes \a final, the run is no longer active,
         state Completed, done/total kept for display, last completion time \a completedAt.
         In bulk-load state it also, in the same transaction, drops superseded versions,
@@ -188,6 +202,8 @@ private:
     bool bulkLoadState(const QString &entity, bool *bulk, const QString &what, SyncError *error);
     bool enterBulkLoad(const QString &entity, bool *entered, const QString &what, SyncError *error);
     bool finishBulkLoad(const QString &entity, const QString &what, SyncError *error);
+    bool saveRunPosition(const QString &entity, const SyncPosition &after, qint64 done,
+                         qint64 total, const QString &what, SyncError *error);
 
     QString m_path;
     QString m_connectionName;
