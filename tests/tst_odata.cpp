@@ -1,13 +1,18 @@
 // The OData v4 source's reading of $metadata (CSDL): entity sets, keys, property types and
 // the change-time property, mapped as docs/protocol.md ("The OData v4 mapping") fixes it.
 #include "sources/odata/odatametadata.h"
+#include "sources/odata/odatapage.h"
 #include "sources/odata/odataquery.h"
 
 #include <QFile>
 #include <QTest>
+#include <cmath>
+#include <limits>
 
 using namespace BatchSync;
 using namespace BatchSync::OData;
+
+Q_DECLARE_METATYPE(BatchSync::OData::RunCursor)
 
 namespace {
 
@@ -270,22 +275,252 @@ private Q_SLOTS:
                  QStringLiteral("modifiedAt ge 2026-12-01T07:59:55.250Z"));
     }
 
-    void positionsRoundTripAsCursors()
+    void positionsRoundTripAsCursors_data()
     {
-        const KeysetPosition position { QStringLiteral("2026-12-01T08:00:00.000Z"),
+        QTest::addColumn<RunCursor>("cursor");
+        const KeysetPosition position { QStringLiteral("2026-12-01T08:00:00.1234567Z"),
                                         { QStringLiteral("A\"1"),
                                           QStringLiteral("9007199254740993") } };
-        const QString cursor = position.toCursor();
-        QCOMPARE(cursor,
-                 QStringLiteral("[\"2026-12-01T08:00:00.000Z\",\"A\\\"1\",\"9007199254740993\"]"));
-        QCOMPARE(KeysetPosition::fromCursor(cursor, 2), std::optional<KeysetPosition>(position));
-        QVERIFY(KeysetPosition::fromCursor(QString(), 2)->isStart());
-        QVERIFY(KeysetPosition::fromCursor(QStringLiteral("[\"2026-12-01T08:00:00.000Z\"]"), 2));
-        QVERIFY(!KeysetPosition::fromCursor(cursor, 1)); // another key's cursor
-        QVERIFY(!KeysetPosition::fromCursor(QStringLiteral("8812"), 1)); // protocol v1's
-        QVERIFY(!KeysetPosition::fromCursor(QStringLiteral("[\"yesterday\",\"1\"]"), 1));
-        QVERIFY(
-            !KeysetPosition::fromCursor(QStringLiteral("[\"2026-12-01T08:00:00.000Z\",1]"), 1));
+        QTest::newRow("changes") << RunCursor {
+            RunCursor::Phase::Changes, position, {}, true, false
+        };
+        QTest::newRow("complete") << RunCursor {
+            RunCursor::Phase::Changes, position, {}, false, true
+        };
+        QTest::newRow("deletions") << RunCursor { RunCursor::Phase::Deletions,
+                                                  position,
+                                                  { QStringLiteral("Z"), QStringLiteral("-5") },
+                                                  false,
+                                                  false };
+        QTest::newRow("reload, from the start")
+            << RunCursor { RunCursor::Phase::Reload, {}, {}, false, false };
+        QTest::newRow("a window's start, no key")
+            << RunCursor { RunCursor::Phase::Changes,
+                           { QStringLiteral("2026-12-01T07:59:50Z"), {} },
+                           {},
+                           false,
+                           false };
+    }
+
+    void positionsRoundTripAsCursors()
+    {
+        QFETCH(RunCursor, cursor);
+        const QString text = cursor.toString();
+        QCOMPARE(RunCursor::parse(text, 2), std::optional<RunCursor>(cursor));
+    }
+
+    void foreignCursorsAreRefused_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<int>("keyCount");
+        QTest::newRow("protocol v1's cursor") << "8812" << 1;
+        QTest::newRow("another key's cursor")
+            << "{\"phase\":\"changes\",\"at\":\"2026-12-01T08:00:00Z\",\"after\":[\"a\",\"b\"]}"
+            << 1;
+        QTest::newRow("not a time") << "{\"phase\":\"changes\",\"at\":\"yesterday\"}" << 1;
+        QTest::newRow("a time not in UTC")
+            << "{\"phase\":\"changes\",\"at\":\"2026-12-01T08:00:00+01:00\"}" << 1;
+        QTest::newRow("a number for a key") << "{\"phase\":\"deletions\",\"key\":[1]}" << 1;
+        QTest::newRow("an unknown phase") << "{\"phase\":\"later\"}" << 1;
+        QTest::newRow("a key without a time") << "{\"phase\":\"changes\",\"after\":[\"a\"]}" << 1;
+    }
+
+    void foreignCursorsAreRefused()
+    {
+        QFETCH(QString, text);
+        QFETCH(int, keyCount);
+        QVERIFY(!RunCursor::parse(text, keyCount));
+    }
+
+    void anEmptyCursorIsAFirstRun()
+    {
+        const std::optional<RunCursor> cursor = RunCursor::parse(QString(), 1);
+        QVERIFY(cursor);
+        QVERIFY(cursor->fromStart);
+        QVERIFY(cursor->position.isStart());
+    }
+
+    void timesAreNormalizedToUtc_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QString>("canonical");
+        QTest::addColumn<QString>("local");
+        QTest::newRow("Z, milliseconds") << "2026-12-01T08:00:00.123Z"
+                                         << "2026-12-01T08:00:00.123Z"
+                                         << "2026-12-01T08:00:00.123Z";
+        QTest::newRow("no fraction") << "2026-12-01T08:00:00Z"
+                                     << "2026-12-01T08:00:00Z"
+                                     << "2026-12-01T08:00:00.000Z";
+        QTest::newRow("no seconds") << "2026-12-01T08:00Z"
+                                    << "2026-12-01T08:00:00Z"
+                                    << "2026-12-01T08:00:00.000Z";
+        QTest::newRow("seven digits, truncated locally") << "2026-12-01T08:00:00.9999999Z"
+                                                         << "2026-12-01T08:00:00.9999999Z"
+                                                         << "2026-12-01T08:00:00.999Z";
+        QTest::newRow("an offset, across midnight") << "2026-12-01T00:30:00.5+01:00"
+                                                    << "2026-11-30T23:30:00.5Z"
+                                                    << "2026-11-30T23:30:00.500Z";
+        QTest::newRow("a negative offset") << "2026-12-31T23:00:00-02:30"
+                                           << "2027-01-01T01:30:00Z"
+                                           << "2027-01-01T01:30:00.000Z";
+    }
+
+    void timesAreNormalizedToUtc()
+    {
+        QFETCH(QString, text);
+        QFETCH(QString, canonical);
+        QFETCH(QString, local);
+        QCOMPARE(canonicalTime(text), std::optional<QString>(canonical));
+        QCOMPARE(localTime(canonical), local);
+    }
+
+    void badTimesAreRefused_data()
+    {
+        QTest::addColumn<QString>("text");
+        for (const char *bad :
+             { "", "2026-12-01", "2026-12-01T08:00:00", "2026-02-30T08:00:00Z",
+               "2026-12-01T25:00:00Z", "2026-12-01T08:00:00.Z", "2026-12-01T08:00:00+1:00",
+               "２０２６-12-01T08:00:00Z", "2026-12-01T08:00:00Z trailing" }) {
+            QTest::newRow(bad) << QString::fromUtf8(bad);
+        }
+    }
+
+    void badTimesAreRefused()
+    {
+        QFETCH(QString, text);
+        QVERIFY(!canonicalTime(text));
+    }
+
+    void timesCompareAsInstants()
+    {
+        QVERIFY(compareTimes(QStringLiteral("2026-12-01T08:00:00Z"),
+                             QStringLiteral("2026-12-01T08:00:00.000Z"))
+                == 0);
+        QVERIFY(compareTimes(QStringLiteral("2026-12-01T08:00:00.5Z"),
+                             QStringLiteral("2026-12-01T08:00:00Z"))
+                > 0);
+        QVERIFY(compareTimes(QStringLiteral("2026-12-01T08:00:00.0000001Z"),
+                             QStringLiteral("2026-12-01T08:00:00.001Z"))
+                < 0);
+    }
+
+    void recordsMapExactly()
+    {
+        Metadata metadata;
+        QString error;
+        QVERIFY(parseMetadata(bookshop(), &metadata, &error));
+        const EntitySet *books = setNamed(metadata, QStringLiteral("Books"));
+        QVERIFY(books);
+        const EntitySchema schema = books->schema();
+        QFile file(QStringLiteral(BATCHSYNC_TEST_DATA "/odata/books-page.json"));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        ResponsePage page;
+        QVERIFY2(parseResponse(file.readAll(), *books, schema, RecordShape::Records, &page, &error),
+                 qPrintable(error));
+        QCOMPARE(page.count, 3);
+        QCOMPARE(page.nextLink, QStringLiteral("Books?$skiptoken=3"));
+        QCOMPARE(page.changes.size(), 3);
+        const auto value = [&](int record, const char *field) {
+            return page.changes.at(record).values.at(schema.fieldIndex(QString::fromLatin1(field)));
+        };
+        const Change &first = page.changes.at(0);
+        QCOMPARE(first.id, QStringLiteral("1"));
+        QCOMPARE(first.changedAt, QStringLiteral("2026-12-01T08:00:00.123Z"));
+        QCOMPARE(page.times.at(0), QStringLiteral("2026-12-01T08:00:00.1234567Z"));
+        QCOMPARE(page.keys.at(0), QStringList { QStringLiteral("1") });
+        QCOMPARE(value(0, "stock"), QVariant(qint64(9007199254740993LL)));
+        QCOMPARE(value(0, "price"), QVariant(QStringLiteral("12.50")));
+        QCOMPARE(value(0, "rating"), QVariant(4.25));
+        QCOMPARE(value(0, "available"), QVariant(true));
+        QCOMPARE(value(0, "published"), QVariant(QStringLiteral("2026-02-28")));
+        QCOMPARE(value(0, "createdAt"), QVariant(QStringLiteral("2026-12-01T08:00:00.000Z")));
+        QCOMPARE(value(0, "author_ID"),
+                 QVariant(QStringLiteral("0b6e0c3a-1f2d-4a5b-9c8d-7e6f5a4b3c2d")));
+        QCOMPARE(value(0, "title"),
+                 QVariant(QString::fromUtf8("Ünïcødé é 漢字 😀 עברית e\xcc\x81 \"q\" \\ \n end")));
+        QCOMPARE(value(0, "genre"), QVariant(QStringLiteral("Fantasy")));
+        // IEEE754Compatible strings, the smallest Int64, nulls.
+        QCOMPARE(value(1, "stock"), QVariant(std::numeric_limits<qint64>::min()));
+        QCOMPARE(value(1, "price"), QVariant(QStringLiteral("0.000000000000000001")));
+        QVERIFY(std::isinf(value(1, "rating").toDouble()));
+        QVERIFY(value(1, "title").isNull());
+        QCOMPARE(value(1, "available"), QVariant(false));
+        QCOMPARE(value(2, "stock"), QVariant(qint64(-9007199254740993LL)));
+        QCOMPARE(value(2, "price"), QVariant(QStringLiteral("-1e-2")));
+        // Absent properties are null.
+        QVERIFY(value(2, "title").isNull());
+        QVERIFY(value(2, "available").isNull());
+    }
+
+    void compositeKeysBecomeJsonArrays()
+    {
+        Metadata metadata;
+        QString error;
+        QVERIFY(parseMetadata(bookshop(), &metadata, &error));
+        const EntitySet *items = setNamed(metadata, QStringLiteral("OrderItems"));
+        QVERIFY(items);
+        ResponsePage page;
+        const QByteArray body = "{\"value\":[{\"order\":\"A\\\"1\",\"position\":2,\"quantity\":7},"
+                                "{\"order\":\"日本\",\"position\":\"-3\"}]}";
+        QVERIFY2(parseResponse(body, *items, items->schema(), RecordShape::Records, &page, &error),
+                 qPrintable(error));
+        QCOMPARE(page.changes.at(0).id, QStringLiteral("[\"A\\\"1\",2]"));
+        QCOMPARE(page.changes.at(1).id, QString::fromUtf8("[\"日本\",-3]"));
+        QCOMPARE(page.keys.at(1), QStringList({ QString::fromUtf8("日本"), "-3" }));
+    }
+
+    void badRecordsAreRefusedInWords_data()
+    {
+        QTest::addColumn<QByteArray>("body");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("not JSON") << QByteArray("<html>") << "not valid JSON";
+        QTest::newRow("no value") << QByteArray("{\"error\":1}") << "no \"value\" array";
+        QTest::newRow("no key") << QByteArray(
+            "{\"value\":[{\"modifiedAt\":\"2026-12-01T08:00:00Z\"}]}")
+                                << "record 1 lacks its key property \"ID\"";
+        QTest::newRow("no change time") << QByteArray("{\"value\":[{\"ID\":5,\"title\":\"x\"}]}")
+                                        << "record 1 (id 5) lacks its change time \"modifiedAt\"";
+        QTest::newRow("an Int64 beyond 64 bits")
+            << QByteArray("{\"value\":[{\"ID\":5,\"modifiedAt\":\"2026-12-01T08:00:00Z\",\"stock\":"
+                          "9223372036854775808}]}")
+            << "\"stock\" is a number, not a value of type Edm.Int64";
+        QTest::newRow("a fraction for an Int64")
+            << QByteArray(
+                   "{\"value\":[{\"ID\":5,\"modifiedAt\":\"2026-12-01T08:00:00Z\",\"stock\":1.5}]}")
+            << "\"stock\" is a number, not a value of type Edm.Int64";
+        QTest::newRow("a word for a Decimal")
+            << QByteArray("{\"value\":[{\"ID\":5,\"modifiedAt\":\"2026-12-01T08:00:00Z\",\"price\":"
+                          "\"cheap\"}]}")
+            << "\"price\" is a string, not a value of type Edm.Decimal";
+        QTest::newRow("a bad time")
+            << QByteArray("{\"value\":[{\"ID\":5,\"modifiedAt\":\"yesterday\"}]}")
+            << "\"modifiedAt\" is a string, not a value of type Edm.DateTimeOffset";
+        QTest::newRow("a record that is not an object")
+            << QByteArray("{\"value\":[5]}") << "record 1 is not a JSON object";
+    }
+
+    void badRecordsAreRefusedInWords()
+    {
+        QFETCH(QByteArray, body);
+        QFETCH(QString, expected);
+        Metadata metadata;
+        QString error;
+        QVERIFY(parseMetadata(bookshop(), &metadata, &error));
+        const EntitySet *books = setNamed(metadata, QStringLiteral("Books"));
+        ResponsePage page;
+        QVERIFY(!parseResponse(body, *books, books->schema(), RecordShape::Records, &page, &error));
+        QVERIFY2(error.contains(expected), qPrintable(error));
+    }
+
+    void errorBodiesBecomeMessages()
+    {
+        QCOMPARE(errorMessage("{\"error\":{\"code\":\"401\",\"message\":\"Unauthorized\"}}"),
+                 QStringLiteral("Unauthorized (401)"));
+        QCOMPARE(
+            errorMessage(
+                "{\"error\":{\"code\":\"E1\",\"message\":{\"lang\":\"en\",\"value\":\"No\"}}}"),
+            QStringLiteral("No (E1)"));
+        QCOMPARE(errorMessage("<html>"), QString());
     }
 
     void badDocumentsAreRefusedInWords_data()
@@ -293,7 +528,7 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("xml");
         QTest::addColumn<QString>("expected");
         QTest::newRow("empty") << QByteArray() << "$metadata, line";
-        QTest::newRow("JSON, not XML") << QByteArray(R"({"value": []})") << "$metadata, line 1";
+        QTest::newRow("JSON, not XML") << QByteArray("{\"value\": []}") << "$metadata, line 1";
         QTest::newRow("another XML document")
             << QByteArray("<html><body>Login</body></html>") << "not CSDL: its root is <html>";
         QTest::newRow("cut off") << bookshop().left(900) << "$metadata, line";

@@ -1,5 +1,6 @@
 #include "sourcefactory.h"
 
+#include "sources/odata/odatasource.h"
 #include "sources/protocol/protocolclient.h"
 
 namespace BatchSync {
@@ -7,8 +8,9 @@ namespace BatchSync {
 SourceFactory sourceFactory(const SyncSettings &settings)
 {
     switch (settings.source) {
-    case SourceKind::Protocol:
     case SourceKind::OData:
+        return ODataSource::factory(settings);
+    case SourceKind::Protocol:
         break;
     }
     return ProtocolClient::factory(settings);

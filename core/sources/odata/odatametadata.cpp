@@ -191,9 +191,9 @@ private:
 class Mapper
 {
 public:
-    Mapper(const Document &document, const QString &changeTime)
+    Mapper(const Document &document, const QMap<QString, QString> &changeTimes)
         : m_document(document)
-        , m_changeTime(changeTime)
+        , m_changeTimes(changeTimes)
     {
     }
 
@@ -281,8 +281,10 @@ public:
             }
             set.keys.append(*found);
         }
+        const bool named = m_changeTimes.contains(setName);
+        const QString configured = m_changeTimes.value(setName, m_changeTimes.value(QString()));
         const QStringList candidates
-            = m_changeTime.isEmpty() ? knownChangeTimeProperties() : QStringList { m_changeTime };
+            = configured.isEmpty() ? knownChangeTimeProperties() : QStringList { configured };
         for (const QString &candidate : candidates) {
             for (const Property &column : std::as_const(set.columns)) {
                 if (column.name == candidate && column.kind == EdmKind::DateTimeOffset) {
@@ -292,6 +294,13 @@ public:
             }
             if (!set.changeTime.isEmpty())
                 break;
+        }
+        if (named && set.changeTime.isEmpty()) {
+            // Named for this set on purpose: reloading it whole instead would hide the mistake.
+            *why = QStringLiteral("its change-time property %1 is not an Edm.DateTimeOffset "
+                                  "property it declares")
+                       .arg(Identifier::quoted(configured));
+            return std::nullopt;
         }
         return set;
     }
@@ -339,7 +348,7 @@ private:
     }
 
     const Document &m_document;
-    QString m_changeTime;
+    QMap<QString, QString> m_changeTimes;
 };
 
 } // namespace
@@ -385,11 +394,20 @@ QStringList knownChangeTimeProperties()
 bool parseMetadata(const QByteArray &xml, Metadata *metadata, QString *error,
                    const QString &changeTime)
 {
+    QMap<QString, QString> changeTimes;
+    if (!changeTime.isEmpty())
+        changeTimes.insert(QString(), changeTime);
+    return parseMetadata(xml, metadata, error, changeTimes);
+}
+
+bool parseMetadata(const QByteArray &xml, Metadata *metadata, QString *error,
+                   const QMap<QString, QString> &changeTimes)
+{
     *metadata = Metadata();
     Document document;
     if (!Reader(xml).read(&document, error))
         return false;
-    const Mapper mapper(document, changeTime);
+    const Mapper mapper(document, changeTimes);
     QSet<QString> tables; // lowercase: SQLite's names ignore case
     for (const auto &[name, type] : std::as_const(document.sets)) {
         QString why;

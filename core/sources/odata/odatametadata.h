@@ -4,6 +4,7 @@
 
 #include <QByteArray>
 #include <QList>
+#include <QMap>
 #include <QString>
 #include <QStringList>
 
@@ -80,5 +81,11 @@ QStringList knownChangeTimeProperties();
 */
 bool parseMetadata(const QByteArray &xml, Metadata *metadata, QString *error,
                    const QString &changeTime = QString());
+/*!
+    As above, with a change-time property per set name (the entry with an empty name for
+    every set not named). A set named here without such a property is left out, with why.
+*/
+bool parseMetadata(const QByteArray &xml, Metadata *metadata, QString *error,
+                   const QMap<QString, QString> &changeTimes);
 
 } // namespace BatchSync::OData

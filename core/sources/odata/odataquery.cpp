@@ -1,47 +1,191 @@
 #include "odataquery.h"
 
-#include "common/timestamp.h"
-
 #include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QJsonObject>
+#include <algorithm>
 
 namespace BatchSync::OData {
 
-QString KeysetPosition::toCursor() const
+namespace {
+
+const char *phaseName(RunCursor::Phase phase)
 {
-    if (isStart())
-        return QString();
-    QJsonArray array { changeTime };
-    for (const QString &value : key)
-        array.append(value);
-    return QString::fromUtf8(QJsonDocument(array).toJson(QJsonDocument::Compact));
+    switch (phase) {
+    case RunCursor::Phase::Deletions:
+        return "deletions";
+    case RunCursor::Phase::Reload:
+        return "reload";
+    case RunCursor::Phase::Changes:
+        break;
+    }
+    return "changes";
 }
 
-std::optional<KeysetPosition> KeysetPosition::fromCursor(const QString &cursor, int keyCount)
+QJsonArray toArray(const QStringList &values)
 {
-    if (cursor.isEmpty())
-        return KeysetPosition();
-    QJsonParseError error;
-    const QJsonDocument document = QJsonDocument::fromJson(cursor.toUtf8(), &error);
-    if (error.error != QJsonParseError::NoError || !document.isArray())
-        return std::nullopt;
-    const QJsonArray array = document.array();
-    // The change time alone is a position too: the start of a safety window.
-    if (array.size() != keyCount + 1 && array.size() != 1)
-        return std::nullopt;
-    KeysetPosition position;
-    for (qsizetype i = 0; i < array.size(); ++i) {
-        if (!array.at(i).isString())
-            return std::nullopt;
-        if (i == 0)
-            position.changeTime = array.at(i).toString();
-        else
-            position.key.append(array.at(i).toString());
+    QJsonArray array;
+    for (const QString &value : values)
+        array.append(value);
+    return array;
+}
+
+bool fromArray(const QJsonValue &value, QStringList *out)
+{
+    if (value.isUndefined())
+        return true;
+    if (!value.isArray())
+        return false;
+    for (const QJsonValue &item : value.toArray()) {
+        if (!item.isString())
+            return false;
+        out->append(item.toString());
     }
-    if (!Timestamp::isValid(position.changeTime))
+    return true;
+}
+
+bool isDigits(QStringView text)
+{
+    return !text.isEmpty()
+        && std::all_of(text.begin(), text.end(), [](QChar c) { return c.isDigit() && c < u'~'; });
+}
+
+int number(QStringView text)
+{
+    return text.toInt();
+}
+
+} // namespace
+
+QString RunCursor::toString() const
+{
+    QJsonObject object { { QStringLiteral("phase"), QLatin1String(phaseName(phase)) } };
+    if (!position.isStart()) {
+        object.insert(QStringLiteral("at"), position.changeTime);
+        if (!position.key.isEmpty())
+            object.insert(QStringLiteral("after"), toArray(position.key));
+    }
+    if (!key.isEmpty())
+        object.insert(QStringLiteral("key"), toArray(key));
+    if (fromStart)
+        object.insert(QStringLiteral("first"), true);
+    if (complete)
+        object.insert(QStringLiteral("complete"), true);
+    return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
+}
+
+std::optional<RunCursor> RunCursor::parse(const QString &text, int keyCount)
+{
+    RunCursor cursor;
+    if (text.isEmpty()) {
+        cursor.fromStart = true;
+        return cursor;
+    }
+    QJsonParseError error;
+    const QJsonDocument document = QJsonDocument::fromJson(text.toUtf8(), &error);
+    if (error.error != QJsonParseError::NoError || !document.isObject())
         return std::nullopt;
-    return position;
+    const QJsonObject object = document.object();
+    const QString phase = object.value(QStringLiteral("phase")).toString();
+    if (phase == QLatin1String("changes"))
+        cursor.phase = Phase::Changes;
+    else if (phase == QLatin1String("deletions"))
+        cursor.phase = Phase::Deletions;
+    else if (phase == QLatin1String("reload"))
+        cursor.phase = Phase::Reload;
+    else
+        return std::nullopt;
+    const QJsonValue at = object.value(QStringLiteral("at"));
+    if (!at.isUndefined()) {
+        const std::optional<QString> time = canonicalTime(at.toString());
+        if (!time || *time != at.toString())
+            return std::nullopt;
+        cursor.position.changeTime = *time;
+    }
+    if (!fromArray(object.value(QStringLiteral("after")), &cursor.position.key)
+        || !fromArray(object.value(QStringLiteral("key")), &cursor.key)) {
+        return std::nullopt;
+    }
+    if ((!cursor.position.key.isEmpty() && cursor.position.key.size() != keyCount)
+        || (!cursor.key.isEmpty() && cursor.key.size() != keyCount)
+        || (cursor.position.isStart() && !cursor.position.key.isEmpty())) {
+        return std::nullopt;
+    }
+    cursor.fromStart = object.value(QStringLiteral("first")).toBool();
+    cursor.complete = object.value(QStringLiteral("complete")).toBool();
+    return cursor;
+}
+
+std::optional<QString> canonicalTime(QStringView text)
+{
+    // YYYY-MM-DDTHH:MM[:SS[.f+]](Z|+HH:MM|-HH:MM), as OData's DateTimeOffset.
+    if (text.size() < 17 || text.size() > 64 || text.at(4) != u'-' || text.at(7) != u'-'
+        || (text.at(10) != u'T' && text.at(10) != u't') || text.at(13) != u':') {
+        return std::nullopt;
+    }
+    if (!isDigits(text.mid(0, 4)) || !isDigits(text.mid(5, 2)) || !isDigits(text.mid(8, 2))
+        || !isDigits(text.mid(11, 2)) || !isDigits(text.mid(14, 2))) {
+        return std::nullopt;
+    }
+    qsizetype p = 16;
+    int second = 0;
+    QStringView fraction;
+    if (p < text.size() && text.at(p) == u':') {
+        if (!isDigits(text.mid(p + 1, 2)))
+            return std::nullopt;
+        second = number(text.mid(p + 1, 2));
+        p += 3;
+        if (p < text.size() && text.at(p) == u'.') {
+            const qsizetype begin = ++p;
+            while (p < text.size() && text.at(p).isDigit() && text.at(p) < u'~')
+                ++p;
+            fraction = text.mid(begin, p - begin);
+            if (fraction.isEmpty() || fraction.size() > 12)
+                return std::nullopt;
+        }
+    }
+    int offsetMinutes = 0;
+    const QStringView zone = text.mid(p);
+    if (zone == u"Z" || zone == u"z") {
+    } else if (zone.size() == 6 && (zone.at(0) == u'+' || zone.at(0) == u'-') && zone.at(3) == u':'
+               && isDigits(zone.mid(1, 2)) && isDigits(zone.mid(4, 2))) {
+        offsetMinutes = number(zone.mid(1, 2)) * 60 + number(zone.mid(4, 2));
+        if (number(zone.mid(1, 2)) > 23 || number(zone.mid(4, 2)) > 59)
+            return std::nullopt;
+        if (zone.at(0) == u'-')
+            offsetMinutes = -offsetMinutes;
+    } else {
+        return std::nullopt;
+    }
+    const QDate date(number(text.mid(0, 4)), number(text.mid(5, 2)), number(text.mid(8, 2)));
+    const QTime time(number(text.mid(11, 2)), number(text.mid(14, 2)), second);
+    if (!date.isValid() || !time.isValid())
+        return std::nullopt;
+    const QDateTime utc = QDateTime(date, time, Qt::UTC).addSecs(-qint64(offsetMinutes) * 60);
+    QString out = utc.toString(QStringLiteral("yyyy-MM-ddTHH:mm:ss"));
+    if (!fraction.isEmpty())
+        out += u'.' + fraction.toString();
+    return out + u'Z';
+}
+
+QString localTime(const QString &canonical)
+{
+    // Truncated, not rounded: rounding could carry into the next second.
+    QString fraction = canonical.size() > 21 ? canonical.mid(20, canonical.size() - 21) : QString();
+    fraction = (fraction + QStringLiteral("000")).left(3);
+    return canonical.left(19) + u'.' + fraction + u'Z';
+}
+
+int compareTimes(const QString &a, const QString &b)
+{
+    if (const int c = QStringView(a).left(19).compare(QStringView(b).left(19)))
+        return c;
+    const auto fractionOf = [](const QString &t) {
+        QString f = t.size() > 21 ? t.mid(20, t.size() - 21) : QString();
+        return f.leftJustified(12, u'0');
+    };
+    return fractionOf(a).compare(fractionOf(b));
 }
 
 QString literal(const Property &property, const QString &value)
@@ -79,6 +223,13 @@ QString keyAfter(const EntitySet &set, const QStringList &values, qsizetype from
 
 } // namespace
 
+QString keyFilter(const EntitySet &set, const QStringList &after)
+{
+    if (after.size() != set.keys.size() || after.isEmpty())
+        return QString();
+    return keyAfter(set, after, 0);
+}
+
 QString keysetFilter(const EntitySet &set, const KeysetPosition &after)
 {
     if (after.isStart())
@@ -115,15 +266,40 @@ QList<std::pair<QString, QString>> pageQuery(const EntitySet &set, const KeysetP
     return query;
 }
 
+QList<std::pair<QString, QString>> keyPageQuery(const EntitySet &set, const QStringList &after,
+                                                int limit, bool keysOnly)
+{
+    QStringList select;
+    for (const Property &key : set.keys)
+        select.append(key.name);
+    const QString order = select.join(u',');
+    if (!keysOnly) {
+        for (const Property &column : set.columns) {
+            if (!select.contains(column.name))
+                select.append(column.name);
+        }
+    }
+    QList<std::pair<QString, QString>> query { { QStringLiteral("$select"), select.join(u',') } };
+    const QString filter = keyFilter(set, after);
+    if (!filter.isEmpty())
+        query.append({ QStringLiteral("$filter"), filter });
+    query.append({ QStringLiteral("$orderby"), order });
+    query.append({ QStringLiteral("$top"), QString::number(limit) });
+    query.append({ QStringLiteral("$count"), QStringLiteral("true") });
+    return query;
+}
+
 KeysetPosition safetyWindowStart(const KeysetPosition &committed, int windowSeconds)
 {
     if (committed.isStart())
         return committed;
-    const QDateTime at = Timestamp::parse(committed.changeTime);
+    const QDateTime at = QDateTime::fromString(committed.changeTime.left(19) + u'Z', Qt::ISODate);
     if (!at.isValid())
         return KeysetPosition();
     KeysetPosition start;
-    start.changeTime = Timestamp::format(at.addSecs(-qint64(windowSeconds)));
+    start.changeTime
+        = at.addSecs(-qint64(windowSeconds)).toUTC().toString(QStringLiteral("yyyy-MM-ddTHH:mm:ss"))
+        + committed.changeTime.mid(19);
     return start;
 }
 

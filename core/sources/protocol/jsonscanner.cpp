@@ -372,6 +372,8 @@ bool JsonScanner::readNumber(JsonNumber *number)
     m_p = p;
     if (p >= m_end)
         return fail(QJsonParseError::TerminationByNumber);
+    number->textBegin = start;
+    number->textEnd = p;
 
     const bool plain = intEnd != intBegin && (!hasFraction || fracEnd != fracBegin)
         && (!hasExponent || exponentDigits) && p - start <= 100;

@@ -83,6 +83,11 @@ struct JsonNumber
     bool isInteger = false;
     qint64 integer = 0;
     double real = 0;
+    /*! The number's text as it stands in the document, for values that must stay exact. */
+    const char *textBegin = nullptr;
+    const char *textEnd = nullptr;
+
+    QByteArray rawText() const { return QByteArray(textBegin, textEnd - textBegin); }
 
     /*! The value as messages show it: the integer, or the double with 17 digits. */
     QString text() const;

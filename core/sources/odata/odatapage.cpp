@@ -1,0 +1,477 @@
+#include "odatapage.h"
+
+#include "common/identifier.h"
+#include "sources/odata/odataquery.h"
+#include "sources/protocol/jsonscanner.h"
+
+#include <QDate>
+#include <QHash>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTime>
+#include <QUuid>
+#include <cmath>
+#include <limits>
+
+namespace BatchSync::OData {
+
+using Protocol::detail::describeKind;
+using Protocol::detail::JsonKind;
+using Protocol::detail::JsonScanner;
+using Protocol::detail::JsonString;
+using Protocol::detail::JsonValue;
+
+namespace {
+
+// Where a property's value goes: a field of the schema, a key position, the change time.
+struct Slot
+{
+    const Property *property = nullptr;
+    int field = -1;
+    int key = -1;
+    bool changeTime = false;
+};
+
+bool isDecimalText(QStringView text)
+{
+    // JSON's number grammar, which OData's Decimal literals also follow.
+    qsizetype p = 0;
+    const auto digits = [&] {
+        const qsizetype begin = p;
+        while (p < text.size() && text.at(p) >= u'0' && text.at(p) <= u'9')
+            ++p;
+        return p > begin;
+    };
+    if (p < text.size() && text.at(p) == u'-')
+        ++p;
+    if (!digits())
+        return false;
+    if (p < text.size() && text.at(p) == u'.') {
+        ++p;
+        if (!digits())
+            return false;
+    }
+    if (p < text.size() && (text.at(p) == u'e' || text.at(p) == u'E')) {
+        ++p;
+        if (p < text.size() && (text.at(p) == u'+' || text.at(p) == u'-'))
+            ++p;
+        if (!digits())
+            return false;
+    }
+    return p == text.size();
+}
+
+bool isTimeOfDay(QStringView text)
+{
+    static const QStringList forms { QStringLiteral("HH:mm"), QStringLiteral("HH:mm:ss"),
+                                     QStringLiteral("HH:mm:ss.z") };
+    for (const QString &form : forms) {
+        if (QTime::fromString(text.left(form == forms.last() ? 12 : text.size()).toString(), form)
+                .isValid()) {
+            return form != forms.last() || text.size() <= 20;
+        }
+    }
+    return false;
+}
+
+QString jsonString(const QString &text)
+{
+    QString out = QStringLiteral("\"");
+    for (const QChar c : text) {
+        switch (c.unicode()) {
+        case u'"':
+            out += QStringLiteral("\\\"");
+            break;
+        case u'\\':
+            out += QStringLiteral("\\\\");
+            break;
+        case u'\b':
+            out += QStringLiteral("\\b");
+            break;
+        case u'\f':
+            out += QStringLiteral("\\f");
+            break;
+        case u'\n':
+            out += QStringLiteral("\\n");
+            break;
+        case u'\r':
+            out += QStringLiteral("\\r");
+            break;
+        case u'\t':
+            out += QStringLiteral("\\t");
+            break;
+        default:
+            if (c.unicode() < 0x20)
+                out += QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QLatin1Char('0'));
+            else
+                out += c;
+        }
+    }
+    return out + u'"';
+}
+
+/*!
+    \a value of \a property as the local database holds it (\a local) and as text for a key
+    or a position (\a text). False with \a problem when it does not fit the type.
+*/
+bool convert(const Property &property, const JsonValue &value, QVariant *local, QString *text,
+             QString *problem)
+{
+    const auto wrong = [&] {
+        *problem = QStringLiteral("%1 is %2, not a value of type %3")
+                       .arg(Identifier::quoted(property.name), describeKind(value.kind),
+                            property.edmType);
+        return false;
+    };
+    if (value.kind == JsonKind::Null) {
+        *local = QVariant();
+        text->clear();
+        return true;
+    }
+    const bool isString = value.kind == JsonKind::String;
+    const bool isNumber = value.kind == JsonKind::Number;
+    switch (property.kind) {
+    case EdmKind::String:
+    case EdmKind::Enum:
+        if (!isString)
+            return wrong();
+        *text = value.string.decode();
+        *local = *text;
+        return true;
+    case EdmKind::Guid:
+        if (!isString)
+            return wrong();
+        *text = value.string.decode().toLower();
+        if (QUuid::fromString(*text).isNull() && *text != u"00000000-0000-0000-0000-000000000000")
+            return wrong();
+        *local = *text;
+        return true;
+    case EdmKind::Boolean:
+        if (value.kind != JsonKind::Bool)
+            return wrong();
+        *text = value.boolean ? QStringLiteral("true") : QStringLiteral("false");
+        *local = value.boolean;
+        return true;
+    case EdmKind::Integer: {
+        // Numbers and (IEEE754Compatible) strings alike, from their text: exact.
+        const QByteArray raw = isNumber ? value.number.rawText()
+            : isString                  ? value.string.decode().toLatin1()
+                                        : QByteArray();
+        bool ok = false;
+        const qlonglong integer = raw.toLongLong(&ok);
+        if (!ok || raw.contains('+') || raw.contains(' '))
+            return wrong();
+        *text = QString::number(integer);
+        *local = qint64(integer);
+        return true;
+    }
+    case EdmKind::Double: {
+        double real = 0;
+        if (isNumber) {
+            real = value.number.isInteger ? double(value.number.integer) : value.number.real;
+        } else if (isString) {
+            const QString word = value.string.decode();
+            if (word == u"INF")
+                real = std::numeric_limits<double>::infinity();
+            else if (word == u"-INF")
+                real = -std::numeric_limits<double>::infinity();
+            else if (word == u"NaN")
+                real = std::numeric_limits<double>::quiet_NaN();
+            else if (bool ok = false; real = word.toDouble(&ok), !ok || !isDecimalText(word))
+                return wrong();
+        } else {
+            return wrong();
+        }
+        *text = QString::number(real, 'g', 17);
+        *local = real;
+        return true;
+    }
+    case EdmKind::Decimal: {
+        const QString raw = isNumber ? QString::fromLatin1(value.number.rawText())
+            : isString               ? value.string.decode()
+                                     : QString();
+        if (!isDecimalText(raw))
+            return wrong();
+        *text = raw;
+        *local = raw;
+        return true;
+    }
+    case EdmKind::DateTimeOffset: {
+        if (!isString)
+            return wrong();
+        const std::optional<QString> time = canonicalTime(value.string.decode());
+        if (!time)
+            return wrong();
+        *text = *time;
+        *local = localTime(*time);
+        return true;
+    }
+    case EdmKind::Date:
+        if (!isString)
+            return wrong();
+        *text = value.string.decode();
+        if (text->size() != 10 || !QDate::fromString(*text, Qt::ISODate).isValid())
+            return wrong();
+        *local = *text;
+        return true;
+    case EdmKind::TimeOfDay:
+        if (!isString)
+            return wrong();
+        *text = value.string.decode();
+        if (!isTimeOfDay(*text))
+            return wrong();
+        *local = *text;
+        return true;
+    }
+    return wrong();
+}
+
+class Reader
+{
+public:
+    Reader(const QByteArray &body, const EntitySet &set, const EntitySchema &schema,
+           RecordShape shape, ResponsePage *page, QString *problem)
+        : m_scanner(body)
+        , m_set(set)
+        , m_schema(schema)
+        , m_shape(shape)
+        , m_page(page)
+        , m_problem(problem)
+    {
+    }
+
+    bool read()
+    {
+        if (!mapSlots())
+            return false;
+        char token = 0;
+        if (!m_scanner.beginDocument(&token))
+            return syntax();
+        if (token != '{')
+            return failWith(QStringLiteral("the response is not a JSON object"));
+        bool more = false;
+        bool sawValue = false;
+        if (!m_scanner.firstMember(&more))
+            return syntax();
+        while (more) {
+            JsonString key;
+            if (!m_scanner.readKey(&key))
+                return syntax();
+            if (key.equals("value")) {
+                if (m_scanner.peek() != '[')
+                    return failWith(QStringLiteral("\"value\" is not an array of records"));
+                if (!readRecords())
+                    return false;
+                sawValue = true;
+            } else if (key.equals("@odata.count") || key.equals("@count")) {
+                JsonValue value;
+                if (!m_scanner.readValue(&value))
+                    return syntax();
+                bool ok = false;
+                const qlonglong count = value.kind == JsonKind::Number
+                    ? value.number.rawText().toLongLong(&ok)
+                    : value.kind == JsonKind::String ? value.string.decode().toLongLong(&ok)
+                                                     : 0;
+                if (!ok || count < 0)
+                    return failWith(QStringLiteral("@odata.count is not a count"));
+                m_page->count = count;
+            } else if (key.equals("@odata.nextLink") || key.equals("@nextLink")
+                       || key.equals("@odata.deltaLink") || key.equals("@deltaLink")) {
+                JsonValue value;
+                if (!m_scanner.readValue(&value))
+                    return syntax();
+                if (value.kind != JsonKind::String)
+                    return failWith(QStringLiteral("%1 is not a URL").arg(key.decode()));
+                (key.decode().contains(QLatin1String("next")) ? m_page->nextLink
+                                                              : m_page->deltaLink)
+                    = value.string.decode();
+            } else {
+                JsonValue skipped;
+                if (!m_scanner.readValue(&skipped))
+                    return syntax();
+            }
+            if (!m_scanner.nextMember(&more))
+                return syntax();
+        }
+        if (!m_scanner.endDocument())
+            return syntax();
+        if (!sawValue)
+            return failWith(QStringLiteral("the response has no \"value\" array of records"));
+        return true;
+    }
+
+private:
+    bool mapSlots()
+    {
+        for (int k = 0; k < m_set.keys.size(); ++k) {
+            Slot &slot = m_slots[m_set.keys.at(k).name];
+            slot.property = &m_set.keys.at(k);
+            slot.key = k;
+        }
+        if (m_shape == RecordShape::Keys)
+            return true;
+        for (int f = 0; f < m_schema.fields.size(); ++f) {
+            const QString &name = m_schema.fields.at(f).name;
+            const Property *column = nullptr;
+            for (const Property &candidate : m_set.columns) {
+                if (candidate.name == name)
+                    column = &candidate;
+            }
+            if (!column) {
+                return failWith(QStringLiteral("the service no longer has the property %1; "
+                                               "sync again to read its metadata anew")
+                                    .arg(Identifier::quoted(name)));
+            }
+            Slot &slot = m_slots[name];
+            slot.property = column;
+            slot.field = f;
+        }
+        if (!m_set.changeTime.isEmpty()) {
+            Slot &slot = m_slots[m_set.changeTime];
+            slot.changeTime = true;
+            for (const Property &column : m_set.columns) {
+                if (column.name == m_set.changeTime)
+                    slot.property = &column;
+            }
+        }
+        return true;
+    }
+
+    bool readRecords()
+    {
+        if (!m_scanner.enter())
+            return syntax();
+        bool more = false;
+        if (!m_scanner.firstElement(&more))
+            return syntax();
+        const bool withTime = m_shape == RecordShape::Records && !m_set.changeTime.isEmpty();
+        while (more) {
+            const int index = int(m_page->changes.size()) + 1;
+            if (m_scanner.peek() != '{')
+                return failWith(QStringLiteral("record %1 is not a JSON object").arg(index));
+            if (!m_scanner.enter())
+                return syntax();
+            Change change;
+            if (m_shape == RecordShape::Records)
+                change.values.resize(m_schema.fields.size());
+            QStringList key(m_set.keys.size());
+            QList<bool> haveKey(m_set.keys.size(), false);
+            QString time;
+            bool member = false;
+            if (!m_scanner.firstMember(&member))
+                return syntax();
+            while (member) {
+                JsonString name;
+                if (!m_scanner.readKey(&name))
+                    return syntax();
+                JsonValue value;
+                if (!m_scanner.readValue(&value))
+                    return syntax();
+                const auto slot = m_slots.constFind(name.decode());
+                if (slot != m_slots.cend() && slot->property) {
+                    QVariant local;
+                    QString text;
+                    QString problem;
+                    if (!convert(*slot->property, value, &local, &text, &problem))
+                        return failWith(QStringLiteral("record %1: %2").arg(index).arg(problem));
+                    if (slot->field >= 0)
+                        change.values[slot->field] = local;
+                    if (slot->key >= 0 && !local.isNull()) {
+                        key[slot->key] = text;
+                        haveKey[slot->key] = true;
+                    }
+                    if (slot->changeTime)
+                        time = text;
+                }
+                if (!m_scanner.nextMember(&member))
+                    return syntax();
+            }
+            for (int k = 0; k < key.size(); ++k) {
+                if (!haveKey.at(k)) {
+                    return failWith(QStringLiteral("record %1 lacks its key property %2")
+                                        .arg(index)
+                                        .arg(Identifier::quoted(m_set.keys.at(k).name)));
+                }
+            }
+            if (withTime && time.isEmpty()) {
+                return failWith(QStringLiteral("record %1 (id %2) lacks its change time %3")
+                                    .arg(index)
+                                    .arg(Identifier::printable(localId(m_set, key)),
+                                         Identifier::quoted(m_set.changeTime)));
+            }
+            change.id = localId(m_set, key);
+            if (!time.isEmpty())
+                change.changedAt = localTime(time);
+            m_page->changes.append(std::move(change));
+            m_page->keys.append(std::move(key));
+            m_page->times.append(time);
+            if (!m_scanner.nextElement(&more))
+                return syntax();
+        }
+        return true;
+    }
+
+    bool syntax() { return failWith(m_scanner.errorMessage()); }
+    bool failWith(const QString &problem)
+    {
+        *m_problem = problem;
+        return false;
+    }
+
+    JsonScanner m_scanner;
+    const EntitySet &m_set;
+    const EntitySchema &m_schema;
+    const RecordShape m_shape;
+    ResponsePage *m_page;
+    QString *m_problem;
+    QHash<QString, Slot> m_slots;
+};
+
+} // namespace
+
+bool parseResponse(const QByteArray &body, const EntitySet &set, const EntitySchema &schema,
+                   RecordShape shape, ResponsePage *page, QString *problem)
+{
+    *page = ResponsePage();
+    return Reader(body, set, schema, shape, page, problem).read();
+}
+
+QString localId(const EntitySet &set, const QStringList &key)
+{
+    if (set.keys.size() == 1)
+        return key.value(0);
+    QString id = QStringLiteral("[");
+    for (qsizetype k = 0; k < set.keys.size(); ++k) {
+        if (k > 0)
+            id += u',';
+        switch (set.keys.at(k).kind) {
+        case EdmKind::Integer:
+        case EdmKind::Boolean:
+        case EdmKind::Decimal:
+        case EdmKind::Double:
+            id += key.value(k);
+            break;
+        default:
+            id += jsonString(key.value(k));
+        }
+    }
+    return id + u']';
+}
+
+QString errorMessage(const QByteArray &body)
+{
+    const QJsonObject error = QJsonDocument::fromJson(body).object().value(u"error").toObject();
+    if (error.isEmpty())
+        return QString();
+    const QJsonValue messageValue = error.value(u"message");
+    // OData 4.0 JSON allows {"lang", "value"} for the message too.
+    const QString message = messageValue.isObject()
+        ? messageValue.toObject().value(u"value").toString()
+        : messageValue.toString();
+    const QString code = error.value(u"code").toVariant().toString();
+    if (message.isEmpty())
+        return code;
+    return code.isEmpty() ? message : QStringLiteral("%1 (%2)").arg(message, code);
+}
+
+} // namespace BatchSync::OData
