@@ -27,7 +27,7 @@ install() {
     need node
     need npm
     local cache abi hash dir
-    cache="${BATCHSYNC_PEER_CACHE:-$HOME/.cache/batchsync-peers}"
+    cache="${BATCHSYNC_PEER_CACHE:-${HOME:-/tmp}/.cache/batchsync-peers}"
     abi=$(node -p 'process.versions.modules + "-" + process.arch')
     hash=$( (cat "$project/package.json" "$project/package-lock.json"; echo "$abi") |
         sha256sum | cut -c1-16)
