@@ -292,6 +292,22 @@ private Q_SLOTS:
                                   .arg(QString::fromUtf8(stamp.mid(1, stamp.size() - 2))));
         QCOMPARE(sameTime.size(), 25);
         QCOMPARE(products().size(), 5025);
+
+        // Updates of seeded records in one transaction, stamped alike and later.
+        const QList<QByteArray> all = products();
+        const QStringList ids { stringMember(all.at(10), QStringLiteral("ID")),
+                                stringMember(all.at(20), QStringLiteral("ID")),
+                                stringMember(all.at(30), QStringLiteral("ID")) };
+        const QList<QByteArray> updated = m_peer->updateProducts(ids, QStringLiteral("renamed"));
+        QCOMPARE(updated.size(), 3);
+        const QByteArray updateStamp
+            = CapPeer::rawMember(updated.first(), QStringLiteral("modifiedAt"));
+        for (const QByteArray &record : updated) {
+            QCOMPARE(CapPeer::rawMember(record, QStringLiteral("modifiedAt")), updateStamp);
+            QCOMPARE(stringMember(record, QStringLiteral("name")), QStringLiteral("renamed"));
+        }
+        QVERIFY(timeMember(updated.first(), QStringLiteral("modifiedAt"))
+                > timeMember(inserted.first(), QStringLiteral("modifiedAt")));
     }
 
     void slowTransactionStampsItsStart()

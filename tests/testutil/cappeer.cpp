@@ -392,21 +392,32 @@ QList<QByteArray> CapPeer::readAll(const QString &set, const QString &query, boo
     return records;
 }
 
-QList<QByteArray> CapPeer::insertProducts(int count, const QString &namePrefix)
+QList<QByteArray> CapPeer::collectionAction(const QString &action, const QJsonObject &parameters)
 {
-    const QByteArray body
-        = QJsonDocument(QJsonObject { { QStringLiteral("count"), count },
-                                      { QStringLiteral("namePrefix"), namePrefix } })
-              .toJson(QJsonDocument::Compact);
-    const Response response = request("POST", QStringLiteral("insertProducts"), body);
+    const Response response
+        = request("POST", action, QJsonDocument(parameters).toJson(QJsonDocument::Compact));
     QList<QByteArray> records;
     QString next;
     if (response.status != 200 || !splitCollection(response.body, &records, &next)) {
-        qWarning("CapPeer: insertProducts answered %d: %s", response.status,
+        qWarning("CapPeer: %s answered %d: %s", qPrintable(action), response.status,
                  response.body.left(2000).constData());
         return {};
     }
     return records;
+}
+
+QList<QByteArray> CapPeer::insertProducts(int count, const QString &namePrefix)
+{
+    return collectionAction(
+        QStringLiteral("insertProducts"),
+        { { QStringLiteral("count"), count }, { QStringLiteral("namePrefix"), namePrefix } });
+}
+
+QList<QByteArray> CapPeer::updateProducts(const QStringList &ids, const QString &name)
+{
+    return collectionAction(QStringLiteral("updateProducts"),
+                            { { QStringLiteral("IDs"), QJsonArray::fromStringList(ids) },
+                              { QStringLiteral("name"), name } });
 }
 
 QNetworkReply *CapPeer::startSlowUpsertProduct(const QString &id, const QString &name, int delayMs)

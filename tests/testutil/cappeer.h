@@ -11,6 +11,7 @@
 #include <memory>
 
 QT_BEGIN_NAMESPACE
+class QJsonObject;
 class QNetworkReply;
 QT_END_NAMESPACE
 
@@ -31,7 +32,8 @@ QT_END_NAMESPACE
     - OrderLines: managed, composite key (orderNo Int32, lineCode String: "O'K", "a+b", "b 2",
       "100%", non-ASCII), quantity Int64, amount Decimal(12,2), shipped, comment. 400 records.
     - Currencies: no change-time property (key code, 3 letters), rate Decimal(15,6). 300.
-    - Actions insertProducts(count, namePrefix) and slowUpsertProduct(ID, name, delayMs).
+    - Actions insertProducts(count, namePrefix), updateProducts(IDs, name) and
+      slowUpsertProduct(ID, name, delayMs).
 
     What CAP sends (peer configured with cds.features.ieee754compatible, without which its
     SQLite layer reads Int64 through a double and 9007199254740993 comes back as
@@ -156,6 +158,12 @@ public:
     QList<QByteArray> insertProducts(int count, const QString &namePrefix);
 
     /*!
+        Sets \a name on the products \a ids in one transaction (all share one modifiedAt);
+        returns their records' JSON text ordered by ID, empty on failure.
+    */
+    QList<QByteArray> updateProducts(const QStringList &ids, const QString &name);
+
+    /*!
         Starts a slow write: product \a id gets \a name (created when missing) after
         \a delayMs; its modifiedAt is the request's start, committed delayMs later. The
         reply (the caller's) finishes after the commit with the record.
@@ -187,6 +195,7 @@ public:
 
 private:
     QUrl resolve(const QString &pathAndQuery) const;
+    QList<QByteArray> collectionAction(const QString &action, const QJsonObject &parameters);
 
     QTemporaryDir m_dir;
     std::unique_ptr<QProcess> m_process;

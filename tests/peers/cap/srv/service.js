@@ -17,6 +17,13 @@ module.exports = class ShopService extends cds.ApplicationService {
             return SELECT.from(Products).where({ ID: { in: rows.map((r) => r.ID) } }).orderBy('ID')
         })
 
+        this.on('updateProducts', async (req) => {
+            const { IDs, name } = req.data
+            if (!Array.isArray(IDs) || IDs.length === 0) return req.reject(400, 'IDs are required')
+            await UPDATE(Products).set({ name }).where({ ID: { in: IDs } })
+            return SELECT.from(Products).where({ ID: { in: IDs } }).orderBy('ID')
+        })
+
         this.on('slowUpsertProduct', async (req) => {
             const { ID, name, delayMs } = req.data
             if (!ID) return req.reject(400, 'ID is required')
