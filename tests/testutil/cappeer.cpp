@@ -220,6 +220,8 @@ bool CapPeer::start(const Options &options)
     environment.insert(QStringLiteral("BATCHSYNC_CAP_CURRENCIES"),
                        QString::number(options.currencies));
     environment.insert(QStringLiteral("NODE_ENV"), QStringLiteral("test"));
+    environment.insert(QStringLiteral("CDS_FEATURES_IEEE754COMPATIBLE"),
+                       options.bareNumbers ? QStringLiteral("false") : QStringLiteral("true"));
     m_process->setProcessEnvironment(environment);
 
     static const QRegularExpression listening(

@@ -48,10 +48,20 @@ QT_END_NAMESPACE
     - Double as a bare number of at most 15 significant digits, as SQLite renders it:
       "rating":0.666666666666667, "rating":3e+21, "rating":2.5e-323;
     - Int32 as a bare number ("orderNo":1000), Boolean as true/false, null as null.
+    Started with Options::bareNumbers (CAP's default), the same records come as bare numbers
+    whatever the Accept header: "stock":9007199254740992 (already rounded by CAP),
+    "price":999999999999.999, "price":0 for 0.000, and 9223372036854775807 as
+    "stock":9223372036854776000 (JavaScript's text, beyond the Int64 range).
     Write bodies should carry Int64 as strings: a bare 9007199254740995 reaches CAP's
     JSON.parse as a double and is stored as 9007199254740996.
     Paging: cds.query.limit.max (pageMax) caps every page; a capped page ends with a relative
     "@odata.nextLink":"Products?%24top=5000&...&%24skiptoken=1000" (an offset).
+    Order: $filter's gt/lt on strings follow SQLite's binary order of UTF-8, i.e. code points
+    ("100%" < "A" < "O'K" < "a+b" < "b 2" < "é€" < "ü" < "日本"); but CAP's $orderby sorts
+    String properties COLLATE NOCASE ("a+b" < "b 2" < "O'K") unless annotated
+    @cds.collate: false, as OrderLines.lineCode is here (CAP's default breaks a keyset query
+    on a mixed-case String key). Guids (never NOCASE) compare as their lower-case text;
+    DateTimeOffset literals with an offset are converted to UTC.
 */
 
 namespace BatchSync::Test {
@@ -67,6 +77,9 @@ public:
         int products = 5000;
         int orderLines = 400;
         int currencies = 300;
+        //! CAP's default number format: Int64 and Decimal as bare JSON numbers, Int64 read
+        //! from SQLite through a double (cds.features.ieee754compatible off).
+        bool bareNumbers = false;
     };
 
     /*! An HTTP exchange's outcome: status 0 when no HTTP answer came (then error says why). */

@@ -16,10 +16,12 @@ entity Products : cuid, managed {
     note        : String(1000);
 }
 
-// A composite key (Integer + String), managed too.
+// A composite key (Integer + String), managed too. CAP orders Strings COLLATE NOCASE on
+// SQLite but compares them in $filter bytewise, which a keyset query on the key cannot follow:
+// @cds.collate: false orders the key bytewise too.
 entity OrderLines : managed {
     key orderNo  : Integer;
-    key lineCode : String(10);
+    key lineCode : String(10) @cds.collate: false;
         quantity : Int64;
         amount   : Decimal(12, 2);
         shipped  : Boolean;
