@@ -49,6 +49,12 @@ install() {
             echo "batchsync cap peer: npm ci failed" >&2
             exit 1
         fi
+        # An npm that skipped better-sqlite3's build script leaves CAP without its database.
+        if [ ! -f "$dir/node_modules/better-sqlite3/build/Release/better_sqlite3.node" ]; then
+            rm -rf "$dir"
+            echo "batchsync cap peer: better-sqlite3 was not built (npm skipped its install script?)" >&2
+            exit 1
+        fi
         touch "$dir/.installed"
         echo "batchsync cap peer: installed in $((SECONDS - start)) s" >&2
     fi
