@@ -39,6 +39,13 @@ QByteArray findRecord(const QList<QByteArray> &records, const QString &member, c
     return QByteArray();
 }
 
+// The raw text of \a member of the product named \a name among \a records.
+QByteArray productMember(const QList<QByteArray> &records, const QString &name,
+                         const QString &member)
+{
+    return CapPeer::rawMember(findRecord(records, QStringLiteral("name"), name), member);
+}
+
 QString newId()
 {
     return QUuid::createUuid().toString(QUuid::WithoutBraces);
@@ -171,29 +178,17 @@ private Q_SLOTS:
     void numbersExactAsText()
     {
         const QList<QByteArray> all = products();
-        const QByteArray first
-            = findRecord(all, QStringLiteral("name"), QStringLiteral("Product 0"));
-        QCOMPARE(CapPeer::rawMember(first, QStringLiteral("stock")),
-                 QByteArray("\"9007199254740993\""));
-        QCOMPARE(CapPeer::rawMember(first, QStringLiteral("price")),
-                 QByteArray("\"999999999999.999\""));
-        const QByteArray second
-            = findRecord(all, QStringLiteral("name"), QStringLiteral("Product 1"));
-        QCOMPARE(CapPeer::rawMember(second, QStringLiteral("stock")),
-                 QByteArray("\"-9007199254740993\""));
-        const QByteArray third
-            = findRecord(all, QStringLiteral("name"), QStringLiteral("Product 3"));
-        QCOMPARE(CapPeer::rawMember(third, QStringLiteral("stock")),
-                 QByteArray("\"-9223372036854775808\""));
-        const QByteArray nulls
-            = findRecord(all, QStringLiteral("name"), QStringLiteral("Product 5"));
-        QCOMPARE(CapPeer::rawMember(nulls, QStringLiteral("stock")), QByteArray("null"));
-        QCOMPARE(CapPeer::rawMember(first, QStringLiteral("releaseDate")),
-                 QByteArray("\"2024-01-01\""));
-        QCOMPARE(CapPeer::rawMember(first, QStringLiteral("lastSold")),
-                 QByteArray("\"2024-01-01T00:00:01Z\""));
-        QCOMPARE(CapPeer::rawMember(first, QStringLiteral("modifiedAt")),
-                 QByteArray("\"2024-01-01T00:00:00.007Z\""));
+        const auto product = [&all](const char *name, const char *member) {
+            return productMember(all, QString::fromUtf8(name), QString::fromUtf8(member));
+        };
+        QCOMPARE(product("Product 0", "stock"), QByteArray("\"9007199254740993\""));
+        QCOMPARE(product("Product 0", "price"), QByteArray("\"999999999999.999\""));
+        QCOMPARE(product("Product 1", "stock"), QByteArray("\"-9007199254740993\""));
+        QCOMPARE(product("Product 3", "stock"), QByteArray("\"-9223372036854775808\""));
+        QCOMPARE(product("Product 5", "stock"), QByteArray("null"));
+        QCOMPARE(product("Product 0", "releaseDate"), QByteArray("\"2024-01-01\""));
+        QCOMPARE(product("Product 0", "lastSold"), QByteArray("\"2024-01-01T00:00:01Z\""));
+        QCOMPARE(product("Product 0", "modifiedAt"), QByteArray("\"2024-01-01T00:00:00.007Z\""));
 
         // Written as a string, stored and read back exactly.
         const QString id = newId();
@@ -219,15 +214,12 @@ private Q_SLOTS:
         QVERIFY(m_peer->start(options));
         const QList<QByteArray> all = products();
         QCOMPARE(all.size(), 20);
-        const QByteArray first
-            = findRecord(all, QStringLiteral("name"), QStringLiteral("Product 0"));
-        QCOMPARE(CapPeer::rawMember(first, QStringLiteral("stock")),
+        QCOMPARE(productMember(all, QStringLiteral("Product 0"), QStringLiteral("stock")),
                  QByteArray("9007199254740992"));
-        QCOMPARE(CapPeer::rawMember(first, QStringLiteral("price")),
+        QCOMPARE(productMember(all, QStringLiteral("Product 0"), QStringLiteral("price")),
                  QByteArray("999999999999.999"));
-        const QByteArray third
-            = findRecord(all, QStringLiteral("name"), QStringLiteral("Product 2"));
-        QCOMPARE(CapPeer::rawMember(third, QStringLiteral("price")), QByteArray("0.001"));
+        QCOMPARE(productMember(all, QStringLiteral("Product 2"), QStringLiteral("price")),
+                 QByteArray("0.001"));
     }
 
     void unicodeKeptExactly()
