@@ -94,6 +94,7 @@ void EntityRow::setStatus(const EntityStatus &status)
     m_done = status.done;
     m_total = status.total;
     m_count->setText(UiText::doneOfTotal(m_done, m_total));
+    m_phase = status.phase;
     setState(status.state, status.state == SyncState::Failed ? status.errorMessage : QString());
     setLastCompleted(status.lastCompletedAt);
 }
@@ -109,10 +110,16 @@ void EntityRow::setProgress(qint64 done, qint64 total, double recordsPerSecond, 
     updateBar();
 }
 
+void EntityRow::setPhase(SyncPhase phase)
+{
+    m_phase = phase;
+    m_stateLabel->setText(UiText::state(m_state, m_phase));
+}
+
 void EntityRow::setState(SyncState state, const QString &reason)
 {
     m_state = state;
-    m_stateLabel->setText(UiText::state(state));
+    m_stateLabel->setText(UiText::state(state, m_phase));
     m_button->setText(buttonText(state));
     switch (state) {
     case SyncState::Idle:

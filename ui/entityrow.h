@@ -52,6 +52,8 @@ public:
     void setProgress(qint64 done, qint64 total, double recordsPerSecond, qint64 etaSeconds);
     /*! \a reason is shown on hover when \a state is Failed. */
     void setState(SyncState state, const QString &reason = QString());
+    /*! What the run does now; the state's words say it while it runs. */
+    void setPhase(SyncPhase phase);
     void setLastCompleted(const QDateTime &utc);
 
     /*! The button's text for \a state: Start, Pause or Resume. */
@@ -69,6 +71,7 @@ private:
 
     QString m_entity;
     SyncState m_state = SyncState::Idle;
+    SyncPhase m_phase = SyncPhase::Changes;
     qint64 m_done = 0;
     qint64 m_total = 0;
     QLabel *m_name = nullptr;

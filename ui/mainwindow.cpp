@@ -314,6 +314,7 @@ void MainWindow::createEngine(const QUrl &url)
     connect(engine, &SyncEngine::entitiesChanged, this, &MainWindow::onEntitiesChanged);
     connect(engine, &SyncEngine::stateChanged, this, &MainWindow::onStateChanged);
     connect(engine, &SyncEngine::progressChanged, this, &MainWindow::onProgress);
+    connect(engine, &SyncEngine::phaseChanged, m_page, &ProgressPage::setPhase);
     connect(engine, &SyncEngine::overallProgressChanged, m_page, &ProgressPage::setOverallProgress);
     connect(engine, &SyncEngine::failed, this, &MainWindow::onFailed);
     connect(engine, &SyncEngine::retrying, this, &MainWindow::onRetrying);

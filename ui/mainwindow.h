@@ -1,7 +1,7 @@
 #pragma once
 
-#include "common/types.h"
 #include "common/syncsettings.h"
+#include "common/types.h"
 #include "shared/profile.h"
 
 #include <QMainWindow>

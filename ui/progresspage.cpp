@@ -196,6 +196,12 @@ void ProgressPage::setState(const QString &entity, SyncState state, const QStrin
     }
 }
 
+void ProgressPage::setPhase(const QString &entity, SyncPhase phase)
+{
+    if (EntityRow *row = m_rows.value(entity))
+        row->setPhase(phase);
+}
+
 void ProgressPage::setLastCompleted(const QString &entity, const QDateTime &utc)
 {
     if (EntityRow *row = m_rows.value(entity))

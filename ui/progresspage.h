@@ -37,6 +37,7 @@ public:
     void setProgress(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
                      qint64 etaSeconds);
     void setState(const QString &entity, SyncState state, const QString &reason = QString());
+    void setPhase(const QString &entity, SyncPhase phase);
     void setLastCompleted(const QString &entity, const QDateTime &utc);
 
     /*! A line above the rows about the endpoint; empty hides it. */

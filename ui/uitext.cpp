@@ -34,6 +34,15 @@ QString UiText::eta(qint64 seconds)
     return tr("%1:%2").arg(m).arg(s, 2, 10, zero);
 }
 
+QString UiText::state(SyncState state, SyncPhase phase)
+{
+    if (state == SyncState::Running && phase == SyncPhase::Reload)
+        return tr("Reloading");
+    if (state == SyncState::Running && phase == SyncPhase::Deletions)
+        return tr("Checking for deletions");
+    return UiText::state(state);
+}
+
 QString UiText::state(SyncState state)
 {
     switch (state) {

@@ -24,6 +24,11 @@ public:
     static QString rate(double recordsPerSecond);
     /*! "0:42", "12:05" or "1:02:03"; empty when unknown (negative). */
     static QString eta(qint64 seconds);
+    /*!
+        The state in words: "Idle", "Running", ...; a running phase other than the changes
+        says what it does: "Reloading", "Checking for deletions".
+    */
+    static QString state(SyncState state, SyncPhase phase);
     /*! The state in words: "Idle", "Running", ... */
     static QString state(SyncState state);
     /*! What went wrong, in a few words: "cannot reach the server", "token refused", ... */

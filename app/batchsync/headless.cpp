@@ -181,6 +181,7 @@ void HeadlessRunner::startSync()
     connect(engine, &SyncEngine::progressChanged, this, &HeadlessRunner::onProgress);
     connect(engine, &SyncEngine::failed, this, &HeadlessRunner::onFailed);
     connect(engine, &SyncEngine::retrying, this, &HeadlessRunner::onRetrying);
+    connect(engine, &SyncEngine::phaseChanged, this, &HeadlessRunner::onPhaseChanged);
     connect(engine, &SyncEngine::finished, this, &HeadlessRunner::onEngineFinished);
 
     m_syncClock.start();
@@ -365,6 +366,21 @@ void HeadlessRunner::onRetrying(const QString &entity, int attempt, int delayMs,
     if (isPlain()) {
         printLine(QStringLiteral("%1: %2").arg(entity, retry));
         r->lastLine.start();
+    }
+}
+
+void HeadlessRunner::onPhaseChanged(const QString &entity, SyncPhase phase)
+{
+    // From here on the entity's done and total count this phase's records.
+    if (isJson()) {
+        emitEvent(QStringLiteral("phase"),
+                  { { QStringLiteral("entity"), entity },
+                    { QStringLiteral("phase"), syncPhaseName(phase) } });
+    } else if (isPlain() && phase != SyncPhase::Changes) {
+        printLine(QStringLiteral("%1: %2").arg(entity,
+                                               phase == SyncPhase::Reload
+                                                   ? QStringLiteral("reloading the whole set")
+                                                   : QStringLiteral("checking for deletions")));
     }
 }
 

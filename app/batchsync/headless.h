@@ -79,6 +79,7 @@ private:
                     qint64 etaSeconds);
     void onFailed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
     void onRetrying(const QString &entity, int attempt, int delayMs, const QString &reason);
+    void onPhaseChanged(const QString &entity, BatchSync::SyncPhase phase);
     void onEngineFinished();
     void onTick();
 
