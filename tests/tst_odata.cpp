@@ -282,24 +282,33 @@ private Q_SLOTS:
                                         { QStringLiteral("A\"1"),
                                           QStringLiteral("9007199254740993") } };
         QTest::newRow("changes") << RunCursor {
-            RunCursor::Phase::Changes, position, {}, true, false
+            RunCursor::Phase::Changes, position, {}, true, false, {}
         };
         QTest::newRow("complete") << RunCursor {
-            RunCursor::Phase::Changes, position, {}, false, true
+            RunCursor::Phase::Changes, position, {}, false, true, {}
         };
         QTest::newRow("deletions") << RunCursor { RunCursor::Phase::Deletions,
                                                   position,
                                                   { QStringLiteral("Z"), QStringLiteral("-5") },
                                                   false,
-                                                  false };
+                                                  false,
+                                                  {} };
         QTest::newRow("reload, from the start")
-            << RunCursor { RunCursor::Phase::Reload, {}, {}, false, false };
+            << RunCursor { RunCursor::Phase::Reload, {}, {}, false, false, {} };
+        QTest::newRow("a delta link")
+            << RunCursor { RunCursor::Phase::Changes,
+                           {},
+                           {},
+                           false,
+                           true,
+                           QStringLiteral("http://h/odata/Books?$deltatoken=7&x=\"y\"") };
         QTest::newRow("a window's start, no key")
             << RunCursor { RunCursor::Phase::Changes,
                            { QStringLiteral("2026-12-01T07:59:50Z"), {} },
                            {},
                            false,
-                           false };
+                           false,
+                           {} };
     }
 
     void positionsRoundTripAsCursors()
@@ -510,6 +519,49 @@ private Q_SLOTS:
         ResponsePage page;
         QVERIFY(!parseResponse(body, *books, books->schema(), RecordShape::Records, &page, &error));
         QVERIFY2(error.contains(expected), qPrintable(error));
+    }
+
+    void entityIdsNameTheirKeys_data()
+    {
+        QTest::addColumn<QString>("set");
+        QTest::addColumn<QString>("entityId");
+        QTest::addColumn<QStringList>("key");
+        QTest::newRow("bare") << "Books"
+                              << "Books(5)" << QStringList { "5" };
+        QTest::newRow("named, in a URL")
+            << "Books"
+            << "http://host/odata/Books(ID=-7)" << QStringList { "-7" };
+        QTest::newRow("a Guid, lowercased")
+            << "Authors"
+            << "Authors(0B6E0C3A-1F2D-4A5B-9C8D-7E6F5A4B3C2D)"
+            << QStringList { "0b6e0c3a-1f2d-4a5b-9c8d-7e6f5a4b3c2d" };
+        QTest::newRow("composite, quotes and commas")
+            << "OrderItems"
+            << "OrderItems(position=2,order='O''K, %28A%29')" << QStringList { "O'K, (A)", "2" };
+        QTest::newRow("another set") << "Books"
+                                     << "Authors(5)" << QStringList();
+        QTest::newRow("a composite key's part missing") << "OrderItems"
+                                                        << "OrderItems(order='A')" << QStringList();
+        QTest::newRow("not a number") << "Books"
+                                      << "Books(five)" << QStringList();
+        QTest::newRow("unterminated") << "OrderItems"
+                                      << "OrderItems(order='A,position=2)" << QStringList();
+    }
+
+    void entityIdsNameTheirKeys()
+    {
+        QFETCH(QString, set);
+        QFETCH(QString, entityId);
+        QFETCH(QStringList, key);
+        Metadata metadata;
+        QString error;
+        QVERIFY(parseMetadata(bookshop(), &metadata, &error));
+        const std::optional<QStringList> found
+            = keyFromEntityId(*setNamed(metadata, set), entityId);
+        if (key.isEmpty())
+            QVERIFY(!found);
+        else
+            QCOMPARE(found, std::optional<QStringList>(key));
     }
 
     void errorBodiesBecomeMessages()

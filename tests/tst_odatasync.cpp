@@ -235,6 +235,71 @@ private Q_SLOTS:
         QSqlDatabase::removeDatabase(QStringLiteral("staging-check"));
     }
 
+    void deltaLinksBringChangesAndDeletions_data()
+    {
+        QTest::addColumn<bool>("deletedEntityForm");
+        QTest::newRow("@removed (4.01)") << false;
+        QTest::newRow("$deletedEntity (4.0)") << true;
+    }
+
+    void deltaLinksBringChangesAndDeletions()
+    {
+        QFETCH(bool, deletedEntityForm);
+        FakeODataService service;
+        fill(service, 1200);
+        service.trackChanges = true;
+        service.deletedEntityForm = deletedEntityForm;
+        QVERIFY(service.start());
+        const QString db = newDatabase();
+        QHash<QString, SyncError> failures = syncAll(settings(service, db));
+        QVERIFY2(failures.isEmpty(), qPrintable(describe(failures)));
+        QCOMPARE(differences(db, booksSchema, expectedBooks(service)), QString());
+        const auto booksAskedBy = [&](const QString &text) {
+            for (const QUrl &url : std::as_const(service.urls)) {
+                if (url.path().endsWith(u"/Books") && url.query(QUrl::FullyDecoded).contains(text))
+                    return true;
+            }
+            return false;
+        };
+        QVERIFY(!booksAskedBy(QStringLiteral("$filter"))); // no keyset pages for a tracked set
+
+        service.urls.clear();
+        service.putBook(7, at(1), QStringLiteral("changed, an old change time"), 5);
+        service.putBook(9000, at(9000), QStringLiteral("new"), 9007199254740993LL);
+        for (int id : { 1, 2, 600, 1200 })
+            service.removeBook(id);
+        QList<SyncPhase> phases;
+        failures = syncAll(settings(service, db), &phases);
+        QVERIFY2(failures.isEmpty(), qPrintable(describe(failures)));
+        QCOMPARE(differences(db, booksSchema, expectedBooks(service)), QString());
+        QVERIFY(booksAskedBy(QStringLiteral("$deltatoken")));
+        QVERIFY(!booksAskedBy(QStringLiteral("$filter")));
+        QVERIFY(!phases.contains(SyncPhase::Deletions)); // the deltas carry them
+    }
+
+    void anExpiredDeltaLinkReloadsTheWholeSet()
+    {
+        FakeODataService service;
+        fill(service, 900);
+        service.trackChanges = true;
+        QVERIFY(service.start());
+        const QString db = newDatabase();
+        QVERIFY(syncAll(settings(service, db)).isEmpty());
+        for (int id = 100; id < 150; ++id)
+            service.removeBook(id);
+        service.putBook(5, at(3), QStringLiteral("changed"));
+        service.expiredBefore = service.version + 1; // the stored delta link is now too old
+        QList<SyncPhase> phases;
+        const QHash<QString, SyncError> failures = syncAll(settings(service, db), &phases);
+        QVERIFY2(failures.isEmpty(), qPrintable(describe(failures)));
+        QVERIFY(phases.contains(SyncPhase::Reload));
+        QCOMPARE(differences(db, booksSchema, expectedBooks(service)), QString());
+        // And the new delta link works.
+        service.removeBook(3);
+        QVERIFY(syncAll(settings(service, db)).isEmpty());
+        QCOMPARE(differences(db, booksSchema, expectedBooks(service)), QString());
+    }
+
     void basicAuthentication_data()
     {
         QTest::addColumn<QString>("password");

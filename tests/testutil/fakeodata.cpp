@@ -64,12 +64,20 @@ FakeODataService::~FakeODataService() = default;
 
 void FakeODataService::putBook(int id, const QString &at, const QString &title, qint64 big)
 {
-    removeBook(id);
+    books.erase(
+        std::remove_if(books.begin(), books.end(), [id](const Book &b) { return b.id == id; }),
+        books.end());
     books.append({ id, at, title, big });
+    m_bookVersions.insert(id, ++version);
+    m_tombstones.remove(id);
 }
 
 void FakeODataService::removeBook(int id)
 {
+    if (std::none_of(books.cbegin(), books.cend(), [id](const Book &b) { return b.id == id; }))
+        return;
+    m_bookVersions.remove(id);
+    m_tombstones.insert(id, ++version);
     books.erase(
         std::remove_if(books.begin(), books.end(), [id](const Book &b) { return b.id == id; }),
         books.end());
@@ -95,6 +103,75 @@ bool FakeODataService::start()
                 "application/xml", metadataBody.isEmpty() ? QByteArray(metadata) : metadataBody);
         }
         const QUrlQuery query(request.url());
+        const bool tracked = trackChanges && set == u"Books"
+            && request.value("Prefer").contains("odata.track-changes");
+        if (tracked && !query.hasQueryItem(QStringLiteral("$top"))) {
+            // The initial read, or the changes after a delta token, up to version "upto".
+            const QString token = query.queryItemValue(QStringLiteral("$deltatoken"));
+            if (!token.isEmpty() && token.toInt() < expiredBefore) {
+                return respond(QStringLiteral("{\"error\":{\"code\":\"410\",\"message\":"
+                                              "\"delta token expired\"}}"),
+                               QHttpServerResponse::StatusCode::Gone);
+            }
+            const int upto = query.hasQueryItem(QStringLiteral("upto"))
+                ? query.queryItemValue(QStringLiteral("upto")).toInt()
+                : version;
+            const int skip = query.queryItemValue(QStringLiteral("$skiptoken")).toInt();
+            int pageSize = 1000000;
+            static const QRegularExpression maxPage(QStringLiteral("odata.maxpagesize=(\\d+)"));
+            if (const auto m = maxPage.match(QString::fromLatin1(request.value("Prefer")));
+                m.hasMatch()) {
+                pageSize = m.captured(1).toInt();
+            }
+            QList<Book> sorted = books;
+            std::sort(sorted.begin(), sorted.end(),
+                      [](const Book &a, const Book &b) { return a.id < b.id; });
+            QStringList entries;
+            for (const Book &book : std::as_const(sorted)) {
+                if (token.isEmpty()
+                    || (m_bookVersions.value(book.id) > token.toInt()
+                        && m_bookVersions.value(book.id) <= upto)) {
+                    entries.append(QStringLiteral("{\"ID\":%1,\"modifiedAt\":%2,\"title\":%3,"
+                                                  "\"big\":\"%4\"}")
+                                       .arg(book.id)
+                                       .arg(json(book.modifiedAt), json(book.title))
+                                       .arg(book.big));
+                }
+            }
+            if (!token.isEmpty()) {
+                for (auto it = m_tombstones.cbegin(); it != m_tombstones.cend(); ++it) {
+                    if (it.value() <= token.toInt() || it.value() > upto)
+                        continue;
+                    entries.append(deletedEntityForm
+                                       ? QStringLiteral("{\"@odata.context\":\"$metadata#Books/"
+                                                        "$deletedEntity\",\"id\":\"Books(%1)\","
+                                                        "\"reason\":\"deleted\"}")
+                                             .arg(it.key())
+                                       : QStringLiteral("{\"@id\":\"Books(ID=%1)\",\"@removed\":"
+                                                        "{\"reason\":\"deleted\"}}")
+                                             .arg(it.key()));
+                }
+            }
+            const QStringList page = entries.mid(skip, pageSize);
+            const bool last = skip + page.size() >= entries.size();
+            const QString link = last
+                ? QStringLiteral("\"@odata.deltaLink\":\"Books?$deltatoken=%1\"").arg(upto)
+                : QStringLiteral("\"@odata.nextLink\":\"Books?$deltatoken=%1&upto=%2&$skiptoken="
+                                 "%3\"")
+                      .arg(token.isEmpty() ? QStringLiteral("0") : token)
+                      .arg(upto)
+                      .arg(skip + page.size());
+            // The initial read lists every record, so "0" as its token would repeat them all:
+            // its pages carry no token, only "upto".
+            QString body = QStringLiteral("{\"@odata.context\":\"$metadata#Books/$delta\","
+                                          "\"value\":[%1],%2}")
+                               .arg(page.join(u','), link);
+            if (token.isEmpty() && !last)
+                body.replace(QStringLiteral("$deltatoken=0&"), QString());
+            QHttpServerResponse response = respond(body);
+            response.addHeader("Preference-Applied", "odata.track-changes");
+            return response;
+        }
         const QString filter = query.queryItemValue(QStringLiteral("$filter"), QUrl::FullyDecoded);
         const QString select = query.queryItemValue(QStringLiteral("$select"));
         const int top = query.hasQueryItem(QStringLiteral("$top"))
@@ -192,11 +269,15 @@ bool FakeODataService::start()
             nextLink = QStringLiteral(",\"@odata.nextLink\":\"http://%1/odata/%2?$skiptoken=1\"")
                            .arg(nextLinkHost, set);
         }
-        return respond(QStringLiteral("{\"@odata.context\":\"$metadata#%1\",\"@odata.count\":%2,"
-                                      "\"value\":[%3]%4}")
-                           .arg(set)
-                           .arg(matching)
-                           .arg(rows.join(u','), nextLink));
+        QHttpServerResponse response
+            = respond(QStringLiteral("{\"@odata.context\":\"$metadata#%1\",\"@odata.count\":%2,"
+                                     "\"value\":[%3]%4}")
+                          .arg(set)
+                          .arg(matching)
+                          .arg(rows.join(u','), nextLink));
+        if (tracked)
+            response.addHeader("Preference-Applied", "odata.track-changes");
+        return response;
     });
     m_port = m_server->listen(QHostAddress::LocalHost, 0);
     return m_port != 0;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QByteArray>
+#include <QHash>
 #include <QList>
 #include <QString>
 #include <QUrl>
@@ -54,6 +55,14 @@ public:
     bool ignoreFilter = false;
     bool ignoreOrderBy = false;
     QString nextLinkHost; //!< non-empty: next links point to this host
+    /*!
+        Books is change-tracked: Prefer: odata.track-changes is applied, the initial read and
+        each delta are paged by odata.maxpagesize and end with a delta link.
+    */
+    bool trackChanges = false;
+    bool deletedEntityForm = false; //!< removals as OData 4.0's $deletedEntity, not @removed
+    int expiredBefore = 0; //!< delta tokens older than this are answered with 410 Gone
+    int version = 0; //!< raised by every putBook() and removeBook()
     bool failKeyScanPages = false; //!< answers 500 to key scan pages after the first
     QByteArray metadataBody; //!< non-empty: served as $metadata instead of the real one
     int requests = 0;
@@ -64,6 +73,8 @@ public:
     void removeBook(int id);
 
 private:
+    QHash<int, int> m_bookVersions; // id -> the version that last wrote it
+    QHash<int, int> m_tombstones; // id -> the version that removed it
     std::unique_ptr<QHttpServer> m_server;
     quint16 m_port = 0;
 };

@@ -9,6 +9,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTime>
+#include <QUrl>
 #include <QUuid>
 #include <cmath>
 #include <limits>
@@ -344,7 +345,8 @@ private:
         bool more = false;
         if (!m_scanner.firstElement(&more))
             return syntax();
-        const bool withTime = m_shape == RecordShape::Records && !m_set.changeTime.isEmpty();
+        const bool records = m_shape != RecordShape::Keys;
+        const bool withTime = records && !m_set.changeTime.isEmpty();
         while (more) {
             const int index = int(m_page->changes.size()) + 1;
             if (m_scanner.peek() != '{')
@@ -352,11 +354,14 @@ private:
             if (!m_scanner.enter())
                 return syntax();
             Change change;
-            if (m_shape == RecordShape::Records)
+            if (records)
                 change.values.resize(m_schema.fields.size());
             QStringList key(m_set.keys.size());
             QList<bool> haveKey(m_set.keys.size(), false);
             QString time;
+            bool removed = false;
+            QString entityId; // @id, or a 4.0 deleted entity's id
+            QString valueProblem; // kept until it is known whether the entry is a removal
             bool member = false;
             if (!m_scanner.firstMember(&member))
                 return syntax();
@@ -367,13 +372,32 @@ private:
                 JsonValue value;
                 if (!m_scanner.readValue(&value))
                     return syntax();
-                const auto slot = m_slots.constFind(name.decode());
+                const QString memberName = name.decode();
+                if (m_shape == RecordShape::Delta) {
+                    if (memberName == u"@removed" || memberName == u"@odata.removed") {
+                        removed = true;
+                    } else if ((memberName == u"@id" || memberName == u"@odata.id"
+                                || memberName == u"id")
+                               && value.kind == JsonKind::String) {
+                        if (memberName != u"id" || entityId.isEmpty())
+                            entityId = value.string.decode();
+                    } else if (memberName == u"@odata.context" && value.kind == JsonKind::String
+                               && value.string.decode().endsWith(QLatin1String("$deletedEntity"))) {
+                        removed = true;
+                    }
+                }
+                const auto slot = m_slots.constFind(memberName);
                 if (slot != m_slots.cend() && slot->property) {
                     QVariant local;
                     QString text;
                     QString problem;
-                    if (!convert(*slot->property, value, &local, &text, &problem))
-                        return failWith(QStringLiteral("record %1: %2").arg(index).arg(problem));
+                    if (!convert(*slot->property, value, &local, &text, &problem)) {
+                        if (valueProblem.isEmpty())
+                            valueProblem = problem;
+                        if (!m_scanner.nextMember(&member))
+                            return syntax();
+                        continue;
+                    }
                     if (slot->field >= 0)
                         change.values[slot->field] = local;
                     if (slot->key >= 0 && !local.isNull()) {
@@ -386,6 +410,30 @@ private:
                 if (!m_scanner.nextMember(&member))
                     return syntax();
             }
+            if (removed) {
+                if (haveKey.contains(false)) {
+                    const std::optional<QStringList> fromId = keyFromEntityId(m_set, entityId);
+                    if (!fromId) {
+                        return failWith(QStringLiteral("removed entry %1 names no record of %2 "
+                                                       "(id \"%3\")")
+                                            .arg(index)
+                                            .arg(Identifier::quoted(m_set.name),
+                                                 Identifier::printable(entityId)));
+                    }
+                    key = *fromId;
+                }
+                change = Change();
+                change.id = localId(m_set, key);
+                change.deleted = true;
+                m_page->changes.append(std::move(change));
+                m_page->keys.append(std::move(key));
+                m_page->times.append(QString());
+                if (!m_scanner.nextElement(&more))
+                    return syntax();
+                continue;
+            }
+            if (!valueProblem.isEmpty())
+                return failWith(QStringLiteral("record %1: %2").arg(index).arg(valueProblem));
             for (int k = 0; k < key.size(); ++k) {
                 if (!haveKey.at(k)) {
                     return failWith(QStringLiteral("record %1 lacks its key property %2")
@@ -456,6 +504,70 @@ QString localId(const EntitySet &set, const QStringList &key)
         }
     }
     return id + u']';
+}
+
+std::optional<QStringList> keyFromEntityId(const EntitySet &set, const QString &entityId)
+{
+    const QString decoded = QUrl::fromPercentEncoding(entityId.toUtf8());
+    const qsizetype open = decoded.lastIndexOf(set.name + u'(');
+    if (open < 0 || !decoded.endsWith(u')'))
+        return std::nullopt;
+    const QStringView inner = QStringView(decoded).mid(open + set.name.size() + 1,
+                                                       decoded.size() - open - set.name.size() - 2);
+    // Split on commas outside quotes; a quote inside a string is doubled.
+    QList<QString> parts;
+    QString part;
+    bool quoted = false;
+    for (qsizetype i = 0; i < inner.size(); ++i) {
+        const QChar c = inner.at(i);
+        if (c == u'\'')
+            quoted = !quoted;
+        if (c == u',' && !quoted) {
+            parts.append(part);
+            part.clear();
+        } else {
+            part += c;
+        }
+    }
+    parts.append(part);
+    if (quoted || parts.size() != set.keys.size())
+        return std::nullopt;
+    QStringList key(set.keys.size());
+    for (qsizetype i = 0; i < parts.size(); ++i) {
+        QString value = parts.at(i).trimmed();
+        qsizetype position = i;
+        const qsizetype equals = value.indexOf(u'=');
+        if (equals > 0 && !value.startsWith(u'\'')) {
+            const QString name = value.left(equals).trimmed();
+            position = -1;
+            for (qsizetype k = 0; k < set.keys.size(); ++k) {
+                if (set.keys.at(k).name == name)
+                    position = k;
+            }
+            if (position < 0)
+                return std::nullopt;
+            value = value.mid(equals + 1).trimmed();
+        } else if (parts.size() > 1) {
+            return std::nullopt; // a composite key names its parts
+        }
+        const Property &property = set.keys.at(position);
+        if (value.size() >= 2 && value.startsWith(u'\'') && value.endsWith(u'\'')) {
+            value
+                = value.mid(1, value.size() - 2).replace(QStringLiteral("''"), QStringLiteral("'"));
+        } else if (property.kind == EdmKind::Integer) {
+            bool ok = false;
+            const qlonglong integer = value.toLongLong(&ok);
+            if (!ok)
+                return std::nullopt;
+            value = QString::number(integer);
+        } else if (property.kind == EdmKind::Guid) {
+            value = value.toLower();
+        }
+        if (value.isEmpty() || !key.at(position).isEmpty())
+            return std::nullopt;
+        key[position] = value;
+    }
+    return key;
 }
 
 QString errorMessage(const QByteArray &body)

@@ -6,6 +6,7 @@
 #include <QList>
 #include <QString>
 #include <QStringList>
+#include <optional>
 
 /*!
     \file odatapage.h
@@ -33,7 +34,12 @@ struct ResponsePage
 /*! What a response's records hold. */
 enum class RecordShape {
     Records, //!< every column of \a schema, and the change time if the set has one
-    Keys //!< the key properties only
+    Keys, //!< the key properties only
+    /*!
+        A delta response: Records, and entries for removed records (\@removed with \@id,
+        or OData 4.0's $deletedEntity with id), which become deletions
+    */
+    Delta
 };
 
 /*!
@@ -51,6 +57,12 @@ bool parseResponse(const QByteArray &body, const EntitySet &set, const EntitySch
     value as text, a composite key as a compact JSON array in key order.
 */
 QString localId(const EntitySet &set, const QStringList &key);
+
+/*!
+    The key values of an entity id such as "Books(5)", "Books(ID=5)", "OrderItems(order='A',
+    position=2)" or a URL ending in one, for \a set; nullopt when it is not one of its ids.
+*/
+std::optional<QStringList> keyFromEntityId(const EntitySet &set, const QString &entityId);
 
 /*!
     The message of an OData error body ({"error": {"code", "message"}}), "message (code)";

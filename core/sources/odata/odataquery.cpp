@@ -72,6 +72,8 @@ QString RunCursor::toString() const
         object.insert(QStringLiteral("first"), true);
     if (complete)
         object.insert(QStringLiteral("complete"), true);
+    if (!link.isEmpty())
+        object.insert(QStringLiteral("link"), link);
     return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
 }
 
@@ -114,6 +116,10 @@ std::optional<RunCursor> RunCursor::parse(const QString &text, int keyCount)
     }
     cursor.fromStart = object.value(QStringLiteral("first")).toBool();
     cursor.complete = object.value(QStringLiteral("complete")).toBool();
+    const QJsonValue link = object.value(QStringLiteral("link"));
+    if (!link.isUndefined() && (!link.isString() || link.toString().isEmpty()))
+        return std::nullopt;
+    cursor.link = link.toString();
     return cursor;
 }
 

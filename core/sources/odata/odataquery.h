@@ -55,11 +55,19 @@ struct RunCursor
     bool fromStart = false;
     /*! The run ended here; the next one starts a safety window back (or reloads anew). */
     bool complete = false;
+    /*!
+        With delta links: the service's link to read next, a next link within a response's
+        pages or, when complete, the delta link of the changes after this run. A Reload with
+        a link is the initial read of a delta-tracked set; Changes with one read its deltas.
+    */
+    QString link;
+
+    bool isDelta() const { return !link.isEmpty(); }
 
     friend bool operator==(const RunCursor &a, const RunCursor &b)
     {
         return a.phase == b.phase && a.position == b.position && a.key == b.key
-            && a.fromStart == b.fromStart && a.complete == b.complete;
+            && a.fromStart == b.fromStart && a.complete == b.complete && a.link == b.link;
     }
 
     QString toString() const;

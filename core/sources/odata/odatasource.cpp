@@ -6,6 +6,7 @@
 
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
+#include <algorithm>
 
 namespace BatchSync {
 
@@ -87,6 +88,19 @@ void ODataReply::handleBody(int)
                  .arg(Identifier::quoted(m_schema.name)));
         return;
     }
+    if (m_step == Step::Probe) {
+        m_probed = true;
+        const QByteArray applied
+            = networkReply() ? networkReply()->rawHeader("Preference-Applied") : QByteArray();
+        if (applied.contains("odata.track-changes")) {
+            qCInfo(lcOData) << "entity set" << m_schema.name
+                            << "is change-tracked: reading it with delta links";
+            startDeltaLoad();
+        } else {
+            proceed();
+        }
+        return;
+    }
     if (m_step == Step::Count) {
         ResponsePage page;
         if (!parseResponse(m_body, *set, m_schema, RecordShape::Keys, &page, &problem)) {
@@ -129,15 +143,32 @@ void ODataReply::proceed()
         return;
     }
     m_cursor = *cursor;
+    if (m_cursor.isDelta()) {
+        if (kind() == Kind::Count) {
+            m_count = 0; // a delta has no count: the total grows with what arrives
+            finish();
+            return;
+        }
+        const QUrl link = m_source->m_root.resolved(QUrl(m_cursor.link));
+        if (!m_source->isOwnLink(m_cursor.link)) {
+            fail(ErrorCategory::Protocol,
+                 QStringLiteral("the stored delta link of %1 leads to another host (%2)")
+                     .arg(Identifier::quoted(m_schema.name), oneLine(m_cursor.link, 200)));
+            return;
+        }
+        m_step = Step::Page;
+        m_source->sendDeltaRequest(this, link);
+        return;
+    }
     // What the cursor's phase is worth now: the set may have gained or lost its change time.
     QList<std::pair<QString, QString>> query;
     if (set->changeTime.isEmpty()) {
         if (m_cursor.phase != RunCursor::Phase::Reload || m_cursor.complete)
-            m_cursor = RunCursor { RunCursor::Phase::Reload, {}, {}, false, false };
+            m_cursor = RunCursor { RunCursor::Phase::Reload, {}, {}, false, false, {} };
         query = keyPageQuery(*set, m_cursor.key, m_limit, false);
     } else {
         if (m_cursor.phase == RunCursor::Phase::Reload)
-            m_cursor = RunCursor { RunCursor::Phase::Changes, {}, {}, false, false };
+            m_cursor = RunCursor { RunCursor::Phase::Changes, {}, {}, false, false, {} };
         if (m_cursor.phase == RunCursor::Phase::Deletions && !m_cursor.complete) {
             query = keyPageQuery(*set, m_cursor.key, m_limit, true);
         } else {
@@ -146,6 +177,17 @@ void ODataReply::proceed()
                 : m_cursor.position;
             query = pageQuery(*set, m_from, m_limit);
         }
+    }
+    // A run that reads the whole set first asks whether the service tracks its changes: then
+    // delta links bring changes and deletions, and no keyset pages or key scans are needed.
+    const bool wholeSet = m_cursor.phase == RunCursor::Phase::Reload
+        ? m_cursor.key.isEmpty()
+        : m_cursor.phase == RunCursor::Phase::Changes && m_cursor.fromStart
+            && m_cursor.position.isStart() && !m_cursor.complete;
+    if (kind() == Kind::Changes && wholeSet && !m_probed) {
+        m_step = Step::Probe;
+        m_source->sendProbe(this, *set);
+        return;
     }
     if (kind() == Kind::Count) {
         m_step = Step::Count;
@@ -156,8 +198,96 @@ void ODataReply::proceed()
     m_source->sendCollectionRequest(this, *set, query);
 }
 
+bool ODataReply::interceptStatus(int status)
+{
+    if (m_step == Step::Probe && status >= 400 && status < 500 && status != 401 && status != 403) {
+        // A service that refuses the question does not track changes: keyset pages then.
+        m_probed = true;
+        proceed();
+        return true;
+    }
+    if (status == 410 && m_step == Step::Page && m_cursor.isDelta()) {
+        qCInfo(lcOData) << "the delta link of" << m_schema.name
+                        << "expired (410): reading the whole set again";
+        startDeltaLoad();
+        return true;
+    }
+    return false;
+}
+
+void ODataReply::startDeltaLoad()
+{
+    const EntitySet &set = *m_source->set(m_schema.name);
+    m_initialDelta = true;
+    m_cursor = RunCursor { RunCursor::Phase::Reload, {}, {}, false, false, {} };
+    m_step = Step::Page;
+    QList<std::pair<QString, QString>> query = keyPageQuery(set, {}, m_limit, false);
+    query.erase(std::remove_if(query.begin(), query.end(),
+                               [](const auto &item) { return item.first != u"$select"; }),
+                query.end());
+    m_source->sendDeltaRequest(this, Http::join(m_source->m_root, set.name, query));
+}
+
+void ODataReply::readDeltaPage()
+{
+    const EntitySet &set = *m_source->set(m_schema.name);
+    ResponsePage response;
+    QString problem;
+    if (!parseResponse(m_body, set, m_schema, RecordShape::Delta, &response, &problem)) {
+        fail(ErrorCategory::Protocol, QStringLiteral("%1: %2").arg(m_what, problem), 200);
+        return;
+    }
+    for (const QString &link : { response.nextLink, response.deltaLink }) {
+        if (!link.isEmpty() && !m_source->isOwnLink(link)) {
+            fail(ErrorCategory::Protocol,
+                 QStringLiteral("%1: the service's link leads to another host (%2); not "
+                                "following it")
+                     .arg(m_what, oneLine(link, 200)));
+            return;
+        }
+    }
+    if (response.nextLink.isEmpty() && response.deltaLink.isEmpty()) {
+        fail(ErrorCategory::Protocol,
+             QStringLiteral("%1: the service's change-tracked response ends with neither a next "
+                            "link nor a delta link")
+                 .arg(m_what),
+             200);
+        return;
+    }
+    const bool load = m_cursor.phase == RunCursor::Phase::Reload;
+    const bool last = response.nextLink.isEmpty();
+    const auto absolute = [this](const QString &link) {
+        return m_source->m_root.resolved(QUrl(link)).toString(QUrl::FullyEncoded);
+    };
+    m_page.changes = std::move(response.changes);
+    RunCursor next;
+    if (load) {
+        // The initial read (or a new one after an expired delta link) replaces the table.
+        m_page.phase = SyncPhase::Reload;
+        m_page.phaseStart = m_initialDelta;
+        m_page.phaseEnd = last;
+        m_page.changes.removeIf([](const Change &change) { return change.deleted; });
+        if (m_page.phaseStart)
+            m_page.phaseTotal = response.count;
+        next.phase = last ? RunCursor::Phase::Changes : RunCursor::Phase::Reload;
+    } else {
+        m_page.phase = SyncPhase::Changes;
+        next.phase = RunCursor::Phase::Changes;
+    }
+    next.complete = last;
+    next.link = absolute(last ? response.deltaLink : response.nextLink);
+    m_page.hasMore = !last;
+    m_page.cursor = next.toString();
+    qCDebug(lcOData) << m_what << m_page.changes.size() << "delta records; more:" << !last;
+    finish();
+}
+
 void ODataReply::readPage()
 {
+    if (m_initialDelta || m_cursor.isDelta()) {
+        readDeltaPage();
+        return;
+    }
     const EntitySet &set = *m_source->set(m_schema.name);
     const bool changes = m_cursor.phase == RunCursor::Phase::Changes;
     const bool reload = m_cursor.phase == RunCursor::Phase::Reload;
@@ -339,10 +469,13 @@ ODataReply *ODataSource::start(ODataReply *reply)
     return reply;
 }
 
-QNetworkRequest ODataSource::request(const QUrl &url, const QByteArray &accept) const
+QNetworkRequest ODataSource::request(const QUrl &url, const QByteArray &accept,
+                                     const QByteArray &prefer) const
 {
     QNetworkRequest request(url);
     request.setRawHeader("Accept", accept);
+    if (!prefer.isEmpty())
+        request.setRawHeader("Prefer", prefer);
     request.setRawHeader("OData-MaxVersion", "4.0");
     request.setHeader(QNetworkRequest::UserAgentHeader, QByteArrayLiteral("BatchSync"));
     if (!m_authorization.isEmpty())
@@ -385,6 +518,28 @@ void ODataSource::sendCollectionRequest(ODataReply *reply, const EntitySet &set,
     const QString what = QStringLiteral("GET %1").arg(set.name);
     qCDebug(lcOData) << "GET" << url.toDisplayString();
     reply->attach(m_manager->get(request(url, JsonAccept)), what);
+}
+
+void ODataSource::sendProbe(ODataReply *reply, const EntitySet &set)
+{
+    QStringList keys;
+    for (const Property &key : set.keys)
+        keys.append(key.name);
+    const QUrl url = Http::join(m_root, set.name,
+                                { { QStringLiteral("$select"), keys.join(u',') },
+                                  { QStringLiteral("$top"), QStringLiteral("1") } });
+    qCDebug(lcOData) << "GET" << url.toDisplayString() << "(does it track changes?)";
+    reply->attach(m_manager->get(request(url, JsonAccept, "odata.track-changes")),
+                  QStringLiteral("GET %1").arg(set.name));
+}
+
+void ODataSource::sendDeltaRequest(ODataReply *reply, const QUrl &url)
+{
+    const QByteArray prefer
+        = "odata.track-changes, odata.maxpagesize=" + QByteArray::number(reply->m_limit);
+    qCDebug(lcOData) << "GET" << url.toDisplayString();
+    reply->attach(m_manager->get(request(url, JsonAccept, prefer)),
+                  QStringLiteral("GET %1 (changes)").arg(reply->m_schema.name));
 }
 
 bool ODataSource::takeMetadata(const QByteArray &xml, QString *problem)

@@ -39,13 +39,16 @@ private:
     friend class ODataSource;
     ODataReply(Kind kind, ODataSource *source);
 
-    enum class Step { Metadata, Count, Page };
+    enum class Step { Metadata, Probe, Count, Page };
 
     void handleBody(int status) override;
     QString errorText(const QByteArray &body) const override;
     QString authMessage(int status, const QString &serverText) const override;
+    bool interceptStatus(int status) override;
     void proceed();
     void readPage();
+    void readDeltaPage();
+    void startDeltaLoad();
 
     ODataSource *m_source;
     Step m_step = Step::Metadata;
@@ -54,6 +57,8 @@ private:
     OData::RunCursor m_cursor;
     OData::KeysetPosition m_from; // Changes: the position the page was asked after
     int m_limit = 0;
+    bool m_probed = false; // asked whether the service tracks the set's changes
+    bool m_initialDelta = false; // the page is the first of a delta-tracked set's initial read
 };
 
 /*!
@@ -112,7 +117,10 @@ private:
                                const QList<std::pair<QString, QString>> &query);
     bool takeMetadata(const QByteArray &xml, QString *problem);
     const OData::EntitySet *set(const QString &name) const;
-    QNetworkRequest request(const QUrl &url, const QByteArray &accept) const;
+    QNetworkRequest request(const QUrl &url, const QByteArray &accept,
+                            const QByteArray &prefer = QByteArray()) const;
+    void sendProbe(ODataReply *reply, const OData::EntitySet &set);
+    void sendDeltaRequest(ODataReply *reply, const QUrl &url);
     /*! Whether \a link points into the service (same scheme, host and port). */
     bool isOwnLink(const QString &link) const;
 
