@@ -92,6 +92,14 @@ private:
         QSignalSpy finished(&engine, &SyncEngine::finished);
         QSignalSpy failed(&engine, &SyncEngine::failed);
         QSignalSpy phaseSpy(&engine, &SyncEngine::phaseChanged);
+        // @odata.count is a snapshot: progress must still never pass its total.
+        QString beyond;
+        QObject::connect(&engine, &SyncEngine::progressChanged, &engine,
+                         [&beyond](const QString &entity, qint64 done, qint64 total) {
+                             if (done > total && beyond.isEmpty())
+                                 beyond = QStringLiteral("%1 of %2").arg(done).arg(total);
+                             Q_UNUSED(entity);
+                         });
         engine.startAll();
         if (!finished.wait(30000))
             qWarning("the sync did not finish");
@@ -102,6 +110,10 @@ private:
             error.message = args.at(2).toString();
             failures.insert(args.at(0).toString(), error);
         }
+        if (!beyond.isEmpty())
+            failures.insert(
+                QStringLiteral("progress"),
+                { ErrorCategory::None, QStringLiteral("progress at ") + beyond, 0, -1 });
         if (phases) {
             for (const QList<QVariant> &args : std::as_const(phaseSpy))
                 phases->append(args.at(1).value<SyncPhase>());
