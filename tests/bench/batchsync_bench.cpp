@@ -147,6 +147,24 @@ Exit status: 0 success, 1 a step failed (the sync, the check of the local databa
 2 bad options.
 
 Example: batchsync-bench --records 1000000 --incremental-percent 1 --runs 3
+
+With --source odata it measures the OData source against SAP CAP instead (Node and npm;
+tests/peers/cap.sh installs CAP into a cache folder the first time): CAP on 127.0.0.1 with
+--records Products (default 100,000) and a page cap of 10,000, then, --runs R times
+(default 3), alternately: CAP's own rate, a plain HTTP loop in this process fetching the
+keyset pages the OData source fetches (same $select, $filter, $orderby, $top = --batch-size
+and $count=true, same headers), one at a time, reading only @odata.count and the last
+record's change time and key; and the sync, a SyncEngine with the OData source in a child
+process of this program into a fresh local database (checked: it must hold every record).
+A first unmeasured loop warms CAP up; a last one without $count=true shows what the count
+costs CAP. Each round prints the sync's time by part (pages, $metadata and count, parsing
+pages, start, end, between pages) and CPU times; then medians, and
+  RESULT records=N batch_size=B odata_records_per_s=... odata_peer_records_per_s=...
+         odata_ratio=... client_peak_rss_mb=... peer_peak_rss_mb=... rounds=R
+(rates and ratio: medians of the rounds; client_peak_rss_mb: the largest of the sync's
+process, VmHWM; peer_peak_rss_mb: CAP's node process).
+
+Example: batchsync-bench --source odata --records 100000 --batch-size 1000 --runs 5
 )";
 
 void printLine(FILE *stream, const QString &text)
@@ -1127,7 +1145,9 @@ std::optional<Options> parseOptions(QCoreApplication &app)
                      QStringLiteral("Usage: batchsync-bench --records N [--entities 4] "
                                     "[--batch-size N] [--paging cursor|offset]\n"
                                     "       [--ids random|ordered] [--incremental-percent P] "
-                                    "[--runs R] [options]"));
+                                    "[--runs R] [options]\n"
+                                    "       batchsync-bench --source odata [--records N] "
+                                    "[--batch-size N] [--runs R]"));
         std::fputs(qPrintable(help + QLatin1String(helpEpilogue)), stdout);
         std::exit(0);
     }

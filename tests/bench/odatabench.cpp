@@ -488,27 +488,31 @@ int runODataBench(const ODataBenchOptions &options)
     out(QStringLiteral("warm-up  CAP loop  %1").arg(describe(*warmUp)));
 
     std::vector<Measurement> loops, syncs;
+    // A measurement that failed or did not read every record ends the benchmark.
+    const auto accepted
+        = [&](const std::optional<Measurement> &m, int round, const QString &label) {
+              if (!m || m->records != options.records) {
+                  complain(m ? QStringLiteral("%1 read %2 records of %3")
+                                   .arg(label.trimmed())
+                                   .arg(m->records)
+                                   .arg(options.records)
+                             : error);
+                  return false;
+              }
+              out(QStringLiteral("round %1  %2  %3").arg(round).arg(label, describe(*m)));
+              return true;
+          };
     for (int round = 1; round <= options.rounds; ++round) {
         const std::optional<Measurement> loop
             = fetchLikeTheSource(cap.serviceRoot(), *set, options.batchSize, capPid, &error);
-        if (!loop)
-            return complain(error);
-        if (loop->records != options.records)
-            return complain(QStringLiteral("the loop read %1 records of %2")
-                                .arg(loop->records)
-                                .arg(options.records));
-        out(QStringLiteral("round %1  CAP loop  %2").arg(round).arg(describe(*loop)));
+        if (!accepted(loop, round, QStringLiteral("CAP loop")))
+            return 1;
         const QString prefix = options.workDir + QStringLiteral("/odata-round%1").arg(round);
         const std::optional<Measurement> sync
             = syncInChild(cap.serviceRoot(), options.batchSize,
                           prefix + QStringLiteral("-client.sqlite"), prefix, capPid, &error);
-        if (!sync)
-            return complain(error);
-        if (sync->records != options.records)
-            return complain(QStringLiteral("the sync stored %1 records of %2")
-                                .arg(sync->records)
-                                .arg(options.records));
-        out(QStringLiteral("round %1  sync      %2").arg(round).arg(describe(*sync)));
+        if (!accepted(sync, round, QStringLiteral("sync    ")))
+            return 1;
         const double handOffMs = sync->seconds * 1000 - sync->pageMs - sync->otherRequestMs
             - sync->parseMs - sync->startMs - sync->endMs;
         out(QStringLiteral("round %1  sync / CAP loop %2; the sync's time: pages %3 s, $metadata "
