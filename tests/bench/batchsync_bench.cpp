@@ -10,6 +10,7 @@
 #include "dataviewbench.h"
 #include "engine/syncengine.h"
 #include "mainwindow.h"
+#include "odatabench.h"
 #include "progresspage.h"
 #include "server/backend/serverstore.h"
 #include "throttledlink.h"
@@ -85,6 +86,8 @@ struct Options
     bool gui = false; // the first sync in the desktop window, in this process
     bool dataview = false; // --dataview: the data view's stalls on a large local database
     qint64 dataviewRows = 1000000;
+    bool odata = false; // --source odata: SAP CAP and the OData source (odatabench.h)
+    bool runsGiven = false;
 };
 
 const char *const helpEpilogue = R"(
@@ -144,6 +147,24 @@ Exit status: 0 success, 1 a step failed (the sync, the check of the local databa
 2 bad options.
 
 Example: batchsync-bench --records 1000000 --incremental-percent 1 --runs 3
+
+With --source odata it measures the OData source against SAP CAP instead (Node and npm;
+tests/peers/cap.sh installs CAP into a cache folder the first time): CAP on 127.0.0.1 with
+--records Products (default 100,000) and a page cap of 10,000, then, --runs R times
+(default 3), alternately: CAP's own rate, a plain HTTP loop in this process fetching the
+keyset pages the OData source fetches (same $select, $filter, $orderby, $top = --batch-size
+and $count=true, same headers), one at a time, reading only @odata.count and the last
+record's change time and key; and the sync, a SyncEngine with the OData source in a child
+process of this program into a fresh local database (checked: it must hold every record).
+A first unmeasured loop warms CAP up; a last one without $count=true shows what the count
+costs CAP. Each round prints the sync's time by part (pages, $metadata and count, parsing
+pages, start, end, between pages) and CPU times; then medians, and
+  RESULT records=N batch_size=B odata_records_per_s=... odata_peer_records_per_s=...
+         odata_ratio=... client_peak_rss_mb=... peer_peak_rss_mb=... rounds=R
+(rates and ratio: medians of the rounds; client_peak_rss_mb: the largest of the sync's
+process, VmHWM; peer_peak_rss_mb: CAP's node process).
+
+Example: batchsync-bench --source odata --records 100000 --batch-size 1000 --runs 5
 )";
 
 void printLine(FILE *stream, const QString &text)
@@ -1105,9 +1126,15 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         QStringLiteral("An extra argument for batchsync, e.g. --client-arg=--concurrency=4 "
                        "(repeatable)."),
         QStringLiteral("ARG"));
+    const QCommandLineOption source(
+        QStringLiteral("source"),
+        QStringLiteral("batchsync (default): the real batchsync-server; odata: SAP CAP "
+                       "(tests/peers/cap.sh) with N Products, the OData source's sync beside "
+                       "CAP's own rate for the same pages (--runs rounds, default 3)."),
+        QStringLiteral("batchsync|odata"));
     parser.addOptions({ records, entities, batchSize, batchTarget, linkMbps, gui, dataview,
                         dataviewRows, paging, ids, incremental, runs, seed, workDir, keep,
-                        clientBin, serverBin, clientArg });
+                        clientBin, serverBin, clientArg, source });
     if (!parser.parse(app.arguments())) {
         fail(parser.errorText());
         return std::nullopt;
@@ -1118,7 +1145,9 @@ std::optional<Options> parseOptions(QCoreApplication &app)
                      QStringLiteral("Usage: batchsync-bench --records N [--entities 4] "
                                     "[--batch-size N] [--paging cursor|offset]\n"
                                     "       [--ids random|ordered] [--incremental-percent P] "
-                                    "[--runs R] [options]"));
+                                    "[--runs R] [options]\n"
+                                    "       batchsync-bench --source odata [--records N] "
+                                    "[--batch-size N] [--runs R]"));
         std::fputs(qPrintable(help + QLatin1String(helpEpilogue)), stdout);
         std::exit(0);
     }
@@ -1154,6 +1183,16 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         || !integer(seed, 0, std::numeric_limits<qint64>::max(), &seedValue))
         return std::nullopt;
     options.targetMs = int(target);
+    options.runsGiven = parser.isSet(runs);
+    options.odata = parser.value(source) == u"odata";
+    if (parser.isSet(source) && !options.odata && parser.value(source) != u"batchsync") {
+        fail(QStringLiteral("--source must be batchsync or odata"));
+        return std::nullopt;
+    }
+    if (options.odata && (options.adaptive || runCount == 0)) {
+        fail(QStringLiteral("--source odata needs a fixed --batch-size and --runs of 1 or more"));
+        return std::nullopt;
+    }
     options.gui = parser.isSet(gui);
     options.dataview = parser.isSet(dataview);
     if (runCount == 0 && !options.dataview) {
@@ -1251,6 +1290,10 @@ std::optional<Bench::DataViewFigures> measureDataView(const Options &options, co
 int main(int argc, char *argv[])
 {
     bool gui = false;
+    if (argc > 1 && qstrcmp(argv[1], "--odata-sync-child") == 0) {
+        QCoreApplication app(argc, argv);
+        return Bench::odataSyncChildMain(app.arguments());
+    }
     const bool dataviewChild = argc > 1 && qstrcmp(argv[1], "--dataview-child") == 0;
     const bool guiChild = dataviewChild || (argc > 1 && qstrcmp(argv[1], "--gui-child") == 0);
     for (int i = 1; i < argc; ++i)
@@ -1283,6 +1326,15 @@ int main(int argc, char *argv[])
     } else if (!QDir().mkpath(dir)) {
         fail(QStringLiteral("cannot create %1").arg(dir));
         return 1;
+    }
+    if (options.odata) {
+        say(QStringLiteral("batchsync-bench --source odata: %1 Products, batch size %2; work dir "
+                           "%3")
+                .arg(options.records)
+                .arg(options.batchSize)
+                .arg(dir));
+        return Bench::runODataBench(
+            { options.records, options.batchSize, options.runsGiven ? options.runs : 3, dir });
     }
     const QString serverDb = dir + QStringLiteral("/server.sqlite");
     for (const char *suffix : { "", "-wal", "-shm" })
