@@ -274,10 +274,11 @@ void EntityJob::requestCount(Step step)
     }
 }
 
-SourceReply *EntityJob::takeFinished(QPointer<SourceReply> &slot, std::optional<Step> retryAs)
+SourceReply *EntityJob::takeFinished(QPointer<SourceReply> &slot, std::optional<Step> retryAs,
+                                     SourceReply *finished)
 {
     SourceReply *request = slot.data();
-    if (!request || sender() != request)
+    if (!request || (finished ? finished : sender()) != request)
         return nullptr;
     slot = nullptr;
     request->deleteLater();
@@ -388,7 +389,44 @@ void EntityJob::sendPage(const ChangesQuery &query)
     m_pageSentMs = m_progressClock.elapsed();
     SourceReply *request = m_source->fetchChanges(m_stored.schema, sized);
     m_request = request;
-    connect(request, &SourceReply::finished, this, &EntityJob::onPageFinished);
+    connectPage(request);
+}
+
+void EntityJob::connectPage(SourceReply *request)
+{
+    connect(request, &SourceReply::finished, this, [this, request] { pageFinished(request); });
+    if (m_settings.paging == PagingMode::Cursor) {
+        connect(request, &SourceReply::positionKnown, this,
+                [this, request](const QString &cursor) { onPositionKnown(request, cursor); });
+    }
+}
+
+void EntityJob::onPositionKnown(SourceReply *request, const QString &cursor)
+{
+    // The page in flight already knows where it ends: ask for the next one now, so that the
+    // source reads this page while the next is on its way.
+    if (request != m_request.data() || m_prefetch || !isWorking())
+        return;
+    ChangesQuery query;
+    query.mode = PagingMode::Cursor;
+    query.since = cursor;
+    query.limit = m_settings.adaptiveBatchSize ? m_batchSizer.size() : m_settings.batchSize;
+    m_prefetchSince = cursor;
+    m_prefetchLimit = query.limit;
+    m_prefetchSentMs = m_progressClock.elapsed();
+    SourceReply *next = m_source->fetchChanges(m_stored.schema, query);
+    m_prefetch = next;
+    connectPage(next);
+}
+
+void EntityJob::dropPrefetch()
+{
+    if (SourceReply *request = m_prefetch.data()) {
+        request->disconnect(this);
+        request->abort();
+        request->deleteLater();
+    }
+    m_prefetch = nullptr;
 }
 
 void EntityJob::adaptBatchSize(int asked, qint64 records, qint64 elapsedMs)
@@ -402,9 +440,13 @@ void EntityJob::adaptBatchSize(int asked, qint64 records, qint64 elapsedMs)
     }
 }
 
-void EntityJob::onPageFinished()
+void EntityJob::pageFinished(SourceReply *finished)
 {
-    if (SourceReply *request = takeFinished(m_request, Step::Page)) {
+    if (finished != m_request.data())
+        return; // a page asked for early, not yet the one awaited
+    if (finished->error().isError())
+        dropPrefetch();
+    if (SourceReply *request = takeFinished(m_request, Step::Page, finished)) {
         m_runBytes += request->bytesReceived();
         handlePage(request->page());
     }
@@ -552,11 +594,24 @@ void EntityJob::handlePage(const ChangePage &page)
     // one, so that the server and the network work while this thread writes. Should the
     // write fail, fail() cancels the request; it is only applied after this write.
     const bool prefetch = !offsetMode && hasMore && progressed;
-    if (prefetch) {
+    if (prefetch && m_prefetch && m_prefetchSince == after.cursor) {
+        // Asked for already, when this page announced its end.
+        m_request = std::exchange(m_prefetch, nullptr);
+        m_pageSentMs = m_prefetchSentMs;
+        m_pageLimit = m_prefetchLimit;
+        if (m_request->isFinished()) {
+            QMetaObject::invokeMethod(
+                this, [this, request = m_request.data()] { pageFinished(request); },
+                Qt::QueuedConnection);
+        }
+    } else if (prefetch) {
+        dropPrefetch();
         ChangesQuery query;
         query.mode = PagingMode::Cursor;
         query.since = after.cursor;
         sendPage(query);
+    } else {
+        dropPrefetch();
     }
     if (progressed || !changes.isEmpty()) {
         SyncError error;
@@ -679,6 +734,7 @@ void EntityJob::resetRetry()
 
 void EntityJob::cancelRequests()
 {
+    dropPrefetch();
     for (QPointer<SourceReply> *slot : { &m_request, &m_recount }) {
         if (SourceReply *request = slot->data()) {
             request->disconnect(this);

@@ -94,7 +94,12 @@ private:
         The request of \a slot that just finished, if it succeeded; nullptr otherwise, after
         its error was handled (retried as \a retryAs, or ignored without it).
     */
-    SourceReply *takeFinished(QPointer<SourceReply> &slot, std::optional<Step> retryAs);
+    SourceReply *takeFinished(QPointer<SourceReply> &slot, std::optional<Step> retryAs,
+                              SourceReply *finished = nullptr);
+    void connectPage(SourceReply *request);
+    void onPositionKnown(SourceReply *request, const QString &cursor);
+    void dropPrefetch();
+    void pageFinished(SourceReply *finished);
     void requestCount(Step step);
     void requestPage();
     void sendPage(const ChangesQuery &query);
@@ -104,7 +109,6 @@ private:
     void onEdgeFinished();
     void startPaging();
     void onRecountFinished();
-    void onPageFinished();
     void handlePage(const ChangePage &page);
     void enterPhase(SyncPhase phase, bool fromItsStart);
     void complete();
@@ -130,6 +134,10 @@ private:
 
     QPointer<SourceReply> m_request; // count or page in flight
     QPointer<SourceReply> m_recount; // a recount while pages keep flowing
+    QPointer<SourceReply> m_prefetch; // the next page, asked for when the last announced its end
+    QString m_prefetchSince;
+    qint64 m_prefetchSentMs = -1;
+    int m_prefetchLimit = 0;
     QTimer m_retryTimer;
     Step m_retryStep = Step::Page;
     int m_attempt = 0;

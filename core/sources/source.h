@@ -85,6 +85,14 @@ public:
 
 Q_SIGNALS:
     void finished();
+    /*!
+        A Changes reply: the position after the page (\a cursor, as ChangePage::cursor), known
+        before the page is read in full, when more changes follow. Emitted at most once,
+        before finished(), by sources that can; a receiver may ask for the next page then, so
+        that reading this one overlaps the wait for the next. Should finished() report an
+        error, that position means nothing.
+    */
+    void positionKnown(const QString &cursor);
 
 protected:
     SourceReply(Kind kind, QObject *parent);

@@ -13,6 +13,7 @@
 #include <QUuid>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace BatchSync::OData {
 
@@ -340,6 +341,10 @@ private:
 
     bool readRecords()
     {
+        if (m_members.empty()) {
+            for (auto it = m_slots.cbegin(); it != m_slots.cend(); ++it)
+                m_members.emplace_back(it.key().toUtf8(), &it.value());
+        }
         if (!m_scanner.enter())
             return syntax();
         bool more = false;
@@ -372,8 +377,9 @@ private:
                 JsonValue value;
                 if (!m_scanner.readValue(&value))
                     return syntax();
-                const QString memberName = name.decode();
-                if (m_shape == RecordShape::Delta) {
+                const Slot *slot = findSlot(name);
+                if (m_shape == RecordShape::Delta && (!slot || name.is("id", 2))) {
+                    const QString memberName = name.decode();
                     if (memberName == u"@removed" || memberName == u"@odata.removed") {
                         removed = true;
                     } else if ((memberName == u"@id" || memberName == u"@odata.id"
@@ -386,8 +392,7 @@ private:
                         removed = true;
                     }
                 }
-                const auto slot = m_slots.constFind(memberName);
-                if (slot != m_slots.cend() && slot->property) {
+                if (slot && slot->property) {
                     QVariant local;
                     QString text;
                     QString problem;
@@ -473,6 +478,22 @@ private:
     ResponsePage *m_page;
     QString *m_problem;
     QHash<QString, Slot> m_slots;
+    // The slots by their names' UTF-8 bytes: a record's members are matched without
+    // decoding each name into a QString.
+    std::vector<std::pair<QByteArray, const Slot *>> m_members;
+
+    const Slot *findSlot(const JsonString &name) const
+    {
+        if (name.escaped) {
+            const auto found = m_slots.constFind(name.decode());
+            return found == m_slots.cend() ? nullptr : &*found;
+        }
+        for (const auto &[bytes, slot] : m_members) {
+            if (name.is(bytes.constData(), bytes.size()))
+                return slot;
+        }
+        return nullptr;
+    }
 };
 
 } // namespace
@@ -482,6 +503,70 @@ bool parseResponse(const QByteArray &body, const EntitySet &set, const EntitySch
 {
     *page = ResponsePage();
     return Reader(body, set, schema, shape, page, problem).read();
+}
+
+bool peekResponse(const QByteArray &body, const EntitySet &set, const EntitySchema &schema,
+                  RecordShape shape, PagePeek *peek)
+{
+    *peek = PagePeek();
+    JsonScanner scanner(body);
+    char token = 0;
+    if (!scanner.beginDocument(&token) || token != '{')
+        return false;
+    bool more = false;
+    if (!scanner.firstMember(&more))
+        return false;
+    qsizetype lastBegin = -1;
+    qsizetype lastEnd = -1;
+    while (more) {
+        JsonString key;
+        if (!scanner.readKey(&key))
+            return false;
+        JsonValue value;
+        if (key.equals("value") && scanner.peek() == '[') {
+            bool element = false;
+            if (!scanner.enter() || !scanner.firstElement(&element))
+                return false;
+            while (element) {
+                const qsizetype begin = body.size() - scanner.remaining();
+                if (!scanner.readValue(&value))
+                    return false;
+                lastBegin = begin;
+                lastEnd = body.size() - scanner.remaining();
+                ++peek->received;
+                if (!scanner.nextElement(&element))
+                    return false;
+            }
+        } else {
+            if (!scanner.readValue(&value))
+                return false;
+            if (key.equals("@odata.count") || key.equals("@count")) {
+                bool ok = false;
+                peek->count = value.kind == JsonKind::Number
+                    ? value.number.rawText().toLongLong(&ok)
+                    : value.kind == JsonKind::String ? value.string.decode().toLongLong(&ok)
+                                                     : 0;
+                if (!ok)
+                    return false;
+            } else if ((key.equals("@odata.nextLink") || key.equals("@nextLink"))
+                       && value.kind == JsonKind::String) {
+                peek->nextLink = value.string.decode();
+            }
+        }
+        if (!scanner.nextMember(&more))
+            return false;
+    }
+    if (peek->received == 0)
+        return true;
+    const QByteArray last = QByteArrayLiteral("{\"value\":[")
+        + QByteArray::fromRawData(body.constData() + lastBegin, lastEnd - lastBegin) + "]}";
+    ResponsePage page;
+    QString problem;
+    if (!parseResponse(last, set, schema, shape, &page, &problem) || page.keys.size() != 1)
+        return false;
+    peek->lastKey = page.keys.first();
+    peek->lastTime = page.times.first();
+    return true;
 }
 
 QString localId(const EntitySet &set, const QStringList &key)

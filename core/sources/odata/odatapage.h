@@ -52,6 +52,24 @@ enum class RecordShape {
 bool parseResponse(const QByteArray &body, const EntitySet &set, const EntitySchema &schema,
                    RecordShape shape, ResponsePage *page, QString *problem);
 
+/*! What a quick look at a response sees: its records' number, the last one's position. */
+struct PagePeek
+{
+    qsizetype received = 0;
+    QStringList lastKey; //!< as in ResponsePage::keys
+    QString lastTime; //!< as in ResponsePage::times
+    qint64 count = -1;
+    QString nextLink;
+};
+
+/*!
+    Reads only what decides where the page ends: the records are counted and skipped, the
+    last one read as parseResponse() would. False when that much cannot be read; the full
+    reading then says why.
+*/
+bool peekResponse(const QByteArray &body, const EntitySet &set, const EntitySchema &schema,
+                  RecordShape shape, PagePeek *peek);
+
 /*!
     The local id of a record with key values \a key (as in ResponsePage::keys): a single key's
     value as text, a composite key as a compact JSON array in key order.

@@ -123,8 +123,56 @@ std::optional<RunCursor> RunCursor::parse(const QString &text, int keyCount)
     return cursor;
 }
 
+namespace {
+
+bool isDigit(QChar c)
+{
+    return c >= u'0' && c <= u'9';
+}
+
+int twoDigits(QStringView text, qsizetype at)
+{
+    return (text.at(at).unicode() - u'0') * 10 + (text.at(at + 1).unicode() - u'0');
+}
+
+/*!
+    The common case, a time already in UTC with seconds ("...:SS[.f]Z"), checked without
+    building a QDateTime: nullopt when \a text is not of that form (the full reading decides).
+*/
+std::optional<QString> canonicalUtc(QStringView text)
+{
+    const qsizetype size = text.size();
+    if (size < 20 || size > 33 || text.at(size - 1) != u'Z' || text.at(4) != u'-'
+        || text.at(7) != u'-' || text.at(10) != u'T' || text.at(13) != u':'
+        || text.at(16) != u':') {
+        return std::nullopt;
+    }
+    for (qsizetype i : { 0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18 }) {
+        if (!isDigit(text.at(i)))
+            return std::nullopt;
+    }
+    if (size > 20) {
+        if (text.at(19) != u'.' || size == 21)
+            return std::nullopt;
+        for (qsizetype i = 20; i < size - 1; ++i) {
+            if (!isDigit(text.at(i)))
+                return std::nullopt;
+        }
+    }
+    const int year = twoDigits(text, 0) * 100 + twoDigits(text, 2);
+    if (!QDate::isValid(year, twoDigits(text, 5), twoDigits(text, 8)) || twoDigits(text, 11) > 23
+        || twoDigits(text, 14) > 59 || twoDigits(text, 17) > 59) {
+        return std::nullopt;
+    }
+    return text.toString();
+}
+
+} // namespace
+
 std::optional<QString> canonicalTime(QStringView text)
 {
+    if (std::optional<QString> utc = canonicalUtc(text))
+        return utc;
     // YYYY-MM-DDTHH:MM[:SS[.f+]](Z|+HH:MM|-HH:MM), as OData's DateTimeOffset.
     if (text.size() < 17 || text.size() > 64 || text.at(4) != u'-' || text.at(7) != u'-'
         || (text.at(10) != u'T' && text.at(10) != u't') || text.at(13) != u':') {
@@ -178,9 +226,17 @@ std::optional<QString> canonicalTime(QStringView text)
 QString localTime(const QString &canonical)
 {
     // Truncated, not rounded: rounding could carry into the next second.
-    QString fraction = canonical.size() > 21 ? canonical.mid(20, canonical.size() - 21) : QString();
-    fraction = (fraction + QStringLiteral("000")).left(3);
-    return canonical.left(19) + u'.' + fraction + u'Z';
+    if (canonical.size() == 24)
+        return canonical; // milliseconds already
+    QString local(24, Qt::Uninitialized);
+    QChar *out = local.data();
+    std::copy_n(canonical.constData(), 19, out);
+    out[19] = u'.';
+    const qsizetype digits = canonical.size() > 21 ? canonical.size() - 21 : 0;
+    for (qsizetype i = 0; i < 3; ++i)
+        out[20 + i] = i < digits ? canonical.at(20 + i) : QChar(u'0');
+    out[23] = u'Z';
+    return local;
 }
 
 int compareTimes(const QString &a, const QString &b)

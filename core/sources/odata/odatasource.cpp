@@ -116,6 +116,19 @@ void ODataReply::handleBody(int)
         finish();
         return;
     }
+    if (kind() == Kind::Changes && !m_initialDelta && !m_cursor.isDelta()) {
+        announceEnd();
+        // Read in full from the event loop: a next page asked for on positionKnown() goes out
+        // first.
+        QMetaObject::invokeMethod(
+            this,
+            [this] {
+                if (!isFinished())
+                    readPage();
+            },
+            Qt::QueuedConnection);
+        return;
+    }
     readPage();
 }
 
@@ -346,47 +359,87 @@ void ODataReply::readPage()
         }
     }
 
+    const PageEnd end
+        = pageEnd(received, response.keys.isEmpty() ? QStringList() : response.keys.last(),
+                  response.times.isEmpty() ? QString() : response.times.last(), response.count,
+                  response.nextLink);
+    m_page.changes = std::move(response.changes);
+    m_page.hasMore = end.hasMore;
+    m_page.phase = end.phase;
+    m_page.phaseStart = end.phaseStart;
+    m_page.phaseEnd = end.phaseEnd;
+    if (end.phaseStart)
+        m_page.phaseTotal = response.count >= 0 ? response.count : received;
+    m_page.cursor = end.cursor;
+    if (m_announced && m_announced->cursor != end.cursor) {
+        fail(ErrorCategory::Protocol,
+             QStringLiteral("%1: the page's end read differently on a second look").arg(m_what),
+             200);
+        return;
+    }
+    qCDebug(lcOData) << m_what << received << "records; more:" << m_page.hasMore;
+    finish();
+}
+
+ODataReply::PageEnd ODataReply::pageEnd(qsizetype received, const QStringList &lastKey,
+                                        const QString &lastTime, qint64 count,
+                                        const QString &nextLink) const
+{
+    const bool changes = m_cursor.phase == RunCursor::Phase::Changes;
+    const bool reload = m_cursor.phase == RunCursor::Phase::Reload;
     // A page the service capped (a next link before $top) goes on with our own keyset query.
     const bool more = received > 0
-        && (!response.nextLink.isEmpty()
-            || (response.count >= 0 ? response.count > received : received >= m_limit));
-    m_page.changes = std::move(response.changes);
+        && (!nextLink.isEmpty() || (count >= 0 ? count > received : received >= m_limit));
+    PageEnd end;
     RunCursor next = m_cursor;
     next.complete = false;
     if (changes) {
-        m_page.phase = SyncPhase::Changes;
+        end.phase = SyncPhase::Changes;
         const bool firstRun = m_cursor.fromStart && !m_cursor.complete;
         next.fromStart = firstRun;
         if (received > 0)
-            next.position = KeysetPosition { response.times.last(), response.keys.last() };
-        m_page.hasMore = true;
+            next.position = KeysetPosition { lastTime, lastKey };
+        end.hasMore = true;
         if (!more && firstRun) {
             // Nothing was local before this run: there are no deletions to look for.
             next.complete = true;
-            m_page.hasMore = false;
+            end.hasMore = false;
         } else if (!more) {
             next.phase = RunCursor::Phase::Deletions;
             next.key.clear();
         }
     } else {
-        m_page.phase = reload ? SyncPhase::Reload : SyncPhase::Deletions;
-        m_page.phaseStart = m_cursor.key.isEmpty();
-        if (m_page.phaseStart)
-            m_page.phaseTotal = response.count >= 0 ? response.count : received;
+        end.phase = reload ? SyncPhase::Reload : SyncPhase::Deletions;
+        end.phaseStart = m_cursor.key.isEmpty();
         if (received > 0)
-            next.key = response.keys.last();
-        m_page.hasMore = more;
+            next.key = lastKey;
+        end.hasMore = more;
         if (!more) {
-            m_page.phaseEnd = true;
+            end.phaseEnd = true;
             next.phase = reload ? RunCursor::Phase::Reload : RunCursor::Phase::Changes;
             next.key.clear();
             next.fromStart = false;
             next.complete = true;
         }
     }
-    m_page.cursor = next.toString();
-    qCDebug(lcOData) << m_what << received << "records; more:" << m_page.hasMore;
-    finish();
+    end.cursor = next.toString();
+    return end;
+}
+
+void ODataReply::announceEnd()
+{
+    // The page's end from a quick look (its last record, its count and next link), so that
+    // the engine can ask for the next page while this one is read in full.
+    const EntitySet &set = *m_source->set(m_schema.name);
+    const bool keys = m_cursor.phase == RunCursor::Phase::Deletions;
+    PagePeek peek;
+    if (!peekResponse(m_body, set, m_schema, keys ? RecordShape::Keys : RecordShape::Records,
+                      &peek)) {
+        return; // the full reading says what is wrong
+    }
+    m_announced = pageEnd(peek.received, peek.lastKey, peek.lastTime, peek.count, peek.nextLink);
+    if (m_announced->hasMore)
+        Q_EMIT positionKnown(m_announced->cursor);
 }
 
 // ODataSource

@@ -46,6 +46,18 @@ private:
     QString authMessage(int status, const QString &serverText) const override;
     bool interceptStatus(int status) override;
     void proceed();
+    /*! Where a page ends: the engine's cursor after it, and what kind of page it is. */
+    struct PageEnd
+    {
+        QString cursor;
+        bool hasMore = false;
+        SyncPhase phase = SyncPhase::Changes;
+        bool phaseStart = false;
+        bool phaseEnd = false;
+    };
+    PageEnd pageEnd(qsizetype received, const QStringList &lastKey, const QString &lastTime,
+                    qint64 count, const QString &nextLink) const;
+    void announceEnd();
     void readPage();
     void readDeltaPage();
     void startDeltaLoad();
@@ -59,6 +71,7 @@ private:
     int m_limit = 0;
     bool m_probed = false; // asked whether the service tracks the set's changes
     bool m_initialDelta = false; // the page is the first of a delta-tracked set's initial read
+    std::optional<PageEnd> m_announced; // the end positionKnown() announced
 };
 
 /*!
