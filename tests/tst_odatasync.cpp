@@ -361,6 +361,10 @@ private Q_SLOTS:
                                           << "does not apply $orderby";
         QTest::newRow("a next link to another host") << "nextlink"
                                                      << "another host";
+        // Its last record is sound: the page announced its end, and its next page was asked for,
+        // before the whole page was read.
+        QTest::newRow("a record without its change time, mid-page") << "record"
+                                                                    << "lacks its change time";
     }
 
     void misbehavingServicesAreRefusedAndChangeNothing()
@@ -380,6 +384,8 @@ private Q_SLOTS:
             service.ignoreFilter = true;
         else if (misbehaviour == u"orderby")
             service.ignoreOrderBy = true;
+        else if (misbehaviour == u"record")
+            service.withoutChangeTime = 12;
         else
             service.nextLinkHost = QStringLiteral("evil.example:80");
         const QHash<QString, SyncError> failures = syncAll(settings(service, db));

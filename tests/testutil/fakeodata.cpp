@@ -221,6 +221,12 @@ bool FakeODataService::start()
                 ++matching;
                 if (rows.size() >= top)
                     continue;
+                if (book.id == withoutChangeTime && !keysOnly) {
+                    rows.append(QStringLiteral("{\"ID\":%1,\"title\":%2}")
+                                    .arg(book.id)
+                                    .arg(json(book.title)));
+                    continue;
+                }
                 rows.append(keysOnly ? QStringLiteral("{\"ID\":%1}").arg(book.id)
                                      : QStringLiteral("{\"ID\":%1,\"modifiedAt\":%2,\"title\":%3,"
                                                       "\"big\":%4}")

@@ -63,7 +63,9 @@ public:
     bool deletedEntityForm = false; //!< removals as OData 4.0's $deletedEntity, not @removed
     int expiredBefore = 0; //!< delta tokens older than this are answered with 410 Gone
     int version = 0; //!< raised by every putBook() and removeBook()
-    bool failKeyScanPages = false; //!< answers 500 to key scan pages after the first
+    bool failKeyScanPages = false;
+    int withoutChangeTime = 0; //!< this book's rows lack modifiedAt (a record the source refuses)
+                               //!< //!< answers 500 to key scan pages after the first
     QByteArray metadataBody; //!< non-empty: served as $metadata instead of the real one
     int requests = 0;
     QList<QUrl> urls; //!< every request's URL
