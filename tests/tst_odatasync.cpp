@@ -351,6 +351,43 @@ private Q_SLOTS:
         }
     }
 
+    void bearerTokensAndRefusals_data()
+    {
+        QTest::addColumn<QString>("token");
+        QTest::addColumn<bool>("forbidden");
+        QTest::addColumn<QString>("expected"); // empty: the sync completes
+        QTest::newRow("the right token") << "s3cr3t-token" << false << "";
+        QTest::newRow("a wrong token")
+            << "guessed" << false << "the service refused the token (401): Bad token (401)";
+        QTest::newRow("no access to the data")
+            << "s3cr3t-token" << true << "the service denies access (403): Not your data (403)";
+    }
+
+    void bearerTokensAndRefusals()
+    {
+        QFETCH(QString, token);
+        QFETCH(bool, forbidden);
+        QFETCH(QString, expected);
+        FakeODataService service;
+        fill(service, 40);
+        service.token = QStringLiteral("s3cr3t-token");
+        service.forbidden = forbidden;
+        QVERIFY(service.start());
+        SyncSettings s = settings(service, newDatabase());
+        s.token = token;
+        const QHash<QString, SyncError> failures = syncAll(s);
+        if (expected.isEmpty()) {
+            QVERIFY2(failures.isEmpty(), qPrintable(describe(failures)));
+            QCOMPARE(differences(s.databasePath, booksSchema, expectedBooks(service)), QString());
+            return;
+        }
+        QVERIFY(!failures.isEmpty());
+        for (const SyncError &error : failures) {
+            QCOMPARE(error.category, ErrorCategory::Auth);
+            QCOMPARE(error.message, expected);
+        }
+    }
+
     void misbehavingServicesAreRefusedAndChangeNothing_data()
     {
         QTest::addColumn<QString>("misbehaviour");

@@ -98,6 +98,16 @@ bool FakeODataService::start()
                     QHttpServerResponse::StatusCode::Unauthorized);
             }
         }
+        if (!token.isEmpty() && request.value("Authorization") != "Bearer " + token.toUtf8()) {
+            return respond(
+                QStringLiteral("{\"error\":{\"code\":\"401\",\"message\":\"Bad token\"}}"),
+                QHttpServerResponse::StatusCode::Unauthorized);
+        }
+        if (forbidden && set != u"$metadata") {
+            return respond(QStringLiteral("{\"error\":{\"code\":\"403\",\"message\":{\"lang\":"
+                                          "\"en\",\"value\":\"Not your data\"}}}"),
+                           QHttpServerResponse::StatusCode::Forbidden);
+        }
         if (set == u"$metadata") {
             return QHttpServerResponse(
                 "application/xml", metadataBody.isEmpty() ? QByteArray(metadata) : metadataBody);

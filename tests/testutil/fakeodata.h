@@ -52,6 +52,8 @@ public:
     int pageCap = 0; //!< > 0: at most this many records per response, with a next link
     QString user; //!< non-empty: Basic authentication required
     QString password;
+    QString token; //!< non-empty: "Authorization: Bearer <token>" required
+    bool forbidden = false; //!< every data request is answered with 403
     bool ignoreFilter = false;
     bool ignoreOrderBy = false;
     QString nextLinkHost; //!< non-empty: next links point to this host

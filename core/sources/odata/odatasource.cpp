@@ -55,9 +55,10 @@ QString ODataReply::authMessage(int status, const QString &serverText) const
 {
     const SyncSettings &settings = m_source->m_settings;
     if (status == 403) {
-        return (settings.user.isEmpty() ? QStringLiteral("the service denies access (403): %1")
-                                        : QStringLiteral("the service denies %2 access (403): %1")
-                                              .arg(serverText, Identifier::quoted(settings.user)));
+        if (settings.user.isEmpty())
+            return QStringLiteral("the service denies access (403): %1").arg(serverText);
+        return QStringLiteral("the service denies %1 access (403): %2")
+            .arg(Identifier::quoted(settings.user), serverText);
     }
     if (!settings.user.isEmpty()) {
         return QStringLiteral("the service refused the user %1 or the password (401): %2")
