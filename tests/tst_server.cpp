@@ -8,9 +8,9 @@
 #include "server/backend/pginstall.h"
 #include "server/backend/pgserverstore.h"
 #include "server/backend/serverstore.h"
-#include "sources/protocol/protocolparser.h"
 #include "server/demodata.h"
 #include "server/syncserver.h"
+#include "sources/protocol/protocolparser.h"
 #include "testutil/pgtest.h"
 #include "testutil/testserver.h"
 
@@ -1695,15 +1695,24 @@ private Q_SLOTS:
         BackendServer server;
         QVERIFY(server.start());
         server.addCustomers(3);
-        for (const QByteArray &verb :
-             { QByteArrayLiteral("POST"), QByteArrayLiteral("PUT"), QByteArrayLiteral("DELETE") }) {
-            const Reply reply
-                = get(endpoint(server.baseUrl(), QStringLiteral("/entities/customers/changes")),
-                      QByteArray(), verb);
+        // POST .../changes is a push (protocol v1.1, tst_push); POST elsewhere is not served.
+        const std::pair<QByteArray, QString> requests[] = {
+            { QByteArrayLiteral("POST"), QStringLiteral("/entities/customers/count") },
+            { QByteArrayLiteral("POST"), QStringLiteral("/entities") },
+            { QByteArrayLiteral("PUT"), QStringLiteral("/entities/customers/changes") },
+            { QByteArrayLiteral("DELETE"), QStringLiteral("/entities/customers/changes") },
+        };
+        for (const auto &[verb, path] : requests) {
+            const Reply reply = get(endpoint(server.baseUrl(), path), QByteArray(), verb);
             QCOMPARE(reply.status, 405);
             QCOMPARE(reply.contentType, QByteArray("application/json"));
             QVERIFY(!errorOf(reply).isEmpty());
         }
+        // A push without a body is not JSON.
+        const Reply push
+            = get(endpoint(server.baseUrl(), QStringLiteral("/entities/customers/changes")),
+                  QByteArray(), QByteArrayLiteral("POST"));
+        QCOMPARE(push.status, 400);
         QCOMPARE(server.store()->liveCount(QStringLiteral("customers")), 3);
     }
 

@@ -95,6 +95,10 @@ QList<App::OptionSpec> options()
           QStringLiteral("T"),
           QStringLiteral("Require \"Authorization: Bearer T\" on every request (default: "
                          "$BATCHSYNC_TOKEN, else none).") },
+        { { QStringLiteral("read-only") },
+          QString(),
+          QStringLiteral("Refuse pushes (POST .../changes answers 403) and list every entity "
+                         "as not writable.") },
         { { QStringLiteral("page-delay-ms") },
           QStringLiteral("MS"),
           QStringLiteral("Demo pacing: hold every page of changes this long before sending it, "
@@ -118,7 +122,7 @@ int main(int argc, char *argv[])
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
-        "The BatchSync reference server: protocol v1 over HTTP, from SQLite or PostgreSQL.\n"
+        "The BatchSync reference server: protocol v1.1 over HTTP, from SQLite or PostgreSQL.\n"
         "\n"
         "Logging: QT_LOGGING_RULES selects the categories batchsync.protocol,\n"
         "batchsync.store, batchsync.engine and batchsync.server, e.g.\n"
@@ -216,6 +220,7 @@ int main(int argc, char *argv[])
         }
     }
     server.setToken(token);
+    server.setReadOnly(parser.isSet(QStringLiteral("read-only")));
     if (parser.isSet(QStringLiteral("page-delay-ms"))) {
         const std::optional<int> delay
             = App::parseInteger(parser.value(QStringLiteral("page-delay-ms")), 0, 60000);

@@ -258,7 +258,7 @@ QList<QByteArray> fieldKeys(const EntitySchema &schema)
     return keys;
 }
 
-QByteArray entities(const QList<EntitySchema> &schemas)
+QByteArray entities(const QList<EntitySchema> &schemas, bool writable)
 {
     QJsonArray entities;
     for (const EntitySchema &schema : schemas) {
@@ -268,9 +268,11 @@ QByteArray entities(const QList<EntitySchema> &schemas)
                                         { QStringLiteral("type"), fieldTypeName(field.type) } });
         }
         entities.append(QJsonObject { { QStringLiteral("name"), schema.name },
-                                      { QStringLiteral("fields"), fields } });
+                                      { QStringLiteral("fields"), fields },
+                                      { QStringLiteral("writable"), writable } });
     }
-    const QJsonObject body { { QStringLiteral("entities"), entities } };
+    const QJsonObject body { { QStringLiteral("protocol"), QStringLiteral("1.1") },
+                             { QStringLiteral("entities"), entities } };
     return QJsonDocument(body).toJson(QJsonDocument::Compact);
 }
 

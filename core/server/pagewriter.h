@@ -128,6 +128,8 @@ struct Page
       checks afterwards),
     - void keepPosition(): the row is in the page, its position is the cursor so far,
     - void writeId(JsonWriter &), void writeChangedAt(JsonWriter &), bool isDeleted(),
+    - void writeVersion(JsonWriter &): the record's version after this change, as a JSON
+      string (protocol v1.1),
     - void writeField(JsonWriter &, int index): a field's value, in schema order,
     - void writeCursor(JsonWriter &): the cursor as a JSON string (cursor mode only): the last
       kept position, or the request's when the page is empty.
@@ -155,6 +157,8 @@ Page write(Rows &rows, const QList<QByteArray> &fieldKeys, PagingMode mode, int 
         rows.writeId(json);
         json.literal(",\"changedAt\":");
         rows.writeChangedAt(json);
+        json.literal(",\"version\":");
+        rows.writeVersion(json);
         if (rows.isDeleted()) {
             json.literal(",\"deleted\":true}");
             continue;
@@ -180,8 +184,11 @@ Page write(Rows &rows, const QList<QByteArray> &fieldKeys, PagingMode mode, int 
     return { json.take(), count };
 }
 
-/*! The body of GET /entities: every entity with its fields' names and types. */
-QByteArray entities(const QList<EntitySchema> &schemas);
+/*!
+    The body of GET /entities: the protocol version, then every entity with its fields' names
+    and types and whether the caller may push to it (\a writable).
+*/
+QByteArray entities(const QList<EntitySchema> &schemas, bool writable);
 
 /*! The body of GET .../count. */
 QByteArray count(qint64 changes);

@@ -31,6 +31,10 @@ SyncServer::SyncServer(QObject *parent)
     , m_http(std::make_unique<QHttpServer>())
 {
     m_screen->http = m_http.get();
+    Router *router = m_router.get();
+    m_screen->refuseLargePush = [router](const QString &entity, QByteArrayView authorization) {
+        return router->refuseLargePush(entity, authorization);
+    };
     m_router->install(m_http.get());
 }
 

@@ -25,7 +25,8 @@ struct ServerScreen;
     backend handed over with setBackend().
 
     Answers GET /api/v1/entities, /entities/{name}/count and /entities/{name}/changes in both
-    paging modes (Router); every error is 4xx/5xx with {"error": "..."}, the status following
+    paging modes, and POST /entities/{name}/changes (a push, protocol v1.1) unless read-only
+    (Router); every error is 4xx/5xx with {"error": "..."}, the status following
     the type of the backend's ServerError. With a token set, every
     request must carry "Authorization: Bearer <token>" (compared in constant time) or gets
     401. limit outside 1..10000 is a 400, an unknown entity a 404.
@@ -53,13 +54,16 @@ public:
         - At most maxConnections connections at once; the next ones get 503 with
           "Retry-After: 1".
         - A request is a head only: request line and header fields. A Content-Length other
-          than 0, or any Transfer-Encoding, is a 413 (protocol v1 has no request body).
+          than 0, or any Transfer-Encoding, is a 413 (protocol v1 has no request body),
+          except for POST /api/v1/entities/{name}/changes (a push): its body may have up to
+          16 MiB (16,777,216 bytes) given by Content-Length; larger is a 413, unless the
+          request would get 401, 403 or 404 anyway; a Transfer-Encoding is a 411.
         - The request line is at most maxRequestLineBytes (else 414), the whole head at most
           maxHeadBytes and maxHeaderFields fields, each field line at most
           maxRequestLineBytes (else 431).
-        - Only GET (else 405), HTTP/1.0 or 1.1 (else 505), no protocol upgrade (400).
-          A malformed request line or header, a control character, a request target that
-          is not an absolute path of printable ASCII, or bad percent-encoding is a 400.
+        - Only GET, and POST for a push (else 405), HTTP/1.0 or 1.1 (else 505), no protocol upgrade
+       (400). A malformed request line or header, a control character, a request target that is not
+       an absolute path of printable ASCII, or bad percent-encoding is a 400.
         - A request head must arrive whole within requestTimeoutMs of its first byte (else
           408, which ends slow "slowloris" senders); a connection with no traffic either way
           for idleTimeoutMs is closed (a stalled reader included).
@@ -108,6 +112,13 @@ public:
     /*! Requires this bearer token from now on; empty: no authentication. */
     void setToken(const QString &token);
 
+    /*!
+        A read-only server answers every push with 403 and lists its entities as not
+        writable. Off by default.
+    */
+    void setReadOnly(bool readOnly) { m_readOnly = readOnly; }
+    bool isReadOnly() const { return m_readOnly; }
+
     /*! Starts listening; returns the bound port, or 0 on failure. Port 0 picks a free one. */
     quint16 listen(const QHostAddress &address = QHostAddress::LocalHost, quint16 port = 0);
     quint16 port() const { return m_port; }
@@ -152,6 +163,7 @@ private:
     QHostAddress m_address;
     quint16 m_port = 0;
     int m_pageDelayMs = 0;
+    bool m_readOnly = false;
 };
 
 } // namespace BatchSync

@@ -65,6 +65,8 @@ public:
     void writeId(JsonWriter &json) { json.string(m_query->value(2).toString()); }
     void writeChangedAt(JsonWriter &json) { json.string(m_query->value(3).toString()); }
     bool isDeleted() { return m_query->value(4).toBool(); }
+    // The version of a record is the sequence number of its last change.
+    void writeVersion(JsonWriter &json) { json.string(m_query->value(1).toString()); }
     void writeField(JsonWriter &json, int index);
     void writeCursor(JsonWriter &json) { json.string(m_lastCursor); }
 

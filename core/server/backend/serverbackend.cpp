@@ -35,6 +35,16 @@ void ServerBackend::closeConnection()
     m_open = false;
 }
 
+std::optional<QByteArray> ServerBackend::push(const QString &entity, const PushRequest &,
+                                              QString *error)
+{
+    if (!findEntity(entity, error))
+        return std::nullopt;
+    fail(ServerError::Type::NotImplemented,
+         QStringLiteral("this server's database does not take pushes yet"), error);
+    return std::nullopt;
+}
+
 bool ServerBackend::fail(ServerError::Type type, const QString &message, QString *error) const
 {
     m_lastError = { type, message };

@@ -28,9 +28,11 @@ QT_END_NAMESPACE
 
 namespace BatchSync {
 
+struct PushRequest;
+
 /*!
-    Why a backend call failed. The type decides how the HTTP layer answers (400, 404, 409, 503
-    or 500); the message is for people, and no code compares it.
+    Why a backend call failed. The type decides how the HTTP layer answers (400, 404, 409, 501,
+    503 or 500); the message is for people, and no code compares it.
 */
 struct ServerError
 {
@@ -40,6 +42,7 @@ struct ServerError
         NotFound, //!< no entity of that name
         Conflict, //!< clashes with what is stored: an entity or field name, a field's type
         Unavailable, //!< no database to serve from: not open, unreachable, no driver
+        NotImplemented, //!< this backend cannot do it (pushes to PostgreSQL)
         Internal, //!< the database failed
     };
 
@@ -114,6 +117,17 @@ public:
     std::optional<QByteArray> changesJson(const QString &entity, PagingMode mode,
                                           const QString &since, qint64 offset, int limit,
                                           int *records, QString *error) const;
+
+    /*!
+        Applies the changes of a push (POST .../changes, protocol v1.1) in request order, in
+        one transaction, and returns the answer's body: one result per change (see push.h and
+        docs/protocol.md). Each (client, changeId) result is remembered for at least
+        Push::RememberSeconds; a change whose changeId was seen gets the remembered result and
+        is not applied. A failure of the database stores nothing (Internal); an unknown entity
+        is NotFound. This base answers NotImplemented: a backend that takes pushes overrides it.
+    */
+    virtual std::optional<QByteArray> push(const QString &entity, const PushRequest &request,
+                                           QString *error);
 
     /*! Every live record of \a entity: id → values in schema order, typed as Change::values. */
     QHash<QString, QVariantList> liveRecords(const QString &entity) const;

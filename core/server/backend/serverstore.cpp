@@ -3,6 +3,7 @@
 #include "common/identifier.h"
 #include "common/logging.h"
 #include "common/timestamp.h"
+#include "server/backend/serverstore_p.h"
 #include "server/backend/sqlitepage.h"
 #include "server/backend/values.h"
 #include "server/pagewriter.h"
@@ -19,8 +20,6 @@ namespace BatchSync {
 
 namespace {
 
-using SqlitePage::Statement;
-
 constexpr auto CatalogueTable = "_bs_entities";
 
 QString sqlType(FieldType type)
@@ -30,13 +29,6 @@ QString sqlType(FieldType type)
     return type == FieldType::Real ? QStringLiteral("REAL") : QStringLiteral("TEXT");
 }
 
-// Field columns carry a prefix so that a field may be called "seq", "deleted" or
-// "changed_at" without clashing with the bookkeeping columns.
-QString columnName(const QString &field)
-{
-    return Identifier::quoted(QLatin1String("f_") + field);
-}
-
 // A cursor is the sequence number of the last change a client has; empty is the start.
 std::optional<qint64> parseCursor(QStringView text)
 {
@@ -44,81 +36,6 @@ std::optional<qint64> parseCursor(QStringView text)
 }
 
 } // namespace
-
-struct ServerStore::Entity final : ServedEntity
-{
-    int position = 0;
-    QStringList columns; // quoted field columns, in schema order
-    qint64 lastSeq = 0;
-    QString lastChangedAt;
-
-    // Prepared on first use and kept: a page must not pay for parsing SQL. All of them are
-    // finalized when the schema changes and before the connection closes.
-    std::unique_ptr<QSqlQuery> upsertQuery;
-    std::unique_ptr<QSqlQuery> removeQuery;
-    Statement cursorPageStatement;
-    Statement offsetPageStatement;
-    Statement cursorCountStatement;
-    Statement offsetCountStatement;
-    bool utf8Text = true; // the database's text encoding, checked before the first page
-    bool encodingChecked = false;
-    qsizetype pageBytesPerRecord = 0; // of the last page, to size the next one's buffer
-
-    void setSchema(const EntitySchema &newSchema)
-    {
-        schema = newSchema;
-        table = Identifier::quoted(schema.name);
-        columns.clear();
-        for (const FieldSpec &field : std::as_const(schema.fields))
-            columns.append(columnName(field.name));
-        fieldKeys = PageWriter::fieldKeys(schema);
-        resetQueries();
-    }
-
-    void resetQueries()
-    {
-        upsertQuery.reset();
-        removeQuery.reset();
-        cursorPageStatement.reset();
-        offsetPageStatement.reset();
-        cursorCountStatement.reset();
-        offsetCountStatement.reset();
-        encodingChecked = false;
-    }
-
-    QString selectColumns() const
-    {
-        QString sql = QStringLiteral("SELECT seq, id, changed_at, deleted");
-        for (const QString &column : columns)
-            sql += QLatin1String(", ") + column;
-        return sql + QLatin1String(" FROM ") + table;
-    }
-
-    QString upsertSql() const
-    {
-        QString names = QStringLiteral("seq, id, changed_at, deleted");
-        QString values = QStringLiteral(":s, :i, :c, 0");
-        QString updates
-            = QStringLiteral("seq = excluded.seq, changed_at = excluded.changed_at, deleted = 0");
-        for (qsizetype i = 0; i < columns.size(); ++i) {
-            const QString &column = columns.at(i);
-            names += QLatin1String(", ") + column;
-            values += QLatin1String(", :f") + QString::number(i);
-            updates += QLatin1String(", ") + column + QLatin1String(" = excluded.") + column;
-        }
-        return QStringLiteral("INSERT INTO %1(%2) VALUES(%3) ON CONFLICT(id) DO UPDATE SET %4")
-            .arg(table, names, values, updates);
-    }
-
-    QString removeSql() const
-    {
-        QString sql
-            = QStringLiteral("UPDATE %1 SET seq = ?, changed_at = ?, deleted = 1").arg(table);
-        for (const QString &column : columns)
-            sql += QLatin1String(", ") + column + QLatin1String(" = NULL");
-        return sql + QLatin1String(" WHERE id = ? AND deleted = 0");
-    }
-};
 
 ServerStore::ServerStore(const QString &databasePath, const QString &connectionName)
     : ServerBackend(connectionName)
@@ -150,6 +67,11 @@ bool ServerStore::open(QString *error)
                 "PRAGMA cache_size = -32768",
                 "CREATE TABLE IF NOT EXISTS _bs_entities(position INTEGER NOT NULL, "
                 "name TEXT PRIMARY KEY, fields TEXT NOT NULL)",
+                // The remembered result of each pushed change, by its client and changeId.
+                "CREATE TABLE IF NOT EXISTS _bs_pushes(client TEXT NOT NULL, "
+                "change_id TEXT NOT NULL, result TEXT NOT NULL, at INTEGER NOT NULL, "
+                "PRIMARY KEY(client, change_id)) WITHOUT ROWID",
+                "CREATE INDEX IF NOT EXISTS _bs_pushes_at ON _bs_pushes(at)",
             };
             for (const char *sql : setup) {
                 if (!exec(QLatin1String(sql), &problem))
@@ -304,7 +226,8 @@ bool ServerStore::addChecked(const EntitySchema &schema, QString *error)
         for (const FieldSpec &field : std::as_const(added)) {
             QString problem;
             if (!exec(QStringLiteral("ALTER TABLE %1 ADD COLUMN %2 %3")
-                          .arg(candidate->table, columnName(field.name), sqlType(field.type)),
+                          .arg(candidate->table, ServerStoreDetail::columnName(field.name),
+                               sqlType(field.type)),
                       &problem)) {
                 fail(ServerError::Type::Internal,
                      QStringLiteral("cannot add field %1 to entity %2: %3")

@@ -66,6 +66,13 @@ public:
     /*! Marks records deleted (a tombstone with a new sequence number and changedAt). */
     bool remove(const QString &entity, const QStringList &ids, QString *error) override;
 
+    /*!
+        Applies a push (see ServerBackend::push). A record's version is the sequence number of
+        its last change, as text. Results are remembered in the table _bs_pushes.
+    */
+    std::optional<QByteArray> push(const QString &entity, const PushRequest &request,
+                                   QString *error) override;
+
     // The cursor is the sequence number of the last change returned: a non-negative integer.
 
 private:
@@ -87,6 +94,7 @@ private:
     bool createTable(const Entity &entity, QString *error);
     QString nextChangedAt(Entity *entity);
     bool restoreAndFail(Entity *entity, qint64 seq, const QString &changedAt, QString *error);
+    class PushRun; // sqlitepush.cpp
 
     QString m_path;
     qint64 m_lastClockMs = -1; // Timestamp::now() costs a QDateTime format; cache it per ms

@@ -195,6 +195,13 @@ public:
     void writeId(JsonWriter &json) { writeTextCell(json, cell(m_statement, 1), m_utf8); }
     void writeChangedAt(JsonWriter &json) { writeTextCell(json, cell(m_statement, 2), m_utf8); }
     bool isDeleted() { return integerCell(cell(m_statement, 3)) != 0; }
+    // The version of a record is the sequence number of its last change.
+    void writeVersion(JsonWriter &json)
+    {
+        json.raw('"');
+        json.integer(integerCell(cell(m_statement, 0)));
+        json.raw('"');
+    }
     void writeField(JsonWriter &json, int index)
     {
         SqlitePage::writeField(json, cell(m_statement, 4 + index), m_fields.at(index).type, m_utf8);

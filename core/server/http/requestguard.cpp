@@ -2,9 +2,11 @@
 
 #include "common/logging.h"
 #include "server/pagewriter.h"
+#include "server/push.h"
 
 #include <QTcpSocket>
 #include <QTimer>
+#include <QUrl>
 #include <algorithm>
 #include <cstring>
 
@@ -48,8 +50,16 @@ QByteArray reasonPhrase(int status)
         return QByteArrayLiteral("Bad Request");
     case 405:
         return QByteArrayLiteral("Method Not Allowed");
+    case 401:
+        return QByteArrayLiteral("Unauthorized");
+    case 403:
+        return QByteArrayLiteral("Forbidden");
+    case 404:
+        return QByteArrayLiteral("Not Found");
     case 408:
         return QByteArrayLiteral("Request Timeout");
+    case 411:
+        return QByteArrayLiteral("Length Required");
     case 413:
         return QByteArrayLiteral("Content Too Large");
     case 414:
@@ -86,15 +96,39 @@ struct Refusal
     QByteArray extraHeaders;
     bool headOnly = false; // a HEAD request: no body in the answer
     bool close = false; // accepted, and the client asked to close after the answer
+    qint64 bodyBytes = 0; // accepted: the Content-Length of a push
+    QByteArray authorization; // the Authorization header's value, as given
 };
 
 Refusal makeRefusal(int status, const QString &message)
 {
-    return { status, message, QByteArray(), false };
+    Refusal refusal;
+    refusal.status = status;
+    refusal.message = message;
+    return refusal;
 }
 
-// The request line without its line end: METHOD SP /target SP HTTP/1.x, strictly.
-Refusal checkRequestLine(QByteArrayView line)
+// The entity a request target pushes to (POST /api/v1/entities/{name}/changes), or a null
+// string when it is no push's target.
+QString pushEntity(QByteArrayView target)
+{
+    const qsizetype query = target.indexOf('?');
+    const QByteArrayView path = query < 0 ? target : target.first(query);
+    const QByteArrayView prefix("/api/v1/entities/");
+    const QByteArrayView suffix("/changes");
+    if (!path.startsWith(prefix) || !path.endsWith(suffix)
+        || path.size() <= prefix.size() + suffix.size())
+        return QString();
+    const QByteArrayView name
+        = path.sliced(prefix.size(), path.size() - prefix.size() - suffix.size());
+    if (name.contains('/'))
+        return QString();
+    return QUrl::fromPercentEncoding(name.toByteArray());
+}
+
+// The request line without its line end: METHOD SP /target SP HTTP/1.x, strictly. \a push
+// receives the entity of a push (POST to an entity's changes), else a null string.
+Refusal checkRequestLine(QByteArrayView line, QString *push)
 {
     const qsizetype firstSpace = line.indexOf(' ');
     const qsizetype lastSpace = line.lastIndexOf(' ');
@@ -125,7 +159,8 @@ Refusal checkRequestLine(QByteArrayView line)
             return makeRefusal(505, QStringLiteral("only HTTP/1.0 and HTTP/1.1 are served"));
         return makeRefusal(400, QStringLiteral("malformed HTTP version"));
     }
-    if (method != "GET") {
+    *push = method == "POST" ? pushEntity(target) : QString();
+    if (method != "GET" && push->isNull()) {
         Refusal refusal = makeRefusal(405, QStringLiteral("protocol v1 only answers GET"));
         refusal.extraHeaders = QByteArrayLiteral("Allow: GET\r\n");
         refusal.headOnly = method == "HEAD";
@@ -135,9 +170,27 @@ Refusal checkRequestLine(QByteArrayView line)
 }
 
 // The header fields, each line ending in LF or CRLF, the block ending in an empty line.
-Refusal checkHeaderFields(QByteArrayView block, bool http10, const SyncServer::Limits &limits)
+// A push's Content-Length: its value, or -1 for more than Push::MaxBodyBytes.
+qint64 pushBodyBytes(QByteArrayView digits)
+{
+    while (digits.size() > 1 && digits.front() == '0')
+        digits = digits.sliced(1);
+    if (digits.size() > 12)
+        return -1;
+    const qint64 bytes = digits.toByteArray().toLongLong();
+    return bytes > Push::MaxBodyBytes ? -1 : bytes;
+}
+
+// The header fields of a request (of a push when \a push), each line ending in LF or CRLF,
+// the block ending in an empty line.
+Refusal checkHeaderFields(QByteArrayView block, bool http10, bool push,
+                          const SyncServer::Limits &limits)
 {
     int fields = 0;
+    qint64 bodyBytes = 0;
+    bool tooLarge = false;
+    QByteArray authorization;
+    bool hasAuthorization = false;
     bool contentLength = false;
     bool close = http10; // HTTP/1.0 closes unless asked to keep the connection alive
     qsizetype start = 0;
@@ -179,10 +232,19 @@ Refusal checkHeaderFields(QByteArrayView block, bool http10, const SyncServer::L
                 return makeRefusal(400, QStringLiteral("malformed Content-Length"));
             }
             contentLength = true;
-            if (!std::all_of(value.begin(), value.end(), [](char c) { return c == '0'; }))
+            if (push) {
+                bodyBytes = pushBodyBytes(value);
+                tooLarge = bodyBytes < 0; // refused once the head is read: 401 comes first
+            } else if (!std::all_of(value.begin(), value.end(), [](char c) { return c == '0'; })) {
                 return makeRefusal(413, QStringLiteral("protocol v1 requests carry no body"));
+            }
         } else if (is("transfer-encoding")) {
+            if (push)
+                return makeRefusal(411, QStringLiteral("send a push's body with a Content-Length"));
             return makeRefusal(413, QStringLiteral("protocol v1 requests carry no body"));
+        } else if (is("authorization") && !hasAuthorization) {
+            hasAuthorization = true; // the first one counts, as for the router
+            authorization = value.toByteArray();
         } else if (is("upgrade")
                    || (is("connection")
                        && QByteArray(value.data(), value.size()).toLower().contains("upgrade"))) {
@@ -196,7 +258,13 @@ Refusal checkHeaderFields(QByteArrayView block, bool http10, const SyncServer::L
         }
     }
     Refusal accepted;
+    if (tooLarge) {
+        accepted = makeRefusal(
+            413, QStringLiteral("the body is larger than %1 bytes").arg(Push::MaxBodyBytes));
+    }
     accepted.close = close;
+    accepted.bodyBytes = qMax<qint64>(0, bodyBytes);
+    accepted.authorization = authorization;
     return accepted;
 }
 
@@ -222,10 +290,9 @@ public:
         m_lingerTimer.setInterval(LingerMs);
         connect(&m_requestTimer, &QTimer::timeout, this, [this] {
             ++m_screen->timedOut;
-            refuse({ 408,
-                     QStringLiteral("the request did not arrive whole within %1 ms")
-                         .arg(m_limits.requestTimeoutMs),
-                     QByteArray(), false });
+            refuse(makeRefusal(408,
+                               QStringLiteral("the request did not arrive whole within %1 ms")
+                                   .arg(m_limits.requestTimeoutMs)));
         });
         connect(&m_idleTimer, &QTimer::timeout, this, [this] {
             ++m_screen->timedOut;
@@ -284,6 +351,10 @@ private:
         if (m_refused)
             return;
         m_unreadByQt = m_socket->bytesAvailable();
+        if (m_bodyRemaining == 0 && m_unreadByQt == 0
+            && m_socket->readBufferSize() != m_limits.readBufferBytes) {
+            m_socket->setReadBufferSize(m_limits.readBufferBytes); // the body has been read
+        }
         qCDebug(lcServer) << "after Qt:" << m_unreadByQt << "unread," << m_headBytes
                           << "bytes of the next head, close requested:" << m_closeRequested
                           << m_socket->state();
@@ -297,7 +368,15 @@ private:
     // Follows the request heads in the byte stream, as Qt's parser will read them.
     Refusal scan(QByteArrayView bytes)
     {
-        for (const char c : bytes) {
+        for (qsizetype i = 0; i < bytes.size();) {
+            if (m_bodyRemaining > 0) {
+                // A push's body: Qt's to read; the next head starts after it.
+                const qint64 skipped = qMin<qint64>(m_bodyRemaining, bytes.size() - i);
+                m_bodyRemaining -= skipped;
+                i += skipped;
+                continue;
+            }
+            const char c = bytes[i++];
             if (m_headBytes++ == 0)
                 m_requestTimer.start();
             if (m_head.isEmpty() && (c == '\r' || c == '\n' || c == ' ' || c == '\t' || c == '\v'))
@@ -330,7 +409,7 @@ private:
                                            .arg(m_limits.maxRequestLineBytes));
                 if (line.contains('\r') || line.contains('\t'))
                     return makeRefusal(400, QStringLiteral("malformed request line"));
-                const Refusal refusal = checkRequestLine(line);
+                const Refusal refusal = checkRequestLine(line, &m_pushEntity);
                 if (refusal.status != 0)
                     return refusal;
                 m_requestLineEnd = m_head.size();
@@ -345,10 +424,21 @@ private:
                 const qsizetype lineEnd = m_head.indexOf('\n');
                 const bool http10
                     = QByteArrayView(m_head).first(lineEnd).trimmed().endsWith("HTTP/1.0");
-                const Refusal refusal = checkHeaderFields(fields, http10, m_limits);
+                const Refusal refusal
+                    = checkHeaderFields(fields, http10, !m_pushEntity.isNull(), m_limits);
+                if (refusal.status == 413 && !m_pushEntity.isNull() && m_screen->refuseLargePush) {
+                    if (const auto first
+                        = m_screen->refuseLargePush(m_pushEntity, refusal.authorization))
+                        return makeRefusal(first->first, first->second);
+                }
                 if (refusal.status != 0)
                     return refusal;
                 m_closeRequested = m_closeRequested || refusal.close;
+                if (refusal.bodyBytes > 0) {
+                    // Qt keeps the whole request in the socket's buffer until it is complete.
+                    m_bodyRemaining = refusal.bodyBytes;
+                    m_socket->setReadBufferSize(m_limits.readBufferBytes + refusal.bodyBytes);
+                }
                 m_head.clear();
                 m_headBytes = 0;
                 m_requestLineEnd = -1;
@@ -408,6 +498,8 @@ private:
     QByteArray m_head; // the current request head so far, at most maxHeadBytes
     qint64 m_headBytes = 0; // bytes of it, blank space before it included
     qsizetype m_requestLineEnd = -1; // where the request line ends in m_head, once it has
+    QString m_pushEntity; // the entity the current request pushes to, or null
+    qint64 m_bodyRemaining = 0; // bytes of a push's body still to come
     bool m_refused = false;
     bool m_halfClosed = false;
     bool m_closeRequested = false;

@@ -2,8 +2,12 @@
 
 #include "server/syncserver.h"
 
+#include <QByteArrayView>
 #include <QObject>
 #include <QTcpServer>
+#include <functional>
+#include <optional>
+#include <utility>
 
 /*!
     \file requestguard.h
@@ -20,6 +24,11 @@ struct ServerScreen
 {
     SyncServer::Limits limits;
     QObject *http = nullptr; // the QHttpServer: the receiver of Qt's readyRead connections
+    // For a push to an entity with a body over the limit: the status and message that come
+    // before 413 (see Router::refuseLargePush), given the Authorization header's value.
+    std::function<std::optional<std::pair<int, QString>>(const QString &entity,
+                                                         QByteArrayView authorization)>
+        refuseLargePush;
     qint64 refused = 0;
     qint64 timedOut = 0;
     int open = 0;

@@ -6,6 +6,7 @@
 #include "server/backend/serverbackend.h"
 #include "server/backend/values.h"
 #include "server/pagewriter.h"
+#include "server/push.h"
 #include "server/syncserver.h"
 
 #include <QElapsedTimer>
@@ -148,6 +149,8 @@ Status statusOf(ServerError::Type type)
         return Status::Conflict;
     case ServerError::Type::Unavailable:
         return Status::ServiceUnavailable;
+    case ServerError::Type::NotImplemented:
+        return Status::NotImplemented;
     case ServerError::Type::None:
     case ServerError::Type::Internal:
         break;
@@ -200,14 +203,19 @@ bool Router::isAuthorized(const QHttpServerRequest &request) const
 {
     if (m_token.isEmpty())
         return true;
-    QByteArray given;
     const auto headers = request.headers();
     for (const auto &[name, value] : headers) {
-        if (name.compare("authorization", Qt::CaseInsensitive) == 0) {
-            given = value.trimmed();
-            break;
-        }
+        if (name.compare("authorization", Qt::CaseInsensitive) == 0)
+            return isAuthorized(value);
     }
+    return isAuthorized(QByteArrayView());
+}
+
+bool Router::isAuthorized(QByteArrayView authorization) const
+{
+    if (m_token.isEmpty())
+        return true;
+    QByteArray given = authorization.trimmed().toByteArray();
     // The scheme name is case-insensitive (RFC 7235); the token is not.
     if (given.size() > 7 && given.first(7).compare("bearer ", Qt::CaseInsensitive) == 0)
         given = QByteArrayLiteral("Bearer ") + given.sliced(7).trimmed();
@@ -233,10 +241,16 @@ QHttpServerResponse Router::respond(Route route, const QString &entity,
                                  QStringLiteral("no such path: %1")
                                      .arg(Identifier::printable(request.url().path())));
         }
-        if (request.method() != QHttpServerRequest::Method::Get) {
+        const bool isPush
+            = route == Route::Changes && request.method() == QHttpServerRequest::Method::Post;
+        if (request.method() != QHttpServerRequest::Method::Get && !isPush) {
             QHttpServerResponse notAllowed = errorResponse(
-                Status::MethodNotAllowed, QStringLiteral("protocol v1 only answers GET"));
-            notAllowed.setHeader(QByteArrayLiteral("Allow"), QByteArrayLiteral("GET"));
+                Status::MethodNotAllowed,
+                route == Route::Changes ? QStringLiteral("this path answers GET and POST")
+                                        : QStringLiteral("protocol v1 only answers GET"));
+            notAllowed.setHeader(QByteArrayLiteral("Allow"),
+                                 route == Route::Changes ? QByteArrayLiteral("GET, POST")
+                                                         : QByteArrayLiteral("GET"));
             return notAllowed;
         }
         if (!m_server->backend())
@@ -244,11 +258,12 @@ QHttpServerResponse Router::respond(Route route, const QString &entity,
                                  QStringLiteral("the server has no database open"));
         switch (route) {
         case Route::Entities:
-            return jsonResponse(PageWriter::entities(m_server->backend()->entities()));
+            return jsonResponse(
+                PageWriter::entities(m_server->backend()->entities(), !m_server->isReadOnly()));
         case Route::Count:
             return count(entity, request);
         case Route::Changes:
-            return changes(entity, request);
+            return isPush ? push(entity, request) : changes(entity, request);
         case Route::Missing:
             break;
         }
@@ -324,4 +339,43 @@ QHttpServerResponse Router::changes(const QString &entity, const QHttpServerRequ
         QThread::msleep(ulong(m_server->pageDelay()));
     return jsonResponse(std::move(*body));
 }
+
+std::optional<std::pair<int, QString>> Router::refuseLargePush(const QString &entity,
+                                                               QByteArrayView authorization) const
+{
+    if (!isAuthorized(authorization))
+        return std::pair(401, QStringLiteral("missing or invalid bearer token"));
+    if (m_server->isReadOnly())
+        return std::pair(403, QStringLiteral("this server is read-only"));
+    if (!m_server->backend() || !m_server->backend()->entity(entity))
+        return std::pair(
+            404, QStringLiteral("no entity named \"%1\"").arg(Identifier::printable(entity)));
+    return std::nullopt;
+}
+
+// Whole-request errors come in the protocol's order: 401 (respond()), 403, 404, 413, 400.
+QHttpServerResponse Router::push(const QString &entity, const QHttpServerRequest &request)
+{
+    if (m_server->isReadOnly())
+        return errorResponse(Status::Forbidden, QStringLiteral("this server is read-only"));
+    ServerBackend &backend = *m_server->backend();
+    const std::optional<EntitySchema> schema = backend.entity(entity);
+    if (!schema)
+        return unknownEntity(entity);
+    // The request guard refuses larger bodies before they are read; this is the last word.
+    if (request.body().size() > Push::MaxBodyBytes) {
+        return errorResponse(
+            Status::PayloadTooLarge,
+            QStringLiteral("the body is larger than %1 bytes").arg(Push::MaxBodyBytes));
+    }
+    QString problem;
+    const std::optional<PushRequest> push = Push::parse(request.body(), *schema, &problem);
+    if (!push)
+        return errorResponse(Status::BadRequest, problem);
+    std::optional<QByteArray> body = backend.push(entity, *push, nullptr);
+    if (!body)
+        return failure(backend.lastError(), "push");
+    return jsonResponse(std::move(*body));
+}
+
 } // namespace BatchSync

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QString>
 #include <optional>
+#include <utility>
 
 QT_BEGIN_NAMESPACE
 class QHttpServer;
@@ -23,10 +25,11 @@ class SyncServer;
 struct Paging;
 
 /*!
-    Answers GET /api/v1/entities, /entities/{name}/count and /entities/{name}/changes from
-    the SyncServer's backend, checks the bearer token and the paging parameters, and logs one
-    line per request. A backend's failure is answered with the status its ServerError type
-    gives (400, 404, 409, 503, else 500) and its message as {"error": "..."}.
+    Answers GET /api/v1/entities, /entities/{name}/count and /entities/{name}/changes and
+    POST /entities/{name}/changes (a push, protocol v1.1) from the SyncServer's backend, checks the
+   bearer token and the paging parameters, and logs one line per request. A backend's failure is
+   answered with the status its ServerError type gives (400, 404, 409, 501, 503, else 500) and its
+   message as {"error": "..."}.
 
     Handlers are synchronous: Qt 6.4's QFuture responses misbehave.
 */
@@ -44,6 +47,14 @@ public:
     /*! Requires this bearer token from now on; empty: no authentication. */
     void setToken(const QString &token);
 
+    /*!
+        For a push whose body is too large, the answer that comes before 413: 401 (the
+        \a authorization header's value is wrong), 403 (read-only) or 404 (no entity named
+        \a entity); nullopt when 413 it is.
+    */
+    std::optional<std::pair<int, QString>> refuseLargePush(const QString &entity,
+                                                           QByteArrayView authorization) const;
+
     qint64 requestsServed() const { return m_requestsServed; }
     qint64 changesServed() const { return m_changesServed; }
 
@@ -56,8 +67,10 @@ private:
     std::optional<QHttpServerResponse> refuse(const QString &entity, const Paging &paging) const;
     QHttpServerResponse count(const QString &entity, const QHttpServerRequest &request);
     QHttpServerResponse changes(const QString &entity, const QHttpServerRequest &request);
+    QHttpServerResponse push(const QString &entity, const QHttpServerRequest &request);
     static void sendPage(QHttpServerResponse &&response, QHttpServerResponder &&responder);
     bool isAuthorized(const QHttpServerRequest &request) const;
+    bool isAuthorized(QByteArrayView authorization) const;
 
     SyncServer *m_server;
     QByteArray m_token; // the whole expected header value, "Bearer <token>"
