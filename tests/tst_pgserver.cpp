@@ -331,7 +331,7 @@ private Q_SLOTS:
     void sameJsonAsSqlite()
     {
         // The same data in both backends: the same bytes, but for the times of the changes
-        // and the cursors' text.
+        // and the text of the cursors and versions (each backend numbers changes its own way).
         ServerStore sqlite(m_dir->filePath(QStringLiteral("same.sqlite")),
                            QStringLiteral("tst_pgserver-sqlite"));
         QString error;
@@ -341,7 +341,8 @@ private Q_SLOTS:
         QVERIFY2(DemoData::populate(&sqlite, 0.02, 3, &error), qPrintable(error));
         QVERIFY2(DemoData::populate(postgres.get(), 0.02, 3, &error), qPrintable(error));
         QCOMPARE(postgres->entities(), sqlite.entities());
-        const QRegularExpression varying(QStringLiteral("\"(changedAt|cursor)\":\"[^\"]*\""));
+        const QRegularExpression varying(
+            QStringLiteral("\"(changedAt|cursor|version)\":\"[^\"]*\""));
         for (const EntitySchema &schema : sqlite.entities()) {
             for (const PagingMode mode : { PagingMode::Cursor, PagingMode::Offset }) {
                 int records = 0;
@@ -354,7 +355,8 @@ private Q_SLOTS:
                 QVERIFY2(actual, qPrintable(error));
                 if (mode == PagingMode::Offset) {
                     // Ordered by changedAt, then id: ties depend on the times of the writes.
-                    QCOMPARE(actual->size(), expected->size());
+                    QCOMPARE(QString::fromUtf8(*actual).replace(varying, QString()).size(),
+                             QString::fromUtf8(*expected).replace(varying, QString()).size());
                     continue;
                 }
                 QCOMPARE(QString::fromUtf8(*actual).replace(varying, QString()),
@@ -362,6 +364,44 @@ private Q_SLOTS:
             }
             QCOMPARE(postgres->liveRecords(schema.name), sqlite.liveRecords(schema.name));
         }
+    }
+
+    void versionsAndPushes()
+    {
+        // Pages carry versions; pushes are not taken by this backend yet: 501, nothing stored.
+        SyncServer server;
+        QString error;
+        QVERIFY2(server.openPostgres(m_connection, &error), qPrintable(error));
+        QVERIFY(server.listen() > 0);
+        ServerBackend *store = server.backend();
+        QVERIFY(store->addEntity(items(), &error));
+        QVERIFY(store->upsert(
+            QStringLiteral("items"),
+            { { QStringLiteral("a"), item(1) }, { QStringLiteral("b"), item(2) } }, &error));
+        QVERIFY(store->remove(QStringLiteral("items"), { QStringLiteral("a") }, &error));
+        const QJsonArray changes
+            = QJsonDocument::fromJson(get(changesUrl(server.baseUrl(), QStringLiteral("items"),
+                                                     QStringLiteral("since"), QString())))
+                  .object()
+                  .value(QLatin1String("changes"))
+                  .toArray();
+        QCOMPARE(changes.size(), 2);
+        const qint64 first = changes.at(0).toObject().value("version").toString().toLongLong();
+        const qint64 second = changes.at(1).toObject().value("version").toString().toLongLong();
+        QVERIFY2(first > 0 && second > first, QJsonDocument(changes).toJson().constData());
+
+        QNetworkRequest request(changesUrl(server.baseUrl(), QStringLiteral("items"),
+                                           QStringLiteral("since"), QString()));
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
+        std::unique_ptr<QNetworkReply> reply(m_nam->post(
+            request,
+            QByteArray(R"({"client":"c","changes":[{"changeId":"1","id":"n","base":null,)"
+                       R"("deleted":false,"data":{}}]})")));
+        QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+        QVERIFY(reply->isFinished() || finished.wait(20000));
+        QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 501);
+        QVERIFY(reply->readAll().contains("\"error\""));
+        QCOMPARE(store->liveCount(QStringLiteral("items")), 1);
     }
 
     void severalStatelessServers()

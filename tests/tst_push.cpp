@@ -644,7 +644,9 @@ private slots:
         QTest::newRow("not JSON") << QByteArray("{\"client\":") << QStringLiteral("not JSON");
         QTest::newRow("array") << QByteArray("[]") << QStringLiteral("object");
         QTest::newRow("client missing")
-            << QByteArray("{\"changes\":[]}") << QStringLiteral("client");
+            << QByteArray("{\"changes\":[{\"changeId\":\"1\",\"id\":\"i\",\"base\":null,"
+                          "\"deleted\":true}]}")
+            << QStringLiteral("client");
         QTest::newRow("client empty") << request({}, "") << QStringLiteral("client");
         QTest::newRow("client number")
             << QByteArray("{\"client\":1,\"changes\":[]}") << QStringLiteral("client");
@@ -678,8 +680,12 @@ private slots:
 
     void limitsPass()
     {
-        // Edges that are fine: no changes, a 128-character changeId, 10,000 changes.
+        // Edges that are fine: no changes (without a client too), a 128-character changeId,
+        // 10,000 changes.
         QCOMPARE(results({}).size(), 0);
+        const Reply empty = push(QByteArrayLiteral("{\"changes\": []}"));
+        QCOMPARE(empty.status, 200);
+        QCOMPARE(empty.body, QByteArrayLiteral("{\"results\":[]}"));
         QCOMPARE(results({ change(QString(128, 'x'), "id", QJsonValue(), true) }).size(), 1);
         QJsonArray many;
         for (int i = 0; i < Push::MaxChanges; ++i)

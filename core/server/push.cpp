@@ -253,13 +253,6 @@ std::optional<PushRequest> parse(const QByteArray &body, const EntitySchema &sch
     }
     const QJsonObject root = document.object();
     PushRequest request;
-    if (QString problem
-        = identifierProblem(root.value(QLatin1String("client")), QStringLiteral("client"));
-        !problem.isEmpty()) {
-        *error = problem;
-        return std::nullopt;
-    }
-    request.client = text(root.value(QLatin1String("client")));
     const QJsonValue changes = root.value(QLatin1String("changes"));
     if (!changes.isArray()) {
         *error = QStringLiteral("changes must be an array");
@@ -270,6 +263,15 @@ std::optional<PushRequest> parse(const QByteArray &body, const EntitySchema &sch
         *error = QStringLiteral("more than %1 changes in one request").arg(MaxChanges);
         return std::nullopt;
     }
+    // {"changes": []} answers {"results": []}: with nothing to remember, no client is needed.
+    const QJsonValue client = root.value(QLatin1String("client"));
+    if (array.isEmpty() && client.isUndefined())
+        return request;
+    if (QString problem = identifierProblem(client, QStringLiteral("client")); !problem.isEmpty()) {
+        *error = problem;
+        return std::nullopt;
+    }
+    request.client = text(client);
     QHash<QString, int> fieldIndex;
     for (qsizetype i = 0; i < schema.fields.size(); ++i)
         fieldIndex.insert(schema.fields.at(i).name, int(i));

@@ -57,8 +57,8 @@ constexpr qint64 RememberSeconds = 7 * 24 * 3600;
 /*!
     Reads a request body for \a schema. A wrong shape (not JSON, no "changes" array or more
     than MaxChanges, a "client" or "changeId" missing, empty or too long, a change that is not
-    an object) gives nullopt with \a error set: a 400. A change whose own fields are wrong gets
-    its rejection, naming the field.
+    an object; {"changes": []} needs no client) gives nullopt with \a error set: a 400. A change
+   whose own fields are wrong gets its rejection, naming the field.
 */
 std::optional<PushRequest> parse(const QByteArray &body, const EntitySchema &schema,
                                  QString *error);
