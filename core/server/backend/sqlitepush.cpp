@@ -108,7 +108,7 @@ private:
         } else if (!live || current.version != *change.base) {
             return conflict();
         }
-        return change.deleted ? erase(change, problem) : write(change, problem);
+        return apply(change, problem);
     }
 
     bool read(const QString &id, StoredRecord *record, QString *problem)
@@ -130,36 +130,29 @@ private:
         return true;
     }
 
-    std::optional<QByteArray> write(const PushChange &change, QString *problem)
+    // Stores \a change as the entity's next change: an upsert of the whole record, or its
+    // tombstone.
+    std::optional<QByteArray> apply(const PushChange &change, QString *problem)
     {
         const qint64 seq = m_entity->lastSeq + 1;
         const QString changedAt = m_store->nextChangedAt(m_entity);
-        m_upsert.bindValue(QStringLiteral(":s"), seq);
-        m_upsert.bindValue(QStringLiteral(":i"), change.id);
-        m_upsert.bindValue(QStringLiteral(":c"), changedAt);
-        for (qsizetype i = 0; i < change.values.size(); ++i)
-            m_upsert.bindValue(QLatin1String(":f") + QString::number(i), change.values.at(i));
-        if (!m_upsert.exec()) {
-            failed(m_upsert, problem);
+        QSqlQuery &query = change.deleted ? m_remove : m_upsert;
+        if (change.deleted) {
+            m_remove.bindValue(0, seq);
+            m_remove.bindValue(1, changedAt);
+            m_remove.bindValue(2, change.id);
+        } else {
+            m_upsert.bindValue(QStringLiteral(":s"), seq);
+            m_upsert.bindValue(QStringLiteral(":i"), change.id);
+            m_upsert.bindValue(QStringLiteral(":c"), changedAt);
+            for (qsizetype i = 0; i < change.values.size(); ++i)
+                m_upsert.bindValue(QLatin1String(":f") + QString::number(i), change.values.at(i));
+        }
+        if (!query.exec()) {
+            failed(query, problem);
             return std::nullopt;
         }
-        m_upsert.finish();
-        m_entity->lastSeq = seq;
-        return Push::applied(change.changeId, QString::number(seq), changedAt);
-    }
-
-    std::optional<QByteArray> erase(const PushChange &change, QString *problem)
-    {
-        const qint64 seq = m_entity->lastSeq + 1;
-        const QString changedAt = m_store->nextChangedAt(m_entity);
-        m_remove.bindValue(0, seq);
-        m_remove.bindValue(1, changedAt);
-        m_remove.bindValue(2, change.id);
-        if (!m_remove.exec()) {
-            failed(m_remove, problem);
-            return std::nullopt;
-        }
-        m_remove.finish();
+        query.finish();
         m_entity->lastSeq = seq;
         return Push::applied(change.changeId, QString::number(seq), changedAt);
     }
