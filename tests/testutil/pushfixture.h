@@ -1,0 +1,195 @@
+#pragma once
+
+// What the push suites share (tst_push, tst_pushhttp): a server with five customers, an HTTP
+// client for it, and the bodies of push requests.
+
+#include "common/types.h"
+#include "server/backend/serverstore.h"
+#include "server/push.h"
+#include "server/syncserver.h"
+#include "testutil/testserver.h"
+
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QSignalSpy>
+#include <QTcpSocket>
+#include <QTest>
+#include <memory>
+
+namespace BatchSync::Test {
+
+struct Reply
+{
+    int status = 0;
+    QByteArray body;
+    QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
+};
+
+inline QJsonObject change(const QString &changeId, const QString &id, const QJsonValue &base,
+                          bool deleted, const QJsonObject &data = QJsonObject())
+{
+    QJsonObject object { { QStringLiteral("changeId"), changeId },
+                         { QStringLiteral("id"), id },
+                         { QStringLiteral("base"), base },
+                         { QStringLiteral("deleted"), deleted } };
+    if (!deleted)
+        object.insert(QStringLiteral("data"), data);
+    return object;
+}
+
+inline QByteArray request(const QJsonArray &changes,
+                          const QString &client = QStringLiteral("client-1"))
+{
+    return QJsonDocument(QJsonObject { { QStringLiteral("client"), client },
+                                       { QStringLiteral("changes"), changes } })
+        .toJson(QJsonDocument::Compact);
+}
+
+inline QJsonObject fullData(const QString &name, qint64 visits)
+{
+    return { { QStringLiteral("name"), name },
+             { QStringLiteral("balance"), 12.5 },
+             { QStringLiteral("active"), true },
+             { QStringLiteral("visits"), visits },
+             { QStringLiteral("since"), QStringLiteral("2026-12-02T08:00:00.000Z") } };
+}
+
+/*! The fixture: call setUp() in init() and tearDown() in cleanup(). */
+class PushFixture
+{
+protected:
+    std::unique_ptr<Test::TestServer> m_server;
+    std::unique_ptr<QNetworkAccessManager> m_nam;
+    QStringList m_ids; // the customers' ids, all live at version = position + 1
+
+    QUrl url(const QString &path) const
+    {
+        QUrl url = m_server->baseUrl();
+        url.setPath(url.path() + path);
+        return url;
+    }
+
+    Reply send(const QByteArray &verb, const QString &path, const QByteArray &body = QByteArray(),
+               const QByteArray &authorization = QByteArray())
+    {
+        QNetworkRequest request(url(path));
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
+        if (!authorization.isEmpty())
+            request.setRawHeader("Authorization", authorization);
+        std::unique_ptr<QNetworkReply> reply(
+            verb == "GET" ? m_nam->get(request) : m_nam->sendCustomRequest(request, verb, body));
+        QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+        Reply result;
+        if (!reply->isFinished() && !finished.wait(60000))
+            return result;
+        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        result.body = reply->readAll();
+        return result;
+    }
+
+    Reply push(const QByteArray &body, const QString &entity = QStringLiteral("customers"),
+               const QByteArray &authorization = QByteArray())
+    {
+        return send("POST", QStringLiteral("/entities/%1/changes").arg(entity), body,
+                    authorization);
+    }
+
+    // The results of a push that must answer 200.
+    QJsonArray results(const QJsonArray &changes, const QString &client = QStringLiteral("c"))
+    {
+        const Reply reply = push(request(changes, client));
+        if (reply.status != 200)
+            qWarning("push answered %d: %s", reply.status, reply.body.constData());
+        return reply.json().value(QStringLiteral("results")).toArray();
+    }
+
+    // A raw request, answered with whatever the server sends until it closes or 10 s pass.
+    QByteArray raw(const QByteArray &bytes)
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_server->server()->port());
+        if (!socket.waitForConnected(5000))
+            return QByteArray();
+        socket.write(bytes);
+        QByteArray answer;
+        QElapsedTimer timer;
+        timer.start();
+        while (socket.state() == QAbstractSocket::ConnectedState && timer.elapsed() < 10000) {
+            QSignalSpy ready(&socket, &QTcpSocket::readyRead);
+            ready.wait(200);
+            answer += socket.readAll();
+        }
+        return answer + socket.readAll();
+    }
+
+    QJsonObject liveRecord(const QString &id)
+    {
+        const QList<QVariant> values
+            = m_server->store()->liveRecords(QStringLiteral("customers")).value(id);
+        if (values.isEmpty())
+            return QJsonObject();
+        QJsonObject object;
+        const QStringList names { "name", "balance", "active", "visits", "since" };
+        for (int i = 0; i < names.size(); ++i)
+            object.insert(names.at(i), QJsonValue::fromVariant(values.at(i)));
+        return object;
+    }
+
+    // The change of \a id in the pages after \a cursor, or an empty object.
+    QJsonObject pulled(const QString &id, const QString &cursor = QStringLiteral("0"))
+    {
+        int records = 0;
+        QString error;
+        const std::optional<QByteArray> body = m_server->store()->changesJson(
+            QStringLiteral("customers"), PagingMode::Cursor, cursor, 0, 10000, &records, &error);
+        const QJsonArray changes = QJsonDocument::fromJson(body.value_or(QByteArray()))
+                                       .object()
+                                       .value("changes")
+                                       .toArray();
+        for (const QJsonValue &value : changes) {
+            if (value.toObject().value("id").toString() == id)
+                return value.toObject();
+        }
+        return QJsonObject();
+    }
+
+    // The version of the entity's last change (its cursor at the end).
+    qint64 changeCount()
+    {
+        int records = 0;
+        const std::optional<QByteArray> body
+            = m_server->store()->changesJson(QStringLiteral("customers"), PagingMode::Cursor,
+                                             QString(), 0, 10000, &records, nullptr);
+        return QJsonDocument::fromJson(body.value_or(QByteArray()))
+            .object()
+            .value("cursor")
+            .toString()
+            .toLongLong();
+    }
+
+    bool setUp()
+    {
+        m_server = std::make_unique<Test::TestServer>();
+        if (!m_server->start())
+            return false;
+        m_nam = std::make_unique<QNetworkAccessManager>();
+        m_server->addCustomers(5);
+        m_ids.clear();
+        const Reply page = send("GET", QStringLiteral("/entities/customers/changes"));
+        for (const QJsonValue &change : page.json().value("changes").toArray())
+            m_ids.append(change.toObject().value("id").toString());
+        return m_ids.size() == 5;
+    }
+
+    void tearDown()
+    {
+        m_nam.reset();
+        m_server.reset();
+    }
+};
+
+} // namespace BatchSync::Test
