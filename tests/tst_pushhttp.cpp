@@ -186,6 +186,26 @@ private slots:
         QVERIFY2(chunked.startsWith("HTTP/1.1 411 "), chunked.constData());
     }
 
+    void expectContinue()
+    {
+        // A client that waits for "100 Continue" before its body gets it at once.
+        const QByteArray body
+            = request({ change("e", "expecting", QJsonValue(), false, fullData("E", 1)) });
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_server->server()->port());
+        QVERIFY(socket.waitForConnected(5000));
+        socket.write("POST /api/v1/entities/customers/changes HTTP/1.1\r\nHost: x\r\n"
+                     "Expect: 100-continue\r\nContent-Length: "
+                     + QByteArray::number(body.size()) + "\r\n\r\n");
+        QByteArray answer;
+        QTRY_VERIFY_WITH_TIMEOUT((answer += socket.readAll()).contains("\r\n\r\n"), 500);
+        QCOMPARE(answer, QByteArray("HTTP/1.1 100 Continue\r\n\r\n"));
+        socket.write(body);
+        QTRY_VERIFY_WITH_TIMEOUT((answer += socket.readAll()).contains("\"status\":\"applied\""),
+                                 5000);
+        QVERIFY(answer.contains("HTTP/1.1 200 "));
+    }
+
     void pipelinedAfterABody()
     {
         // The guard follows the body: the request after it is read as a request.
