@@ -366,9 +366,45 @@ private Q_SLOTS:
         }
     }
 
-    void versionsAndPushes()
+private:
+    QJsonArray pushTo(const QUrl &base, const QString &entity, const QByteArray &changes)
     {
-        // Pages carry versions; pushes are not taken by this backend yet: 501, nothing stored.
+        QNetworkRequest request(QUrl(base.toString() + "/entities/" + entity + "/changes"));
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
+        std::unique_ptr<QNetworkReply> reply(
+            m_nam->post(request, "{\"client\":\"c\",\"changes\":[" + changes + "]}"));
+        QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+        if (!reply->isFinished() && !finished.wait(20000))
+            return QJsonArray();
+        const QByteArray body = reply->readAll();
+        if (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt() != 200)
+            qWarning("push: %s", body.constData());
+        return QJsonDocument::fromJson(body).object().value(QLatin1String("results")).toArray();
+    }
+
+    static QByteArray pushChange(const QString &changeId, const QString &id, const QJsonValue &base,
+                                 bool deleted, const QJsonObject &data)
+    {
+        QJsonObject change {
+            { "changeId", changeId }, { "id", id }, { "base", base }, { "deleted", deleted }
+        };
+        if (!deleted)
+            change.insert("data", data);
+        return QJsonDocument(change).toJson(QJsonDocument::Compact);
+    }
+
+    static QStringList statuses(const QJsonArray &results)
+    {
+        QStringList list;
+        for (const QJsonValue &result : results)
+            list.append(result.toObject().value(QLatin1String("status")).toString());
+        return list;
+    }
+
+private Q_SLOTS:
+    void pushes()
+    {
+        // Versions in pages, and pushes decided against them, as on SQLite (tst_push).
         SyncServer server;
         QString error;
         QVERIFY2(server.openPostgres(m_connection, &error), qPrintable(error));
@@ -378,30 +414,71 @@ private Q_SLOTS:
         QVERIFY(store->upsert(
             QStringLiteral("items"),
             { { QStringLiteral("a"), item(1) }, { QStringLiteral("b"), item(2) } }, &error));
-        QVERIFY(store->remove(QStringLiteral("items"), { QStringLiteral("a") }, &error));
-        const QJsonArray changes
-            = QJsonDocument::fromJson(get(changesUrl(server.baseUrl(), QStringLiteral("items"),
-                                                     QStringLiteral("since"), QString())))
-                  .object()
-                  .value(QLatin1String("changes"))
-                  .toArray();
-        QCOMPARE(changes.size(), 2);
-        const qint64 first = changes.at(0).toObject().value("version").toString().toLongLong();
-        const qint64 second = changes.at(1).toObject().value("version").toString().toLongLong();
-        QVERIFY2(first > 0 && second > first, QJsonDocument(changes).toJson().constData());
+        const auto pulled = [&](const QString &since) {
+            return QJsonDocument::fromJson(get(changesUrl(server.baseUrl(), QStringLiteral("items"),
+                                                          QStringLiteral("since"), since)))
+                .object();
+        };
+        const QJsonArray changes = pulled(QString()).value(QLatin1String("changes")).toArray();
+        const QString a = changes.at(0).toObject().value("version").toString();
+        const QString b = changes.at(1).toObject().value("version").toString();
+        QVERIFY2(a.toLongLong() > 0 && b.toLongLong() > a.toLongLong(), qPrintable(a + ' ' + b));
+        const QString cursor = pulled(QString()).value(QLatin1String("cursor")).toString();
 
-        QNetworkRequest request(changesUrl(server.baseUrl(), QStringLiteral("items"),
-                                           QStringLiteral("since"), QString()));
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
-        std::unique_ptr<QNetworkReply> reply(m_nam->post(
-            request,
-            QByteArray(R"({"client":"c","changes":[{"changeId":"1","id":"n","base":null,)"
-                       R"("deleted":false,"data":{}}]})")));
-        QSignalSpy finished(reply.get(), &QNetworkReply::finished);
-        QVERIFY(reply->isFinished() || finished.wait(20000));
-        QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 501);
-        QVERIFY(reply->readAll().contains("\"error\""));
-        QCOMPARE(store->liveCount(QStringLiteral("items")), 1);
+        const QJsonObject none;
+        const QByteArray body = pushChange("1", "a", a, false, { { "label", "x" }, { "qty", 5 } })
+            + ',' + pushChange("2", "b", QStringLiteral("1"), false, none) + ','
+            + pushChange("3", "n", QJsonValue(), false, { { "qty", 7 } }) + ','
+            + pushChange("4", "a", QJsonValue(), false, none) + ','
+            + pushChange("5", "b", b, true, none) + ','
+            + pushChange("6", "m", QJsonValue(), false, { { "qty", 4.5 } }) + ','
+            + pushChange("7", "m", QJsonValue(), false,
+                         { { "label", QStringLiteral("a") + QChar(0) } })
+            + ',' + pushChange("1", "z", QJsonValue(), true, none);
+        const QJsonArray results = pushTo(server.baseUrl(), QStringLiteral("items"), body);
+        QCOMPARE(statuses(results),
+                 QStringList({ "applied", "conflict", "applied", "conflict", "applied", "rejected",
+                               "rejected", "applied" }));
+        QCOMPARE(results.at(7), results.at(0)); // a changeId seen earlier in the request
+        const QJsonObject current = results.at(1).toObject().value("current").toObject();
+        QCOMPARE(current.value("version").toString(), b);
+        QCOMPARE(current.value("data").toObject().value("qty").toInt(), 2);
+        QCOMPARE(store->liveRecords(QStringLiteral("items")).value(QStringLiteral("a")),
+                 QVariantList({ QStringLiteral("x"), qint64(5) }));
+        QCOMPARE(store->liveCount(QStringLiteral("items")), 2); // a and n
+
+        // Pulls see the pushed changes at the versions the results gave.
+        QHash<QString, QString> versions;
+        for (const QJsonValue &change : pulled(cursor).value(QLatin1String("changes")).toArray())
+            versions.insert(change.toObject().value("id").toString(),
+                            change.toObject().value("version").toString());
+        QCOMPARE(versions.value("a"), results.at(0).toObject().value("version").toString());
+        QCOMPARE(versions.value("n"), results.at(2).toObject().value("version").toString());
+        QCOMPARE(versions.value("b"), results.at(4).toObject().value("version").toString());
+
+        // Remembered across requests; a create over the deleted id applies.
+        QCOMPARE(pushTo(server.baseUrl(), QStringLiteral("items"),
+                        pushChange("3", "n", QJsonValue(), true, {}))
+                     .at(0),
+                 results.at(2));
+        QCOMPARE(statuses(pushTo(server.baseUrl(), QStringLiteral("items"),
+                                 pushChange("8", "b", QJsonValue(), false, { { "qty", 9 } }))),
+                 QStringList({ "applied" }));
+
+        // A user's table refuses what its columns cannot take: that change only is rejected.
+        Session app(m_connection);
+        QVERIFY(app.exec(QStringLiteral("CREATE TABLE orders(id integer PRIMARY KEY, "
+                                        "amount integer NOT NULL CHECK (amount > 0))")));
+        QCOMPARE(app.value(QStringLiteral("SELECT batchsync_track('orders')")).toString(),
+                 QStringLiteral("orders"));
+        const QJsonArray orders
+            = pushTo(server.baseUrl(), QStringLiteral("orders"),
+                     pushChange("o1", "7", QJsonValue(), false, { { "amount", 3 } }) + ','
+                         + pushChange("o2", "x", QJsonValue(), false, { { "amount", 3 } }) + ','
+                         + pushChange("o3", "8", QJsonValue(), false, { { "amount", 0 } }) + ','
+                         + pushChange("o4", "9", QJsonValue(), false, {}));
+        QCOMPARE(statuses(orders), QStringList({ "applied", "rejected", "rejected", "rejected" }));
+        QCOMPARE(app.value(QStringLiteral("SELECT count(*) FROM orders")).toInt(), 1);
     }
 
     void severalStatelessServers()

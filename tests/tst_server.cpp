@@ -1641,9 +1641,9 @@ private Q_SLOTS:
         const QStringList statements = PgInstall::statements(
             QStringLiteral("\"s\""), 42, QStringLiteral("batchsync test"), &error);
         QVERIFY2(error.isEmpty(), qPrintable(error));
-        // catalogue.sql 5, triggers.sql 3, track.sql 2: a function body with its inner
+        // catalogue.sql 7, triggers.sql 3, track.sql 2: a function body with its inner
         // semicolons stays one statement.
-        QCOMPARE(statements.size(), 10);
+        QCOMPARE(statements.size(), 12);
         for (const QString &statement : statements) {
             QVERIFY2(!statement.contains(u'@'), qPrintable(statement)); // placeholders filled in
             QVERIFY2(!statement.startsWith(QLatin1String("--")), qPrintable(statement));
@@ -1651,13 +1651,15 @@ private Q_SLOTS:
         }
         QVERIFY(statements.first().startsWith(
             QLatin1String("CREATE SEQUENCE IF NOT EXISTS \"s\"._bs_seq")));
-        const QString track = statements.at(8);
+        QVERIFY(statements.at(5).startsWith(
+            QLatin1String("CREATE TABLE IF NOT EXISTS \"s\"._bs_pushes(")));
+        const QString track = statements.at(10);
         QVERIFY(
             track.startsWith(QLatin1String("CREATE OR REPLACE FUNCTION \"s\".batchsync_track(")));
         QVERIFY(track.contains(QLatin1String("PERFORM pg_advisory_xact_lock(42);")));
         QVERIFY(track.endsWith(QLatin1String("END $$")));
         QCOMPARE(
-            statements.at(9),
+            statements.at(11),
             QStringLiteral("COMMENT ON FUNCTION \"s\".batchsync_track(regclass, text, text) IS "
                            "'batchsync test'"));
 

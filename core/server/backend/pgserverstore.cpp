@@ -23,7 +23,7 @@ using namespace PgSql;
 
 constexpr auto Driver = "QPSQL";
 // Marks the installed SQL; a newer one replaces the functions.
-constexpr auto InstalledVersion = "batchsync 1";
+constexpr auto InstalledVersion = "batchsync 2"; // 2: _bs_pushes
 // Serialises installs and catalogue changes between server processes.
 constexpr qint64 CatalogueLock = 0x62617463687379; // "batchsy"
 // Rows per INSERT statement, within PostgreSQL's 65535 parameters.

@@ -71,8 +71,18 @@ public:
                 QString *error) override;
     using ServerBackend::upsert;
 
+    /*!
+        Applies a push (see ServerBackend::push). A record's version is the sequence number
+        of its last change, as text. Results are remembered in the table _bs_pushes. A value
+        the table refuses (a constraint, a value its column type cannot take) rejects that
+        change.
+    */
+    std::optional<QByteArray> push(const QString &entity, const PushRequest &request,
+                                   QString *error) override;
+
 private:
     struct Entity;
+    class PushRun; // pgpush.cpp
 
     // ServerBackend in PostgreSQL. Entities are added under the catalogue lock, which keeps
     // other server processes out meanwhile; they may change the catalogue at any time, so it

@@ -124,7 +124,8 @@ public:
         docs/protocol.md). Each (client, changeId) result is remembered for at least
         Push::RememberSeconds; a change whose changeId was seen gets the remembered result and
         is not applied. A failure of the database stores nothing (Internal); an unknown entity
-        is NotFound. This base answers NotImplemented: a backend that takes pushes overrides it.
+        is NotFound. This base answers NotImplemented (501); ServerStore and PgServerStore
+        override it.
     */
     virtual std::optional<QByteArray> push(const QString &entity, const PushRequest &request,
                                            QString *error);

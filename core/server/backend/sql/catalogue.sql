@@ -28,3 +28,13 @@ CREATE INDEX IF NOT EXISTS _bs_tombstones_cursor ON @schema@._bs_tombstones(enti
 
 CREATE INDEX IF NOT EXISTS _bs_tombstones_changed
     ON @schema@._bs_tombstones(entity, changed_at, id);
+
+-- The remembered result of each pushed change, by its client and changeId (POST .../changes).
+CREATE TABLE IF NOT EXISTS @schema@._bs_pushes(
+    client text COLLATE "C" NOT NULL,
+    change_id text COLLATE "C" NOT NULL,
+    result text NOT NULL,
+    at bigint NOT NULL,
+    PRIMARY KEY (client, change_id));
+
+CREATE INDEX IF NOT EXISTS _bs_pushes_at ON @schema@._bs_pushes(at);
