@@ -75,6 +75,28 @@ QByteArray rejected(const QString &changeId, const QString &reason);
 /*! The answer's body: {"results": [...]} from result objects, in request order. */
 QByteArray results(const QList<QByteArray> &objects);
 
+/*!
+    The result objects of \a changes from a backend's \a run, which has bool
+    prepare(QString *problem) and std::optional<QByteArray> resultOf(const PushChange &,
+    QString *problem); nullopt with \a problem set as soon as one fails.
+*/
+template<typename Run>
+std::optional<QList<QByteArray>> resultsOf(Run &run, const QList<PushChange> &changes,
+                                           QString *problem)
+{
+    if (!run.prepare(problem))
+        return std::nullopt;
+    QList<QByteArray> objects;
+    objects.reserve(changes.size());
+    for (const PushChange &change : changes) {
+        std::optional<QByteArray> object = run.resultOf(change, problem);
+        if (!object)
+            return std::nullopt;
+        objects.append(std::move(*object));
+    }
+    return objects;
+}
+
 } // namespace Push
 
 } // namespace BatchSync

@@ -219,31 +219,15 @@ std::optional<QByteArray> PgServerStore::push(const QString &entityName, const P
                                               QString *error)
 {
     Entity *entity = findEntity(entityName, error);
-    if (!entity || !beginTransaction(error))
+    if (!entity)
         return std::nullopt;
-    QList<QByteArray> results;
-    results.reserve(request.changes.size());
-    QString problem;
-    {
-        PushRun run(this, entity, request.client);
-        if (run.prepare(&problem)) {
-            for (const PushChange &change : request.changes) {
-                std::optional<QByteArray> result = run.resultOf(change, &problem);
-                if (!result)
-                    break;
-                results.append(std::move(*result));
-            }
-        }
-    }
-    if (!problem.isEmpty()) {
-        rollbackAndFail(QStringLiteral("cannot apply a push to entity %1: %2")
-                            .arg(entity->schema.name, problem),
-                        error);
-        return std::nullopt;
-    }
-    if (!commitTransaction(error))
-        return std::nullopt;
-    return Push::results(results);
+    return pushInTransaction(
+        entityName,
+        [&](QString *problem) {
+            PushRun run(this, entity, request.client); // its query is gone before the commit
+            return Push::resultsOf(run, request.changes, problem);
+        },
+        error);
 }
 
 } // namespace BatchSync

@@ -4,6 +4,7 @@
 #include "common/logging.h"
 #include "common/timestamp.h"
 #include "server/backend/values.h"
+#include "server/push.h"
 
 #include <QJsonObject>
 #include <QSqlDatabase>
@@ -43,6 +44,25 @@ std::optional<QByteArray> ServerBackend::push(const QString &entity, const PushR
     fail(ServerError::Type::NotImplemented,
          QStringLiteral("this server's database does not take pushes yet"), error);
     return std::nullopt;
+}
+
+std::optional<QByteArray> ServerBackend::pushInTransaction(
+    const QString &entity,
+    const std::function<std::optional<QList<QByteArray>>(QString *problem)> &results,
+    QString *error)
+{
+    if (!beginTransaction(error))
+        return std::nullopt;
+    QString problem;
+    const std::optional<QList<QByteArray>> objects = results(&problem);
+    if (!objects) {
+        rollbackAndFail(QStringLiteral("cannot apply a push to entity %1: %2").arg(entity, problem),
+                        error);
+        return std::nullopt;
+    }
+    if (!commitTransaction(error))
+        return std::nullopt;
+    return Push::results(*objects);
 }
 
 bool ServerBackend::fail(ServerError::Type type, const QString &message, QString *error) const

@@ -8,6 +8,7 @@
 #include <QString>
 #include <QStringList>
 #include <QVariantMap>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -205,6 +206,15 @@ protected:
     QSqlQuery *prepared(std::unique_ptr<QSqlQuery> &slot, const QString &sql, QString *error) const;
     /*! The query in \a slot (see prepared()), in a transaction begun for it; null on failure. */
     QSqlQuery *beginWrite(std::unique_ptr<QSqlQuery> &slot, const QString &sql, QString *error);
+    /*!
+        A push in one transaction: \a results gives every change's result object (nullopt with
+        its \c problem set when the database failed: then all is rolled back, Internal).
+        Returns the answer's body.
+    */
+    std::optional<QByteArray> pushInTransaction(
+        const QString &entity,
+        const std::function<std::optional<QList<QByteArray>>(QString *problem)> &results,
+        QString *error);
     /*! Runs \a sql; false with \a error set to errorText() (nothing recorded) on failure. */
     bool exec(const QString &sql, QString *error) const;
 

@@ -180,37 +180,20 @@ std::optional<QByteArray> ServerStore::push(const QString &entityName, const Pus
                                             QString *error)
 {
     Entity *entity = findEntity(entityName, error);
-    if (!entity || !beginTransaction(error))
+    if (!entity)
         return std::nullopt;
     const qint64 savedSeq = entity->lastSeq;
     const QString savedChangedAt = entity->lastChangedAt;
-    QList<QByteArray> results;
-    results.reserve(request.changes.size());
-    QString problem;
-    {
-        // Every query of the run is gone before the commit.
-        PushRun run(this, entity, request.client);
-        if (run.prepare(&problem)) {
-            for (const PushChange &change : request.changes) {
-                std::optional<QByteArray> result = run.resultOf(change, &problem);
-                if (!result)
-                    break;
-                results.append(std::move(*result));
-            }
-        }
-    }
-    if (!problem.isEmpty()) {
-        rollbackAndFail(QStringLiteral("cannot apply a push to entity %1: %2")
-                            .arg(entity->schema.name, problem),
-                        nullptr);
+    std::optional<QByteArray> body = pushInTransaction(
+        entityName,
+        [&](QString *problem) {
+            PushRun run(this, entity, request.client); // its queries are gone before the commit
+            return Push::resultsOf(run, request.changes, problem);
+        },
+        error);
+    if (!body)
         restoreAndFail(entity, savedSeq, savedChangedAt, error);
-        return std::nullopt;
-    }
-    if (!commitTransaction(error)) {
-        restoreAndFail(entity, savedSeq, savedChangedAt, error);
-        return std::nullopt;
-    }
-    return Push::results(results);
+    return body;
 }
 
 } // namespace BatchSync
