@@ -360,7 +360,7 @@ private Q_SLOTS:
         QVERIFY(raw.isOpen());
         QCOMPARE(raw.scalar(QStringLiteral("PRAGMA journal_mode")).toString(),
                  QStringLiteral("wal"));
-        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 2);
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 3);
         QStringList columns;
         for (const QVariantList &row :
              raw.rows(QStringLiteral("SELECT name FROM pragma_table_info('_sync_state')"))) {
@@ -482,11 +482,11 @@ private Q_SLOTS:
         const QString table = u'"' + entity + u'"';
         const QList<QVariantList> info = raw.rows(
             QStringLiteral("SELECT name, type, pk FROM pragma_table_info('%1')").arg(entity));
-        QCOMPARE(info.size(), 7);
+        QCOMPARE(info.size(), 8);
         const QList<std::pair<QString, QString>> expected = {
             { "id", "TEXT" },          { field, "TEXT" },      { "amount", "REAL" },
             { "flag", "INTEGER" },     { "count", "INTEGER" }, { "at", "TEXT" },
-            { "_changed_at", "TEXT" },
+            { "_changed_at", "TEXT" }, { "_version", "TEXT" },
         };
         for (int i = 0; i < info.size(); ++i) {
             QCOMPARE(info.at(i).at(0).toString(), expected.at(i).first);
@@ -632,7 +632,7 @@ private Q_SLOTS:
         RawDb raw(path);
         QCOMPARE(
             raw.scalar(QStringLiteral("SELECT count(*) FROM pragma_table_info('items')")).toInt(),
-            5);
+            6); // id, name, _changed_at, _version, price, order
         const QList<QVariantList> rows
             = raw.rows(QStringLiteral("SELECT id, name, price, \"order\" FROM items ORDER BY id"));
         QCOMPARE(rows.size(), 3);
@@ -1957,7 +1957,7 @@ private Q_SLOTS:
         store.close();
 
         RawDb raw(path);
-        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 2);
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 3);
         QCOMPARE(contents(raw), QStringList({ "a=A2", "c=C2" }));
         // Unchanged layout: still the primary key, no second index.
         QCOMPARE(raw.scalar(QStringLiteral(
