@@ -424,6 +424,47 @@ private Q_SLOTS:
         QCOMPARE(other.pending(), QStringList { QStringLiteral("new::1:0") });
     }
 
+    void ownTriggersStillFireOnSyncWrites()
+    {
+        // The store runs without triggers only while a table has none but the capture's.
+        prepareSynced();
+        {
+            OtherConnection other(path());
+            QCOMPARE(other.exec(QStringLiteral("CREATE TABLE audit (id TEXT, name TEXT)")),
+                     QString());
+            QCOMPARE(other.exec(QStringLiteral(
+                         "CREATE TRIGGER audit_customers AFTER UPDATE ON customers BEGIN INSERT "
+                         "INTO audit VALUES (NEW.id, NEW.name); END")),
+                     QString());
+        }
+        LocalStore store(path(), uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, { QStringLiteral("3"), {} }, 1,
+                               SyncState::Running, &error));
+        QVERIFY2(store.applyBatch(schema, { record(QStringLiteral("a"), QStringLiteral("A2")) },
+                                  { QStringLiteral("4"), {} }, 1, 1, &error),
+                 qPrintable(error.message));
+        OtherConnection other(path());
+        QCOMPARE(
+            other.rows(QStringLiteral("SELECT id, name FROM audit")),
+            QList<QVariantList> { (QVariantList { QStringLiteral("a"), QStringLiteral("A2") }) });
+        QCOMPARE(other.pending(), QStringList());
+        // Without it, the next batch runs without triggers, and still captures nothing.
+        QCOMPARE(other.exec(QStringLiteral("DROP TRIGGER audit_customers")), QString());
+        QVERIFY2(store.applyBatch(schema, { record(QStringLiteral("b"), QStringLiteral("B2")) },
+                                  { QStringLiteral("5"), {} }, 2, 2, &error),
+                 qPrintable(error.message));
+        QCOMPARE(
+            other.scalar(QStringLiteral("SELECT name FROM customers WHERE id = 'b'")).toString(),
+            QStringLiteral("B2"));
+        QCOMPARE(other.pending(), QStringList());
+        // And other programs' edits are captured all along.
+        QCOMPARE(other.exec(QStringLiteral("DELETE FROM customers WHERE id = 'c'")), QString());
+        QCOMPARE(other.pending(), QStringList { QStringLiteral("c:3:1:0") });
+    }
+
     void pulledChangeSkipsPendingRecord()
     {
         auto feed = std::make_shared<MemoryFeed>();

@@ -171,7 +171,7 @@ ChangePage sentinelPage()
     ChangePage page;
     page.cursor = QStringLiteral("sentinel");
     page.hasMore = true;
-    page.changes.append(Change { QStringLiteral("keep"), QString(), false, { 1 }, QString() });
+    page.changes.append(Change { QStringLiteral("keep"), QString(), false, { 1 } });
     return page;
 }
 
@@ -983,7 +983,7 @@ void TestProtocol::parseChangesInvalid()
     ChangePage page;
     page.cursor = QStringLiteral("previous");
     page.hasMore = true;
-    page.changes.append(Change { QStringLiteral("keep"), QString(), false, {}, QString() });
+    page.changes.append(Change { QStringLiteral("keep"), QString(), false, {} });
     QString error;
     QVERIFY(!Protocol::parseChanges(body, customersSchema(), limit, mode, &page, &error));
     QVERIFY2(error.contains(expected), qPrintable(error));

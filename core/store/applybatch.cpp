@@ -93,7 +93,7 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
 
     sqlite3 *db = m_statements->db;
     Write transaction(*this, what, error);
-    if (!transaction.beginUncaptured())
+    if (!transaction.beginUncaptured(schema.name))
         return false;
     // Read in the transaction: another store on the same file may have completed the run.
     bool bulk = false;

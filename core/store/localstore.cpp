@@ -236,6 +236,11 @@ bool LocalStore::openConnection(SyncError *error)
             QStringLiteral("UPDATE _sync_meta SET value = 0 WHERE key = 'capture'") },
           { &m_statements->captureOn,
             QStringLiteral("UPDATE _sync_meta SET value = 1 WHERE key = 'capture'") },
+          { &m_statements->otherTriggers,
+            QStringLiteral("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' "
+                           "AND tbl_name = ?1 COLLATE NOCASE AND name NOT IN ('_sync_' || ?2 || "
+                           "'_insert', '_sync_' || ?2 || '_update', '_sync_' || ?2 || "
+                           "'_delete'))") },
           { &m_statements->anyPending,
             QStringLiteral("SELECT 1 FROM _sync_pending WHERE entity = ? LIMIT 1") },
           { &m_statements->isPending,
@@ -329,14 +334,31 @@ bool LocalStore::Write::begin()
     return true;
 }
 
-bool LocalStore::Write::beginUncaptured()
+bool LocalStore::Write::beginUncaptured(const QString &entity)
 {
     if (!begin())
         return false;
-    Sqlite::Statement &off = m_store.m_statements->captureOff;
+    Statements &statements = *m_store.m_statements;
+    Sqlite::Statement &off = statements.captureOff;
     if (!off.exec())
         return m_store.storageFailure(m_error, m_what, off.errorCode(), off.errorText());
     m_uncaptured = true;
+    // The switch makes every capture trigger skip its row, but a trigger that fires costs a
+    // third of an appended row: when the table has no triggers but the capture's, the
+    // connection runs without triggers at all. Read in the transaction, which keeps others
+    // from adding one meanwhile.
+    Sqlite::Statement &others = statements.otherTriggers;
+    const Sqlite::Step step = others.bindText(1, entity) && others.bindText(2, entity)
+        ? others.step()
+        : Sqlite::Step::Failed;
+    if (step != Sqlite::Step::Row)
+        return m_store.storageFailure(m_error, m_what, others.errorCode(), others.errorText());
+    const bool haveOthers = others.intValue(0) != 0;
+    others.reset();
+    if (!statements.setTriggersEnabled(haveOthers)) {
+        return fail(m_error, ErrorCategory::Storage,
+                    QStringLiteral("%1: SQLite refused to switch triggers").arg(m_what));
+    }
     return true;
 }
 

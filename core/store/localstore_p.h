@@ -113,16 +113,21 @@ struct LocalStore::Statements
     Sqlite::Statement bulkLoad; // entity -> bulk_load; no row when the entity has no state
     Sqlite::Statement captureOff; // the store's own writes are not local changes
     Sqlite::Statement captureOn;
+    Sqlite::Statement otherTriggers; // entity -> 1 when its table has triggers of its own
     Sqlite::Statement anyPending; // entity -> a row when it has pending local changes
     Sqlite::Statement isPending; // entity, id -> a row when the record has one
     std::map<QString, std::unique_ptr<EntityStatements>> entities;
     int cacheKiB = 0; // the page cache set last, in KiB
+    bool triggersEnabled = true; // SQLITE_DBCONFIG_ENABLE_TRIGGER of the connection
     bool upserted = false; // a batch was written by upsert since the connection opened
 
     // A failure leaves the previous size, which costs speed or memory, never data.
     void setCacheKiB(int kib);
     // The page cache for writing a batch in bulk-load state (\a bulk) or by upsert.
     void setBatchCache(bool bulk);
+    // Turns the connection's triggers on or off; a change makes prepared statements prepare
+    // again at their next use.
+    bool setTriggersEnabled(bool enabled);
 };
 
 /*
@@ -143,9 +148,10 @@ public:
 
     // Clears the error, checks that the store is usable in this thread, and begins.
     bool begin();
-    // begin(), and the writes of this transaction are not captured as local changes (the
-    // capture is on again before the commit, so no other connection sees it off).
-    bool beginUncaptured();
+    // begin(), and the writes of this transaction to the table of \a entity are not captured
+    // as local changes (the capture is on again before the commit, so no other connection
+    // sees it off).
+    bool beginUncaptured(const QString &entity);
     bool commit();
 
 private:

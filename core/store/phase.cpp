@@ -55,7 +55,7 @@ bool LocalStore::applyPhase(const EntitySchema &schema, const ChangePage &page,
 
     sqlite3 *db = m_statements->db;
     Write transaction(*this, what, error);
-    if (!transaction.beginUncaptured())
+    if (!transaction.beginUncaptured(schema.name))
         return false;
     Sqlite::Statement statement;
     const auto run = [&](const QString &sql) {

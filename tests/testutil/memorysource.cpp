@@ -200,7 +200,7 @@ ChangePage MemoryFeed::makePage(const QString &entity, const ChangesQuery &query
     qint64 i = skip;
     for (; i < changes.size() && page.changes.size() < query.limit; ++i) {
         const auto &[id, row] = changes.at(i);
-        page.changes.append(Change { id, row.changedAt, row.deleted, row.values, QString() });
+        page.changes.append(Change { id, row.changedAt, row.deleted, row.values });
         if (query.mode == PagingMode::Cursor)
             page.cursor = QString::number(row.seq);
     }
