@@ -338,15 +338,11 @@ bool LocalStore::Write::beginUncaptured(const QString &entity)
 {
     if (!begin())
         return false;
+    // A trigger that fires costs a third of an appended row, even when its WHEN clause stops
+    // it: when the table has no triggers but the capture's, the connection runs without
+    // triggers at all; otherwise the switch makes the capture triggers skip the rows. Read in
+    // the transaction, which keeps others from adding a trigger meanwhile.
     Statements &statements = *m_store.m_statements;
-    Sqlite::Statement &off = statements.captureOff;
-    if (!off.exec())
-        return m_store.storageFailure(m_error, m_what, off.errorCode(), off.errorText());
-    m_uncaptured = true;
-    // The switch makes every capture trigger skip its row, but a trigger that fires costs a
-    // third of an appended row: when the table has no triggers but the capture's, the
-    // connection runs without triggers at all. Read in the transaction, which keeps others
-    // from adding one meanwhile.
     Sqlite::Statement &others = statements.otherTriggers;
     const Sqlite::Step step = others.bindText(1, entity) && others.bindText(2, entity)
         ? others.step()
@@ -359,6 +355,12 @@ bool LocalStore::Write::beginUncaptured(const QString &entity)
         return fail(m_error, ErrorCategory::Storage,
                     QStringLiteral("%1: SQLite refused to switch triggers").arg(m_what));
     }
+    if (!haveOthers)
+        return true;
+    Sqlite::Statement &off = statements.captureOff;
+    if (!off.exec())
+        return m_store.storageFailure(m_error, m_what, off.errorCode(), off.errorText());
+    m_uncaptured = true;
     return true;
 }
 

@@ -54,9 +54,10 @@ struct StoredEntity
 
     Local edits: triggers on each entity's table record any program's INSERT, UPDATE and
     DELETE as a pending change in _sync_pending (one row per record, with the version it had
-    before the first edit; see README, "The local database"). The store's own writes switch
-    the capture off inside their transaction (_sync_meta 'capture'), so they are never
-    recorded, and skip every record that has a pending change.
+    before the first edit; see README, "The local database"). The store's own writes are
+    never recorded: they run with the connection's triggers off, or, when the table has
+    triggers of its own, with the capture switched off inside their transaction (_sync_meta
+    'capture'). They skip every record that has a pending change.
 
     Bulk load: a run that starts from the beginning (beginRun() with a start position)
     on an entity whose table holds no rows is a first sync, and puts the entity in bulk-load

@@ -149,7 +149,8 @@ public:
     // Clears the error, checks that the store is usable in this thread, and begins.
     bool begin();
     // begin(), and the writes of this transaction to the table of \a entity are not captured
-    // as local changes (the capture is on again before the commit, so no other connection
+    // as local changes: the connection's triggers are off, or, when the table has triggers of
+    // its own, the capture switch is (on again before the commit, so no other connection
     // sees it off).
     bool beginUncaptured(const QString &entity);
     bool commit();
