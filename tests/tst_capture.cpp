@@ -6,12 +6,9 @@
 #include "engine/syncengine.h"
 #include "store/localstore.h"
 #include "testutil/memorysource.h"
+#include "testutil/rawdb.h"
 
 #include <QSignalSpy>
-#include <QSqlDatabase>
-#include <QSqlError>
-#include <QSqlQuery>
-#include <QSqlRecord>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUuid>
@@ -22,6 +19,7 @@
 using namespace BatchSync;
 using Test::MemoryFeed;
 using Test::MemorySource;
+using Test::RawDb;
 
 namespace {
 
@@ -50,75 +48,28 @@ Change record(const QString &id, const QString &name, const QString &version = Q
     return change;
 }
 
-// Another program's connection to the file, through QSQLITE.
-class OtherConnection final
+// The pending changes as "id:base:deleted:created", ordered by id.
+QStringList pending(RawDb &db)
 {
-    Q_DISABLE_COPY_MOVE(OtherConnection)
-
-public:
-    explicit OtherConnection(const QString &path)
-        : m_name(uniqueConnectionName())
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_name);
-        db.setDatabaseName(path);
-        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=2000"));
-        db.open();
+    QStringList result;
+    for (const QVariantList &row : db.rows(QStringLiteral(
+             "SELECT id, base, deleted, created FROM _sync_pending ORDER BY entity, id"))) {
+        result.append(QStringLiteral("%1:%2:%3:%4")
+                          .arg(row.at(0).toString(), row.at(1).toString(), row.at(2).toString(),
+                               row.at(3).toString()));
     }
-    ~OtherConnection()
-    {
-        {
-            QSqlDatabase db = QSqlDatabase::database(m_name, false);
-            db.close();
-        }
-        QSqlDatabase::removeDatabase(m_name);
-    }
+    return result;
+}
 
-    QString exec(const QString &sql)
-    {
-        QSqlQuery query(QSqlDatabase::database(m_name, false));
-        return query.exec(sql) ? QString() : query.lastError().text();
-    }
-
-    QList<QVariantList> rows(const QString &sql)
-    {
-        QList<QVariantList> result;
-        QSqlQuery query(QSqlDatabase::database(m_name, false));
-        if (!query.exec(sql)) {
-            qWarning() << sql << query.lastError().text();
-            return result;
-        }
-        while (query.next()) {
-            QVariantList row;
-            for (int i = 0; i < query.record().count(); ++i)
-                row.append(query.value(i));
-            result.append(row);
-        }
-        return result;
-    }
-
-    QVariant scalar(const QString &sql)
-    {
-        const QList<QVariantList> result = rows(sql);
-        return result.isEmpty() ? QVariant() : result.first().value(0);
-    }
-
-    // The pending changes as "id:base:deleted:created", ordered by id.
-    QStringList pending()
-    {
-        QStringList result;
-        for (const QVariantList &row :
-             rows(QStringLiteral("SELECT id, base, deleted, created FROM _sync_pending "
-                                 "ORDER BY entity, id"))) {
-            result.append(QStringLiteral("%1:%2:%3:%4")
-                              .arg(row.at(0).toString(), row.at(1).toString(), row.at(2).toString(),
-                                   row.at(3).toString()));
-        }
-        return result;
-    }
-
-private:
-    QString m_name;
-};
+// Another program's statement; says why when it fails.
+bool edit(RawDb &db, const QString &sql)
+{
+    QString problem;
+    if (db.exec(sql, &problem))
+        return true;
+    qWarning().noquote() << sql << problem;
+    return false;
+}
 
 // Runs \a statements through the raw sqlite3 API, as the sqlite3 shell would; an error text.
 QString execRaw(const QString &path, const QStringList &statements)
@@ -167,6 +118,14 @@ class TestCapture final : public QObject
             && store.completeRun(schema.name, { QStringLiteral("3"), {} }, 3, 3, {}, error);
     }
 
+    // Opens \a store on the database of syncFirst() and begins the next run.
+    static bool beginNextRun(LocalStore &store, SyncError *error)
+    {
+        return store.open(error)
+            && store.beginRun(customersSchema().name, PagingMode::Cursor,
+                              { QStringLiteral("3"), {} }, 0, SyncState::Running, error);
+    }
+
     void prepareSynced()
     {
         LocalStore store(path(), uniqueConnectionName());
@@ -186,8 +145,10 @@ class TestCapture final : public QObject
         return s;
     }
 
-    static bool syncAll(SyncEngine &engine)
+    // A whole sync of every entity of \a feed by an engine of its own; false if any failed.
+    bool syncOnce(const std::shared_ptr<MemoryFeed> &feed) const
     {
+        SyncEngine engine(settings(path()), MemorySource::factory(feed));
         QSignalSpy finished(&engine, &SyncEngine::finished);
         QSignalSpy failed(&engine, &SyncEngine::failed);
         engine.startAll();
@@ -272,19 +233,19 @@ private Q_SLOTS:
         QFETCH(QStringList, expected);
         prepareSynced();
         const bool expectFailure = QByteArray(QTest::currentDataTag()).endsWith("failed statement");
-        OtherConnection other(path());
-        QCOMPARE(other.pending(), QStringList());
+        RawDb other(path());
+        QCOMPARE(pending(other), QStringList());
         QString problem;
         if (rawApi) {
             problem = execRaw(path(), statements);
         } else {
             for (const QString &sql : statements) {
-                if (!(problem = other.exec(sql)).isEmpty())
+                if (!other.exec(sql, &problem))
                     break;
             }
         }
         QCOMPARE(problem.isEmpty(), !expectFailure);
-        QCOMPARE(other.pending(), expected);
+        QCOMPARE(pending(other), expected);
         // Every change got its own number, and the counter is past all of them.
         QCOMPARE(other
                      .scalar(QStringLiteral("SELECT count(DISTINCT change_seq) = count(*) AND "
@@ -301,17 +262,14 @@ private Q_SLOTS:
     void latestWriteHasTheLargestSequence()
     {
         prepareSynced();
-        OtherConnection other(path());
-        QCOMPARE(other.exec(QStringLiteral("UPDATE customers SET name = 'x' WHERE id = 'a'")),
-                 QString());
-        QCOMPARE(other.exec(QStringLiteral("UPDATE customers SET name = 'y' WHERE id = 'b'")),
-                 QString());
+        RawDb other(path());
+        QVERIFY(edit(other, QStringLiteral("UPDATE customers SET name = 'x' WHERE id = 'a'")));
+        QVERIFY(edit(other, QStringLiteral("UPDATE customers SET name = 'y' WHERE id = 'b'")));
         const qint64 first
             = other.scalar(QStringLiteral("SELECT change_seq FROM _sync_pending WHERE id = 'a'"))
                   .toLongLong();
         QVERIFY(first > 0);
-        QCOMPARE(other.exec(QStringLiteral("UPDATE customers SET name = 'z' WHERE id = 'a'")),
-                 QString());
+        QVERIFY(edit(other, QStringLiteral("UPDATE customers SET name = 'z' WHERE id = 'a'")));
         QVERIFY(
             other.scalar(QStringLiteral("SELECT change_seq FROM _sync_pending WHERE id = 'a'"))
                 .toLongLong()
@@ -328,13 +286,11 @@ private Q_SLOTS:
         // A creation that is on its way to the server (sent_seq set by the push) no longer
         // cancels out: its deletion must follow it.
         prepareSynced();
-        OtherConnection other(path());
-        QCOMPARE(other.exec(QStringLiteral("INSERT INTO customers (id, name) VALUES ('n', 'N')")),
-                 QString());
-        QCOMPARE(other.exec(QStringLiteral("UPDATE _sync_pending SET sent_seq = change_seq")),
-                 QString());
-        QCOMPARE(other.exec(QStringLiteral("DELETE FROM customers WHERE id = 'n'")), QString());
-        QCOMPARE(other.pending(), QStringList { QStringLiteral("n::1:1") });
+        RawDb other(path());
+        QVERIFY(edit(other, QStringLiteral("INSERT INTO customers (id, name) VALUES ('n', 'N')")));
+        QVERIFY(edit(other, QStringLiteral("UPDATE _sync_pending SET sent_seq = change_seq")));
+        QVERIFY(edit(other, QStringLiteral("DELETE FROM customers WHERE id = 'n'")));
+        QCOMPARE(pending(other), QStringList { QStringLiteral("n::1:1") });
     }
 
     void clientIdIsMadeOnce()
@@ -345,7 +301,7 @@ private Q_SLOTS:
             SyncError error;
             QVERIFY2(store.open(&error), qPrintable(error.message));
             store.close();
-            OtherConnection other(path());
+            RawDb other(path());
             const QString id = other
                                    .scalar(QStringLiteral(
                                        "SELECT value FROM _sync_meta WHERE key = 'client_id'"))
@@ -362,10 +318,8 @@ private Q_SLOTS:
         prepareSynced();
         LocalStore store(path(), uniqueConnectionName());
         SyncError error;
-        QVERIFY(store.open(&error));
         const EntitySchema schema = customersSchema();
-        QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, { QStringLiteral("3"), {} }, 2,
-                               SyncState::Running, &error));
+        QVERIFY2(beginNextRun(store, &error), qPrintable(error.message));
         QVERIFY2(store.applyBatch(
                      schema,
                      { record(QStringLiteral("a"), QStringLiteral("A2"), QStringLiteral("9")),
@@ -373,14 +327,14 @@ private Q_SLOTS:
                      { QStringLiteral("5"), {} }, 2, 2, &error),
                  qPrintable(error.message));
         store.close();
-        OtherConnection other(path());
+        RawDb other(path());
         const QList<QVariantList> rows
             = other.rows(QStringLiteral("SELECT id, _version FROM customers ORDER BY id"));
         QCOMPARE(rows.size(), 4);
         QCOMPARE(rows.at(0).at(1).toString(), QStringLiteral("9"));
         QCOMPARE(rows.at(1).at(1).toString(), QStringLiteral("2"));
         QVERIFY(rows.at(3).at(1).isNull()); // no version sent
-        QCOMPARE(other.pending(), QStringList());
+        QCOMPARE(pending(other), QStringList());
     }
 
     void syncOwnWritesAreNotCaptured()
@@ -394,34 +348,28 @@ private Q_SLOTS:
         // Sent twice within the first sync: the bulk load's completion drops the older copy.
         feed->put(schema.name, QStringLiteral("r7"), { QStringLiteral("v1"), qint64(7) });
         feed->remove(schema.name, QStringLiteral("r8"));
-        {
-            SyncEngine engine(settings(path()), MemorySource::factory(feed));
-            QVERIFY(syncAll(engine));
-        }
-        OtherConnection other(path());
+        QVERIFY(syncOnce(feed));
+        RawDb other(path());
         QCOMPARE(other.scalar(QStringLiteral("SELECT count(*) FROM customers")).toInt(), 449);
-        QCOMPARE(other.pending(), QStringList());
+        QCOMPARE(pending(other), QStringList());
 
         for (int n = 0; n < 300; n += 3)
             feed->put(schema.name, QStringLiteral("r%1").arg(n),
                       { QStringLiteral("v2"), qint64(n) });
         feed->put(schema.name, QStringLiteral("new"), { QStringLiteral("v2"), qint64(0) });
         feed->remove(schema.name, QStringLiteral("r9"));
-        {
-            SyncEngine engine(settings(path()), MemorySource::factory(feed));
-            QVERIFY(syncAll(engine));
-        }
+        QVERIFY(syncOnce(feed));
         QCOMPARE(other.scalar(QStringLiteral("SELECT count(*) FROM customers")).toInt(), 449);
         QCOMPARE(
             other.scalar(QStringLiteral("SELECT name FROM customers WHERE id = 'r3'")).toString(),
             QStringLiteral("v2"));
-        QCOMPARE(other.pending(), QStringList());
+        QCOMPARE(pending(other), QStringList());
         QCOMPARE(other.scalar(QStringLiteral("SELECT value FROM _sync_meta WHERE key = 'capture'"))
                      .toInt(),
                  1);
         // And an edit right after a sync is captured again.
-        QCOMPARE(other.exec(QStringLiteral("DELETE FROM customers WHERE id = 'new'")), QString());
-        QCOMPARE(other.pending(), QStringList { QStringLiteral("new::1:0") });
+        QVERIFY(edit(other, QStringLiteral("DELETE FROM customers WHERE id = 'new'")));
+        QCOMPARE(pending(other), QStringList { QStringLiteral("new::1:0") });
     }
 
     void ownTriggersStillFireOnSyncWrites()
@@ -429,40 +377,38 @@ private Q_SLOTS:
         // The store runs without triggers only while a table has none but the capture's.
         prepareSynced();
         {
-            OtherConnection other(path());
-            QCOMPARE(other.exec(QStringLiteral("CREATE TABLE audit (id TEXT, name TEXT)")),
-                     QString());
-            QCOMPARE(other.exec(QStringLiteral(
+            RawDb other(path());
+            QVERIFY(edit(other, QStringLiteral("CREATE TABLE audit (id TEXT, name TEXT)")));
+            QVERIFY(
+                edit(other,
+                     QStringLiteral(
                          "CREATE TRIGGER audit_customers AFTER UPDATE ON customers BEGIN INSERT "
-                         "INTO audit VALUES (NEW.id, NEW.name); END")),
-                     QString());
+                         "INTO audit VALUES (NEW.id, NEW.name); END")));
         }
         LocalStore store(path(), uniqueConnectionName());
         SyncError error;
-        QVERIFY(store.open(&error));
         const EntitySchema schema = customersSchema();
-        QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, { QStringLiteral("3"), {} }, 1,
-                               SyncState::Running, &error));
+        QVERIFY2(beginNextRun(store, &error), qPrintable(error.message));
         QVERIFY2(store.applyBatch(schema, { record(QStringLiteral("a"), QStringLiteral("A2")) },
                                   { QStringLiteral("4"), {} }, 1, 1, &error),
                  qPrintable(error.message));
-        OtherConnection other(path());
+        RawDb other(path());
         QCOMPARE(
             other.rows(QStringLiteral("SELECT id, name FROM audit")),
             QList<QVariantList> { (QVariantList { QStringLiteral("a"), QStringLiteral("A2") }) });
-        QCOMPARE(other.pending(), QStringList());
+        QCOMPARE(pending(other), QStringList());
         // Without it, the next batch runs without triggers, and still captures nothing.
-        QCOMPARE(other.exec(QStringLiteral("DROP TRIGGER audit_customers")), QString());
+        QVERIFY(edit(other, QStringLiteral("DROP TRIGGER audit_customers")));
         QVERIFY2(store.applyBatch(schema, { record(QStringLiteral("b"), QStringLiteral("B2")) },
                                   { QStringLiteral("5"), {} }, 2, 2, &error),
                  qPrintable(error.message));
         QCOMPARE(
             other.scalar(QStringLiteral("SELECT name FROM customers WHERE id = 'b'")).toString(),
             QStringLiteral("B2"));
-        QCOMPARE(other.pending(), QStringList());
+        QCOMPARE(pending(other), QStringList());
         // And other programs' edits are captured all along.
-        QCOMPARE(other.exec(QStringLiteral("DELETE FROM customers WHERE id = 'c'")), QString());
-        QCOMPARE(other.pending(), QStringList { QStringLiteral("c:3:1:0") });
+        QVERIFY(edit(other, QStringLiteral("DELETE FROM customers WHERE id = 'c'")));
+        QCOMPARE(pending(other), QStringList { QStringLiteral("c:3:1:0") });
     }
 
     void pulledChangeSkipsPendingRecord()
@@ -473,29 +419,22 @@ private Q_SLOTS:
         for (const char *id : { "a", "b", "c" })
             feed->put(schema.name, QString::fromLatin1(id),
                       { QStringLiteral("server"), qint64(1) });
-        {
-            SyncEngine engine(settings(path()), MemorySource::factory(feed));
-            QVERIFY(syncAll(engine));
-        }
-        OtherConnection other(path());
-        QCOMPARE(other.exec(QStringLiteral("UPDATE customers SET name = 'local' WHERE id = 'a'")),
-                 QString());
-        QCOMPARE(other.exec(QStringLiteral("DELETE FROM customers WHERE id = 'b'")), QString());
+        QVERIFY(syncOnce(feed));
+        RawDb other(path());
+        QVERIFY(edit(other, QStringLiteral("UPDATE customers SET name = 'local' WHERE id = 'a'")));
+        QVERIFY(edit(other, QStringLiteral("DELETE FROM customers WHERE id = 'b'")));
         for (const char *id : { "a", "b", "c" })
             feed->put(schema.name, QString::fromLatin1(id),
                       { QStringLiteral("server2"), qint64(2) });
         feed->remove(schema.name, QStringLiteral("a"));
         feed->put(schema.name, QStringLiteral("a"), { QStringLiteral("server3"), qint64(3) });
-        {
-            SyncEngine engine(settings(path()), MemorySource::factory(feed));
-            QVERIFY(syncAll(engine));
-        }
+        QVERIFY(syncOnce(feed));
         const QList<QVariantList> rows
             = other.rows(QStringLiteral("SELECT id, name FROM customers ORDER BY id"));
         QCOMPARE(rows.size(), 2);
         QCOMPARE(rows.at(0), (QVariantList { QStringLiteral("a"), QStringLiteral("local") }));
         QCOMPARE(rows.at(1), (QVariantList { QStringLiteral("c"), QStringLiteral("server2") }));
-        QCOMPARE(other.pending(),
+        QCOMPARE(pending(other),
                  QStringList({ QStringLiteral("a::0:0"), QStringLiteral("b::1:0") }));
     }
 
@@ -511,20 +450,16 @@ private Q_SLOTS:
         QFETCH(bool, reload);
         prepareSynced();
         {
-            OtherConnection other(path());
-            QCOMPARE(
-                other.exec(QStringLiteral("UPDATE customers SET name = 'local' WHERE id = 'a'")),
-                QString());
-            QCOMPARE(
-                other.exec(QStringLiteral("INSERT INTO customers (id, name) VALUES ('n', 'N')")),
-                QString());
+            RawDb other(path());
+            QVERIFY(
+                edit(other, QStringLiteral("UPDATE customers SET name = 'local' WHERE id = 'a'")));
+            QVERIFY(
+                edit(other, QStringLiteral("INSERT INTO customers (id, name) VALUES ('n', 'N')")));
         }
         LocalStore store(path(), uniqueConnectionName());
         SyncError error;
-        QVERIFY(store.open(&error));
         const EntitySchema schema = customersSchema();
-        QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, { QStringLiteral("3"), {} }, 1,
-                               SyncState::Running, &error));
+        QVERIFY2(beginNextRun(store, &error), qPrintable(error.message));
         // The source has a and b (changed) only: c and the local n are gone at the source.
         ChangePage page;
         page.phase = reload ? SyncPhase::Reload : SyncPhase::Deletions;
@@ -535,7 +470,7 @@ private Q_SLOTS:
         QVERIFY2(store.applyPhase(schema, page, { QStringLiteral("4"), {} }, 2, 2, &error),
                  qPrintable(error.message));
         store.close();
-        OtherConnection other(path());
+        RawDb other(path());
         const QList<QVariantList> rows
             = other.rows(QStringLiteral("SELECT id, name FROM customers ORDER BY id"));
         QCOMPARE(rows.size(), 3);
@@ -544,7 +479,7 @@ private Q_SLOTS:
                  (QVariantList { QStringLiteral("b"),
                                  reload ? QStringLiteral("B2") : QStringLiteral("B") }));
         QCOMPARE(rows.at(2), (QVariantList { QStringLiteral("n"), QStringLiteral("N") }));
-        QCOMPARE(other.pending(),
+        QCOMPARE(pending(other),
                  QStringList({ QStringLiteral("a:1:0:0"), QStringLiteral("n::0:1") }));
     }
 
@@ -559,7 +494,7 @@ private Q_SLOTS:
         QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, {}, 0, SyncState::Running, &error));
         QVERIFY(store.loadEntity(schema.name, &error)->bulkLoad);
         const auto triggers = [this] {
-            OtherConnection other(path());
+            RawDb other(path());
             return other
                 .scalar(QStringLiteral("SELECT count(*) FROM sqlite_master WHERE type = "
                                        "'trigger' AND tbl_name = 'customers'"))
@@ -576,11 +511,11 @@ private Q_SLOTS:
         QVERIFY(store.ensureEntity(schema, &error));
         QCOMPARE(triggers(), 3);
         store.close();
-        OtherConnection other(path());
-        QCOMPARE(other.exec(QStringLiteral("UPDATE customers SET city = 'Oslo'")), QString());
-        QCOMPARE(other.pending(), QStringList { QStringLiteral("a:1:0:0") });
+        RawDb other(path());
+        QVERIFY(edit(other, QStringLiteral("UPDATE customers SET city = 'Oslo'")));
+        QCOMPARE(pending(other), QStringList { QStringLiteral("a:1:0:0") });
         // Triggers someone dropped come back with the next sync.
-        QCOMPARE(other.exec(QStringLiteral("DROP TRIGGER _sync_customers_delete")), QString());
+        QVERIFY(edit(other, QStringLiteral("DROP TRIGGER _sync_customers_delete")));
         QVERIFY(store.open(&error));
         QVERIFY(store.ensureEntity(schema, &error));
         store.close();
@@ -621,7 +556,7 @@ private Q_SLOTS:
             QVERIFY2(store.open(&error), qPrintable(error.message));
         }
         // Captured without any sync since: open() upgraded every entity's table.
-        OtherConnection other(path());
+        RawDb other(path());
         QCOMPARE(other.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 3);
         QCOMPARE(other
                      .scalar(QStringLiteral("SELECT count(*) FROM pragma_table_info('customers') "
@@ -633,10 +568,9 @@ private Q_SLOTS:
                                             "(SELECT * FROM customers ORDER BY id)"))
                      .toString(),
                  QStringLiteral("a=A,b=B"));
-        QCOMPARE(other.exec(QStringLiteral("DELETE FROM customers WHERE id = 'b'")), QString());
-        QCOMPARE(other.exec(QStringLiteral("INSERT INTO customers (id, name) VALUES ('c', 'C')")),
-                 QString());
-        QCOMPARE(other.pending(),
+        QVERIFY(edit(other, QStringLiteral("DELETE FROM customers WHERE id = 'b'")));
+        QVERIFY(edit(other, QStringLiteral("INSERT INTO customers (id, name) VALUES ('c', 'C')")));
+        QCOMPARE(pending(other),
                  QStringList({ QStringLiteral("b::1:0"), QStringLiteral("c::0:1") }));
     }
 };
