@@ -2,6 +2,7 @@
 #include "common/types.h"
 #include "store/localstore.h"
 #include "testutil/immutable.h"
+#include "testutil/rawdb.h"
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -27,6 +28,7 @@
 #endif
 
 using namespace BatchSync;
+using Test::RawDb;
 
 namespace {
 
@@ -66,69 +68,6 @@ Change tombstone(const QString &id, const QString &changedAt = someTime)
     change.deleted = true;
     return change;
 }
-
-/*! A plain QtSql connection to the same file, for looking behind the store's back. */
-class RawDb final
-{
-    Q_DISABLE_COPY_MOVE(RawDb)
-
-public:
-    explicit RawDb(const QString &path)
-        : m_name(uniqueConnectionName())
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_name);
-        db.setDatabaseName(path);
-        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=2000"));
-        m_open = db.open();
-    }
-    ~RawDb()
-    {
-        {
-            QSqlDatabase db = QSqlDatabase::database(m_name, false);
-            db.close();
-        }
-        QSqlDatabase::removeDatabase(m_name);
-    }
-
-    bool isOpen() const { return m_open; }
-
-    bool exec(const QString &sql, QString *message = nullptr)
-    {
-        QSqlQuery query(QSqlDatabase::database(m_name, false));
-        if (query.exec(sql))
-            return true;
-        if (message)
-            *message = query.lastError().text();
-        return false;
-    }
-
-    QList<QVariantList> rows(const QString &sql)
-    {
-        QList<QVariantList> result;
-        QSqlQuery query(QSqlDatabase::database(m_name, false));
-        if (!query.exec(sql)) {
-            qWarning() << sql << query.lastError().text();
-            return result;
-        }
-        while (query.next()) {
-            QVariantList row;
-            for (int i = 0; i < query.record().count(); ++i)
-                row.append(query.value(i));
-            result.append(row);
-        }
-        return result;
-    }
-
-    QVariant scalar(const QString &sql)
-    {
-        const QList<QVariantList> result = rows(sql);
-        return result.isEmpty() || result.first().isEmpty() ? QVariant() : result.first().first();
-    }
-
-private:
-    QString m_name;
-    bool m_open = false;
-};
 
 /*! Runs \a sql on the store's own connection (same thread), e.g. to set a pragma. */
 bool execOnStore(const LocalStore &store, const QString &sql)
@@ -360,7 +299,7 @@ private Q_SLOTS:
         QVERIFY(raw.isOpen());
         QCOMPARE(raw.scalar(QStringLiteral("PRAGMA journal_mode")).toString(),
                  QStringLiteral("wal"));
-        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 2);
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 3);
         QStringList columns;
         for (const QVariantList &row :
              raw.rows(QStringLiteral("SELECT name FROM pragma_table_info('_sync_state')"))) {
@@ -482,11 +421,11 @@ private Q_SLOTS:
         const QString table = u'"' + entity + u'"';
         const QList<QVariantList> info = raw.rows(
             QStringLiteral("SELECT name, type, pk FROM pragma_table_info('%1')").arg(entity));
-        QCOMPARE(info.size(), 7);
+        QCOMPARE(info.size(), 8);
         const QList<std::pair<QString, QString>> expected = {
             { "id", "TEXT" },          { field, "TEXT" },      { "amount", "REAL" },
             { "flag", "INTEGER" },     { "count", "INTEGER" }, { "at", "TEXT" },
-            { "_changed_at", "TEXT" },
+            { "_changed_at", "TEXT" }, { "_version", "TEXT" },
         };
         for (int i = 0; i < info.size(); ++i) {
             QCOMPARE(info.at(i).at(0).toString(), expected.at(i).first);
@@ -632,7 +571,7 @@ private Q_SLOTS:
         RawDb raw(path);
         QCOMPARE(
             raw.scalar(QStringLiteral("SELECT count(*) FROM pragma_table_info('items')")).toInt(),
-            5);
+            6); // id, name, _changed_at, _version, price, order
         const QList<QVariantList> rows
             = raw.rows(QStringLiteral("SELECT id, name, price, \"order\" FROM items ORDER BY id"));
         QCOMPARE(rows.size(), 3);
@@ -1957,7 +1896,7 @@ private Q_SLOTS:
         store.close();
 
         RawDb raw(path);
-        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 2);
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 3);
         QCOMPARE(contents(raw), QStringList({ "a=A2", "c=C2" }));
         // Unchanged layout: still the primary key, no second index.
         QCOMPARE(raw.scalar(QStringLiteral(

@@ -142,6 +142,7 @@ struct Change
     QString changedAt;
     bool deleted = false;
     QVariantList values;
+    QString version {}; //!< the server's version of the record after it (v1.1); empty: none sent
 };
 
 /*! One page of GET /entities/{name}/changes. */

@@ -35,9 +35,10 @@ LocalStore::EntityStatements *LocalStore::entityStatements(const EntitySchema &s
         updates += QStringLiteral("%1 = excluded.%1, ").arg(column);
     }
     const QString changedAt = Identifier::quoted(changedAtColumn);
-    columns += QStringLiteral(", ") + changedAt;
-    placeholders += QStringLiteral(", ?");
-    updates += QStringLiteral("%1 = excluded.%1").arg(changedAt);
+    const QString version = Identifier::quoted(versionColumn);
+    columns += QStringLiteral(", %1, %2").arg(changedAt, version);
+    placeholders += QStringLiteral(", ?, ?");
+    updates += QStringLiteral("%1 = excluded.%1, %2 = excluded.%2").arg(changedAt, version);
     const QString table = Identifier::quoted(schema.name);
 
     auto statements = std::make_unique<EntityStatements>();
@@ -92,12 +93,18 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
 
     sqlite3 *db = m_statements->db;
     Write transaction(*this, what, error);
-    if (!transaction.begin())
+    if (!transaction.beginUncaptured(schema.name))
         return false;
     // Read in the transaction: another store on the same file may have completed the run.
     bool bulk = false;
     if (!bulkLoadState(schema.name, &bulk, what, error))
         return false;
+    // A record with a pending local change keeps it: the push decides. Asked per change only
+    // when the entity has any (the write lock keeps others from adding some meanwhile).
+    bool anyPending = false;
+    if (!pendingState(schema.name, QString(), &anyPending, what, error))
+        return false;
+    qint64 skipped = 0;
 
     const auto ready = [&](Sqlite::Statement &statement, const QString &sql) {
         if (statement.isPrepared())
@@ -117,6 +124,15 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
     bool haveRemove = false;
     const int changedAtIndex = int(fieldCount) + 2;
     for (const Change &change : changes) {
+        if (anyPending) {
+            bool pending = false;
+            if (!pendingState(schema.name, change.id, &pending, what, error))
+                return false;
+            if (pending) {
+                ++skipped;
+                continue;
+            }
+        }
         Sqlite::Statement *statement = nullptr;
         bool bound = true;
         if (change.deleted) {
@@ -138,7 +154,8 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
             bound = write.bindText(1, change.id);
             for (qsizetype i = 0; bound && i < fieldCount; ++i)
                 bound = write.bindValue(int(i) + 2, change.values.at(i));
-            bound = bound && write.bindText(changedAtIndex, change.changedAt);
+            bound = bound && write.bindText(changedAtIndex, change.changedAt)
+                && write.bindTextOrNull(changedAtIndex + 1, change.version);
         }
         if (!bound || !statement->exec()) {
             return storageFailure(
@@ -152,8 +169,25 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
         return false;
     if (!transaction.commit())
         return false;
-    qCDebug(lcStore) << "saved" << changes.size() << "changes of" << schema.name << "at" << done
-                     << "of" << total << (bulk ? "(bulk load)" : "");
+    qCDebug(lcStore) << "saved" << changes.size() - skipped << "changes of" << schema.name << "at"
+                     << done << "of" << total << (bulk ? "(bulk load)" : "");
+    if (skipped > 0) {
+        qCInfo(lcStore) << "kept" << skipped << "records of" << schema.name
+                        << "that have pending local changes";
+    }
+    return true;
+}
+
+bool LocalStore::pendingState(const QString &entity, const QString &id, bool *pending,
+                              const QString &what, SyncError *error)
+{
+    Sqlite::Statement &query = id.isNull() ? m_statements->anyPending : m_statements->isPending;
+    const bool bound = query.bindText(1, entity) && (id.isNull() || query.bindText(2, id));
+    const Sqlite::Step step = bound ? query.step() : Sqlite::Step::Failed;
+    if (step == Sqlite::Step::Failed)
+        return storageFailure(error, what, query.errorCode(), query.errorText());
+    *pending = step == Sqlite::Step::Row;
+    query.reset();
     return true;
 }
 

@@ -67,6 +67,19 @@ void LocalStore::Statements::setBatchCache(bool bulk)
     setCacheKiB(upserted ? CacheKiB : BulkLoadCacheKiB);
 }
 
+bool LocalStore::Statements::setTriggersEnabled(bool enabled)
+{
+    if (enabled == triggersEnabled)
+        return true;
+    int now = -1;
+    if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, enabled ? 1 : 0, &now) != SQLITE_OK
+        || (now != 0) != enabled) {
+        return false;
+    }
+    triggersEnabled = enabled;
+    return true;
+}
+
 bool LocalStore::enterBulkLoad(const QString &entity, bool *entered, const QString &what,
                                SyncError *error)
 {

@@ -52,6 +52,13 @@ struct StoredEntity
     Batches are written through the sqlite3 C API of the same connection (prepared once per
     entity, values bound straight from Change::values); errors read the same either way.
 
+    Local edits: triggers on each entity's table record any program's INSERT, UPDATE and
+    DELETE as a pending change in _sync_pending (one row per record, with the version it had
+    before the first edit; see README, "The local database"). The store's own writes are
+    never recorded: they run with the connection's triggers off, or, when the table has
+    triggers of its own, with the capture switched off inside their transaction (_sync_meta
+    'capture'). They skip every record that has a pending change.
+
     Bulk load: a run that starts from the beginning (beginRun() with a start position)
     on an entity whose table holds no rows is a first sync, and puts the entity in bulk-load
     state, persisted in _sync_state (\c bulk_load) until completeRun():
@@ -105,10 +112,10 @@ public:
 
     /*!
         Makes the entity's table match \a schema: creates it (id TEXT primary key, one typed
-        column per field, and _changed_at), or adds missing columns with ALTER TABLE (in
-        bulk-load state too). Columns of fields the server no longer reports are kept. Names
-        are checked with Identifier::check and quoted. Creates the _sync_state row if there is
-        none and stores the schema in it.
+        column per field, _changed_at and _version), or adds missing columns with ALTER TABLE
+        (in bulk-load state too), and creates its capture triggers where missing. Columns of fields
+       the server no longer reports are kept. Names are checked with Identifier::check and quoted.
+       Creates the _sync_state row if there is none and stores the schema in it.
     */
     bool ensureEntity(const EntitySchema &schema, SyncError *error);
 
@@ -134,7 +141,9 @@ public:
         \a total; the persisted state becomes Running and any error is cleared. On any failure
         nothing of it is written. A change whose value count does not match \a schema, or
         without an id, fails the whole batch with a Protocol error. In bulk-load state upserts
-        are appended and deletions recorded (see the class description).
+        are appended and deletions recorded (see the class description). A change of a
+        record that has a pending local change is skipped. Change::version goes to the
+        record's _version column (NULL when empty).
     */
     bool applyBatch(const EntitySchema &schema, const QList<Change> &changes,
                     const SyncPosition &after, qint64 done, qint64 total, SyncError *error);
@@ -147,7 +156,8 @@ public:
           staged ones, so that a reader sees the old table or the new one, never a mix.
         - Deletions: the ids go to _sync_seen_<entity> (emptied by the first page); the last
           page deletes every record of the entity whose id was not seen.
-        A phase that never ends changes nothing in the entity's table. A Changes page is
+        A phase that never ends changes nothing in the entity's table. Records that have a
+        pending local change are neither replaced nor deleted. A Changes page is
         applied by applyBatch().
     */
     bool applyPhase(const EntitySchema &schema, const ChangePage &page, const SyncPosition &after,
@@ -202,6 +212,9 @@ private:
     bool bulkLoadState(const QString &entity, bool *bulk, const QString &what, SyncError *error);
     bool enterBulkLoad(const QString &entity, bool *entered, const QString &what, SyncError *error);
     bool finishBulkLoad(const QString &entity, const QString &what, SyncError *error);
+    // Whether the record \a id (a null id: any record) of \a entity has a pending local change.
+    bool pendingState(const QString &entity, const QString &id, bool *pending, const QString &what,
+                      SyncError *error);
     bool saveRunPosition(const QString &entity, const SyncPosition &after, qint64 done,
                          qint64 total, const QString &what, SyncError *error);
 

@@ -35,6 +35,8 @@ constexpr int BulkLoadCacheKiB = 2048;
 constexpr int IndexBuildCacheKiB = 512;
 
 extern const QString changedAtColumn;
+// The record's server version (protocol v1.1), the base of a local change; NULL when unknown.
+extern const QString versionColumn;
 
 // Every SELECT of _sync_state lists these columns in this order; the first 14 are those of
 // format 1, which an older database must have.
@@ -74,6 +76,16 @@ QString schemaProblem(const EntitySchema &schema);
 // The field list as _sync_state.fields holds it.
 QString fieldsToJson(const QList<FieldSpec> &fields);
 
+// \a text as an SQL string literal.
+QString sqlLiteral(const QString &text);
+// The ids of the entity's records that have a pending local change (a SELECT of one column).
+QString pendingIdsSql(const QString &entity);
+// _sync_meta (the client id, the capture switch, the change sequence) and _sync_pending.
+bool createCaptureTables(QSqlQuery &query);
+// The _version column and the capture triggers of the table of \a entity (a checked name),
+// where missing. On failure the error is the query's.
+bool prepareCapture(QSqlQuery &query, const QString &entity);
+
 } // namespace StorePrivate
 
 // Prepared on first use: the upsert needs the unique index on id, which a table in bulk-load
@@ -99,14 +111,23 @@ struct LocalStore::Statements
     Sqlite::Statement rollback;
     Sqlite::Statement saveRun; // run_cursor, run_cursor_id, run_done, run_total, entity
     Sqlite::Statement bulkLoad; // entity -> bulk_load; no row when the entity has no state
+    Sqlite::Statement captureOff; // the store's own writes are not local changes
+    Sqlite::Statement captureOn;
+    Sqlite::Statement otherTriggers; // entity -> 1 when its table has triggers of its own
+    Sqlite::Statement anyPending; // entity -> a row when it has pending local changes
+    Sqlite::Statement isPending; // entity, id -> a row when the record has one
     std::map<QString, std::unique_ptr<EntityStatements>> entities;
     int cacheKiB = 0; // the page cache set last, in KiB
+    bool triggersEnabled = true; // SQLITE_DBCONFIG_ENABLE_TRIGGER of the connection
     bool upserted = false; // a batch was written by upsert since the connection opened
 
     // A failure leaves the previous size, which costs speed or memory, never data.
     void setCacheKiB(int kib);
     // The page cache for writing a batch in bulk-load state (\a bulk) or by upsert.
     void setBatchCache(bool bulk);
+    // Turns the connection's triggers on or off; a change makes prepared statements prepare
+    // again at their next use.
+    bool setTriggersEnabled(bool enabled);
 };
 
 /*
@@ -127,6 +148,11 @@ public:
 
     // Clears the error, checks that the store is usable in this thread, and begins.
     bool begin();
+    // begin(), and the writes of this transaction to the table of \a entity are not captured
+    // as local changes: the connection's triggers are off, or, when the table has triggers of
+    // its own, the capture switch is (on again before the commit, so no other connection
+    // sees it off).
+    bool beginUncaptured(const QString &entity);
     bool commit();
 
 private:
@@ -134,6 +160,7 @@ private:
     const QString m_what;
     SyncError *m_error;
     std::optional<Sqlite::Transaction> m_transaction; // from begin(), when the store is open
+    bool m_uncaptured = false;
 };
 
 } // namespace BatchSync

@@ -55,7 +55,7 @@ bool LocalStore::applyPhase(const EntitySchema &schema, const ChangePage &page,
 
     sqlite3 *db = m_statements->db;
     Write transaction(*this, what, error);
-    if (!transaction.begin())
+    if (!transaction.beginUncaptured(schema.name))
         return false;
     Sqlite::Statement statement;
     const auto run = [&](const QString &sql) {
@@ -119,18 +119,22 @@ bool LocalStore::applyPhase(const EntitySchema &schema, const ChangePage &page,
     qint64 removed = 0;
     qint64 kept = 0;
     if (page.phaseEnd) {
+        // Records with a pending local change keep it, as in applyBatch().
+        const QString pending = pendingIdsSql(schema.name);
         if (reload) {
-            if (!run(QStringLiteral("DELETE FROM %1").arg(table)))
+            if (!run(QStringLiteral("DELETE FROM %1 WHERE \"id\" NOT IN (%2)").arg(table, pending)))
                 return false;
             removed = statement.changes();
-            if (!run(QStringLiteral("INSERT INTO %1 (%2) SELECT %2 FROM %3 ORDER BY \"id\"")
-                         .arg(table, columns, staging))) {
+            if (!run(QStringLiteral("INSERT INTO %1 (%2) SELECT %2 FROM %3 WHERE \"id\" NOT IN "
+                                    "(%4) ORDER BY \"id\"")
+                         .arg(table, columns, staging, pending))) {
                 return false;
             }
             kept = statement.changes();
         } else {
-            if (!run(QStringLiteral("DELETE FROM %1 WHERE \"id\" NOT IN (SELECT \"id\" FROM %2)")
-                         .arg(table, staging))) {
+            if (!run(QStringLiteral("DELETE FROM %1 WHERE \"id\" NOT IN (SELECT \"id\" FROM %2) "
+                                    "AND \"id\" NOT IN (%3)")
+                         .arg(table, staging, pending))) {
                 return false;
             }
             removed = statement.changes();

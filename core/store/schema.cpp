@@ -12,7 +12,7 @@
 /*
     The layout of the local database: its format (PRAGMA user_version) with the migrations
     from older formats, the _sync_state and _sync_bulk_deleted tables, and the table of each
-    entity (created, or given the columns of new fields).
+    entity (created, or given the columns of new fields, with its capture triggers).
 */
 
 namespace BatchSync {
@@ -24,7 +24,9 @@ namespace {
 // PRAGMA user_version of the layout written here; raise it with a migration in
 // createSyncState() whenever the layout changes. 2: _sync_state.bulk_load and
 // _sync_bulk_deleted (a table in bulk-load state has no index on id, which format 1 refuses).
-constexpr int currentFormat = 2;
+// 3: local edits are captured (_sync_meta, _sync_pending, the tables' _version column and
+// triggers), which format 2 would leave unrecorded.
+constexpr int currentFormat = 3;
 
 QString sqlType(FieldType type)
 {
@@ -142,6 +144,26 @@ bool LocalStore::createSyncState(SyncError *error)
                                    "PRIMARY KEY (entity, id)) WITHOUT ROWID"))) {
         return storageFailure(error, what, query.lastError());
     }
+    // Format 2 -> 3: the capture of local edits, on every entity's table.
+    if (!createCaptureTables(query))
+        return storageFailure(error, what, query.lastError());
+    if (format < 3) {
+        if (!query.exec(QStringLiteral("SELECT s.entity FROM _sync_state AS s JOIN sqlite_master "
+                                       "AS m ON m.type = 'table' AND m.name = s.entity "
+                                       "COLLATE NOCASE")))
+            return storageFailure(error, what, query.lastError());
+        QStringList entities;
+        while (query.next()) {
+            const QString entity = query.value(0).toString();
+            if (Identifier::check(entity, u"entity").isEmpty())
+                entities.append(entity);
+        }
+        query.finish();
+        for (const QString &entity : std::as_const(entities)) {
+            if (!prepareCapture(query, entity))
+                return storageFailure(error, what, query.lastError());
+        }
+    }
     if (!query.exec(QStringLiteral("PRAGMA user_version = %1").arg(currentFormat)))
         return storageFailure(error, what, query.lastError());
     return write.commit();
@@ -192,7 +214,8 @@ bool LocalStore::ensureEntity(const EntitySchema &schema, SyncError *error)
         for (const FieldSpec &field : schema.fields)
             sql += QStringLiteral(", %1 %2").arg(Identifier::quoted(field.name),
                                                  sqlType(field.type));
-        sql += QStringLiteral(", %1 TEXT)").arg(Identifier::quoted(changedAtColumn));
+        sql += QStringLiteral(", %1 TEXT, %2 TEXT)")
+                   .arg(Identifier::quoted(changedAtColumn), Identifier::quoted(versionColumn));
         if (!query.exec(sql))
             return storageFailure(error, what, query.lastError());
         qCInfo(lcStore) << "created the table of entity" << schema.name << "with"
@@ -267,6 +290,11 @@ bool LocalStore::ensureEntity(const EntitySchema &schema, SyncError *error)
             return storageFailure(error, what, query.lastError());
         }
     }
+
+    // The version column and the triggers, on a table of an older format too.
+    if (!prepareCapture(query, schema.name))
+        return storageFailure(error, what, query.lastError());
+    query.finish();
 
     if (!execPrepared(query,
                       QStringLiteral("INSERT INTO _sync_state (entity, paging, fields) "

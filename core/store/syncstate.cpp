@@ -261,7 +261,7 @@ bool LocalStore::completeRun(const QString &entity, const SyncPosition &final, q
                              .arg(Identifier::printable(entity));
     Write write(*this, what, error);
     bool bulk = false;
-    if (!write.begin() || !bulkLoadState(entity, &bulk, what, error))
+    if (!write.beginUncaptured(entity) || !bulkLoadState(entity, &bulk, what, error))
         return false;
     QElapsedTimer timer;
     timer.start();
