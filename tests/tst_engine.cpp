@@ -2,8 +2,8 @@
 #include "engine/batchsizer.h"
 #include "engine/syncengine.h"
 #include "server/backend/serverstore.h"
-#include "sources/protocol/protocolclient.h"
 #include "server/syncserver.h"
+#include "sources/protocol/protocolclient.h"
 #include "store/localstore.h"
 #include "testutil/fakenetwork.h"
 #include "testutil/localdb.h"
@@ -11,7 +11,10 @@
 
 #include <QAtomicInt>
 #include <QJsonObject>
+#include <QSet>
 #include <QSignalSpy>
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 #include <memory>
@@ -166,6 +169,57 @@ private Q_SLOTS:
         QCOMPARE(progress.last().at(1).toLongLong(), qint64(18));
         QCOMPARE(progress.last().at(2).toLongLong(), qint64(18));
         compareWithServer(server, settings.databasePath);
+    }
+
+    void eachRecordKeepsTheVersionTheServerSent()
+    {
+        // Protocol v1.1 pages carry each record's version; the push will send it as its base.
+        Test::TestServer server;
+        QVERIFY(server.start());
+        const EntitySchema schema = server.addCustomers(600, 3);
+        const SyncSettings settings = settingsFor(server, PagingMode::Cursor, 250);
+        const auto versions = [&settings] {
+            QHash<QString, qint64> found;
+            {
+                QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"),
+                                                            QStringLiteral("versions"));
+                db.setDatabaseName(settings.databasePath);
+                if (db.open()) {
+                    QSqlQuery query(QStringLiteral("SELECT id, _version FROM customers"), db);
+                    while (query.next())
+                        found.insert(query.value(0).toString(), query.value(1).toLongLong());
+                }
+            }
+            QSqlDatabase::removeDatabase(QStringLiteral("versions"));
+            return found;
+        };
+        {
+            SyncEngine engine(settings);
+            QVERIFY(syncAll(engine));
+        }
+        const QHash<QString, qint64> first = versions();
+        QCOMPARE(first.size(), 600);
+        QVERIFY(!first.values().contains(0)); // every record has one (NULL reads as 0)
+        QCOMPARE(QSet<qint64>(first.cbegin(), first.cend()).size(), 600);
+
+        QStringList ids = first.keys();
+        ids.sort();
+        QString error;
+        QVERIFY2(server.store()->upsert(schema.name, ids.first(),
+                                        { { schema.fields.first().name, QStringLiteral("new") } },
+                                        &error),
+                 qPrintable(error));
+        {
+            SyncEngine engine(settings);
+            QVERIFY(syncAll(engine));
+        }
+        const QHash<QString, qint64> second = versions();
+        qint64 newest = 0;
+        for (qint64 version : first)
+            newest = std::max(newest, version);
+        QVERIFY(second.value(ids.first()) > newest); // the update's own, newer version
+        for (const QString &id : ids.mid(1))
+            QCOMPARE(second.value(id), first.value(id));
     }
 
     void progressIsMonotonicAndEndsAtTotal()

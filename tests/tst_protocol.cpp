@@ -853,6 +853,12 @@ void TestProtocol::parseChangesInvalid_data()
     QTest::newRow("changedAt-no-millis")
         << pageOf(with(validChange(), "changedAt", "2026-11-26T06:20:16Z")) << 10 << cursor
         << R"(changes[0].changedAt: "2026-11-26T06:20:16Z" is not a timestamp)";
+    // version (protocol v1.1; absent or null from a v1 server)
+    QTest::newRow("version-number") << pageOf(with(validChange(), "version", 8812)) << 10 << cursor
+                                    << "changes[0].version: expected a string, got a number";
+    QTest::newRow("version-object")
+        << pageOf(with(validChange(), "version", QJsonObject())) << 10 << cursor
+        << "changes[0].version: expected a string, got an object";
     QTest::newRow("changedAt-month-13")
         << pageOf(with(validChange(), "changedAt", "2026-13-26T06:20:16.000Z")) << 10 << cursor
         << "changes[0].changedAt:";

@@ -54,6 +54,8 @@ inline QString pageDifference(const ChangePage &a, const ChangePage &b)
         QString d = stringDifference(x.id, y.id);
         if (d.isEmpty())
             d = stringDifference(x.changedAt, y.changedAt);
+        if (d.isEmpty())
+            d = stringDifference(x.version, y.version);
         if (d.isEmpty() && x.deleted != y.deleted)
             d = QStringLiteral("deleted");
         if (d.isEmpty() && x.values.size() != y.values.size())

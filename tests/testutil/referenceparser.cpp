@@ -148,6 +148,16 @@ bool parseChange(const QJsonValue &item, const QString &path, const EntitySchema
                      .arg(path, Identifier::printable(changedAt), Identifier::printable(id));
         return false;
     }
+    const QJsonValue versionValue = object.value(QLatin1String("version"));
+    QString version;
+    if (!versionValue.isUndefined() && !versionValue.isNull()) {
+        if (!versionValue.isString()) {
+            *error = QStringLiteral("%1.version: expected a string, got %2 (change \"%3\")")
+                         .arg(path, describe(versionValue), Identifier::printable(id));
+            return false;
+        }
+        version = versionValue.toString();
+    }
 
     const QJsonValue deletedValue = object.value(QLatin1String("deleted"));
     bool deleted = false;
@@ -206,6 +216,7 @@ bool parseChange(const QJsonValue &item, const QString &path, const EntitySchema
 
     change->id = id;
     change->changedAt = changedAt;
+    change->version = version;
     change->deleted = deleted;
     change->values = values;
     return true;

@@ -368,6 +368,7 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
     }
     JsonKind id = JsonKind::Missing;
     JsonKind changedAt = JsonKind::Missing;
+    JsonKind version = JsonKind::Missing;
     JsonValue deleted;
     JsonKind dataKind = JsonKind::Missing;
     QVariantList values;
@@ -384,6 +385,8 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
             ok = readText(&id, &change->id);
         } else if (key.equals("changedAt")) {
             ok = readText(&changedAt, &change->changedAt);
+        } else if (key.equals("version")) {
+            ok = readText(&version, &change->version);
         } else if (key.equals("deleted")) {
             if (m_json.readBool(&deleted.boolean))
                 deleted.kind = JsonKind::Bool;
@@ -444,6 +447,14 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
                      .arg(path(), Identifier::printable(change->changedAt), printableId());
         return true;
     }
+    // Protocol v1.1: the record's version after the change; absent or null from a v1 server.
+    if (version != JsonKind::Missing && version != JsonKind::Null && version != JsonKind::String) {
+        *fault = QStringLiteral("%1.version: expected a string, got %2 (change \"%3\")")
+                     .arg(path(), describeKind(version), printableId());
+        return true;
+    }
+    if (version != JsonKind::String)
+        change->version.clear();
 
     if (deleted.kind != JsonKind::Missing && deleted.kind != JsonKind::Bool) {
         *fault = QStringLiteral("%1.deleted: expected true or false, got %2 (change \"%3\")")
