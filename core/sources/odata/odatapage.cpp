@@ -228,6 +228,23 @@ bool convert(const Property &property, const JsonValue &value, QVariant *local, 
     return wrong();
 }
 
+bool isCountKey(const JsonString &key)
+{
+    return key.equals("@odata.count") || key.equals("@count");
+}
+
+/*! \@odata.count, a number or (IEEE754Compatible) a string; nullopt when it is no count. */
+std::optional<qint64> countOf(const JsonValue &value)
+{
+    bool ok = false;
+    const qlonglong count = value.kind == JsonKind::Number ? value.number.rawText().toLongLong(&ok)
+        : value.kind == JsonKind::String                   ? value.string.decode().toLongLong(&ok)
+                                                           : 0;
+    if (!ok || count < 0)
+        return std::nullopt;
+    return count;
+}
+
 class Reader
 {
 public:
@@ -265,18 +282,14 @@ public:
                 if (!readRecords())
                     return false;
                 sawValue = true;
-            } else if (key.equals("@odata.count") || key.equals("@count")) {
+            } else if (isCountKey(key)) {
                 JsonValue value;
                 if (!m_scanner.readValue(&value))
                     return syntax();
-                bool ok = false;
-                const qlonglong count = value.kind == JsonKind::Number
-                    ? value.number.rawText().toLongLong(&ok)
-                    : value.kind == JsonKind::String ? value.string.decode().toLongLong(&ok)
-                                                     : 0;
-                if (!ok || count < 0)
+                const std::optional<qint64> count = countOf(value);
+                if (!count)
                     return failWith(QStringLiteral("@odata.count is not a count"));
-                m_page->count = count;
+                m_page->count = *count;
             } else if (key.equals("@odata.nextLink") || key.equals("@nextLink")
                        || key.equals("@odata.deltaLink") || key.equals("@deltaLink")) {
                 JsonValue value;
@@ -540,14 +553,11 @@ bool peekResponse(const QByteArray &body, const EntitySet &set, const EntitySche
         } else {
             if (!scanner.readValue(&value))
                 return false;
-            if (key.equals("@odata.count") || key.equals("@count")) {
-                bool ok = false;
-                peek->count = value.kind == JsonKind::Number
-                    ? value.number.rawText().toLongLong(&ok)
-                    : value.kind == JsonKind::String ? value.string.decode().toLongLong(&ok)
-                                                     : 0;
-                if (!ok)
-                    return false;
+            if (isCountKey(key)) {
+                const std::optional<qint64> count = countOf(value);
+                if (!count)
+                    return false; // the full reading says why
+                peek->count = *count;
             } else if ((key.equals("@odata.nextLink") || key.equals("@nextLink"))
                        && value.kind == JsonKind::String) {
                 peek->nextLink = value.string.decode();

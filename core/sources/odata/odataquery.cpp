@@ -45,10 +45,14 @@ bool fromArray(const QJsonValue &value, QStringList *out)
     return true;
 }
 
+bool isDigit(QChar c)
+{
+    return c >= u'0' && c <= u'9';
+}
+
 bool isDigits(QStringView text)
 {
-    return !text.isEmpty()
-        && std::all_of(text.begin(), text.end(), [](QChar c) { return c.isDigit() && c < u'~'; });
+    return !text.isEmpty() && std::all_of(text.begin(), text.end(), isDigit);
 }
 
 int number(QStringView text)
@@ -125,11 +129,6 @@ std::optional<RunCursor> RunCursor::parse(const QString &text, int keyCount)
 
 namespace {
 
-bool isDigit(QChar c)
-{
-    return c >= u'0' && c <= u'9';
-}
-
 int twoDigits(QStringView text, qsizetype at)
 {
     return (text.at(at).unicode() - u'0') * 10 + (text.at(at + 1).unicode() - u'0');
@@ -192,7 +191,7 @@ std::optional<QString> canonicalTime(QStringView text)
         p += 3;
         if (p < text.size() && text.at(p) == u'.') {
             const qsizetype begin = ++p;
-            while (p < text.size() && text.at(p).isDigit() && text.at(p) < u'~')
+            while (p < text.size() && isDigit(text.at(p)))
                 ++p;
             fraction = text.mid(begin, p - begin);
             if (fraction.isEmpty() || fraction.size() > 12)

@@ -242,6 +242,16 @@ void ODataReply::startDeltaLoad()
     m_source->sendDeltaRequest(this, Http::join(m_source->m_root, set.name, query));
 }
 
+bool ODataReply::refuseForeignLink(const QString &link, const QString &which)
+{
+    if (link.isEmpty() || m_source->isOwnLink(link))
+        return false;
+    fail(ErrorCategory::Protocol,
+         QStringLiteral("%1: the service's %2 leads to another host (%3); not following it")
+             .arg(m_what, which, oneLine(link, 200)));
+    return true;
+}
+
 void ODataReply::readDeltaPage()
 {
     const EntitySet &set = *m_source->set(m_schema.name);
@@ -251,14 +261,9 @@ void ODataReply::readDeltaPage()
         fail(ErrorCategory::Protocol, QStringLiteral("%1: %2").arg(m_what, problem), 200);
         return;
     }
-    for (const QString &link : { response.nextLink, response.deltaLink }) {
-        if (!link.isEmpty() && !m_source->isOwnLink(link)) {
-            fail(ErrorCategory::Protocol,
-                 QStringLiteral("%1: the service's link leads to another host (%2); not "
-                                "following it")
-                     .arg(m_what, oneLine(link, 200)));
-            return;
-        }
+    if (refuseForeignLink(response.nextLink, QStringLiteral("next link"))
+        || refuseForeignLink(response.deltaLink, QStringLiteral("delta link"))) {
+        return;
     }
     if (response.nextLink.isEmpty() && response.deltaLink.isEmpty()) {
         fail(ErrorCategory::Protocol,
@@ -313,13 +318,8 @@ void ODataReply::readPage()
         fail(ErrorCategory::Protocol, QStringLiteral("%1: %2").arg(m_what, problem), 200);
         return;
     }
-    if (!response.nextLink.isEmpty() && !m_source->isOwnLink(response.nextLink)) {
-        fail(ErrorCategory::Protocol,
-             QStringLiteral("%1: the service's next link leads to another host (%2); not "
-                            "following it")
-                 .arg(m_what, oneLine(response.nextLink, 200)));
+    if (refuseForeignLink(response.nextLink, QStringLiteral("next link")))
         return;
-    }
     const qsizetype received = response.changes.size();
 
     // A service that ignores $filter or $orderby would make keyset pages skip or repeat

@@ -60,6 +60,8 @@ private:
     void announceEnd();
     void readPage();
     void readDeltaPage();
+    /*! Fails the reply when \a link (\a which: "next link", ...) leads off the service. */
+    bool refuseForeignLink(const QString &link, const QString &which);
     void startDeltaLoad();
 
     ODataSource *m_source;
