@@ -483,6 +483,41 @@ private Q_SLOTS:
                  QStringList({ QStringLiteral("a:1:0:0"), QStringLiteral("n::0:1") }));
     }
 
+    // The record as the server last sent it, kept from the first local edit on: a rejected
+    // change returns the row to it.
+    void beforeIsTheRecordBeforeTheFirstEdit()
+    {
+        prepareSynced();
+        RawDb db(path());
+        for (const char *sql :
+             { "UPDATE customers SET name = 'A2' WHERE id = 'a'",
+               "UPDATE customers SET name = 'A3', visits = 7 WHERE id = 'a'",
+               "INSERT INTO customers (id, name, visits) VALUES ('x', 'X', 1)",
+               "UPDATE customers SET visits = 2 WHERE id = 'x'",
+               "DELETE FROM customers WHERE id = 'c'",
+               "INSERT OR REPLACE INTO customers (id, name, visits) VALUES ('b', 'B2', 5)" }) {
+            QVERIFY(edit(db, QString::fromLatin1(sql)));
+        }
+        QCOMPARE(pending(db),
+                 QStringList({ QStringLiteral("a:1:0:0"), QStringLiteral("b:2:0:0"),
+                               QStringLiteral("c:3:1:0"), QStringLiteral("x::0:1") }));
+        QStringList befores;
+        for (const QVariantList &row :
+             db.rows(QStringLiteral("SELECT id, before FROM _sync_pending ORDER BY id")))
+            befores.append(row.at(0).toString() + QLatin1Char('=') + row.at(1).toString());
+        QCOMPARE(befores,
+                 QStringList({ QStringLiteral("a={\"name\":\"A\",\"visits\":1}"),
+                               QStringLiteral("b={\"name\":\"B\",\"visits\":1}"),
+                               QStringLiteral("c={\"name\":\"C\",\"visits\":1}"),
+                               QStringLiteral("x=") }));
+        // A record deleted and written again keeps the record from before the deletion.
+        QVERIFY(edit(db, QStringLiteral("INSERT INTO customers (id, name, visits) "
+                                        "VALUES ('c', 'C2', 9)")));
+        QCOMPARE(db.scalar(QStringLiteral("SELECT before FROM _sync_pending WHERE id = 'c'"))
+                     .toString(),
+                 QStringLiteral("{\"name\":\"C\",\"visits\":1}"));
+    }
+
     void triggersSurviveBulkLoadAndSchemaChange()
     {
         LocalStore store(path(), uniqueConnectionName());
@@ -514,6 +549,9 @@ private Q_SLOTS:
         RawDb other(path());
         QVERIFY(edit(other, QStringLiteral("UPDATE customers SET city = 'Oslo'")));
         QCOMPARE(pending(other), QStringList { QStringLiteral("a:1:0:0") });
+        // The triggers were made again for the new column: the record before names it.
+        QCOMPARE(other.scalar(QStringLiteral("SELECT before FROM _sync_pending")).toString(),
+                 QStringLiteral("{\"name\":\"A\",\"visits\":1,\"city\":null}"));
         // Triggers someone dropped come back with the next sync.
         QVERIFY(edit(other, QStringLiteral("DROP TRIGGER _sync_customers_delete")));
         QVERIFY(store.open(&error));
@@ -557,7 +595,7 @@ private Q_SLOTS:
         }
         // Captured without any sync since: open() upgraded every entity's table.
         RawDb other(path());
-        QCOMPARE(other.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 3);
+        QCOMPARE(other.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 4);
         QCOMPARE(other
                      .scalar(QStringLiteral("SELECT count(*) FROM pragma_table_info('customers') "
                                             "WHERE name = '_version'"))

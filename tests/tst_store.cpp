@@ -299,7 +299,7 @@ private Q_SLOTS:
         QVERIFY(raw.isOpen());
         QCOMPARE(raw.scalar(QStringLiteral("PRAGMA journal_mode")).toString(),
                  QStringLiteral("wal"));
-        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 3);
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 4);
         QStringList columns;
         for (const QVariantList &row :
              raw.rows(QStringLiteral("SELECT name FROM pragma_table_info('_sync_state')"))) {
@@ -1896,7 +1896,7 @@ private Q_SLOTS:
         store.close();
 
         RawDb raw(path);
-        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 3);
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 4);
         QCOMPARE(contents(raw), QStringList({ "a=A2", "c=C2" }));
         // Unchanged layout: still the primary key, no second index.
         QCOMPARE(raw.scalar(QStringLiteral(

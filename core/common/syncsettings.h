@@ -57,6 +57,15 @@ struct SyncSettings
     bool adaptiveBatchSize = false;
     int targetBatchMs = DefaultTargetBatchMs; //!< MinTargetBatchMs..MaxTargetBatchMs
     int concurrency = 2; //!< entities syncing at once, 1..MaxConcurrency
+    SyncDirection direction = SyncDirection::Both; //!< push, pull or both (push first)
+    /*! What a push does with a conflict, for an entity not in conflictPolicies. */
+    ConflictPolicy conflictPolicy = ConflictPolicy::ServerWins;
+    QMap<QString, ConflictPolicy> conflictPolicies; //!< per entity, by name
+    /*! The policy for \a entity. */
+    ConflictPolicy conflictPolicyFor(const QString &entity) const
+    {
+        return conflictPolicies.value(entity, conflictPolicy);
+    }
     int transferTimeoutMs = 30000; //!< a request with no data for this long fails
     int retryBaseDelayMs = 500; //!< first retry delay; doubles per attempt, with jitter
     int retryMaxDelayMs = 30000; //!< cap of one retry delay (Retry-After included)

@@ -51,6 +51,18 @@ const std::pair<SyncPhase, const char *> syncPhases[] = {
     { SyncPhase::Changes, "changes" },
     { SyncPhase::Reload, "reload" },
     { SyncPhase::Deletions, "deletions" },
+    { SyncPhase::Push, "push" },
+};
+
+const std::pair<SyncDirection, const char *> syncDirections[] = {
+    { SyncDirection::Both, "both" },
+    { SyncDirection::Pull, "pull" },
+    { SyncDirection::Push, "push" },
+};
+
+const std::pair<ConflictPolicy, const char *> conflictPolicies[] = {
+    { ConflictPolicy::ServerWins, "server-wins" },
+    { ConflictPolicy::ClientWins, "client-wins" },
 };
 
 const std::pair<ErrorCategory, const char *> errorCategories[] = {
@@ -97,6 +109,22 @@ std::optional<SyncState> syncStateFromName(QStringView name)
 QString syncPhaseName(SyncPhase phase)
 {
     return nameOf(syncPhases, phase);
+}
+QString syncDirectionName(SyncDirection direction)
+{
+    return nameOf(syncDirections, direction);
+}
+std::optional<SyncDirection> syncDirectionFromName(QStringView name)
+{
+    return lookup(syncDirections, name);
+}
+QString conflictPolicyName(ConflictPolicy policy)
+{
+    return nameOf(conflictPolicies, policy);
+}
+std::optional<ConflictPolicy> conflictPolicyFromName(QStringView name)
+{
+    return lookup(conflictPolicies, name);
 }
 QString errorCategoryName(ErrorCategory category)
 {

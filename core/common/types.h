@@ -55,10 +55,26 @@ enum class SyncPhase {
     Changes, //!< changes after a position: upserts and deletions, applied as they come
     Reload, //!< the whole set read again (a source without change tracking): staged, and
             //!< replacing the table at once when the phase ends
-    Deletions //!< the ids the source still has: when the phase ends, every other local record
-              //!< is deleted (nothing when it does not end)
+    Deletions, //!< the ids the source still has: when the phase ends, every other local record
+               //!< is deleted (nothing when it does not end)
+    Push //!< the entity's pending local changes sent to the source, before any pull
 };
 Q_ENUM_NS(SyncPhase)
+
+/*! Which way an entity's sync goes. */
+enum class SyncDirection {
+    Both, //!< push the pending local changes, then pull (the default)
+    Pull, //!< only pull; local changes stay pending
+    Push //!< only push
+};
+Q_ENUM_NS(SyncDirection)
+
+/*! What a push does with a change the server answers with \c conflict. */
+enum class ConflictPolicy {
+    ServerWins, //!< the server's record replaces the local one (the default)
+    ClientWins //!< the local record is sent once more, on top of the server's current version
+};
+Q_ENUM_NS(ConflictPolicy)
 
 /*! How a run of an entity's sync ended: reported once per run. */
 enum class JobResult {
@@ -96,8 +112,16 @@ std::optional<SourceKind> sourceKindFromName(QStringView name);
 QString syncStateName(SyncState state);
 /*! Parses a persisted state name; nullopt for anything else. */
 std::optional<SyncState> syncStateFromName(QStringView name);
-/*! "changes", "reload" or "deletions". */
+/*! "changes", "reload", "deletions" or "push". */
 QString syncPhaseName(SyncPhase phase);
+/*! "both", "pull" or "push". */
+QString syncDirectionName(SyncDirection direction);
+/*! Parses "both", "pull" or "push"; nullopt for anything else. */
+std::optional<SyncDirection> syncDirectionFromName(QStringView name);
+/*! "server-wins" or "client-wins". */
+QString conflictPolicyName(ConflictPolicy policy);
+/*! Parses "server-wins" or "client-wins"; nullopt for anything else. */
+std::optional<ConflictPolicy> conflictPolicyFromName(QStringView name);
 /*! A word for the category, for logs ("network", "auth", ...). */
 QString errorCategoryName(ErrorCategory category);
 

@@ -80,8 +80,11 @@ QString fieldsToJson(const QList<FieldSpec> &fields);
 QString sqlLiteral(const QString &text);
 // The ids of the entity's records that have a pending local change (a SELECT of one column).
 QString pendingIdsSql(const QString &entity);
-// _sync_meta (the client id, the capture switch, the change sequence) and _sync_pending.
+// _sync_meta (the client id, the capture switch, the change sequence), _sync_pending and
+// _sync_conflicts.
 bool createCaptureTables(QSqlQuery &query);
+// A JSON object of \a columns of the row \a row ("OLD", or a table alias), as SQL.
+QString recordJsonSql(const QStringList &columns, const QString &row);
 // The _version column and the capture triggers of the table of \a entity (a checked name),
 // where missing. On failure the error is the query's.
 bool prepareCapture(QSqlQuery &query, const QString &entity);

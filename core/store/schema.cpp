@@ -25,8 +25,9 @@ namespace {
 // createSyncState() whenever the layout changes. 2: _sync_state.bulk_load and
 // _sync_bulk_deleted (a table in bulk-load state has no index on id, which format 1 refuses).
 // 3: local edits are captured (_sync_meta, _sync_pending, the tables' _version column and
-// triggers), which format 2 would leave unrecorded.
-constexpr int currentFormat = 3;
+// triggers), which format 2 would leave unrecorded. 4: _sync_pending keeps the record before
+// its first edit (before) and whether a conflict had it sent again (resent); _sync_conflicts.
+constexpr int currentFormat = 4;
 
 QString sqlType(FieldType type)
 {
@@ -144,10 +145,11 @@ bool LocalStore::createSyncState(SyncError *error)
                                    "PRIMARY KEY (entity, id)) WITHOUT ROWID"))) {
         return storageFailure(error, what, query.lastError());
     }
-    // Format 2 -> 3: the capture of local edits, on every entity's table.
+    // Format 2 -> 3: the capture of local edits, on every entity's table. Format 3 -> 4: the
+    // record before its first edit in _sync_pending, _sync_conflicts, triggers that keep it.
     if (!createCaptureTables(query))
         return storageFailure(error, what, query.lastError());
-    if (format < 3) {
+    if (format < 4) {
         if (!query.exec(QStringLiteral("SELECT s.entity FROM _sync_state AS s JOIN sqlite_master "
                                        "AS m ON m.type = 'table' AND m.name = s.entity "
                                        "COLLATE NOCASE")))
