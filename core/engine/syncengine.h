@@ -136,6 +136,13 @@ Q_SIGNALS:
         phase's records.
     */
     void phaseChanged(const QString &entity, BatchSync::SyncPhase phase);
+    /*!
+        \a entity's push ended: of the changes sent, \a applied were stored by the server,
+        \a conflicts met a newer server record and \a rejected could never apply (both kept
+        in _sync_conflicts). Emitted once per run that had pending changes to push, before
+        the pull begins (Push phase: progressChanged() counts changes sent).
+    */
+    void pushed(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected);
     /*! A request of \a entity failed transiently and is tried again in \a delayMs. */
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
     /*! No job is queued, counting or running any more (after at least one was). */
