@@ -5,6 +5,8 @@
 
 #include "conflictsmodel.h"
 #include "conflictsview.h"
+#include "engine/syncengine.h"
+#include "mainwindow.h"
 #include "store/localstore.h"
 #include "testutil/rawdb.h"
 
@@ -14,6 +16,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSqlDatabase>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -591,6 +594,40 @@ private Q_SLOTS:
                              "QSqlDatabasePrivate::database: requested database does not "
                              "belong to the calling thread.");
         QVERIFY(!QSqlDatabase::database(model->connectionName(), false).isValid());
+    }
+
+    void theWindowShowsTheCount()
+    {
+        DesktopOptions options;
+        // Nothing listens there: the engine exists, its syncs fail.
+        options.profile.endpoint = QUrl(QStringLiteral("http://127.0.0.1:1/api/v1"));
+        options.databasePath = m_path;
+        options.dataDirectory = m_dir->path();
+        options.rememberLayout = false;
+        MainWindow window(options);
+        auto *tabs = window.findChild<QTabWidget *>(QStringLiteral("bottomTabs"));
+        QVERIFY(tabs);
+        ConflictsView *view = window.conflictsView();
+        const int index = tabs->indexOf(view);
+        QVERIFY(index >= 0);
+        QTRY_COMPARE(tabs->tabText(index), QStringLiteral("&Conflicts (6)"));
+
+        // A sync that ends makes the window read the conflicts again.
+        RawDb db(m_path);
+        QVERIFY(db.exec(QStringLiteral("INSERT INTO _sync_conflicts (seq, entity, id, kind, "
+                                       "local, server, at, base, resolution) VALUES (7, "
+                                       "'customers', 'g', 'conflict', '{}', '{}', '%1', '7', "
+                                       "'server')")
+                            .arg(someTime)));
+        QTRY_VERIFY(window.engine());
+        QCOMPARE(tabs->tabText(index), QStringLiteral("&Conflicts (6)"));
+        QSignalSpy loaded(view->model(), &ConflictsModel::loaded);
+        Q_EMIT window.engine()->finished();
+        QVERIFY(loaded.wait(10000));
+        QCOMPARE(tabs->tabText(index), QStringLiteral("&Conflicts (7)"));
+
+        QCOMPARE(press(*view, Action::Discard, { 1, 2, 3, 4, 5, 6, 7 }), QString());
+        QCOMPARE(tabs->tabText(index), QStringLiteral("&Conflicts"));
     }
 };
 
