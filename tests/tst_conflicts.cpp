@@ -135,12 +135,9 @@ QStringList pending(RawDb &db)
 {
     QStringList result;
     for (const QVariantList &row : db.rows(QStringLiteral(
-             "SELECT id, base, deleted, created FROM _sync_pending ORDER BY entity, id"))) {
-        result.append(QStringLiteral("%1:%2:%3:%4")
-                          .arg(row.at(0).isNull() ? QStringLiteral("NULL") : row.at(0).toString(),
-                               row.at(1).isNull() ? QStringLiteral("NULL") : row.at(1).toString(),
-                               row.at(2).toString(), row.at(3).toString()));
-    }
+             "SELECT id || ':' || ifnull(base, 'NULL') || ':' || deleted || ':' || created "
+             "FROM _sync_pending ORDER BY entity, id")))
+        result.append(row.first().toString());
     return result;
 }
 
@@ -397,14 +394,10 @@ private Q_SLOTS:
         QTest::addColumn<QStringList>("expectedPending");
 
         // Keep the server's where the table already holds it: only the conflict closes.
-        QTest::newRow("keep server: server's kept")
-            << int(Action::KeepServer) << qint64(1) << QStringList() << QStringList();
-        QTest::newRow("keep server: rejected, restored")
-            << int(Action::KeepServer) << qint64(3) << QStringList() << QStringList();
-        QTest::newRow("keep server: local deletion, server's kept")
-            << int(Action::KeepServer) << qint64(4) << QStringList() << QStringList();
-        QTest::newRow("keep server: server deletion, server's kept")
-            << int(Action::KeepServer) << qint64(6) << QStringList() << QStringList();
+        for (const qint64 seq : { 1, 3, 4, 6 }) {
+            QTest::addRow("keep server: %lld, already the server's", seq)
+                << int(Action::KeepServer) << seq << QStringList() << QStringList();
+        }
         // Client-wins sent the local record again: the server's is written back as an edit.
         QTest::newRow("keep server: resent")
             << int(Action::KeepServer) << qint64(2)

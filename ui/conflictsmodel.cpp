@@ -2,33 +2,23 @@
 
 #include "uitext.h"
 
-#include <QAtomicInt>
 #include <QDateTime>
 #include <QMetaObject>
 
 namespace BatchSync::Ui {
 
-namespace {
-
-QString nextConnectionName()
-{
-    static QAtomicInt counter;
-    return QStringLiteral("batchsync-ui-conflicts-%1").arg(counter.fetchAndAddRelaxed(1));
-}
-
-} // namespace
-
 ConflictsModel::ConflictsModel(QObject *parent)
     : QAbstractTableModel(parent)
-    , m_connectionName(nextConnectionName())
+    // Unique among the live models: the worker removes its connection before the model goes.
+    , m_connectionName(QStringLiteral("batchsync-ui-conflicts-%1").arg(quintptr(this), 0, 16))
+    , m_worker(new ConflictsWorker(m_connectionName))
 {
     qRegisterMetaType<ConflictList>();
-    m_thread.setObjectName(QStringLiteral("batchsync-ui-conflicts"));
-    m_worker = new ConflictsWorker(m_connectionName);
     m_worker->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
     connect(m_worker, &ConflictsWorker::loaded, this, &ConflictsModel::onLoaded);
     connect(m_worker, &ConflictsWorker::resolved, this, &ConflictsModel::onResolved);
+    m_thread.setObjectName(QStringLiteral("batchsync-ui-conflicts"));
     m_thread.start();
 }
 

@@ -244,22 +244,19 @@ bool ConflictsWorker::ensureOpen(QString *error)
 {
     if (m_open)
         return true;
-    // Never creates the file: until the engine made it there is nothing to resolve.
-    if (m_path.isEmpty() || !QFileInfo::exists(m_path)) {
-        *error = tr("No local data yet");
+    // Never creates the file (load() checks first): the engine makes it.
+    if (!QFileInfo::exists(m_path)) {
+        *error = tr("There is no local database at %1 yet").arg(m_path);
         return false;
     }
-    QSqlDatabase db = QSqlDatabase::contains(m_connectionName)
-        ? QSqlDatabase::database(m_connectionName, false)
-        : QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connectionName);
+    // close() removed any earlier connection of this name.
+    QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connectionName);
     db.setDatabaseName(m_path);
     db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=%1").arg(m_busyTimeoutMs));
-    if (!db.open()) {
+    m_open = db.open();
+    if (!m_open)
         *error = tr("Cannot open %1: %2").arg(m_path, db.lastError().text());
-        return false;
-    }
-    m_open = true;
-    return true;
+    return m_open;
 }
 
 void ConflictsWorker::close()
