@@ -376,7 +376,13 @@ private Q_SLOTS:
         QCOMPARE(shown().first(), QStringLiteral("name: Mine E | none | differs"));
         auto *summary = view.findChild<QLabel *>(QStringLiteral("conflictSummary"));
         QVERIFY(summary);
-        QVERIFY2(summary->text().contains(QLatin1String("customers e")),
+        QVERIFY2(summary->text().startsWith(
+                     QLatin1String("customers e: you edited version 5; the server has no such "
+                                   "record.")),
+                 qPrintable(summary->text()));
+        QVERIFY(select(view, { 4 }));
+        QVERIFY2(summary->text().startsWith(QLatin1String(
+                     "customers d: you deleted it (at version 4); the server has version 14.")),
                  qPrintable(summary->text()));
 
         // Two selected: no side by side.

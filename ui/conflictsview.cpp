@@ -207,6 +207,11 @@ void ConflictsView::onLoaded(const QString &error)
     m_selectionBeforeReset.clear();
     if (!selection.isEmpty())
         m_list->selectionModel()->select(selection, QItemSelectionModel::ClearAndSelect);
+    // Measuring every row costs time in a long list: a short one is fitted to its contents.
+    if (m_model->rowCount() <= 500) {
+        for (int column = 0; column < ConflictsModel::OutcomeColumn; ++column)
+            m_list->resizeColumnToContents(column);
+    }
     if (!error.isEmpty())
         showMessage(error, true);
     showSelected();
@@ -236,13 +241,24 @@ void ConflictsView::showSelected()
         return;
     }
     const Conflict &c = m_model->conflict(rows.first().row());
-    const QString yours = c.base.isEmpty() ? tr("yours (a record created here)")
-                                           : tr("yours (edited from version %1)").arg(c.base);
-    const QString server = c.serverVersion.isEmpty()
-        ? tr("the server's")
-        : tr("the server's (version %1)").arg(c.serverVersion);
+    QString yours;
+    if (!c.hasLocal)
+        yours = tr("you deleted it (at version %1)").arg(c.base);
+    else if (c.base.isEmpty())
+        yours = tr("you created it");
+    else
+        yours = tr("you edited version %1").arg(c.base);
+    QString server;
+    if (c.isRejected())
+        server = tr("the server refused the change");
+    else if (!c.hasServer)
+        server = tr("the server has no such record");
+    else if (c.serverVersion.isEmpty())
+        server = tr("the server has another record");
+    else
+        server = tr("the server has version %1").arg(c.serverVersion);
     m_summary->setText(
-        tr("%1 %2: %3, %4. %5").arg(c.entity, c.id, yours, server, ConflictsModel::outcome(c)));
+        tr("%1 %2: %3; %4. %5").arg(c.entity, c.id, yours, server, ConflictsModel::outcome(c)));
 
     // The whole record in words where a side has none.
     const QString noLocal = tr("deleted");
