@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QSettings>
 #include <QStandardPaths>
+#include <functional>
 
 namespace BatchSync::App {
 
@@ -70,6 +71,62 @@ QString odataProblem(const Profile &profile)
     Profile::parseChangeTimeProperties(
         Profile::changeTimePropertiesText(profile.changeTimeProperties), &problem);
     return problem;
+}
+
+// What parseNamedValues() reads, for its messages: e.g. "entity set", "change-time property",
+// "every set".
+struct NamedValues
+{
+    QStringView name;
+    QStringView value;
+    QStringView everyOther;
+};
+
+// Reads "VALUE" (for every name not given), "name=VALUE" or both, separated by commas;
+// spaces around and empty items are ignored, each name must pass the identifier rule.
+// \a read turns a value into a T, or says why not (nothing, or a T with a fault). Returns
+// what it could read; \a problem (when given) gets the first fault.
+template<typename T>
+QMap<QString, T>
+parseNamedValues(const QString &text, const NamedValues &names,
+                 const std::function<std::optional<T>(const QString &, QString *)> &read,
+                 QString *problem)
+{
+    QMap<QString, T> values;
+    QString first;
+    const auto note = [&first](const QString &fault) {
+        if (first.isEmpty())
+            first = fault;
+    };
+    const QStringList items = text.split(QLatin1Char(','));
+    for (const QString &raw : items) {
+        const QString item = raw.trimmed();
+        if (item.isEmpty())
+            continue;
+        const qsizetype equals = item.indexOf(QLatin1Char('='));
+        const QString name = equals < 0 ? QString() : item.left(equals).trimmed();
+        if (equals >= 0 && name.isEmpty())
+            note(QStringLiteral("\"%1\" names no %2 before '='")
+                     .arg(Identifier::printable(item), names.name));
+        else if (!name.isEmpty())
+            note(Identifier::check(name, names.name));
+        QString fault;
+        const std::optional<T> value
+            = read((equals < 0 ? item : item.mid(equals + 1)).trimmed(), &fault);
+        note(fault);
+        if (!value)
+            continue;
+        if (values.contains(name)) {
+            note(name.isEmpty()
+                     ? QStringLiteral("more than one %1 for %2").arg(names.value, names.everyOther)
+                     : QStringLiteral("more than one %1 for \"%2\"")
+                           .arg(names.value, Identifier::printable(name)));
+        }
+        values.insert(name, *value);
+    }
+    if (problem)
+        *problem = first;
+    return values;
 }
 
 // Loading is lenient: the entity names of the conflict policies are checked here, as the
@@ -315,36 +372,14 @@ QString Profile::normalizedEndpoint(const QUrl &endpoint)
 
 QMap<QString, QString> Profile::parseChangeTimeProperties(const QString &text, QString *problem)
 {
-    QMap<QString, QString> properties;
-    QString first;
-    const auto note = [&first](const QString &fault) {
-        if (first.isEmpty())
-            first = fault;
-    };
-    const QStringList items = text.split(QLatin1Char(','));
-    for (const QString &raw : items) {
-        const QString item = raw.trimmed();
-        if (item.isEmpty())
-            continue;
-        const qsizetype equals = item.indexOf(QLatin1Char('='));
-        const QString set = equals < 0 ? QString() : item.left(equals).trimmed();
-        const QString property = equals < 0 ? item : item.mid(equals + 1).trimmed();
-        if (equals >= 0 && set.isEmpty())
-            note(QStringLiteral("\"%1\" names no entity set before '='")
-                     .arg(Identifier::printable(item)));
-        else if (!set.isEmpty())
-            note(Identifier::check(set, u"entity set"));
-        note(Identifier::check(property, u"change-time property"));
-        if (properties.contains(set)) {
-            note(set.isEmpty() ? QStringLiteral("more than one change-time property for every set")
-                               : QStringLiteral("more than one change-time property for \"%1\"")
-                                     .arg(Identifier::printable(set)));
-        }
-        properties.insert(set, property);
-    }
-    if (problem)
-        *problem = first;
-    return properties;
+    const NamedValues names { u"entity set", u"change-time property", u"every set" };
+    return parseNamedValues<QString>(
+        text, names,
+        [](const QString &property, QString *fault) -> std::optional<QString> {
+            *fault = Identifier::check(property, u"change-time property");
+            return property;
+        },
+        problem);
 }
 
 QString Profile::changeTimePropertiesText(const QMap<QString, QString> &properties)
@@ -357,43 +392,20 @@ QString Profile::changeTimePropertiesText(const QMap<QString, QString> &properti
 
 QMap<QString, ConflictPolicy> Profile::parseConflictPolicies(const QString &text, QString *problem)
 {
-    QMap<QString, ConflictPolicy> policies;
-    QString first;
-    const auto note = [&first](const QString &fault) {
-        if (first.isEmpty())
-            first = fault;
-    };
-    const QStringList items = text.split(QLatin1Char(','));
-    for (const QString &raw : items) {
-        const QString item = raw.trimmed();
-        if (item.isEmpty())
-            continue;
-        const qsizetype equals = item.indexOf(QLatin1Char('='));
-        const QString entity = equals < 0 ? QString() : item.left(equals).trimmed();
-        const QString name = (equals < 0 ? item : item.mid(equals + 1)).trimmed();
-        if (equals >= 0 && entity.isEmpty())
-            note(QStringLiteral("\"%1\" names no entity before '='")
-                     .arg(Identifier::printable(item)));
-        else if (!entity.isEmpty())
-            note(Identifier::check(entity, u"entity"));
-        const std::optional<ConflictPolicy> policy = conflictPolicyFromName(name.toLower());
-        if (!policy) {
-            note(QStringLiteral("the conflict policy must be \"%1\" or \"%2\", not \"%3\"")
-                     .arg(conflictPolicyName(ConflictPolicy::ServerWins),
-                          conflictPolicyName(ConflictPolicy::ClientWins),
-                          Identifier::printable(name)));
-            continue;
-        }
-        if (policies.contains(entity)) {
-            note(entity.isEmpty() ? QStringLiteral("more than one conflict policy for every entity")
-                                  : QStringLiteral("more than one conflict policy for \"%1\"")
-                                        .arg(Identifier::printable(entity)));
-        }
-        policies.insert(entity, *policy);
-    }
-    if (problem)
-        *problem = first;
-    return policies;
+    const NamedValues names { u"entity", u"conflict policy", u"every entity" };
+    return parseNamedValues<ConflictPolicy>(
+        text, names,
+        [](const QString &name, QString *fault) {
+            const std::optional<ConflictPolicy> policy = conflictPolicyFromName(name.toLower());
+            if (!policy) {
+                *fault = QStringLiteral("the conflict policy must be \"%1\" or \"%2\", not \"%3\"")
+                             .arg(conflictPolicyName(ConflictPolicy::ServerWins),
+                                  conflictPolicyName(ConflictPolicy::ClientWins),
+                                  Identifier::printable(name));
+            }
+            return policy;
+        },
+        problem);
 }
 
 QString Profile::conflictPoliciesText(const QMap<QString, ConflictPolicy> &perEntity,
