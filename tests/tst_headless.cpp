@@ -9,6 +9,7 @@
 #include "output/jsonevents.h"
 #include "server/backend/serverstore.h"
 #include "server/syncserver.h"
+#include "testutil/fakeodata.h"
 #include "testutil/localdb.h"
 #include "testutil/rawdb.h"
 #include "testutil/testserver.h"
@@ -250,6 +251,7 @@ private Q_SLOTS:
     void twoWayOptions();
     void pushProgressOutput();
     void summaryCountsRecordsOnly();
+    void deletionCheckIsNotCountedAsRecords();
     void savedSettingsAreUsed();
     void flagsOverrideSavedSettings();
     void invalidSavedSettings();
@@ -1985,6 +1987,48 @@ void TestHeadless::summaryCountsRecordsOnly()
     one.advance(0, 1);
     one.advance(1, 1);
     QCOMPARE(summaryLine({ one }, 1000), QStringLiteral("Synced 1 record in 1.0 s (1 records/s)"));
+}
+
+void TestHeadless::deletionCheckIsNotCountedAsRecords()
+{
+    Test::FakeODataService service;
+    const QDateTime start(QDate(2026, 1, 1), QTime(0, 0), Qt::UTC);
+    for (int i = 1; i <= 300; ++i)
+        service.putBook(i, Timestamp::format(start.addSecs(i)), QStringLiteral("Book %1").arg(i));
+    QVERIFY(service.start());
+    const QStringList arguments {
+        "--headless", "--source",     "odata",      "--endpoint", service.root().toString(),
+        "--db",       databasePath(), "--entities", "Books",      "--safety-window",
+        "0",          "--progress",   "plain"
+    };
+    RunResult result = run(arguments);
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.out.contains(QStringLiteral("Synced 300 records in ")), result);
+    VERIFY_RUN(!result.out.contains(QStringLiteral("for deletions")), result); // from nothing
+
+    // Nothing changed: the next run reads at most the last change again, then every key to
+    // find deletions; those keys are not records synced.
+    service.removeBook(7);
+    result = run(arguments);
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("Books: checking for deletions")), result);
+    const QRegularExpressionMatch summary
+        = QRegularExpression(QStringLiteral("Synced (\\d+) records? in [^\\n]*; checked (\\d+) "
+                                            "ids for deletions\\n"))
+              .match(result.out);
+    VERIFY_RUN(summary.hasMatch(), result);
+    VERIFY_RUN(summary.captured(1).toInt() <= 1, result);
+    VERIFY_RUN(summary.captured(2).toInt() == 299, result);
+    QCOMPARE(localCount(databasePath(), EntitySchema { QStringLiteral("Books"), {} }), qint64(299));
+
+    // The same in JSON.
+    result = run(QStringList(arguments.mid(0, arguments.size() - 1)) << QStringLiteral("json"));
+    VERIFY_RUN(result.exitedWith(0), result);
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QVERIFY2(events.constLast().value("records").toInteger() <= 1, qPrintable(result.out));
+    QVERIFY(!eventsNamed(events, QStringLiteral("phase")).isEmpty());
 }
 
 QTEST_GUILESS_MAIN(TestHeadless)
