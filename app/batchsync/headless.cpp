@@ -412,9 +412,7 @@ void HeadlessRunner::onPushed(const QString &entity, qint64 applied, qint64 conf
         emitEvent(QStringLiteral("pushed"), pushedJson(entity, applied, conflicts, rejected));
         return;
     }
-    Row outcome;
-    outcome.addPushed(applied, conflicts, rejected);
-    const QString text = pushedText({ outcome });
+    const QString text = pushedText(applied, conflicts, rejected);
     if (!text.isEmpty())
         printLine(QStringLiteral("%1: %2").arg(entity, text));
 }

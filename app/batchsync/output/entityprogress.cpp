@@ -204,7 +204,6 @@ void EntityProgress::advance(qint64 newDone, qint64 newTotal)
 
 void EntityProgress::addPushed(qint64 applied, qint64 conflicts, qint64 rejected)
 {
-    pushed = true;
     pushApplied += applied;
     pushConflicts += conflicts;
     pushRejected += rejected;
@@ -237,20 +236,10 @@ QJsonObject pushedJson(const QString &entity, qint64 applied, qint64 conflicts, 
              { QStringLiteral("rejected"), rejected } };
 }
 
-QString pushedText(const QList<EntityProgress> &rows)
+QString pushedText(qint64 applied, qint64 conflicts, qint64 rejected)
 {
-    bool pushed = false;
-    qint64 applied = 0;
-    qint64 conflicts = 0;
-    qint64 rejected = 0;
-    for (const EntityProgress &r : rows) {
-        pushed = pushed || r.pushed;
-        applied += r.pushApplied;
-        conflicts += r.pushConflicts;
-        rejected += r.pushRejected;
-    }
     const qint64 sent = applied + conflicts + rejected;
-    if (!pushed || sent == 0)
+    if (sent == 0)
         return QString();
     QString text = QStringLiteral("pushed ") + plural(sent, "change", "changes");
     if (conflicts == 0 && rejected == 0)
@@ -262,6 +251,19 @@ QString pushedText(const QList<EntityProgress> &rows)
         parts.append(QStringLiteral("%1 rejected").arg(rejected));
     return text + QStringLiteral(": ") + parts.join(QStringLiteral(", "))
         + QStringLiteral(" (kept in _sync_conflicts)");
+}
+
+QString pushedText(const QList<EntityProgress> &rows)
+{
+    qint64 applied = 0;
+    qint64 conflicts = 0;
+    qint64 rejected = 0;
+    for (const EntityProgress &r : rows) {
+        applied += r.pushApplied;
+        conflicts += r.pushConflicts;
+        rejected += r.pushRejected;
+    }
+    return pushedText(applied, conflicts, rejected);
 }
 
 QString summaryLine(const QList<EntityProgress> &rows, qint64 elapsedMs)

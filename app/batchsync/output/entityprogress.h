@@ -30,7 +30,6 @@ struct EntityProgress
     qint64 lastDone = -1; //!< -1: the phase's starting point is not known yet
     qint64 synced = 0; //!< records this process brought in (changes and reloads)
     qint64 checked = 0; //!< ids this process read to find deletions
-    bool pushed = false; //!< a push of this process ended (the counts below)
     qint64 pushApplied = 0; //!< pushed changes the server stored
     qint64 pushConflicts = 0; //!< pushed changes that met a newer server record
     qint64 pushRejected = 0; //!< pushed changes the server refused
@@ -75,9 +74,11 @@ std::pair<QString, QJsonObject> progressEvent(const EntityProgress &row,
 /*! `--progress json`: the fields of the "pushed" event. */
 QJsonObject pushedJson(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected);
 /*!
-    The outcome of the pushes of \a rows, e.g. "pushed 7 changes: 5 applied, 2 conflicts";
-    empty when none of them pushed anything.
+    The outcome of a push, e.g. "pushed 7 changes: 5 applied, 2 conflicts (kept in
+    _sync_conflicts)"; empty when it sent nothing.
 */
+QString pushedText(qint64 applied, qint64 conflicts, qint64 rejected);
+/*! The outcome of the pushes of \a rows together. */
 QString pushedText(const QList<EntityProgress> &rows);
 /*!
     The closing line on the terminal, e.g. "Synced 120 records in 3.0 s (40 records/s);
