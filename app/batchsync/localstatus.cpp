@@ -352,7 +352,18 @@ QString LocalStatus::text(const QString &path, const QList<EntityReport> &entiti
                 report.conflicts == 1 ? QStringLiteral("conflict") : QStringLiteral("conflicts") },
               { report.rejected, QStringLiteral("rejected") } });
     }
-    return out;
+    // Said even when there are none (or the file's format has no such tables).
+    qint64 pending = 0;
+    qint64 kept = 0;
+    for (const EntityReport &report : entities) {
+        pending += report.pending();
+        kept += report.conflicts + report.rejected;
+    }
+    return out
+        + QStringLiteral("Local changes not pushed yet: %1; conflicts kept in _sync_conflicts: "
+                         "%2\n")
+              .arg(pending)
+              .arg(kept);
 }
 
 QJsonObject LocalStatus::json(const QString &path, const QList<EntityReport> &entities)
