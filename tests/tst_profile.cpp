@@ -654,6 +654,22 @@ private Q_SLOTS:
         QVERIFY(!ProfileOverrides().problemWith(edited, settingsPath()).isEmpty());
     }
 
+    void conflictPoliciesWrittenByHand()
+    {
+        // Without quotes, "a,b" reads as a list: the same policies.
+        writeFile("[connection]\ndirection=Pull\nconflictPolicy=client-wins\n"
+                  "conflictPolicies=orders=server-wins, notes = client-wins\n");
+        const QSettings settings(settingsPath(), QSettings::IniFormat);
+        const Profile loaded = Profile::load(settings);
+        QCOMPARE(loaded.direction, SyncDirection::Pull);
+        QCOMPARE(loaded.conflictPolicy, ConflictPolicy::ClientWins);
+        QCOMPARE(loaded.conflictPolicies,
+                 (QMap<QString, ConflictPolicy> {
+                     { QStringLiteral("orders"), ConflictPolicy::ServerWins },
+                     { QStringLiteral("notes"), ConflictPolicy::ClientWins } }));
+        QVERIFY(loaded.validate().isEmpty());
+    }
+
     void conflictPolicies_data()
     {
         QTest::addColumn<QString>("text");
