@@ -421,6 +421,13 @@ private Q_SLOTS:
             QVERIFY(!QSqlDatabase::database(name, false).isValid());
         }
         QCOMPARE(viewConnections, 1);
+        // Nor does the connection that writes the view's edits (open: it counted the local
+        // changes).
+        QTRY_VERIFY(QSqlDatabase::connectionNames().contains(model->writeConnectionName()));
+        QTest::ignoreMessage(QtWarningMsg,
+                             "QSqlDatabasePrivate::database: requested database does not "
+                             "belong to the calling thread.");
+        QVERIFY(!QSqlDatabase::database(model->writeConnectionName(), false).isValid());
     }
 };
 

@@ -4,12 +4,14 @@
 #include "uitext.h"
 
 #include <QAction>
+#include <QApplication>
 #include <QComboBox>
 #include <QFileInfo>
 #include <QFontMetrics>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -92,14 +94,16 @@ DataView::DataView(QWidget *parent)
     m_deleteAction
         = new QAction(style()->standardIcon(QStyle::SP_TrashIcon), tr("Delete records…"), this);
     m_deleteAction->setObjectName(QStringLiteral("deleteRecordsAction"));
-    m_deleteAction->setShortcut(QKeySequence::Delete);
-    m_deleteAction->setShortcutContext(Qt::WidgetShortcut);
+    // The Delete key itself is read by eventFilter(): a shortcut would take it from editors.
+    m_deleteAction->setText(
+        m_deleteAction->text() + QStringLiteral("\t")
+        + QKeySequence(QKeySequence::Delete).toString(QKeySequence::NativeText));
     m_deleteAction->setToolTip(tr("Delete the selected records; sent with the next sync"));
     m_setNullAction = new QAction(tr("Set to null"), this);
     m_setNullAction->setObjectName(QStringLiteral("setNullAction"));
-    m_setNullAction->setShortcutContext(Qt::WidgetShortcut);
     m_table->addActions({ m_setNullAction, m_addAction, m_deleteAction });
     m_table->setContextMenuPolicy(Qt::ActionsContextMenu);
+    m_table->installEventFilter(this);
 
     m_addButton = new QToolButton(this);
     m_addButton->setObjectName(QStringLiteral("addRecordButton"));
@@ -433,6 +437,19 @@ void DataView::fitColumns()
 void DataView::setStatus(const QString &text)
 {
     m_countLabel->setText(text);
+}
+
+bool DataView::eventFilter(QObject *watched, QEvent *event)
+{
+    // Only the table's own keys: one an open editor passes on is not for deleting records.
+    const QWidget *focus = QApplication::focusWidget();
+    const bool inEditor = focus && focus != m_table && m_table->isAncestorOf(focus);
+    if (watched == m_table && event->type() == QEvent::KeyPress && !inEditor
+        && static_cast<QKeyEvent *>(event)->matches(QKeySequence::Delete)) {
+        requestDeleteSelected();
+        return true;
+    }
+    return QWidget::eventFilter(watched, event);
 }
 
 void DataView::countPendingChanges()

@@ -88,6 +88,9 @@ public:
     /*! Milliseconds the filter box waits after the last key before it filters. */
     static constexpr int FilterDelayMs = 250;
 
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
 Q_SIGNALS:
     void pendingChangesCounted(const BatchSync::Ui::PendingCounts &counts);
 
