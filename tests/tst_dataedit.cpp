@@ -10,6 +10,7 @@
 #include "recorddelegate.h"
 #include "recordmodel.h"
 #include "store/localstore.h"
+#include "testutil/customers.h"
 #include "testutil/fetchall.h"
 #include "testutil/rawdb.h"
 
@@ -32,6 +33,7 @@
 
 using namespace BatchSync;
 using namespace BatchSync::Ui;
+using BatchSync::Test::customersSchema;
 using BatchSync::Test::fetchAll;
 using BatchSync::Test::RawDb;
 
@@ -39,23 +41,14 @@ namespace {
 
 constexpr int Customers = 600;
 
+// Columns of the customers as the model shows them.
+enum Column { Id, Name, Balance, Active, Visits, Since };
+
 EntityStatus status(const QString &name)
 {
     EntityStatus status;
     status.name = name;
     return status;
-}
-// Columns of the customers as the model shows them.
-enum Column { Id, Name, Balance, Active, Visits, Since };
-
-EntitySchema customersSchema()
-{
-    return { QStringLiteral("customers"),
-             { { QStringLiteral("name"), FieldType::String },
-               { QStringLiteral("balance"), FieldType::Real },
-               { QStringLiteral("active"), FieldType::Bool },
-               { QStringLiteral("visits"), FieldType::Int },
-               { QStringLiteral("since"), FieldType::DateTime } } };
 }
 
 QString customerId(int i)

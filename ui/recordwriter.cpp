@@ -1,8 +1,8 @@
 #include "recordwriter.h"
 
 #include "common/identifier.h"
+#include "recordworker.h"
 
-#include <QFileInfo>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -56,19 +56,9 @@ bool RecordWriter::ensureOpen(QString *error)
     if (m_open)
         return true;
     // Never creates the file: the engine makes it, with its tables.
-    if (m_path.isEmpty() || !QFileInfo::exists(m_path)) {
-        *error = tr("No local data yet");
+    if (!openDataConnection(m_connectionName, m_path,
+                            QStringLiteral("QSQLITE_BUSY_TIMEOUT=%1").arg(m_busyTimeoutMs), error))
         return false;
-    }
-    QSqlDatabase db = QSqlDatabase::contains(m_connectionName)
-        ? QSqlDatabase::database(m_connectionName, false)
-        : QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connectionName);
-    db.setDatabaseName(m_path);
-    db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=%1").arg(m_busyTimeoutMs));
-    if (!db.open()) {
-        *error = tr("Cannot open %1: %2").arg(m_path, db.lastError().text());
-        return false;
-    }
     m_open = true;
     return true;
 }
