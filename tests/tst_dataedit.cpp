@@ -6,6 +6,7 @@
 
 #include "dataview.h"
 #include "entityrow.h"
+#include "mainwindow.h"
 #include "progresspage.h"
 #include "recorddelegate.h"
 #include "recordmodel.h"
@@ -23,6 +24,7 @@
 #include <QScrollBar>
 #include <QSignalSpy>
 #include <QSqlDatabase>
+#include <QStandardPaths>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -126,6 +128,12 @@ private:
     }
 
 private Q_SLOTS:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
+    }
+
     void init()
     {
         // Each test edits a database of its own.
@@ -581,6 +589,37 @@ private Q_SLOTS:
         later.setEntities({ status(QStringLiteral("orders")) });
         QCOMPARE(later.findChild<QLabel *>(QStringLiteral("pending_orders"))->text(),
                  QStringLiteral("1,234 local changes to send"));
+    }
+
+    void windowShowsTheLocalChangesOfEachEntity()
+    {
+        {
+            RawDb db(m_path); // edits made by another program while the window was closed
+            QVERIFY(db.exec(QStringLiteral(
+                "UPDATE customers SET visits = 0 WHERE id IN ('c-0001', 'c-0002', 'c-0003')")));
+        }
+        DesktopOptions options;
+        options.profile.endpoint = QUrl(QStringLiteral("http://127.0.0.1:9/api/v1")); // nobody
+        options.databasePath = m_path;
+        options.dataDirectory = m_dir->path();
+        options.rememberLayout = false;
+        options.tuning.retryBaseDelayMs = 20;
+        options.tuning.retryMaxDelayMs = 100;
+        options.tuning.retryGiveUpMs = 400;
+        MainWindow window(options);
+        // The entities the database remembers, each with its local changes.
+        QTRY_VERIFY(window.progressPage()->row(QStringLiteral("customers")));
+        QTRY_COMPARE(window.progressPage()->row(QStringLiteral("customers"))->pendingChanges(), 3);
+        QCOMPARE(window.findChild<QLabel *>(QStringLiteral("pending_customers"))->text(),
+                 QStringLiteral("3 local changes to send"));
+        QCOMPARE(window.progressPage()->row(QStringLiteral("fresh"))->pendingChanges(), 0);
+        // An edit in the window's data view counts at once.
+        DataView *view = window.dataView();
+        QVERIFY(view);
+        view->setCurrentEntity(QStringLiteral("customers"));
+        QTRY_COMPARE(view->matchingRows(), Customers);
+        view->addRecord(QStringLiteral("from-the-window"));
+        QTRY_COMPARE(window.progressPage()->row(QStringLiteral("customers"))->pendingChanges(), 4);
     }
 };
 
