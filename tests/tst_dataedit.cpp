@@ -222,6 +222,9 @@ private Q_SLOTS:
         QTest::newRow("bool") << int(Active) << QVariant(QStringLiteral("maybe"));
         QTest::newRow("datetime") << int(Since) << QVariant(QStringLiteral("2026-13-01T00:00:00Z"));
         QTest::newRow("empty id") << int(Id) << QVariant(QString());
+        QTest::newRow("blank id") << int(Id) << QVariant(QStringLiteral("  "));
+        QTest::newRow("id over 512 bytes") << int(Id) << QVariant(QString(257, QChar(0xe9)));
+        QTest::newRow("id with NUL") << int(Id) << QVariant(QStringLiteral("a") + QChar(0));
     }
 
     void modelRefusesValuesNotOfTheType()
@@ -371,7 +374,8 @@ private Q_SLOTS:
         QTRY_COMPARE(failed.size(), 1);
         QVERIFY(failed.last().first().toString().contains(QLatin1String("already")));
         model->addRecord(QString());
-        QTRY_COMPARE(failed.size(), 2);
+        QCOMPARE(failed.size(), 2); // refused before any write
+        QCOMPARE(model->pendingWrites(), 0);
         QCOMPARE(added.size(), 1);
         QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM customers")).toInt(),
                  Customers + 1);

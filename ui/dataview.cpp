@@ -510,11 +510,7 @@ void DataView::requestAddRecord()
 
 void DataView::addRecord(const QString &id)
 {
-    if (id.trimmed().isEmpty()) {
-        setEditMessage(tr("A record needs an id"));
-        return;
-    }
-    m_model->addRecord(id);
+    m_model->addRecord(id); // refuses an empty one at once
 }
 
 void DataView::requestDeleteSelected()

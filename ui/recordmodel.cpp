@@ -380,9 +380,10 @@ bool RecordModel::setData(const QModelIndex &index, const QVariant &value, int r
     const RecordColumn &column = m_columns.at(index.column());
     QString error;
     std::optional<QVariant> stored = storedValue(column.type, value, &error);
-    if (stored && column.name == u"id" && stored->toString().isEmpty()) {
-        error = tr("A record's id cannot be empty");
-        stored.reset();
+    if (stored && column.name == u"id") {
+        error = idError(stored->toString());
+        if (!error.isEmpty())
+            stored.reset();
     }
     if (!stored) {
         Q_EMIT writeFailed(error);
@@ -405,10 +406,26 @@ bool RecordModel::setData(const QModelIndex &index, const QVariant &value, int r
     return true;
 }
 
+QString RecordModel::idError(const QString &id)
+{
+    // As the protocol takes an id: the server would reject the change otherwise.
+    if (id.trimmed().isEmpty())
+        return tr("A record needs an id");
+    if (id.toUtf8().size() > 512)
+        return tr("An id has at most 512 bytes (UTF-8)");
+    if (id.contains(QChar(0)))
+        return tr("An id cannot contain the character U+0000");
+    return QString();
+}
+
 void RecordModel::addRecord(const QString &id)
 {
     if (m_shownEntity.isEmpty())
         return;
+    if (const QString error = idError(id); !error.isEmpty()) {
+        Q_EMIT writeFailed(error);
+        return;
+    }
     postWrite(Write { WriteKind::Add, m_shownEntity, id, -1, {}, {} },
               [entity = m_shownEntity, columns = columnNames(), id](RecordWriter *writer,
                                                                     quint64 ticket) {

@@ -74,6 +74,8 @@ public:
     */
     static std::optional<QVariant> storedValue(FieldType type, const QVariant &value,
                                                QString *error);
+    /*! Why \a id cannot be a record's id (empty, over 512 UTF-8 bytes, a NUL); empty if it can. */
+    static QString idError(const QString &id);
     /*! \a utc in the local database's form, "2026-12-01T06:20:16.123Z". */
     static QString dateTimeText(const QDateTime &utc);
 
