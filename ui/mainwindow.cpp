@@ -159,6 +159,7 @@ void MainWindow::createWidgets()
 
     m_log = new LogView(this);
     m_data = new DataView(this);
+    connect(m_data, &DataView::pendingChangesCounted, m_page, &ProgressPage::setPendingChanges);
     m_tabs = new QTabWidget(this);
     m_tabs->setObjectName(QStringLiteral("bottomTabs"));
     m_tabs->addTab(m_log, tr("&Log"));
