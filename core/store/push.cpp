@@ -167,6 +167,16 @@ bool LocalStore::takePushBatch(const EntitySchema &schema, int limit, QList<Loca
         const Sqlite::Statement &failed = select.isPrepared() ? freeze : select;
         return storageFailure(error, what, failed.errorCode(), failed.errorText());
     }
+    // A table in its first sync has no index on id yet, and may hold superseded versions:
+    // its changes wait for the sync to complete.
+    bool bulk = false;
+    if (!bulkLoadState(schema.name, &bulk, what, error))
+        return false;
+    if (bulk) {
+        qCInfo(lcStore) << "the local changes of" << schema.name
+                        << "wait for its first sync to complete";
+        return write.commit();
+    }
     if (!select.bindText(1, schema.name) || !select.bindInt(2, std::max(1, limit)))
         return storageFailure(error, what, select.errorCode(), select.errorText());
     const int fieldCount = int(schema.fields.size());
