@@ -198,7 +198,8 @@ QVariant RecordModel::data(const QModelIndex &index, int role) const
     if (!index.isValid() || index.row() >= m_rows.size() || index.column() >= m_columns.size())
         return {};
     const FieldType type = m_columns.at(index.column()).type;
-    if (role == Qt::TextAlignmentRole && (type == FieldType::Int || type == FieldType::Real))
+    if (role == Qt::TextAlignmentRole
+        && (type == FieldType::Int || type == FieldType::Real || type == FieldType::Decimal))
         return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     if (role != Qt::DisplayRole && role != Qt::EditRole)
         return {};
