@@ -5,6 +5,7 @@
 #include "dataview.h"
 #include "recordmodel.h"
 #include "store/localstore.h"
+#include "testutil/customers.h"
 #include "testutil/fetchall.h"
 
 #include <QComboBox>
@@ -23,22 +24,13 @@
 
 using namespace BatchSync;
 using namespace BatchSync::Ui;
+using BatchSync::Test::customersSchema;
 using BatchSync::Test::fetchAll;
 
 namespace {
 
 constexpr int Customers = 3000;
 constexpr int Orders = 500;
-
-EntitySchema customersSchema()
-{
-    return { QStringLiteral("customers"),
-             { { QStringLiteral("name"), FieldType::String },
-               { QStringLiteral("balance"), FieldType::Real },
-               { QStringLiteral("active"), FieldType::Bool },
-               { QStringLiteral("visits"), FieldType::Int },
-               { QStringLiteral("since"), FieldType::DateTime } } };
-}
 
 EntitySchema ordersSchema()
 {
@@ -457,6 +449,13 @@ private Q_SLOTS:
             QVERIFY(!QSqlDatabase::database(name, false).isValid());
         }
         QCOMPARE(viewConnections, 1);
+        // Nor does the connection that writes the view's edits (open: it counted the local
+        // changes).
+        QTRY_VERIFY(QSqlDatabase::connectionNames().contains(model->writeConnectionName()));
+        QTest::ignoreMessage(QtWarningMsg,
+                             "QSqlDatabasePrivate::database: requested database does not "
+                             "belong to the calling thread.");
+        QVERIFY(!QSqlDatabase::database(model->writeConnectionName(), false).isValid());
     }
 };
 

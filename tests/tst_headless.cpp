@@ -4,9 +4,14 @@
 #include "common/identifier.h"
 #include "common/timestamp.h"
 #include "common/types.h"
+#include "engine/progressinfo.h"
+#include "output/entityprogress.h"
+#include "output/jsonevents.h"
 #include "server/backend/serverstore.h"
 #include "server/syncserver.h"
+#include "testutil/fakeodata.h"
 #include "testutil/localdb.h"
+#include "testutil/rawdb.h"
 #include "testutil/testserver.h"
 
 #include <QCryptographicHash>
@@ -244,6 +249,12 @@ private Q_SLOTS:
     void statusAfterInterruptedRun();
     void statusDuringRun();
     void statusOfFailedEntity();
+    void statusOfLocalChanges();
+    void twoWayOptions_data();
+    void twoWayOptions();
+    void pushProgressOutput();
+    void summaryCountsRecordsOnly();
+    void deletionCheckIsNotCountedAsRecords();
     void savedSettingsAreUsed();
     void flagsOverrideSavedSettings();
     void invalidSavedSettings();
@@ -390,7 +401,15 @@ void TestHeadless::help()
                               "Exit status",
                               "130",
                               "143",
-                              "batchsync.conf" };
+                              "batchsync.conf",
+                              "--direction",
+                              "both|pull|push",
+                              "--conflicts",
+                              "client-wins",
+                              "\"event\":\"phase\"",
+                              "\"event\":\"push\"",
+                              "\"event\":\"pushed\"",
+                              "pending {new" };
     for (const QString &flag : flags)
         QVERIFY2(result.out.contains(flag),
                  qPrintable(flag + QStringLiteral(" missing in:\n") + result.out));
@@ -477,6 +496,26 @@ void TestHeadless::badFlags_data()
         << QStringList { "--batch-size", "500", "--batch-target-ms", "300" }
         << "--batch-size adaptive";
     QTest::newRow("positional argument") << QStringList { "extra" } << "extra";
+    QTest::newRow("direction") << QStringList { "--direction", "sideways" }
+                               << "--direction must be \"both\"";
+    QTest::newRow("no direction") << QStringList { "--direction", " " } << "--direction";
+    QTest::newRow("conflict policy")
+        << QStringList { "--conflicts", "nobody-wins" } << "--conflicts: the conflict policy";
+    QTest::newRow("entity's conflict policy")
+        << QStringList { "--conflicts", "orders=mine" } << "\"mine\"";
+    QTest::newRow("conflict policy missing")
+        << QStringList { "--conflicts", "orders=" } << "--conflicts";
+    QTest::newRow("conflicts without entity")
+        << QStringList { "--conflicts", "=client-wins" } << "names no entity";
+    QTest::newRow("conflicts of a bad entity name")
+        << QStringList { "--conflicts", "a;b=client-wins" } << "--conflicts";
+    QTest::newRow("no conflict policy") << QStringList { "--conflicts", "," } << "needs a policy";
+    QTest::newRow("two policies for one entity")
+        << QStringList { "--conflicts", "orders=client-wins", "--conflicts", "orders=server-wins" }
+        << "more than one conflict policy for \"orders\"";
+    QTest::newRow("two policies for every entity")
+        << QStringList { "--conflicts", "client-wins", "--conflicts", "server-wins" }
+        << "every entity";
 }
 
 void TestHeadless::badFlags()
@@ -1674,6 +1713,329 @@ void TestHeadless::odataSavedSettings()
     VERIFY_RUN(result.err.contains(settingsPath()), result);
     result = run(quick + QStringList { "--changed-field", "modifiedAt" }, 30000);
     VERIFY_RUN(result.exitedWith(1) && noSecret(result), result);
+}
+
+void TestHeadless::statusOfLocalChanges()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    server.addCustomers(50, 11);
+    server.addCustomers(20, 12, QStringLiteral("orders"));
+    RunResult result = run(syncArguments(server));
+    VERIFY_RUN(result.exitedWith(0), result);
+
+    {
+        // Another program's plain SQL, which the triggers record; and what a push would keep.
+        Test::RawDb db(databasePath());
+        QVERIFY(db.isOpen());
+        const QStringList statements {
+            "INSERT INTO customers (id, name) VALUES ('new-1', 'N1'), ('new-2', 'N2')",
+            "UPDATE customers SET name = 'edited' WHERE id IN "
+            "(SELECT id FROM customers WHERE id NOT LIKE 'new-%' ORDER BY id LIMIT 3)",
+            "UPDATE customers SET visits = 7 WHERE id = 'new-1'", // still new
+            "DELETE FROM customers WHERE id = (SELECT max(id) FROM customers WHERE id NOT LIKE "
+            "'new-%')",
+            "INSERT INTO _sync_conflicts (entity, id, kind, local, server, error, at, "
+            "resolution) VALUES "
+            "('customers', 'c1', 'conflict', '{}', '{}', NULL, '2026-12-07T01:00:00.000Z', "
+            "'server'), "
+            "('customers', 'c2', 'conflict', '{}', '{}', NULL, '2026-12-07T01:00:00.000Z', "
+            "'resent'), "
+            "('customers', 'c3', 'rejected', '{}', NULL, 'too long', "
+            "'2026-12-07T01:00:00.000Z', 'restored'), "
+            "('orders', 'o1', 'rejected', NULL, NULL, 'locked', '2026-12-07T01:00:00.000Z', "
+            "'restored')",
+        };
+        for (const QString &sql : statements) {
+            QString problem;
+            QVERIFY2(db.exec(sql, &problem), qPrintable(sql + QStringLiteral(": ") + problem));
+        }
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 6);
+    }
+    const QByteArray digest = digestOf(databasePath());
+    const QStringList before = folderState(m_home->path());
+
+    const QJsonObject status = statusOf();
+    const QJsonObject customers = entityIn(status.value("entities"), QStringLiteral("customers"));
+    QCOMPARE(customers.value("records").toInteger(), qint64(51));
+    QCOMPARE(customers.value("pending").toObject(),
+             QJsonObject({ { "new", 2 }, { "changed", 3 }, { "deleted", 1 } }));
+    QCOMPARE(customers.value("conflicts").toObject(),
+             QJsonObject({ { "conflict", 2 }, { "rejected", 1 } }));
+    const QJsonObject orders = entityIn(status.value("entities"), QStringLiteral("orders"));
+    QCOMPARE(orders.value("pending").toObject(),
+             QJsonObject({ { "new", 0 }, { "changed", 0 }, { "deleted", 0 } }));
+    QCOMPARE(orders.value("conflicts").toObject(),
+             QJsonObject({ { "conflict", 0 }, { "rejected", 1 } }));
+
+    result = run({ "--status", "--db", databasePath() });
+    VERIFY_RUN(result.exitedWith(0), result);
+    // Under each entity's line, only what it has.
+    VERIFY_RUN(result.out.contains(QRegularExpression(QStringLiteral(
+                   "\\ncustomers +completed [^\\n]*\\n"
+                   "  local changes not pushed yet: 2 new, 3 changed, 1 deleted\\n"
+                   "  conflicts kept in _sync_conflicts: 2 conflicts, 1 rejected\\n"
+                   "orders +completed [^\\n]*\\n"
+                   "  conflicts kept in _sync_conflicts: 1 rejected\\n"
+                   "Local changes not pushed yet: 6; conflicts kept in _sync_conflicts: 4\\n$"))),
+               result);
+    QCOMPARE(digestOf(databasePath()), digest);
+    QCOMPARE(folderState(m_home->path()), before);
+
+    // A database of an older format, without the tables of local changes: none of either.
+    {
+        Test::RawDb db(databasePath());
+        for (const char *sql : { "DROP TABLE _sync_pending", "DROP TABLE _sync_conflicts",
+                                 "PRAGMA user_version = 2" }) {
+            QString problem;
+            QVERIFY2(db.exec(QLatin1String(sql), &problem), qPrintable(problem));
+        }
+    }
+    const QJsonObject older = statusOf();
+    const QJsonObject oldCustomers = entityIn(older.value("entities"), QStringLiteral("customers"));
+    QCOMPARE(oldCustomers.value("state").toString(), QStringLiteral("completed"));
+    QCOMPARE(oldCustomers.value("pending").toObject(),
+             QJsonObject({ { "new", 0 }, { "changed", 0 }, { "deleted", 0 } }));
+    QCOMPARE(oldCustomers.value("conflicts").toObject(),
+             QJsonObject({ { "conflict", 0 }, { "rejected", 0 } }));
+    result = run({ "--status", "--db", databasePath() });
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.out.endsWith(QStringLiteral(
+                   "\nLocal changes not pushed yet: 0; conflicts kept in _sync_conflicts: 0\n")),
+               result);
+    VERIFY_RUN(!result.out.contains(QStringLiteral("  local changes")), result);
+    VERIFY_RUN(!result.out.contains(QStringLiteral("  conflicts")), result);
+}
+
+void TestHeadless::twoWayOptions_data()
+{
+    QTest::addColumn<QVariantMap>("saved"); // the window's settings
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("direction");
+    QTest::addColumn<QVariantMap>("conflicts"); // the start event's: "*" and per entity
+
+    const QVariantMap serverWins { { "*", "server-wins" } };
+    const QVariantMap saved { { "connection/direction", "push" },
+                              { "connection/conflictPolicy", "client-wins" },
+                              { "connection/conflictPolicies", "orders=server-wins" } };
+    QTest::newRow("defaults") << QVariantMap() << QStringList() << "both" << serverWins;
+    QTest::newRow("pull") << QVariantMap() << QStringList { "--direction", "pull" } << "pull"
+                          << serverWins;
+    QTest::newRow("push, any case")
+        << QVariantMap() << QStringList { "--direction", " PUSH " } << "push" << serverWins;
+    QTest::newRow("both") << saved << QStringList { "--direction", "both" } << "both"
+                          << QVariantMap { { "*", "client-wins" }, { "orders", "server-wins" } };
+    QTest::newRow("every entity") << QVariantMap() << QStringList { "--conflicts", "client-wins" }
+                                  << "both" << QVariantMap { { "*", "client-wins" } };
+    QTest::newRow("per entity, repeated")
+        << QVariantMap()
+        << QStringList { "--conflicts", "orders=client-wins", "--conflicts", "notes=server-wins" }
+        << "both"
+        << QVariantMap { { "*", "server-wins" },
+                         { "orders", "client-wins" },
+                         { "notes", "server-wins" } };
+    QTest::newRow("mixed in one")
+        << QVariantMap() << QStringList { "--conflicts", "client-wins, orders=Server-Wins" }
+        << "both" << QVariantMap { { "*", "client-wins" }, { "orders", "server-wins" } };
+    QTest::newRow("saved") << saved << QStringList() << "push"
+                           << QVariantMap { { "*", "client-wins" }, { "orders", "server-wins" } };
+    QTest::newRow("an entity on top of the saved ones")
+        << saved << QStringList { "--conflicts", "customers=server-wins" } << "push"
+        << QVariantMap { { "*", "client-wins" },
+                         { "orders", "server-wins" },
+                         { "customers", "server-wins" } };
+    QTest::newRow("every entity over the saved ones")
+        << saved << QStringList { "--conflicts", "server-wins", "--direction", "pull" } << "pull"
+        << serverWins;
+}
+
+void TestHeadless::twoWayOptions()
+{
+    QFETCH(QVariantMap, saved);
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, direction);
+    QFETCH(QVariantMap, conflicts);
+    if (!saved.isEmpty())
+        saveSettings(saved);
+    const QByteArray settingsDigest = digestOf(settingsPath());
+    // A dead endpoint: what matters is what the run was started with.
+    const RunResult result
+        = run(QStringList { "--headless", "--endpoint", "http://127.0.0.1:9/api/v1", "--db",
+                            databasePath(), "--retry-give-up-ms", "0", "--progress", "json" }
+                  + arguments,
+              30000);
+    VERIFY_RUN(result.exitedWith(1), result);
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    const QJsonObject start = events.constFirst();
+    QCOMPARE(start.value("event").toString(), QStringLiteral("start"));
+    QCOMPARE(start.value("direction").toString(), direction);
+    QCOMPARE(start.value("conflicts").toObject().toVariantMap(), conflicts);
+    // The flags are for this run only.
+    QCOMPARE(digestOf(settingsPath()), settingsDigest);
+
+    // The plain line says a one-way run.
+    const RunResult plain
+        = run(QStringList { "--headless", "--endpoint", "http://127.0.0.1:9/api/v1", "--db",
+                            databasePath(), "--retry-give-up-ms", "0", "--progress", "plain" }
+                  + arguments,
+              30000);
+    VERIFY_RUN(plain.exitedWith(1), plain);
+    if (direction == QLatin1String("both"))
+        VERIFY_RUN(!plain.err.contains(QStringLiteral(" only)")), plain);
+    else
+        VERIFY_RUN(plain.err.contains(QStringLiteral("at once, %1 only)").arg(direction)), plain);
+}
+
+void TestHeadless::pushProgressOutput()
+{
+    using namespace Output;
+    EntityProgress row;
+    row.name = QStringLiteral("orders");
+    row.state = SyncState::Running;
+    row.enterPhase(SyncPhase::Push);
+    row.advance(40, 120);
+    row.rate = 55.0;
+
+    // While it pushes, its progress is a "push" event of changes sent of those pending.
+    ProgressInfo all;
+    all.done = 40;
+    all.total = 1000;
+    all.rate = 55.0;
+    all.etaSeconds = 17;
+    const QJsonObject overall = progressJson(all);
+    auto [event, fields] = progressEvent(row, overall);
+    QCOMPARE(jsonEventLine(event, fields),
+             QByteArray("{\"event\":\"push\",\"done\":40,\"entity\":\"orders\","
+                        "\"total\":120}\n"));
+    QCOMPARE(plainLine(row, false), QStringLiteral("orders: uploading 40 of 120 (33.3%)"));
+    QCOMPARE(plainLine(row, true), QStringLiteral("orders: uploading local changes"));
+    const QStringList live = displayLines({ row }, 8, 120);
+    QVERIFY2(live.constFirst().contains(QStringLiteral(" uploading")), qPrintable(live.first()));
+    QVERIFY2(!live.constFirst().contains(QStringLiteral("rec/s")), qPrintable(live.first()));
+    row.advance(120, 120);
+    QCOMPARE(row.synced, qint64(0)); // changes sent are not records pulled
+
+    // Its outcome.
+    QCOMPARE(jsonEventLine(QStringLiteral("pushed"), pushedJson(row.name, 117, 2, 1)),
+             QByteArray("{\"event\":\"pushed\",\"applied\":117,\"conflicts\":2,"
+                        "\"entity\":\"orders\",\"rejected\":1}\n"));
+    row.addPushed(117, 2, 1);
+    QCOMPARE(pushedText({ row }),
+             QStringLiteral("pushed 120 changes: 117 applied, 2 conflicts, 1 rejected (kept in "
+                            "_sync_conflicts)"));
+
+    // Then the pull: "progress" again, with the whole sync's figures.
+    row.enterPhase(SyncPhase::Changes);
+    row.advance(0, 300);
+    row.advance(250, 300);
+    std::tie(event, fields) = progressEvent(row, overall);
+    QCOMPARE(event, QStringLiteral("progress"));
+    QCOMPARE(fields.value("done").toInteger(), qint64(250));
+    QCOMPARE(fields.value("total").toInteger(), qint64(300));
+    QCOMPARE(fields.value("state").toString(), QStringLiteral("running"));
+    QCOMPARE(fields.value("rate").toDouble(), 55.0);
+    QCOMPARE(fields.value("overall").toObject(), overall);
+    QVERIFY2(plainLine(row, false).startsWith(QStringLiteral("orders: 250/300 (83.3%), 55")),
+             qPrintable(plainLine(row, false)));
+    QVERIFY(!displayLines({ row }, 8, 120).constFirst().contains(QStringLiteral("uploading")));
+    QCOMPARE(row.synced, qint64(250));
+
+    const QJsonObject summary = summaryJson(row);
+    QCOMPARE(summary.value("synced").toInteger(), qint64(250));
+    QCOMPARE(summary.value("pushed").toInteger(), qint64(117));
+    QCOMPARE(summary.value("conflicts").toInteger(), qint64(2));
+    QCOMPARE(summary.value("rejected").toInteger(), qint64(1));
+
+    // A push without conflicts says only how many; one that sent nothing says nothing.
+    EntityProgress clean;
+    clean.addPushed(1, 0, 0);
+    QCOMPARE(pushedText({ clean }), QStringLiteral("pushed 1 change"));
+    EntityProgress idle;
+    idle.addPushed(0, 0, 0);
+    QCOMPARE(pushedText({ idle, EntityProgress() }), QString());
+    QCOMPARE(summaryLine({ row, clean }, 2000),
+             QStringLiteral("Synced 250 records in 2.0 s (125 records/s); pushed 121 changes: "
+                            "118 applied, 2 conflicts, 1 rejected (kept in _sync_conflicts)"));
+}
+
+void TestHeadless::summaryCountsRecordsOnly()
+{
+    using namespace Output;
+    // A sync that found no change, then read 5700 ids to look for deletions.
+    EntityProgress row;
+    row.name = QStringLiteral("customers");
+    row.state = SyncState::Counting;
+    row.advance(0, 0);
+    row.state = SyncState::Running;
+    row.enterPhase(SyncPhase::Deletions);
+    row.advance(1000, 5700);
+    row.advance(5700, 5700);
+    QCOMPARE(row.synced, qint64(0));
+    QCOMPARE(row.checked, qint64(5700));
+    QCOMPARE(summaryLine({ row }, 1500),
+             QStringLiteral("Synced 0 records in 1.5 s (0 records/s); checked 5700 ids for "
+                            "deletions"));
+
+    // A reload counts from its first page; a resumed run counts only what it brings.
+    EntityProgress reload;
+    reload.enterPhase(SyncPhase::Reload);
+    reload.advance(500, 800);
+    reload.advance(800, 800);
+    QCOMPARE(reload.synced, qint64(800));
+    EntityProgress resumed;
+    resumed.advance(3000, 5000); // where the run stood
+    resumed.advance(5000, 5000);
+    QCOMPARE(resumed.synced, qint64(2000));
+    QCOMPARE(summaryLine({ reload, resumed }, 1000),
+             QStringLiteral("Synced 2800 records in 1.0 s (2800 records/s)"));
+    EntityProgress one;
+    one.advance(0, 1);
+    one.advance(1, 1);
+    QCOMPARE(summaryLine({ one }, 1000), QStringLiteral("Synced 1 record in 1.0 s (1 records/s)"));
+}
+
+void TestHeadless::deletionCheckIsNotCountedAsRecords()
+{
+    Test::FakeODataService service;
+    const QDateTime start(QDate(2026, 1, 1), QTime(0, 0), Qt::UTC);
+    for (int i = 1; i <= 300; ++i)
+        service.putBook(i, Timestamp::format(start.addSecs(i)), QStringLiteral("Book %1").arg(i));
+    QVERIFY(service.start());
+    const QStringList arguments {
+        "--headless", "--source",     "odata",      "--endpoint", service.root().toString(),
+        "--db",       databasePath(), "--entities", "Books",      "--safety-window",
+        "0",          "--progress",   "plain"
+    };
+    RunResult result = run(arguments);
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.out.contains(QStringLiteral("Synced 300 records in ")), result);
+    VERIFY_RUN(!result.out.contains(QStringLiteral("for deletions")), result); // from nothing
+
+    // Nothing changed: the next run reads at most the last change again, then every key to
+    // find deletions; those keys are not records synced.
+    service.removeBook(7);
+    result = run(arguments);
+    VERIFY_RUN(result.exitedWith(0), result);
+    VERIFY_RUN(result.err.contains(QStringLiteral("Books: checking for deletions")), result);
+    const QRegularExpressionMatch summary
+        = QRegularExpression(QStringLiteral("Synced (\\d+) records? in [^\\n]*; checked (\\d+) "
+                                            "ids for deletions\\n"))
+              .match(result.out);
+    VERIFY_RUN(summary.hasMatch(), result);
+    VERIFY_RUN(summary.captured(1).toInt() <= 1, result);
+    VERIFY_RUN(summary.captured(2).toInt() == 299, result);
+    QCOMPARE(localCount(databasePath(), EntitySchema { QStringLiteral("Books"), {} }), qint64(299));
+
+    // The same in JSON.
+    result = run(QStringList(arguments.mid(0, arguments.size() - 1)) << QStringLiteral("json"));
+    VERIFY_RUN(result.exitedWith(0), result);
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QVERIFY2(events.constLast().value("records").toInteger() <= 1, qPrintable(result.out));
+    QVERIFY(!eventsNamed(events, QStringLiteral("phase")).isEmpty());
 }
 
 QTEST_GUILESS_MAIN(TestHeadless)

@@ -36,6 +36,10 @@ Profile sample()
     p.adaptiveBatchSize = true;
     p.targetBatchMs = 600;
     p.concurrency = 5;
+    p.direction = SyncDirection::Push;
+    p.conflictPolicy = ConflictPolicy::ClientWins;
+    p.conflictPolicies = { { QStringLiteral("orders"), ConflictPolicy::ServerWins },
+                           { QStringLiteral("notes"), ConflictPolicy::ClientWins } };
     return p;
 }
 
@@ -105,6 +109,28 @@ private Q_SLOTS:
         QCOMPARE(settings.value(QStringLiteral("connection/batchSize")).toInt(), 2500);
         QCOMPARE(settings.value(QStringLiteral("connection/paging")).toString(),
                  QStringLiteral("offset"));
+        // Two-way sync: by name, the exceptions in the form of the --conflicts flag.
+        QCOMPARE(settings.value(QStringLiteral("connection/direction")).toString(),
+                 QStringLiteral("push"));
+        QCOMPARE(settings.value(QStringLiteral("connection/conflictPolicy")).toString(),
+                 QStringLiteral("client-wins"));
+        QCOMPARE(settings.value(QStringLiteral("connection/conflictPolicies")).toString(),
+                 QStringLiteral("notes=client-wins,orders=server-wins"));
+        QCOMPARE(loaded.direction, SyncDirection::Push);
+        QCOMPARE(loaded.conflictPolicy, ConflictPolicy::ClientWins);
+        QCOMPARE(loaded.conflictPolicies, profile.conflictPolicies);
+
+        // Each direction comes back as saved.
+        for (const SyncDirection direction :
+             { SyncDirection::Both, SyncDirection::Pull, SyncDirection::Push }) {
+            Profile other = profile;
+            other.direction = direction;
+            other.conflictPolicies.clear();
+            reload(other, &loaded);
+            QCOMPARE(loaded.direction, direction);
+            QVERIFY(loaded.conflictPolicies.isEmpty());
+            QVERIFY(loaded == other);
+        }
     }
 
     void roundTripOData()
@@ -157,6 +183,12 @@ private Q_SLOTS:
             [](Profile &p) { p.adaptiveBatchSize = false; },
             [](Profile &p) { p.targetBatchMs = 601; },
             [](Profile &p) { p.concurrency = 4; },
+            [](Profile &p) { p.direction = SyncDirection::Pull; },
+            [](Profile &p) { p.conflictPolicy = ConflictPolicy::ServerWins; },
+            [](Profile &p) {
+                p.conflictPolicies[QStringLiteral("orders")] = ConflictPolicy::ClientWins;
+            },
+            [](Profile &p) { p.conflictPolicies.remove(QStringLiteral("notes")); },
         };
         for (const Profile &base : { sample(), odataSample() }) {
             for (const auto &change : changes) {
@@ -199,6 +231,10 @@ private Q_SLOTS:
         QVERIFY(loaded.adaptiveBatchSize);
         QCOMPARE(loaded.targetBatchMs, 700);
         QCOMPARE(loaded.concurrency, 3);
+        // Two-way sync came later: pull and push, the server's record wins a conflict.
+        QCOMPARE(loaded.direction, SyncDirection::Both);
+        QCOMPARE(loaded.conflictPolicy, ConflictPolicy::ServerWins);
+        QVERIFY(loaded.conflictPolicies.isEmpty());
         // The same local database as before: the file name is the earlier versions' rule.
         QCOMPARE(loaded.databaseFileName(), QStringLiteral("endpoint-e0ae682ccf980314.sqlite"));
         QCOMPARE(Profile().databaseFileName(), QStringLiteral("demo.sqlite"));
@@ -217,7 +253,9 @@ private Q_SLOTS:
         QCOMPARE(defaults.concurrency, SyncSettings().concurrency);
 
         // Values that cannot be read keep their defaults, as before.
-        writeFile("[connection]\nbatchSize=lots\npaging=sideways\nadaptiveBatchSize=maybe\n");
+        writeFile("[connection]\nbatchSize=lots\npaging=sideways\nadaptiveBatchSize=maybe\n"
+                  "direction=sideways\nconflictPolicy=nobody-wins\n"
+                  "conflictPolicies=orders=maybe\n");
         const QSettings unreadable(settingsPath(), QSettings::IniFormat);
         QVERIFY(Profile::load(unreadable) == Profile());
     }
@@ -270,6 +308,10 @@ private Q_SLOTS:
         QVERIFY(engine.adaptiveBatchSize);
         QCOMPARE(engine.targetBatchMs, 600);
         QCOMPARE(engine.concurrency, 5);
+        QCOMPARE(engine.direction, SyncDirection::Push);
+        QCOMPARE(engine.conflictPolicyFor(QStringLiteral("orders")), ConflictPolicy::ServerWins);
+        QCOMPARE(engine.conflictPolicyFor(QStringLiteral("notes")), ConflictPolicy::ClientWins);
+        QCOMPARE(engine.conflictPolicyFor(QStringLiteral("customers")), ConflictPolicy::ClientWins);
         QCOMPARE(engine.retryGiveUpMs, 1234); // the tuning is kept
         QVERIFY(engine.validate().isEmpty());
         QCOMPARE(engine.source, SourceKind::Protocol);
@@ -572,6 +614,123 @@ private Q_SLOTS:
         QCOMPARE(sourceKindFromName(u"odata"), std::optional<SourceKind>(SourceKind::OData));
         QCOMPARE(sourceKindFromName(u"batchsync"), std::optional<SourceKind>(SourceKind::Protocol));
         QCOMPARE(sourceKindName(SourceKind::Protocol), QStringLiteral("batchsync"));
+    }
+
+    void conflictOverrides()
+    {
+        const Profile saved = sample(); // client-wins, orders and notes named
+        ProfileOverrides flags;
+        flags.direction = SyncDirection::Pull;
+        flags.conflictPolicies = { { QStringLiteral("notes"), ConflictPolicy::ServerWins } };
+        Profile run = flags.appliedTo(saved);
+        QCOMPARE(run.direction, SyncDirection::Pull);
+        // Per entity: on top of the saved ones.
+        QCOMPARE(run.conflictPolicy, ConflictPolicy::ClientWins);
+        QCOMPARE(run.conflictPolicies.value(QStringLiteral("notes")), ConflictPolicy::ServerWins);
+        QCOMPARE(run.conflictPolicies.value(QStringLiteral("orders")), ConflictPolicy::ServerWins);
+        QCOMPARE(run.conflictPolicies.size(), 2);
+
+        // For every entity: the saved exceptions are dropped, the flag's own kept.
+        flags.conflictPolicy = ConflictPolicy::ServerWins;
+        flags.conflictPolicies = { { QStringLiteral("notes"), ConflictPolicy::ClientWins } };
+        run = flags.appliedTo(saved);
+        QCOMPARE(run.conflictPolicy, ConflictPolicy::ServerWins);
+        QCOMPARE(run.conflictPolicies,
+                 (QMap<QString, ConflictPolicy> {
+                     { QStringLiteral("notes"), ConflictPolicy::ClientWins } }));
+        const SyncSettings engine = run.syncSettings(saved.endpoint, u"/tmp/c.sqlite"_qs);
+        QCOMPARE(engine.conflictPolicyFor(QStringLiteral("orders")), ConflictPolicy::ServerWins);
+        QCOMPARE(engine.conflictPolicyFor(QStringLiteral("notes")), ConflictPolicy::ClientWins);
+        QCOMPARE(engine.direction, SyncDirection::Pull);
+
+        // None given: as saved.
+        QVERIFY(ProfileOverrides().appliedTo(saved) == saved);
+
+        // A hand-edited name that is no identifier is refused when the profile is checked.
+        Profile edited = saved;
+        edited.conflictPolicies.insert(QStringLiteral("a;b"), ConflictPolicy::ClientWins);
+        QVERIFY2(edited.validate().contains(QStringLiteral("Conflict policies")),
+                 qPrintable(edited.validate()));
+        QVERIFY(!ProfileOverrides().problemWith(edited, settingsPath()).isEmpty());
+    }
+
+    void conflictPoliciesWrittenByHand()
+    {
+        // Without quotes, "a,b" reads as a list: the same policies.
+        writeFile("[connection]\ndirection=Pull\nconflictPolicy=client-wins\n"
+                  "conflictPolicies=orders=server-wins, notes = client-wins\n");
+        const QSettings settings(settingsPath(), QSettings::IniFormat);
+        const Profile loaded = Profile::load(settings);
+        QCOMPARE(loaded.direction, SyncDirection::Pull);
+        QCOMPARE(loaded.conflictPolicy, ConflictPolicy::ClientWins);
+        QCOMPARE(loaded.conflictPolicies,
+                 (QMap<QString, ConflictPolicy> {
+                     { QStringLiteral("orders"), ConflictPolicy::ServerWins },
+                     { QStringLiteral("notes"), ConflictPolicy::ClientWins } }));
+        QVERIFY(loaded.validate().isEmpty());
+    }
+
+    void conflictPolicies_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QString>(
+            "expected"); // as conflictPoliciesText() writes it; "" when refused
+        QTest::addColumn<QString>("problem"); // in the fault
+
+        QTest::newRow("every entity") << "client-wins"
+                                      << "client-wins"
+                                      << "";
+        QTest::newRow("server wins") << "server-wins"
+                                     << "server-wins"
+                                     << "";
+        QTest::newRow("any case, spaces") << " Client-Wins "
+                                          << "client-wins"
+                                          << "";
+        QTest::newRow("one entity") << "orders=client-wins"
+                                    << "orders=client-wins"
+                                    << "";
+        QTest::newRow("mixed") << "server-wins, orders = client-wins,,notes=server-wins"
+                               << "server-wins,notes=server-wins,orders=client-wins"
+                               << "";
+        QTest::newRow("unknown policy") << "nobody-wins"
+                                        << ""
+                                        << "\"nobody-wins\"";
+        QTest::newRow("entity's unknown policy") << "orders=mine"
+                                                 << ""
+                                                 << "\"mine\"";
+        QTest::newRow("no policy") << "orders="
+                                   << ""
+                                   << "must be \"server-wins\" or";
+        QTest::newRow("no entity") << "=client-wins"
+                                   << ""
+                                   << "names no entity";
+        QTest::newRow("bad entity name") << "a;b=client-wins"
+                                         << ""
+                                         << "entity";
+        QTest::newRow("twice for one entity") << "orders=client-wins,orders=server-wins"
+                                              << ""
+                                              << "more than one";
+        QTest::newRow("two defaults") << "client-wins,server-wins"
+                                      << ""
+                                      << "every entity";
+    }
+
+    void conflictPolicies()
+    {
+        QFETCH(QString, text);
+        QFETCH(QString, expected);
+        QFETCH(QString, problem);
+        QString fault;
+        QMap<QString, ConflictPolicy> policies = Profile::parseConflictPolicies(text, &fault);
+        if (problem.isEmpty()) {
+            QVERIFY2(fault.isEmpty(), qPrintable(fault));
+            std::optional<ConflictPolicy> everyOther;
+            if (policies.contains(QString()))
+                everyOther = policies.take(QString());
+            QCOMPARE(Profile::conflictPoliciesText(policies, everyOther), expected);
+        } else {
+            QVERIFY2(fault.contains(problem), qPrintable(fault));
+        }
     }
 
     void integerOptions_data()

@@ -385,7 +385,7 @@ private Q_SLOTS:
     {
         MemorySource source(m_feed, Source::Capability::CursorPaging);
         QVERIFY(!source.capabilities().testFlag(Source::Capability::Push));
-        SourceReply *reply = source.pushChanges(customersSchema(), {});
+        SourceReply *reply = source.pushChanges(customersSchema(), QStringLiteral("c"), {});
         QSignalSpy finished(reply, &SourceReply::finished);
         QVERIFY(finished.isEmpty()); // never from inside the call
         QVERIFY(finished.wait(5000));

@@ -906,6 +906,45 @@ private Q_SLOTS:
         QCOMPARE(Profile::load().targetBatchMs, SyncSettings::DefaultTargetBatchMs);
     }
 
+    void settingsDialogTwoWay()
+    {
+        Profile original;
+        original.conflictPolicies = { { QStringLiteral("orders"), ConflictPolicy::ClientWins } };
+        SettingsDialog first(original);
+        auto *direction = child<QComboBox>(first, QStringLiteral("directionCombo"));
+        auto *policy = child<QComboBox>(first, QStringLiteral("conflictPolicyCombo"));
+        QVERIFY(direction && policy);
+        QCOMPARE(direction->currentData().value<SyncDirection>(), SyncDirection::Both);
+        QCOMPARE(policy->currentData().value<ConflictPolicy>(), ConflictPolicy::ServerWins);
+        QVERIFY(policy->isEnabled());
+        // A pull meets no conflict: its policy waits, kept, for the next push.
+        direction->setCurrentIndex(direction->findData(QVariant::fromValue(SyncDirection::Pull)));
+        QVERIFY(!policy->isEnabled());
+        direction->setCurrentIndex(direction->findData(QVariant::fromValue(SyncDirection::Push)));
+        QVERIFY(policy->isEnabled());
+        policy->setCurrentIndex(policy->findData(QVariant::fromValue(ConflictPolicy::ClientWins)));
+        first.accept();
+        QCOMPARE(first.result(), int(QDialog::Accepted));
+        const Profile chosen = first.profile();
+        QCOMPARE(chosen.direction, SyncDirection::Push);
+        QCOMPARE(chosen.conflictPolicy, ConflictPolicy::ClientWins);
+        QCOMPARE(chosen.conflictPolicies, original.conflictPolicies); // per entity: kept
+        chosen.save();
+
+        const Profile loaded = Profile::load();
+        QVERIFY(loaded == chosen);
+        SettingsDialog second(loaded);
+        QCOMPARE(child<QComboBox>(second, QStringLiteral("directionCombo"))
+                     ->currentData()
+                     .value<SyncDirection>(),
+                 SyncDirection::Push);
+        QCOMPARE(child<QComboBox>(second, QStringLiteral("conflictPolicyCombo"))
+                     ->currentData()
+                     .value<ConflictPolicy>(),
+                 ConflictPolicy::ClientWins);
+        QSettings().clear();
+    }
+
     void settingsDialogOData()
     {
         SettingsDialog first(Profile {});

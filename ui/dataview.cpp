@@ -1,14 +1,21 @@
 #include "dataview.h"
 
+#include "recorddelegate.h"
 #include "uitext.h"
 
+#include <QAction>
+#include <QApplication>
 #include <QComboBox>
 #include <QFileInfo>
 #include <QFontMetrics>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QInputDialog>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QScopedValueRollback>
 #include <QStyle>
 #include <QTableView>
@@ -63,7 +70,8 @@ DataView::DataView(QWidget *parent)
     m_table = new QTableView(this);
     m_table->setObjectName(QStringLiteral("dataView"));
     m_table->setModel(m_model);
-    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setItemDelegate(new RecordDelegate(m_table));
+    m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setAlternatingRowColors(true);
     m_table->setWordWrap(false);
@@ -79,6 +87,47 @@ DataView::DataView(QWidget *parent)
     header->setDefaultSectionSize(140);
     header->setStretchLastSection(true);
 
+    m_addAction = new QAction(style()->standardIcon(QStyle::SP_FileDialogNewFolder),
+                              tr("Add record…"), this);
+    m_addAction->setObjectName(QStringLiteral("addRecordAction"));
+    m_addAction->setToolTip(tr("Add a record to this entity; it is sent with the next sync"));
+    m_deleteAction
+        = new QAction(style()->standardIcon(QStyle::SP_TrashIcon), tr("Delete records…"), this);
+    m_deleteAction->setObjectName(QStringLiteral("deleteRecordsAction"));
+    // The Delete key itself is read by eventFilter(): a shortcut would take it from editors.
+    m_deleteAction->setText(
+        m_deleteAction->text() + QStringLiteral("\t")
+        + QKeySequence(QKeySequence::Delete).toString(QKeySequence::NativeText));
+    m_deleteAction->setToolTip(tr("Delete the selected records; sent with the next sync"));
+    m_setNullAction = new QAction(tr("Set to null"), this);
+    m_setNullAction->setObjectName(QStringLiteral("setNullAction"));
+    m_table->addActions({ m_setNullAction, m_addAction, m_deleteAction });
+    m_table->setContextMenuPolicy(Qt::ActionsContextMenu);
+    m_table->installEventFilter(this);
+
+    m_addButton = new QToolButton(this);
+    m_addButton->setObjectName(QStringLiteral("addRecordButton"));
+    m_addButton->setText(tr("Add record"));
+    m_addButton->setIcon(m_addAction->icon());
+    m_addButton->setToolTip(m_addAction->toolTip());
+    m_addButton->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    m_deleteButton = new QToolButton(this);
+    m_deleteButton->setObjectName(QStringLiteral("deleteRecordsButton"));
+    m_deleteButton->setText(tr("Delete"));
+    m_deleteButton->setIcon(m_deleteAction->icon());
+    m_deleteButton->setToolTip(m_deleteAction->toolTip());
+    m_deleteButton->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+
+    m_editLabel = new QLabel(this);
+    m_editLabel->setObjectName(QStringLiteral("editMessageLabel"));
+    m_editLabel->setTextFormat(Qt::PlainText);
+    m_editLabel->setWordWrap(true);
+    m_editLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    QPalette errorPalette = m_editLabel->palette();
+    errorPalette.setColor(QPalette::WindowText, QColor(0xc0, 0x1c, 0x28));
+    m_editLabel->setPalette(errorPalette);
+    m_editLabel->hide();
+
     auto *bar = new QHBoxLayout;
     bar->addWidget(entityLabel);
     bar->addWidget(m_entityCombo);
@@ -86,11 +135,14 @@ DataView::DataView(QWidget *parent)
     bar->addWidget(filterLabel);
     bar->addWidget(m_filterEdit, 1);
     bar->addWidget(m_reloadButton);
+    bar->addWidget(m_addButton);
+    bar->addWidget(m_deleteButton);
     bar->addSpacing(12);
     bar->addWidget(m_countLabel);
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(bar);
+    layout->addWidget(m_editLabel);
     layout->addWidget(m_table, 1);
 
     m_filterTimer.setSingleShot(true);
@@ -119,7 +171,26 @@ DataView::DataView(QWidget *parent)
         updateStatus();
     });
 
+    connect(m_addAction, &QAction::triggered, this, &DataView::requestAddRecord);
+    connect(m_addButton, &QToolButton::clicked, this, &DataView::requestAddRecord);
+    connect(m_deleteAction, &QAction::triggered, this, &DataView::requestDeleteSelected);
+    connect(m_deleteButton, &QToolButton::clicked, this, &DataView::requestDeleteSelected);
+    connect(m_setNullAction, &QAction::triggered, this, &DataView::setCurrentToNull);
+    connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &DataView::updateEditActions);
+    connect(m_table->selectionModel(), &QItemSelectionModel::currentChanged, this,
+            &DataView::updateEditActions);
+    connect(m_model, &RecordModel::writeFailed, this, &DataView::setEditMessage);
+    connect(m_model, &RecordModel::written, this, [this] { setEditMessage(QString()); });
+    connect(m_model, &RecordModel::recordAdded, this, [this](int row) {
+        const QModelIndex index = m_model->index(row, 0);
+        m_table->scrollTo(index);
+        m_table->setCurrentIndex(index);
+    });
+    connect(m_model, &RecordModel::pendingChangesCounted, this, &DataView::pendingChangesCounted);
+
     setStatus(tr("No local data yet"));
+    updateEditActions();
 }
 
 DataView::~DataView() = default;
@@ -154,6 +225,7 @@ void DataView::reload()
 {
     m_queryAfterListing = true;
     listEntities();
+    countPendingChanges();
 }
 
 void DataView::refreshEntityList()
@@ -163,6 +235,7 @@ void DataView::refreshEntityList()
 
 void DataView::entityUpdated(const QString &entity)
 {
+    countPendingChanges();
     if (m_entityCombo->findText(entity) < 0)
         listEntities();
     if (entity == currentEntity())
@@ -282,6 +355,7 @@ void DataView::runQuery()
 
 void DataView::onColumnsChanged()
 {
+    updateEditActions();
     const QString entity = m_model->shownEntity();
     m_userLayout = m_columnStates.contains(entity);
     if (entity.isEmpty())
@@ -363,6 +437,113 @@ void DataView::fitColumns()
 void DataView::setStatus(const QString &text)
 {
     m_countLabel->setText(text);
+}
+
+bool DataView::eventFilter(QObject *watched, QEvent *event)
+{
+    // Only the table's own keys: one an open editor passes on is not for deleting records.
+    const QWidget *focus = QApplication::focusWidget();
+    const bool inEditor = focus && focus != m_table && m_table->isAncestorOf(focus);
+    if (watched == m_table && event->type() == QEvent::KeyPress && !inEditor
+        && static_cast<QKeyEvent *>(event)->matches(QKeySequence::Delete)) {
+        requestDeleteSelected();
+        return true;
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
+void DataView::countPendingChanges()
+{
+    if (hasDatabase())
+        m_model->countPendingChanges();
+}
+
+QString DataView::editMessage() const
+{
+    return m_editLabel->text();
+}
+
+void DataView::setEditMessage(const QString &text)
+{
+    m_editLabel->setText(text);
+    m_editLabel->setVisible(!text.isEmpty());
+}
+
+QList<int> DataView::selectedRows() const
+{
+    QList<int> rows;
+    for (const QModelIndex &index : m_table->selectionModel()->selectedRows())
+        rows.append(index.row());
+    std::sort(rows.begin(), rows.end());
+    return rows;
+}
+
+void DataView::updateEditActions()
+{
+    const bool shown = !m_model->shownEntity().isEmpty();
+    m_addAction->setEnabled(shown);
+    m_addButton->setEnabled(shown);
+    const bool selected = shown && m_table->selectionModel()->hasSelection();
+    m_deleteAction->setEnabled(selected);
+    m_deleteButton->setEnabled(selected);
+    m_setNullAction->setEnabled(shown && m_table->currentIndex().isValid());
+}
+
+void DataView::requestAddRecord()
+{
+    const QString entity = m_model->shownEntity();
+    if (entity.isEmpty())
+        return;
+    // open(), not exec(): the window goes on while the dialog waits.
+    auto *dialog = new QInputDialog(this);
+    dialog->setObjectName(QStringLiteral("addRecordDialog"));
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setWindowTitle(tr("Add record"));
+    dialog->setLabelText(tr("Id of the new %1 record:").arg(entity));
+    dialog->setInputMode(QInputDialog::TextInput);
+    connect(dialog, &QInputDialog::textValueSelected, this, [this, entity](const QString &id) {
+        if (m_model->shownEntity() == entity)
+            addRecord(id);
+    });
+    dialog->open();
+}
+
+void DataView::addRecord(const QString &id)
+{
+    m_model->addRecord(id); // refuses an empty one at once
+}
+
+void DataView::requestDeleteSelected()
+{
+    const QList<int> rows = selectedRows();
+    const QString entity = m_model->shownEntity();
+    if (rows.isEmpty() || entity.isEmpty())
+        return;
+    auto *box = new QMessageBox(
+        QMessageBox::Question, tr("Delete records"),
+        tr("Delete %1 from %2? The deletion is sent to the server with the next sync.")
+            .arg(UiText::records(rows.size()), entity),
+        QMessageBox::Yes | QMessageBox::Cancel, this);
+    box->setObjectName(QStringLiteral("deleteConfirmation"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setDefaultButton(QMessageBox::Cancel);
+    QAbstractButton *yes = box->button(QMessageBox::Yes);
+    yes->setText(tr("Delete"));
+    QStringList ids;
+    for (int row : rows)
+        ids.append(m_model->idAt(row));
+    connect(yes, &QAbstractButton::clicked, this, [this, ids, entity] {
+        if (m_model->shownEntity() == entity)
+            m_model->deleteRecords(ids);
+    });
+    box->open();
+}
+
+void DataView::setCurrentToNull()
+{
+    const QModelIndex index = m_table->currentIndex();
+    if (index.isValid())
+        m_model->setData(index, QVariant());
 }
 
 } // namespace BatchSync::Ui

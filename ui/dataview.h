@@ -8,6 +8,7 @@
 #include <QWidget>
 
 QT_BEGIN_NAMESPACE
+class QAction;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -25,6 +26,11 @@ namespace BatchSync::Ui {
     with LIKE, parameter-bound and debounced; a click on a header sorts; the label shows the
     row count once known ("Loading…" or "Sorting…" until then). Each new request cancels the
     one in flight.
+
+    Records can be edited in place (double-click or F2, an editor for each field type),
+    added ("Add record") and deleted (Delete, after a confirmation); "Set to null" clears a
+    field. The model writes on its worker thread; the capture triggers record each change
+    for the next sync, and a write that fails is shown above the table.
 */
 class DataView final : public QWidget
 {
@@ -66,11 +72,33 @@ public:
     QHash<QString, QByteArray> columnStates() const;
     void setColumnStates(const QHash<QString, QByteArray> &states) { m_columnStates = states; }
 
+    /*! Asks for the id of a new record of the shown entity (a dialog, not modal to the app). */
+    void requestAddRecord();
+    /*! Adds the record \a id to the shown entity; an empty id is refused. */
+    void addRecord(const QString &id);
+    /*! Asks to confirm, then deletes the selected records. */
+    void requestDeleteSelected();
+    /*! Sets the current cell to NULL. */
+    void setCurrentToNull();
+    /*! Why the last edit failed; empty after one that worked. */
+    QString editMessage() const;
+    /*! Counts each entity's local changes not sent yet: pendingChangesCounted() answers. */
+    void countPendingChanges();
+
     /*! Milliseconds the filter box waits after the last key before it filters. */
     static constexpr int FilterDelayMs = 250;
 
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
+Q_SIGNALS:
+    void pendingChangesCounted(const BatchSync::Ui::PendingCounts &counts);
+
 private:
     bool hasDatabase() const;
+    void setEditMessage(const QString &text);
+    void updateEditActions();
+    QList<int> selectedRows() const;
     void listEntities();
     void onEntitiesListed(const QStringList &names, const QString &error);
     void runQuery();
@@ -94,6 +122,12 @@ private:
     QLineEdit *m_filterEdit = nullptr;
     QToolButton *m_reloadButton = nullptr;
     QLabel *m_countLabel = nullptr;
+    QToolButton *m_addButton = nullptr;
+    QToolButton *m_deleteButton = nullptr;
+    QAction *m_addAction = nullptr;
+    QAction *m_deleteAction = nullptr;
+    QAction *m_setNullAction = nullptr;
+    QLabel *m_editLabel = nullptr;
     QTableView *m_table = nullptr;
     RecordModel *m_model = nullptr;
     QTimer m_filterTimer;

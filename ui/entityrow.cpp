@@ -44,6 +44,10 @@ EntityRow::EntityRow(const QString &entity, QWidget *parent)
     m_lastSync
         = makeLabel(QStringLiteral("lastSync_") + entity, Qt::AlignLeft | Qt::AlignVCenter, this);
     m_lastSync->setToolTip(tr("When %1 last finished syncing").arg(entity));
+    m_pendingLabel
+        = makeLabel(QStringLiteral("pending_") + entity, Qt::AlignLeft | Qt::AlignVCenter, this);
+    m_pendingLabel->setToolTip(
+        tr("Records of %1 changed here, for the next sync to send").arg(entity));
 
     m_button = new QPushButton(this);
     m_button->setObjectName(QStringLiteral("button_") + entity);
@@ -59,6 +63,7 @@ EntityRow::EntityRow(const QString &entity, QWidget *parent)
     layout->addSpacing(8);
     layout->addWidget(m_stateLabel);
     layout->addWidget(m_lastSync);
+    layout->addWidget(m_pendingLabel);
     layout->addWidget(m_button);
 
     setProgress(0, 0, 0, -1);
@@ -85,6 +90,7 @@ void EntityRow::setColumnWidths(const ColumnWidths &widths)
     m_eta->setFixedSize(widths.eta, height);
     m_stateLabel->setFixedSize(widths.state, height);
     m_lastSync->setFixedSize(widths.lastSync, height);
+    m_pendingLabel->setFixedSize(widths.pending, height);
     m_button->setFixedSize(widths.button, height);
     m_bar->setFixedHeight(height - 4);
 }
@@ -163,6 +169,20 @@ void EntityRow::setState(SyncState state, const QString &reason)
 void EntityRow::setLastCompleted(const QDateTime &utc)
 {
     m_lastSync->setText(utc.isValid() ? UiText::localTime(utc) : tr("never"));
+}
+
+void EntityRow::setPendingChanges(qint64 count)
+{
+    m_pending = count;
+    m_pendingLabel->setText(pendingText(count));
+}
+
+QString EntityRow::pendingText(qint64 count)
+{
+    if (count <= 0)
+        return QString();
+    return count == 1 ? tr("1 local change to send")
+                      : tr("%1 local changes to send").arg(UiText::number(count));
 }
 
 QString EntityRow::buttonText(SyncState state)

@@ -24,12 +24,14 @@ struct ColumnWidths
     int eta = 0;
     int state = 0;
     int lastSync = 0;
+    int pending = 0;
     int button = 0;
 };
 
 /*!
     One entity on the progress page: its name, a progress bar, done / total, rate, ETA, state
-    in words (with the failure reason on hover), the last completed sync, and one button
+    in words (with the failure reason on hover), the last completed sync, the local changes
+    waiting to be sent, and one button
     reading Start, Pause or Resume as the state requires. It shows what it is told and asks
     for actions through its signals; it never talks to the engine itself.
 */
@@ -55,6 +57,12 @@ public:
     /*! What the run does now; the state's words say it while it runs. */
     void setPhase(SyncPhase phase);
     void setLastCompleted(const QDateTime &utc);
+    /*! Local changes the next sync sends; none shows nothing. */
+    void setPendingChanges(qint64 count);
+    qint64 pendingChanges() const { return m_pending; }
+
+    /*! "3 local changes to send"; empty for none. */
+    static QString pendingText(qint64 count);
 
     /*! The button's text for \a state: Start, Pause or Resume. */
     static QString buttonText(SyncState state);
@@ -74,6 +82,7 @@ private:
     SyncPhase m_phase = SyncPhase::Changes;
     qint64 m_done = 0;
     qint64 m_total = 0;
+    qint64 m_pending = 0;
     QLabel *m_name = nullptr;
     QProgressBar *m_bar = nullptr;
     QLabel *m_count = nullptr;
@@ -81,6 +90,7 @@ private:
     QLabel *m_eta = nullptr;
     QLabel *m_stateLabel = nullptr;
     QLabel *m_lastSync = nullptr;
+    QLabel *m_pendingLabel = nullptr;
     QPushButton *m_button = nullptr;
 };
 

@@ -1,5 +1,6 @@
 #include "mainwindow.h"
 
+#include "conflictsview.h"
 #include "dataview.h"
 #include "engine/syncengine.h"
 #include "logview.h"
@@ -158,10 +159,17 @@ void MainWindow::createWidgets()
 
     m_log = new LogView(this);
     m_data = new DataView(this);
+    connect(m_data, &DataView::pendingChangesCounted, m_page, &ProgressPage::setPendingChanges);
     m_tabs = new QTabWidget(this);
     m_tabs->setObjectName(QStringLiteral("bottomTabs"));
     m_tabs->addTab(m_log, tr("&Log"));
     m_tabs->addTab(m_data, tr("&Data"));
+    m_conflicts = new ConflictsView(this);
+    m_tabs->addTab(m_conflicts, tr("&Conflicts"));
+    connect(m_conflicts, &ConflictsView::countChanged, this, [this](int count) {
+        m_tabs->setTabText(m_tabs->indexOf(m_conflicts),
+                           count > 0 ? tr("&Conflicts (%1)").arg(count) : tr("&Conflicts"));
+    });
     m_tabs->setDocumentMode(true);
 
     m_splitter = new QSplitter(Qt::Vertical, this);
@@ -258,6 +266,7 @@ bool MainWindow::applyProfile(const App::Profile &profile)
 void MainWindow::connectEndpoint()
 {
     m_data->setDatabasePath(m_databasePath);
+    m_conflicts->setDatabasePath(m_databasePath);
     m_entityLoads = 0;
     if (!isEmbeddedDemo()) {
         createEngine(m_options.profile.endpoint);
@@ -532,6 +541,7 @@ void MainWindow::onFinished()
     }
     // A partly read table holds a read snapshot of the database: let it go at the end.
     m_data->entityUpdated(m_data->currentEntity());
+    m_conflicts->reload(); // the push may have kept new conflicts
     m_log->addMessage(tr("Sync finished: %1 completed, %2 paused, %3 failed")
                           .arg(completed)
                           .arg(paused)

@@ -26,6 +26,7 @@ class DemoEndpoint;
 
 namespace BatchSync::Ui {
 
+class ConflictsView;
 class DataView;
 class LogView;
 class ProgressPage;
@@ -89,6 +90,7 @@ public:
     ProgressPage *progressPage() const { return m_page; }
     LogView *logView() const { return m_log; }
     DataView *dataView() const { return m_data; }
+    ConflictsView *conflictsView() const { return m_conflicts; }
 
 public Q_SLOTS:
     void syncAll();
@@ -135,6 +137,7 @@ private:
     ProgressPage *m_page = nullptr;
     LogView *m_log = nullptr;
     DataView *m_data = nullptr;
+    ConflictsView *m_conflicts = nullptr;
     QTabWidget *m_tabs = nullptr;
     QSplitter *m_splitter = nullptr;
     QLabel *m_databaseLabel = nullptr;

@@ -90,7 +90,7 @@ ProgressPage::ProgressPage(QWidget *parent)
                    << headerLabel(tr("ETA"), right);
     headerLayout->addSpacing(8);
     m_headerLabels << headerLabel(tr("State"), left) << headerLabel(tr("Last sync"), left)
-                   << headerLabel(QString(), left);
+                   << headerLabel(tr("Local changes"), left) << headerLabel(QString(), left);
 
     m_rowsLayout = new QVBoxLayout(rowsWidget);
     m_rowsLayout->setContentsMargins(0, 0, 0, 0);
@@ -146,6 +146,7 @@ void ProgressPage::setEntities(const QList<EntityStatus> &entities)
             m_rows.insert(status.name, row);
         }
         row->setStatus(status);
+        row->setPendingChanges(m_pending.value(status.name));
         m_widestTotal = std::max(m_widestTotal, std::max(status.total, status.done));
         order.append(row);
     }
@@ -206,6 +207,13 @@ void ProgressPage::setLastCompleted(const QString &entity, const QDateTime &utc)
 {
     if (EntityRow *row = m_rows.value(entity))
         row->setLastCompleted(utc);
+}
+
+void ProgressPage::setPendingChanges(const QHash<QString, qint64> &counts)
+{
+    m_pending = counts;
+    for (EntityRow *row : std::as_const(m_order))
+        row->setPendingChanges(counts.value(row->entity()));
 }
 
 void ProgressPage::setMessage(const QString &text, bool isError)
@@ -308,6 +316,8 @@ void ProgressPage::updateColumnWidths()
         = textWidth(metrics,
                     { UiText::localTime(QDateTime(QDate(2028, 12, 28), QTime(22, 58, 58), Qt::UTC)),
                       m_headerLabels.at(5)->text(), tr("never") });
+    widths.pending
+        = textWidth(metrics, { EntityRow::pendingText(888888), m_headerLabels.at(6)->text() });
     QPushButton probe;
     probe.setFont(font());
     for (SyncState state : { SyncState::Idle, SyncState::Running, SyncState::Paused }) {
@@ -316,8 +326,8 @@ void ProgressPage::updateColumnWidths()
     }
 
     m_widths = widths;
-    const int columns[] = { widths.name,  widths.count,    widths.rate,  widths.eta,
-                            widths.state, widths.lastSync, widths.button };
+    const int columns[] = { widths.name,  widths.count,    widths.rate,    widths.eta,
+                            widths.state, widths.lastSync, widths.pending, widths.button };
     for (int i = 0; i < m_headerLabels.size(); ++i)
         m_headerLabels.at(i)->setFixedWidth(columns[i]);
     for (EntityRow *row : std::as_const(m_order))

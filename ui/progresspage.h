@@ -40,6 +40,12 @@ public:
     void setPhase(const QString &entity, SyncPhase phase);
     void setLastCompleted(const QString &entity, const QDateTime &utc);
 
+    /*!
+        Each entity's local changes not sent yet (an entity missing from \a counts has
+        none); rows added later show theirs from these counts too.
+    */
+    void setPendingChanges(const QHash<QString, qint64> &counts);
+
     /*! A line above the rows about the endpoint; empty hides it. */
     void setMessage(const QString &text, bool isError = false);
     QString message() const;
@@ -68,7 +74,7 @@ private:
     QLabel *m_overallLabel = nullptr;
     QLabel *m_message = nullptr;
     QWidget *m_header = nullptr;
-    QList<QLabel *> m_headerLabels; // name, count, rate, eta, state, last sync, button
+    QList<QLabel *> m_headerLabels; // name, count, rate, eta, state, last sync, pending, button
     QScrollArea *m_scroll = nullptr;
     QVBoxLayout *m_rowsLayout = nullptr;
     QLabel *m_empty = nullptr;
@@ -76,6 +82,7 @@ private:
     QList<EntityRow *> m_order;
     ColumnWidths m_widths;
     qint64 m_widestTotal = 0;
+    QHash<QString, qint64> m_pending;
     BatchSync::ProgressInfo m_overall;
 };
 

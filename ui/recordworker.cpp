@@ -69,6 +69,26 @@ QHash<QString, FieldType> storedFieldTypes(const QSqlDatabase &db, const QString
 
 } // namespace
 
+bool openDataConnection(const QString &connectionName, const QString &path, const QString &options,
+                        QString *error)
+{
+    // Opening never creates the file: until the engine made it there is nothing to show.
+    if (path.isEmpty() || !QFileInfo::exists(path)) {
+        *error = RecordWorker::tr("No local data yet");
+        return false;
+    }
+    QSqlDatabase db = QSqlDatabase::contains(connectionName)
+        ? QSqlDatabase::database(connectionName, false)
+        : QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connectionName);
+    db.setDatabaseName(path);
+    db.setConnectOptions(options);
+    if (!db.open()) {
+        *error = RecordWorker::tr("Cannot open %1: %2").arg(path, db.lastError().text());
+        return false;
+    }
+    return true;
+}
+
 RecordWorker::RecordWorker(const QString &connectionName, QObject *parent)
     : QObject(parent)
     , m_connectionName(connectionName)
@@ -109,22 +129,12 @@ bool RecordWorker::ensureOpen(QString *error)
 {
     if (m_open)
         return true;
-    // Opening never creates the file: until the engine made it there is nothing to show.
-    if (m_path.isEmpty() || !QFileInfo::exists(m_path)) {
-        *error = tr("No local data yet");
-        return false;
-    }
-    QSqlDatabase db = QSqlDatabase::contains(m_connectionName)
-        ? QSqlDatabase::database(m_connectionName, false)
-        : QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connectionName);
-    db.setDatabaseName(m_path);
     // Read-only, and never waiting long for the engine's writer: WAL readers do not block.
-    db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=200"));
-    if (!db.open()) {
-        *error = tr("Cannot open %1: %2").arg(m_path, db.lastError().text());
+    if (!openDataConnection(m_connectionName, m_path,
+                            QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=200"),
+                            error))
         return false;
-    }
-    const QVariant handle = db.driver()->handle();
+    const QVariant handle = QSqlDatabase::database(m_connectionName, false).driver()->handle();
     if (handle.isValid() && qstrcmp(handle.typeName(), "sqlite3*") == 0) {
         const QMutexLocker locker(&m_handleMutex);
         m_handle = *static_cast<sqlite3 *const *>(handle.constData());

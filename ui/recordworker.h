@@ -17,6 +17,14 @@ struct sqlite3;
 
 namespace BatchSync::Ui {
 
+/*!
+    Opens the connection \a connectionName (made in the calling thread, which then owns it)
+    on the existing local database \a path with the QSQLITE \a options; never creates the
+    file. False, with \a error set, otherwise.
+*/
+bool openDataConnection(const QString &connectionName, const QString &path, const QString &options,
+                        QString *error);
+
 /*! One column of an entity's table as the data view shows it. */
 struct RecordColumn
 {

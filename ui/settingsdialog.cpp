@@ -102,6 +102,26 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     m_concurrency->setRange(1, SyncSettings::MaxConcurrency);
     m_concurrency->setToolTip(tr("How many entities sync at the same time"));
 
+    m_direction = new QComboBox(this);
+    m_direction->setObjectName(QStringLiteral("directionCombo"));
+    m_direction->addItem(tr("Push local changes, then pull (recommended)"),
+                         QVariant::fromValue(SyncDirection::Both));
+    m_direction->addItem(tr("Pull only (local changes wait)"),
+                         QVariant::fromValue(SyncDirection::Pull));
+    m_direction->addItem(tr("Push only"), QVariant::fromValue(SyncDirection::Push));
+    m_direction->setToolTip(tr("Which way each entity syncs: its local edits are sent to the "
+                               "server before its changes are read"));
+
+    m_conflictPolicy = new QComboBox(this);
+    m_conflictPolicy->setObjectName(QStringLiteral("conflictPolicyCombo"));
+    m_conflictPolicy->addItem(tr("The server's record wins"),
+                              QVariant::fromValue(ConflictPolicy::ServerWins));
+    m_conflictPolicy->addItem(tr("My record wins (sent again on top of the server's)"),
+                              QVariant::fromValue(ConflictPolicy::ClientWins));
+    m_conflictPolicy->setToolTip(
+        tr("What a push does when the server's record changed since the local edit; either "
+           "way the conflict is kept and listed in the Conflicts view"));
+
     auto *form = new QFormLayout;
     form->addRow(tr("&Source:"), m_source);
     form->addRow(tr("&Endpoint URL:"), m_endpoint);
@@ -115,6 +135,8 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     form->addRow(QString(), m_adaptiveBatchSize);
     form->addRow(tr("Target batch &duration:"), m_targetBatchMs);
     form->addRow(tr("&Concurrent entities:"), m_concurrency);
+    form->addRow(tr("Di&rection:"), m_direction);
+    form->addRow(tr("Co&nflicts:"), m_conflictPolicy);
 
     m_reason = new QLabel(this);
     m_reason->setObjectName(QStringLiteral("reasonLabel"));
@@ -150,6 +172,8 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     });
     connect(m_targetBatchMs, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
     connect(m_concurrency, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
+    connect(m_direction, &QComboBox::currentIndexChanged, this,
+            &SettingsDialog::updateConflictControls);
 }
 
 App::Profile SettingsDialog::profile() const
@@ -168,6 +192,8 @@ App::Profile SettingsDialog::profile() const
     profile.adaptiveBatchSize = m_adaptiveBatchSize->isChecked();
     profile.targetBatchMs = m_targetBatchMs->value();
     profile.concurrency = m_concurrency->value();
+    profile.direction = m_direction->currentData().value<SyncDirection>();
+    profile.conflictPolicy = m_conflictPolicy->currentData().value<ConflictPolicy>();
     return profile;
 }
 
@@ -188,6 +214,10 @@ void SettingsDialog::setProfile(const App::Profile &profile)
     m_targetBatchMs->setValue(profile.targetBatchMs);
     updateAdaptiveControls();
     m_concurrency->setValue(profile.concurrency);
+    m_direction->setCurrentIndex(m_direction->findData(QVariant::fromValue(profile.direction)));
+    m_conflictPolicy->setCurrentIndex(
+        m_conflictPolicy->findData(QVariant::fromValue(profile.conflictPolicy)));
+    updateConflictControls();
     revalidate();
 }
 
@@ -226,6 +256,13 @@ void SettingsDialog::updateAdaptiveControls()
                                      : tr("Records per request, %1 to %2")
                                            .arg(SyncSettings::MinBatchSize)
                                            .arg(SyncSettings::MaxBatchSize));
+}
+
+void SettingsDialog::updateConflictControls()
+{
+    // Only a push meets conflicts; the policy is kept for when it pushes again.
+    m_conflictPolicy->setEnabled(m_direction->currentData().value<SyncDirection>()
+                                 != SyncDirection::Pull);
 }
 
 void SettingsDialog::updateSourceControls()

@@ -19,10 +19,11 @@ namespace BatchSync::Ui {
     The settings dialog: the source kind (a BatchSync server or an OData v4 service), endpoint
     URL (empty: the embedded demo), token (masked); for OData the Basic user and password
     (masked), the change-time properties and the safety window; for a BatchSync server the
-    paging mode; batch size (fixed, or adapted to a target batch duration) and concurrent
-    entities. The fields of the other kind are disabled, and kept. It refuses invalid values
-    with the reason shown in the dialog; it does not save or apply anything itself (MainWindow
-    does, after accept()).
+    paging mode; batch size (fixed, or adapted to a target batch duration), concurrent
+    entities, the sync direction and the default conflict policy (the per-entity policies of
+    the profile are kept as they are). The fields of the other kind are disabled, and kept. It
+   refuses invalid values with the reason shown in the dialog; it does not save or apply anything
+   itself (MainWindow does, after accept()).
 */
 class SettingsDialog final : public QDialog
 {
@@ -48,6 +49,7 @@ private:
     void revalidate();
     void updateAdaptiveControls();
     void updateSourceControls();
+    void updateConflictControls();
 
     App::Profile m_base;
     QComboBox *m_source = nullptr;
@@ -62,6 +64,8 @@ private:
     QCheckBox *m_adaptiveBatchSize = nullptr;
     QSpinBox *m_targetBatchMs = nullptr;
     QSpinBox *m_concurrency = nullptr;
+    QComboBox *m_direction = nullptr;
+    QComboBox *m_conflictPolicy = nullptr;
     QLabel *m_reason = nullptr;
     QDialogButtonBox *m_buttons = nullptr;
 };

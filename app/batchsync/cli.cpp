@@ -22,7 +22,8 @@ QString epilogue()
                "\nSettings: --headless and --status start from the settings the desktop window "
                "saved in\n  %3\n(source, endpoint, token, user and password, change-time "
                "properties, safety window,\npaging, batch size, adaptive batch size and its "
-               "target, concurrency).\nThe flags override them for this run only and "
+               "target, concurrency,\ndirection, conflict policies).\nThe flags override them for "
+               "this run only and "
                "are never saved. Without a saved endpoint or\n--endpoint, "
                "batchsync starts its embedded demo server on 127.0.0.1, with its data in the\n"
                "application data folder, and syncs from it.\n"
@@ -64,19 +65,27 @@ QString epilogue()
                "all), "
                "authentication (none, basic or bearer; never the secret); with odata\n"
                "     also user (null: none), changeTimeProperties {set: property, \"*\": every "
-               "other set},\n     safetyWindowSeconds}\n"
+               "other set},\n     safetyWindowSeconds}; direction (both, pull or push), conflicts "
+               "{\"*\": the "
+               "policy of\n     every entity, entity: its own}\n"
                "    {\"event\":\"state\", entity, state, done, total}\n"
+               "    {\"event\":\"phase\", entity, phase (push, changes, reload or deletions)}: "
+               "done and total\n     now count that phase's records\n"
+               "    {\"event\":\"push\", entity, done, total}: local changes sent, of those "
+               "pending, in place\n     of \"progress\" while the entity pushes\n"
+               "    {\"event\":\"pushed\", entity, applied, conflicts, rejected}: how its push "
+               "ended\n"
                "    {\"event\":\"progress\", entity, state, done, total, rate (records/s),\n"
                "     etaSeconds (null: unknown), overall {done, total, rate, etaSeconds} of\n"
                "     the whole sync}, at most ~20 a second per entity\n"
                "    {\"event\":\"retry\", entity (null: the endpoint), attempt, delayMs, reason}\n"
                "    {\"event\":\"error\", entity (null: the endpoint), category, message}\n"
                "    {\"event\":\"interrupted\", signal (\"SIGINT\" or \"SIGTERM\"), immediate}\n"
-               "    {\"event\":\"summary\", exitCode, records, elapsedMs, rate, interruptedBy "
-               "(null or\n"
-               "     the signal), entities: [{entity, state, done, total, synced, elapsedMs, "
-               "error}],\n"
-               "     endpointErrors: [{category, message}]}, always the last line.\n"
+               "    {\"event\":\"summary\", exitCode, records (pulled: changed, added or deleted), "
+               "pushed,\n     conflicts, rejected, elapsedMs, rate, interruptedBy (null or the "
+               "signal),\n     entities: [{entity, state, done, total, synced, pushed, "
+               "conflicts, rejected,\n     elapsedMs, error}], endpointErrors: [{category, "
+               "message}]}, always the last line.\n"
                "    state: idle, queued, counting, running, paused, completed or failed; "
                "category:\n"
                "    network, auth, request, protocol, storage, aborted, or server (the "
@@ -86,12 +95,13 @@ QString epilogue()
                "\n--status: each entity's saved state in the local database (--db, or the "
                "endpoint's own),\nread without contacting the server and without changing the "
                "file: state, done/total,\nrecords stored, paging mode, last completed sync, "
-               "whether a run is in progress or\npaused, and the error of a failed entity. With "
-               "--progress json, one line:\n"
+               "whether a run is in progress or\npaused, the error of a failed entity, its local "
+               "changes not pushed yet (new,\nchanged, deleted) and its open conflicts "
+               "(conflict, rejected). With --progress json,\none line:\n"
                "    {\"event\":\"status\", database, entities: [{entity, state, done, total, "
                "records,\n"
-               "     paging, lastCompletedAt (null: never), runActive, error}], missing: "
-               "[names]}\n"
+               "     paging, lastCompletedAt (null: never), runActive, error, pending {new, "
+               "changed,\n     deleted}, conflicts {conflict, rejected}}], missing: [names]}\n"
                "\nExit status:\n"
                "  0    every entity synced (--status: the state was read)\n"
                "  1    an entity or the endpoint failed (--status: no local database, or not "
@@ -188,6 +198,20 @@ QList<App::OptionSpec> options()
           QStringLiteral("Entities syncing at once, 1 to %1 (default %2).")
               .arg(SyncSettings::MaxConcurrency)
               .arg(defaults.concurrency) },
+        { { QStringLiteral("direction") },
+          QStringLiteral("both|pull|push"),
+          QStringLiteral("\"both\" (default): each entity's local changes are pushed, then the "
+                         "server's pulled; \"pull\": only pull (local changes stay pending); "
+                         "\"push\": only push. Default: the saved one.") },
+        { { QStringLiteral("conflicts") },
+          QStringLiteral("POLICY|entity=POLICY"),
+          QStringLiteral("What a push does when the server's record changed since the local "
+                         "edit: \"server-wins\" (default; the server's record replaces the "
+                         "local one) or \"client-wins\" (the local record is sent once more, on "
+                         "top of the server's). A bare POLICY is for every entity, "
+                         "entity=POLICY for one (e.g. server-wins,orders=client-wins); may be "
+                         "repeated. Either way the conflict is kept in _sync_conflicts. "
+                         "Default: the saved ones.") },
         { { QStringLiteral("entities") },
           QStringLiteral("a,b"),
           QStringLiteral("Comma-separated entities to sync (or show), e.g. customers,orders. "
@@ -308,6 +332,34 @@ QString readPaging(const QCommandLineParser &parser, CommandLine *command)
     if (!mode)
         return QStringLiteral("--paging must be \"cursor\" or \"offset\", not \"%1\"").arg(text);
     command->overrides.paging = *mode;
+    return QString();
+}
+
+QString readTwoWay(const QCommandLineParser &parser, CommandLine *command)
+{
+    App::ProfileOverrides &flags = command->overrides;
+    if (parser.isSet(QStringLiteral("direction"))) {
+        const QString text = parser.value(QStringLiteral("direction"));
+        flags.direction = syncDirectionFromName(text.trimmed().toLower());
+        if (!flags.direction)
+            return QStringLiteral("--direction must be \"both\", \"pull\" or \"push\", not "
+                                  "\"%1\"")
+                .arg(text);
+    }
+    const QString conflicts = QStringLiteral("conflicts");
+    if (parser.isSet(conflicts)) {
+        QString problem;
+        QMap<QString, ConflictPolicy> policies = App::Profile::parseConflictPolicies(
+            parser.values(conflicts).join(QLatin1Char(',')), &problem);
+        if (!problem.isEmpty())
+            return QStringLiteral("--conflicts: %1").arg(problem);
+        if (policies.isEmpty())
+            return QStringLiteral("--conflicts needs a policy, e.g. client-wins or "
+                                  "orders=client-wins");
+        if (policies.contains(QString()))
+            flags.conflictPolicy = policies.take(QString());
+        flags.conflictPolicies = policies;
+    }
     return QString();
 }
 
@@ -436,8 +488,8 @@ std::optional<CommandLine> parse(const QStringList &arguments, int *exitCode)
 {
     QCommandLineParser parser;
     parser.setApplicationDescription(
-        QStringLiteral("BatchSync: pulls a server's changes, in batches, into a local SQLite "
-                       "database."));
+        QStringLiteral("BatchSync: keeps a local SQLite database in sync with a server, in "
+                       "batches: pushes the local edits, then pulls the server's changes."));
     App::addOptions(parser, options());
     const auto fail = [exitCode](const QString &message) -> std::optional<CommandLine> {
         *exitCode = usageError(message);
@@ -483,8 +535,8 @@ std::optional<CommandLine> parse(const QStringList &arguments, int *exitCode)
         command.mode = Mode::Status;
     else if (parser.isSet(QStringLiteral("headless")))
         command.mode = Mode::Headless;
-    for (const auto step : { readSource, readAuthentication, readEndpoint, readPaging, readNumbers,
-                             readEntities, readDatabase, readOutput, checkMode }) {
+    for (const auto step : { readSource, readAuthentication, readEndpoint, readPaging, readTwoWay,
+                             readNumbers, readEntities, readDatabase, readOutput, checkMode }) {
         if (const QString problem = step(parser, &command); !problem.isEmpty())
             return fail(problem);
     }

@@ -39,8 +39,8 @@ QString signalName(int signalNumber)
     }
 }
 
-// Adds the start event's fields on the source: what it is and how it authenticates, never
-// the password nor the token themselves.
+// Adds the start event's fields on the source (what it is and how it authenticates, never
+// the password nor the token themselves) and on the way it syncs.
 void addSourceFields(const SyncSettings &settings, QJsonObject *fields)
 {
     const QString authentication = !settings.user.isEmpty() ? QStringLiteral("basic")
@@ -48,6 +48,11 @@ void addSourceFields(const SyncSettings &settings, QJsonObject *fields)
                                                             : QStringLiteral("none");
     fields->insert(QStringLiteral("source"), sourceKindName(settings.source));
     fields->insert(QStringLiteral("authentication"), authentication);
+    fields->insert(QStringLiteral("direction"), syncDirectionName(settings.direction));
+    QJsonObject conflicts { { QStringLiteral("*"), conflictPolicyName(settings.conflictPolicy) } };
+    for (auto it = settings.conflictPolicies.cbegin(); it != settings.conflictPolicies.cend(); ++it)
+        conflicts.insert(it.key(), conflictPolicyName(it.value()));
+    fields->insert(QStringLiteral("conflicts"), conflicts);
     if (settings.source != SourceKind::OData)
         return;
     QJsonObject properties;
@@ -155,9 +160,13 @@ void HeadlessRunner::startSync()
     const QString paging = m_settings.source == SourceKind::OData
         ? QStringLiteral("keyset")
         : pagingModeName(m_settings.paging);
-    printLine(QStringLiteral("Syncing from %1%2 into %3 (%4 paging, %5, %6 at once)")
+    const QString direction = m_settings.direction == SyncDirection::Both
+        ? QString()
+        : QStringLiteral(", %1 only").arg(syncDirectionName(m_settings.direction));
+    printLine(QStringLiteral("Syncing from %1%2 into %3 (%4 paging, %5, %6 at once%7)")
                   .arg(endpointText(), kind, m_settings.databasePath, paging, batches)
-                  .arg(m_settings.concurrency));
+                  .arg(m_settings.concurrency)
+                  .arg(direction));
     if (isJson()) {
         QJsonObject fields { { QStringLiteral("endpoint"), endpointText() },
                              { QStringLiteral("demo"), isDemo() },
@@ -182,6 +191,7 @@ void HeadlessRunner::startSync()
     connect(engine, &SyncEngine::failed, this, &HeadlessRunner::onFailed);
     connect(engine, &SyncEngine::retrying, this, &HeadlessRunner::onRetrying);
     connect(engine, &SyncEngine::phaseChanged, this, &HeadlessRunner::onPhaseChanged);
+    connect(engine, &SyncEngine::pushed, this, &HeadlessRunner::onPushed);
     connect(engine, &SyncEngine::finished, this, &HeadlessRunner::onEngineFinished);
 
     m_syncClock.start();
@@ -284,26 +294,13 @@ void HeadlessRunner::onProgress(const QString &entity, qint64 done, qint64 total
     if (!r)
         return;
     // Count what this process brings in: a resumed run starts above zero.
-    if (r->lastDone >= 0 && done >= r->lastDone)
-        r->synced += done - r->lastDone;
-    r->lastDone = done;
-    if (done != r->done)
-        r->note.clear();
-    r->done = done;
-    r->total = total;
+    r->advance(done, total);
     r->rate = recordsPerSecond;
     r->eta = etaSeconds;
     m_dirty = true;
     if (isJson()) {
-        emitEvent(QStringLiteral("progress"),
-                  { { QStringLiteral("entity"), r->name },
-                    { QStringLiteral("state"), syncStateName(r->state) },
-                    { QStringLiteral("done"), done },
-                    { QStringLiteral("total"), total },
-                    { QStringLiteral("rate"), jsonRate(recordsPerSecond) },
-                    { QStringLiteral("etaSeconds"),
-                      etaSeconds >= 0 ? QJsonValue(etaSeconds) : QJsonValue(QJsonValue::Null) },
-                    { QStringLiteral("overall"), progressJson(m_engine->overallProgress()) } });
+        const auto [event, fields] = progressEvent(*r, progressJson(m_engine->overallProgress()));
+        emitEvent(event, fields);
     }
 }
 
@@ -372,16 +369,52 @@ void HeadlessRunner::onRetrying(const QString &entity, int attempt, int delayMs,
 void HeadlessRunner::onPhaseChanged(const QString &entity, SyncPhase phase)
 {
     // From here on the entity's done and total count this phase's records.
+    Row *r = row(entity);
+    const SyncPhase previous = r ? r->phase : SyncPhase::Changes;
+    if (r) {
+        r->enterPhase(phase);
+        m_dirty = true;
+    }
     if (isJson()) {
         emitEvent(QStringLiteral("phase"),
                   { { QStringLiteral("entity"), entity },
                     { QStringLiteral("phase"), syncPhaseName(phase) } });
-    } else if (isPlain() && phase != SyncPhase::Changes) {
-        printLine(QStringLiteral("%1: %2").arg(entity,
-                                               phase == SyncPhase::Reload
-                                                   ? QStringLiteral("reloading the whole set")
-                                                   : QStringLiteral("checking for deletions")));
+        return;
     }
+    if (!isPlain())
+        return;
+    switch (phase) {
+    case SyncPhase::Push:
+        printLine(QStringLiteral("%1: uploading local changes").arg(entity));
+        break;
+    case SyncPhase::Changes:
+        if (previous == SyncPhase::Push)
+            printLine(QStringLiteral("%1: pulling changes").arg(entity));
+        break;
+    case SyncPhase::Reload:
+        printLine(QStringLiteral("%1: reloading the whole set").arg(entity));
+        break;
+    case SyncPhase::Deletions:
+        printLine(QStringLiteral("%1: checking for deletions").arg(entity));
+        break;
+    }
+}
+
+void HeadlessRunner::onPushed(const QString &entity, qint64 applied, qint64 conflicts,
+                              qint64 rejected)
+{
+    Row *r = row(entity);
+    if (!r)
+        return;
+    r->addPushed(applied, conflicts, rejected);
+    m_dirty = true;
+    if (isJson()) {
+        emitEvent(QStringLiteral("pushed"), pushedJson(entity, applied, conflicts, rejected));
+        return;
+    }
+    const QString text = pushedText(applied, conflicts, rejected);
+    if (!text.isEmpty())
+        printLine(QStringLiteral("%1: %2").arg(entity, text));
 }
 
 void HeadlessRunner::onEngineFinished()
@@ -451,11 +484,17 @@ void HeadlessRunner::conclude()
 
     const qint64 elapsedMs = m_syncClock.isValid() ? m_syncClock.elapsed() : 0;
     qint64 synced = 0;
+    qint64 pushed = 0;
+    qint64 conflicts = 0;
+    qint64 rejected = 0;
     bool allCompleted = !m_endpointFailed && m_endpointProblems.isEmpty();
     bool authFailed = m_endpointFailed && m_endpointCategory == ErrorCategory::Auth;
     bool networkFailed = m_endpointFailed && m_endpointCategory == ErrorCategory::Network;
     for (const Row &r : std::as_const(m_rows)) {
         synced += r.synced;
+        pushed += r.pushApplied;
+        conflicts += r.pushConflicts;
+        rejected += r.pushRejected;
         if (r.state != SyncState::Completed)
             allCompleted = false;
         if (r.state == SyncState::Failed) {
@@ -478,6 +517,9 @@ void HeadlessRunner::conclude()
         emitEvent(QStringLiteral("summary"),
                   { { QStringLiteral("exitCode"), exitCode },
                     { QStringLiteral("records"), synced },
+                    { QStringLiteral("pushed"), pushed },
+                    { QStringLiteral("conflicts"), conflicts },
+                    { QStringLiteral("rejected"), rejected },
                     { QStringLiteral("elapsedMs"), elapsedMs },
                     { QStringLiteral("rate"),
                       jsonRate(elapsedMs > 0 ? double(synced) * 1000.0 / double(elapsedMs) : 0.0) },
@@ -495,10 +537,13 @@ void HeadlessRunner::conclude()
         switch (r.state) {
         case SyncState::Completed:
             if (verbose) {
-                printOutput(QStringLiteral("%1: %2 records in %3 (%4 records/s)")
-                                .arg(r.name)
-                                .arg(r.synced)
-                                .arg(seconds(ms), ratePerSecond(r.synced, ms)));
+                const QString pushText = pushedText({ r });
+                printOutput(
+                    QStringLiteral("%1: %2 records in %3 (%4 records/s)%5")
+                        .arg(r.name)
+                        .arg(r.synced)
+                        .arg(seconds(ms), ratePerSecond(r.synced, ms),
+                             pushText.isEmpty() ? QString() : QStringLiteral("; ") + pushText));
             }
             break;
         case SyncState::Failed:
@@ -533,9 +578,7 @@ void HeadlessRunner::conclude()
         }
     }
     if (verbose && !m_rows.isEmpty()) {
-        printOutput(QStringLiteral("Synced %1 records in %2 (%3 records/s)")
-                        .arg(synced)
-                        .arg(seconds(elapsedMs), ratePerSecond(synced, elapsedMs)));
+        printOutput(summaryLine(m_rows, elapsedMs));
     }
     if (authFailed) {
         printProblem(m_settings.token.isEmpty()

@@ -80,6 +80,7 @@ private:
     void onFailed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
     void onRetrying(const QString &entity, int attempt, int delayMs, const QString &reason);
     void onPhaseChanged(const QString &entity, BatchSync::SyncPhase phase);
+    void onPushed(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected);
     void onEngineFinished();
     void onTick();
 

@@ -7,6 +7,7 @@
 
 #include <QDir>
 #include <QFileInfo>
+#include <QHash>
 #include <QJsonArray>
 #include <QSet>
 #include <QSqlDatabase>
@@ -14,6 +15,7 @@
 #include <QSqlQuery>
 #include <QUrl>
 #include <algorithm>
+#include <functional>
 #include <sys/stat.h>
 
 namespace BatchSync {
@@ -64,6 +66,57 @@ std::optional<ErrorCategory> errorCategoryFromName(const QString &name)
             return category;
     }
     return std::nullopt;
+}
+
+// Runs \a sql, whose rows are an entity name and counts, and hands each row to \a take;
+// false when it fails.
+bool readCounts(QSqlQuery &query, const QString &sql,
+                const std::function<void(const QString &, const QSqlQuery &)> &take)
+{
+    if (!query.exec(sql))
+        return false;
+    while (query.next())
+        take(query.value(0).toString(), query);
+    const bool ok = !query.lastError().isValid();
+    query.finish();
+    return ok;
+}
+
+// The pending local changes and the kept conflicts of each entity; a database of an older
+// format has neither table, and so none of either.
+bool readPushState(QSqlQuery &query, const QSet<QString> &tables, QList<EntityReport> *entities)
+{
+    QHash<QString, EntityReport *> byName;
+    for (EntityReport &report : *entities)
+        byName.insert(report.stored.schema.name, &report);
+    // A deletion of a record created here and already sent is a deletion.
+    if (tables.contains(QStringLiteral("_sync_pending"))
+        && !readCounts(query,
+                       QStringLiteral("SELECT entity, "
+                                      "sum(deleted = 0 AND created <> 0), "
+                                      "sum(deleted = 0 AND created = 0), "
+                                      "sum(deleted <> 0) "
+                                      "FROM _sync_pending GROUP BY entity"),
+                       [&](const QString &entity, const QSqlQuery &row) {
+                           if (EntityReport *report = byName.value(entity)) {
+                               report->pendingNew = row.value(1).toLongLong();
+                               report->pendingChanged = row.value(2).toLongLong();
+                               report->pendingDeleted = row.value(3).toLongLong();
+                           }
+                       })) {
+        return false;
+    }
+    return !tables.contains(QStringLiteral("_sync_conflicts"))
+        || readCounts(query,
+                      QStringLiteral("SELECT entity, sum(kind = 'conflict'), "
+                                     "sum(kind = 'rejected') "
+                                     "FROM _sync_conflicts GROUP BY entity"),
+                      [&](const QString &entity, const QSqlQuery &row) {
+                          if (EntityReport *report = byName.value(entity)) {
+                              report->conflicts = row.value(1).toLongLong();
+                              report->rejected = row.value(2).toLongLong();
+                          }
+                      });
 }
 
 std::optional<QList<EntityReport>> readEntities(const QSqlDatabase &db, const QString &path,
@@ -132,6 +185,11 @@ std::optional<QList<EntityReport>> readEntities(const QSqlDatabase &db, const QS
         }
         query.finish();
     }
+    if (!readPushState(query, tables, &entities)) {
+        *error = QStringLiteral("cannot read the local changes in %1: %2")
+                     .arg(native, query.lastError().text());
+        return std::nullopt;
+    }
     return entities;
 }
 
@@ -175,6 +233,17 @@ QString runText(const StoredEntity &stored)
         return QStringLiteral("in progress (or stopped without pausing); the next sync "
                               "resumes it");
     }
+}
+
+// "2 new, 1 changed" of the counts that are not zero, after \a label; empty when all are.
+QString countsText(const QString &label, const QList<std::pair<qint64, QString>> &counts)
+{
+    QStringList parts;
+    for (const auto &[count, what] : counts) {
+        if (count > 0)
+            parts.append(QStringLiteral("%1 %2").arg(count).arg(what));
+    }
+    return parts.isEmpty() ? QString() : QStringLiteral("  %1: %2\n").arg(label, parts.join(u", "));
 }
 
 QString completedText(const QDateTime &at)
@@ -265,15 +334,36 @@ QString LocalStatus::text(const QString &path, const QList<EntityReport> &entiti
         out += cells.join(QStringLiteral("  ")).trimmed() + QLatin1Char('\n');
         if (r == 0)
             continue;
-        const StoredEntity &s = entities.at(r - 1).stored;
+        const EntityReport &report = entities.at(r - 1);
+        const StoredEntity &s = report.stored;
         if (s.state == SyncState::Failed) {
             out += QStringLiteral("  error (%1): %2\n")
                        .arg(errorCategoryName(s.errorCategory),
                             s.errorMessage.isEmpty() ? QStringLiteral("unknown error")
                                                      : s.errorMessage);
         }
+        out += countsText(QStringLiteral("local changes not pushed yet"),
+                          { { report.pendingNew, QStringLiteral("new") },
+                            { report.pendingChanged, QStringLiteral("changed") },
+                            { report.pendingDeleted, QStringLiteral("deleted") } });
+        out += countsText(
+            QStringLiteral("conflicts kept in _sync_conflicts"),
+            { { report.conflicts,
+                report.conflicts == 1 ? QStringLiteral("conflict") : QStringLiteral("conflicts") },
+              { report.rejected, QStringLiteral("rejected") } });
     }
-    return out;
+    // Said even when there are none (or the file's format has no such tables).
+    qint64 pending = 0;
+    qint64 kept = 0;
+    for (const EntityReport &report : entities) {
+        pending += report.pending();
+        kept += report.conflicts + report.rejected;
+    }
+    return out
+        + QStringLiteral("Local changes not pushed yet: %1; conflicts kept in _sync_conflicts: "
+                         "%2\n")
+              .arg(pending)
+              .arg(kept);
 }
 
 QJsonObject LocalStatus::json(const QString &path, const QList<EntityReport> &entities)
@@ -297,7 +387,14 @@ QJsonObject LocalStatus::json(const QString &path, const QList<EntityReport> &en
               s.state == SyncState::Failed ? QJsonValue(
                   QJsonObject { { QStringLiteral("category"), errorCategoryName(s.errorCategory) },
                                 { QStringLiteral("message"), s.errorMessage } })
-                                           : QJsonValue(QJsonValue::Null) } });
+                                           : QJsonValue(QJsonValue::Null) },
+            { QStringLiteral("pending"),
+              QJsonObject { { QStringLiteral("new"), report.pendingNew },
+                            { QStringLiteral("changed"), report.pendingChanged },
+                            { QStringLiteral("deleted"), report.pendingDeleted } } },
+            { QStringLiteral("conflicts"),
+              QJsonObject { { QStringLiteral("conflict"), report.conflicts },
+                            { QStringLiteral("rejected"), report.rejected } } } });
     }
     return { { QStringLiteral("database"), QDir::toNativeSeparators(path) },
              { QStringLiteral("entities"), list } };

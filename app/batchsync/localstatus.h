@@ -16,10 +16,20 @@ struct EntityReport
 {
     StoredEntity stored; //!< its _sync_state row (the schema's fields are not read)
     qint64 records = -1; //!< rows in the entity's table; -1 when it has none
+    // Local changes not pushed yet (_sync_pending), and conflicts and rejections kept
+    // (_sync_conflicts); 0 in a database of a format without these tables.
+    qint64 pendingNew = 0; //!< records created locally
+    qint64 pendingChanged = 0; //!< records edited locally
+    qint64 pendingDeleted = 0; //!< records deleted locally
+    qint64 conflicts = 0; //!< changes that met a newer server record
+    qint64 rejected = 0; //!< changes the server refused
+
+    qint64 pending() const { return pendingNew + pendingChanged + pendingDeleted; }
 };
 
 /*!
-    What `batchsync --status` reports: the _sync_state of a local database, read without
+    What `batchsync --status` reports: the _sync_state of a local database, with each
+    entity's pending local changes and kept conflicts, read without
     contacting any server and without changing anything on disk. Main thread.
 */
 class LocalStatus final

@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QSettings>
 #include <QStandardPaths>
+#include <functional>
 
 namespace BatchSync::App {
 
@@ -24,6 +25,9 @@ const QString batchSizeKey = QStringLiteral("connection/batchSize");
 const QString adaptiveBatchSizeKey = QStringLiteral("connection/adaptiveBatchSize");
 const QString targetBatchMsKey = QStringLiteral("connection/targetBatchMs");
 const QString concurrencyKey = QStringLiteral("connection/concurrency");
+const QString directionKey = QStringLiteral("connection/direction");
+const QString conflictPolicyKey = QStringLiteral("connection/conflictPolicy");
+const QString conflictPoliciesKey = QStringLiteral("connection/conflictPolicies");
 
 const QString demoDatabaseName = QStringLiteral("demo.sqlite");
 const QString demoServerName = QStringLiteral("demo-server.sqlite");
@@ -69,6 +73,73 @@ QString odataProblem(const Profile &profile)
     return problem;
 }
 
+// What parseNamedValues() reads, for its messages: e.g. "entity set", "change-time property",
+// "every set".
+struct NamedValues
+{
+    QStringView name;
+    QStringView value;
+    QStringView everyOther;
+};
+
+// Reads "VALUE" (for every name not given), "name=VALUE" or both, separated by commas;
+// spaces around and empty items are ignored, each name must pass the identifier rule.
+// \a read turns a value into a T, or says why not (nothing, or a T with a fault). Returns
+// what it could read; \a problem (when given) gets the first fault.
+template<typename T>
+QMap<QString, T>
+parseNamedValues(const QString &text, const NamedValues &names,
+                 const std::function<std::optional<T>(const QString &, QString *)> &read,
+                 QString *problem)
+{
+    QMap<QString, T> values;
+    QString first;
+    const auto note = [&first](const QString &fault) {
+        if (first.isEmpty())
+            first = fault;
+    };
+    const QStringList items = text.split(QLatin1Char(','));
+    for (const QString &raw : items) {
+        const QString item = raw.trimmed();
+        if (item.isEmpty())
+            continue;
+        const qsizetype equals = item.indexOf(QLatin1Char('='));
+        const QString name = equals < 0 ? QString() : item.left(equals).trimmed();
+        if (equals >= 0 && name.isEmpty())
+            note(QStringLiteral("\"%1\" names no %2 before '='")
+                     .arg(Identifier::printable(item), names.name));
+        else if (!name.isEmpty())
+            note(Identifier::check(name, names.name));
+        QString fault;
+        const std::optional<T> value
+            = read((equals < 0 ? item : item.mid(equals + 1)).trimmed(), &fault);
+        note(fault);
+        if (!value)
+            continue;
+        if (values.contains(name)) {
+            note(name.isEmpty()
+                     ? QStringLiteral("more than one %1 for %2").arg(names.value, names.everyOther)
+                     : QStringLiteral("more than one %1 for \"%2\"")
+                           .arg(names.value, Identifier::printable(name)));
+        }
+        values.insert(name, *value);
+    }
+    if (problem)
+        *problem = first;
+    return values;
+}
+
+// Loading is lenient: the entity names of the conflict policies are checked here, as the
+// flag's are.
+QString conflictProblem(const Profile &profile)
+{
+    for (auto it = profile.conflictPolicies.cbegin(); it != profile.conflictPolicies.cend(); ++it) {
+        if (const QString problem = Identifier::check(it.key(), u"entity"); !problem.isEmpty())
+            return problem;
+    }
+    return QString();
+}
+
 // What the engine says of \a profile; the embedded server's URL is known only once it
 // listens, so an empty endpoint stands for any valid one here.
 QString engineProblem(const Profile &profile)
@@ -76,7 +147,11 @@ QString engineProblem(const Profile &profile)
     const QUrl url = profile.isEmbeddedDemo() ? QUrl(QStringLiteral("http://127.0.0.1/api/v1"))
                                               : profile.endpoint;
     const QString problem = profile.syncSettings(url, QStringLiteral("checked")).validate();
-    return problem.isEmpty() ? odataProblem(profile) : problem;
+    if (!problem.isEmpty())
+        return problem;
+    if (const QString conflicts = conflictProblem(profile); !conflicts.isEmpty())
+        return QStringLiteral("conflict policies: %1").arg(conflicts);
+    return odataProblem(profile);
 }
 
 } // namespace
@@ -93,7 +168,9 @@ bool Profile::operator==(const Profile &other) const
         && changeTimeProperties == other.changeTimeProperties
         && safetyWindowSeconds == other.safetyWindowSeconds && paging == other.paging
         && batchSize == other.batchSize && adaptiveBatchSize == other.adaptiveBatchSize
-        && targetBatchMs == other.targetBatchMs && concurrency == other.concurrency;
+        && targetBatchMs == other.targetBatchMs && concurrency == other.concurrency
+        && direction == other.direction && conflictPolicy == other.conflictPolicy
+        && conflictPolicies == other.conflictPolicies;
 }
 
 QString Profile::validate() const
@@ -131,6 +208,8 @@ QString Profile::validate() const
     if (concurrency < 1 || concurrency > SyncSettings::MaxConcurrency)
         return tr("The number of entities syncing at once must be between 1 and %1.")
             .arg(SyncSettings::MaxConcurrency);
+    if (const QString problem = conflictProblem(*this); !problem.isEmpty())
+        return tr("Conflict policies: %1.").arg(problem);
     return QString();
 }
 
@@ -153,6 +232,9 @@ SyncSettings Profile::syncSettings(const QUrl &baseUrl, const QString &databaseP
     tuning.adaptiveBatchSize = adaptiveBatchSize;
     tuning.targetBatchMs = targetBatchMs;
     tuning.concurrency = concurrency;
+    tuning.direction = direction;
+    tuning.conflictPolicy = conflictPolicy;
+    tuning.conflictPolicies = conflictPolicies;
     return tuning;
 }
 
@@ -203,6 +285,17 @@ Profile Profile::load(const QSettings &settings, QString *problem)
     p.adaptiveBatchSize = readBool(settings, adaptiveBatchSizeKey, p.adaptiveBatchSize);
     p.targetBatchMs = readInt(settings, targetBatchMsKey, p.targetBatchMs);
     p.concurrency = readInt(settings, concurrencyKey, p.concurrency);
+    if (const auto direction
+        = syncDirectionFromName(settings.value(directionKey).toString().trimmed().toLower()))
+        p.direction = *direction;
+    if (const auto policy
+        = conflictPolicyFromName(settings.value(conflictPolicyKey).toString().trimmed().toLower()))
+        p.conflictPolicy = *policy;
+    const QVariant policies = settings.value(conflictPoliciesKey);
+    p.conflictPolicies = parseConflictPolicies(policies.typeId() == QMetaType::QStringList
+                                                   ? policies.toStringList().join(QLatin1Char(','))
+                                                   : policies.toString());
+    p.conflictPolicies.remove(QString()); // the default has its own key
     return p;
 }
 
@@ -226,6 +319,9 @@ void Profile::save(QSettings &settings) const
     settings.setValue(adaptiveBatchSizeKey, adaptiveBatchSize);
     settings.setValue(targetBatchMsKey, targetBatchMs);
     settings.setValue(concurrencyKey, concurrency);
+    settings.setValue(directionKey, syncDirectionName(direction));
+    settings.setValue(conflictPolicyKey, conflictPolicyName(conflictPolicy));
+    settings.setValue(conflictPoliciesKey, conflictPoliciesText(conflictPolicies));
     settings.sync();
 }
 
@@ -276,36 +372,14 @@ QString Profile::normalizedEndpoint(const QUrl &endpoint)
 
 QMap<QString, QString> Profile::parseChangeTimeProperties(const QString &text, QString *problem)
 {
-    QMap<QString, QString> properties;
-    QString first;
-    const auto note = [&first](const QString &fault) {
-        if (first.isEmpty())
-            first = fault;
-    };
-    const QStringList items = text.split(QLatin1Char(','));
-    for (const QString &raw : items) {
-        const QString item = raw.trimmed();
-        if (item.isEmpty())
-            continue;
-        const qsizetype equals = item.indexOf(QLatin1Char('='));
-        const QString set = equals < 0 ? QString() : item.left(equals).trimmed();
-        const QString property = equals < 0 ? item : item.mid(equals + 1).trimmed();
-        if (equals >= 0 && set.isEmpty())
-            note(QStringLiteral("\"%1\" names no entity set before '='")
-                     .arg(Identifier::printable(item)));
-        else if (!set.isEmpty())
-            note(Identifier::check(set, u"entity set"));
-        note(Identifier::check(property, u"change-time property"));
-        if (properties.contains(set)) {
-            note(set.isEmpty() ? QStringLiteral("more than one change-time property for every set")
-                               : QStringLiteral("more than one change-time property for \"%1\"")
-                                     .arg(Identifier::printable(set)));
-        }
-        properties.insert(set, property);
-    }
-    if (problem)
-        *problem = first;
-    return properties;
+    const NamedValues names { u"entity set", u"change-time property", u"every set" };
+    return parseNamedValues<QString>(
+        text, names,
+        [](const QString &property, QString *fault) -> std::optional<QString> {
+            *fault = Identifier::check(property, u"change-time property");
+            return property;
+        },
+        problem);
 }
 
 QString Profile::changeTimePropertiesText(const QMap<QString, QString> &properties)
@@ -313,6 +387,37 @@ QString Profile::changeTimePropertiesText(const QMap<QString, QString> &properti
     QStringList items;
     for (auto it = properties.cbegin(); it != properties.cend(); ++it)
         items.append(it.key().isEmpty() ? it.value() : it.key() + QLatin1Char('=') + it.value());
+    return items.join(QLatin1Char(','));
+}
+
+QMap<QString, ConflictPolicy> Profile::parseConflictPolicies(const QString &text, QString *problem)
+{
+    const NamedValues names { u"entity", u"conflict policy", u"every entity" };
+    return parseNamedValues<ConflictPolicy>(
+        text, names,
+        [](const QString &name, QString *fault) {
+            const std::optional<ConflictPolicy> policy = conflictPolicyFromName(name.toLower());
+            if (!policy) {
+                *fault = QStringLiteral("the conflict policy must be \"%1\" or \"%2\", not \"%3\"")
+                             .arg(conflictPolicyName(ConflictPolicy::ServerWins),
+                                  conflictPolicyName(ConflictPolicy::ClientWins),
+                                  Identifier::printable(name));
+            }
+            return policy;
+        },
+        problem);
+}
+
+QString Profile::conflictPoliciesText(const QMap<QString, ConflictPolicy> &perEntity,
+                                      std::optional<ConflictPolicy> everyOther)
+{
+    QStringList items;
+    if (everyOther)
+        items.append(conflictPolicyName(*everyOther));
+    for (auto it = perEntity.cbegin(); it != perEntity.cend(); ++it) {
+        if (!it.key().isEmpty())
+            items.append(it.key() + QLatin1Char('=') + conflictPolicyName(it.value()));
+    }
     return items.join(QLatin1Char(','));
 }
 
@@ -333,6 +438,13 @@ Profile ProfileOverrides::appliedTo(Profile profile) const
     profile.adaptiveBatchSize = adaptiveBatchSize.value_or(profile.adaptiveBatchSize);
     profile.targetBatchMs = targetBatchMs.value_or(profile.targetBatchMs);
     profile.concurrency = concurrency.value_or(profile.concurrency);
+    profile.direction = direction.value_or(profile.direction);
+    if (conflictPolicy) {
+        // A policy for every entity means every entity: the saved exceptions go.
+        profile.conflictPolicy = *conflictPolicy;
+        profile.conflictPolicies.clear();
+    }
+    profile.conflictPolicies.insert(conflictPolicies);
     return profile;
 }
 

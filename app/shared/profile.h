@@ -46,6 +46,10 @@ public:
     bool adaptiveBatchSize = false;
     int targetBatchMs = SyncSettings::DefaultTargetBatchMs;
     int concurrency = SyncSettings().concurrency; //!< entities syncing at once
+    SyncDirection direction = SyncDirection::Both; //!< push, pull or both (push first)
+    /*! What a push does with a conflict, for an entity not in conflictPolicies. */
+    ConflictPolicy conflictPolicy = ConflictPolicy::ServerWins;
+    QMap<QString, ConflictPolicy> conflictPolicies; //!< per entity, by name
 
     bool isEmbeddedDemo() const { return endpoint.isEmpty(); }
     /*! Whether both name the same endpoint (normalizedEndpoint()). */
@@ -114,6 +118,23 @@ public:
                                                             QString *problem = nullptr);
     /*! \a properties in the form parseChangeTimeProperties() reads, the bare one first. */
     static QString changeTimePropertiesText(const QMap<QString, QString> &properties);
+
+    /*!
+        Reads conflict policies written as "POLICY" (for every entity not named),
+        "entity=POLICY,entity2=POLICY" or both mixed ("server-wins,orders=client-wins"); a
+        policy is "server-wins" or "client-wins" (any case), spaces and empty items are
+        ignored, and an entity name must pass the identifier rule. The bare policy is under
+        the empty name. Returns what it could read; \a problem (when given) gets the first
+        fault, or stays empty.
+    */
+    static QMap<QString, ConflictPolicy> parseConflictPolicies(const QString &text,
+                                                               QString *problem = nullptr);
+    /*!
+        \a perEntity in the form parseConflictPolicies() reads, after \a everyOther when it
+        is given.
+    */
+    static QString conflictPoliciesText(const QMap<QString, ConflictPolicy> &perEntity,
+                                        std::optional<ConflictPolicy> everyOther = std::nullopt);
 };
 
 /*!
@@ -135,6 +156,11 @@ struct ProfileOverrides
     std::optional<bool> adaptiveBatchSize;
     std::optional<int> targetBatchMs;
     std::optional<int> concurrency;
+    std::optional<SyncDirection> direction;
+    /*! For every entity: the saved per-entity policies are dropped too. */
+    std::optional<ConflictPolicy> conflictPolicy;
+    /*! Per entity, on top of the saved ones (or of conflictPolicy); empty: none given. */
+    QMap<QString, ConflictPolicy> conflictPolicies;
 
     /*! \a profile with these overrides on top. */
     Profile appliedTo(Profile profile) const;

@@ -153,6 +153,12 @@ struct EntitySchema
 {
     QString name;
     QList<FieldSpec> fields;
+    /*!
+        Whether the caller may push changes to it (protocol v1.1 "writable"); false for a v1
+        server and every source that takes no writes. Not part of the table's shape: ==
+        ignores it.
+    */
+    bool writable = false;
 
     /*! Index of the field called \a name, or -1. */
     int fieldIndex(QStringView name) const;
@@ -178,6 +184,35 @@ struct Change
     bool deleted = false;
     QVariantList values;
     QString version {}; //!< the server's version of the record after it (v1.1); empty: none sent
+};
+
+/*!
+    One local change to push (protocol v1.1): the whole record after the change, or a
+    deletion, on top of the server's version \c base.
+*/
+struct LocalChange
+{
+    QString changeId; //!< unique per change: "<client id>:<sequence>"
+    QString id;
+    QString base; //!< the version the local record was based on; empty for a new record
+    bool deleted = false;
+    QVariantList values; //!< one per schema field, as in Change::values; none for a deletion
+};
+
+/*! The server's answer to one pushed change (protocol v1.1). */
+struct PushResult
+{
+    enum class Status { Applied, Conflict, Rejected };
+    QString changeId;
+    Status status = Status::Rejected;
+    QString version; //!< Applied: the record's new version
+    QString changedAt; //!< Applied: the record's new changedAt
+    QString error; //!< Rejected: the server's reason
+    /*!
+        Conflict: the server's record now (deleted, without version, when it has none live);
+        its values follow the schema, as in Change::values.
+    */
+    Change current;
 };
 
 /*! One page of GET /entities/{name}/changes. */

@@ -106,6 +106,139 @@ void EntityJob::begin()
     m_catchUpPages = 0;
     m_runBytes = 0;
 
+    // Local changes go first: the pull that follows then brings the server's records with
+    // them, and a conflict's answer is not read again as a change.
+    if (shouldPush()) {
+        startPush();
+        return;
+    }
+    if (m_settings.direction == SyncDirection::Push) {
+        finishPush();
+        return;
+    }
+    beginPull();
+}
+
+bool EntityJob::shouldPush() const
+{
+    return m_settings.direction != SyncDirection::Pull
+        && m_source->capabilities().testFlag(Source::Capability::Push) && m_stored.schema.writable;
+}
+
+void EntityJob::startPush()
+{
+    SyncError error;
+    const qint64 pending = m_store->pendingCount(name(), &error);
+    if (pending < 0) {
+        fail(error.category, error.message);
+        return;
+    }
+    m_pushOutcome = PushOutcome();
+    m_pushDone = 0;
+    m_pushTotal = pending;
+    m_pushLimit = m_settings.batchSize;
+    if (pending == 0) {
+        finishPush();
+        return;
+    }
+    m_clientId = m_store->clientId(&error);
+    if (m_clientId.isEmpty()) {
+        fail(error.category, error.message);
+        return;
+    }
+    if (!persistState(SyncState::Running))
+        return;
+    qCInfo(lcEngine) << "entity" << name() << "pushes" << pending << "local changes";
+    enterPhase(SyncPhase::Push, false);
+    setState(SyncState::Running);
+    reportProgress(true);
+    pushNext();
+}
+
+void EntityJob::pushNext()
+{
+    SyncError error;
+    if (!m_store->takePushBatch(m_stored.schema, m_pushLimit, &m_pushBatch, &error)) {
+        fail(error.category, error.message);
+        return;
+    }
+    if (m_pushBatch.isEmpty()) {
+        finishPush();
+        return;
+    }
+    m_pushTotal = std::max(m_pushTotal, m_pushDone + m_pushBatch.size());
+    SourceReply *request = m_source->pushChanges(m_stored.schema, m_clientId, m_pushBatch);
+    m_push = request;
+    connect(request, &SourceReply::finished, this, &EntityJob::onPushFinished);
+}
+
+void EntityJob::onPushFinished()
+{
+    auto *finished = qobject_cast<SourceReply *>(sender());
+    if (!finished || finished != m_push.data())
+        return;
+    // A body the server finds too large is sent again in smaller batches, under the same
+    // changeIds.
+    if (finished->error().httpStatus == 413 && m_pushLimit > 1) {
+        m_push = nullptr;
+        finished->deleteLater();
+        m_pushLimit = std::max(1, m_pushLimit / 2);
+        qCInfo(lcEngine) << "entity" << name() << "pushes" << m_pushLimit
+                         << "changes per request: the server refused a larger body";
+        pushNext();
+        return;
+    }
+    SourceReply *request = takeFinished(m_push, Step::Push, finished);
+    if (!request)
+        return;
+    m_runBytes += request->bytesReceived();
+    PushOutcome outcome;
+    SyncError error;
+    if (!m_store->applyPushResults(m_stored.schema, m_settings.conflictPolicyFor(name()),
+                                   m_pushBatch, request->pushResults(), &outcome, &error)) {
+        fail(error.category, error.message);
+        return;
+    }
+    m_pushOutcome.applied += outcome.applied;
+    m_pushOutcome.conflicts += outcome.conflicts;
+    m_pushOutcome.rejected += outcome.rejected;
+    m_pushOutcome.resent += outcome.resent;
+    // Changes sent again (client wins) count once more.
+    m_pushDone += m_pushBatch.size();
+    m_pushTotal = std::max(m_pushTotal + outcome.resent, m_pushDone);
+    m_pushBatch.clear();
+    reportProgress(false);
+    pushNext();
+}
+
+void EntityJob::finishPush()
+{
+    const qint64 sent = m_pushOutcome.applied + m_pushOutcome.conflicts + m_pushOutcome.rejected;
+    if (sent > 0) {
+        qCInfo(lcEngine) << "entity" << name() << "pushed" << sent
+                         << "changes:" << m_pushOutcome.applied << "applied,"
+                         << m_pushOutcome.conflicts << "conflicts," << m_pushOutcome.rejected
+                         << "rejected";
+        reportProgress(true);
+        Q_EMIT pushed(name(), m_pushOutcome.applied, m_pushOutcome.conflicts,
+                      m_pushOutcome.rejected);
+    }
+    if (m_settings.direction != SyncDirection::Push) {
+        beginPull();
+        return;
+    }
+    // Only a push: the pull's run, if one is open, stays as it was for a later pull.
+    if (!persistState(SyncState::Completed))
+        return;
+    enterPhase(SyncPhase::Changes, false);
+    setState(SyncState::Completed);
+    closeRun(JobResult::Completed);
+}
+
+void EntityJob::beginPull()
+{
+    if (m_phase == SyncPhase::Push)
+        enterPhase(SyncPhase::Changes, false);
     if (!m_source->supports(m_settings.paging)) {
         fail(
             ErrorCategory::Request,
@@ -721,6 +854,8 @@ void EntityJob::retryStep()
         requestPage();
     else if (m_retryStep == Step::Edge)
         requestEdge();
+    else if (m_retryStep == Step::Push)
+        pushNext();
     else
         requestCount(m_retryStep);
 }
@@ -735,7 +870,7 @@ void EntityJob::resetRetry()
 void EntityJob::cancelRequests()
 {
     dropPrefetch();
-    for (QPointer<SourceReply> *slot : { &m_request, &m_recount }) {
+    for (QPointer<SourceReply> *slot : { &m_request, &m_recount, &m_push }) {
         if (SourceReply *request = slot->data()) {
             request->disconnect(this);
             request->abort();
@@ -759,7 +894,10 @@ void EntityJob::reportProgress(bool force)
     }
     m_trailingProgress.stop();
     m_lastProgressMs = now;
-    Q_EMIT progressChanged(name(), m_stored.runDone, m_stored.runTotal, m_runBytes);
+    if (m_phase == SyncPhase::Push)
+        Q_EMIT progressChanged(name(), m_pushDone, m_pushTotal, m_runBytes);
+    else
+        Q_EMIT progressChanged(name(), m_stored.runDone, m_stored.runTotal, m_runBytes);
 }
 
 } // namespace BatchSync

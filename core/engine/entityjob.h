@@ -80,11 +80,13 @@ Q_SIGNALS:
     void runFinished(const QString &entity, BatchSync::JobResult result,
                      BatchSync::ErrorCategory category, const QString &message);
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
+    /*! The push of the run's pending local changes ended (see SyncEngine::pushed). */
+    void pushed(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected);
     /*! The run moved on to \a phase (a source's reload or deletion check). */
     void phaseChanged(const QString &entity, BatchSync::SyncPhase phase);
 
 private:
-    enum class Step { Count, Edge, Page, Recount };
+    enum class Step { Count, Edge, Page, Recount, Push };
 
     void setState(SyncState state, ErrorCategory category = ErrorCategory::None,
                   const QString &message = QString());
@@ -100,6 +102,12 @@ private:
     void onPositionKnown(SourceReply *request, const QString &cursor);
     void dropPrefetch();
     void pageFinished(SourceReply *finished);
+    bool shouldPush() const;
+    void startPush();
+    void pushNext();
+    void onPushFinished();
+    void finishPush();
+    void beginPull();
     void requestCount(Step step);
     void requestPage();
     void sendPage(const ChangesQuery &query);
@@ -134,6 +142,13 @@ private:
 
     QPointer<SourceReply> m_request; // count or page in flight
     QPointer<SourceReply> m_recount; // a recount while pages keep flowing
+    QPointer<SourceReply> m_push; // a batch of local changes in flight
+    QList<LocalChange> m_pushBatch; // what m_push carries
+    QString m_clientId;
+    PushOutcome m_pushOutcome; // of the run's push so far
+    qint64 m_pushDone = 0;
+    qint64 m_pushTotal = 0;
+    int m_pushLimit = 0; // changes per push request; halved when a body is too large
     QPointer<SourceReply> m_prefetch; // the next page, asked for when the last announced its end
     QString m_prefetchSince;
     qint64 m_prefetchSentMs = -1;

@@ -32,6 +32,7 @@ SyncEngine::SyncEngine(const SyncSettings &settings, SourceFactory sourceFactory
     connect(m_worker, &SyncWorker::runFinished, this, &SyncEngine::onRunFinished);
     connect(m_worker, &SyncWorker::failed, this, &SyncEngine::failed);
     connect(m_worker, &SyncWorker::retrying, this, &SyncEngine::retrying);
+    connect(m_worker, &SyncWorker::pushed, this, &SyncEngine::pushed);
     connect(m_worker, &SyncWorker::phaseChanged, this, &SyncEngine::onPhaseChanged);
     connect(m_worker, &SyncWorker::busyChanged, this, &SyncEngine::onBusyChanged);
 

@@ -112,6 +112,7 @@ EntityJob *SyncWorker::addJob(const StoredEntity &stored)
     connect(job, &EntityJob::runStarted, this, &SyncWorker::runStarted);
     connect(job, &EntityJob::runFinished, this, &SyncWorker::runFinished);
     connect(job, &EntityJob::retrying, this, &SyncWorker::retrying);
+    connect(job, &EntityJob::pushed, this, &SyncWorker::pushed);
     connect(job, &EntityJob::phaseChanged, this, &SyncWorker::phaseChanged);
     return job;
 }

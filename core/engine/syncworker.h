@@ -71,6 +71,7 @@ Q_SIGNALS:
                      BatchSync::ErrorCategory category, const QString &message);
     void failed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
+    void pushed(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected);
     /*! True while any entity is counting, running or queued. */
     void busyChanged(bool busy);
 

@@ -74,9 +74,11 @@ public:
 
 } // namespace
 
-SourceReply *Source::pushChanges(const EntitySchema &entity, const QList<LocalChange> &changes)
+SourceReply *Source::pushChanges(const EntitySchema &entity, const QString &clientId,
+                                 const QList<LocalChange> &changes)
 {
     Q_UNUSED(entity);
+    Q_UNUSED(clientId);
     Q_UNUSED(changes);
     return new RefusedPush(this);
 }

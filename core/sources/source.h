@@ -30,18 +30,6 @@ struct ChangesQuery
     int limit = 1000; //!< the most changes wanted, 1 to 10,000
 };
 
-/*!
-    One local change to send to a source that accepts writes (protocol v1.1 push): the
-    whole record after the change, or a deletion, on top of the version \c base.
-*/
-struct LocalChange
-{
-    QString changeId;
-    QString id;
-    QString base; //!< the version the local record was based on; empty for a new record
-    bool deleted = false;
-    QVariantList values; //!< one per schema field, as in Change::values
-};
 
 /*!
     One question to a Source in flight: the entity list, a count or a page of changes.
@@ -80,6 +68,8 @@ public:
     qint64 count() const { return m_count; }
     /*! Valid after a successful Changes reply: the changes and the position after them. */
     const ChangePage &page() const { return m_page; }
+    /*! Valid after a successful Push reply: one result per change sent, in order. */
+    const QList<PushResult> &pushResults() const { return m_pushResults; }
     /*! Bytes received from the wire for this reply, where the source knows. */
     qint64 bytesReceived() const { return m_bytesReceived; }
 
@@ -112,6 +102,7 @@ protected:
     QList<EntitySchema> m_entities;
     qint64 m_count = 0;
     ChangePage m_page;
+    QList<PushResult> m_pushResults;
     qint64 m_bytesReceived = 0;
 
 private:
@@ -165,10 +156,13 @@ public:
     */
     virtual SourceReply *fetchChanges(const EntitySchema &entity, const ChangesQuery &query) = 0;
     /*!
-        Sends \a changes of \a entity, for a source with Capability::Push. The default
+        Sends \a changes of \a entity, made by the local database \a clientId, for a source
+        with Capability::Push; the reply's pushResults() hold one result per change, in order.
+        The default
         answers with an error of category Request: the source does not accept writes.
     */
-    virtual SourceReply *pushChanges(const EntitySchema &entity, const QList<LocalChange> &changes);
+    virtual SourceReply *pushChanges(const EntitySchema &entity, const QString &clientId,
+                                     const QList<LocalChange> &changes);
 
 protected:
     explicit Source(QObject *parent = nullptr);

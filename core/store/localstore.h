@@ -40,6 +40,15 @@ struct StoredEntity
     bool bulkLoad = false; //!< the run is a first sync in bulk-load state (see LocalStore)
 };
 
+/*! What a batch of pushed changes came to (see LocalStore::applyPushResults). */
+struct PushOutcome
+{
+    qint64 applied = 0; //!< stored by the server
+    qint64 conflicts = 0; //!< the server's record had moved on (kept in _sync_conflicts)
+    qint64 rejected = 0; //!< could never apply (kept in _sync_conflicts)
+    qint64 resent = 0; //!< of the conflicts, those to be sent again (client wins)
+};
+
 /*!
     The local store: a QtSql SQLite connection with its own name, opened in the thread that
     uses it (the engine's worker thread) and never used from another: a call from another
@@ -187,6 +196,41 @@ public:
         stays in it: the next run starts the first sync again.
     */
     bool cancelRun(const QString &entity, qint64 done, qint64 total, SyncError *error);
+
+    /*! The local database's client id (protocol v1.1 "client"), made once; empty on error. */
+    QString clientId(SyncError *error);
+
+    /*! How many records of \a entity have a pending local change; -1 on error. */
+    qint64 pendingCount(const QString &entity, SyncError *error);
+
+    /*!
+        In ONE transaction: up to \a limit of the entity's pending local changes, in id order,
+        each with the record as the table holds it now (or as a deletion), and each frozen:
+        its number (sent_seq) is fixed and names it on the wire ("<client id>:<number>"), and
+        a write of the record from now on is a new change, sent after this one's answer. A
+        change frozen before and not yet answered (a crash, a failed request) comes again
+        under the same number, so that the server answers it without applying it twice.
+    */
+    bool takePushBatch(const EntitySchema &schema, int limit, QList<LocalChange> *changes,
+                       SyncError *error);
+
+    /*!
+        In ONE transaction, the server's \a results for the changes \a sent (as taken by
+        takePushBatch(), one result each, in order; otherwise a Protocol error and nothing
+        written), with the entity's table, _sync_pending and _sync_conflicts:
+        - applied: the change is no longer pending and the record takes the new version and
+          changedAt; a record written again meanwhile stays pending, on top of that version;
+        - conflict: kept in _sync_conflicts; with ConflictPolicy::ClientWins, the first time,
+          the local record stays and is pending again, on top of the server's version, under
+          a new number (resolution "resent"); otherwise the server's record replaces the local
+          one (resolution "server");
+        - rejected: kept in _sync_conflicts with the server's reason; the record returns to
+          what the server last sent of it, or goes if it never did (resolution "restored").
+        None of these writes is captured as a local change.
+    */
+    bool applyPushResults(const EntitySchema &schema, ConflictPolicy policy,
+                          const QList<LocalChange> &sent, const QList<PushResult> &results,
+                          PushOutcome *outcome, SyncError *error);
 
     /*!
         Number of rows in the entity's table; -1 when there is no such table. In bulk-load

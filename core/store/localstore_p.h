@@ -83,6 +83,8 @@ QString pendingIdsSql(const QString &entity);
 // _sync_meta (the client id, the capture switch, the change sequence), _sync_pending and
 // _sync_conflicts.
 bool createCaptureTables(QSqlQuery &query);
+// \a values (one per field of \a schema) as a compact JSON object, as _sync_conflicts keeps it.
+QString recordJson(const EntitySchema &schema, const QVariantList &values);
 // A JSON object of \a columns of the row \a row ("OLD", or a table alias), as SQL.
 QString recordJsonSql(const QStringList &columns, const QString &row);
 // The _version column and the capture triggers of the table of \a entity (a checked name),

@@ -1,5 +1,6 @@
 #include "entityprogress.h"
 
+#include "jsonevents.h"
 #include "text.h"
 
 #include <algorithm>
@@ -18,6 +19,18 @@ QString countText(const EntityProgress &r)
         : QStringLiteral("%1/?").arg(r.done);
 }
 
+// The state, or what a running entity is doing when it pushes.
+QString stateWord(const EntityProgress &r)
+{
+    return r.state == SyncState::Running && r.phase == SyncPhase::Push ? QStringLiteral("uploading")
+                                                                       : syncStateName(r.state);
+}
+
+QString plural(qint64 count, const char *one, const char *many)
+{
+    return QStringLiteral("%1 %2").arg(count).arg(QLatin1String(count == 1 ? one : many));
+}
+
 QString displayLine(const EntityProgress &r, int nameWidth, int width, int countWidth)
 {
     QString speed;
@@ -25,6 +38,9 @@ QString displayLine(const EntityProgress &r, int nameWidth, int width, int count
     QString tail; // free text at the end: a failure or the latest retry
     switch (r.state) {
     case SyncState::Running:
+        // The rate of a push counts changes, not records.
+        if (r.phase == SyncPhase::Push)
+            break;
         speed = QString::number(qRound64(r.rate)) + QStringLiteral(" rec/s");
         time = QStringLiteral("ETA ") + clockText(r.eta);
         break;
@@ -49,7 +65,7 @@ QString displayLine(const EntityProgress &r, int nameWidth, int width, int count
     const QString name = r.name.left(MaxNameWidth).leftJustified(nameWidth, space) + space;
     QString after = space + countText(r).rightJustified(countWidth, space) + space
         + percentText(r.done, r.total).rightJustified(6, space) + space
-        + syncStateName(r.state).leftJustified(9, space);
+        + stateWord(r).leftJustified(9, space);
     const int speedWidth = 11;
     const int timeWidth = 10;
     const int fixedWidth
@@ -87,6 +103,14 @@ QString plainLine(const EntityProgress &r, bool announce)
         text = QStringLiteral("counting changes");
         break;
     case SyncState::Running:
+        if (r.phase == SyncPhase::Push) {
+            text = announce ? QStringLiteral("uploading local changes")
+                            : QStringLiteral("uploading %1 of %2 (%3)")
+                                  .arg(r.done)
+                                  .arg(r.total)
+                                  .arg(percentText(r.done, r.total));
+            break;
+        }
         if (announce) {
             text = QStringLiteral("running");
             break;
@@ -135,6 +159,9 @@ QJsonObject summaryJson(const EntityProgress &r)
              { QStringLiteral("done"), r.done },
              { QStringLiteral("total"), r.total },
              { QStringLiteral("synced"), r.synced },
+             { QStringLiteral("pushed"), r.pushApplied },
+             { QStringLiteral("conflicts"), r.pushConflicts },
+             { QStringLiteral("rejected"), r.pushRejected },
              { QStringLiteral("elapsedMs"), ms },
              { QStringLiteral("error"),
                r.state == SyncState::Failed ? QJsonValue(QJsonObject {
@@ -142,6 +169,119 @@ QJsonObject summaryJson(const EntityProgress &r)
                    { QStringLiteral("message"),
                      r.error.isEmpty() ? QStringLiteral("unknown error") : r.error } })
                                             : QJsonValue(QJsonValue::Null) } };
+}
+
+void EntityProgress::enterPhase(SyncPhase next)
+{
+    // A change phase's first report tells where its run stands (a resumed run starts above
+    // zero); the other phases count from zero.
+    lastDone = next == SyncPhase::Changes ? -1 : 0;
+    phase = next;
+}
+
+void EntityProgress::advance(qint64 newDone, qint64 newTotal)
+{
+    if (lastDone >= 0 && newDone >= lastDone) {
+        const qint64 added = newDone - lastDone;
+        switch (phase) {
+        case SyncPhase::Changes:
+        case SyncPhase::Reload:
+            synced += added;
+            break;
+        case SyncPhase::Deletions:
+            checked += added;
+            break;
+        case SyncPhase::Push:
+            break; // addPushed() tells how it ended
+        }
+    }
+    lastDone = newDone;
+    if (newDone != done)
+        note.clear();
+    done = newDone;
+    total = newTotal;
+}
+
+void EntityProgress::addPushed(qint64 applied, qint64 conflicts, qint64 rejected)
+{
+    pushApplied += applied;
+    pushConflicts += conflicts;
+    pushRejected += rejected;
+}
+
+std::pair<QString, QJsonObject> progressEvent(const EntityProgress &r, const QJsonObject &overall)
+{
+    if (r.phase == SyncPhase::Push) {
+        return { QStringLiteral("push"),
+                 { { QStringLiteral("entity"), r.name },
+                   { QStringLiteral("done"), r.done },
+                   { QStringLiteral("total"), r.total } } };
+    }
+    return { QStringLiteral("progress"),
+             { { QStringLiteral("entity"), r.name },
+               { QStringLiteral("state"), syncStateName(r.state) },
+               { QStringLiteral("done"), r.done },
+               { QStringLiteral("total"), r.total },
+               { QStringLiteral("rate"), jsonRate(r.rate) },
+               { QStringLiteral("etaSeconds"),
+                 r.eta >= 0 ? QJsonValue(r.eta) : QJsonValue(QJsonValue::Null) },
+               { QStringLiteral("overall"), overall } } };
+}
+
+QJsonObject pushedJson(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected)
+{
+    return { { QStringLiteral("entity"), entity },
+             { QStringLiteral("applied"), applied },
+             { QStringLiteral("conflicts"), conflicts },
+             { QStringLiteral("rejected"), rejected } };
+}
+
+QString pushedText(qint64 applied, qint64 conflicts, qint64 rejected)
+{
+    const qint64 sent = applied + conflicts + rejected;
+    if (sent == 0)
+        return QString();
+    QString text = QStringLiteral("pushed ") + plural(sent, "change", "changes");
+    if (conflicts == 0 && rejected == 0)
+        return text;
+    QStringList parts { QStringLiteral("%1 applied").arg(applied) };
+    if (conflicts > 0)
+        parts.append(plural(conflicts, "conflict", "conflicts"));
+    if (rejected > 0)
+        parts.append(QStringLiteral("%1 rejected").arg(rejected));
+    return text + QStringLiteral(": ") + parts.join(QStringLiteral(", "))
+        + QStringLiteral(" (kept in _sync_conflicts)");
+}
+
+QString pushedText(const QList<EntityProgress> &rows)
+{
+    qint64 applied = 0;
+    qint64 conflicts = 0;
+    qint64 rejected = 0;
+    for (const EntityProgress &r : rows) {
+        applied += r.pushApplied;
+        conflicts += r.pushConflicts;
+        rejected += r.pushRejected;
+    }
+    return pushedText(applied, conflicts, rejected);
+}
+
+QString summaryLine(const QList<EntityProgress> &rows, qint64 elapsedMs)
+{
+    qint64 synced = 0;
+    qint64 checked = 0;
+    for (const EntityProgress &r : rows) {
+        synced += r.synced;
+        checked += r.checked;
+    }
+    QString line = QStringLiteral("Synced %1 in %2 (%3 records/s)")
+                       .arg(plural(synced, "record", "records"), seconds(elapsedMs),
+                            ratePerSecond(synced, elapsedMs));
+    if (checked > 0)
+        line += QStringLiteral("; checked %1 for deletions").arg(plural(checked, "id", "ids"));
+    if (const QString pushed = pushedText(rows); !pushed.isEmpty())
+        line += QStringLiteral("; ") + pushed;
+    return line;
 }
 
 } // namespace BatchSync::Output

@@ -58,8 +58,8 @@ void ProtocolRequest::parseBody()
         }
         break;
     }
-    case Kind::Push: // protocol v1 has no push: ProtocolClient never makes such a request
-        problem = QStringLiteral("no push in protocol v1");
+    case Kind::Push:
+        ok = Protocol::parsePushResults(m_body, m_schema, m_sent, &m_pushResults, &problem);
         break;
     }
     if (!ok) {
@@ -101,7 +101,8 @@ SourceFactory ProtocolClient::factory(const SyncSettings &settings,
 
 Source::Capabilities ProtocolClient::capabilities() const
 {
-    return Capability::CursorPaging | Capability::OffsetPaging;
+    // Each entity says whether it takes pushes (EntitySchema::writable).
+    return Capability::CursorPaging | Capability::OffsetPaging | Capability::Push;
 }
 
 void ProtocolClient::setBaseUrl(const QUrl &url)
@@ -172,6 +173,17 @@ ProtocolRequest *ProtocolClient::fetchChanges(const EntitySchema &schema, const 
     return send(request, path, items);
 }
 
+ProtocolRequest *ProtocolClient::pushChanges(const EntitySchema &schema, const QString &clientId,
+                                             const QList<LocalChange> &changes)
+{
+    auto *request = new ProtocolRequest(ProtocolRequest::Kind::Push, this);
+    request->m_schema = schema;
+    request->m_sent = int(changes.size());
+    const QString path = QStringLiteral("/entities/%1/changes")
+                             .arg(QString::fromLatin1(QUrl::toPercentEncoding(schema.name)));
+    return send(request, path, {}, Protocol::pushBody(schema, clientId, changes));
+}
+
 QUrl ProtocolClient::urlFor(const QString &path,
                             const QList<std::pair<QString, QString>> &query) const
 {
@@ -179,10 +191,13 @@ QUrl ProtocolClient::urlFor(const QString &path,
 }
 
 ProtocolRequest *ProtocolClient::send(ProtocolRequest *request, const QString &path,
-                                      const QList<std::pair<QString, QString>> &query)
+                                      const QList<std::pair<QString, QString>> &query,
+                                      const QByteArray &body)
 {
     const QUrl url = urlFor(path, query);
-    const QString what = QStringLiteral("GET %1").arg(oneLine(path, 200));
+    const bool post = request->kind() == ProtocolRequest::Kind::Push;
+    const QString what = QStringLiteral("%1 %2").arg(
+        post ? QStringLiteral("POST") : QStringLiteral("GET"), oneLine(path, 200));
     request->m_what = what;
     request->m_hostPort = hostPortOf(url);
     request->m_maxResponseSize = m_maxResponseSize;
@@ -219,6 +234,13 @@ ProtocolRequest *ProtocolClient::send(ProtocolRequest *request, const QString &p
     networkRequest.setAttribute(QNetworkRequest::RedirectPolicyAttribute,
                                 QNetworkRequest::SameOriginRedirectPolicy);
 
+    if (post) {
+        networkRequest.setHeader(QNetworkRequest::ContentTypeHeader,
+                                 QByteArrayLiteral("application/json"));
+        qCDebug(lcProtocol) << "POST" << url.toDisplayString() << body.size() << "bytes";
+        request->attach(m_manager->post(networkRequest, body), what);
+        return request;
+    }
     qCDebug(lcProtocol) << "GET" << url.toDisplayString();
     request->attach(m_manager->get(networkRequest), what);
     return request;

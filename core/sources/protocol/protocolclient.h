@@ -39,6 +39,7 @@ private:
     void parseBody();
 
     EntitySchema m_schema;
+    int m_sent = 0; // push: the changes sent
     int m_limit = 0;
     PagingMode m_mode = PagingMode::Cursor;
     bool m_hasToken = false;
@@ -99,6 +100,9 @@ public:
     ProtocolRequest *fetchCount(const QString &entity, PagingMode mode, const QString &since);
     /*! GET .../changes; query.limit is clamped to 1..Protocol::MaxLimit. */
     ProtocolRequest *fetchChanges(const EntitySchema &schema, const ChangesQuery &query) override;
+    /*! POST /entities/{name}/changes (protocol v1.1). */
+    ProtocolRequest *pushChanges(const EntitySchema &schema, const QString &clientId,
+                                 const QList<LocalChange> &changes) override;
 
     /*!
         The URL a request for \a path (relative to the base URL; percent-encoded where
@@ -107,8 +111,10 @@ public:
     QUrl urlFor(const QString &path, const QList<std::pair<QString, QString>> &query = {}) const;
 
 private:
+    // A GET, or for a Push request a POST of \a body.
     ProtocolRequest *send(ProtocolRequest *request, const QString &path,
-                          const QList<std::pair<QString, QString>> &query = {});
+                          const QList<std::pair<QString, QString>> &query = {},
+                          const QByteArray &body = {});
 
     QNetworkAccessManager *m_manager;
     std::unique_ptr<QNetworkAccessManager> m_ownedManager; // m_manager, when factory() made it

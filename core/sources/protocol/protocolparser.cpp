@@ -194,6 +194,10 @@ bool parseEntities(const QByteArray &body, QList<EntitySchema> *entities, QStrin
         return false;
     }
 
+    // Protocol v1.1 says which entities take pushes; a v1 server takes none.
+    const QJsonValue protocol = root->value(QLatin1String("protocol"));
+    const bool pushes = protocol.isString() && protocol.toString() != QLatin1String("1")
+        && protocol.toString() != QLatin1String("1.0");
     const QJsonArray array = entitiesValue.toArray();
     QList<EntitySchema> result;
     result.reserve(array.size());
@@ -231,6 +235,13 @@ bool parseEntities(const QByteArray &body, QList<EntitySchema> *entities, QStrin
 
         EntitySchema schema;
         schema.name = name;
+        const QJsonValue writable = object.value(QLatin1String("writable"));
+        if (!writable.isUndefined() && !writable.isBool()) {
+            *error = QStringLiteral("%1.writable: expected true or false, got %2")
+                         .arg(path, describe(writable));
+            return false;
+        }
+        schema.writable = pushes && writable.toBool();
         if (!parseFields(object.value(QLatin1String("fields")), path + QStringLiteral(".fields"),
                          name, &schema.fields, error)) {
             return false;

@@ -46,6 +46,22 @@ bool parseCount(const QByteArray &body, qint64 *count, QString *error);
 bool parseChanges(const QByteArray &body, const EntitySchema &schema, int limit, PagingMode mode,
                   ChangePage *page, QString *error);
 
+/*!
+    The body of POST /entities/{name}/changes (protocol v1.1): \a changes of \a schema's
+    entity, made by the local database \a clientId; compact JSON in UTF-8.
+*/
+QByteArray pushBody(const EntitySchema &schema, const QString &clientId,
+                    const QList<LocalChange> &changes);
+
+/*!
+    Parses the answer to a push of \a sent changes: exactly \a sent results, each with a
+    changeId and a status; applied with a version and a changedAt; conflict with the current
+    record (its data checked against \a schema's types; deleted without version when the
+    server has none); rejected with its error.
+*/
+bool parsePushResults(const QByteArray &body, const EntitySchema &schema, int sent,
+                      QList<PushResult> *results, QString *error);
+
 /*! The "error" text of a 4xx/5xx JSON body, or an empty string when there is none. */
 QString parseErrorMessage(const QByteArray &body);
 

@@ -1,0 +1,455 @@
+// The push of local edits, end to end: plain SQL edits of the local database, an engine
+// syncing with a real server (SQLite backend) on 127.0.0.1, and what each side holds after.
+
+#include "engine/syncengine.h"
+#include "sources/protocol/protocolclient.h"
+#include "sources/protocol/protocolparser.h"
+#include "store/localstore.h"
+#include "testutil/pushfixture.h"
+#include "testutil/rawdb.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <atomic>
+
+using namespace BatchSync;
+using namespace BatchSync::Test;
+
+namespace {
+
+QString uniqueConnectionName()
+{
+    static std::atomic<int> serial { 0 };
+    return QStringLiteral("tst_pushsync_%1").arg(++serial);
+}
+
+QJsonObject parsed(const QString &json)
+{
+    return QJsonDocument::fromJson(json.toUtf8()).object();
+}
+
+} // namespace
+
+class TestPushSync final : public QObject, private PushFixture
+{
+    Q_OBJECT
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+
+    QString path() const { return m_dir->filePath(QStringLiteral("local.sqlite")); }
+
+    SyncSettings settings(SyncDirection direction = SyncDirection::Both,
+                          ConflictPolicy policy = ConflictPolicy::ServerWins) const
+    {
+        SyncSettings s;
+        s.endpoint = m_server->baseUrl();
+        s.databasePath = path();
+        s.batchSize = 100;
+        s.retryBaseDelayMs = 10;
+        s.retryMaxDelayMs = 100;
+        s.retryGiveUpMs = 3000;
+        s.direction = direction;
+        s.conflictPolicy = policy;
+        return s;
+    }
+
+    struct Outcome
+    {
+        bool ok = false;
+        QList<QList<QVariant>> pushed; // entity, applied, conflicts, rejected
+        QList<QList<QVariant>> progress; // during the push phase: done, total
+        QStringList phases;
+    };
+
+    // One whole sync by an engine of its own.
+    Outcome syncOnce(const SyncSettings &s)
+    {
+        Outcome outcome;
+        SyncEngine engine(s);
+        QSignalSpy finished(&engine, &SyncEngine::finished);
+        QSignalSpy failed(&engine, &SyncEngine::failed);
+        QSignalSpy pushed(&engine, &SyncEngine::pushed);
+        bool pushing = false;
+        connect(&engine, &SyncEngine::phaseChanged, this, [&](const QString &, SyncPhase phase) {
+            pushing = phase == SyncPhase::Push;
+            outcome.phases.append(syncPhaseName(phase));
+        });
+        connect(&engine, &SyncEngine::progressChanged, this,
+                [&](const QString &, qint64 done, qint64 total) {
+                    if (pushing)
+                        outcome.progress.append({ done, total });
+                });
+        engine.startAll();
+        const bool done = finished.wait(30000);
+        for (const QList<QVariant> &failure : std::as_const(failed))
+            qWarning() << "sync failed:" << failure;
+        outcome.ok = done && failed.isEmpty();
+        for (const QList<QVariant> &signal : std::as_const(pushed))
+            outcome.pushed.append(signal);
+        return outcome;
+    }
+
+    bool edit(RawDb &db, const QString &sql)
+    {
+        QString problem;
+        if (db.exec(sql, &problem))
+            return true;
+        qWarning().noquote() << sql << problem;
+        return false;
+    }
+
+    // The server's version of \a id, as its pages say.
+    QString serverVersion(const QString &id) { return pulled(id).value("version").toString(); }
+
+    // A change of \a id pushed by another client, on top of the server's current version.
+    bool theirEdit(const QString &id, const QString &name)
+    {
+        const QJsonArray answer = results({ change(QStringLiteral("other:%1").arg(name), id,
+                                                   serverVersion(id), false, fullData(name, 99)) },
+                                          QStringLiteral("other"));
+        return answer.size() == 1
+            && answer.at(0).toObject().value("status").toString() == QLatin1String("applied");
+    }
+
+    QString localName(RawDb &db, const QString &id)
+    {
+        return db.scalar(QStringLiteral("SELECT name FROM customers WHERE id = '%1'").arg(id))
+            .toString();
+    }
+
+private Q_SLOTS:
+    void init()
+    {
+        QVERIFY(setUp());
+        m_dir = std::make_unique<QTemporaryDir>();
+        QVERIFY(syncOnce(settings()).ok);
+    }
+    void cleanup()
+    {
+        tearDown();
+        m_dir.reset();
+    }
+
+    void editsReachTheServer()
+    {
+        {
+            RawDb db(path());
+            QVERIFY(edit(db,
+                         QStringLiteral("UPDATE customers SET name = 'Mine', visits = 7 "
+                                        "WHERE id = '%1'")
+                             .arg(m_ids.at(0))));
+            QVERIFY(edit(db,
+                         QStringLiteral("INSERT INTO customers (id, name, balance, active, "
+                                        "visits) VALUES ('new-1', 'New', 1.5, 1, 3)")));
+            QVERIFY(
+                edit(db, QStringLiteral("DELETE FROM customers WHERE id = '%1'").arg(m_ids.at(1))));
+        }
+        const qint64 before = changeCount();
+        const Outcome outcome = syncOnce(settings());
+        QVERIFY(outcome.ok);
+        QCOMPARE(outcome.pushed.size(), 1);
+        QCOMPARE(outcome.pushed.first(),
+                 (QList<QVariant> { QStringLiteral("customers"), 3, 0, 0 }));
+        QCOMPARE(outcome.phases.value(0), QStringLiteral("push"));
+        QVERIFY(outcome.phases.contains(QStringLiteral("changes")));
+        QVERIFY(!outcome.progress.isEmpty());
+        QCOMPARE(outcome.progress.last(), (QList<QVariant> { 3, 3 }));
+
+        QCOMPARE(changeCount(), before + 3);
+        QCOMPARE(liveRecord(m_ids.at(0)).value("name").toString(), QStringLiteral("Mine"));
+        QCOMPARE(liveRecord(m_ids.at(0)).value("visits").toInteger(), 7);
+        QCOMPARE(liveRecord(QStringLiteral("new-1")).value("balance").toDouble(), 1.5);
+        QCOMPARE(liveRecord(QStringLiteral("new-1")).value("active").toBool(), true);
+        QVERIFY(liveRecord(m_ids.at(1)).isEmpty());
+
+        RawDb db(path());
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 0);
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_conflicts")).toInt(), 0);
+        // Each record carries the version the server gave it: the base of its next change.
+        for (const QString &id : { m_ids.at(0), QStringLiteral("new-1") }) {
+            QCOMPARE(
+                db.scalar(QStringLiteral("SELECT _version FROM customers WHERE id = '%1'").arg(id))
+                    .toString(),
+                serverVersion(id));
+        }
+        // Nothing left to push: the next sync sends nothing.
+        const Outcome again = syncOnce(settings());
+        QVERIFY(again.ok);
+        QVERIFY(again.pushed.isEmpty());
+        QCOMPARE(changeCount(), before + 3);
+    }
+
+    void conflicts_data()
+    {
+        QTest::addColumn<ConflictPolicy>("policy");
+        QTest::addColumn<QString>("serverName"); // after the sync
+        QTest::addColumn<QString>("resolution");
+        QTest::newRow("server wins")
+            << ConflictPolicy::ServerWins << QStringLiteral("Theirs") << QStringLiteral("server");
+        QTest::newRow("client wins")
+            << ConflictPolicy::ClientWins << QStringLiteral("Mine") << QStringLiteral("resent");
+    }
+
+    void conflicts()
+    {
+        QFETCH(ConflictPolicy, policy);
+        QFETCH(QString, serverName);
+        QFETCH(QString, resolution);
+        const QString id = m_ids.at(0);
+        const QString base = serverVersion(id);
+        QVERIFY(theirEdit(id, QStringLiteral("Theirs")));
+        {
+            RawDb db(path());
+            QVERIFY(edit(
+                db, QStringLiteral("UPDATE customers SET name = 'Mine' WHERE id = '%1'").arg(id)));
+        }
+        const Outcome outcome = syncOnce(settings(SyncDirection::Both, policy));
+        QVERIFY(outcome.ok);
+        const qint64 applied = policy == ConflictPolicy::ClientWins ? 1 : 0;
+        QCOMPARE(outcome.pushed.value(0),
+                 (QList<QVariant> { QStringLiteral("customers"), applied, 1, 0 }));
+        QCOMPARE(liveRecord(id).value("name").toString(), serverName);
+
+        RawDb db(path());
+        // Both sides end equal, and the local record has the server's version.
+        QCOMPARE(localName(db, id), serverName);
+        QCOMPARE(db.scalar(QStringLiteral("SELECT _version FROM customers WHERE id = '%1'").arg(id))
+                     .toString(),
+                 serverVersion(id));
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 0);
+        const QList<QVariantList> kept
+            = db.rows(QStringLiteral("SELECT entity, id, kind, local, server, error, base, "
+                                     "server_version, resolution, at FROM _sync_conflicts"));
+        QCOMPARE(kept.size(), 1);
+        const QVariantList &row = kept.first();
+        QCOMPARE(row.at(0).toString(), QStringLiteral("customers"));
+        QCOMPARE(row.at(1).toString(), id);
+        QCOMPARE(row.at(2).toString(), QStringLiteral("conflict"));
+        QCOMPARE(parsed(row.at(3).toString()).value("name").toString(), QStringLiteral("Mine"));
+        QCOMPARE(parsed(row.at(4).toString()).value("name").toString(), QStringLiteral("Theirs"));
+        QCOMPARE(parsed(row.at(4).toString()).value("visits").toInteger(), 99);
+        QVERIFY(row.at(5).isNull());
+        QCOMPARE(row.at(6).toString(), base);
+        QVERIFY(!row.at(7).toString().isEmpty());
+        QCOMPARE(row.at(8).toString(), resolution);
+        QCOMPARE(row.at(9).toString().size(), 24);
+    }
+
+    void deletedOnTheServerMeanwhile_data()
+    {
+        QTest::addColumn<ConflictPolicy>("policy");
+        QTest::addColumn<bool>("liveAfter");
+        QTest::newRow("server wins") << ConflictPolicy::ServerWins << false;
+        QTest::newRow("client wins") << ConflictPolicy::ClientWins << true;
+    }
+
+    void deletedOnTheServerMeanwhile()
+    {
+        QFETCH(ConflictPolicy, policy);
+        QFETCH(bool, liveAfter);
+        const QString id = m_ids.at(2);
+        const QJsonArray answer
+            = results({ change(QStringLiteral("other:del"), id, serverVersion(id), true) },
+                      QStringLiteral("other"));
+        QCOMPARE(answer.at(0).toObject().value("status").toString(), QStringLiteral("applied"));
+        {
+            RawDb db(path());
+            QVERIFY(edit(
+                db, QStringLiteral("UPDATE customers SET visits = 5 WHERE id = '%1'").arg(id)));
+        }
+        QVERIFY(syncOnce(settings(SyncDirection::Both, policy)).ok);
+        QCOMPARE(!liveRecord(id).isEmpty(), liveAfter);
+        RawDb db(path());
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM customers WHERE id = '%1'").arg(id))
+                     .toInt(),
+                 liveAfter ? 1 : 0);
+        QCOMPARE(db.scalar(QStringLiteral("SELECT server IS NULL FROM _sync_conflicts")).toInt(),
+                 1);
+    }
+
+    void rejectedChangesReturnToTheServersRecord()
+    {
+        const QString id = m_ids.at(0);
+        const QString name = liveRecord(id).value("name").toString();
+        {
+            RawDb db(path());
+            // A value the server can never take: text in an int field.
+            QVERIFY(edit(db,
+                         QStringLiteral("UPDATE customers SET name = 'Mine', visits = "
+                                        "'many' WHERE id = '%1'")
+                             .arg(id)));
+            QVERIFY(edit(db,
+                         QStringLiteral("INSERT INTO customers (id, name, visits) "
+                                        "VALUES ('bad-1', 'Bad', 'x')")));
+        }
+        const qint64 before = changeCount();
+        const Outcome outcome = syncOnce(settings());
+        QVERIFY(outcome.ok);
+        QCOMPARE(outcome.pushed.value(0),
+                 (QList<QVariant> { QStringLiteral("customers"), 0, 0, 2 }));
+        QCOMPARE(changeCount(), before);
+
+        RawDb db(path());
+        QCOMPARE(localName(db, id), name);
+        QCOMPARE(
+            db.scalar(
+                  QStringLiteral("SELECT typeof(visits) FROM customers WHERE id = '%1'").arg(id))
+                .toString(),
+            QStringLiteral("integer"));
+        QCOMPARE(
+            db.scalar(QStringLiteral("SELECT count(*) FROM customers WHERE id = 'bad-1'")).toInt(),
+            0);
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 0);
+        const QList<QVariantList> kept = db.rows(QStringLiteral(
+            "SELECT id, kind, local, server, error, resolution FROM _sync_conflicts ORDER BY id"));
+        QCOMPARE(kept.size(), 2);
+        for (const QVariantList &row : kept) {
+            QCOMPARE(row.at(1).toString(), QStringLiteral("rejected"));
+            QVERIFY(!row.at(2).isNull());
+            QVERIFY(row.at(3).isNull());
+            QVERIFY2(row.at(4).toString().contains(QStringLiteral("visits")),
+                     qPrintable(row.at(4).toString()));
+            QCOMPARE(row.at(5).toString(), QStringLiteral("restored"));
+        }
+        QCOMPARE(parsed(kept.at(1).at(2).toString()).value("visits").toString(),
+                 QStringLiteral("many"));
+    }
+
+    void pullOnlyKeepsLocalChanges()
+    {
+        const QString id = m_ids.at(0);
+        {
+            RawDb db(path());
+            QVERIFY(edit(
+                db, QStringLiteral("UPDATE customers SET name = 'Mine' WHERE id = '%1'").arg(id)));
+        }
+        QVERIFY(theirEdit(id, QStringLiteral("Theirs")));
+        QVERIFY(theirEdit(m_ids.at(3), QStringLiteral("Other")));
+        const Outcome outcome = syncOnce(settings(SyncDirection::Pull));
+        QVERIFY(outcome.ok);
+        QVERIFY(outcome.pushed.isEmpty());
+        QCOMPARE(liveRecord(id).value("name").toString(), QStringLiteral("Theirs"));
+        RawDb db(path());
+        // The pulled change of the edited record waits for the push to decide.
+        QCOMPARE(localName(db, id), QStringLiteral("Mine"));
+        QCOMPARE(localName(db, m_ids.at(3)), QStringLiteral("Other"));
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 1);
+    }
+
+    void pushOnlyDoesNotPull()
+    {
+        const QString id = m_ids.at(0);
+        const QString otherName = liveRecord(m_ids.at(3)).value("name").toString();
+        QVERIFY(theirEdit(m_ids.at(3), QStringLiteral("Other")));
+        {
+            RawDb db(path());
+            QVERIFY(edit(
+                db, QStringLiteral("UPDATE customers SET name = 'Mine' WHERE id = '%1'").arg(id)));
+        }
+        const Outcome outcome = syncOnce(settings(SyncDirection::Push));
+        QVERIFY(outcome.ok);
+        QCOMPARE(outcome.pushed.size(), 1);
+        QCOMPARE(liveRecord(id).value("name").toString(), QStringLiteral("Mine"));
+        RawDb db(path());
+        QCOMPARE(localName(db, m_ids.at(3)), otherName);
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 0);
+    }
+
+    void readOnlyServerTakesNoPush()
+    {
+        m_server->server()->setReadOnly(true);
+        {
+            RawDb db(path());
+            QVERIFY(edit(db,
+                         QStringLiteral("UPDATE customers SET name = 'Mine' WHERE id = '%1'")
+                             .arg(m_ids.at(0))));
+        }
+        const Outcome outcome = syncOnce(settings());
+        QVERIFY(outcome.ok);
+        QVERIFY(outcome.pushed.isEmpty());
+        RawDb db(path());
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 1);
+        QCOMPARE(localName(db, m_ids.at(0)), QStringLiteral("Mine"));
+    }
+
+    // A batch the server applied and never answered (the client was killed, or the server
+    // died before its answer): the next sync sends the same changeIds, and nothing is applied
+    // twice.
+    void answeredChangesAreNotAppliedTwice()
+    {
+        {
+            RawDb db(path());
+            for (int i = 0; i < 3; ++i) {
+                QVERIFY(edit(db,
+                             QStringLiteral("UPDATE customers SET visits = visits + 10 "
+                                            "WHERE id = '%1'")
+                                 .arg(m_ids.at(i))));
+            }
+        }
+        QList<LocalChange> sent;
+        QString clientId;
+        const EntitySchema schema = m_server->store()->entities().value(0);
+        {
+            LocalStore store(path(), uniqueConnectionName());
+            SyncError error;
+            QVERIFY(store.open(&error));
+            clientId = store.clientId(&error);
+            QVERIFY2(store.takePushBatch(schema, 100, &sent, &error), qPrintable(error.message));
+        }
+        QCOMPARE(sent.size(), 3);
+        const qint64 before = changeCount();
+        const Reply first = push(Protocol::pushBody(schema, clientId, sent));
+        QCOMPARE(first.status, 200);
+        QCOMPARE(changeCount(), before + 3);
+        // Written again after the lost answer: a new change, on top of what the first got.
+        {
+            RawDb db(path());
+            QVERIFY(edit(db,
+                         QStringLiteral("UPDATE customers SET name = 'Later' WHERE id = '%1'")
+                             .arg(m_ids.at(0))));
+        }
+        const Outcome outcome = syncOnce(settings());
+        QVERIFY(outcome.ok);
+        // The three answered again without applying; the later write applied on top.
+        QCOMPARE(changeCount(), before + 4);
+        QCOMPARE(liveRecord(m_ids.at(0)).value("name").toString(), QStringLiteral("Later"));
+        RawDb db(path());
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 0);
+        QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_conflicts")).toInt(), 0);
+        for (int i = 0; i < 3; ++i) {
+            QCOMPARE(db.scalar(QStringLiteral("SELECT visits FROM customers WHERE id = '%1'")
+                                   .arg(m_ids.at(i)))
+                         .toLongLong(),
+                     liveRecord(m_ids.at(i)).value("visits").toInteger());
+        }
+    }
+
+    void manyChangesInBatches()
+    {
+        {
+            RawDb db(path());
+            QVERIFY(edit(db,
+                         QStringLiteral("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT "
+                                        "i + 1 FROM n WHERE i < 450) INSERT INTO customers "
+                                        "(id, name, visits) SELECT printf('b-%04d', i), "
+                                        "'Batch', i FROM n")));
+        }
+        const qint64 before = changeCount();
+        const Outcome outcome = syncOnce(settings());
+        QVERIFY(outcome.ok);
+        QCOMPARE(outcome.pushed.value(0),
+                 (QList<QVariant> { QStringLiteral("customers"), 450, 0, 0 }));
+        QCOMPARE(changeCount(), before + 450);
+        QCOMPARE(liveRecord(QStringLiteral("b-0450")).value("visits").toInteger(), 450);
+        // Batches of 100: the progress rose in steps to 450 of 450.
+        QVERIFY(outcome.progress.size() >= 2);
+        QCOMPARE(outcome.progress.last(), (QList<QVariant> { 450, 450 }));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPushSync)
+#include "tst_pushsync.moc"
