@@ -1,5 +1,7 @@
 #include "recordmodel.h"
 
+#include "common/decimal.h"
+
 #include <QAtomicInt>
 #include <QLocale>
 #include <QMetaObject>
@@ -326,8 +328,16 @@ std::optional<QVariant> RecordModel::storedValue(FieldType type, const QVariant 
         }
         return dateTimeText(time);
     }
+    case FieldType::Decimal:
+        // Only text, kept as typed: a double would have lost the exact value already.
+        if (!isText || !Decimal::isValid(text)) {
+            *error
+                = tr("%1 is not a decimal in plain notation (such as 12.50)").arg(value.toString());
+            return std::nullopt;
+        }
+        return text;
     case FieldType::String:
-    default: // any other type is kept as its text (e.g. an exact decimal)
+    default: // any other type is kept as its text
         return value.toString();
     }
 }

@@ -29,8 +29,9 @@ bool isValid(QStringView text);
     A JSON number's text (\a text follows JSON's number grammar, exponent allowed) as a decimal
     value in plain notation, exactly: "1.5E+3" is "1500", "25e-4" is "0.0025", and text without
     an exponent is kept as it is. nullopt when \a text is not a JSON number or its plain form
-    is not a valid decimal (more than MaxSignificantDigits significant digits, or more than
-    1,000 characters); then \a tooLong, if given, says whether it was a JSON number.
+    is not a valid decimal (more than MaxSignificantDigits significant digits, or an exponent
+    that would write more than 1,000 zeros after the point); then \a tooLong, if given, says
+    whether it was a JSON number all the same.
 */
 std::optional<QString> fromJsonNumber(QStringView text, bool *tooLong = nullptr);
 
