@@ -262,6 +262,7 @@ private Q_SLOTS:
     void parseChangesDecimal_data();
     void parseChangesDecimal();
     void parseEntitiesDecimal();
+    void pushDecimals();
     void parseChangesParity_data();
     void parseChangesParity();
     void parseChangesParityLargePage();
@@ -1111,6 +1112,41 @@ void TestProtocol::parseEntitiesDecimal()
         "fields": [{"name": "price", "type": "Decimal"}]}]})",
                                      &entities, &error));
     QVERIFY2(error.contains(QStringLiteral("Decimal")), qPrintable(error));
+}
+
+void TestProtocol::pushDecimals()
+{
+    const EntitySchema schema { QStringLiteral("products"),
+                                { { QStringLiteral("price"), FieldType::Decimal } } };
+    // Sent as the JSON string of the local text.
+    const QByteArray body = Protocol::pushBody(
+        schema, QStringLiteral("c"),
+        { LocalChange { QStringLiteral("c:1"),
+                        QStringLiteral("p1"),
+                        QString(),
+                        false,
+                        { QStringLiteral("12345678901234567890.123456789012345678") } } });
+    QVERIFY2(body.contains(R"("data":{"price":"12345678901234567890.123456789012345678"})"),
+             body.constData());
+
+    // A conflict's current record: a decimal only in plain notation, kept exactly.
+    const auto conflict = [](const QByteArray &price) {
+        return R"({"results":[{"changeId":"c:1","status":"conflict","current":{"id":"p1",)"
+               R"("version":"9","changedAt":"2026-12-02T08:00:00.000Z","deleted":false,)"
+               R"("data":{"price":)"
+            + price + "}}}]}";
+    };
+    QList<PushResult> results;
+    QString error;
+    QVERIFY2(Protocol::parsePushResults(conflict(R"("12.50")"), schema, 1, &results, &error),
+             qPrintable(error));
+    QCOMPARE(results.at(0).current.values, QVariantList { QStringLiteral("12.50") });
+    for (const QByteArray &bad : { QByteArray("12.5"), QByteArray(R"("1e3")"),
+                                   QByteArray(R"("123456789012345678901234567890123456789")") }) {
+        QVERIFY(!Protocol::parsePushResults(conflict(bad), schema, 1, &results, &error));
+        QVERIFY2(error.contains(QStringLiteral("price: expected a decimal in plain notation")),
+                 qPrintable(error));
+    }
 }
 
 void TestProtocol::parseChangesParity_data()
