@@ -123,6 +123,9 @@ QVariantMap changedData(const EntitySchema &schema, int index)
                         QStringLiteral("2030-01-02T03:04:%1.000Z")
                             .arg(index % 60, 2, 10, QLatin1Char('0')));
             break;
+        case FieldType::Decimal:
+            data.insert(field.name, QStringLiteral("%1.50").arg(index));
+            break;
         }
     }
     return data;

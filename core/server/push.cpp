@@ -1,5 +1,6 @@
 #include "push.h"
 
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "server/backend/values.h"
 #include "server/pagewriter.h"
@@ -122,6 +123,10 @@ std::optional<QVariant> strictValue(const FieldSpec &field, const QJsonValue &va
         break;
     case FieldType::DateTime:
         ok = isText(value) && ServerValues::isTimestamp(text(value));
+        result = text(value);
+        break;
+    case FieldType::Decimal:
+        ok = isText(value) && Decimal::isValid(text(value));
         result = text(value);
         break;
     }
