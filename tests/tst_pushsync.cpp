@@ -195,7 +195,8 @@ private Q_SLOTS:
                      QStringLiteral("prices"),
                      { { QStringLiteral("p1"), { { QStringLiteral("amount"), "9.99" } } },
                        { QStringLiteral("p2"), { { QStringLiteral("amount"), "9.99" } } },
-                       { QStringLiteral("p3"), { { QStringLiteral("amount"), "9.99" } } } },
+                       { QStringLiteral("p3"), { { QStringLiteral("amount"), "9.99" } } },
+                       { QStringLiteral("p4"), { { QStringLiteral("amount"), "9.99" } } } },
                      &error),
                  qPrintable(error));
         QVERIFY(syncOnce(settings()).ok);
@@ -225,15 +226,20 @@ private Q_SLOTS:
                                         "WHERE id = 'p1'")));
             QVERIFY(edit(db, QStringLiteral("UPDATE prices SET amount = 12.5 WHERE id = 'p2'")));
             QVERIFY(edit(db, QStringLiteral("UPDATE prices SET amount = '2.20' WHERE id = 'p3'")));
+            // A large number, which SQLite keeps as its own text with an exponent ("1.0e+25"):
+            // pushed in plain notation.
+            QVERIFY(edit(db, QStringLiteral("UPDATE prices SET amount = 1e25 WHERE id = 'p4'")));
         }
         const Outcome outcome = syncOnce(settings());
         QVERIFY(outcome.ok);
-        QVERIFY2(outcome.pushed.contains(QList<QVariant> { QStringLiteral("prices"), 2, 1, 0 }),
+        QVERIFY2(outcome.pushed.contains(QList<QVariant> { QStringLiteral("prices"), 3, 1, 0 }),
                  qPrintable(QVariant::fromValue(outcome.pushed).toString()));
         QCOMPARE(serverAmount(QStringLiteral("p1")),
                  QVariant(QStringLiteral("12345678901234567890.123456789012345670")));
         QCOMPARE(serverAmount(QStringLiteral("p2")), QVariant(QStringLiteral("12.5")));
         QCOMPARE(serverAmount(QStringLiteral("p3")), QVariant(QStringLiteral("1.10")));
+        QCOMPARE(serverAmount(QStringLiteral("p4")),
+                 QVariant(QStringLiteral("10000000000000000000000000")));
         // The server's record won the conflict: its exact text, in the table and in the log.
         RawDb db(path());
         QCOMPARE(db.rows(QStringLiteral("SELECT typeof(amount), amount FROM prices "
