@@ -2,8 +2,14 @@
 // table refuses (a constraint, a type its column cannot take) rejects that change only. The
 // live row is locked while its base is compared, so that servers sharing the database decide
 // one change of a record at a time; the triggers stamp every write as a change, as any other.
+//
+// A (client, changeId) is claimed before its change is decided: a request that sends it again
+// while the first is still open (a client's retry, on this server or another) waits at the
+// claim for the first to end, then reads its result. Requests that lock the same records in
+// different orders can deadlock: PostgreSQL aborts one, which is run again from the start.
 
 #include "common/identifier.h"
+#include "common/logging.h"
 #include "server/backend/pgentity.h"
 #include "server/backend/pgserverstore.h"
 #include "server/push.h"
@@ -22,6 +28,15 @@ bool isChangesFault(const QSqlError &error)
 {
     const QString state = error.nativeErrorCode();
     return state.startsWith(QLatin1String("22")) || state.startsWith(QLatin1String("23"));
+}
+
+// How many times a request that PostgreSQL aborted to end a deadlock (or to keep transactions
+// serializable) is run; nothing of an aborted run is stored.
+constexpr int PushAttempts = 8;
+
+bool isTransient(const QString &state)
+{
+    return state == QLatin1String("40P01") || state == QLatin1String("40001");
 }
 
 } // namespace
@@ -48,22 +63,36 @@ public:
 
     std::optional<QByteArray> resultOf(const PushChange &change, QString *problem)
     {
-        if (!run(QStringLiteral("SELECT result FROM %1._bs_pushes WHERE client = ? AND "
-                                "change_id = ?")
+        // The claim waits for an open transaction that holds the same one, and then does
+        // nothing if that transaction committed it.
+        if (!run(QStringLiteral("INSERT INTO %1._bs_pushes(client, change_id, result, at) "
+                                "VALUES(?, ?, '', ?) ON CONFLICT DO NOTHING")
                      .arg(m_store->m_schema),
-                 { m_client, change.changeId }, problem))
+                 { m_client, change.changeId, m_now }, problem))
             return std::nullopt;
-        if (m_query.next())
-            return m_query.value(0).toString().toUtf8();
+        if (m_query.numRowsAffected() == 0) {
+            if (!run(QStringLiteral("SELECT result FROM %1._bs_pushes WHERE client = ? AND "
+                                    "change_id = ?")
+                         .arg(m_store->m_schema),
+                     { m_client, change.changeId }, problem))
+                return std::nullopt;
+            if (m_query.next())
+                return m_query.value(0).toString().toUtf8();
+            *problem = QStringLiteral("the result of change %1 is gone").arg(change.changeId);
+            return std::nullopt;
+        }
         std::optional<QByteArray> result = decideUnderSavepoint(change, problem);
         if (!result
-            || !run(QStringLiteral("INSERT INTO %1._bs_pushes(client, change_id, result, at) "
-                                   "VALUES(?, ?, ?, ?)")
+            || !run(QStringLiteral("UPDATE %1._bs_pushes SET result = ? WHERE client = ? AND "
+                                   "change_id = ?")
                         .arg(m_store->m_schema),
-                    { m_client, change.changeId, QString::fromUtf8(*result), m_now }, problem))
+                    { QString::fromUtf8(*result), m_client, change.changeId }, problem))
             return std::nullopt;
         return result;
     }
+
+    /*! The SQLSTATE of the last statement that failed, if any. */
+    QString failedState() const { return m_failedState; }
 
 private:
     std::optional<QByteArray> decideUnderSavepoint(const PushChange &change, QString *problem)
@@ -193,6 +222,7 @@ private:
              QSqlError *fault = nullptr)
     {
         m_query.finish();
+        m_failedState.clear();
         // PostgreSQL prepares no SAVEPOINT: statements without values run as they are.
         if (binds.isEmpty() ? m_query.exec(sql) : m_query.prepare(sql)) {
             for (qsizetype i = 0; i < binds.size(); ++i)
@@ -202,6 +232,7 @@ private:
         }
         if (fault)
             *fault = m_query.lastError();
+        m_failedState = m_query.lastError().nativeErrorCode();
         *problem = m_store->errorText(m_query.lastError());
         if (problem->isEmpty())
             *problem = QStringLiteral("the database failed");
@@ -213,6 +244,7 @@ private:
     QString m_client;
     QSqlQuery m_query;
     qint64 m_now = 0;
+    QString m_failedState;
 };
 
 std::optional<QByteArray> PgServerStore::push(const QString &entityName, const PushRequest &request,
@@ -221,13 +253,23 @@ std::optional<QByteArray> PgServerStore::push(const QString &entityName, const P
     Entity *entity = findEntity(entityName, error);
     if (!entity)
         return std::nullopt;
-    return pushInTransaction(
-        entityName,
-        [&](QString *problem) {
-            PushRun run(this, entity, request.client); // its query is gone before the commit
-            return Push::resultsOf(run, request.changes, problem);
-        },
-        error);
+    for (int attempt = 1;; ++attempt) {
+        QString failedState;
+        std::optional<QByteArray> body = pushInTransaction(
+            entityName,
+            [&](QString *problem) {
+                PushRun run(this, entity, request.client); // its query is gone before the commit
+                std::optional<QList<QByteArray>> objects
+                    = Push::resultsOf(run, request.changes, problem);
+                failedState = run.failedState();
+                return objects;
+            },
+            error);
+        if (body || !isTransient(failedState) || attempt == PushAttempts)
+            return body;
+        qCInfo(lcServer).noquote() << "push to" << entityName << "run again (attempt" << attempt + 1
+                                   << "of" << PushAttempts << "):" << lastError().message;
+    }
 }
 
 } // namespace BatchSync
