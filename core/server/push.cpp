@@ -16,12 +16,46 @@ namespace BatchSync::Push {
 
 namespace {
 
+// Whether [begin, end) is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool isJsonNumber(const char *begin, const char *end)
+{
+    const char *p = begin;
+    const auto digits = [&] {
+        const char *const start = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            ++p;
+        return p > start;
+    };
+    if (p < end && *p == '-')
+        ++p;
+    if (p < end && *p == '0')
+        ++p;
+    else if (!digits())
+        return false;
+    if (p < end && *p == '.' && (++p, !digits()))
+        return false;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        ++p;
+        if (p < end && (*p == '+' || *p == '-'))
+            ++p;
+        if (!digits())
+            return false;
+    }
+    return p == end;
+}
+
 /*
     Qt keeps every whole JSON number as an integer, 4.0 and 1e2 included, but an int field takes
     a number written without fraction or exponent only. So the body is read from a copy in
     which every number written with a fraction or an exponent is a string: U+0000 and the
-    number's text. A string that begins with U+0000 (in valid JSON only as the escape \u0000)
-    gets a second U+0000, so that text() gives it back as it was.
+    number's text. So is an integer of more than 19 digits, which no int holds: Qt refuses the
+    whole document for a number beyond a double's range (1e400, or 400 digits), where the
+    protocol rejects the change that has it. A string that begins with U+0000 (in valid JSON
+    only as the escape \u0000) gets a second U+0000, so that text() gives it back as it was.
+
+    The copy must be JSON exactly when the body is: only a well-formed number in the place of
+    a value becomes a string ("1.2.3", "1e" or a number in the place of a key stay as they
+    are, for the parser to refuse).
 */
 QByteArray markWrittenNumbers(const QByteArray &body)
 {
@@ -30,9 +64,22 @@ QByteArray markWrittenNumbers(const QByteArray &body)
     const char *p = body.constData();
     const char *const end = p + body.size();
     const char *copied = p;
+    QByteArray open; // the containers around p: '{' or '['
+    bool keyNext = false; // p is where an object's key belongs
     while (p < end) {
         const char c = *p;
-        if (c == '"') {
+        if (c == '{' || c == '[') {
+            open.append(c);
+            keyNext = c == '{';
+            ++p;
+        } else if (c == '}' || c == ']') {
+            open.chop(1);
+            keyNext = false;
+            ++p;
+        } else if (c == ',' || c == ':') {
+            keyNext = c == ',' && open.endsWith('{');
+            ++p;
+        } else if (c == '"') {
             const char *const start = p++;
             while (p < end && *p != '"')
                 p += *p == '\\' ? 2 : 1;
@@ -49,7 +96,8 @@ QByteArray markWrittenNumbers(const QByteArray &body)
                 written = written || *p == '.' || *p == 'e' || *p == 'E';
                 ++p;
             }
-            if (written) {
+            const bool longInt = p - start - (*start == '-' ? 1 : 0) > 19;
+            if ((written || longInt) && !keyNext && isJsonNumber(start, p)) {
                 out.append(copied, start - copied);
                 out.append("\"\\u0000");
                 out.append(start, p - start);
@@ -209,11 +257,15 @@ QString identifierProblem(const QJsonValue &value, const QString &what)
         return QStringLiteral("%1 is missing").arg(what);
     if (!isText(value))
         return QStringLiteral("%1 must be a string").arg(what);
-    const qsizetype size = text(value).size();
-    if (size == 0)
+    const QString identifier = text(value);
+    if (identifier.isEmpty())
         return QStringLiteral("%1 is empty").arg(what);
-    if (size > MaxChangeIdLength)
+    if (identifier.size() > MaxChangeIdLength)
         return QStringLiteral("%1 is longer than %2 characters").arg(what).arg(MaxChangeIdLength);
+    // A result names its changeId in UTF-8, which has no lone surrogate: the client could not
+    // find its answer.
+    if (!ServerValues::isStorableText(identifier))
+        return QStringLiteral("%1 contains a lone surrogate, U+FFFE or U+FFFF").arg(what);
     return QString();
 }
 

@@ -39,6 +39,20 @@ bool isTransient(const QString &state)
     return state == QLatin1String("40P01") || state == QLatin1String("40001");
 }
 
+/*
+    A client identifier or changeId as _bs_pushes holds it. PostgreSQL text cannot hold U+0000,
+    so an identifier with one, or with a backslash, is written with escapes (\\ and \0);
+    every other identifier has no backslash and is kept as it is: no two are stored alike.
+*/
+QString storedIdentifier(const QString &identifier)
+{
+    if (!identifier.contains(QLatin1Char('\\')) && !identifier.contains(QChar(u'\0')))
+        return identifier;
+    QString stored = identifier;
+    return stored.replace(QLatin1Char('\\'), QLatin1String("\\\\"))
+        .replace(QChar(u'\0'), QLatin1String("\\0"));
+}
+
 } // namespace
 
 class PgServerStore::PushRun final
@@ -49,7 +63,7 @@ public:
     PushRun(PgServerStore *store, Entity *entity, const QString &client)
         : m_store(store)
         , m_entity(entity)
-        , m_client(client)
+        , m_client(storedIdentifier(client))
         , m_query(store->database())
     {
     }
@@ -68,13 +82,13 @@ public:
         if (!run(QStringLiteral("INSERT INTO %1._bs_pushes(client, change_id, result, at) "
                                 "VALUES(?, ?, '', ?) ON CONFLICT DO NOTHING")
                      .arg(m_store->m_schema),
-                 { m_client, change.changeId, m_now }, problem))
+                 { m_client, storedIdentifier(change.changeId), m_now }, problem))
             return std::nullopt;
         if (m_query.numRowsAffected() == 0) {
             if (!run(QStringLiteral("SELECT result FROM %1._bs_pushes WHERE client = ? AND "
                                     "change_id = ?")
                          .arg(m_store->m_schema),
-                     { m_client, change.changeId }, problem))
+                     { m_client, storedIdentifier(change.changeId) }, problem))
                 return std::nullopt;
             if (m_query.next())
                 return m_query.value(0).toString().toUtf8();
@@ -86,7 +100,8 @@ public:
             || !run(QStringLiteral("UPDATE %1._bs_pushes SET result = ? WHERE client = ? AND "
                                    "change_id = ?")
                         .arg(m_store->m_schema),
-                    { QString::fromUtf8(*result), m_client, change.changeId }, problem))
+                    { QString::fromUtf8(*result), m_client, storedIdentifier(change.changeId) },
+                    problem))
             return std::nullopt;
         return result;
     }

@@ -1,0 +1,569 @@
+// Seeded hostile push bodies (POST /entities/{name}/changes) against the server on SQLite and
+// on PostgreSQL: valid bodies built from a model of the table, then mutated (wrong types for
+// every field, missing and unknown keys, duplicate keys, huge and exponent numbers, U+0000,
+// invalid UTF-8, deep nesting, truncation, byte flips). Every answer must be 200, 400 or 413;
+// a 400 or 413 changes nothing; a 200 has one result per change in order, a remembered
+// changeId gets its first result, an applied change is in the table and the change feed at
+// its version, and nothing else changed. The model, not the server, says what the table is.
+// A failure prints the seed and the case; BATCHSYNC_TEST_SEED=<seed> repeats a run,
+// BATCHSYNC_FUZZ_ITERATIONS=<n> changes the number of cases (1500 per backend by default).
+
+#include "server/backend/values.h"
+#include "server/push.h"
+#include "testutil/pushbackends.h"
+#include "testutil/pushfuzzer.h"
+
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRandomGenerator>
+#include <QtTest>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <regex>
+#include <vector>
+
+using namespace BatchSync;
+using namespace BatchSync::Test;
+
+namespace {
+
+const QString Database = QStringLiteral("bs_tst_pushfuzz");
+const QString Entity = QStringLiteral("customers");
+
+EntitySchema customers()
+{
+    return { Entity,
+             { { QStringLiteral("name"), FieldType::String },
+               { QStringLiteral("balance"), FieldType::Real },
+               { QStringLiteral("active"), FieldType::Bool },
+               { QStringLiteral("visits"), FieldType::Int },
+               { QStringLiteral("since"), FieldType::DateTime } } };
+}
+
+// A record as the server must have it.
+struct Record
+{
+    QString version; // empty: never existed
+    bool deleted = false;
+    QJsonObject data;
+    bool live() const { return !version.isEmpty() && !deleted; }
+};
+
+/*
+    \a body for QJsonDocument, which refuses a whole document for a number beyond a double's
+    range (1e400, 1e-400) where the protocol rejects the change that has it: each such number
+    becomes [], which no field, id, base or changeId takes either.
+*/
+QByteArray qtReadable(const QByteArray &body)
+{
+    QByteArray out;
+    const char *p = body.constData();
+    const char *const end = p + body.size();
+    while (p < end) {
+        if (*p == '"') {
+            const char *const start = p++;
+            while (p < end && *p != '"')
+                p += *p == '\\' ? 2 : 1;
+            p = std::min(p + 1, end);
+            out.append(start, p - start);
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            const char *const start = p;
+            while (p < end && *p != '\0' && std::strchr("0123456789+-.eE", *p))
+                ++p;
+            const std::string token(start, p);
+            static const std::regex number("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?");
+            const bool wellFormed = std::regex_match(token, number);
+            const double value = std::strtod(token.c_str(), nullptr);
+            const bool nonZero = token.find_first_of("123456789") < token.find_first_of("eE");
+            if (wellFormed && (std::isinf(value) || (value == 0 && nonZero)))
+                out.append("[]");
+            else
+                out.append(start, p - start);
+        } else {
+            out.append(*p++);
+        }
+    }
+    return out;
+}
+
+/*
+    Why the protocol makes \a body a 400, as QJsonDocument reads it, or an empty string. The
+    server must agree both ways.
+*/
+QString shapeProblem(const QByteArray &body)
+{
+    QJsonParseError error;
+    const QJsonDocument document = QJsonDocument::fromJson(qtReadable(body), &error);
+    if (error.error != QJsonParseError::NoError)
+        return QStringLiteral("not JSON: ") + error.errorString();
+    if (!document.isObject())
+        return QStringLiteral("not an object");
+    const QJsonObject root = document.object();
+    if (!root.value("changes").isArray())
+        return QStringLiteral("no changes array");
+    const QJsonArray changes = root.value("changes").toArray();
+    if (changes.size() > Push::MaxChanges)
+        return QStringLiteral("too many changes");
+    const auto wrong = [](const QJsonValue &value) {
+        return !value.isString() || value.toString().isEmpty()
+            || value.toString().size() > Push::MaxChangeIdLength
+            || !ServerValues::isStorableText(value.toString());
+    };
+    if (!changes.isEmpty() || root.contains("client")) {
+        if (wrong(root.value("client")))
+            return QStringLiteral("a wrong client");
+    }
+    for (const QJsonValue &change : changes) {
+        if (!change.isObject())
+            return QStringLiteral("a change that is not an object");
+        if (wrong(change.toObject().value("changeId")))
+            return QStringLiteral("a wrong changeId");
+    }
+    return QString();
+}
+
+/*!
+    Why \a change must be rejected, when QJsonDocument's reading shows it, or an empty string.
+    The server may reject more: a number written with a fraction or an exponent for an int,
+    which QJsonDocument does not tell apart, or text PostgreSQL cannot hold.
+*/
+QString invalidity(const QJsonObject &change, const EntitySchema &schema)
+{
+    const QJsonValue id = change.value("id");
+    if (!id.isString() || id.toString().isEmpty() || id.toString().contains(QChar(0))
+        || id.toString().toUtf8().size() > Push::MaxIdBytes
+        || !ServerValues::isStorableText(id.toString()))
+        return QStringLiteral("id");
+    if (!change.value("base").isNull() && !change.value("base").isString())
+        return QStringLiteral("base");
+    if (!change.value("deleted").isBool())
+        return QStringLiteral("deleted");
+    if (change.value("deleted").toBool())
+        return QString();
+    if (!change.value("data").isObject())
+        return QStringLiteral("data");
+    const QJsonObject data = change.value("data").toObject();
+    for (auto it = data.begin(); it != data.end(); ++it) {
+        const auto field = std::find_if(schema.fields.cbegin(), schema.fields.cend(),
+                                        [&](const FieldSpec &f) { return f.name == it.key(); });
+        if (field == schema.fields.cend())
+            return QStringLiteral("field %1 unknown").arg(it.key());
+        const QJsonValue value = it.value();
+        bool ok = value.isNull();
+        switch (field->type) {
+        case FieldType::Bool:
+            ok = ok || value.isBool();
+            break;
+        case FieldType::Int:
+            ok = ok || (value.isDouble() && value.toVariant().typeId() == QMetaType::LongLong);
+            break;
+        case FieldType::Real:
+            ok = ok || value.isDouble();
+            break;
+        case FieldType::String:
+            ok = ok || value.isString();
+            break;
+        case FieldType::DateTime:
+            ok = ok || (value.isString() && ServerValues::isTimestamp(value.toString()));
+            break;
+        }
+        if (!ok)
+            return QStringLiteral("field %1").arg(it.key());
+    }
+    return QString();
+}
+
+QString preview(const QByteArray &body)
+{
+    QString text = QString::fromLatin1(body.left(400).toPercentEncoding("{}[]\":,. -_"));
+    return body.size() > 400 ? text + QStringLiteral("... (%1 bytes)").arg(body.size()) : text;
+}
+
+} // namespace
+
+class TstPushFuzz final : public QObject
+{
+    Q_OBJECT
+
+private:
+    int m_tests = 0;
+    quint32 m_seed = 20261207;
+    int m_iterations = 1500;
+    std::unique_ptr<QNetworkAccessManager> m_nam;
+    std::unique_ptr<PushBackend> m_backend;
+    std::unique_ptr<SyncServer> m_server;
+
+    // What the test knows of the server.
+    QHash<QString, Record> m_model;
+    QHash<QString, QJsonObject> m_remembered; // client + U+0001 + changeId → first result
+    QStringList m_rememberedIds; // the changeIds in m_remembered
+    QString m_cursor;
+    qint64 m_lastVersion = 0;
+    QString m_failure; // the first fault found in the case being checked
+    bool m_pristine = false; // the case's body is as validBody() made it
+
+    bool fail(const QString &what)
+    {
+        if (m_failure.isEmpty())
+            m_failure = what;
+        return false;
+    }
+
+    bool startBackend()
+    {
+        QFETCH(QString, backend);
+        m_backend = std::make_unique<PushBackend>(backend, Database);
+        const QString reason = m_backend->unavailableReason();
+        if (!reason.isEmpty()) {
+            if (PgTest::required())
+                qWarning("PostgreSQL is required under CI: %s", qPrintable(reason));
+            else
+                qInfo("PostgreSQL tests not run: %s", qPrintable(reason));
+            return false;
+        }
+        QString error;
+        m_server = std::make_unique<SyncServer>();
+        if (!m_backend->create(QStringLiteral("f%1").arg(++m_tests))
+            || !m_backend->open(m_server.get(), &error) || m_server->listen() == 0
+            || !m_server->backend()->addEntity(customers(), &error)) {
+            qWarning("cannot start the server: %s", qPrintable(error));
+            return false;
+        }
+        m_model.clear();
+        m_remembered.clear();
+        m_rememberedIds.clear();
+        m_cursor.clear();
+        m_lastVersion = 0;
+        return true;
+    }
+
+    std::pair<int, QByteArray> post(const QByteArray &body)
+    {
+        std::unique_ptr<QNetworkReply> reply(
+            postChanges(*m_nam, m_server->baseUrl(), Entity, body));
+        QByteArray answer;
+        const int status = finish(reply.get(), &answer);
+        return { status, answer };
+    }
+
+    // The changes after the last cursor, read from the backend; moves the cursor to the end.
+    std::optional<QJsonArray> feed()
+    {
+        int records = 0;
+        QString error;
+        const std::optional<QByteArray> page = m_server->backend()->changesJson(
+            Entity, PagingMode::Cursor, m_cursor, 0, 10000, &records, &error);
+        if (!page) {
+            fail(QStringLiteral("the feed failed: ") + error);
+            return std::nullopt;
+        }
+        const QJsonObject object = QJsonDocument::fromJson(*page).object();
+        if (object.value("hasMore").toBool()) {
+            fail(QStringLiteral("more than 10000 changes from one request"));
+            return std::nullopt;
+        }
+        m_cursor = object.value("cursor").toString();
+        return object.value("changes").toArray();
+    }
+
+    bool sameRecordData(const QJsonObject &expected, const QJsonObject &served)
+    {
+        for (const FieldSpec &field : customers().fields) {
+            QJsonValue sent = expected.value(field.name);
+            if (sent.isString() && !ServerValues::isStorableText(sent.toString()))
+                sent = ServerValues::storableText(sent.toString());
+            if (!sameValue(field.type, sent, served.value(field.name)))
+                return false;
+        }
+        return true;
+    }
+
+    // Checks one result against the model, and applies it to the model.
+    bool checkResult(const QString &client, const QJsonObject &change, const QJsonObject &result,
+                     QSet<QString> *changed)
+    {
+        const QString changeId = change.value("changeId").toString();
+        if (result.value("changeId").toString() != changeId)
+            return fail(QStringLiteral("result for %1 instead of %2")
+                            .arg(result.value("changeId").toString(), changeId));
+        const QString key = client + QChar(1) + changeId;
+        if (const auto remembered = m_remembered.constFind(key); remembered != m_remembered.cend())
+            return *remembered == result
+                || fail(QStringLiteral("changeId %1 seen before got a new result").arg(changeId));
+        m_remembered.insert(key, result);
+        m_rememberedIds.append(changeId);
+        const QString status = result.value("status").toString();
+        const QString invalid = invalidity(change, customers());
+        if (status == QLatin1String("rejected")) {
+            if (m_pristine)
+                return fail(QStringLiteral("%1: a valid change rejected").arg(changeId));
+            return !result.value("error").toString().isEmpty() || fail("a rejection without error");
+        }
+        if (!invalid.isEmpty())
+            return fail(QStringLiteral("%1: %2 for a change with a wrong %3")
+                            .arg(changeId, status, invalid));
+        if (!change.value("id").isString() || change.value("id").toString().isEmpty())
+            return fail(QStringLiteral("%1 for an id that is not a string").arg(status));
+        const QString id = change.value("id").toString();
+        const QJsonValue base = change.value("base");
+        const bool deleted = change.value("deleted").toBool();
+        Record &record = m_model[id];
+        const bool shouldConflict
+            = base.isNull() ? record.live() : !record.live() || record.version != base.toString();
+        if (status == QLatin1String("conflict")) {
+            if (!shouldConflict)
+                return fail(QStringLiteral("%1: a conflict at its base").arg(changeId));
+            const QJsonObject current = result.value("current").toObject();
+            if (current.value("id").toString() != id
+                || current.value("deleted").toBool() == record.live())
+                return fail(QStringLiteral("%1: wrong current %2")
+                                .arg(changeId, QString::fromUtf8(QJsonDocument(current).toJson())));
+            if (record.live()
+                && (current.value("version").toString() != record.version
+                    || !sameRecordData(record.data, current.value("data").toObject())))
+                return fail(QStringLiteral("%1: current is not the record").arg(changeId));
+            if (!record.live() && current.contains("version"))
+                return fail(QStringLiteral("%1: a version for no record").arg(changeId));
+            return true;
+        }
+        if (status != QLatin1String("applied"))
+            return fail(QStringLiteral("%1: status %2").arg(changeId, status));
+        if (shouldConflict)
+            return fail(QStringLiteral("%1: applied off its base").arg(changeId));
+        const QString version = result.value("version").toString();
+        if (deleted && base.isNull()) { // nothing live: changes nothing
+            if (version != record.version)
+                return fail(QStringLiteral("%1: a deletion of nothing got version %2")
+                                .arg(changeId, version));
+            return true;
+        }
+        if (version.toLongLong() <= m_lastVersion)
+            return fail(QStringLiteral("%1: version %2 not after %3")
+                            .arg(changeId, version)
+                            .arg(m_lastVersion));
+        if (!deleted && !change.value("data").isObject())
+            return fail(QStringLiteral("%1: applied without data").arg(changeId));
+        m_lastVersion = version.toLongLong();
+        record = { version, deleted, deleted ? QJsonObject() : change.value("data").toObject() };
+        changed->insert(id);
+        return true;
+    }
+
+    // Checks the answer to \a body, the change feed and the table against the model.
+    bool check(const QByteArray &body, int status, const QByteArray &answer)
+    {
+        m_failure.clear();
+        if (status != 200 && status != 400 && status != 413)
+            return fail(QStringLiteral("answered %1: %2")
+                            .arg(status)
+                            .arg(QString::fromUtf8(answer.left(300))));
+        QSet<QString> changed;
+        const QString shape = shapeProblem(body);
+        if (status == 200 && !shape.isEmpty())
+            return fail(QStringLiteral("200 for a body with %1").arg(shape));
+        if (status == 400 && shape.isEmpty())
+            return fail(QStringLiteral("400 for a body of the right shape"));
+        if (status == 200) {
+            const QJsonObject request = QJsonDocument::fromJson(qtReadable(body)).object();
+            const QJsonArray changes = request.value("changes").toArray();
+            const QJsonArray results
+                = QJsonDocument::fromJson(answer).object().value("results").toArray();
+            if (results.size() != changes.size())
+                return fail(QStringLiteral("%1 results for %2 changes")
+                                .arg(results.size())
+                                .arg(changes.size()));
+            const QString client = request.value("client").toString();
+            for (qsizetype i = 0; i < changes.size(); ++i) {
+                if (!checkResult(client, changes.at(i).toObject(), results.at(i).toObject(),
+                                 &changed))
+                    return false;
+            }
+        } else if (!QJsonDocument::fromJson(answer).object().value("error").isString()) {
+            return fail(QStringLiteral("%1 without an error: %2")
+                            .arg(status)
+                            .arg(QString::fromUtf8(answer)));
+        }
+        const std::optional<QJsonArray> changes = feed();
+        if (!changes)
+            return false;
+        QSet<QString> fed;
+        for (const QJsonValue &value : *changes) {
+            const QJsonObject change = value.toObject();
+            const QString id = change.value("id").toString();
+            fed.insert(id);
+            const Record &record = m_model.value(id);
+            if (change.value("version").toString() != record.version
+                || change.value("deleted").toBool() != record.deleted
+                || (!record.deleted
+                    && !sameRecordData(record.data, change.value("data").toObject())))
+                return fail(QStringLiteral("the feed has %1 as %2, not at version %3")
+                                .arg(id,
+                                     QString::fromUtf8(
+                                         QJsonDocument(change).toJson(QJsonDocument::Compact)),
+                                     record.version));
+        }
+        if (fed != changed)
+            return fail(QStringLiteral("the feed changed %1 records, the results %2")
+                            .arg(fed.size())
+                            .arg(changed.size()));
+        return checkTable();
+    }
+
+    bool checkTable()
+    {
+        const QHash<QString, QVariantList> live = m_server->backend()->liveRecords(Entity);
+        qsizetype expected = 0;
+        const EntitySchema schema = customers();
+        for (auto it = m_model.cbegin(); it != m_model.cend(); ++it) {
+            if (!it->live())
+                continue;
+            ++expected;
+            const QVariantList values = live.value(it.key());
+            if (values.size() != schema.fields.size())
+                return fail(QStringLiteral("record %1 is not in the table").arg(it.key()));
+            for (qsizetype i = 0; i < values.size(); ++i) {
+                const FieldSpec &field = schema.fields.at(i);
+                if (field.type == FieldType::DateTime || field.type == FieldType::String)
+                    continue; // compared in the feed, in the protocol's form
+                if (!sameValue(field.type, it->data.value(field.name),
+                               QJsonValue::fromVariant(values.at(i))))
+                    return fail(QStringLiteral("record %1's %2 is %3 in the table")
+                                    .arg(it.key(), field.name, values.at(i).toString()));
+            }
+        }
+        return live.size() == expected
+            || fail(QStringLiteral("%1 live records, %2 expected").arg(live.size()).arg(expected));
+    }
+
+    // A valid request from the model: changes that apply, conflict, repeat a changeId.
+    Json validBody(Fuzzer &fuzzer, int *counter)
+    {
+        const QString client = fuzzer.chance(50) ? QStringLiteral("fz-a") : QStringLiteral("fz-b");
+        Json root = Json::object();
+        root.add("client", Json::string(client));
+        Json changes { Json::Kind::Array, {}, {}, {} };
+        QHash<QString, Record> predicted = m_model;
+        QStringList seen;
+        for (int i = fuzzer.below(8) + 1; i > 0; --i) {
+            const QString id = fuzzer.chance(3) ? QStringLiteral("id-%1").arg(++*counter)
+                                                : QStringLiteral("r%1").arg(fuzzer.below(40));
+            Record &record = predicted[id];
+            QString changeId = QStringLiteral("k%1").arg(++*counter);
+            if (fuzzer.chance(5) && !seen.isEmpty())
+                changeId = seen.at(fuzzer.below(int(seen.size())));
+            else if (fuzzer.chance(5) && !m_rememberedIds.isEmpty())
+                changeId = m_rememberedIds.at(fuzzer.below(int(m_rememberedIds.size())));
+            seen.append(changeId);
+            const bool onBase = fuzzer.chance(75);
+            const bool deleted = fuzzer.chance(20);
+            Json base = Json::leaf("null");
+            if (record.live() || !onBase)
+                base = Json::string(onBase ? record.version : QString::number(fuzzer.below(50)));
+            Json change = Json::object();
+            change.add("changeId", Json::string(changeId))
+                .add("id", Json::string(id))
+                .add("base", base)
+                .add("deleted", Json::leaf(deleted ? "true" : "false"));
+            if (!deleted)
+                change.add("data", fuzzer.data(customers()));
+            if (onBase && (record.live() || !deleted)) // as it will be, for the next change
+                record = { QStringLiteral("x%1").arg(*counter), deleted, {} };
+            changes.items.push_back(std::move(change));
+        }
+        root.members.emplace_back("\"changes\"", std::move(changes));
+        return root;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        bool ok = false;
+        const quint32 seed = qEnvironmentVariable("BATCHSYNC_TEST_SEED").toUInt(&ok);
+        if (ok)
+            m_seed = seed;
+        const int iterations = qEnvironmentVariableIntValue("BATCHSYNC_FUZZ_ITERATIONS", &ok);
+        if (ok && iterations > 0)
+            m_iterations = iterations;
+    }
+
+    void init()
+    {
+        m_nam = std::make_unique<QNetworkAccessManager>();
+        m_nam->setProxy(QNetworkProxy::NoProxy);
+    }
+
+    void cleanup()
+    {
+        m_server.reset();
+        m_backend.reset();
+        m_nam.reset();
+    }
+
+    void hostileBodies_data()
+    {
+        QTest::addColumn<QString>("backend");
+        QTest::newRow("sqlite") << QStringLiteral("sqlite");
+        QTest::newRow("postgres") << QStringLiteral("postgres");
+    }
+    void hostileBodies()
+    {
+        if (!startBackend()) {
+            QVERIFY(!PgTest::required());
+            QSKIP("backend not available");
+        }
+        Fuzzer fuzzer(m_seed);
+        int counter = 0;
+        QHash<int, int> statuses;
+        int mutated = 0;
+        QElapsedTimer timer;
+        timer.start();
+        for (int iteration = 0; iteration < m_iterations; ++iteration) {
+            Json root = validBody(fuzzer, &counter);
+            const int mutations = fuzzer.chance(30) ? 0 : fuzzer.below(3) + 1;
+            for (int i = 0; i < mutations; ++i)
+                fuzzer.mutate(root);
+            QByteArray body = root.text();
+            m_pristine = mutations == 0;
+            if (fuzzer.chance(15)) {
+                m_pristine = false;
+                body = fuzzer.mutateBytes(body);
+                ++mutated;
+            } else if (mutations > 0) {
+                ++mutated;
+            }
+            const auto [status, answer] = post(body);
+            ++statuses[status];
+            if (!check(body, status, answer)) {
+                // The whole body, for a look at what the message cuts short.
+                QFile file(QDir::temp().filePath(QStringLiteral("tst_pushfuzz-failure.json")));
+                if (file.open(QIODevice::WriteOnly))
+                    file.write(body);
+                m_failure += QStringLiteral(" (the body is in %1)").arg(file.fileName());
+            }
+            QVERIFY2(m_failure.isEmpty(),
+                     qPrintable(
+                         QStringLiteral("seed %1, case %2: %3; body: %4; answer: %5")
+                             .arg(m_seed)
+                             .arg(iteration)
+                             .arg(m_failure, preview(body), QString::fromUtf8(answer.left(600)))));
+        }
+        qInfo().noquote() << QStringLiteral("%1: seed %2, %3 bodies (%4 mutated) in %5 ms: %6 "
+                                            "answered 200, %7 400, %8 413; %9 records live")
+                                 .arg(QString::fromLatin1(QTest::currentDataTag()))
+                                 .arg(m_seed)
+                                 .arg(m_iterations)
+                                 .arg(mutated)
+                                 .arg(timer.elapsed())
+                                 .arg(statuses.value(200))
+                                 .arg(statuses.value(400))
+                                 .arg(statuses.value(413))
+                                 .arg(m_server->backend()->liveCount(Entity));
+    }
+};
+
+QTEST_GUILESS_MAIN(TstPushFuzz)
+#include "tst_pushfuzz.moc"
