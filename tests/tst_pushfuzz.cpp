@@ -478,6 +478,132 @@ private:
         return root;
     }
 
+    static void backends()
+    {
+        QTest::addColumn<QString>("backend");
+        QTest::newRow("sqlite") << QStringLiteral("sqlite");
+        QTest::newRow("postgres") << QStringLiteral("postgres");
+    }
+
+    static QByteArray edgeChange(const QByteArray &changeId, const QByteArray &id,
+                                 const QByteArray &data, const QByteArray &extra = {})
+    {
+        return "{\"changeId\":" + changeId + ",\"id\":" + id + ",\"base\":null,\"deleted\":false"
+            + extra + ",\"data\":" + data + '}';
+    }
+
+    static QByteArray edgeBody(const QList<QByteArray> &changes, const QByteArray &client = "\"e\"")
+    {
+        return "{\"client\":" + client + ",\"changes\":[" + changes.join(',') + "]}";
+    }
+
+    // Bodies at and beyond each limit, with the answer each must get: (name, body, status,
+    // the statuses of its results).
+    static QList<std::tuple<QByteArray, QByteArray, int, QStringList>> edges()
+    {
+        const auto visits = [](const QByteArray &changeId, const QByteArray &value) {
+            return edgeChange('"' + changeId + '"', '"' + changeId + '"',
+                              "{\"visits\":" + value + '}');
+        };
+        const auto balance = [](const QByteArray &changeId, const QByteArray &value) {
+            return edgeChange('"' + changeId + '"', '"' + changeId + '"',
+                              "{\"balance\":" + value + '}');
+        };
+        QList<QByteArray> many;
+        for (int i = 0; i <= Push::MaxChanges; ++i)
+            many.append(edgeChange("\"m" + QByteArray::number(i) + '"',
+                                   "\"m" + QByteArray::number(i) + '"',
+                                   "{\"visits\":" + QByteArray::number(i) + '}'));
+        const QByteArray tooMany = edgeBody(many);
+        many.removeLast();
+        const QStringList applied { "applied" };
+        const QStringList rejected { "rejected" };
+        const QByteArray nulls = "{\"name\":null,\"balance\":null,\"active\":null,\"visits\":null,"
+                                 "\"since\":null}";
+        return {
+            { "10,001 changes", tooMany, 400, {} },
+            { "10,000 changes", edgeBody(many), 200, QStringList(Push::MaxChanges, "applied") },
+            { "number 1.2.3", edgeBody({ visits("n1", "1.2.3") }), 400, {} },
+            { "number 1e", edgeBody({ balance("n2", "1e") }), 400, {} },
+            { "number as a key", "{\"client\":\"e\",1.5:2,\"changes\":[]}", 400, {} },
+            { "number as a change's key",
+              edgeBody({ edgeChange("\"n3\"", "\"n3\"", "{}", ",2.5:1") }),
+              400,
+              {} },
+            { "int of 400 digits", edgeBody({ visits("i1", QByteArray(400, '9')) }), 200,
+              rejected },
+            { "real of 400 digits", edgeBody({ balance("i2", QByteArray(400, '9')) }), 200,
+              rejected },
+            { "real 1e400", edgeBody({ balance("i3", "1e400") }), 200, rejected },
+            { "real -1e-400", edgeBody({ balance("i4", "-1e-400") }), 200, rejected },
+            { "real of 25 digits", edgeBody({ balance("i5", QByteArray(25, '7')) }), 200, applied },
+            { "int max", edgeBody({ visits("i6", "9223372036854775807") }), 200, applied },
+            { "int min", edgeBody({ visits("i7", "-9223372036854775808") }), 200, applied },
+            { "int max + 1", edgeBody({ visits("i8", "9223372036854775808") }), 200, rejected },
+            { "int min - 1", edgeBody({ visits("i9", "-9223372036854775809") }), 200, rejected },
+            { "int 1e2", edgeBody({ visits("i10", "1e2") }), 200, rejected },
+            { "int 4.0", edgeBody({ visits("i11", "4.0") }), 200, rejected },
+            { "bool 0 and 1",
+              edgeBody({ edgeChange("\"b1\"", "\"b1\"", "{\"active\":0}"),
+                         edgeChange("\"b2\"", "\"b2\"", "{\"active\":1}") }),
+              200,
+              { "rejected", "rejected" } },
+            { "datetime malformed",
+              edgeBody(
+                  { edgeChange("\"d1\"", "\"d1\"", "{\"since\":\"2026-12-02T08:00:00Z\"}"),
+                    edgeChange("\"d2\"", "\"d2\"", "{\"since\":\"2026-12-32T08:00:00.000Z\"}") }),
+              200,
+              { "rejected", "rejected" } },
+            { "nulls everywhere", edgeBody({ edgeChange("\"z1\"", "\"z1\"", nulls) }), 200,
+              applied },
+            { "U+0000 and backslashes in identifiers",
+              edgeBody({ edgeChange("\"a\\u0000\"", "\"u1\"", "{}"),
+                         edgeChange("\"a\\\\0\"", "\"u2\"", "{}"),
+                         edgeChange("\"a\\\\\\u0000\"", "\"u3\"", "{}"),
+                         edgeChange("\"a\\u0000\"", "\"u4\"", "{}") },
+                       "\"\\u0000c\\\\\""),
+              200,
+              { "applied", "applied", "applied", "applied" } },
+            { "changeId with a lone surrogate",
+              edgeBody({ edgeChange("\"\\udc00\"", "\"s1\"", "{}") }),
+              400,
+              {} },
+            { "client with a lone surrogate",
+              edgeBody({ edgeChange("\"s2\"", "\"s2\"", "{}") }, "\"\\ud800\""),
+              400,
+              {} },
+            { "changeId of 128",
+              edgeBody({ edgeChange('"' + QByteArray(128, 'c') + '"', "\"c1\"", "{}") }), 200,
+              applied },
+            { "changeId of 129",
+              edgeBody({ edgeChange('"' + QByteArray(129, 'c') + '"', "\"c2\"", "{}") }),
+              400,
+              {} },
+            { "id of 512 bytes",
+              edgeBody(
+                  { edgeChange("\"l1\"", '"' + QString(256, QChar(0xe9)).toUtf8() + '"', "{}") }),
+              200, applied },
+            { "id of 513 bytes",
+              edgeBody(
+                  { edgeChange("\"l2\"", '"' + QString(171, QChar(0x20ac)).toUtf8() + '"', "{}") }),
+              200, rejected },
+            { "id with U+0000", edgeBody({ edgeChange("\"l3\"", "\"x\\u0000\"", "{}") }), 200,
+              rejected },
+            { "nesting 100,000 deep", QByteArray(100000, '[') + QByteArray(100000, ']'), 400, {} },
+            { "a field 500 deep",
+              edgeBody({ balance("x1", QByteArray(500, '[') + QByteArray(500, ']')) }), 200,
+              rejected },
+            { "duplicate keys",
+              edgeBody({ edgeChange("\"k1\"", "\"k1\"", "{}", ",\"deleted\":true,\"id\":\"k2\"") }),
+              200,
+              {} },
+            { "unknown keys",
+              "{\"client\":\"e\",\"x\":1,\"changes\":["
+                  + edgeChange("\"k3\"", "\"k3\"", "{}", ",\"y\":[]") + "]}",
+              200, applied },
+        };
+    }
+
 private Q_SLOTS:
     void initTestCase()
     {
@@ -503,12 +629,7 @@ private Q_SLOTS:
         m_nam.reset();
     }
 
-    void hostileBodies_data()
-    {
-        QTest::addColumn<QString>("backend");
-        QTest::newRow("sqlite") << QStringLiteral("sqlite");
-        QTest::newRow("postgres") << QStringLiteral("postgres");
-    }
+    void hostileBodies_data() { backends(); }
     void hostileBodies()
     {
         if (!startBackend()) {
@@ -562,6 +683,38 @@ private Q_SLOTS:
                                  .arg(statuses.value(400))
                                  .arg(statuses.value(413))
                                  .arg(m_server->backend()->liveCount(Entity));
+    }
+
+    void limits_data() { backends(); }
+    void limits()
+    {
+        if (!startBackend()) {
+            QVERIFY(!PgTest::required());
+            QSKIP("backend not available");
+        }
+        for (const auto &[name, body, status, statuses] : edges()) {
+            const auto [answered, answer] = post(body);
+            m_pristine = false;
+            QVERIFY2(check(body, answered, answer),
+                     qPrintable(QStringLiteral("%1: %2; answer: %3")
+                                    .arg(QString::fromUtf8(name), m_failure,
+                                         QString::fromUtf8(answer.left(600)))));
+            QVERIFY2(answered == status, name.constData());
+            if (!statuses.isEmpty()) {
+                QStringList got;
+                for (const QJsonValue &result :
+                     QJsonDocument::fromJson(answer).object().value("results").toArray())
+                    got.append(result.toObject().value("status").toString());
+                QVERIFY2(got == statuses,
+                         qPrintable(QString::fromUtf8(name + ": " + answer.left(600))));
+            }
+        }
+        // Sent again, the identifiers with U+0000 and backslashes get their own results back.
+        const QByteArray again = edgeBody({ edgeChange("\"a\\\\0\"", "\"u2\"", "{}"),
+                                            edgeChange("\"a\\u0000\"", "\"u1\"", "{}") },
+                                          "\"\\u0000c\\\\\"");
+        const auto [status, answer] = post(again);
+        QVERIFY2(check(again, status, answer), qPrintable(m_failure));
     }
 };
 

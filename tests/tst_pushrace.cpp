@@ -194,21 +194,6 @@ private:
     }
 
 private Q_SLOTS:
-    void initTestCase()
-    {
-        if (!PgTest::unavailableReason().isEmpty())
-            return;
-        // A deadlock between two requests is found after deadlock_timeout (1 s by default):
-        // the server retries the one PostgreSQL aborts, and the test need not wait as long.
-        QString error;
-        PgTest::connection(Database, QStringLiteral("public"), false);
-        if (!PgTest::exec(
-                Database, QString(),
-                QStringLiteral("ALTER DATABASE %1 SET deadlock_timeout = '50ms'").arg(Database),
-                &error))
-            qInfo("deadlock_timeout stays as it is: %s", qPrintable(error));
-    }
-
     void init()
     {
         m_nam = std::make_unique<QNetworkAccessManager>();

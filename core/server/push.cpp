@@ -48,10 +48,11 @@ bool isJsonNumber(const char *begin, const char *end)
     Qt keeps every whole JSON number as an integer, 4.0 and 1e2 included, but an int field takes
     a number written without fraction or exponent only. So the body is read from a copy in
     which every number written with a fraction or an exponent is a string: U+0000 and the
-    number's text. So is an integer of more than 19 digits, which no int holds: Qt refuses the
-    whole document for a number beyond a double's range (1e400, or 400 digits), where the
-    protocol rejects the change that has it. A string that begins with U+0000 (in valid JSON
-    only as the escape \u0000) gets a second U+0000, so that text() gives it back as it was.
+    number's text. So is an integer beyond 64 bits, which no int holds: Qt would read a double
+    (-2^63 - 1 as -2^63, an int again), or refuse the whole document for a number beyond a
+    double's range (400 digits), where the protocol rejects the change that has it. A string that
+   begins with U+0000 (in valid JSON only as the escape \u0000) gets a second U+0000, so that text()
+   gives it back as it was.
 
     The copy must be JSON exactly when the body is: only a well-formed number in the place of
     a value becomes a string ("1.2.3", "1e" or a number in the place of a key stay as they
@@ -96,8 +97,15 @@ QByteArray markWrittenNumbers(const QByteArray &body)
                 written = written || *p == '.' || *p == 'e' || *p == 'E';
                 ++p;
             }
-            const bool longInt = p - start - (*start == '-' ? 1 : 0) > 19;
-            if ((written || longInt) && !keyNext && isJsonNumber(start, p)) {
+            // Beyond 64 bits Qt reads a double, and a double of -2^63 fits an int again.
+            const bool negative = *start == '-';
+            const qsizetype digits = p - start - (negative ? 1 : 0);
+            const bool beyond64 = digits > 19
+                || (digits == 19
+                    && std::memcmp(start + (negative ? 1 : 0),
+                                   negative ? "9223372036854775808" : "9223372036854775807", 19)
+                        > 0);
+            if ((written || beyond64) && !keyNext && isJsonNumber(start, p)) {
                 out.append(copied, start - copied);
                 out.append("\"\\u0000");
                 out.append(start, p - start);

@@ -5,8 +5,10 @@
 //
 // A (client, changeId) is claimed before its change is decided: a request that sends it again
 // while the first is still open (a client's retry, on this server or another) waits at the
-// claim for the first to end, then reads its result. Requests that lock the same records in
-// different orders can deadlock: PostgreSQL aborts one, which is run again from the start.
+// claim for the first to end, then reads its result. Before any of that, a request takes a
+// lock per record it changes, in one order for every server: requests that share records wait
+// for each other instead of deadlocking on rows they would lock in their own orders. Should
+// PostgreSQL still abort a request to end a deadlock (with other writers), it runs again.
 
 #include "common/identifier.h"
 #include "common/logging.h"
@@ -14,9 +16,11 @@
 #include "server/backend/pgserverstore.h"
 #include "server/push.h"
 
+#include <QCryptographicHash>
 #include <QDateTime>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <algorithm>
 
 namespace BatchSync {
 
@@ -33,6 +37,19 @@ bool isChangesFault(const QSqlError &error)
 // How many times a request that PostgreSQL aborted to end a deadlock (or to keep transactions
 // serializable) is run; nothing of an aborted run is stored.
 constexpr int PushAttempts = 8;
+
+// The class of the advisory locks of records being pushed (pg_advisory_xact_lock(int, int)),
+// "BSpu"; their key is recordKey().
+constexpr int RecordLockClass = 0x42537075;
+
+// A record's lock key: the same in every server process; two records may share one.
+int recordKey(const QString &entity, const QString &id)
+{
+    const QByteArray digest
+        = QCryptographicHash::hash(entity.toUtf8() + '\0' + id.toUtf8(), QCryptographicHash::Md5);
+    return int(quint32(quint8(digest[0])) << 24 | quint32(quint8(digest[1])) << 16
+               | quint32(quint8(digest[2])) << 8 | quint32(quint8(digest[3])));
+}
 
 bool isTransient(const QString &state)
 {
@@ -104,6 +121,33 @@ public:
                     problem))
             return std::nullopt;
         return result;
+    }
+
+    /*!
+        Locks the records \a changes may change, by key in ascending order, until the
+        transaction ends.
+    */
+    bool lockRecords(const QList<PushChange> &changes, QString *problem)
+    {
+        QList<int> keys;
+        keys.reserve(changes.size());
+        for (const PushChange &change : changes) {
+            if (change.rejection.isEmpty())
+                keys.append(recordKey(m_entity->schema.name, change.id));
+        }
+        if (keys.isEmpty())
+            return true;
+        std::sort(keys.begin(), keys.end());
+        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+        QString array = QStringLiteral("{");
+        for (int key : keys)
+            array += QString::number(key) + QLatin1Char(',');
+        array[array.size() - 1] = QLatin1Char('}');
+        // unnest() gives the keys in the array's order, and count() locks each in turn.
+        return run(QStringLiteral("SELECT count(pg_advisory_xact_lock(%1, k)) "
+                                  "FROM unnest(CAST(? AS integer[])) AS k")
+                       .arg(RecordLockClass),
+                   { array }, problem);
     }
 
     /*! The SQLSTATE of the last statement that failed, if any. */
@@ -274,8 +318,9 @@ std::optional<QByteArray> PgServerStore::push(const QString &entityName, const P
             entityName,
             [&](QString *problem) {
                 PushRun run(this, entity, request.client); // its query is gone before the commit
-                std::optional<QList<QByteArray>> objects
-                    = Push::resultsOf(run, request.changes, problem);
+                std::optional<QList<QByteArray>> objects = std::nullopt;
+                if (run.lockRecords(request.changes, problem))
+                    objects = Push::resultsOf(run, request.changes, problem);
                 failedState = run.failedState();
                 return objects;
             },
