@@ -38,9 +38,13 @@ bool isChangesFault(const QSqlError &error)
 // serializable) is run; nothing of an aborted run is stored.
 constexpr int PushAttempts = 8;
 
-// The class of the advisory locks of records being pushed (pg_advisory_xact_lock(int, int)),
-// "BSpu"; their key is recordKey().
+// The classes of the advisory locks of pushes (pg_advisory_xact_lock(int, int)): "BSpu" for a
+// record, its key from recordKey(); "BSpe" for an entity, its key from recordKey(entity, {}).
 constexpr int RecordLockClass = 0x42537075;
+constexpr int EntityLockClass = 0x42537065;
+// Each advisory lock takes a place in PostgreSQL's shared lock table (64 per connection by
+// default): a request with more records locks its entity instead.
+constexpr qsizetype MaxRecordLocks = 64;
 
 // A record's lock key: the same in every server process; two records may share one.
 int recordKey(const QString &entity, const QString &id)
@@ -125,7 +129,8 @@ public:
 
     /*!
         Locks the records \a changes may change, by key in ascending order, until the
-        transaction ends.
+        transaction ends: after a shared lock of the entity, or instead with an exclusive one
+        when they are too many.
     */
     bool lockRecords(const QList<PushChange> &changes, QString *problem)
     {
@@ -139,6 +144,15 @@ public:
             return true;
         std::sort(keys.begin(), keys.end());
         keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+        const bool many = keys.size() > MaxRecordLocks;
+        const QString entityLock = QStringLiteral("SELECT pg_advisory_xact_lock%1(%2, %3)")
+                                       .arg(many ? QString() : QStringLiteral("_shared"))
+                                       .arg(EntityLockClass)
+                                       .arg(recordKey(m_entity->schema.name, QString()));
+        if (!run(entityLock, {}, problem))
+            return false;
+        if (many)
+            return true;
         QString array = QStringLiteral("{");
         for (int key : keys)
             array += QString::number(key) + QLatin1Char(',');
