@@ -42,8 +42,10 @@ QString withDatabase(const QString &database, const QString &schema)
     return parts.join(u' ');
 }
 
-// Runs statements on a short-lived connection.
-bool run(const QString &connection, const QStringList &statements, QString *error)
+// Runs statements on a short-lived connection; \a value (if given) receives the first
+// column of the last one's first row.
+bool run(const QString &connection, const QStringList &statements, QString *error,
+         QVariant *value = nullptr)
 {
     static QAtomicInteger<int> counter;
     const QString name = QStringLiteral("pgtest-%1").arg(counter.fetchAndAddRelaxed(1));
@@ -75,6 +77,8 @@ bool run(const QString &connection, const QStringList &statements, QString *erro
                     break;
                 }
             }
+            if (ok && value)
+                *value = query.next() ? query.value(0) : QVariant();
         }
         db.close();
     }
@@ -130,6 +134,15 @@ void dropSchema(const QString &database, const QString &schema)
 bool exec(const QString &database, const QString &schema, const QString &sql, QString *error)
 {
     return run(withDatabase(database, schema), { sql }, error);
+}
+
+QVariant value(const QString &database, const QString &schema, const QString &sql)
+{
+    QString error;
+    QVariant result;
+    if (!run(withDatabase(database, schema), { sql }, &error, &result))
+        qWarning("PgTest: %s: %s", qPrintable(sql), qPrintable(error));
+    return result;
 }
 
 } // namespace BatchSync::Test::PgTest
