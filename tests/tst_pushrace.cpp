@@ -15,7 +15,9 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLoggingCategory>
 #include <QRandomGenerator>
+#include <QScopeGuard>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -139,6 +141,8 @@ class TstPushRace final : public QObject
     Q_OBJECT
 
 private:
+    static inline QAtomicInt s_runsAgain;
+    static inline QtMessageHandler s_previousHandler = nullptr;
     int m_tests = 0;
     std::unique_ptr<QNetworkAccessManager> m_nam;
 
@@ -462,6 +466,108 @@ private Q_SLOTS:
         // (its record exists now: a create on a null base conflicts).
         QCOMPARE(push("young", "b"), young);
         QCOMPARE(push("old", "a").value("status").toString(), QStringLiteral("conflict"));
+    }
+
+    void deadlockWithAnotherWriterRunsAgain()
+    {
+        // Counts the server's "run again" lines, from its thread.
+        s_runsAgain.storeRelaxed(0);
+        QLoggingCategory::setFilterRules(QStringLiteral("batchsync.server.info=true"));
+        s_previousHandler = qInstallMessageHandler(
+            [](QtMsgType type, const QMessageLogContext &context, const QString &message) {
+                if (message.contains(QLatin1String(" run again ")))
+                    s_runsAgain.fetchAndAddRelaxed(1);
+                else if (type != QtInfoMsg)
+                    s_previousHandler(type, context, message);
+            });
+        const auto restore = qScopeGuard([] {
+            qInstallMessageHandler(s_previousHandler);
+            QLoggingCategory::setFilterRules(QString());
+        });
+        // An application's transaction and a push lock two records in opposite orders: the
+        // push, which waits first, is the one PostgreSQL aborts, and the server runs it again.
+        PushBackend backend(QStringLiteral("postgres"), Database);
+        if (!backend.isAvailable()) {
+            QVERIFY(!PgTest::required());
+            QSKIP("PostgreSQL not available");
+        }
+        QVERIFY(backend.create(QStringLiteral("r%1").arg(++m_tests)));
+        ServerThread server;
+        QString error;
+        QVERIFY2(server.start(backend, &error), qPrintable(error));
+        bool added = false;
+        server.call([&](SyncServer *server) {
+            added = server->backend()->addEntity(items(), &error)
+                && server->backend()->upsert(
+                    Entity,
+                    { { "a", { { "qty", qint64(1) } } }, { "b", { { "qty", qint64(2) } } } },
+                    &error);
+        });
+        QVERIFY2(added, qPrintable(error));
+        QHash<QString, QString> versions;
+        {
+            QByteArray body;
+            std::unique_ptr<QNetworkReply> reply(
+                getChanges(*m_nam, server.baseUrl(), Entity, {}, 10));
+            QCOMPARE(finish(reply.get(), &body), 200);
+            for (const QJsonValue &change : parsedObject(body).value("changes").toArray())
+                versions.insert(change.toObject().value("id").toString(),
+                                change.toObject().value("version").toString());
+        }
+        const QString name = QStringLiteral("tst_pushrace-application");
+        {
+            QSqlDatabase application = PgTest::addConnection(name, Database, backend.schema());
+            QVERIFY2(application.open(), qPrintable(application.lastError().text()));
+            QSqlDatabase monitor = PgTest::addConnection(name + "-monitor", Database, {});
+            QVERIFY2(monitor.open(), qPrintable(monitor.lastError().text()));
+            QSqlQuery query(application);
+            QVERIFY(query.exec(QStringLiteral("BEGIN")));
+            QVERIFY(query.exec(QStringLiteral("UPDATE items SET qty = 20 WHERE id = 'b'")));
+            QJsonArray changes;
+            for (const QString &id : { QStringLiteral("a"), QStringLiteral("b") })
+                changes.append(QJsonObject { { "changeId", "d-" + id },
+                                             { "id", id },
+                                             { "base", versions.value(id) },
+                                             { "deleted", false },
+                                             { "data", QJsonObject { { "qty", 99 } } } });
+            const QByteArray body
+                = QJsonDocument(QJsonObject { { "client", "c" }, { "changes", changes } })
+                      .toJson(QJsonDocument::Compact);
+            std::unique_ptr<QNetworkReply> reply(
+                postChanges(*m_nam, server.baseUrl(), Entity, body));
+            // The push has changed a and waits for b. PostgreSQL looks for a deadlock once,
+            // deadlock_timeout (1 s) after a wait begins: the application must wait within it.
+            QVERIFY(query.exec(QStringLiteral("SELECT pg_backend_pid()")) && query.next());
+            const QString blocked = QStringLiteral("SELECT count(*) FROM pg_stat_activity WHERE "
+                                                   "pg_blocking_pids(pid) @> ARRAY[%1]")
+                                        .arg(query.value(0).toInt());
+            QSqlQuery watch(monitor);
+            const auto pushWaits
+                = [&] { return watch.exec(blocked) && watch.next() && watch.value(0).toInt() > 0; };
+            QVERIFY(QTest::qWaitFor(pushWaits, 20000));
+            // The push is aborted first. Its next run may meet the application again and win
+            // that time: either way the push answers, and nothing is half done.
+            const bool committed
+                = query.exec(QStringLiteral("UPDATE items SET qty = 10 WHERE id = 'a'"));
+            QVERIFY(query.exec(QString::fromLatin1(committed ? "COMMIT" : "ROLLBACK")));
+            QByteArray answer;
+            QCOMPARE(finish(reply.get(), &answer), 200);
+            QVERIFY2(s_runsAgain.loadRelaxed() > 0, "the push was never run again");
+            const QJsonArray results = parsedObject(answer).value("results").toArray();
+            QCOMPARE(results.size(), 2);
+            for (int i = 0; i < 2; ++i) {
+                const QJsonObject result = results.at(i).toObject();
+                // After the application's commit both records moved on; else the push applied.
+                QCOMPARE(result.value("status").toString(),
+                         QString::fromLatin1(committed ? "conflict" : "applied"));
+                if (committed)
+                    QCOMPARE(
+                        result.value("current").toObject().value("data").toObject().value("qty"),
+                        QJsonValue(i == 0 ? 10 : 20));
+            }
+        }
+        QSqlDatabase::removeDatabase(name);
+        QSqlDatabase::removeDatabase(name + "-monitor");
     }
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QSqlDatabase>
 #include <QString>
 #include <QVariant>
 
@@ -37,6 +38,12 @@ void dropSchema(const QString &database, const QString &schema);
 /*! Runs \a sql (one or more statements) in \a database with \a schema as search_path. */
 bool exec(const QString &database, const QString &schema, const QString &sql,
           QString *error = nullptr);
+
+/*!
+    Adds (does not open) the QPSQL connection \a name to \a database with \a schema as
+    search_path, for a test's own session; QSqlDatabase::removeDatabase(name) when done.
+*/
+QSqlDatabase addConnection(const QString &name, const QString &database, const QString &schema);
 
 /*!
     Runs \a sql in \a database with \a schema as search_path: the first column of its first

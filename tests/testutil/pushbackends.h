@@ -76,6 +76,10 @@ public:
                             : server->open(m_dir.filePath(QStringLiteral("server.sqlite")), error);
     }
 
+    QString database() const { return m_database; }
+    /*! PostgreSQL's schema; empty before create() and for SQLite. */
+    QString schema() const { return m_schema; }
+
     /*!
         Runs \a sql on a connection of the test's own (not the server's), as another program
         writing to the database would; the first column of its first row, or an invalid
