@@ -466,6 +466,12 @@ private:
               edgeBody({ edgeChange("\"k1\"", "\"k1\"", "{}", ",\"deleted\":true,\"id\":\"k2\"") }),
               200,
               {} },
+            { "a raw control character in a string",
+              edgeBody(
+                  { edgeChange("\"r1\"", "\"r1\"", QByteArray("{\"name\":\"\0001.5\"}", 15)) }),
+              400,
+              {} },
+            { "changes 1e400", "{\"client\":\"e\",\"changes\":1e400}", 400, {} },
             { "unknown keys",
               "{\"client\":\"e\",\"x\":1,\"changes\":["
                   + edgeChange("\"k3\"", "\"k3\"", "{}", ",\"y\":[]") + "]}",

@@ -56,10 +56,13 @@ bool isJsonNumber(const char *begin, const char *end)
 
     The copy must be JSON exactly when the body is: only a well-formed number in the place of
     a value becomes a string ("1.2.3", "1e" or a number in the place of a key stay as they
-    are, for the parser to refuse).
+    are, for the parser to refuse). Qt takes a string with a control character in it, which
+    JSON does not (a NUL there would pass for the mark): \a controlAt receives the offset of
+    the first, or -1.
 */
-QByteArray markWrittenNumbers(const QByteArray &body)
+QByteArray markWrittenNumbers(const QByteArray &body, qsizetype *controlAt)
 {
+    *controlAt = -1;
     QByteArray out;
     out.reserve(body.size() + 256);
     const char *p = body.constData();
@@ -82,8 +85,11 @@ QByteArray markWrittenNumbers(const QByteArray &body)
             ++p;
         } else if (c == '"') {
             const char *const start = p++;
-            while (p < end && *p != '"')
+            while (p < end && *p != '"') {
+                if (uchar(*p) < 0x20 && *controlAt < 0)
+                    *controlAt = p - body.constData();
                 p += *p == '\\' ? 2 : 1;
+            }
             p = qMin(p + 1, end);
             if (p - start >= 7 && std::memcmp(start + 1, "\\u0000", 6) == 0) {
                 out.append(copied, start + 1 - copied);
@@ -299,7 +305,14 @@ JsonWriter resultStart(const QString &changeId, qsizetype reserve)
 std::optional<PushRequest> parse(const QByteArray &body, const EntitySchema &schema, QString *error)
 {
     QJsonParseError parseError;
-    const QJsonDocument document = QJsonDocument::fromJson(markWrittenNumbers(body), &parseError);
+    qsizetype controlAt = -1;
+    const QJsonDocument document
+        = QJsonDocument::fromJson(markWrittenNumbers(body, &controlAt), &parseError);
+    if (parseError.error == QJsonParseError::NoError && controlAt >= 0) {
+        *error = QStringLiteral("the body is not JSON: a control character in a string at byte %1")
+                     .arg(controlAt);
+        return std::nullopt;
+    }
     if (parseError.error != QJsonParseError::NoError) {
         QJsonDocument::fromJson(body, &parseError); // the fault where the client sees it
         *error = QStringLiteral("the body is not JSON: %1 at byte %2")
