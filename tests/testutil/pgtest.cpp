@@ -42,24 +42,35 @@ QString withDatabase(const QString &database, const QString &schema)
     return parts.join(u' ');
 }
 
-// Runs statements on a short-lived connection.
-bool run(const QString &connection, const QStringList &statements, QString *error)
+// Adds the connection \a name for the libpq \a connection string; invalid on failure.
+QSqlDatabase add(const QString &connection, const QString &name, QString *error)
+{
+    PgConnection parsed;
+    if (!PgConnection::parse(connection, &parsed, error))
+        return QSqlDatabase();
+    QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+    db.setHostName(parsed.host);
+    if (parsed.port > 0)
+        db.setPort(parsed.port);
+    db.setDatabaseName(parsed.databaseName);
+    db.setUserName(parsed.userName);
+    db.setPassword(parsed.password);
+    db.setConnectOptions(parsed.options);
+    return db;
+}
+
+// Runs statements on a short-lived connection; \a value (if given) receives the first
+// column of the last one's first row.
+bool run(const QString &connection, const QStringList &statements, QString *error,
+         QVariant *value = nullptr)
 {
     static QAtomicInteger<int> counter;
     const QString name = QStringLiteral("pgtest-%1").arg(counter.fetchAndAddRelaxed(1));
     bool ok = true;
     {
-        PgConnection parsed;
-        if (!PgConnection::parse(connection, &parsed, error))
+        QSqlDatabase db = add(connection, name, error);
+        if (!db.isValid())
             return false;
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
-        db.setHostName(parsed.host);
-        if (parsed.port > 0)
-            db.setPort(parsed.port);
-        db.setDatabaseName(parsed.databaseName);
-        db.setUserName(parsed.userName);
-        db.setPassword(parsed.password);
-        db.setConnectOptions(parsed.options);
         if (!db.open()) {
             if (error)
                 *error = db.lastError().text();
@@ -75,6 +86,8 @@ bool run(const QString &connection, const QStringList &statements, QString *erro
                     break;
                 }
             }
+            if (ok && value)
+                *value = query.next() ? query.value(0) : QVariant();
         }
         db.close();
     }
@@ -130,6 +143,24 @@ void dropSchema(const QString &database, const QString &schema)
 bool exec(const QString &database, const QString &schema, const QString &sql, QString *error)
 {
     return run(withDatabase(database, schema), { sql }, error);
+}
+
+QSqlDatabase addConnection(const QString &name, const QString &database, const QString &schema)
+{
+    QString error;
+    QSqlDatabase db = add(withDatabase(database, schema), name, &error);
+    if (!db.isValid())
+        qWarning("PgTest: %s", qPrintable(error));
+    return db;
+}
+
+QVariant value(const QString &database, const QString &schema, const QString &sql)
+{
+    QString error;
+    QVariant result;
+    if (!run(withDatabase(database, schema), { sql }, &error, &result))
+        qWarning("PgTest: %s: %s", qPrintable(sql), qPrintable(error));
+    return result;
 }
 
 } // namespace BatchSync::Test::PgTest

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <QSqlDatabase>
 #include <QString>
+#include <QVariant>
 
 /*!
     \file pgtest.h
@@ -36,5 +38,17 @@ void dropSchema(const QString &database, const QString &schema);
 /*! Runs \a sql (one or more statements) in \a database with \a schema as search_path. */
 bool exec(const QString &database, const QString &schema, const QString &sql,
           QString *error = nullptr);
+
+/*!
+    Adds (does not open) the QPSQL connection \a name to \a database with \a schema as
+    search_path, for a test's own session; QSqlDatabase::removeDatabase(name) when done.
+*/
+QSqlDatabase addConnection(const QString &name, const QString &database, const QString &schema);
+
+/*!
+    Runs \a sql in \a database with \a schema as search_path: the first column of its first
+    row (null when it has none), or an invalid QVariant with a warning when it fails.
+*/
+QVariant value(const QString &database, const QString &schema, const QString &sql);
 
 } // namespace BatchSync::Test::PgTest
