@@ -4,7 +4,6 @@
 #include "pushbench.h"
 
 #include "common/types.h"
-#include "server/backend/pgconnection.h"
 #include "server/backend/pgserverstore.h"
 #include "server/backend/serverstore.h"
 
@@ -141,45 +140,24 @@ bool seed(const Target &target, QString *error)
     return ok;
 }
 
-// The live records on the server and the sum of their visits, read with plain SQL.
+// The live records on the server and the sum of their visits, as the server's backend reads
+// them.
 bool serverTotals(const Target &target, qint64 *records, qint64 *visits, QString *error)
 {
     const QString connection = QStringLiteral("pushbench-check");
-    bool ok = false;
     {
-        QSqlDatabase db;
-        QString sql;
-        if (target.postgres()) {
-            PgConnection where;
-            if (!PgConnection::parse(target.options->postgres, &where, error))
-                return false;
-            db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), connection);
-            db.setHostName(where.host);
-            if (where.port > 0)
-                db.setPort(where.port);
-            db.setDatabaseName(where.databaseName);
-            db.setUserName(where.userName);
-            db.setPassword(where.password);
-            db.setConnectOptions(where.options);
-            sql = QStringLiteral("SELECT count(*), coalesce(sum(visits), 0)::bigint FROM \"%1\"");
-        } else {
-            db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
-            db.setDatabaseName(target.sqlitePath);
-            sql = QStringLiteral("SELECT count(*), coalesce(sum(f_visits), 0) FROM \"%1\" "
-                                 "WHERE deleted = 0");
-        }
-        QSqlQuery query(db);
-        ok = db.open() && query.exec(sql.arg(target.entity)) && query.next();
-        if (ok) {
-            *records = query.value(0).toLongLong();
-            *visits = query.value(1).toLongLong();
-        } else {
-            *error = QStringLiteral("cannot read the server's totals: %1 %2")
-                         .arg(db.lastError().text(), query.lastError().text());
-        }
+        const std::unique_ptr<ServerBackend> backend = openBackend(target, connection, error);
+        if (!backend)
+            return false;
+        const int field = pushSchema(target.entity).fieldIndex(u"visits");
+        const QHash<QString, QVariantList> live = backend->liveRecords(target.entity);
+        *records = live.size();
+        *visits = 0;
+        for (const QVariantList &values : live)
+            *visits += values.value(field).toLongLong();
     }
     QSqlDatabase::removeDatabase(connection);
-    return ok;
+    return true;
 }
 
 // Runs the statements on the local database, then reads the first column of the last one.
