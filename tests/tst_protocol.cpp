@@ -20,7 +20,9 @@
 #include <QTcpSocket>
 #include <QTest>
 #include <QUrlQuery>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 using namespace BatchSync;
 using BatchSync::Test::FakeNetworkAccessManager;
@@ -253,6 +255,7 @@ private Q_SLOTS:
     void parseChangesTypes_data();
     void parseChangesTypes();
     void parseChangesDeleted();
+    void pushBodyIsExactJson();
     void parseChangesCursor_data();
     void parseChangesCursor();
     void parseChangesLimit();
@@ -705,6 +708,76 @@ void TestProtocol::parseChangesTypes()
         = parityProblem(body, customersSchema(), 10, PagingMode::Cursor, &accepted);
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
     QVERIFY(accepted);
+}
+
+// The push body is written without a DOM: it must still be JSON that reads back to exactly
+// the values sent, escapes and extremes included.
+void TestProtocol::pushBodyIsExactJson()
+{
+    const EntitySchema schema { QStringLiteral("things"),
+                                { { QStringLiteral("text"), FieldType::String },
+                                  { QStringLiteral("count"), FieldType::Int },
+                                  { QStringLiteral("ratio"), FieldType::Real },
+                                  { QStringLiteral("on"), FieldType::Bool },
+                                  { QStringLiteral("at"), FieldType::DateTime } } };
+    const QString tricky = QStringLiteral("q\"b\\n\nt\tc") + QChar(1) + QChar(0x1f)
+        + QStringLiteral("\u00e9\u4e2d") + QString::fromUtf8("\xf0\x9f\x98\x80") + u'/';
+    const QList<LocalChange> changes {
+        { QStringLiteral("c\"1:1"),
+          QStringLiteral("id \\1"),
+          QStringLiteral("17"),
+          false,
+          { tricky, std::numeric_limits<qint64>::max(), 0.1, true,
+            QStringLiteral("2026-01-01T00:00:00.000Z") } },
+        { QStringLiteral("c:2"),
+          QStringLiteral("two"),
+          QString(),
+          false,
+          { QVariant(), std::numeric_limits<qint64>::min(), 1e300, false, QVariant() } },
+        { QStringLiteral("c:3"),
+          QStringLiteral("three"),
+          QStringLiteral("9"),
+          false,
+          { QStringLiteral(""), qint64(-5), std::nan(""), QVariant(), QVariant() } },
+        { QStringLiteral("c:4"), QStringLiteral("gone"), QStringLiteral("8"), true, {} },
+    };
+    QJsonParseError error;
+    const QJsonDocument document = QJsonDocument::fromJson(
+        Protocol::pushBody(schema, QStringLiteral("cl\"i"), changes), &error);
+    QCOMPARE(error.error, QJsonParseError::NoError);
+    const QJsonObject root = document.object();
+    QCOMPARE(root.value("client").toString(), QStringLiteral("cl\"i"));
+    const QJsonArray sent = root.value("changes").toArray();
+    QCOMPARE(sent.size(), 4);
+    const QJsonObject first = sent.at(0).toObject();
+    QCOMPARE(first.value("changeId").toString(), QStringLiteral("c\"1:1"));
+    QCOMPARE(first.value("id").toString(), QStringLiteral("id \\1"));
+    QCOMPARE(first.value("base").toString(), QStringLiteral("17"));
+    QCOMPARE(first.value("deleted"), QJsonValue(false));
+    const QJsonObject data = first.value("data").toObject();
+    QCOMPARE(data.keys(), (QStringList { "at", "count", "on", "ratio", "text" }));
+    QCOMPARE(data.value("text").toString(), tricky);
+    QCOMPARE(data.value("count").toInteger(), std::numeric_limits<qint64>::max());
+    QCOMPARE(data.value("ratio").toDouble(), 0.1);
+    QCOMPARE(data.value("on"), QJsonValue(true));
+    QCOMPARE(data.value("at").toString(), QStringLiteral("2026-01-01T00:00:00.000Z"));
+    const QJsonObject second = sent.at(1).toObject();
+    QVERIFY(second.value("base").isNull());
+    const QJsonObject secondData = second.value("data").toObject();
+    QVERIFY(secondData.value("text").isNull());
+    QCOMPARE(secondData.value("count").toInteger(), std::numeric_limits<qint64>::min());
+    QCOMPARE(secondData.value("ratio").toDouble(), 1e300);
+    QCOMPARE(secondData.value("on"), QJsonValue(false));
+    QVERIFY(secondData.value("at").isNull());
+    const QJsonObject thirdData = sent.at(2).toObject().value("data").toObject();
+    QCOMPARE(thirdData.value("text"), QJsonValue(QString()));
+    QCOMPARE(thirdData.value("count").toInteger(), -5);
+    QVERIFY(thirdData.value("ratio").isNull()); // JSON has no NaN
+    QVERIFY(thirdData.value("on").isNull());
+    const QJsonObject fourth = sent.at(3).toObject();
+    QCOMPARE(fourth.value("deleted"), QJsonValue(true));
+    QVERIFY(!fourth.contains("data"));
+    QCOMPARE(fourth.keys(), (QStringList { "base", "changeId", "deleted", "id" }));
 }
 
 void TestProtocol::parseChangesDeleted()

@@ -366,12 +366,14 @@ bool LocalStore::applyPushResults(const EntitySchema &schema, ConflictPolicy pol
         if (!bindPending)
             return failed(forget, change.id);
 
-        const QString local = change.deleted ? QString() : recordJson(schema, change.values);
+        // The local record as JSON, made only when kept (most changes are applied as sent).
+        const auto local
+            = [&] { return change.deleted ? QString() : recordJson(schema, change.values); };
         const auto keepConflict
             = [&](const QString &kind, const QString &server, const QString &serverVersion,
                   const QString &reason, const QString &resolution) {
                   return conflict.bindText(1, schema.name) && conflict.bindText(2, change.id)
-                      && conflict.bindText(3, kind) && conflict.bindTextOrNull(4, local)
+                      && conflict.bindText(3, kind) && conflict.bindTextOrNull(4, local())
                       && conflict.bindTextOrNull(5, server) && conflict.bindTextOrNull(6, reason)
                       && conflict.bindText(7, now) && conflict.bindTextOrNull(8, change.base)
                       && conflict.bindTextOrNull(9, serverVersion)
@@ -387,7 +389,7 @@ bool LocalStore::applyPushResults(const EntitySchema &schema, ConflictPolicy pol
             } else if (!rebase.bindText(1, schema.name) || !rebase.bindText(2, change.id)
                        || !rebase.bindTextOrNull(3, change.deleted ? QString() : result.version)
                        || !rebase.bindInt(4, change.deleted ? 1 : 0)
-                       || !rebase.bindTextOrNull(5, local) || !rebase.exec()) {
+                       || !rebase.bindTextOrNull(5, local()) || !rebase.exec()) {
                 return failed(rebase, change.id);
             }
             if (!change.deleted

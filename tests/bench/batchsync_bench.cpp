@@ -12,6 +12,7 @@
 #include "mainwindow.h"
 #include "odatabench.h"
 #include "progresspage.h"
+#include "pushbench.h"
 #include "server/backend/serverstore.h"
 #include "throttledlink.h"
 
@@ -87,6 +88,8 @@ struct Options
     bool dataview = false; // --dataview: the data view's stalls on a large local database
     qint64 dataviewRows = 1000000;
     bool odata = false; // --source odata: SAP CAP and the OData source (odatabench.h)
+    qint64 push = 0; // --push N: N local changes pushed (pushbench.h)
+    QString postgres; // --postgres: with --push, the server serves PostgreSQL
     bool runsGiven = false;
 };
 
@@ -165,6 +168,18 @@ pages, start, end, between pages) and CPU times; then medians, and
 process, VmHWM; peer_peak_rss_mb: CAP's node process).
 
 Example: batchsync-bench --source odata --records 100000 --batch-size 1000 --runs 5
+
+With --push N it measures the push instead: one entity of N records on the real
+batchsync-server (SQLite, or PostgreSQL with --postgres CONNINFO), a first sync into a fresh
+local database, then, --runs R times (default 3): every local record changed with plain SQL,
+batchsync --headless --direction push timed from start to exit, checked (nothing pending, no
+conflict kept, the server holds every new value), and the pull of the same N changes
+(--direction pull) timed beside it. Then medians and
+  RESULT records=N batch_size=B push_records_per_s=... pull_records_per_s=...
+         push_pull_ratio=... client_peak_rss_mb=... backend=sqlite|postgres rounds=R
+(client_peak_rss_mb: the largest push client's own peak, VmHWM).
+
+Example: batchsync-bench --push 100000 --batch-size 1000 --runs 3
 )";
 
 void printLine(FILE *stream, const QString &text)
@@ -1126,15 +1141,24 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         QStringLiteral("An extra argument for batchsync, e.g. --client-arg=--concurrency=4 "
                        "(repeatable)."),
         QStringLiteral("ARG"));
+    const QCommandLineOption push(
+        QStringLiteral("push"),
+        QStringLiteral("Measure the push of N local changes instead (see below)."),
+        QStringLiteral("N"));
+    const QCommandLineOption postgres(
+        QStringLiteral("postgres"),
+        QStringLiteral("With --push: the server serves this PostgreSQL database."),
+        QStringLiteral("CONNINFO"));
     const QCommandLineOption source(
         QStringLiteral("source"),
         QStringLiteral("batchsync (default): the real batchsync-server; odata: SAP CAP "
                        "(tests/peers/cap.sh) with N Products, the OData source's sync beside "
                        "CAP's own rate for the same pages (--runs rounds, default 3)."),
         QStringLiteral("batchsync|odata"));
-    parser.addOptions({ records, entities, batchSize, batchTarget, linkMbps, gui, dataview,
-                        dataviewRows, paging, ids, incremental, runs, seed, workDir, keep,
-                        clientBin, serverBin, clientArg, source });
+    parser.addOptions(
+        { records,      entities,  batchSize, batchTarget, linkMbps, gui,  dataview,
+          dataviewRows, paging,    ids,       incremental, runs,     seed, workDir,
+          keep,         clientBin, serverBin, clientArg,   source,   push, postgres });
     if (!parser.parse(app.arguments())) {
         fail(parser.errorText());
         return std::nullopt;
@@ -1147,6 +1171,8 @@ std::optional<Options> parseOptions(QCoreApplication &app)
                                     "       [--ids random|ordered] [--incremental-percent P] "
                                     "[--runs R] [options]\n"
                                     "       batchsync-bench --source odata [--records N] "
+                                    "[--batch-size N] [--runs R]\n"
+                                    "       batchsync-bench --push N [--postgres CONNINFO] "
                                     "[--batch-size N] [--runs R]"));
         std::fputs(qPrintable(help + QLatin1String(helpEpilogue)), stdout);
         std::exit(0);
@@ -1180,6 +1206,7 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         || (!options.adaptive && !integer(batchSize, 100, 10000, &batch))
         || !integer(batchTarget, 20, 10000, &target) || !integer(runs, 0, 100, &runCount)
         || !integer(dataviewRows, 10, 100000000, &options.dataviewRows)
+        || !integer(push, 1, 100000000, &options.push)
         || !integer(seed, 0, std::numeric_limits<qint64>::max(), &seedValue))
         return std::nullopt;
     options.targetMs = int(target);
@@ -1191,6 +1218,13 @@ std::optional<Options> parseOptions(QCoreApplication &app)
     }
     if (options.odata && (options.adaptive || runCount == 0)) {
         fail(QStringLiteral("--source odata needs a fixed --batch-size and --runs of 1 or more"));
+        return std::nullopt;
+    }
+    options.postgres = parser.value(postgres);
+    if ((options.push > 0 && (options.odata || options.adaptive || runCount == 0))
+        || (!options.postgres.isEmpty() && options.push == 0)) {
+        fail(QStringLiteral("--push needs a fixed --batch-size and --runs of 1 or more, "
+                            "--postgres needs --push"));
         return std::nullopt;
     }
     options.gui = parser.isSet(gui);
@@ -1335,6 +1369,11 @@ int main(int argc, char *argv[])
                 .arg(dir));
         return Bench::runODataBench(
             { options.records, options.batchSize, options.runsGiven ? options.runs : 3, dir });
+    }
+    if (options.push > 0) {
+        return Bench::runPushBench({ options.push, options.batchSize,
+                                     options.runsGiven ? options.runs : 3, dir, options.clientBin,
+                                     options.serverBin, options.postgres, options.clientArgs });
     }
     const QString serverDb = dir + QStringLiteral("/server.sqlite");
     for (const char *suffix : { "", "-wal", "-shm" })

@@ -21,6 +21,8 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <algorithm>
+#include <memory>
+#include <unordered_map>
 
 namespace BatchSync {
 
@@ -85,7 +87,7 @@ public:
         : m_store(store)
         , m_entity(entity)
         , m_client(storedIdentifier(client))
-        , m_query(store->database())
+        , m_plain(store->database())
     {
     }
 
@@ -105,14 +107,14 @@ public:
                      .arg(m_store->m_schema),
                  { m_client, storedIdentifier(change.changeId), m_now }, problem))
             return std::nullopt;
-        if (m_query.numRowsAffected() == 0) {
+        if (m_query->numRowsAffected() == 0) {
             if (!run(QStringLiteral("SELECT result FROM %1._bs_pushes WHERE client = ? AND "
                                     "change_id = ?")
                          .arg(m_store->m_schema),
                      { m_client, storedIdentifier(change.changeId) }, problem))
                 return std::nullopt;
-            if (m_query.next())
-                return m_query.value(0).toString().toUtf8();
+            if (m_query->next())
+                return m_query->value(0).toString().toUtf8();
             *problem = QStringLiteral("the result of change %1 is gone").arg(change.changeId);
             return std::nullopt;
         }
@@ -243,13 +245,13 @@ private:
                      .arg(m_entity->table, names, values, m_entity->idColumn, onConflict),
                  binds, problem, fault))
             return std::nullopt;
-        if (!m_query.next()) {
+        if (!m_query->next()) {
             if (!read(change.id, &current, fault, problem))
                 return std::nullopt;
             return Push::conflict(change.changeId, m_entity->schema, change.id, current);
         }
-        return Push::applied(change.changeId, m_query.value(0).toString(),
-                             m_query.value(1).toString());
+        return Push::applied(change.changeId, m_query->value(0).toString(),
+                             m_query->value(1).toString());
     }
 
     // The live row (locked) or the tombstone of \a id.
@@ -263,12 +265,12 @@ private:
         if (!run(sql, { id }, problem, fault))
             return false;
         *record = StoredRecord();
-        if (m_query.next()) {
+        if (m_query->next()) {
             record->exists = true;
-            record->version = m_query.value(0).toString();
-            record->changedAt = m_query.value(1).toString();
+            record->version = m_query->value(0).toString();
+            record->changedAt = m_query->value(1).toString();
             for (qsizetype i = 0; i < m_entity->columns.size(); ++i)
-                record->values.append(m_query.value(int(2 + i)));
+                record->values.append(m_query->value(int(2 + i)));
             return true;
         }
         return readTombstone(id, record, problem);
@@ -282,40 +284,63 @@ private:
                  { m_entity->schema.name, id }, problem))
             return false;
         *record = StoredRecord();
-        if (m_query.next()) {
+        if (m_query->next()) {
             record->exists = true;
             record->deleted = true;
-            record->version = m_query.value(0).toString();
-            record->changedAt = m_query.value(1).toString();
+            record->version = m_query->value(0).toString();
+            record->changedAt = m_query->value(1).toString();
         }
         return true;
     }
 
+    // Runs \a sql; m_query is then its query. A statement with values is prepared once per
+    // request: QPSQL prepares (and later deallocates) it on the server, two round trips more
+    // for every change if it were prepared each time.
     bool run(const QString &sql, const QVariantList &binds, QString *problem,
              QSqlError *fault = nullptr)
     {
-        m_query.finish();
+        if (m_query)
+            m_query->finish();
         m_failedState.clear();
-        // PostgreSQL prepares no SAVEPOINT: statements without values run as they are.
-        if (binds.isEmpty() ? m_query.exec(sql) : m_query.prepare(sql)) {
-            for (qsizetype i = 0; i < binds.size(); ++i)
-                m_query.bindValue(int(i), binds.at(i));
-            if (binds.isEmpty() || m_query.exec())
-                return true;
+        bool ok = false;
+        bool unprepared = false; // a failed prepare: not kept
+        if (binds.isEmpty()) { // PostgreSQL prepares no SAVEPOINT: these run as they are
+            m_query = &m_plain;
+            ok = m_plain.exec(sql);
+        } else {
+            std::unique_ptr<QSqlQuery> &prepared = m_prepared[sql];
+            const bool fresh = !prepared;
+            if (fresh)
+                prepared = std::make_unique<QSqlQuery>(m_store->database());
+            m_query = prepared.get();
+            ok = !fresh || m_query->prepare(sql);
+            unprepared = !ok;
+            for (qsizetype i = 0; ok && i < binds.size(); ++i)
+                m_query->bindValue(int(i), binds.at(i));
+            ok = ok && m_query->exec();
         }
+        if (ok)
+            return true;
+        const QSqlError error = m_query->lastError();
         if (fault)
-            *fault = m_query.lastError();
-        m_failedState = m_query.lastError().nativeErrorCode();
-        *problem = m_store->errorText(m_query.lastError());
+            *fault = error;
+        m_failedState = error.nativeErrorCode();
+        *problem = m_store->errorText(error);
         if (problem->isEmpty())
             *problem = QStringLiteral("the database failed");
+        if (unprepared) {
+            m_query = nullptr;
+            m_prepared.erase(sql);
+        }
         return false;
     }
 
     PgServerStore *m_store;
     Entity *m_entity;
     QString m_client;
-    QSqlQuery m_query;
+    QSqlQuery m_plain;
+    std::unordered_map<QString, std::unique_ptr<QSqlQuery>> m_prepared; // by statement
+    QSqlQuery *m_query = nullptr; // the query of the last run()
     qint64 m_now = 0;
     QString m_failedState;
 };

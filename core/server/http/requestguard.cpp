@@ -13,6 +13,10 @@
 #ifdef Q_OS_UNIX
 #include <sys/socket.h>
 #endif
+#ifdef Q_OS_LINUX
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#endif
 
 namespace BatchSync {
 
@@ -349,6 +353,20 @@ private:
         const Refusal refusal = scan(bytes);
         if (refusal.status != 0)
             refuse(refusal);
+        else if (m_bodyRemaining > 0)
+            acknowledgeNow();
+    }
+
+    // A client that writes a body in pieces with Nagle's algorithm on (Qt's own, 16 KiB at a
+    // time) holds its last piece until the ones before are acknowledged: a delayed
+    // acknowledgement would add 40 ms to every push. Linux only; elsewhere a no-op.
+    void acknowledgeNow()
+    {
+#ifdef Q_OS_LINUX
+        const int quick = 1;
+        setsockopt(int(m_socket->socketDescriptor()), IPPROTO_TCP, TCP_QUICKACK, &quick,
+                   sizeof quick);
+#endif
     }
 
     void afterQt()

@@ -5,6 +5,8 @@
 
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <charconv>
+#include <cmath>
 
 /*
     Protocol v1.1 push: the body of POST /entities/{name}/changes and the reading of its
@@ -17,19 +19,57 @@ using namespace detail;
 
 namespace {
 
-QJsonValue wireValue(const QVariant &value)
+// \a text as a JSON string, in UTF-8 as QString::toUtf8() converts it.
+void appendString(QByteArray *out, QStringView text)
 {
+    const QByteArray utf8 = text.toUtf8();
+    out->append('"');
+    qsizetype plain = 0; // bytes from here on need no escape
+    for (qsizetype i = 0; i < utf8.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(utf8.at(i));
+        if (byte >= 0x20 && byte != '"' && byte != '\\')
+            continue;
+        out->append(utf8.constData() + plain, i - plain);
+        plain = i + 1;
+        // A quote and a backslash behind a backslash, other control characters as \u00XX.
+        static constexpr char hex[] = "0123456789abcdef";
+        const char escaped[] = { '\\', 'u', '0', '0', hex[byte >> 4], hex[byte & 0xf] };
+        if (byte == '"' || byte == '\\')
+            out->append('\\').append(char(byte));
+        else
+            out->append(escaped, sizeof escaped);
+    }
+    out->append(utf8.constData() + plain, utf8.size() - plain);
+    out->append('"');
+}
+
+// A local value as the wire has it: by its type as the store read it (see takePushBatch).
+void appendValue(QByteArray *out, const QVariant &value)
+{
+    char number[32];
     switch (value.typeId()) {
     case QMetaType::UnknownType:
-        return QJsonValue(QJsonValue::Null);
+        out->append("null");
+        return;
     case QMetaType::LongLong:
-        return QJsonValue(value.toLongLong());
-    case QMetaType::Double:
-        return QJsonValue(value.toDouble());
+        out->append(number,
+                    std::to_chars(number, number + sizeof number, value.toLongLong()).ptr - number);
+        return;
+    case QMetaType::Double: {
+        const double real = value.toDouble();
+        if (!std::isfinite(real)) {
+            out->append("null"); // JSON has no NaN or infinity
+            return;
+        }
+        // The shortest text that reads back as the same double.
+        out->append(number, std::to_chars(number, number + sizeof number, real).ptr - number);
+        return;
+    }
     case QMetaType::Bool:
-        return QJsonValue(value.toBool());
+        out->append(value.toBool() ? "true" : "false");
+        return;
     default:
-        return QJsonValue(value.toString());
+        appendString(out, value.toString());
     }
 }
 
@@ -87,25 +127,42 @@ bool readValue(const QJsonValue &value, const FieldSpec &field, const QString &p
 QByteArray pushBody(const EntitySchema &schema, const QString &clientId,
                     const QList<LocalChange> &changes)
 {
-    QJsonArray array;
-    for (const LocalChange &change : changes) {
-        QJsonObject object { { QStringLiteral("changeId"), change.changeId },
-                             { QStringLiteral("id"), change.id },
-                             { QStringLiteral("base"),
-                               change.base.isEmpty() ? QJsonValue(QJsonValue::Null)
-                                                     : QJsonValue(change.base) },
-                             { QStringLiteral("deleted"), change.deleted } };
-        if (!change.deleted) {
-            QJsonObject data;
-            for (qsizetype i = 0; i < schema.fields.size(); ++i)
-                data.insert(schema.fields.at(i).name, wireValue(change.values.value(i)));
-            object.insert(QStringLiteral("data"), data);
-        }
-        array.append(object);
+    // Written straight into the bytes (no DOM): a batch of 10,000 changes is a few MB.
+    QList<QByteArray> keys;
+    for (qsizetype i = 0; i < schema.fields.size(); ++i) {
+        QByteArray key = i == 0 ? QByteArray("{") : QByteArray(",");
+        appendString(&key, schema.fields.at(i).name);
+        keys.append(key + ':');
     }
-    return QJsonDocument(QJsonObject { { QStringLiteral("client"), clientId },
-                                       { QStringLiteral("changes"), array } })
-        .toJson(QJsonDocument::Compact);
+    QByteArray out;
+    out.reserve(64 + changes.size() * (160 + 48 * schema.fields.size()));
+    out += "{\"client\":";
+    appendString(&out, clientId);
+    out += ",\"changes\":[";
+    for (qsizetype c = 0; c < changes.size(); ++c) {
+        const LocalChange &change = changes.at(c);
+        out += c == 0 ? "{\"changeId\":" : ",{\"changeId\":";
+        appendString(&out, change.changeId);
+        out += ",\"id\":";
+        appendString(&out, change.id);
+        out += ",\"base\":";
+        if (change.base.isEmpty())
+            out += "null";
+        else
+            appendString(&out, change.base);
+        if (change.deleted) {
+            out += ",\"deleted\":true}";
+            continue;
+        }
+        out += ",\"deleted\":false,\"data\":";
+        for (qsizetype i = 0; i < schema.fields.size(); ++i) {
+            out += keys.at(i);
+            appendValue(&out, change.values.value(i));
+        }
+        out += schema.fields.isEmpty() ? "{}}" : "}}";
+    }
+    out += "]}";
+    return out;
 }
 
 bool parsePushResults(const QByteArray &body, const EntitySchema &schema, int sent,
