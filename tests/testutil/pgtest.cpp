@@ -42,8 +42,10 @@ QString withDatabase(const QString &database, const QString &schema)
     return parts.join(u' ');
 }
 
-// Runs statements on a short-lived connection.
-bool run(const QString &connection, const QStringList &statements, QString *error)
+// Runs statements on a short-lived connection; \a value receives the first value of the
+// last one's first row.
+bool run(const QString &connection, const QStringList &statements, QString *error,
+         QVariant *value = nullptr)
 {
     static QAtomicInteger<int> counter;
     const QString name = QStringLiteral("pgtest-%1").arg(counter.fetchAndAddRelaxed(1));
@@ -75,6 +77,8 @@ bool run(const QString &connection, const QStringList &statements, QString *erro
                     break;
                 }
             }
+            if (ok && value)
+                *value = query.isSelect() && query.next() ? query.value(0) : QVariant();
         }
         db.close();
     }
@@ -130,6 +134,17 @@ void dropSchema(const QString &database, const QString &schema)
 bool exec(const QString &database, const QString &schema, const QString &sql, QString *error)
 {
     return run(withDatabase(database, schema), { sql }, error);
+}
+
+QVariant query(const QString &connection, const QStringList &statements)
+{
+    QString error;
+    QVariant value;
+    if (!run(connection, statements, &error, &value)) {
+        qWarning("PgTest: %s", qPrintable(error));
+        return QVariant();
+    }
+    return value;
 }
 
 } // namespace BatchSync::Test::PgTest

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <QString>
+#include <QStringList>
+#include <QVariant>
 
 /*!
     \file pgtest.h
@@ -36,5 +38,12 @@ void dropSchema(const QString &database, const QString &schema);
 /*! Runs \a sql (one or more statements) in \a database with \a schema as search_path. */
 bool exec(const QString &database, const QString &schema, const QString &sql,
           QString *error = nullptr);
+
+/*!
+    Runs \a statements on the database of libpq \a connection and returns the first value of
+    the last one's first row (null when it has none); an invalid QVariant and a warning when
+    one fails.
+*/
+QVariant query(const QString &connection, const QStringList &statements);
 
 } // namespace BatchSync::Test::PgTest
