@@ -17,6 +17,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -154,6 +155,21 @@ class TestPushSync final : public QObject, private PushFixture
     {
         return db.scalar(QStringLiteral("SELECT name FROM customers WHERE id = '%1'").arg(id))
             .toString();
+    }
+
+    // Starts a batchsync-server process serving the test's PostgreSQL schema; \a endpoint
+    // receives its base URL.
+    void startServerProcess(QProcess *process, QUrl *endpoint)
+    {
+        process->start(QStringLiteral(BATCHSYNC_SERVER_BIN),
+                       { QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
+                         QStringLiteral("--postgres"), m_postgres });
+        QTRY_VERIFY_WITH_TIMEOUT(process->canReadLine() || process->state() == QProcess::NotRunning,
+                                 30000);
+        const QString line = QString::fromUtf8(process->readLine()).trimmed();
+        QVERIFY2(line.startsWith(QLatin1String("Serving protocol v1 at ")),
+                 qPrintable(line + QString::fromUtf8(process->readAllStandardError())));
+        *endpoint = QUrl(line.section(u' ', -1));
     }
 
 private Q_SLOTS:
@@ -506,19 +522,26 @@ private Q_SLOTS:
     }
 
     // Two local databases edit the same records differently and sync at the same time (on
-    // PostgreSQL through two servers sharing the database, one per client). For each record
-    // exactly one client's change applies on the base the two shared; the other gets a
-    // conflict, kept in its _sync_conflicts, and is resolved by the policy.
+    // PostgreSQL through two servers sharing the database, one per client: in this process,
+    // or batchsync-server processes whose transactions overlap). For each record exactly one
+    // client's change applies on the base the two shared; the other gets a conflict, kept in
+    // its _sync_conflicts, and is resolved by the policy.
     void twoClientsPushTheSameRecords_data()
     {
         QTest::addColumn<ConflictPolicy>("policy");
-        QTest::newRow("server wins") << ConflictPolicy::ServerWins;
-        QTest::newRow("client wins") << ConflictPolicy::ClientWins;
+        QTest::addColumn<bool>("processes");
+        QTest::newRow("server wins") << ConflictPolicy::ServerWins << false;
+        QTest::newRow("client wins") << ConflictPolicy::ClientWins << false;
+        QTest::newRow("server wins, server processes") << ConflictPolicy::ServerWins << true;
+        QTest::newRow("client wins, server processes") << ConflictPolicy::ClientWins << true;
     }
 
     void twoClientsPushTheSameRecords()
     {
         QFETCH(ConflictPolicy, policy);
+        QFETCH(bool, processes);
+        if (processes && !usePostgres())
+            QSKIP("PostgreSQL only: SQLite is served by one server");
         const bool clientWins = policy == ConflictPolicy::ClientWins;
         // Records for three batches of 100 each: the two clients' requests interleave.
         QList<std::pair<QString, QVariantMap>> more;
@@ -532,10 +555,17 @@ private Q_SLOTS:
             = m_server->backend()->liveRecords(QStringLiteral("customers")).keys();
         QCOMPARE(ids.size(), 300);
         TestServer other;
+        std::unique_ptr<QProcess> serverProcesses[2];
         QList<SyncSettings> clients { settings(SyncDirection::Both, policy) };
         clients.append(clients.first());
         clients[1].databasePath = m_dir->filePath(QStringLiteral("second.sqlite"));
-        if (usePostgres()) {
+        if (processes) {
+            for (int c = 0; c < 2; ++c) {
+                serverProcesses[c] = std::make_unique<QProcess>();
+                startServerProcess(serverProcesses[c].get(), &clients[c].endpoint);
+                QVERIFY(!clients.at(c).endpoint.isEmpty());
+            }
+        } else if (usePostgres()) {
             QVERIFY(other.startPostgres(m_postgres));
             clients[1].endpoint = other.baseUrl();
         }
@@ -603,6 +633,13 @@ private Q_SLOTS:
             QVERIFY2(difference.isEmpty(), qPrintable(difference));
         }
         QCOMPARE(changeCount(), before + (clientWins ? 2 : 1) * ids.size());
+        for (const std::unique_ptr<QProcess> &process : serverProcesses) {
+            if (!process)
+                continue;
+            process->terminate();
+            QVERIFY(process->waitForFinished(30000));
+            QCOMPARE(process->exitCode(), 0);
+        }
     }
 };
 
