@@ -147,4 +147,25 @@ QVariant query(const QString &connection, const QStringList &statements)
     return value;
 }
 
+bool countWrites(const QString &connection, const QString &table)
+{
+    return query(connection,
+                 { QStringLiteral("CREATE TABLE IF NOT EXISTS _test_writes(at timestamptz)"),
+                   QStringLiteral("CREATE OR REPLACE FUNCTION _test_count() RETURNS trigger "
+                                  "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO _test_writes "
+                                  "VALUES (now()); RETURN NULL; END $$"),
+                   QStringLiteral("CREATE TRIGGER _test_count AFTER INSERT OR UPDATE OR DELETE "
+                                  "ON %1 FOR EACH ROW EXECUTE FUNCTION _test_count()")
+                       .arg(table),
+                   QStringLiteral("SELECT true") })
+        .toBool();
+}
+
+qint64 writes(const QString &connection)
+{
+    const QVariant count
+        = query(connection, { QStringLiteral("SELECT count(*) FROM _test_writes") });
+    return count.isValid() ? count.toLongLong() : -1;
+}
+
 } // namespace BatchSync::Test::PgTest

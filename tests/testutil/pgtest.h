@@ -46,4 +46,15 @@ bool exec(const QString &database, const QString &schema, const QString &sql,
 */
 QVariant query(const QString &connection, const QStringList &statements);
 
+/*!
+    Counts each write stored in \a table of the database of \a connection, from now on: an
+    AFTER trigger adds a row to _test_writes in the writing transaction, so that a write
+    rolled back or an insert that did nothing is not counted. For tests that need the number
+    of changes a server stored (PostgreSQL's change numbers have gaps). False on failure.
+*/
+bool countWrites(const QString &connection, const QString &table);
+
+/*! The writes counted by countWrites() so far; -1 on failure. */
+qint64 writes(const QString &connection);
+
 } // namespace BatchSync::Test::PgTest

@@ -171,11 +171,8 @@ protected:
     // change; PostgreSQL, whose numbers have gaps: the writes the table's trigger counted).
     qint64 changeCount()
     {
-        if (!m_postgres.isEmpty()) {
-            return PgTest::query(m_postgres,
-                                 { QStringLiteral("SELECT count(*) FROM _test_writes") })
-                .toLongLong();
-        }
+        if (!m_postgres.isEmpty())
+            return PgTest::writes(m_postgres);
         qint64 last = 0;
         for (const QJsonValue &value : pageChanges())
             last = qMax(last, value.toObject().value("version").toString().toLongLong());
@@ -189,20 +186,7 @@ protected:
             return false;
         m_nam = std::make_unique<QNetworkAccessManager>();
         m_server->addCustomers(5);
-        // Each stored write of a record, in its transaction: an AFTER trigger fires for what
-        // is written, not for a write rolled back or an insert that did nothing.
-        if (!m_postgres.isEmpty()
-            && !PgTest::query(
-                    m_postgres,
-                    { QStringLiteral("CREATE TABLE _test_writes(at timestamptz)"),
-                      QStringLiteral("CREATE FUNCTION _test_count() RETURNS trigger LANGUAGE "
-                                     "plpgsql AS $$ BEGIN INSERT INTO _test_writes "
-                                     "VALUES (now()); RETURN NULL; END $$"),
-                      QStringLiteral("CREATE TRIGGER _test_count AFTER INSERT OR UPDATE OR "
-                                     "DELETE ON customers FOR EACH ROW EXECUTE FUNCTION "
-                                     "_test_count()"),
-                      QStringLiteral("SELECT true") })
-                    .toBool())
+        if (!m_postgres.isEmpty() && !PgTest::countWrites(m_postgres, QStringLiteral("customers")))
             return false;
         m_ids.clear();
         const Reply page = send("GET", QStringLiteral("/entities/customers/changes"));
