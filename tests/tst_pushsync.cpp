@@ -551,9 +551,10 @@ private Q_SLOTS:
         QString error;
         QVERIFY2(m_server->backend()->upsert(QStringLiteral("customers"), more, &error),
                  qPrintable(error));
-        const QStringList ids
-            = m_server->backend()->liveRecords(QStringLiteral("customers")).keys();
+        QStringList ids = m_server->backend()->liveRecords(QStringLiteral("customers")).keys();
         QCOMPARE(ids.size(), 300);
+        for (int i = 0; i < 20; ++i) // created by both clients
+            ids.append(QStringLiteral("both-%1").arg(i));
         TestServer other;
         std::unique_ptr<QProcess> serverProcesses[2];
         QList<SyncSettings> clients { settings(SyncDirection::Both, policy) };
@@ -575,6 +576,12 @@ private Q_SLOTS:
             RawDb db(clients.at(c).databasePath);
             QVERIFY(edit(db,
                          QStringLiteral("UPDATE customers SET name = '%1', visits = %2")
+                             .arg(names.at(c))
+                             .arg(c + 1)));
+            QVERIFY(edit(db,
+                         QStringLiteral("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 "
+                                        "FROM n WHERE i < 19) INSERT INTO customers (id, name, "
+                                        "visits) SELECT 'both-' || i, '%1', %2 FROM n")
                              .arg(names.at(c))
                              .arg(c + 1)));
         }
