@@ -40,13 +40,6 @@ constexpr int BatchSize = 100;
 constexpr int MinimumKills = 20;
 constexpr int RunGuardMs = 120000; // a hang guard, not a timing expectation
 
-bool usePostgres()
-{
-    static const bool postgres
-        = qEnvironmentVariable("BATCHSYNC_TEST_BACKEND") == QLatin1String("postgres");
-    return postgres;
-}
-
 const QString PgDatabase = QStringLiteral("bs_tst_pushkill");
 
 quint32 testSeed()
@@ -157,7 +150,7 @@ class TestPushKill final : public QObject
     // whose numbers have gaps: the writes counted by a trigger).
     qint64 serverSequence() const
     {
-        if (usePostgres())
+        if (Test::PgTest::selected())
             return Test::PgTest::writes(m_postgres);
         int records = 0;
         const std::optional<QByteArray> body
@@ -290,21 +283,14 @@ private Q_SLOTS:
     {
         qInfo("seed %u (set BATCHSYNC_TEST_SEED=%u to run the same kills again)", testSeed(),
               testSeed());
-        if (!usePostgres())
-            return;
-        const QString reason = Test::PgTest::unavailableReason();
-        if (!reason.isEmpty()) {
-            if (Test::PgTest::required())
-                QFAIL(qPrintable(QStringLiteral("PostgreSQL is required under CI: ") + reason));
-            QSKIP(qPrintable(QStringLiteral("PostgreSQL tests not run: ") + reason));
-        }
+        BATCHSYNC_SKIP_UNLESS_POSTGRES_USABLE();
     }
 
     void init()
     {
         m_dir = std::make_unique<QTemporaryDir>();
         m_server = std::make_unique<Test::TestServer>();
-        if (usePostgres()) {
+        if (Test::PgTest::selected()) {
             m_schema = QStringLiteral("p%1").arg(++m_tests);
             m_postgres = Test::PgTest::connection(PgDatabase, m_schema, true);
             QVERIFY(!m_postgres.isEmpty());
@@ -313,7 +299,7 @@ private Q_SLOTS:
             QVERIFY(m_server->start());
         }
         m_server->addCustomers(Records, testSeed());
-        if (usePostgres())
+        if (Test::PgTest::selected())
             QVERIFY(Test::PgTest::countWrites(m_postgres, QStringLiteral("customers")));
         m_proxy = std::make_unique<Proxy>(m_server->server()->port());
         QVERIFY(m_proxy->listen());

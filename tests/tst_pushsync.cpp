@@ -40,13 +40,6 @@ QJsonObject parsed(const QString &json)
     return QJsonDocument::fromJson(json.toUtf8()).object();
 }
 
-bool usePostgres()
-{
-    static const bool postgres
-        = qEnvironmentVariable("BATCHSYNC_TEST_BACKEND") == QLatin1String("postgres");
-    return postgres;
-}
-
 const QString PgDatabase = QStringLiteral("bs_tst_pushsync");
 
 } // namespace
@@ -173,21 +166,11 @@ class TestPushSync final : public QObject, private PushFixture
     }
 
 private Q_SLOTS:
-    void initTestCase()
-    {
-        if (!usePostgres())
-            return;
-        const QString reason = PgTest::unavailableReason();
-        if (!reason.isEmpty()) {
-            if (PgTest::required())
-                QFAIL(qPrintable(QStringLiteral("PostgreSQL is required under CI: ") + reason));
-            QSKIP(qPrintable(QStringLiteral("PostgreSQL tests not run: ") + reason));
-        }
-    }
+    void initTestCase() { BATCHSYNC_SKIP_UNLESS_POSTGRES_USABLE(); }
 
     void init()
     {
-        if (usePostgres()) {
+        if (PgTest::selected()) {
             m_schema = QStringLiteral("p%1").arg(++m_tests);
             m_postgres = PgTest::connection(PgDatabase, m_schema, true);
             QVERIFY(!m_postgres.isEmpty());
@@ -540,7 +523,7 @@ private Q_SLOTS:
     {
         QFETCH(ConflictPolicy, policy);
         QFETCH(bool, processes);
-        if (processes && !usePostgres())
+        if (processes && !PgTest::selected())
             QSKIP("PostgreSQL only: SQLite is served by one server");
         const bool clientWins = policy == ConflictPolicy::ClientWins;
         // Records for three batches of 100 each: the two clients' requests interleave.
@@ -566,7 +549,7 @@ private Q_SLOTS:
                 startServerProcess(serverProcesses[c].get(), &clients[c].endpoint);
                 QVERIFY(!clients.at(c).endpoint.isEmpty());
             }
-        } else if (usePostgres()) {
+        } else if (PgTest::selected()) {
             QVERIFY(other.startPostgres(m_postgres));
             clients[1].endpoint = other.baseUrl();
         }

@@ -88,6 +88,13 @@ bool run(const QString &connection, const QStringList &statements, QString *erro
 
 } // namespace
 
+bool selected()
+{
+    static const bool postgres
+        = qEnvironmentVariable("BATCHSYNC_TEST_BACKEND") == QLatin1String("postgres");
+    return postgres;
+}
+
 QString unavailableReason()
 {
     if (baseConnection().isEmpty())

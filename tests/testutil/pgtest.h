@@ -14,6 +14,12 @@
 namespace BatchSync::Test::PgTest {
 
 /*!
+    Whether a suite that runs on both backends runs on PostgreSQL: BATCHSYNC_TEST_BACKEND is
+    "postgres" (its ctest entry named *_postgres sets it).
+*/
+bool selected();
+
+/*!
     Why PostgreSQL tests cannot run here, or an empty string when they can: the variable is
     unset, the QPSQL driver is missing or the server cannot be reached.
 */
@@ -58,3 +64,18 @@ bool countWrites(const QString &connection, const QString &table);
 qint64 writes(const QString &connection);
 
 } // namespace BatchSync::Test::PgTest
+
+/*!
+    In a test function (initTestCase()): skips the suite, saying why, when PostgreSQL is
+    selected (PgTest::selected()) but cannot be used; fails it instead under CI.
+*/
+#define BATCHSYNC_SKIP_UNLESS_POSTGRES_USABLE()                                                    \
+    do {                                                                                           \
+        const QString reason_ = BatchSync::Test::PgTest::selected()                                \
+            ? BatchSync::Test::PgTest::unavailableReason()                                         \
+            : QString();                                                                           \
+        if (!reason_.isEmpty() && BatchSync::Test::PgTest::required())                             \
+            QFAIL(qPrintable(QStringLiteral("PostgreSQL is required under CI: ") + reason_));      \
+        if (!reason_.isEmpty())                                                                    \
+            QSKIP(qPrintable(QStringLiteral("PostgreSQL tests not run: ") + reason_));             \
+    } while (false)
