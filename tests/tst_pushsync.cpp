@@ -536,6 +536,7 @@ private Q_SLOTS:
                  qPrintable(error));
         QStringList ids = m_server->backend()->liveRecords(QStringLiteral("customers")).keys();
         QCOMPARE(ids.size(), 300);
+        ids.sort();
         for (int i = 0; i < 20; ++i) // created by both clients
             ids.append(QStringLiteral("both-%1").arg(i));
         TestServer other;
@@ -554,6 +555,11 @@ private Q_SLOTS:
             clients[1].endpoint = other.baseUrl();
         }
         const QStringList names { QStringLiteral("First"), QStringLiteral("Second") };
+        // The first client deletes ten of the records the second one edits.
+        const QStringList deleted = ids.mid(285, 10);
+        const auto nameAfter = [&](int c, const QString &id) { // empty: deleted
+            return c == 0 && deleted.contains(id) ? QString() : names.at(c);
+        };
         for (int c = 0; c < 2; ++c) {
             QVERIFY(syncOnce(clients.at(c)).ok);
             RawDb db(clients.at(c).databasePath);
@@ -567,6 +573,11 @@ private Q_SLOTS:
                                         "visits) SELECT 'both-' || i, '%1', %2 FROM n")
                              .arg(names.at(c))
                              .arg(c + 1)));
+            if (c == 0) {
+                QVERIFY(edit(db,
+                             QStringLiteral("DELETE FROM customers WHERE id IN ('%1')")
+                                 .arg(deleted.join(QStringLiteral("', '")))));
+            }
         }
         const qint64 before = changeCount();
         const QList<Outcome> outcomes = syncTogether(clients);
@@ -584,10 +595,14 @@ private Q_SLOTS:
                 QVERIFY2(!loser.contains(id), qPrintable(id));
                 loser.insert(id, c);
                 QCOMPARE(row.at(1).toString(), QStringLiteral("conflict"));
-                QCOMPARE(parsed(row.at(2).toString()).value("name").toString(), names.at(c));
+                // The local record (null for a delete) and the one that won on the server.
+                QCOMPARE(row.at(2).isNull(), nameAfter(c, id).isEmpty());
+                QCOMPARE(parsed(row.at(2).toString()).value("name").toString(), nameAfter(c, id));
+                QCOMPARE(row.at(3).isNull(), nameAfter(1 - c, id).isEmpty());
                 const QJsonObject theirs = parsed(row.at(3).toString());
-                QCOMPARE(theirs.value("name").toString(), names.at(1 - c));
-                QCOMPARE(theirs.value("visits").toInteger(), 2 - c);
+                QCOMPARE(theirs.value("name").toString(), nameAfter(1 - c, id));
+                if (!row.at(3).isNull())
+                    QCOMPARE(theirs.value("visits").toInteger(), 2 - c);
                 QCOMPARE(row.at(4).toString(),
                          clientWins ? QStringLiteral("resent") : QStringLiteral("server"));
             }
@@ -604,7 +619,8 @@ private Q_SLOTS:
             QVERIFY2(loser.contains(id), qPrintable(id));
             // Server-wins keeps the first change applied; client-wins the one sent again.
             const int winner = clientWins ? loser.value(id) : 1 - loser.value(id);
-            QCOMPARE(live.value(id).value(0).toString(), names.at(winner));
+            QCOMPARE(live.contains(id), !nameAfter(winner, id).isEmpty());
+            QCOMPARE(live.value(id).value(0).toString(), nameAfter(winner, id));
         }
         QCOMPARE(changeCount(), before + (clientWins ? 2 : 1) * ids.size());
 
