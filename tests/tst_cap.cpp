@@ -48,6 +48,9 @@ QVariant expectedValue(const QJsonValue &value, const QByteArray &raw, FieldType
         QDateTime time = QDateTime::fromString(value.toString(), Qt::ISODateWithMs);
         return QVariant(time.toUTC().toString(QStringLiteral("yyyy-MM-ddTHH:mm:ss.zzz'Z'")));
     }
+    case FieldType::Decimal:
+        // CAP sends Decimal as a string (IEEE754Compatible): the very text, never a double.
+        return QVariant(value.isString() ? value.toString() : QString::fromLatin1(raw));
     case FieldType::String:
         break;
     }
@@ -200,11 +203,13 @@ private Q_SLOTS:
 
         // Between syncs: creates, changes, deletes through CAP's own API, several in one
         // millisecond (one transaction).
-        QVERIFY(!m_cap
-                     .create(QStringLiteral("Products"),
-                             "{\"name\":\"new · 漢字 😀\",\"stock\":\"9007199254740993\","
-                             "\"price\":\"12.500\"}")
-                     .isEmpty());
+        const QByteArray created
+            = m_cap.create(QStringLiteral("Products"),
+                           "{\"name\":\"new · 漢字 😀\",\"stock\":\"9007199254740993\","
+                           "\"price\":\"12.500\"}");
+        QVERIFY(!created.isEmpty());
+        const QString createdId
+            = QJsonDocument::fromJson(created).object().value(QStringLiteral("ID")).toString();
         QCOMPARE(m_cap.insertProducts(25, QStringLiteral("batch")).size(), 25);
         const QList<QByteArray> products
             = m_cap.readAll(QStringLiteral("Products"), QStringLiteral("$orderby=ID&$top=40"));
@@ -228,6 +233,13 @@ private Q_SLOTS:
         QString failures;
         QVERIFY2(sync(settings(db), &failures), qPrintable(failures));
         verifyEqual(db);
+        // Decimal(15,3) arrives as its exact text, trailing zero included: a decimal field.
+        const EntitySchema productSchema = set(QStringLiteral("Products"))->schema();
+        const int price = productSchema.fieldIndex(u"price");
+        QVERIFY(price >= 0);
+        QCOMPARE(productSchema.fields.at(price).type, FieldType::Decimal);
+        QCOMPARE(localRecords(db, productSchema).value(createdId.toLower()).value(price),
+                 QVariant(QStringLiteral("12.500")));
 
         // During a sync: writes land while its pages flow; the next sync ends exact.
         SyncEngine engine(settings(db));

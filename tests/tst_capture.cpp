@@ -511,11 +511,40 @@ private Q_SLOTS:
                                QStringLiteral("c={\"name\":\"C\",\"visits\":1}"),
                                QStringLiteral("x=") }));
         // A record deleted and written again keeps the record from before the deletion.
-        QVERIFY(edit(db, QStringLiteral("INSERT INTO customers (id, name, visits) "
-                                        "VALUES ('c', 'C2', 9)")));
-        QCOMPARE(db.scalar(QStringLiteral("SELECT before FROM _sync_pending WHERE id = 'c'"))
-                     .toString(),
-                 QStringLiteral("{\"name\":\"C\",\"visits\":1}"));
+        QVERIFY(edit(db,
+                     QStringLiteral("INSERT INTO customers (id, name, visits) "
+                                    "VALUES ('c', 'C2', 9)")));
+        QCOMPARE(
+            db.scalar(QStringLiteral("SELECT before FROM _sync_pending WHERE id = 'c'")).toString(),
+            QStringLiteral("{\"name\":\"C\",\"visits\":1}"));
+    }
+
+    // Edits made while a first sync is bulk-loading wait for it to complete.
+    void nothingIsPushedDuringABulkLoad()
+    {
+        LocalStore store(path(), uniqueConnectionName());
+        SyncError error;
+        const EntitySchema schema = customersSchema();
+        QVERIFY(store.open(&error));
+        QVERIFY(store.ensureEntity(schema, &error));
+        QVERIFY(store.beginRun(schema.name, PagingMode::Cursor, {}, 0, SyncState::Running, &error));
+        QVERIFY(store.applyBatch(
+            schema, { record(QStringLiteral("a"), QStringLiteral("A"), QStringLiteral("1")) },
+            { QStringLiteral("1"), {} }, 1, 1, &error));
+        {
+            RawDb other(path());
+            QVERIFY(edit(other, QStringLiteral("UPDATE customers SET name = 'A2'")));
+        }
+        QCOMPARE(store.pendingCount(schema.name, &error), 1);
+        QList<LocalChange> batch;
+        QVERIFY(store.takePushBatch(schema, 100, &batch, &error));
+        QVERIFY(batch.isEmpty());
+        QVERIFY(store.completeRun(schema.name, { QStringLiteral("1"), {} }, 1, 1, {}, &error));
+        QVERIFY(store.takePushBatch(schema, 100, &batch, &error));
+        QCOMPARE(batch.size(), 1);
+        QCOMPARE(batch.first().base, QStringLiteral("1"));
+        QCOMPARE(batch.first().values.value(0).toString(), QStringLiteral("A2"));
+        QVERIFY(batch.first().changeId.endsWith(QStringLiteral(":1")));
     }
 
     void triggersSurviveBulkLoadAndSchemaChange()

@@ -1,3 +1,4 @@
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "common/timestamp.h"
 #include "common/types.h"
@@ -33,6 +34,11 @@ private Q_SLOTS:
     void previousMillisecond_data();
     void previousMillisecond();
     void now();
+
+    void decimalIsValid_data();
+    void decimalIsValid();
+    void decimalFromJsonNumber_data();
+    void decimalFromJsonNumber();
 
     void fieldTypeNames();
     void pagingModeNames();
@@ -374,6 +380,161 @@ void TestCommon::now()
     QVERIFY(parsed >= before.addMSecs(-1) && parsed <= after);
 }
 
+// decimal.h
+
+void TestCommon::decimalIsValid_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QString>("problem"); // a word of the reason; empty: valid
+
+    QTest::newRow("integer") << "12"
+                             << "";
+    QTest::newRow("money") << "12.50"
+                           << "";
+    QTest::newRow("negative fraction") << "-0.003"
+                                       << "";
+    QTest::newRow("zero") << "0"
+                          << "";
+    QTest::newRow("negative zero") << "-0"
+                                   << "";
+    QTest::newRow("zero with scale") << "0.0000000000"
+                                     << "";
+    QTest::newRow("trailing zeros kept") << "1.5000000000"
+                                         << "";
+    QTest::newRow("38 digits") << "12345678901234567890.123456789012345678"
+                               << "";
+    QTest::newRow("38 digits negative") << "-99999999999999999999999999999999999999"
+                                        << "";
+    QTest::newRow("leading fraction zeros are not significant")
+        << "0.00000000000000000000000000000000000000000012345"
+        << "";
+    QTest::newRow("39 digits") << "123456789012345678901234567890123456789"
+                               << "39 significant";
+    QTest::newRow("39 digits with trailing zeros") << "1.00000000000000000000000000000000000000"
+                                                   << "39 significant";
+    QTest::newRow("39 digits across the point") << "1234567890123456789.01234567890123456789"
+                                                << "39 significant";
+    QTest::newRow("exponent") << "1e3"
+                              << "exponent";
+    QTest::newRow("exponent upper") << "1.5E+3"
+                                    << "exponent";
+    QTest::newRow("plus") << "+1"
+                          << "plain notation";
+    QTest::newRow("leading zero") << "007"
+                                  << "leading zero";
+    QTest::newRow("leading zero before point") << "00.5"
+                                               << "leading zero";
+    QTest::newRow("negative leading zero") << "-01"
+                                           << "leading zero";
+    QTest::newRow("no integer part") << ".5"
+                                     << "plain notation";
+    QTest::newRow("no fraction digits") << "5."
+                                        << "plain notation";
+    QTest::newRow("lone minus") << "-"
+                                << "plain notation";
+    QTest::newRow("empty") << ""
+                           << "empty";
+    QTest::newRow("leading space") << " 1"
+                                   << "plain notation";
+    QTest::newRow("trailing space") << "1 "
+                                    << "plain notation";
+    QTest::newRow("comma") << "1,5"
+                           << "plain notation";
+    QTest::newRow("two points") << "1.2.3"
+                                << "plain notation";
+    QTest::newRow("NaN") << "NaN"
+                         << "plain notation";
+    QTest::newRow("Infinity") << "Infinity"
+                              << "plain notation";
+    QTest::newRow("hex") << "0x10"
+                         << "plain notation";
+    QTest::newRow("full-width digits") << "\uFF11\uFF12"
+                                       << "plain notation";
+    QTest::newRow("Arabic-Indic digits") << "\u0661"
+                                         << "plain notation";
+}
+
+void TestCommon::decimalIsValid()
+{
+    QFETCH(QString, text);
+    QFETCH(QString, problem);
+    QCOMPARE(Decimal::isValid(text), problem.isEmpty());
+    const QString reason = Decimal::problem(text);
+    if (problem.isEmpty())
+        QCOMPARE(reason, QString());
+    else
+        QVERIFY2(reason.contains(problem), qPrintable(reason));
+}
+
+void TestCommon::decimalFromJsonNumber_data()
+{
+    QTest::addColumn<QString>("number");
+    QTest::addColumn<QString>("plain"); // "-": refused
+    QTest::addColumn<bool>("tooLong"); // refused as a number too long, not as no number
+
+    QTest::newRow("plain kept as written") << "12.50"
+                                           << "12.50" << false;
+    QTest::newRow("integer") << "42"
+                             << "42" << false;
+    QTest::newRow("exponent") << "1.5E+3"
+                              << "1500" << false;
+    QTest::newRow("exponent lower") << "1.5e3"
+                                    << "1500" << false;
+    QTest::newRow("exponent inside") << "1.2345e2"
+                                     << "123.45" << false;
+    QTest::newRow("negative exponent") << "25e-4"
+                                       << "0.0025" << false;
+    QTest::newRow("negative number") << "-1.5e-1"
+                                     << "-0.15" << false;
+    QTest::newRow("trailing zeros kept") << "1.50e1"
+                                         << "15.0" << false;
+    QTest::newRow("exponent zero") << "7e0"
+                                   << "7" << false;
+    QTest::newRow("zero with exponent") << "0e5"
+                                        << "0" << false;
+    QTest::newRow("negative zero with exponent") << "-0.0e-7"
+                                                 << "-0" << false;
+    QTest::newRow("fraction moved left of zero") << "0.5e-2"
+                                                 << "0.005" << false;
+    QTest::newRow("38 digits from an exponent")
+        << "1.2345678901234567890123456789012345678e37"
+        << "12345678901234567890123456789012345678" << false;
+    QTest::newRow("39 digits from an exponent") << "1e38"
+                                                << "-" << true;
+    QTest::newRow("huge exponent") << "1e999999999999"
+                                   << "-" << true;
+    QTest::newRow("tiny exponent") << "1e-999999999999"
+                                   << "-" << true;
+    QTest::newRow("39 digits plain") << "123456789012345678901234567890123456789"
+                                     << "-" << true;
+    QTest::newRow("no exponent digits") << "1e"
+                                        << "-" << false;
+    QTest::newRow("exponent sign only") << "1e+"
+                                        << "-" << false;
+    QTest::newRow("leading zero") << "01e2"
+                                  << "-" << false;
+    QTest::newRow("not a number") << "abc"
+                                  << "-" << false;
+    QTest::newRow("empty") << ""
+                           << "-" << false;
+}
+
+void TestCommon::decimalFromJsonNumber()
+{
+    QFETCH(QString, number);
+    QFETCH(QString, plain);
+    QFETCH(bool, tooLong);
+    bool longNumber = !tooLong;
+    const std::optional<QString> result = Decimal::fromJsonNumber(number, &longNumber);
+    QCOMPARE(longNumber, tooLong);
+    if (plain == u"-") {
+        QCOMPARE(result, std::nullopt);
+    } else {
+        QCOMPARE(result, std::optional<QString>(plain));
+        QVERIFY(Decimal::isValid(*result));
+    }
+}
+
 // types.h
 
 void TestCommon::fieldTypeNames()
@@ -384,6 +545,7 @@ void TestCommon::fieldTypeNames()
         { FieldType::Real, QStringLiteral("real") },
         { FieldType::Bool, QStringLiteral("bool") },
         { FieldType::DateTime, QStringLiteral("datetime") },
+        { FieldType::Decimal, QStringLiteral("decimal") },
     };
     for (const auto &[type, name] : expected) {
         QCOMPARE(fieldTypeName(type), name);

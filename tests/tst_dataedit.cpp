@@ -325,6 +325,100 @@ private Q_SLOTS:
         QCOMPARE(model->pendingWrites(), 0);
     }
 
+    void decimalsAreEditedAsExactText_data()
+    {
+        QTest::addColumn<QString>("typed");
+        QTest::addColumn<QString>("shown"); // a key the editor refuses never lands
+        QTest::addColumn<bool>("acceptable"); // by the editor, and then stored as shown
+
+        QTest::newRow("money") << "12.50"
+                               << "12.50" << true;
+        QTest::newRow("38 digits") << "12345678901234567890.123456789012345678"
+                                   << "12345678901234567890.123456789012345678" << true;
+        QTest::newRow("negative") << "-0.003"
+                                  << "-0.003" << true;
+        QTest::newRow("cleared: null") << ""
+                                       << "" << true;
+        QTest::newRow("a sign alone") << "-"
+                                      << "-" << false;
+        QTest::newRow("a point at the end") << "12."
+                                            << "12." << false;
+        QTest::newRow("a leading zero") << "007"
+                                        << "007" << false;
+        QTest::newRow("39 digits") << "123456789012345678901234567890123456789"
+                                   << "123456789012345678901234567890123456789" << false;
+        QTest::newRow("an exponent") << "1e3"
+                                     << "13" << true;
+        QTest::newRow("a comma") << "1,5"
+                                 << "15" << true;
+        QTest::newRow("a plus") << "+2"
+                                << "2" << true;
+    }
+
+    void decimalsAreEditedAsExactText()
+    {
+        QFETCH(QString, typed);
+        QFETCH(QString, shown);
+        QFETCH(bool, acceptable);
+        QString refusal;
+        QVERIFY(!RecordModel::storedValue(FieldType::Decimal, QVariant(12.5), &refusal));
+        const EntitySchema prices { QStringLiteral("prices"),
+                                    { { QStringLiteral("amount"), FieldType::Decimal } } };
+        {
+            LocalStore store(m_path, QStringLiteral("tst_dataedit-prices"));
+            SyncError error;
+            const SyncPosition end { QStringLiteral("1"), {} };
+            const Change change { QStringLiteral("p1"),
+                                  QStringLiteral("2026-01-01T00:00:00.000Z"),
+                                  false,
+                                  { QStringLiteral("9.99") } };
+            QVERIFY2(store.open(&error) && store.ensureEntity(prices, &error)
+                         && store.beginRun(prices.name, PagingMode::Cursor, {}, 1,
+                                           SyncState::Running, &error)
+                         && store.applyBatch(prices, { change }, end, 1, 1, &error)
+                         && store.completeRun(prices.name, end, 1, 1,
+                                              QDateTime::currentDateTimeUtc(), &error),
+                     qPrintable(error.message));
+        }
+        RecordModel model;
+        model.setDatabasePath(m_path);
+        model.setSchemas({ prices });
+        model.setQuery({ prices.name, {}, QStringLiteral("id"), Qt::AscendingOrder });
+        QCOMPARE(fetchAll(&model), 1);
+        const QModelIndex index = model.index(0, 1);
+        RecordDelegate delegate;
+        QWidget parent;
+        auto *line = qobject_cast<QLineEdit *>(delegate.createEditor(&parent, {}, index));
+        QVERIFY(line);
+        QCOMPARE(line->objectName(), QStringLiteral("decimalEditor"));
+        delegate.setEditorData(line, index);
+        QCOMPARE(line->text(), QStringLiteral("9.99"));
+        line->clear();
+        QTest::keyClicks(line, typed);
+        QCOMPARE(line->text(), shown);
+        QCOMPARE(line->hasAcceptableInput(), acceptable);
+        QSignalSpy written(&model, &RecordModel::written);
+        delegate.setModelData(line, &model, index);
+        RawDb db(m_path);
+        const auto stored = [&] {
+            return db.rows(QStringLiteral("SELECT typeof(amount), amount FROM prices")).first();
+        };
+        if (!acceptable) {
+            QCOMPARE(model.pendingWrites(), 0);
+            QCOMPARE(stored(), (QVariantList { QStringLiteral("text"), QStringLiteral("9.99") }));
+            // Nor does the model take it from anyone else.
+            QString error;
+            QVERIFY(!RecordModel::storedValue(FieldType::Decimal, shown, &error));
+            QVERIFY2(error.contains(QStringLiteral("plain notation")), qPrintable(error));
+            return;
+        }
+        QTRY_COMPARE(written.size(), 1);
+        if (shown.isEmpty())
+            QCOMPARE(stored().first(), QVariant(QStringLiteral("null")));
+        else
+            QCOMPARE(stored(), (QVariantList { QStringLiteral("text"), shown }));
+    }
+
     void idChangeIsADeletionAndACreation()
     {
         const std::unique_ptr<RecordModel> model = customersModel();

@@ -389,6 +389,42 @@ private Q_SLOTS:
                  int(Qt::AlignRight | Qt::AlignVCenter));
     }
 
+    void decimalsShowExactlySortByValueAndMatchAsText()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("decimals.sqlite"));
+        const EntitySchema prices { QStringLiteral("prices"),
+                                    { { QStringLiteral("amount"), FieldType::Decimal } } };
+        const QStringList amounts {
+            QStringLiteral("9"),     QStringLiteral("10"),
+            QStringLiteral("-2.5"),  QStringLiteral("12.50"),
+            QStringLiteral("0.001"), QStringLiteral("12345678901234567890.123456789012345678")
+        };
+        {
+            LocalStore store(path, QStringLiteral("tst_dataview-decimals"));
+            SyncError error;
+            QVERIFY2(store.open(&error), qPrintable(error.message));
+            QVERIFY(writeEntity(
+                store, prices, int(amounts.size()),
+                [&](int i) { return QVariantList { amounts.at(i) }; }, QStringLiteral("p-")));
+        }
+        RecordModel model;
+        model.setDatabasePath(path);
+        model.setQuery({ prices.name, {}, QStringLiteral("amount"), Qt::AscendingOrder });
+        QCOMPARE(fetchAll(&model), int(amounts.size()));
+        // By value, not by text ("9" before "10"), and each shown as it is stored.
+        QCOMPARE(columnValues(model, 1, Qt::DisplayRole),
+                 (QVariantList { QStringLiteral("-2.5"), QStringLiteral("0.001"),
+                                 QStringLiteral("9"), QStringLiteral("10"), QStringLiteral("12.50"),
+                                 QStringLiteral("12345678901234567890.123456789012345678") }));
+        QCOMPARE(model.index(0, 1).data(Qt::TextAlignmentRole).toInt(),
+                 int(Qt::AlignRight | Qt::AlignVCenter));
+        // The filter matches the text: "12.5" finds "12.50".
+        model.setQuery(
+            { prices.name, QStringLiteral("12.5"), QStringLiteral("id"), Qt::AscendingOrder });
+        QCOMPARE(fetchAll(&model), 1);
+        QCOMPARE(model.index(0, 1).data(), QVariant(QStringLiteral("12.50")));
+    }
+
     void noSqlOnTheGuiThread()
     {
         DataView view;

@@ -4,6 +4,7 @@
 // invariants. A failure prints the seed and the iteration; BATCHSYNC_TEST_SEED=<seed>
 // reproduces it, BATCHSYNC_FUZZ_ITERATIONS=<n> changes the count.
 
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "common/timestamp.h"
 #include "common/types.h"
@@ -126,6 +127,33 @@ public:
         return bad.at(below(int(bad.size())));
     }
 
+    // A decimal value in plain notation; unless \a valid, sometimes one of the forms refused.
+    QString decimalText(bool valid)
+    {
+        static const QStringList forms {
+            QStringLiteral("0"),
+            QStringLiteral("-0.003"),
+            QStringLiteral("12.50"),
+            QStringLiteral("12345678901234567890.123456789012345678"),
+            QStringLiteral("123456789012345678901234567890123456789"), // 39 digits
+            QStringLiteral("1e3"),
+            QStringLiteral("007"),
+            QStringLiteral("+1"),
+            QStringLiteral(".5"),
+            QStringLiteral("5."),
+            QStringLiteral(" 1"),
+            QStringLiteral(""),
+            QStringLiteral("NaN"),
+        };
+        if (valid || chance(60)) {
+            if (chance(20))
+                return forms.at(below(4)); // the first four are valid
+            return QString::number(below(2000000) - 1000000)
+                + (chance(50) ? QString() : QStringLiteral(".%1").arg(below(100000)));
+        }
+        return forms.at(below(int(forms.size())));
+    }
+
     QString randomString()
     {
         switch (below(8)) {
@@ -232,6 +260,8 @@ public:
             return chance(50);
         case FieldType::DateTime:
             return timestamp();
+        case FieldType::Decimal:
+            return decimalText(true);
         }
         return QJsonValue();
     }
@@ -249,7 +279,7 @@ public:
             if (Identifier::isReserved(name) || seen.contains(name.toLower()))
                 continue;
             seen.insert(name.toLower());
-            schema.fields.append({ name, FieldType(below(5)) });
+            schema.fields.append({ name, FieldType(below(6)) });
         }
         return schema;
     }
@@ -723,6 +753,8 @@ private:
             return m_in.chance(50) ? "true" : "false";
         case FieldType::DateTime:
             return string(perMille(990) ? m_in.timestamp() : m_in.badTimestamp());
+        case FieldType::Decimal:
+            return perMille(990) ? string(m_in.decimalText(false)) : realText();
         }
         return "null";
     }
@@ -797,6 +829,11 @@ QString checkValue(const QVariant &value, const FieldSpec &field)
             return QStringLiteral("datetime field not a QString");
         return Timestamp::isValid(value.toString()) ? QString()
                                                     : QStringLiteral("datetime not a timestamp");
+    case FieldType::Decimal:
+        if (id != QMetaType::QString)
+            return QStringLiteral("decimal field not a QString");
+        return Decimal::isValid(value.toString()) ? QString()
+                                                  : QStringLiteral("decimal not plain notation");
     }
     return QStringLiteral("unknown field type");
 }
@@ -1049,7 +1086,7 @@ private Q_SLOTS:
                             { QStringLiteral("name"), inputs.anyName() },
                             { QStringLiteral("type"),
                               inputs.chance(80)
-                                  ? QJsonValue(fieldTypeName(FieldType(inputs.below(5))))
+                                  ? QJsonValue(fieldTypeName(FieldType(inputs.below(6))))
                                   : inputs.randomScalar() } });
                     }
                     entities.append(QJsonObject { { QStringLiteral("name"), inputs.anyName() },

@@ -123,6 +123,9 @@ QVariantMap changedData(const EntitySchema &schema, int index)
                         QStringLiteral("2030-01-02T03:04:%1.000Z")
                             .arg(index % 60, 2, 10, QLatin1Char('0')));
             break;
+        case FieldType::Decimal:
+            data.insert(field.name, QStringLiteral("%1.50").arg(index));
+            break;
         }
     }
     return data;
@@ -237,6 +240,7 @@ private Q_SLOTS:
     void embeddedDemo();
 
     void jsonProgress();
+    void jsonPushEvents();
     void jsonFailure_data();
     void jsonFailure();
     void quietSuccess();
@@ -912,6 +916,55 @@ void TestHeadless::jsonProgress()
 
     const QString difference
         = compareWithServer(databasePath(), server.store(), QStringLiteral("orders"));
+    QVERIFY2(difference.isEmpty(), qPrintable(difference));
+}
+
+// A sync that pushes: push events count the changes sent, the pushed event tells their
+// outcome, and the summary counts them apart from the records pulled.
+void TestHeadless::jsonPushEvents()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    server.addCustomers(300, 1);
+    RunResult result = run(syncArguments(server));
+    VERIFY_RUN(result.exitedWith(0), result);
+    {
+        Test::RawDb db(databasePath());
+        QVERIFY(db.exec(QStringLiteral("UPDATE customers SET visits = visits + 1 "
+                                       "WHERE id IN (SELECT id FROM customers LIMIT 250)")));
+    }
+    result
+        = run(syncArguments(server) + QStringList { "--progress", "json", "--batch-size", "100" });
+    VERIFY_RUN(result.exitedWith(0), result);
+    QString problem;
+    const QList<QJsonObject> events = jsonLines(result.out, &problem);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+
+    const QList<QJsonObject> push = eventsNamed(events, QStringLiteral("push"));
+    QVERIFY2(!push.isEmpty(), qPrintable(result.out));
+    qint64 done = 0;
+    for (const QJsonObject &event : push) {
+        QCOMPARE(event.value("entity").toString(), QStringLiteral("customers"));
+        QVERIFY(event.value("done").toInteger() >= done);
+        done = event.value("done").toInteger();
+        QCOMPARE(event.value("total").toInteger(), qint64(250));
+    }
+    QCOMPARE(done, qint64(250));
+    const QList<QJsonObject> pushed = eventsNamed(events, QStringLiteral("pushed"));
+    QCOMPARE(pushed.size(), 1);
+    QCOMPARE(pushed.first().value("applied").toInteger(), qint64(250));
+    QCOMPARE(pushed.first().value("conflicts").toInteger(), qint64(0));
+    QCOMPARE(pushed.first().value("rejected").toInteger(), qint64(0));
+    // The pull after the push reads the 250 changes back: progress events count those.
+    for (const QJsonObject &event : eventsNamed(events, QStringLiteral("progress")))
+        QVERIFY(event.value("done").toInteger() <= 250);
+    const QJsonObject summary = events.constLast();
+    QCOMPARE(summary.value("pushed").toInteger(), qint64(250));
+    QCOMPARE(summary.value("records").toInteger(), qint64(250));
+    Test::RawDb db(databasePath());
+    QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 0);
+    const QString difference
+        = compareWithServer(databasePath(), server.store(), QStringLiteral("customers"));
     QVERIFY2(difference.isEmpty(), qPrintable(difference));
 }
 

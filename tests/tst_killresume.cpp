@@ -171,6 +171,7 @@ Records localRecords(const QString &path, const EntitySchema &schema, qint64 *du
                     break;
                 case FieldType::String:
                 case FieldType::DateTime:
+                case FieldType::Decimal:
                     values << QVariant(v.toString());
                     break;
                 }

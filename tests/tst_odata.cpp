@@ -95,7 +95,7 @@ private Q_SLOTS:
         QTest::addColumn<int>("kind");
         QTest::addColumn<FieldType>("field");
         QTest::newRow("Int64, exact") << "stock" << int(EdmKind::Integer) << FieldType::Int;
-        QTest::newRow("Decimal, text") << "price" << int(EdmKind::Decimal) << FieldType::String;
+        QTest::newRow("Decimal, exact") << "price" << int(EdmKind::Decimal) << FieldType::Decimal;
         QTest::newRow("Double") << "rating" << int(EdmKind::Double) << FieldType::Real;
         QTest::newRow("Boolean") << "available" << int(EdmKind::Boolean) << FieldType::Bool;
         QTest::newRow("DateTimeOffset")
@@ -455,7 +455,8 @@ private Q_SLOTS:
         QVERIFY(value(1, "title").isNull());
         QCOMPARE(value(1, "available"), QVariant(false));
         QCOMPARE(value(2, "stock"), QVariant(qint64(-9007199254740993LL)));
-        QCOMPARE(value(2, "price"), QVariant(QStringLiteral("-1e-2")));
+        // An exponent is written out, exactly: the local decimal type is plain notation.
+        QCOMPARE(value(2, "price"), QVariant(QStringLiteral("-0.01")));
         // Absent properties are null.
         QVERIFY(value(2, "title").isNull());
         QVERIFY(value(2, "available").isNull());
@@ -501,6 +502,23 @@ private Q_SLOTS:
             << QByteArray("{\"value\":[{\"ID\":5,\"modifiedAt\":\"2026-12-01T08:00:00Z\",\"price\":"
                           "\"cheap\"}]}")
             << "\"price\" is a string, not a value of type Edm.Decimal";
+        QTest::newRow("a Decimal with a leading zero")
+            << QByteArray("{\"value\":[{\"ID\":5,\"modifiedAt\":\"2026-12-01T08:00:00Z\",\"price\":"
+                          "\"012.5\"}]}")
+            << "\"price\" is a string, not a value of type Edm.Decimal";
+        QTest::newRow("a Decimal of 39 digits")
+            << QByteArray("{\"value\":[{\"ID\":5,\"modifiedAt\":\"2026-12-01T08:00:00Z\",\"price\":"
+                          "\"123456789012345678901234567890123456789\"}]}")
+            << "\"price\" is 123456789012345678901234567890123456789, which has more than 38 "
+               "significant digits";
+        QTest::newRow("a Decimal whose exponent makes 39 digits")
+            << QByteArray("{\"value\":[{\"ID\":5,\"modifiedAt\":\"2026-12-01T08:00:00Z\",\"price\":"
+                          "1.5e38}]}")
+            << "\"price\" is 1.5e38, which has more than 38 significant digits";
+        QTest::newRow("a bool for a Decimal")
+            << QByteArray("{\"value\":[{\"ID\":5,\"modifiedAt\":\"2026-12-01T08:00:00Z\",\"price\":"
+                          "true}]}")
+            << "\"price\" is a bool, not a value of type Edm.Decimal";
         QTest::newRow("a bad time")
             << QByteArray("{\"value\":[{\"ID\":5,\"modifiedAt\":\"yesterday\"}]}")
             << "\"modifiedAt\" is a string, not a value of type Edm.DateTimeOffset";

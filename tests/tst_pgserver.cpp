@@ -1,8 +1,8 @@
 // The PostgreSQL backend's own cases: the safe watermark (a transaction that commits late is
 // never skipped, in cursor and offset mode), several stateless servers on one database, a
-// user's own table made syncable with batchsync_track() and synced by the real engine, and
-// batchsync-server --postgres. Needs BATCHSYNC_TEST_POSTGRES (see .ci/postgres): skips
-// without it, fails without it under CI.
+// user's own table made syncable with batchsync_track() and synced by the real engine, numeric
+// columns served and pushed as exact decimals, and batchsync-server --postgres. Needs
+// BATCHSYNC_TEST_POSTGRES (see .ci/postgres): skips without it, fails without it under CI.
 
 #include "common/timestamp.h"
 #include "engine/syncengine.h"
@@ -481,6 +481,104 @@ private Q_SLOTS:
         QCOMPARE(app.value(QStringLiteral("SELECT count(*) FROM orders")).toInt(), 1);
     }
 
+    void decimals()
+    {
+        // numeric is served as decimal: PostgreSQL's own text, in a JSON string, never a double.
+        Session app(m_connection);
+        QVERIFY(app.exec(QStringLiteral("CREATE TABLE prices(id text PRIMARY KEY, "
+                                        "amount numeric(38,10), loose numeric)")));
+        QVERIFY(app.exec(QStringLiteral(
+            "INSERT INTO prices VALUES ('big', '1234567890123456789012345678.1234567891', "
+            "'-0.003'), ('tiny', '-0.0000000001', 'NaN'), "
+            "('long', NULL, '1234567890123456789012345678901234567890')")));
+        SyncServer server;
+        QString error;
+        QVERIFY2(server.openPostgres(m_connection, &error), qPrintable(error));
+        QVERIFY(server.listen() > 0);
+        QCOMPARE(app.value(QStringLiteral("SELECT batchsync_track('prices')")).toString(),
+                 QStringLiteral("prices"));
+        const std::optional<EntitySchema> schema
+            = server.backend()->entity(QStringLiteral("prices"));
+        QVERIFY(schema);
+        QCOMPARE(schema->fields,
+                 (QList<FieldSpec> { { QStringLiteral("amount"), FieldType::Decimal },
+                                     { QStringLiteral("loose"), FieldType::Decimal } }));
+        const QByteArray page = get(
+            changesUrl(server.baseUrl(), QStringLiteral("prices"), QStringLiteral("since"), {}));
+        QVERIFY2(page.contains(R"("data":{"amount":"1234567890123456789012345678.1234567891",)"
+                               R"("loose":"-0.003"})"),
+                 page.constData());
+        // NaN and more than 38 digits are no decimal: served as null, not refused by clients.
+        QVERIFY2(page.contains(R"("data":{"amount":"-0.0000000001","loose":null})"),
+                 page.constData());
+        QVERIFY2(page.contains(R"("data":{"amount":null,"loose":null})"), page.constData());
+
+        // Synced by the real engine: the exact text in a TEXT column.
+        const SyncSettings settings = settingsFor(server.baseUrl(), PagingMode::Cursor);
+        QVERIFY2(sync(settings, &error), qPrintable(error));
+        const QHash<QString, QVariantList> local
+            = Test::localRecords(settings.databasePath, *schema);
+        QCOMPARE(local.value(QStringLiteral("big")),
+                 (QVariantList { QStringLiteral("1234567890123456789012345678.1234567891"),
+                                 QStringLiteral("-0.003") }));
+
+        // Pushes: only plain-notation strings, stored exactly through text.
+        const QString exact = QStringLiteral("9876543210987654321098765432.0123456789");
+        const QJsonArray results = pushTo(
+            server.baseUrl(), QStringLiteral("prices"),
+            pushChange("1", "pushed", QJsonValue(), false, { { "amount", exact } }) + ','
+                + pushChange("2", "e", QJsonValue(), false, { { "amount", "1e3" } }) + ','
+                + pushChange("3", "n", QJsonValue(), false, { { "amount", 12.5 } }) + ','
+                + pushChange("4", "d", QJsonValue(), false,
+                             { { "amount", "123456789012345678901234567890123456789" } })
+                + ','
+                // Valid, but more than numeric(38,10) holds: PostgreSQL refuses that change.
+                + pushChange("5", "o", QJsonValue(), false,
+                             { { "amount", "12345678901234567890123456789" } })
+                + ',' + pushChange("6", "z", QJsonValue(), false, { { "loose", "-0" } }));
+        QCOMPARE(
+            statuses(results),
+            QStringList({ "applied", "rejected", "rejected", "rejected", "rejected", "applied" }));
+        QVERIFY2(results.at(1).toObject().value("error").toString().startsWith(
+                     QStringLiteral("field amount: expected")),
+                 qPrintable(results.at(1).toObject().value("error").toString()));
+        QCOMPARE(app.value(QStringLiteral("SELECT amount::text FROM prices WHERE id = 'pushed'"))
+                     .toString(),
+                 exact);
+        QCOMPARE(server.backend()->liveRecords(QStringLiteral("prices")).value("pushed"),
+                 (QVariantList { exact, QVariant() }));
+
+        // A field the server creates as decimal is a numeric column, served the same way.
+        QVERIFY2(server.backend()->addEntity(
+                     { QStringLiteral("fees"), { { QStringLiteral("rate"), FieldType::Decimal } } },
+                     &error),
+                 qPrintable(error));
+        QCOMPARE(app.value(QStringLiteral("SELECT format_type(atttypid, NULL) FROM pg_attribute "
+                                          "WHERE attrelid = 'fees'::regclass AND attname = 'rate'"))
+                     .toString(),
+                 QStringLiteral("numeric"));
+        QVERIFY2(server.backend()->upsert(QStringLiteral("fees"), QStringLiteral("f"),
+                                          { { QStringLiteral("rate"), QStringLiteral("0.0250") } },
+                                          &error),
+                 qPrintable(error));
+        QVERIFY(!server.backend()->upsert(QStringLiteral("fees"), QStringLiteral("g"),
+                                          { { QStringLiteral("rate"), 0.025 } }, &error));
+        const QByteArray fees = get(
+            changesUrl(server.baseUrl(), QStringLiteral("fees"), QStringLiteral("since"), {}));
+        QVERIFY2(fees.contains(R"("data":{"rate":"0.0250"})"), fees.constData());
+
+        // A catalogue from before decimals (numeric recorded as real) is served as decimal.
+        QVERIFY(app.exec(QStringLiteral(
+            "UPDATE _bs_entities SET fields = replace(fields, '\"decimal\"', '\"real\"') "
+            "WHERE name = 'prices'")));
+        QVERIFY(app.value(QStringLiteral("SELECT fields FROM _bs_entities WHERE name = 'prices'"))
+                    .toString()
+                    .contains(QStringLiteral("\"real\"")));
+        SyncServer older;
+        QVERIFY2(older.openPostgres(m_connection, &error), qPrintable(error));
+        QCOMPARE(older.backend()->entity(QStringLiteral("prices"))->fields, schema->fields);
+    }
+
     void severalStatelessServers()
     {
         // Two servers on one database: changes through one, pages through the other.
@@ -587,7 +685,7 @@ private Q_SLOTS:
         for (const FieldSpec &field : schema->fields)
             fields.append(field.name + u':' + fieldTypeName(field.type));
         QCOMPARE(fields,
-                 (QStringList { QStringLiteral("name:string"), QStringLiteral("price:real"),
+                 (QStringList { QStringLiteral("name:string"), QStringLiteral("price:decimal"),
                                 QStringLiteral("stock:int"), QStringLiteral("active:bool"),
                                 QStringLiteral("added:datetime") }));
 
@@ -601,8 +699,8 @@ private Q_SLOTS:
         const QVariantList p3
             = Test::localRecords(settings.databasePath, *schema).value(QStringLiteral("p3"));
         QCOMPARE(p3,
-                 (QVariantList { QStringLiteral("Product 3"), 3.75, qint64(3), false,
-                                 QStringLiteral("2025-03-04T08:06:07.089Z") }));
+                 (QVariantList { QStringLiteral("Product 3"), QStringLiteral("3.75"), qint64(3),
+                                 false, QStringLiteral("2025-03-04T08:06:07.089Z") }));
 
         // The application goes on with plain SQL; the next sync follows.
         QVERIFY(app.exec(QStringLiteral("UPDATE products SET price = 99.5, stock = NULL "
@@ -616,7 +714,8 @@ private Q_SLOTS:
         live = server.backend()->liveRecords(QStringLiteral("products"));
         QCOMPARE(live.size(), 249);
         QVERIFY(!live.contains(QStringLiteral("p3")) && !live.contains(QStringLiteral("p6")));
-        QCOMPARE(live.value(QStringLiteral("p1")).at(1), QVariant(99.5));
+        // numeric(10,2) keeps its scale: the exact text PostgreSQL holds.
+        QCOMPARE(live.value(QStringLiteral("p1")).at(1), QVariant(QStringLiteral("99.50")));
         QVERIFY(live.value(QStringLiteral("p1")).at(2).isNull());
         QCOMPARE(live.value(QStringLiteral("p5")).at(0), QVariant(QStringLiteral("Back")));
         difference = Test::differences(settings.databasePath, *schema, live);

@@ -259,6 +259,10 @@ private Q_SLOTS:
     void parseChangesInvalid_data();
     void parseChangesInvalid();
     void parseChangesErrorNamesIndex();
+    void parseChangesDecimal_data();
+    void parseChangesDecimal();
+    void parseEntitiesDecimal();
+    void pushDecimals();
     void parseChangesParity_data();
     void parseChangesParity();
     void parseChangesParityLargePage();
@@ -1017,6 +1021,132 @@ void TestProtocol::parseChangesErrorNamesIndex()
         error.startsWith(QStringLiteral(
             R"(changes[17].data.balance: expected a number for field "balance" (real), got a string)")),
         qPrintable(error));
+}
+
+void TestProtocol::parseChangesDecimal_data()
+{
+    QTest::addColumn<QByteArray>("value"); // the JSON text of field "price"
+    QTest::addColumn<QString>("expected"); // the exact text kept, or the words of the refusal
+    QTest::addColumn<bool>("accepted");
+
+    QTest::newRow("money") << QByteArray(R"("12.50")") << "12.50" << true;
+    QTest::newRow("negative fraction") << QByteArray(R"("-0.003")") << "-0.003" << true;
+    QTest::newRow("zero") << QByteArray(R"("0")") << "0" << true;
+    QTest::newRow("38 digits, exact") << QByteArray(R"("12345678901234567890.123456789012345678")")
+                                      << "12345678901234567890.123456789012345678" << true;
+    QTest::newRow("escaped digits") << QByteArray(R"("12.5")") << "12.5" << true;
+    QTest::newRow("null") << QByteArray("null") << QString() << true;
+    QTest::newRow("number")
+        << QByteArray("12.5")
+        << R"(changes[0].data.price: expected a decimal string (like "12.50") for field "price" (decimal), got a number)"
+        << false;
+    QTest::newRow("integer number")
+        << QByteArray("12")
+        << R"(expected a decimal string (like "12.50") for field "price" (decimal), got a number)"
+        << false;
+    QTest::newRow("exponent")
+        << QByteArray(R"("1.5e3")")
+        << R"(changes[0].data.price: expected a decimal in plain notation for field "price" (decimal), got "1.5e3", which has an exponent)"
+        << false;
+    QTest::newRow("39 digits")
+        << QByteArray(R"("123456789012345678901234567890123456789")")
+        << R"(for field "price" (decimal), got "123456789012345678901234567890123456789", which has 39 significant digits; at most 38 are allowed)"
+        << false;
+    QTest::newRow("leading zero") << QByteArray(R"("007")") << "which has a leading zero" << false;
+    QTest::newRow("plus") << QByteArray(R"("+1")") << "which is not a number in plain notation"
+                          << false;
+    QTest::newRow("space") << QByteArray(R"(" 1")") << "which is not a number in plain notation"
+                           << false;
+    QTest::newRow("empty") << QByteArray(R"("")") << "which is empty" << false;
+    QTest::newRow("bool") << QByteArray("true") << R"(for field "price" (decimal), got a bool)"
+                          << false;
+    QTest::newRow("object") << QByteArray(R"({"v": "1"})")
+                            << R"(for field "price" (decimal), got an object)" << false;
+}
+
+void TestProtocol::parseChangesDecimal()
+{
+    QFETCH(QByteArray, value);
+    QFETCH(QString, expected);
+    QFETCH(bool, accepted);
+    const EntitySchema schema { QStringLiteral("products"),
+                                { { QStringLiteral("name"), FieldType::String },
+                                  { QStringLiteral("price"), FieldType::Decimal } } };
+    const QByteArray body = R"({"changes": [{"id": "p1", "changedAt": "2025-01-01T00:00:00.000Z",
+        "version": "7", "data": {"name": "Tea", "price": )"
+        + value + R"(}}], "cursor": "1", "hasMore": false})";
+    ChangePage page;
+    QString error;
+    QCOMPARE(Protocol::parseChanges(body, schema, 10, PagingMode::Cursor, &page, &error), accepted);
+    if (accepted) {
+        QVERIFY(error.isEmpty());
+        const QVariant price = page.changes.at(0).values.at(1);
+        if (expected.isNull()) {
+            QVERIFY(price.isNull());
+        } else {
+            QCOMPARE(price.typeId(), QMetaType::QString);
+            QCOMPARE(price.toString(), expected);
+        }
+    } else {
+        QVERIFY2(error.contains(expected), qPrintable(error));
+    }
+    bool referenceAccepted = false;
+    const QString problem = parityProblem(body, schema, 10, PagingMode::Cursor, &referenceAccepted);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QCOMPARE(referenceAccepted, accepted);
+}
+
+void TestProtocol::parseEntitiesDecimal()
+{
+    QList<EntitySchema> entities;
+    QString error;
+    QVERIFY2(Protocol::parseEntities(R"({"protocol": "1.1", "entities": [{"name": "products",
+        "writable": true, "fields": [{"name": "price", "type": "decimal"}]}]})",
+                                     &entities, &error),
+             qPrintable(error));
+    QCOMPARE(entities.size(), 1);
+    QCOMPARE(entities.at(0).fields,
+             (QList<FieldSpec> { { QStringLiteral("price"), FieldType::Decimal } }));
+    // The name is exact, as for every type.
+    QVERIFY(!Protocol::parseEntities(R"({"entities": [{"name": "products",
+        "fields": [{"name": "price", "type": "Decimal"}]}]})",
+                                     &entities, &error));
+    QVERIFY2(error.contains(QStringLiteral("Decimal")), qPrintable(error));
+}
+
+void TestProtocol::pushDecimals()
+{
+    const EntitySchema schema { QStringLiteral("products"),
+                                { { QStringLiteral("price"), FieldType::Decimal } } };
+    // Sent as the JSON string of the local text.
+    const QByteArray body = Protocol::pushBody(
+        schema, QStringLiteral("c"),
+        { LocalChange { QStringLiteral("c:1"),
+                        QStringLiteral("p1"),
+                        QString(),
+                        false,
+                        { QStringLiteral("12345678901234567890.123456789012345678") } } });
+    QVERIFY2(body.contains(R"("data":{"price":"12345678901234567890.123456789012345678"})"),
+             body.constData());
+
+    // A conflict's current record: a decimal only in plain notation, kept exactly.
+    const auto conflict = [](const QByteArray &price) {
+        return R"({"results":[{"changeId":"c:1","status":"conflict","current":{"id":"p1",)"
+               R"("version":"9","changedAt":"2026-12-02T08:00:00.000Z","deleted":false,)"
+               R"("data":{"price":)"
+            + price + "}}}]}";
+    };
+    QList<PushResult> results;
+    QString error;
+    QVERIFY2(Protocol::parsePushResults(conflict(R"("12.50")"), schema, 1, &results, &error),
+             qPrintable(error));
+    QCOMPARE(results.at(0).current.values, QVariantList { QStringLiteral("12.50") });
+    for (const QByteArray &bad : { QByteArray("12.5"), QByteArray(R"("1e3")"),
+                                   QByteArray(R"("123456789012345678901234567890123456789")") }) {
+        QVERIFY(!Protocol::parsePushResults(conflict(bad), schema, 1, &results, &error));
+        QVERIFY2(error.contains(QStringLiteral("price: expected a decimal in plain notation")),
+                 qPrintable(error));
+    }
 }
 
 void TestProtocol::parseChangesParity_data()

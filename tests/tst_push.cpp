@@ -286,6 +286,67 @@ private slots:
         QCOMPARE(data.value("name"), QJsonValue()); // whole record: left out is null
     }
 
+    void decimals_data()
+    {
+        QTest::addColumn<QByteArray>("price"); // the JSON text sent
+        QTest::addColumn<QString>("stored"); // the exact text served after; empty: rejected
+
+        QTest::newRow("money") << QByteArray(R"("12.50")") << QStringLiteral("12.50");
+        QTest::newRow("negative") << QByteArray(R"("-0.003")") << QStringLiteral("-0.003");
+        QTest::newRow("38 digits") << QByteArray(R"("12345678901234567890.123456789012345678")")
+                                   << QStringLiteral("12345678901234567890.123456789012345678");
+        QTest::newRow("null") << QByteArray("null") << QStringLiteral("null");
+        QTest::newRow("number") << QByteArray("12.5") << QString();
+        QTest::newRow("integer number") << QByteArray("12") << QString();
+        QTest::newRow("exponent") << QByteArray(R"("1.5e3")") << QString();
+        QTest::newRow("39 digits")
+            << QByteArray(R"("123456789012345678901234567890123456789")") << QString();
+        QTest::newRow("leading zero") << QByteArray(R"("007")") << QString();
+        QTest::newRow("plus") << QByteArray(R"("+1")") << QString();
+        QTest::newRow("spaces") << QByteArray(R"(" 1 ")") << QString();
+        QTest::newRow("empty") << QByteArray(R"("")") << QString();
+        QTest::newRow("bool") << QByteArray("true") << QString();
+    }
+
+    void decimals()
+    {
+        QFETCH(QByteArray, price);
+        QFETCH(QString, stored);
+        QString error;
+        QVERIFY2(
+            m_server->store()->addEntity({ QStringLiteral("products"),
+                                           { { QStringLiteral("name"), FieldType::String },
+                                             { QStringLiteral("price"), FieldType::Decimal } } },
+                                         &error),
+            qPrintable(error));
+        const QByteArray body = R"({"client":"c","changes":[{"changeId":"d","id":"p1",)"
+                                R"("base":null,"deleted":false,"data":{"name":"Tea","price":)"
+            + price + "}}]}";
+        const Reply reply = push(body, QStringLiteral("products"));
+        QCOMPARE(reply.status, 200);
+        const QJsonObject result = reply.json().value("results").toArray().at(0).toObject();
+        if (stored.isEmpty()) {
+            QCOMPARE(result.value("status").toString(), QStringLiteral("rejected"));
+            QVERIFY2(result.value("error").toString().startsWith(
+                         QStringLiteral("field price: expected")),
+                     qPrintable(result.value("error").toString()));
+            QVERIFY(m_server->store()->liveRecords(QStringLiteral("products")).isEmpty());
+            return;
+        }
+        QCOMPARE(result.value("status").toString(), QStringLiteral("applied"));
+        // Served as a JSON string with the very text sent, never as a number.
+        const Reply page = send("GET", QStringLiteral("/entities/products/changes"));
+        const QJsonObject data
+            = page.json().value("changes").toArray().at(0).toObject().value("data").toObject();
+        if (stored == u"null")
+            QVERIFY(data.value("price").isNull());
+        else
+            QCOMPARE(data.value("price"), QJsonValue(stored));
+        const Reply entities = send("GET", QStringLiteral("/entities"));
+        QVERIFY2(entities.body.contains(R"({"name":"price","type":"decimal"})"),
+                 entities.body.constData());
+    }
+
     void textAsSent()
     {
         // Strings that begin with U+0000, and numbers next to them, arrive as they were sent.

@@ -237,6 +237,75 @@ private Q_SLOTS:
         QCOMPARE(changeCount(), before + 3);
     }
 
+    void decimalsTravelExactly()
+    {
+        QString error;
+        QVERIFY2(
+            m_server->store()->addEntity(
+                { QStringLiteral("prices"), { { QStringLiteral("amount"), FieldType::Decimal } } },
+                &error),
+            qPrintable(error));
+        QVERIFY2(m_server->store()->upsert(
+                     QStringLiteral("prices"),
+                     { { QStringLiteral("p1"), { { QStringLiteral("amount"), "9.99" } } },
+                       { QStringLiteral("p2"), { { QStringLiteral("amount"), "9.99" } } },
+                       { QStringLiteral("p3"), { { QStringLiteral("amount"), "9.99" } } },
+                       { QStringLiteral("p4"), { { QStringLiteral("amount"), "9.99" } } } },
+                     &error),
+                 qPrintable(error));
+        QVERIFY(syncOnce(settings()).ok);
+        const auto serverAmount = [&](const QString &id) {
+            return m_server->store()->liveRecords(QStringLiteral("prices")).value(id).value(0);
+        };
+        // Another client changes p3 meanwhile: the local edit of p3 conflicts.
+        QString p3Version;
+        for (const QJsonValue &served : send("GET", QStringLiteral("/entities/prices/changes"))
+                                            .json()
+                                            .value("changes")
+                                            .toArray()) {
+            if (served.toObject().value("id").toString() == u"p3")
+                p3Version = served.toObject().value("version").toString();
+        }
+        const Reply theirs
+            = push(request({ change("other:p3", "p3", p3Version, false, { { "amount", "1.10" } }) },
+                           QStringLiteral("other")),
+                   QStringLiteral("prices"));
+        QVERIFY2(theirs.body.contains("\"applied\""), theirs.body.constData());
+        {
+            RawDb db(path());
+            // The exact text as written, and a number, which the TEXT column keeps as text.
+            QVERIFY(edit(db,
+                         QStringLiteral("UPDATE prices SET amount = "
+                                        "'12345678901234567890.123456789012345670' "
+                                        "WHERE id = 'p1'")));
+            QVERIFY(edit(db, QStringLiteral("UPDATE prices SET amount = 12.5 WHERE id = 'p2'")));
+            QVERIFY(edit(db, QStringLiteral("UPDATE prices SET amount = '2.20' WHERE id = 'p3'")));
+            // A large number, which SQLite keeps as its own text with an exponent ("1.0e+25"):
+            // pushed in plain notation.
+            QVERIFY(edit(db, QStringLiteral("UPDATE prices SET amount = 1e25 WHERE id = 'p4'")));
+        }
+        const Outcome outcome = syncOnce(settings());
+        QVERIFY(outcome.ok);
+        QVERIFY2(outcome.pushed.contains(QList<QVariant> { QStringLiteral("prices"), 3, 1, 0 }),
+                 qPrintable(QVariant::fromValue(outcome.pushed).toString()));
+        QCOMPARE(serverAmount(QStringLiteral("p1")),
+                 QVariant(QStringLiteral("12345678901234567890.123456789012345670")));
+        QCOMPARE(serverAmount(QStringLiteral("p2")), QVariant(QStringLiteral("12.5")));
+        QCOMPARE(serverAmount(QStringLiteral("p3")), QVariant(QStringLiteral("1.10")));
+        QCOMPARE(serverAmount(QStringLiteral("p4")),
+                 QVariant(QStringLiteral("10000000000000000000000000")));
+        // The server's record won the conflict: its exact text, in the table and in the log.
+        RawDb db(path());
+        QCOMPARE(db.rows(QStringLiteral("SELECT typeof(amount), amount FROM prices "
+                                        "WHERE id = 'p3'"))
+                     .first(),
+                 (QVariantList { QStringLiteral("text"), QStringLiteral("1.10") }));
+        const QString server = db.scalar(QStringLiteral("SELECT server FROM _sync_conflicts "
+                                                        "WHERE id = 'p3'"))
+                                   .toString();
+        QCOMPARE(parsed(server).value("amount"), QJsonValue(QStringLiteral("1.10")));
+    }
+
     void conflicts_data()
     {
         QTest::addColumn<ConflictPolicy>("policy");

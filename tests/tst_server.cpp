@@ -1293,6 +1293,45 @@ private Q_SLOTS:
         QCOMPARE(inf.value(QLatin1String("amount")), QJsonValue(QJsonValue::Null));
     }
 
+    void storeDecimals()
+    {
+        // Exact text in, the same text out as a JSON string, on either backend.
+        auto store = openStore();
+        QVERIFY(store);
+        QString error;
+        const EntitySchema prices { QStringLiteral("prices"),
+                                    { { QStringLiteral("amount"), FieldType::Decimal } } };
+        QVERIFY2(store->addEntity(prices, &error), qPrintable(error));
+        const QStringList amounts { QStringLiteral("12.50"), QStringLiteral("-0.003"),
+                                    QStringLiteral("0"),
+                                    QStringLiteral("12345678901234567890.123456789012345678") };
+        QList<std::pair<QString, QVariantMap>> batch;
+        for (qsizetype i = 0; i < amounts.size(); ++i)
+            batch.append(
+                { QStringLiteral("d%1").arg(i), { { QStringLiteral("amount"), amounts.at(i) } } });
+        QVERIFY2(store->upsert(prices.name, batch, &error), qPrintable(error));
+        int records = 0;
+        const QByteArray body = *store->changesJson(prices.name, PagingMode::Cursor, QString(), 0,
+                                                    100, &records, &error);
+        for (const QString &amount : amounts) {
+            const QByteArray served = "\"data\":{\"amount\":\"" + amount.toLatin1() + "\"}";
+            QVERIFY2(body.contains(served), body.constData());
+        }
+        QCOMPARE(store->liveRecords(prices.name).value(QStringLiteral("d3")),
+                 QVariantList { amounts.at(3) });
+        // Only plain-notation text: a double has already lost the exact value.
+        for (const QVariant &bad :
+             { QVariant(12.5), QVariant(QStringLiteral("1e3")), QVariant(QStringLiteral("007")),
+               QVariant(QStringLiteral("1234567890123456789012345678901234567890")) }) {
+            QVERIFY(!store->upsert(prices.name, QStringLiteral("bad"),
+                                   { { QStringLiteral("amount"), bad } }, &error));
+            QVERIFY2(error.contains(QStringLiteral("field amount must be a decimal in plain "
+                                                   "notation")),
+                     qPrintable(error));
+        }
+        QCOMPARE(store->liveCount(prices.name), amounts.size());
+    }
+
     void demoDataIsComplete()
     {
         auto store = openStore();

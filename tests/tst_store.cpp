@@ -1937,6 +1937,14 @@ private Q_SLOTS:
         both("datetime", FieldType::DateTime, someTime, "text", someTime);
         both("null datetime", FieldType::DateTime, QVariant(), "null", QVariant());
         both("null int", FieldType::Int, QVariant(), "null", QVariant());
+        // Exact text in a TEXT column: no NUMERIC affinity turns it into a double.
+        const QString decimal = QStringLiteral("12345678901234567890.123456789012345678");
+        both("decimal 38 digits", FieldType::Decimal, decimal, "text", decimal);
+        both("decimal trailing zeros", FieldType::Decimal, QStringLiteral("12.50"), "text",
+             QStringLiteral("12.50"));
+        both("decimal negative", FieldType::Decimal, QStringLiteral("-0.003"), "text",
+             QStringLiteral("-0.003"));
+        both("null decimal", FieldType::Decimal, QVariant(), "null", QVariant());
     }
 
     void valuesRoundTrip()
@@ -1986,6 +1994,12 @@ private Q_SLOTS:
             QCOMPARE(rows.first().at(2).toLongLong(), stored.toLongLong());
         }
         QCOMPARE(rows.first().at(3).toString(), someTime);
+        if (type == FieldType::Decimal) {
+            QCOMPARE(raw.scalar(QStringLiteral("SELECT type FROM pragma_table_info('things') "
+                                               "WHERE name = 'value'"))
+                         .toString(),
+                     QStringLiteral("TEXT"));
+        }
     }
 
     void applyBatchThroughput()

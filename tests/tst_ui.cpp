@@ -324,6 +324,47 @@ private Q_SLOTS:
         QTRY_COMPARE(count->text(), QStringLiteral("0 records"));
     }
 
+    // An edit made in the data view reaches the server with the next Sync all.
+    void editInTheWindowReachesTheServer()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(300, 1, QStringLiteral("customers"));
+        MainWindow window(optionsFor(server.baseUrl(), 100));
+        window.show();
+        QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames().size(), 1, 10000);
+        child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(stateOf(window, QStringLiteral("customers")),
+                                  stateWord(SyncState::Completed), SyncTimeoutMs);
+
+        DataView *data = window.dataView();
+        QTRY_VERIFY(data->entityNames().contains(QStringLiteral("customers")));
+        auto *combo = child<QComboBox>(window, QStringLiteral("entityCombo"));
+        combo->setCurrentIndex(combo->findText(QStringLiteral("customers")));
+        QTRY_COMPARE(data->model()->rowCount() > 0, true);
+        QTRY_VERIFY(!data->model()->isLoading());
+        const QModelIndex name = data->model()->index(0, 1);
+        const QString id = data->model()->index(0, 0).data().toString();
+        QVERIFY(data->model()->setData(name, QStringLiteral("Edited in the window")));
+        const QLabel *pending = child<QLabel>(window, QStringLiteral("pending_customers"));
+        QVERIFY(pending);
+        QTRY_VERIFY_WITH_TIMEOUT(pending->text().startsWith(QLatin1Char('1')), 10000);
+
+        QList<SyncPhase> phases;
+        connect(window.engine(), &SyncEngine::phaseChanged, this,
+                [&phases](const QString &, SyncPhase phase) { phases.append(phase); });
+        child<QAction>(window, QStringLiteral("syncAllAction"))->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(
+            logContains(window, QStringLiteral("customers: sent 1 local change, 1 applied")),
+            SyncTimeoutMs);
+        QTRY_COMPARE_WITH_TIMEOUT(stateOf(window, QStringLiteral("customers")),
+                                  stateWord(SyncState::Completed), SyncTimeoutMs);
+        QCOMPARE(phases.value(0), SyncPhase::Push);
+        QCOMPARE(server.store()->liveRecords(QStringLiteral("customers")).value(id).value(0),
+                 QVariant(QStringLiteral("Edited in the window")));
+        QTRY_VERIFY_WITH_TIMEOUT(!pending->text().startsWith(QLatin1Char('1')), 10000);
+    }
+
     void pauseOneWhileOthersContinueThenResume()
     {
         Test::TestServer server;

@@ -327,6 +327,7 @@ void MainWindow::createEngine(const QUrl &url)
     connect(engine, &SyncEngine::overallProgressChanged, m_page, &ProgressPage::setOverallProgress);
     connect(engine, &SyncEngine::failed, this, &MainWindow::onFailed);
     connect(engine, &SyncEngine::retrying, this, &MainWindow::onRetrying);
+    connect(engine, &SyncEngine::pushed, this, &MainWindow::onPushed);
     connect(engine, &SyncEngine::finished, this, &MainWindow::onFinished);
     m_page->setMessage(tr("Connecting to %1…").arg(url.toString()));
     engine->refreshEntities();
@@ -514,6 +515,23 @@ void MainWindow::onFailed(const QString &entity, ErrorCategory category, const Q
         m_page->setState(entity, SyncState::Failed, message);
     }
     m_log->addMessage(text, LogView::Severity::Error);
+}
+
+void MainWindow::onPushed(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected)
+{
+    const qint64 sent = applied + conflicts + rejected;
+    QString text = sent == 1
+        ? tr("%1: sent 1 local change, %2 applied").arg(entity, QLocale().toString(applied))
+        : tr("%1: sent %2 local changes, %3 applied")
+              .arg(entity, QLocale().toString(sent), QLocale().toString(applied));
+    if (conflicts > 0)
+        text += tr(", %1 in conflict").arg(QLocale().toString(conflicts));
+    if (rejected > 0)
+        text += tr(", %1 rejected").arg(QLocale().toString(rejected));
+    if (conflicts + rejected > 0)
+        text += tr(" (see the Conflicts tab)");
+    m_log->addMessage(
+        text, conflicts + rejected > 0 ? LogView::Severity::Warning : LogView::Severity::Info);
 }
 
 void MainWindow::onRetrying(const QString &entity, int attempt, int delayMs, const QString &reason)

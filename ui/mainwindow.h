@@ -124,6 +124,7 @@ private:
     void onProgress(const QString &entity, qint64 done, qint64 total, double recordsPerSecond,
                     qint64 etaSeconds);
     void onFailed(const QString &entity, BatchSync::ErrorCategory category, const QString &message);
+    void onPushed(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected);
     void onRetrying(const QString &entity, int attempt, int delayMs, const QString &reason);
     void onFinished();
 

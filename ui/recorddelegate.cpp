@@ -1,5 +1,6 @@
 #include "recorddelegate.h"
 
+#include "common/decimal.h"
 #include "common/types.h"
 #include "recordmodel.h"
 
@@ -55,6 +56,22 @@ public:
         const double value = QLocale::c().toDouble(text, &ok);
         if (ok && std::isfinite(value))
             return Acceptable;
+        return partial.match(input).hasMatch() ? Intermediate : Invalid;
+    }
+};
+
+// An exact decimal in plain notation (Decimal::isValid): its text is stored as typed.
+class DecimalValidator final : public QValidator
+{
+public:
+    using QValidator::QValidator;
+
+    State validate(QString &input, int &) const override
+    {
+        static const QRegularExpression partial(QStringLiteral("^\\s*-?\\d*\\.?\\d*\\s*$"));
+        const QString text = input.trimmed();
+        if (text.isEmpty() || Decimal::isValid(text))
+            return Acceptable; // empty: NULL
         return partial.match(input).hasMatch() ? Intermediate : Invalid;
     }
 };
@@ -127,6 +144,13 @@ QWidget *RecordDelegate::createEditor(QWidget *parent, const QStyleOptionViewIte
         edit->setPlaceholderText(tr("null"));
         return edit;
     }
+    case FieldType::Decimal: {
+        auto *edit = new QLineEdit(parent);
+        edit->setObjectName(QStringLiteral("decimalEditor"));
+        edit->setValidator(new DecimalValidator(edit));
+        edit->setPlaceholderText(tr("null"));
+        return edit;
+    }
     case FieldType::String:
     default: { // any other type is edited as its text
         auto *edit = new QLineEdit(parent);
@@ -170,7 +194,8 @@ void RecordDelegate::setModelData(QWidget *editor, QAbstractItemModel *model,
         if (!line->hasAcceptableInput())
             return; // never written: the view keeps the database's value
         const FieldType type = typeOf(index);
-        const bool text = type != FieldType::Int && type != FieldType::Real;
+        const bool text
+            = type != FieldType::Int && type != FieldType::Real && type != FieldType::Decimal;
         // Cleared: NULL for numbers; an empty text stays a text.
         model->setData(index,
                        !text && line->text().trimmed().isEmpty() ? QVariant() : line->text());

@@ -1,5 +1,7 @@
 #include "recordmodel.h"
 
+#include "common/decimal.h"
+
 #include <QAtomicInt>
 #include <QLocale>
 #include <QMetaObject>
@@ -224,7 +226,8 @@ QVariant RecordModel::data(const QModelIndex &index, int role) const
     if (!index.isValid() || index.row() >= m_rows.size() || index.column() >= m_columns.size())
         return {};
     const FieldType type = m_columns.at(index.column()).type;
-    if (role == Qt::TextAlignmentRole && (type == FieldType::Int || type == FieldType::Real))
+    if (role == Qt::TextAlignmentRole
+        && (type == FieldType::Int || type == FieldType::Real || type == FieldType::Decimal))
         return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     if (role == FieldTypeRole)
         return int(type);
@@ -325,8 +328,16 @@ std::optional<QVariant> RecordModel::storedValue(FieldType type, const QVariant 
         }
         return dateTimeText(time);
     }
+    case FieldType::Decimal:
+        // Only text, kept as typed: a double would have lost the exact value already.
+        if (!isText || !Decimal::isValid(text)) {
+            *error
+                = tr("%1 is not a decimal in plain notation (such as 12.50)").arg(value.toString());
+            return std::nullopt;
+        }
+        return text;
     case FieldType::String:
-    default: // any other type is kept as its text (e.g. an exact decimal)
+    default: // any other type is kept as its text
         return value.toString();
     }
 }

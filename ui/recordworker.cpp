@@ -34,9 +34,10 @@ QString likePattern(const QString &text)
     return QLatin1Char('%') + escaped + QLatin1Char('%');
 }
 
+// Columns the search matches as text; a decimal is shown, and searched, as it is stored.
 bool isTextType(FieldType type)
 {
-    return type == FieldType::String || type == FieldType::DateTime;
+    return type == FieldType::String || type == FieldType::DateTime || type == FieldType::Decimal;
 }
 
 bool wasInterrupted(const QSqlQuery &query)
@@ -293,8 +294,12 @@ void RecordWorker::runQuery(quint64 generation, const RecordQuery &query, int ch
         if (isTextType(column.type))
             m_textColumns.append(column);
         if (column.name == query.sortField) {
+            // A decimal's text sorts by its value ("9" before "10"), not by its characters.
+            const QString key = column.type == FieldType::Decimal
+                ? QStringLiteral("CAST(%1 AS REAL)").arg(Identifier::quoted(column.name))
+                : Identifier::quoted(column.name);
             order = QStringLiteral(" ORDER BY %1 %2")
-                        .arg(Identifier::quoted(column.name),
+                        .arg(key,
                              query.order == Qt::DescendingOrder ? QStringLiteral("DESC")
                                                                 : QStringLiteral("ASC"));
         }

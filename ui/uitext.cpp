@@ -40,6 +40,8 @@ QString UiText::state(SyncState state, SyncPhase phase)
         return tr("Reloading");
     if (state == SyncState::Running && phase == SyncPhase::Deletions)
         return tr("Checking for deletions");
+    if (state == SyncState::Running && phase == SyncPhase::Push)
+        return tr("Uploading");
     return UiText::state(state);
 }
 

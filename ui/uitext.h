@@ -26,7 +26,7 @@ public:
     static QString eta(qint64 seconds);
     /*!
         The state in words: "Idle", "Running", ...; a running phase other than the changes
-        says what it does: "Reloading", "Checking for deletions".
+        says what it does: "Reloading", "Checking for deletions", "Uploading" (local changes).
     */
     static QString state(SyncState state, SyncPhase phase);
     /*! The state in words: "Idle", "Running", ... */

@@ -27,7 +27,7 @@ QString nameOf(const std::pair<Enum, const char *> (&table)[N], Enum value)
 const std::pair<FieldType, const char *> fieldTypes[] = {
     { FieldType::String, "string" },     { FieldType::Int, "int" },
     { FieldType::Real, "real" },         { FieldType::Bool, "bool" },
-    { FieldType::DateTime, "datetime" },
+    { FieldType::DateTime, "datetime" }, { FieldType::Decimal, "decimal" },
 };
 
 const std::pair<PagingMode, const char *> pagingModes[] = {

@@ -17,8 +17,18 @@
 namespace BatchSync {
 Q_NAMESPACE
 
-/*! The type of an entity field, as named by protocol v1. */
-enum class FieldType { String, Int, Real, Bool, DateTime };
+/*!
+    The type of an entity field, as named by the protocol (v1; \c decimal since v1.1). Local
+    columns: TEXT for String, DateTime and Decimal; INTEGER for Int and Bool; REAL for Real.
+*/
+enum class FieldType {
+    String,
+    Int,
+    Real,
+    Bool,
+    DateTime,
+    Decimal //!< an exact decimal number, as text in plain notation (see decimal.h)
+};
 Q_ENUM_NS(FieldType)
 
 /*! How the client pages through changes (see docs/protocol.md, "Protocol v1"). */
@@ -163,7 +173,8 @@ struct EntitySchema
 /*!
     One change of one record. \c values holds one entry per field of the entity's
     schema, in schema order: QString for string and datetime, qint64 for int, double for
-    real, bool for bool, and a null QVariant for JSON null or an absent field.
+    real, bool for bool, QString for decimal (the exact text in plain notation, as sent: never
+    a double; see decimal.h), and a null QVariant for JSON null or an absent field.
     A deleted change has no values.
 */
 struct Change

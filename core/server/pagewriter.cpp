@@ -229,6 +229,7 @@ void JsonWriter::value(FieldType type, const QVariant &value)
     switch (type) {
     case FieldType::String:
     case FieldType::DateTime:
+    case FieldType::Decimal: // the exact text, as a JSON string
         string(value.toString());
         break;
     case FieldType::Int:

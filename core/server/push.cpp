@@ -1,5 +1,6 @@
 #include "push.h"
 
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "server/backend/values.h"
 #include "server/pagewriter.h"
@@ -16,26 +17,80 @@ namespace BatchSync::Push {
 
 namespace {
 
+// Whether [begin, end) is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool isJsonNumber(const char *begin, const char *end)
+{
+    const char *p = begin;
+    const auto digits = [&] {
+        const char *const start = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            ++p;
+        return p > start;
+    };
+    if (p < end && *p == '-')
+        ++p;
+    if (p < end && *p == '0')
+        ++p;
+    else if (!digits())
+        return false;
+    if (p < end && *p == '.' && (++p, !digits()))
+        return false;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        ++p;
+        if (p < end && (*p == '+' || *p == '-'))
+            ++p;
+        if (!digits())
+            return false;
+    }
+    return p == end;
+}
+
 /*
     Qt keeps every whole JSON number as an integer, 4.0 and 1e2 included, but an int field takes
     a number written without fraction or exponent only. So the body is read from a copy in
     which every number written with a fraction or an exponent is a string: U+0000 and the
-    number's text. A string that begins with U+0000 (in valid JSON only as the escape \u0000)
-    gets a second U+0000, so that text() gives it back as it was.
+    number's text. So is an integer beyond 64 bits, which no int holds: Qt would read a double
+    (-2^63 - 1 as -2^63, an int again), or refuse the whole document for a number beyond a
+    double's range (400 digits), where the protocol rejects the change that has it. A string that
+   begins with U+0000 (in valid JSON only as the escape \u0000) gets a second U+0000, so that text()
+   gives it back as it was.
+
+    The copy must be JSON exactly when the body is: only a well-formed number in the place of
+    a value becomes a string ("1.2.3", "1e" or a number in the place of a key stay as they
+    are, for the parser to refuse). Qt takes a string with a control character in it, which
+    JSON does not (a NUL there would pass for the mark): \a controlAt receives the offset of
+    the first, or -1.
 */
-QByteArray markWrittenNumbers(const QByteArray &body)
+QByteArray markWrittenNumbers(const QByteArray &body, qsizetype *controlAt)
 {
+    *controlAt = -1;
     QByteArray out;
     out.reserve(body.size() + 256);
     const char *p = body.constData();
     const char *const end = p + body.size();
     const char *copied = p;
+    QByteArray open; // the containers around p: '{' or '['
+    bool keyNext = false; // p is where an object's key belongs
     while (p < end) {
         const char c = *p;
-        if (c == '"') {
+        if (c == '{' || c == '[') {
+            open.append(c);
+            keyNext = c == '{';
+            ++p;
+        } else if (c == '}' || c == ']') {
+            open.chop(1);
+            keyNext = false;
+            ++p;
+        } else if (c == ',' || c == ':') {
+            keyNext = c == ',' && open.endsWith('{');
+            ++p;
+        } else if (c == '"') {
             const char *const start = p++;
-            while (p < end && *p != '"')
+            while (p < end && *p != '"') {
+                if (uchar(*p) < 0x20 && *controlAt < 0)
+                    *controlAt = p - body.constData();
                 p += *p == '\\' ? 2 : 1;
+            }
             p = qMin(p + 1, end);
             if (p - start >= 7 && std::memcmp(start + 1, "\\u0000", 6) == 0) {
                 out.append(copied, start + 1 - copied);
@@ -49,7 +104,15 @@ QByteArray markWrittenNumbers(const QByteArray &body)
                 written = written || *p == '.' || *p == 'e' || *p == 'E';
                 ++p;
             }
-            if (written) {
+            // Beyond 64 bits Qt reads a double, and a double of -2^63 fits an int again.
+            const bool negative = *start == '-';
+            const qsizetype digits = p - start - (negative ? 1 : 0);
+            const bool beyond64 = digits > 19
+                || (digits == 19
+                    && std::memcmp(start + (negative ? 1 : 0),
+                                   negative ? "9223372036854775808" : "9223372036854775807", 19)
+                        > 0);
+            if ((written || beyond64) && !keyNext && isJsonNumber(start, p)) {
                 out.append(copied, start - copied);
                 out.append("\"\\u0000");
                 out.append(start, p - start);
@@ -122,6 +185,10 @@ std::optional<QVariant> strictValue(const FieldSpec &field, const QJsonValue &va
         break;
     case FieldType::DateTime:
         ok = isText(value) && ServerValues::isTimestamp(text(value));
+        result = text(value);
+        break;
+    case FieldType::Decimal:
+        ok = isText(value) && Decimal::isValid(text(value));
         result = text(value);
         break;
     }
@@ -209,11 +276,15 @@ QString identifierProblem(const QJsonValue &value, const QString &what)
         return QStringLiteral("%1 is missing").arg(what);
     if (!isText(value))
         return QStringLiteral("%1 must be a string").arg(what);
-    const qsizetype size = text(value).size();
-    if (size == 0)
+    const QString identifier = text(value);
+    if (identifier.isEmpty())
         return QStringLiteral("%1 is empty").arg(what);
-    if (size > MaxChangeIdLength)
+    if (identifier.size() > MaxChangeIdLength)
         return QStringLiteral("%1 is longer than %2 characters").arg(what).arg(MaxChangeIdLength);
+    // A result names its changeId in UTF-8, which has no lone surrogate: the client could not
+    // find its answer.
+    if (!ServerValues::isStorableText(identifier))
+        return QStringLiteral("%1 contains a lone surrogate, U+FFFE or U+FFFF").arg(what);
     return QString();
 }
 
@@ -239,7 +310,14 @@ JsonWriter resultStart(const QString &changeId, qsizetype reserve)
 std::optional<PushRequest> parse(const QByteArray &body, const EntitySchema &schema, QString *error)
 {
     QJsonParseError parseError;
-    const QJsonDocument document = QJsonDocument::fromJson(markWrittenNumbers(body), &parseError);
+    qsizetype controlAt = -1;
+    const QJsonDocument document
+        = QJsonDocument::fromJson(markWrittenNumbers(body, &controlAt), &parseError);
+    if (parseError.error == QJsonParseError::NoError && controlAt >= 0) {
+        *error = QStringLiteral("the body is not JSON: a control character in a string at byte %1")
+                     .arg(controlAt);
+        return std::nullopt;
+    }
     if (parseError.error != QJsonParseError::NoError) {
         QJsonDocument::fromJson(body, &parseError); // the fault where the client sees it
         *error = QStringLiteral("the body is not JSON: %1 at byte %2")

@@ -210,6 +210,7 @@ public:
         a write of the record from now on is a new change, sent after this one's answer. A
         change frozen before and not yet answered (a crash, a failed request) comes again
         under the same number, so that the server answers it without applying it twice.
+        Nothing is taken while the entity's first sync is bulk-loading.
     */
     bool takePushBatch(const EntitySchema &schema, int limit, QList<LocalChange> *changes,
                        SyncError *error);

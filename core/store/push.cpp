@@ -1,3 +1,4 @@
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "common/logging.h"
 #include "common/timestamp.h"
@@ -7,6 +8,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLocale>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -35,17 +37,30 @@ QVariant columnValue(sqlite3_stmt *statement, int column, FieldType type)
         return QVariant();
     case SQLITE_INTEGER: {
         const qint64 value = sqlite3_column_int64(statement, column);
+        if (type == FieldType::Decimal)
+            return QString::number(value);
         if (type == FieldType::Bool && (value == 0 || value == 1))
             return QVariant(value == 1);
         if (type == FieldType::Real)
             return QVariant(double(value));
         return QVariant(value);
     }
-    case SQLITE_FLOAT:
-        return QVariant(sqlite3_column_double(statement, column));
+    case SQLITE_FLOAT: {
+        const double value = sqlite3_column_double(statement, column);
+        if (type != FieldType::Decimal)
+            return QVariant(value);
+        // A decimal a program stored as a number (or a column made REAL by an older version):
+        // its shortest exact text, in plain notation.
+        const QString text = QString::number(value, 'g', QLocale::FloatingPointShortest);
+        return Decimal::fromJsonNumber(text).value_or(text);
+    }
     default: {
         const auto *text = static_cast<const QChar *>(sqlite3_column_text16(statement, column));
-        return QString(text, sqlite3_column_bytes16(statement, column) / 2);
+        const QString value(text, sqlite3_column_bytes16(statement, column) / 2);
+        // SQLite's own text of a large number has an exponent ("1.0e+25").
+        if (type == FieldType::Decimal && !Decimal::isValid(value))
+            return Decimal::fromJsonNumber(value).value_or(value);
+        return value;
     }
     }
 }
@@ -166,6 +181,16 @@ bool LocalStore::takePushBatch(const EntitySchema &schema, int limit, QList<Loca
                                           "WHERE entity = ?1 AND id = ?2 AND sent_seq IS NULL"))) {
         const Sqlite::Statement &failed = select.isPrepared() ? freeze : select;
         return storageFailure(error, what, failed.errorCode(), failed.errorText());
+    }
+    // A table in its first sync has no index on id yet, and may hold superseded versions:
+    // its changes wait for the sync to complete.
+    bool bulk = false;
+    if (!bulkLoadState(schema.name, &bulk, what, error))
+        return false;
+    if (bulk) {
+        qCInfo(lcStore) << "the local changes of" << schema.name
+                        << "wait for its first sync to complete";
+        return write.commit();
     }
     if (!select.bindText(1, schema.name) || !select.bindInt(2, std::max(1, limit)))
         return storageFailure(error, what, select.errorCode(), select.errorText());

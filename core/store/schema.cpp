@@ -34,6 +34,7 @@ QString sqlType(FieldType type)
     switch (type) {
     case FieldType::String:
     case FieldType::DateTime:
+    case FieldType::Decimal: // the exact text: a NUMERIC column would make it a double
         return QStringLiteral("TEXT");
     case FieldType::Int:
     case FieldType::Bool:

@@ -6,6 +6,7 @@
 // Build with clang (see CMakeLists.txt here), then e.g.
 //   ./fuzz_protocol -max_total_time=60 corpus/ seeds/
 
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "common/timestamp.h"
 #include "common/types.h"
@@ -120,6 +121,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     case FieldType::DateTime:
                         check(v.typeId() == QMetaType::QString && Timestamp::isValid(v.toString()),
                               "datetime type");
+                        break;
+                    case FieldType::Decimal:
+                        check(v.typeId() == QMetaType::QString && Decimal::isValid(v.toString()),
+                              "decimal type");
                         break;
                     }
                 }

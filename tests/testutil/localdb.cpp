@@ -23,6 +23,8 @@ QVariant typed(const QVariant &value, FieldType type)
         return QVariant(value.toDouble());
     case FieldType::Bool:
         return QVariant(value.toLongLong() != 0);
+    case FieldType::Decimal:
+        return value; // as stored: text stays text, and a number would not compare equal
     case FieldType::String:
     case FieldType::DateTime:
         break;

@@ -42,8 +42,25 @@ QString withDatabase(const QString &database, const QString &schema)
     return parts.join(u' ');
 }
 
-// Runs statements on a short-lived connection; \a value receives the first value of the
-// last one's first row.
+// Adds the connection \a name for the libpq \a connection string; invalid on failure.
+QSqlDatabase add(const QString &connection, const QString &name, QString *error)
+{
+    PgConnection parsed;
+    if (!PgConnection::parse(connection, &parsed, error))
+        return QSqlDatabase();
+    QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+    db.setHostName(parsed.host);
+    if (parsed.port > 0)
+        db.setPort(parsed.port);
+    db.setDatabaseName(parsed.databaseName);
+    db.setUserName(parsed.userName);
+    db.setPassword(parsed.password);
+    db.setConnectOptions(parsed.options);
+    return db;
+}
+
+// Runs statements on a short-lived connection; \a value (if given) receives the first
+// column of the last one's first row.
 bool run(const QString &connection, const QStringList &statements, QString *error,
          QVariant *value = nullptr)
 {
@@ -51,17 +68,9 @@ bool run(const QString &connection, const QStringList &statements, QString *erro
     const QString name = QStringLiteral("pgtest-%1").arg(counter.fetchAndAddRelaxed(1));
     bool ok = true;
     {
-        PgConnection parsed;
-        if (!PgConnection::parse(connection, &parsed, error))
+        QSqlDatabase db = add(connection, name, error);
+        if (!db.isValid())
             return false;
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
-        db.setHostName(parsed.host);
-        if (parsed.port > 0)
-            db.setPort(parsed.port);
-        db.setDatabaseName(parsed.databaseName);
-        db.setUserName(parsed.userName);
-        db.setPassword(parsed.password);
-        db.setConnectOptions(parsed.options);
         if (!db.open()) {
             if (error)
                 *error = db.lastError().text();
@@ -78,7 +87,7 @@ bool run(const QString &connection, const QStringList &statements, QString *erro
                 }
             }
             if (ok && value)
-                *value = query.isSelect() && query.next() ? query.value(0) : QVariant();
+                *value = query.next() ? query.value(0) : QVariant();
         }
         db.close();
     }
@@ -173,6 +182,24 @@ qint64 writes(const QString &connection)
     const QVariant count
         = query(connection, { QStringLiteral("SELECT count(*) FROM _test_writes") });
     return count.isValid() ? count.toLongLong() : -1;
+}
+
+QSqlDatabase addConnection(const QString &name, const QString &database, const QString &schema)
+{
+    QString error;
+    QSqlDatabase db = add(withDatabase(database, schema), name, &error);
+    if (!db.isValid())
+        qWarning("PgTest: %s", qPrintable(error));
+    return db;
+}
+
+QVariant value(const QString &database, const QString &schema, const QString &sql)
+{
+    QString error;
+    QVariant result;
+    if (!run(withDatabase(database, schema), { sql }, &error, &result))
+        qWarning("PgTest: %s: %s", qPrintable(sql), qPrintable(error));
+    return result;
 }
 
 } // namespace BatchSync::Test::PgTest

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QSqlDatabase>
 #include <QString>
 #include <QStringList>
 #include <QVariant>
@@ -62,6 +63,18 @@ bool countWrites(const QString &connection, const QString &table);
 
 /*! The writes counted by countWrites() so far; -1 on failure. */
 qint64 writes(const QString &connection);
+
+/*!
+    Adds (does not open) the QPSQL connection \a name to \a database with \a schema as
+    search_path, for a test's own session; QSqlDatabase::removeDatabase(name) when done.
+*/
+QSqlDatabase addConnection(const QString &name, const QString &database, const QString &schema);
+
+/*!
+    Runs \a sql in \a database with \a schema as search_path: the first column of its first
+    row (null when it has none), or an invalid QVariant with a warning when it fails.
+*/
+QVariant value(const QString &database, const QString &schema, const QString &sql);
 
 } // namespace BatchSync::Test::PgTest
 

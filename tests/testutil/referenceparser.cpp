@@ -1,5 +1,6 @@
 #include "referenceparser.h"
 
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "common/timestamp.h"
 #include "sources/protocol/protocolparser.h"
@@ -92,6 +93,23 @@ bool convertValue(const QJsonValue &value, const FieldSpec &field, QVariant *out
             return false;
         }
         *error = QStringLiteral("expected a timestamp string for field \"%1\" (%2), got %3")
+                     .arg(field.name, fieldType, describe(value));
+        return false;
+    case FieldType::Decimal:
+        if (value.isString()) {
+            const QString text = value.toString();
+            if (Decimal::isValid(text)) {
+                *out = text;
+                return true;
+            }
+            *error = QStringLiteral("expected a decimal in plain notation for field \"%1\" (%2), "
+                                    "got \"%3\", which %4")
+                         .arg(field.name, fieldType, Identifier::printable(text),
+                              Decimal::problem(text));
+            return false;
+        }
+        *error = QStringLiteral("expected a decimal string (like \"12.50\") for field \"%1\" "
+                                "(%2), got %3")
                      .arg(field.name, fieldType, describe(value));
         return false;
     }

@@ -1,5 +1,6 @@
 #include "pgentity.h"
 
+#include "common/decimal.h"
 #include "server/backend/values.h"
 
 #include <QSet>
@@ -35,11 +36,18 @@ QString fieldSqlType(FieldType type)
         return QStringLiteral("double precision");
     case FieldType::Bool:
         return QStringLiteral("boolean");
+    case FieldType::Decimal:
+        return QStringLiteral("numeric");
     case FieldType::String:
     case FieldType::DateTime:
         break;
     }
     return QStringLiteral("text");
+}
+
+QString fieldReadType(FieldType type)
+{
+    return type == FieldType::Decimal ? QStringLiteral("text") : fieldSqlType(type);
 }
 
 QString selectExpression(const QString &column, const QString &sqlType)
@@ -49,7 +57,10 @@ QString selectExpression(const QString &column, const QString &sqlType)
             .arg(column);
     if (sqlType == QLatin1String("timestamp without time zone"))
         return QStringLiteral("to_char(%1, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')").arg(column);
-    if (sqlType == QLatin1String("numeric") || sqlType == QLatin1String("real"))
+    // numeric's text is exact and in plain notation: never through a double.
+    if (sqlType == QLatin1String("numeric"))
+        return column + QLatin1String("::text");
+    if (sqlType == QLatin1String("real"))
         return column + QLatin1String("::double precision");
     if (sqlType == QLatin1String("integer") || sqlType == QLatin1String("smallint"))
         return column + QLatin1String("::bigint");
@@ -75,7 +86,15 @@ std::optional<Cursor> parseCursor(const QString &text)
 
 void Rows::writeField(JsonWriter &json, int index)
 {
-    json.value(m_fields.at(index).type, m_query->value(5 + index));
+    const QVariant value = m_query->value(5 + index);
+    // numeric holds what a decimal cannot (NaN, infinities, more than 38 significant
+    // digits): served as null rather than as anything a client would refuse.
+    if (m_fields.at(index).type == FieldType::Decimal && !value.isNull()
+        && !Decimal::isValid(value.toString())) {
+        json.literal("null");
+        return;
+    }
+    json.value(m_fields.at(index).type, value);
 }
 
 } // namespace BatchSync::PgSql

@@ -24,13 +24,19 @@ namespace PgSql {
 /*! Whether a column of \a type (as format_type() names it) can hold a field. */
 bool isKnownSqlType(const QString &type);
 
-/*!
-    The column type of a field in a table this server creates, and the type a field is read
-    as (the tombstones' typed nulls).
-*/
+/*! The column type of a field in a table this server creates. */
 QString fieldSqlType(FieldType type);
 
-/*! A column read as its field's JSON form; timestamps become protocol text in UTC. */
+/*!
+    The type a field is read as (the tombstones' typed nulls): its column type, but text for a
+    decimal, whose numeric is read as its exact text.
+*/
+QString fieldReadType(FieldType type);
+
+/*!
+    A column read as its field's JSON form; timestamps become protocol text in UTC, numeric its
+    exact text.
+*/
 QString selectExpression(const QString &column, const QString &sqlType);
 
 /*! A position in the changes: the writing transaction's id and the sequence number. */
@@ -122,7 +128,8 @@ struct PgServerStore::Entity final : ServedEntity
                         .arg(PgSql::selectExpression(QLatin1String("t.") + columns.at(i).column,
                                                      columns.at(i).sqlType))
                         .arg(i);
-            dead += QStringLiteral(", NULL::%1").arg(PgSql::fieldSqlType(schema.fields.at(i).type));
+            dead
+                += QStringLiteral(", NULL::%1").arg(PgSql::fieldReadType(schema.fields.at(i).type));
         }
         live += QLatin1String(" FROM ") + table + QLatin1String(" t");
         // Entity names are checked identifiers: nothing to escape in the literal.

@@ -2,15 +2,25 @@
 // table refuses (a constraint, a type its column cannot take) rejects that change only. The
 // live row is locked while its base is compared, so that servers sharing the database decide
 // one change of a record at a time; the triggers stamp every write as a change, as any other.
+//
+// A (client, changeId) is claimed before its change is decided: a request that sends it again
+// while the first is still open (a client's retry, on this server or another) waits at the
+// claim for the first to end, then reads its result. Before any of that, a request takes a
+// lock per record it changes, in one order for every server: requests that share records wait
+// for each other instead of deadlocking on rows they would lock in their own orders. Should
+// PostgreSQL still abort a request to end a deadlock (with other writers), it runs again.
 
 #include "common/identifier.h"
+#include "common/logging.h"
 #include "server/backend/pgentity.h"
 #include "server/backend/pgserverstore.h"
 #include "server/push.h"
 
+#include <QCryptographicHash>
 #include <QDateTime>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <algorithm>
 
 namespace BatchSync {
 
@@ -24,6 +34,46 @@ bool isChangesFault(const QSqlError &error)
     return state.startsWith(QLatin1String("22")) || state.startsWith(QLatin1String("23"));
 }
 
+// How many times a request that PostgreSQL aborted to end a deadlock (or to keep transactions
+// serializable) is run; nothing of an aborted run is stored.
+constexpr int PushAttempts = 8;
+
+// The classes of the advisory locks of pushes (pg_advisory_xact_lock(int, int)): "BSpu" for a
+// record, its key from recordKey(); "BSpe" for an entity, its key from recordKey(entity, {}).
+constexpr int RecordLockClass = 0x42537075;
+constexpr int EntityLockClass = 0x42537065;
+// Each advisory lock takes a place in PostgreSQL's shared lock table (64 per connection by
+// default): a request with more records locks its entity instead.
+constexpr qsizetype MaxRecordLocks = 64;
+
+// A record's lock key: the same in every server process; two records may share one.
+int recordKey(const QString &entity, const QString &id)
+{
+    const QByteArray digest
+        = QCryptographicHash::hash(entity.toUtf8() + '\0' + id.toUtf8(), QCryptographicHash::Md5);
+    return int(quint32(quint8(digest[0])) << 24 | quint32(quint8(digest[1])) << 16
+               | quint32(quint8(digest[2])) << 8 | quint32(quint8(digest[3])));
+}
+
+bool isTransient(const QString &state)
+{
+    return state == QLatin1String("40P01") || state == QLatin1String("40001");
+}
+
+/*
+    A client identifier or changeId as _bs_pushes holds it. PostgreSQL text cannot hold U+0000,
+    so an identifier with one, or with a backslash, is written with escapes (\\ and \0);
+    every other identifier has no backslash and is kept as it is: no two are stored alike.
+*/
+QString storedIdentifier(const QString &identifier)
+{
+    if (!identifier.contains(QLatin1Char('\\')) && !identifier.contains(QChar(u'\0')))
+        return identifier;
+    QString stored = identifier;
+    return stored.replace(QLatin1Char('\\'), QLatin1String("\\\\"))
+        .replace(QChar(u'\0'), QLatin1String("\\0"));
+}
+
 } // namespace
 
 class PgServerStore::PushRun final
@@ -34,7 +84,7 @@ public:
     PushRun(PgServerStore *store, Entity *entity, const QString &client)
         : m_store(store)
         , m_entity(entity)
-        , m_client(client)
+        , m_client(storedIdentifier(client))
         , m_query(store->database())
     {
     }
@@ -48,22 +98,74 @@ public:
 
     std::optional<QByteArray> resultOf(const PushChange &change, QString *problem)
     {
-        if (!run(QStringLiteral("SELECT result FROM %1._bs_pushes WHERE client = ? AND "
-                                "change_id = ?")
+        // The claim waits for an open transaction that holds the same one, and then does
+        // nothing if that transaction committed it.
+        if (!run(QStringLiteral("INSERT INTO %1._bs_pushes(client, change_id, result, at) "
+                                "VALUES(?, ?, '', ?) ON CONFLICT DO NOTHING")
                      .arg(m_store->m_schema),
-                 { m_client, change.changeId }, problem))
+                 { m_client, storedIdentifier(change.changeId), m_now }, problem))
             return std::nullopt;
-        if (m_query.next())
-            return m_query.value(0).toString().toUtf8();
+        if (m_query.numRowsAffected() == 0) {
+            if (!run(QStringLiteral("SELECT result FROM %1._bs_pushes WHERE client = ? AND "
+                                    "change_id = ?")
+                         .arg(m_store->m_schema),
+                     { m_client, storedIdentifier(change.changeId) }, problem))
+                return std::nullopt;
+            if (m_query.next())
+                return m_query.value(0).toString().toUtf8();
+            *problem = QStringLiteral("the result of change %1 is gone").arg(change.changeId);
+            return std::nullopt;
+        }
         std::optional<QByteArray> result = decideUnderSavepoint(change, problem);
         if (!result
-            || !run(QStringLiteral("INSERT INTO %1._bs_pushes(client, change_id, result, at) "
-                                   "VALUES(?, ?, ?, ?)")
+            || !run(QStringLiteral("UPDATE %1._bs_pushes SET result = ? WHERE client = ? AND "
+                                   "change_id = ?")
                         .arg(m_store->m_schema),
-                    { m_client, change.changeId, QString::fromUtf8(*result), m_now }, problem))
+                    { QString::fromUtf8(*result), m_client, storedIdentifier(change.changeId) },
+                    problem))
             return std::nullopt;
         return result;
     }
+
+    /*!
+        Locks the records \a changes may change, by key in ascending order, until the
+        transaction ends: after a shared lock of the entity, or instead with an exclusive one
+        when they are too many.
+    */
+    bool lockRecords(const QList<PushChange> &changes, QString *problem)
+    {
+        QList<int> keys;
+        keys.reserve(changes.size());
+        for (const PushChange &change : changes) {
+            if (change.rejection.isEmpty())
+                keys.append(recordKey(m_entity->schema.name, change.id));
+        }
+        if (keys.isEmpty())
+            return true;
+        std::sort(keys.begin(), keys.end());
+        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+        const bool many = keys.size() > MaxRecordLocks;
+        const QString entityLock = QStringLiteral("SELECT pg_advisory_xact_lock%1(%2, %3)")
+                                       .arg(many ? QString() : QStringLiteral("_shared"))
+                                       .arg(EntityLockClass)
+                                       .arg(recordKey(m_entity->schema.name, QString()));
+        if (!run(entityLock, {}, problem))
+            return false;
+        if (many)
+            return true;
+        QString array = QStringLiteral("{");
+        for (int key : keys)
+            array += QString::number(key) + QLatin1Char(',');
+        array[array.size() - 1] = QLatin1Char('}');
+        // unnest() gives the keys in the array's order, and count() locks each in turn.
+        return run(QStringLiteral("SELECT count(pg_advisory_xact_lock(%1, k)) "
+                                  "FROM unnest(CAST(? AS integer[])) AS k")
+                       .arg(RecordLockClass),
+                   { array }, problem);
+    }
+
+    /*! The SQLSTATE of the last statement that failed, if any. */
+    QString failedState() const { return m_failedState; }
 
 private:
     std::optional<QByteArray> decideUnderSavepoint(const PushChange &change, QString *problem)
@@ -193,6 +295,7 @@ private:
              QSqlError *fault = nullptr)
     {
         m_query.finish();
+        m_failedState.clear();
         // PostgreSQL prepares no SAVEPOINT: statements without values run as they are.
         if (binds.isEmpty() ? m_query.exec(sql) : m_query.prepare(sql)) {
             for (qsizetype i = 0; i < binds.size(); ++i)
@@ -202,6 +305,7 @@ private:
         }
         if (fault)
             *fault = m_query.lastError();
+        m_failedState = m_query.lastError().nativeErrorCode();
         *problem = m_store->errorText(m_query.lastError());
         if (problem->isEmpty())
             *problem = QStringLiteral("the database failed");
@@ -213,6 +317,7 @@ private:
     QString m_client;
     QSqlQuery m_query;
     qint64 m_now = 0;
+    QString m_failedState;
 };
 
 std::optional<QByteArray> PgServerStore::push(const QString &entityName, const PushRequest &request,
@@ -221,13 +326,24 @@ std::optional<QByteArray> PgServerStore::push(const QString &entityName, const P
     Entity *entity = findEntity(entityName, error);
     if (!entity)
         return std::nullopt;
-    return pushInTransaction(
-        entityName,
-        [&](QString *problem) {
-            PushRun run(this, entity, request.client); // its query is gone before the commit
-            return Push::resultsOf(run, request.changes, problem);
-        },
-        error);
+    for (int attempt = 1;; ++attempt) {
+        QString failedState;
+        std::optional<QByteArray> body = pushInTransaction(
+            entityName,
+            [&](QString *problem) {
+                PushRun run(this, entity, request.client); // its query is gone before the commit
+                std::optional<QList<QByteArray>> objects = std::nullopt;
+                if (run.lockRecords(request.changes, problem))
+                    objects = Push::resultsOf(run, request.changes, problem);
+                failedState = run.failedState();
+                return objects;
+            },
+            error);
+        if (body || !isTransient(failedState) || attempt == PushAttempts)
+            return body;
+        qCInfo(lcServer).noquote() << "push to" << entityName << "run again (attempt" << attempt + 1
+                                   << "of" << PushAttempts << "):" << lastError().message;
+    }
 }
 
 } // namespace BatchSync

@@ -23,7 +23,8 @@ using namespace PgSql;
 
 constexpr auto Driver = "QPSQL";
 // Marks the installed SQL; a newer one replaces the functions.
-constexpr auto InstalledVersion = "batchsync 2"; // 2: _bs_pushes
+// 2: _bs_pushes. 3: batchsync_track() records numeric columns as decimal fields.
+constexpr auto InstalledVersion = "batchsync 3";
 // Serialises installs and catalogue changes between server processes.
 constexpr qint64 CatalogueLock = 0x62617463687379; // "batchsy"
 // Rows per INSERT statement, within PostgreSQL's 65535 parameters.
@@ -203,6 +204,10 @@ bool PgServerStore::reloadCatalogue(QString *error) const
             const QJsonObject object = fields.at(i).toObject();
             FieldSpec field;
             problem = catalogueField(object, &field);
+            // An earlier batchsync_track() recorded numeric columns as real: served exactly now.
+            if (field.type == FieldType::Real
+                && object.value(QLatin1String("sqltype")).toString() == QLatin1String("numeric"))
+                field.type = FieldType::Decimal;
             const QString column = object.value(QLatin1String("column")).toString();
             const QString sqlType = object.value(QLatin1String("sqltype")).toString();
             if (problem.isEmpty() && !Identifier::matchesRule(column))

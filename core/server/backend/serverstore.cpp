@@ -22,6 +22,7 @@ namespace {
 
 constexpr auto CatalogueTable = "_bs_entities";
 
+// Decimal fields are TEXT: a NUMERIC column would turn "12.50" into the double 12.5.
 QString sqlType(FieldType type)
 {
     if (type == FieldType::Int || type == FieldType::Bool)

@@ -141,7 +141,8 @@ inline void writeField(JsonWriter &json, sqlite3_value *value, FieldType type, b
         json.literal("null");
         return;
     case SQLITE_TEXT:
-        if (type == FieldType::String || type == FieldType::DateTime) {
+        if (type == FieldType::String || type == FieldType::DateTime
+            || type == FieldType::Decimal) {
             writeText(json, value, utf8);
             return;
         }

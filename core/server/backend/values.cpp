@@ -1,5 +1,6 @@
 #include "values.h"
 
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "common/timestamp.h"
 
@@ -208,6 +209,12 @@ std::optional<QVariant> columnValue(FieldType type, const QVariant &value, QStri
             return QVariant(Timestamp::format(value.toDateTime()));
         *what = QStringLiteral("a timestamp like 2026-11-26T06:20:16.123Z");
         return std::nullopt;
+    case FieldType::Decimal:
+        // Only text: a double would already have lost the exact value.
+        if (typeId == QMetaType::QString && Decimal::isValid(value.toString()))
+            return value;
+        *what = QStringLiteral("a decimal in plain notation like \"12.50\"");
+        return std::nullopt;
     }
     *what = QStringLiteral("a known type");
     return std::nullopt;
@@ -258,6 +265,7 @@ QVariant typedValue(FieldType type, const QVariant &column)
     switch (type) {
     case FieldType::String:
     case FieldType::DateTime:
+    case FieldType::Decimal:
         return column.toString();
     case FieldType::Int:
         return QVariant(column.toLongLong());

@@ -364,9 +364,10 @@ FieldType Property::fieldType() const
         return FieldType::Real;
     case EdmKind::DateTimeOffset:
         return FieldType::DateTime;
+    case EdmKind::Decimal:
+        return FieldType::Decimal;
     case EdmKind::String:
     case EdmKind::Guid:
-    case EdmKind::Decimal:
     case EdmKind::Date:
     case EdmKind::TimeOfDay:
     case EdmKind::Enum:

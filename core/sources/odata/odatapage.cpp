@@ -1,5 +1,6 @@
 #include "odatapage.h"
 
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "sources/odata/odataquery.h"
 #include "sources/protocol/jsonscanner.h"
@@ -189,13 +190,23 @@ bool convert(const Property &property, const JsonValue &value, QVariant *local, 
         return true;
     }
     case EdmKind::Decimal: {
+        // A number's own text, or (IEEE754Compatible) a string's: exact, never a double. An
+        // exponent is written out ("1.5E+3" is "1500"), as the local decimal type has none.
         const QString raw = isNumber ? QString::fromLatin1(value.number.rawText())
             : isString               ? value.string.decode()
                                      : QString();
-        if (!isDecimalText(raw))
+        bool tooLong = false;
+        const std::optional<QString> plain = Decimal::fromJsonNumber(raw, &tooLong);
+        if (tooLong) {
+            *problem = QStringLiteral("%1 is %2, which has more than %3 significant digits")
+                           .arg(Identifier::quoted(property.name), raw.left(80))
+                           .arg(Decimal::MaxSignificantDigits);
+            return false;
+        }
+        if (!plain)
             return wrong();
-        *text = raw;
-        *local = raw;
+        *text = *plain;
+        *local = *plain;
         return true;
     }
     case EdmKind::DateTimeOffset: {

@@ -9,6 +9,7 @@
 // the scan notes the first fault of each part, reads on to the end for syntax errors, and
 // reports the fault the walk would have met first.
 
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "jsonscanner.h"
 #include "protocolparser.h"
@@ -101,6 +102,15 @@ QString valueProblem(const QString &name, FieldType type, const JsonValue &value
                 .arg(name, typeName, Identifier::printable(text));
         }
         return QStringLiteral("expected a timestamp string for field \"%1\" (%2), got %3")
+            .arg(name, typeName, got);
+    case FieldType::Decimal:
+        if (value.kind == JsonKind::String) {
+            return QStringLiteral("expected a decimal in plain notation for field \"%1\" (%2), "
+                                  "got \"%3\", which %4")
+                .arg(name, typeName, Identifier::printable(text), Decimal::problem(text));
+        }
+        return QStringLiteral("expected a decimal string (like \"12.50\") for field \"%1\" (%2), "
+                              "got %3")
             .arg(name, typeName, got);
     }
     return QStringLiteral("field \"%1\" has an unsupported type").arg(name);
@@ -606,12 +616,14 @@ bool ChangesParser::readFieldValue(const Field &field, QVariantList *values, QSt
     switch (field.type) {
     case FieldType::String:
     case FieldType::DateTime:
+    case FieldType::Decimal:
         if (m_json.peek() == '"') {
             JsonString string;
             if (!m_json.readString(&string))
                 return false;
             QString text = string.decode();
-            if (field.type == FieldType::DateTime && !isTimestamp(text)) {
+            if ((field.type == FieldType::DateTime && !isTimestamp(text))
+                || (field.type == FieldType::Decimal && !Decimal::isValid(text))) {
                 JsonValue value;
                 value.kind = JsonKind::String;
                 *problem = valueProblem(nameOf(field), field.type, value, text);

@@ -1,3 +1,4 @@
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "sources/protocol/protocolparser.h"
 #include "sources/protocol/protocolparser_p.h"
@@ -66,6 +67,11 @@ bool readValue(const QJsonValue &value, const FieldSpec &field, const QString &p
     case FieldType::DateTime:
         if (!value.isString() || !isValidTimestamp(value.toString()))
             return wrong("a timestamp");
+        *out = value.toString();
+        return true;
+    case FieldType::Decimal:
+        if (!value.isString() || !Decimal::isValid(value.toString()))
+            return wrong("a decimal in plain notation");
         *out = value.toString();
         return true;
     default:

@@ -70,7 +70,8 @@ BEGIN
         field_type := CASE
             WHEN col.type IN ('text', 'character varying', 'character', 'uuid') THEN 'string'
             WHEN col.type IN ('bigint', 'integer', 'smallint') THEN 'int'
-            WHEN col.type IN ('double precision', 'real', 'numeric') THEN 'real'
+            WHEN col.type IN ('double precision', 'real') THEN 'real'
+            WHEN col.type = 'numeric' THEN 'decimal'
             WHEN col.type = 'boolean' THEN 'bool'
             WHEN col.type IN ('timestamp with time zone', 'timestamp without time zone')
                 THEN 'datetime'
