@@ -225,6 +225,7 @@ inline bool sameValue(FieldType type, const QJsonValue &sent, const QJsonValue &
         return sent.toDouble() == served.toDouble();
     case FieldType::String:
     case FieldType::DateTime:
+    case FieldType::Decimal:
         return sent.toString() == served.toString();
     }
     return false;

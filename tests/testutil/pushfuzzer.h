@@ -167,6 +167,14 @@ public:
             return Json::string(
                 QDateTime::fromMSecsSinceEpoch(qint64(m_random.bounded(4e12)), Qt::UTC)
                     .toString(QStringLiteral("yyyy-MM-ddTHH:mm:ss.zzzZ")));
+        case FieldType::Decimal: {
+            static const char *const edges[] { "0", "-0", "12.50", "-0.003", "007", "1e3",
+                                               "+1", ".5", "5.", " 1", "" };
+            if (chance(30))
+                return Json::string(QString::fromLatin1(edges[below(11)]));
+            return Json::string(QString::number(qint64(m_random.generate64()))
+                                + QStringLiteral(".") + QString::number(below(1000)));
+        }
         }
         return Json::leaf("null");
     }

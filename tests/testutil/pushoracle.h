@@ -3,6 +3,7 @@
 // The oracle of tst_pushfuzz: what the protocol says of a push body and of each change, read
 // with QJsonDocument, independently of the server's own parser.
 
+#include "common/decimal.h"
 #include "common/types.h"
 #include "server/backend/values.h"
 #include "server/push.h"
@@ -141,6 +142,9 @@ inline QString invalidity(const QJsonObject &change, const EntitySchema &schema)
             break;
         case FieldType::DateTime:
             ok = ok || (value.isString() && ServerValues::isTimestamp(value.toString()));
+            break;
+        case FieldType::Decimal:
+            ok = ok || (value.isString() && Decimal::isValid(value.toString()));
             break;
         }
         if (!ok)
