@@ -241,11 +241,11 @@ private Q_SLOTS:
     {
         QString error;
         QVERIFY2(
-            m_server->store()->addEntity(
+            m_server->backend()->addEntity(
                 { QStringLiteral("prices"), { { QStringLiteral("amount"), FieldType::Decimal } } },
                 &error),
             qPrintable(error));
-        QVERIFY2(m_server->store()->upsert(
+        QVERIFY2(m_server->backend()->upsert(
                      QStringLiteral("prices"),
                      { { QStringLiteral("p1"), { { QStringLiteral("amount"), "9.99" } } },
                        { QStringLiteral("p2"), { { QStringLiteral("amount"), "9.99" } } },
@@ -255,7 +255,7 @@ private Q_SLOTS:
                  qPrintable(error));
         QVERIFY(syncOnce(settings()).ok);
         const auto serverAmount = [&](const QString &id) {
-            return m_server->store()->liveRecords(QStringLiteral("prices")).value(id).value(0);
+            return m_server->backend()->liveRecords(QStringLiteral("prices")).value(id).value(0);
         };
         // Another client changes p3 meanwhile: the local edit of p3 conflicts.
         QString p3Version;
