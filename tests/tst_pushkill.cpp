@@ -7,11 +7,13 @@
 // After each round the next complete run must leave the server and the local database with
 // the same records, nothing pending, and exactly one applied change per local change:
 // nothing lost, nothing applied twice. The randomness is seeded: BATCHSYNC_TEST_SEED
-// reproduces a run.
+// reproduces a run. On SQLite, or on PostgreSQL with BATCHSYNC_TEST_BACKEND=postgres and
+// BATCHSYNC_TEST_POSTGRES set (the ctest entry tst_pushkill_postgres).
 
 #include "common/types.h"
 #include "server/backend/serverstore.h"
 #include "server/syncserver.h"
+#include "testutil/pgtest.h"
 #include "testutil/rawdb.h"
 #include "testutil/testserver.h"
 
@@ -37,6 +39,8 @@ constexpr int Records = 1500;
 constexpr int BatchSize = 100;
 constexpr int MinimumKills = 20;
 constexpr int RunGuardMs = 120000; // a hang guard, not a timing expectation
+
+const QString PgDatabase = QStringLiteral("bs_tst_pushkill");
 
 quint32 testSeed()
 {
@@ -136,16 +140,22 @@ class TestPushKill final : public QObject
     int m_kills = 0;
     int m_lostAnswers = 0;
     qint64 m_changesPushed = 0;
+    int m_tests = 0;
+    QString m_schema; // PostgreSQL: the current test's schema
+    QString m_postgres; // and its connection
 
     QString path() const { return m_dir->filePath(QStringLiteral("local.sqlite")); }
 
-    // The entity's change sequence: one more per change the server applied.
+    // The entity's change sequence: one more per change the server applied (PostgreSQL,
+    // whose numbers have gaps: the writes counted by a trigger).
     qint64 serverSequence() const
     {
+        if (Test::PgTest::selected())
+            return Test::PgTest::writes(m_postgres);
         int records = 0;
         const std::optional<QByteArray> body
-            = m_server->store()->changesJson(QStringLiteral("customers"), PagingMode::Cursor,
-                                             QString(), 0, 10000, &records, nullptr);
+            = m_server->backend()->changesJson(QStringLiteral("customers"), PagingMode::Cursor,
+                                               QString(), 0, 10000, &records, nullptr);
         return QJsonDocument::fromJson(body.value_or(QByteArray()))
             .object()
             .value(QStringLiteral("cursor"))
@@ -243,7 +253,7 @@ class TestPushKill final : public QObject
     {
         Test::RawDb db(path());
         const QHash<QString, QVariantList> live
-            = m_server->store()->liveRecords(QStringLiteral("customers"));
+            = m_server->backend()->liveRecords(QStringLiteral("customers"));
         const QList<QVariantList> rows = db.rows(QStringLiteral(
             "SELECT id, name, balance, active, visits, since FROM customers ORDER BY id"));
         if (rows.size() != live.size())
@@ -273,14 +283,24 @@ private Q_SLOTS:
     {
         qInfo("seed %u (set BATCHSYNC_TEST_SEED=%u to run the same kills again)", testSeed(),
               testSeed());
+        BATCHSYNC_SKIP_UNLESS_POSTGRES_USABLE();
     }
 
     void init()
     {
         m_dir = std::make_unique<QTemporaryDir>();
         m_server = std::make_unique<Test::TestServer>();
-        QVERIFY(m_server->start());
+        if (Test::PgTest::selected()) {
+            m_schema = QStringLiteral("p%1").arg(++m_tests);
+            m_postgres = Test::PgTest::connection(PgDatabase, m_schema, true);
+            QVERIFY(!m_postgres.isEmpty());
+            QVERIFY(m_server->startPostgres(m_postgres));
+        } else {
+            QVERIFY(m_server->start());
+        }
         m_server->addCustomers(Records, testSeed());
+        if (Test::PgTest::selected())
+            QVERIFY(Test::PgTest::countWrites(m_postgres, QStringLiteral("customers")));
         m_proxy = std::make_unique<Proxy>(m_server->server()->port());
         QVERIFY(m_proxy->listen());
         bool killed = false;
@@ -294,6 +314,9 @@ private Q_SLOTS:
         m_proxy.reset();
         m_server.reset();
         m_dir.reset();
+        if (!m_schema.isEmpty())
+            Test::PgTest::dropSchema(PgDatabase, m_schema);
+        m_schema.clear();
     }
 
     void cleanupTestCase()

@@ -1,20 +1,28 @@
 // The push of local edits, end to end: plain SQL edits of the local database, an engine
-// syncing with a real server (SQLite backend) on 127.0.0.1, and what each side holds after.
+// syncing with a real server on 127.0.0.1, and what each side holds after; two clients
+// pushing the same records at the same time. On SQLite, or on PostgreSQL with
+// BATCHSYNC_TEST_BACKEND=postgres and BATCHSYNC_TEST_POSTGRES set (the ctest entry
+// tst_pushsync_postgres; see .ci/postgres), where it skips without a server and fails
+// without one under CI.
 
 #include "engine/syncengine.h"
 #include "sources/protocol/protocolclient.h"
 #include "sources/protocol/protocolparser.h"
 #include "store/localstore.h"
+#include "testutil/localdb.h"
+#include "testutil/pgtest.h"
 #include "testutil/pushfixture.h"
 #include "testutil/rawdb.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
 #include <atomic>
+#include <vector>
 
 using namespace BatchSync;
 using namespace BatchSync::Test;
@@ -32,6 +40,8 @@ QJsonObject parsed(const QString &json)
     return QJsonDocument::fromJson(json.toUtf8()).object();
 }
 
+const QString PgDatabase = QStringLiteral("bs_tst_pushsync");
+
 } // namespace
 
 class TestPushSync final : public QObject, private PushFixture
@@ -39,6 +49,8 @@ class TestPushSync final : public QObject, private PushFixture
     Q_OBJECT
 
     std::unique_ptr<QTemporaryDir> m_dir;
+    int m_tests = 0;
+    QString m_schema; // PostgreSQL: the current test's schema
 
     QString path() const { return m_dir->filePath(QStringLiteral("local.sqlite")); }
 
@@ -66,31 +78,48 @@ class TestPushSync final : public QObject, private PushFixture
     };
 
     // One whole sync by an engine of its own.
-    Outcome syncOnce(const SyncSettings &s)
+    Outcome syncOnce(const SyncSettings &s) { return syncTogether({ s }).value(0); }
+
+    // Whole syncs by engines of their own, all started at once, each on its own thread.
+    QList<Outcome> syncTogether(const QList<SyncSettings> &all)
     {
-        Outcome outcome;
-        SyncEngine engine(s);
-        QSignalSpy finished(&engine, &SyncEngine::finished);
-        QSignalSpy failed(&engine, &SyncEngine::failed);
-        QSignalSpy pushed(&engine, &SyncEngine::pushed);
-        bool pushing = false;
-        connect(&engine, &SyncEngine::phaseChanged, this, [&](const QString &, SyncPhase phase) {
-            pushing = phase == SyncPhase::Push;
-            outcome.phases.append(syncPhaseName(phase));
-        });
-        connect(&engine, &SyncEngine::progressChanged, this,
-                [&](const QString &, qint64 done, qint64 total) {
-                    if (pushing)
-                        outcome.progress.append({ done, total });
-                });
-        engine.startAll();
-        const bool done = finished.wait(30000);
-        for (const QList<QVariant> &failure : std::as_const(failed))
-            qWarning() << "sync failed:" << failure;
-        outcome.ok = done && failed.isEmpty();
-        for (const QList<QVariant> &signal : std::as_const(pushed))
-            outcome.pushed.append(signal);
-        return outcome;
+        QList<Outcome> outcomes(all.size());
+        std::vector<std::unique_ptr<SyncEngine>> engines;
+        std::vector<std::unique_ptr<QSignalSpy>> finished;
+        std::vector<std::unique_ptr<QSignalSpy>> failed;
+        std::vector<std::unique_ptr<QSignalSpy>> pushed;
+        std::vector<char> pushing(all.size(), 0);
+        for (qsizetype i = 0; i < all.size(); ++i) {
+            SyncEngine *engine
+                = engines.emplace_back(std::make_unique<SyncEngine>(all.at(i))).get();
+            finished.push_back(std::make_unique<QSignalSpy>(engine, &SyncEngine::finished));
+            failed.push_back(std::make_unique<QSignalSpy>(engine, &SyncEngine::failed));
+            pushed.push_back(std::make_unique<QSignalSpy>(engine, &SyncEngine::pushed));
+            Outcome *outcome = &outcomes[i];
+            char *inPush = &pushing[size_t(i)];
+            connect(engine, &SyncEngine::phaseChanged, this,
+                    [outcome, inPush](const QString &, SyncPhase phase) {
+                        *inPush = phase == SyncPhase::Push;
+                        outcome->phases.append(syncPhaseName(phase));
+                    });
+            connect(engine, &SyncEngine::progressChanged, this,
+                    [outcome, inPush](const QString &, qint64 done, qint64 total) {
+                        if (*inPush)
+                            outcome->progress.append({ done, total });
+                    });
+        }
+        for (const std::unique_ptr<SyncEngine> &engine : engines)
+            engine->startAll();
+        for (qsizetype i = 0; i < all.size(); ++i) {
+            const size_t at = size_t(i);
+            const bool done = !finished[at]->isEmpty() || finished[at]->wait(30000);
+            for (const QList<QVariant> &failure : std::as_const(*failed[at]))
+                qWarning() << "sync failed:" << failure;
+            outcomes[i].ok = done && failed[at]->isEmpty();
+            for (const QList<QVariant> &signal : std::as_const(*pushed[at]))
+                outcomes[i].pushed.append(signal);
+        }
+        return outcomes;
     }
 
     bool edit(RawDb &db, const QString &sql)
@@ -121,9 +150,31 @@ class TestPushSync final : public QObject, private PushFixture
             .toString();
     }
 
+    // Starts a batchsync-server process serving the test's PostgreSQL schema; \a endpoint
+    // receives its base URL.
+    void startServerProcess(QProcess *process, QUrl *endpoint)
+    {
+        process->start(QStringLiteral(BATCHSYNC_SERVER_BIN),
+                       { QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
+                         QStringLiteral("--postgres"), m_postgres });
+        QTRY_VERIFY_WITH_TIMEOUT(process->canReadLine() || process->state() == QProcess::NotRunning,
+                                 30000);
+        const QString line = QString::fromUtf8(process->readLine()).trimmed();
+        QVERIFY2(line.startsWith(QLatin1String("Serving protocol v1 at ")),
+                 qPrintable(line + QString::fromUtf8(process->readAllStandardError())));
+        *endpoint = QUrl(line.section(u' ', -1));
+    }
+
 private Q_SLOTS:
+    void initTestCase() { BATCHSYNC_SKIP_UNLESS_POSTGRES_USABLE(); }
+
     void init()
     {
+        if (PgTest::selected()) {
+            m_schema = QStringLiteral("p%1").arg(++m_tests);
+            m_postgres = PgTest::connection(PgDatabase, m_schema, true);
+            QVERIFY(!m_postgres.isEmpty());
+        }
         QVERIFY(setUp());
         m_dir = std::make_unique<QTemporaryDir>();
         QVERIFY(syncOnce(settings()).ok);
@@ -132,6 +183,9 @@ private Q_SLOTS:
     {
         tearDown();
         m_dir.reset();
+        if (!m_schema.isEmpty())
+            PgTest::dropSchema(PgDatabase, m_schema);
+        m_schema.clear();
     }
 
     void editsReachTheServer()
@@ -187,11 +241,11 @@ private Q_SLOTS:
     {
         QString error;
         QVERIFY2(
-            m_server->store()->addEntity(
+            m_server->backend()->addEntity(
                 { QStringLiteral("prices"), { { QStringLiteral("amount"), FieldType::Decimal } } },
                 &error),
             qPrintable(error));
-        QVERIFY2(m_server->store()->upsert(
+        QVERIFY2(m_server->backend()->upsert(
                      QStringLiteral("prices"),
                      { { QStringLiteral("p1"), { { QStringLiteral("amount"), "9.99" } } },
                        { QStringLiteral("p2"), { { QStringLiteral("amount"), "9.99" } } },
@@ -201,7 +255,7 @@ private Q_SLOTS:
                  qPrintable(error));
         QVERIFY(syncOnce(settings()).ok);
         const auto serverAmount = [&](const QString &id) {
-            return m_server->store()->liveRecords(QStringLiteral("prices")).value(id).value(0);
+            return m_server->backend()->liveRecords(QStringLiteral("prices")).value(id).value(0);
         };
         // Another client changes p3 meanwhile: the local edit of p3 conflicts.
         QString p3Version;
@@ -461,7 +515,7 @@ private Q_SLOTS:
         }
         QList<LocalChange> sent;
         QString clientId;
-        const EntitySchema schema = m_server->store()->entities().value(0);
+        const EntitySchema schema = m_server->backend()->entities().value(0);
         {
             LocalStore store(path(), uniqueConnectionName());
             SyncError error;
@@ -517,6 +571,150 @@ private Q_SLOTS:
         // Batches of 100: the progress rose in steps to 450 of 450.
         QVERIFY(outcome.progress.size() >= 2);
         QCOMPARE(outcome.progress.last(), (QList<QVariant> { 450, 450 }));
+    }
+
+    // Two local databases edit the same records differently and sync at the same time (on
+    // PostgreSQL through two servers sharing the database, one per client: in this process,
+    // or batchsync-server processes whose transactions overlap). For each record exactly one
+    // client's change applies on the base the two shared; the other gets a conflict, kept in
+    // its _sync_conflicts, and is resolved by the policy.
+    void twoClientsPushTheSameRecords_data()
+    {
+        QTest::addColumn<ConflictPolicy>("policy");
+        QTest::addColumn<bool>("processes");
+        QTest::newRow("server wins") << ConflictPolicy::ServerWins << false;
+        QTest::newRow("client wins") << ConflictPolicy::ClientWins << false;
+        QTest::newRow("server wins, server processes") << ConflictPolicy::ServerWins << true;
+        QTest::newRow("client wins, server processes") << ConflictPolicy::ClientWins << true;
+    }
+
+    void twoClientsPushTheSameRecords()
+    {
+        QFETCH(ConflictPolicy, policy);
+        QFETCH(bool, processes);
+        if (processes && !PgTest::selected())
+            QSKIP("PostgreSQL only: SQLite is served by one server");
+        const bool clientWins = policy == ConflictPolicy::ClientWins;
+        // Records for three batches of 100 each: the two clients' requests interleave.
+        QList<std::pair<QString, QVariantMap>> more;
+        for (int i = 0; i < 295; ++i)
+            more.append({ QStringLiteral("more-%1").arg(i, 3, 10, QLatin1Char('0')),
+                          fullData(QStringLiteral("More"), i).toVariantMap() });
+        QString error;
+        QVERIFY2(m_server->backend()->upsert(QStringLiteral("customers"), more, &error),
+                 qPrintable(error));
+        QStringList ids = m_server->backend()->liveRecords(QStringLiteral("customers")).keys();
+        QCOMPARE(ids.size(), 300);
+        ids.sort();
+        for (int i = 0; i < 20; ++i) // created by both clients
+            ids.append(QStringLiteral("both-%1").arg(i));
+        TestServer other;
+        std::unique_ptr<QProcess> serverProcesses[2];
+        QList<SyncSettings> clients { settings(SyncDirection::Both, policy) };
+        clients.append(clients.first());
+        clients[1].databasePath = m_dir->filePath(QStringLiteral("second.sqlite"));
+        if (processes) {
+            for (int c = 0; c < 2; ++c) {
+                serverProcesses[c] = std::make_unique<QProcess>();
+                startServerProcess(serverProcesses[c].get(), &clients[c].endpoint);
+                QVERIFY(!clients.at(c).endpoint.isEmpty());
+            }
+        } else if (PgTest::selected()) {
+            QVERIFY(other.startPostgres(m_postgres));
+            clients[1].endpoint = other.baseUrl();
+        }
+        const QStringList names { QStringLiteral("First"), QStringLiteral("Second") };
+        // The first client deletes ten of the records the second one edits.
+        const QStringList deleted = ids.mid(285, 10);
+        const auto nameAfter = [&](int c, const QString &id) { // empty: deleted
+            return c == 0 && deleted.contains(id) ? QString() : names.at(c);
+        };
+        for (int c = 0; c < 2; ++c) {
+            QVERIFY(syncOnce(clients.at(c)).ok);
+            RawDb db(clients.at(c).databasePath);
+            QVERIFY(edit(db,
+                         QStringLiteral("UPDATE customers SET name = '%1', visits = %2")
+                             .arg(names.at(c))
+                             .arg(c + 1)));
+            QVERIFY(edit(db,
+                         QStringLiteral("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 "
+                                        "FROM n WHERE i < 19) INSERT INTO customers (id, name, "
+                                        "visits) SELECT 'both-' || i, '%1', %2 FROM n")
+                             .arg(names.at(c))
+                             .arg(c + 1)));
+            if (c == 0) {
+                QVERIFY(edit(db,
+                             QStringLiteral("DELETE FROM customers WHERE id IN ('%1')")
+                                 .arg(deleted.join(QStringLiteral("', '")))));
+            }
+        }
+        const qint64 before = changeCount();
+        const QList<Outcome> outcomes = syncTogether(clients);
+        QVERIFY(outcomes.at(0).ok && outcomes.at(1).ok);
+
+        // Who lost each record: the client that kept a conflict for it.
+        QHash<QString, int> loser;
+        for (int c = 0; c < 2; ++c) {
+            RawDb db(clients.at(c).databasePath);
+            QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 0);
+            const QList<QVariantList> kept = db.rows(
+                QStringLiteral("SELECT id, kind, local, server, resolution FROM _sync_conflicts"));
+            for (const QVariantList &row : kept) {
+                const QString id = row.at(0).toString();
+                QVERIFY2(!loser.contains(id), qPrintable(id));
+                loser.insert(id, c);
+                QCOMPARE(row.at(1).toString(), QStringLiteral("conflict"));
+                // The local record (null for a delete) and the one that won on the server.
+                QCOMPARE(row.at(2).isNull(), nameAfter(c, id).isEmpty());
+                QCOMPARE(parsed(row.at(2).toString()).value("name").toString(), nameAfter(c, id));
+                QCOMPARE(row.at(3).isNull(), nameAfter(1 - c, id).isEmpty());
+                const QJsonObject theirs = parsed(row.at(3).toString());
+                QCOMPARE(theirs.value("name").toString(), nameAfter(1 - c, id));
+                if (!row.at(3).isNull())
+                    QCOMPARE(theirs.value("visits").toInteger(), 2 - c);
+                QCOMPARE(row.at(4).toString(),
+                         clientWins ? QStringLiteral("resent") : QStringLiteral("server"));
+            }
+            // Every change applied, or lost and kept; client-wins sends each lost one again.
+            const qint64 lost = kept.size();
+            const qint64 applied = clientWins ? ids.size() : ids.size() - lost;
+            QCOMPARE(outcomes.at(c).pushed.value(0),
+                     (QList<QVariant> { QStringLiteral("customers"), applied, lost, 0 }));
+        }
+        QCOMPARE(loser.size(), ids.size());
+        const QHash<QString, QVariantList> live
+            = m_server->backend()->liveRecords(QStringLiteral("customers"));
+        for (const QString &id : ids) {
+            QVERIFY2(loser.contains(id), qPrintable(id));
+            // Server-wins keeps the first change applied; client-wins the one sent again.
+            const int winner = clientWins ? loser.value(id) : 1 - loser.value(id);
+            QCOMPARE(live.contains(id), !nameAfter(winner, id).isEmpty());
+            QCOMPARE(live.value(id).value(0).toString(), nameAfter(winner, id));
+        }
+        QCOMPARE(changeCount(), before + (clientWins ? 2 : 1) * ids.size());
+
+        // Both local databases end equal to the server: at once with server-wins; after a
+        // pull of the changes sent again with client-wins. Nothing more is pushed.
+        const EntitySchema schema = m_server->backend()->entities().value(0);
+        for (int c = 0; c < 2; ++c) {
+            if (clientWins) {
+                const Outcome again = syncOnce(clients.at(c));
+                QVERIFY(again.ok);
+                QVERIFY(again.pushed.isEmpty());
+            }
+            const QString difference
+                = Test::differences(clients.at(c).databasePath, schema,
+                                    m_server->backend()->liveRecords(QStringLiteral("customers")));
+            QVERIFY2(difference.isEmpty(), qPrintable(difference));
+        }
+        QCOMPARE(changeCount(), before + (clientWins ? 2 : 1) * ids.size());
+        for (const std::unique_ptr<QProcess> &process : serverProcesses) {
+            if (!process)
+                continue;
+            process->terminate();
+            QVERIFY(process->waitForFinished(30000));
+            QCOMPARE(process->exitCode(), 0);
+        }
     }
 };
 

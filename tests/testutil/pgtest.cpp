@@ -97,6 +97,13 @@ bool run(const QString &connection, const QStringList &statements, QString *erro
 
 } // namespace
 
+bool selected()
+{
+    static const bool postgres
+        = qEnvironmentVariable("BATCHSYNC_TEST_BACKEND") == QLatin1String("postgres");
+    return postgres;
+}
+
 QString unavailableReason()
 {
     if (baseConnection().isEmpty())
@@ -143,6 +150,38 @@ void dropSchema(const QString &database, const QString &schema)
 bool exec(const QString &database, const QString &schema, const QString &sql, QString *error)
 {
     return run(withDatabase(database, schema), { sql }, error);
+}
+
+QVariant query(const QString &connection, const QStringList &statements)
+{
+    QString error;
+    QVariant value;
+    if (!run(connection, statements, &error, &value)) {
+        qWarning("PgTest: %s", qPrintable(error));
+        return QVariant();
+    }
+    return value;
+}
+
+bool countWrites(const QString &connection, const QString &table)
+{
+    return query(connection,
+                 { QStringLiteral("CREATE TABLE IF NOT EXISTS _test_writes(at timestamptz)"),
+                   QStringLiteral("CREATE OR REPLACE FUNCTION _test_count() RETURNS trigger "
+                                  "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO _test_writes "
+                                  "VALUES (now()); RETURN NULL; END $$"),
+                   QStringLiteral("CREATE TRIGGER _test_count AFTER INSERT OR UPDATE OR DELETE "
+                                  "ON %1 FOR EACH ROW EXECUTE FUNCTION _test_count()")
+                       .arg(table),
+                   QStringLiteral("SELECT true") })
+        .toBool();
+}
+
+qint64 writes(const QString &connection)
+{
+    const QVariant count
+        = query(connection, { QStringLiteral("SELECT count(*) FROM _test_writes") });
+    return count.isValid() ? count.toLongLong() : -1;
 }
 
 QSqlDatabase addConnection(const QString &name, const QString &database, const QString &schema)

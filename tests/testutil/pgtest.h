@@ -2,6 +2,7 @@
 
 #include <QSqlDatabase>
 #include <QString>
+#include <QStringList>
 #include <QVariant>
 
 /*!
@@ -12,6 +13,12 @@
 */
 
 namespace BatchSync::Test::PgTest {
+
+/*!
+    Whether a suite that runs on both backends runs on PostgreSQL: BATCHSYNC_TEST_BACKEND is
+    "postgres" (its ctest entry named *_postgres sets it).
+*/
+bool selected();
 
 /*!
     Why PostgreSQL tests cannot run here, or an empty string when they can: the variable is
@@ -40,6 +47,24 @@ bool exec(const QString &database, const QString &schema, const QString &sql,
           QString *error = nullptr);
 
 /*!
+    Runs \a statements on the database of libpq \a connection and returns the first value of
+    the last one's first row (null when it has none); an invalid QVariant and a warning when
+    one fails.
+*/
+QVariant query(const QString &connection, const QStringList &statements);
+
+/*!
+    Counts each write stored in \a table of the database of \a connection, from now on: an
+    AFTER trigger adds a row to _test_writes in the writing transaction, so that a write
+    rolled back or an insert that did nothing is not counted. For tests that need the number
+    of changes a server stored (PostgreSQL's change numbers have gaps). False on failure.
+*/
+bool countWrites(const QString &connection, const QString &table);
+
+/*! The writes counted by countWrites() so far; -1 on failure. */
+qint64 writes(const QString &connection);
+
+/*!
     Adds (does not open) the QPSQL connection \a name to \a database with \a schema as
     search_path, for a test's own session; QSqlDatabase::removeDatabase(name) when done.
 */
@@ -52,3 +77,18 @@ QSqlDatabase addConnection(const QString &name, const QString &database, const Q
 QVariant value(const QString &database, const QString &schema, const QString &sql);
 
 } // namespace BatchSync::Test::PgTest
+
+/*!
+    In a test function (initTestCase()): skips the suite, saying why, when PostgreSQL is
+    selected (PgTest::selected()) but cannot be used; fails it instead under CI.
+*/
+#define BATCHSYNC_SKIP_UNLESS_POSTGRES_USABLE()                                                    \
+    do {                                                                                           \
+        const QString reason_ = BatchSync::Test::PgTest::selected()                                \
+            ? BatchSync::Test::PgTest::unavailableReason()                                         \
+            : QString();                                                                           \
+        if (!reason_.isEmpty() && BatchSync::Test::PgTest::required())                             \
+            QFAIL(qPrintable(QStringLiteral("PostgreSQL is required under CI: ") + reason_));      \
+        if (!reason_.isEmpty())                                                                    \
+            QSKIP(qPrintable(QStringLiteral("PostgreSQL tests not run: ") + reason_));             \
+    } while (false)

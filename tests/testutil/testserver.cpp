@@ -29,6 +29,21 @@ bool TestServer::start(const QString &token)
         qWarning("TestServer: %s", qPrintable(error));
         return false;
     }
+    return listen(token);
+}
+
+bool TestServer::startPostgres(const QString &connection, const QString &token)
+{
+    QString error;
+    if (!m_server->backend() && !m_server->openPostgres(connection, &error)) {
+        qWarning("TestServer: %s", qPrintable(error));
+        return false;
+    }
+    return listen(token);
+}
+
+bool TestServer::listen(const QString &token)
+{
     m_server->setToken(token);
     if (m_server->port() == 0 && m_server->listen(QHostAddress::LocalHost, 0) == 0) {
         qWarning("TestServer: cannot listen: %s", qPrintable(m_server->errorString()));
@@ -56,8 +71,8 @@ EntitySchema TestServer::addCustomers(int records, quint32 seed, const QString &
                                   { QStringLiteral("visits"), FieldType::Int },
                                   { QStringLiteral("since"), FieldType::DateTime } } };
     QString error;
-    if (!store() || !store()->addEntity(schema, &error)) {
-        qWarning("TestServer::addCustomers: %s", store() ? qPrintable(error) : "not started");
+    if (!backend() || !backend()->addEntity(schema, &error)) {
+        qWarning("TestServer::addCustomers: %s", backend() ? qPrintable(error) : "not started");
         return schema;
     }
     QRandomGenerator random(seed);
@@ -76,7 +91,7 @@ EntitySchema TestServer::addCustomers(int records, quint32 seed, const QString &
         };
         batch.append({ randomId(random), data });
     }
-    if (!store()->upsert(name, batch, &error))
+    if (!backend()->upsert(name, batch, &error))
         qWarning("TestServer::addCustomers: %s", qPrintable(error));
     return schema;
 }

@@ -27,8 +27,17 @@ public:
     /*! Opens the database and listens; false (and a QWARN) on failure. */
     bool start(const QString &token = QString());
 
+    /*!
+        Serves the PostgreSQL database of libpq \a connection instead of a temporary SQLite
+        one, and listens; false (and a QWARN) on failure.
+    */
+    bool startPostgres(const QString &connection, const QString &token = QString());
+
     SyncServer *server() const { return m_server.get(); }
+    /*! The SQLite store, or null when the server serves PostgreSQL: see backend(). */
     ServerStore *store() const { return m_server->store(); }
+    /*! The data served, on either backend. */
+    ServerBackend *backend() const { return m_server->backend(); }
     QUrl baseUrl() const { return m_server->baseUrl(); }
 
     /*!
@@ -45,6 +54,8 @@ public:
     QString directory() const { return m_dir.path(); }
 
 private:
+    bool listen(const QString &token);
+
     QTemporaryDir m_dir;
     std::unique_ptr<SyncServer> m_server;
 };
