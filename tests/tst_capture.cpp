@@ -547,6 +547,40 @@ private Q_SLOTS:
         QVERIFY(batch.first().changeId.endsWith(QStringLiteral(":1")));
     }
 
+    // A push batch of large records holds fewer changes than asked: its memory is bounded.
+    void pushBatchesOfLargeRecordsAreCut()
+    {
+        prepareSynced();
+        {
+            RawDb db(path());
+            QVERIFY(edit(db,
+                         QStringLiteral("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT "
+                                        "i + 1 FROM n WHERE i < 10) INSERT INTO customers "
+                                        "(id, name, visits) SELECT printf('big-%02d', i), "
+                                        "printf('%.300000c', 'x'), i FROM n")));
+            QVERIFY(edit(db,
+                         QStringLiteral("UPDATE customers SET name = printf('%.5000000c', "
+                                        "'y') WHERE id = 'a'")));
+        }
+        LocalStore store(path(), uniqueConnectionName());
+        SyncError error;
+        QVERIFY(store.open(&error));
+        QList<LocalChange> batch;
+        // The 5 MB record alone is more than a batch's budget: it still goes, alone.
+        QVERIFY(store.takePushBatch(customersSchema(), 100, &batch, &error));
+        QCOMPARE(batch.size(), 1);
+        QCOMPARE(batch.first().id, QStringLiteral("a"));
+        QCOMPARE(batch.first().values.value(0).toString().size(), 5000000);
+        {
+            RawDb db(path());
+            QVERIFY(edit(db, QStringLiteral("DELETE FROM _sync_pending WHERE id = 'a'")));
+        }
+        // 300 kB records: a few per batch, not the 100 asked for.
+        QVERIFY(store.takePushBatch(customersSchema(), 100, &batch, &error));
+        QVERIFY2(batch.size() >= 2 && batch.size() <= 5, qPrintable(QString::number(batch.size())));
+        QCOMPARE(store.pendingCount(QStringLiteral("customers"), &error), 10);
+    }
+
     void triggersSurviveBulkLoadAndSchemaChange()
     {
         LocalStore store(path(), uniqueConnectionName());

@@ -210,7 +210,9 @@ public:
         a write of the record from now on is a new change, sent after this one's answer. A
         change frozen before and not yet answered (a crash, a failed request) comes again
         under the same number, so that the server answers it without applying it twice.
-        Nothing is taken while the entity's first sync is bulk-loading.
+        Nothing is taken while the entity's first sync is bulk-loading. A batch of large
+        records holds fewer than \a limit changes: about 4 MiB of memory at most (one change
+        at least), so that the client's memory stays bounded whatever the batch size.
     */
     bool takePushBatch(const EntitySchema &schema, int limit, QList<LocalChange> *changes,
                        SyncError *error);

@@ -30,6 +30,13 @@ namespace {
 // A value of a column read back as the push sends it: by its SQLite storage class, so that a
 // value another program stored in a column of another type reaches the server as it is (and
 // is rejected there in words, not silently converted here).
+// What a batch of changes to push may cost in memory, about: its values here, its request
+// body, the server's answer and its results. Large batches of large records are cut short
+// so that the client's memory stays bounded whatever the batch size.
+constexpr qint64 PushBatchBudgetBytes = 4 * 1024 * 1024;
+constexpr qint64 PushChangeOverheadBytes = 512; // strings, variants, list and result per change
+constexpr qint64 PushBytesPerDataByte = 4; // UTF-16 values, the UTF-8 body and its answer
+
 QVariant columnValue(sqlite3_stmt *statement, int column, FieldType type)
 {
     switch (sqlite3_column_type(statement, column)) {
@@ -195,9 +202,14 @@ bool LocalStore::takePushBatch(const EntitySchema &schema, int limit, QList<Loca
     if (!select.bindText(1, schema.name) || !select.bindInt(2, std::max(1, limit)))
         return storageFailure(error, what, select.errorCode(), select.errorText());
     const int fieldCount = int(schema.fields.size());
-    Sqlite::Step step;
-    while ((step = select.step()) == Sqlite::Step::Row) {
+    qint64 cost = 0;
+    Sqlite::Step step = Sqlite::Step::Done;
+    while (cost < PushBatchBudgetBytes && (step = select.step()) == Sqlite::Step::Row) {
         sqlite3_stmt *row = select.handle();
+        qint64 dataBytes = sqlite3_column_bytes(row, 0);
+        for (int i = 0; i < fieldCount; ++i)
+            dataBytes += sqlite3_column_bytes(row, 5 + i);
+        cost += PushChangeOverheadBytes + PushBytesPerDataByte * dataBytes;
         LocalChange change;
         change.id = select.textValue(0);
         change.base = select.isNull(1) ? QString() : select.textValue(1);
