@@ -17,6 +17,7 @@
 #include "testutil/rawdb.h"
 #include "testutil/testserver.h"
 
+#include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPointer>
@@ -73,6 +74,8 @@ public:
         connect(&m_listener, &QTcpServer::newConnection, this, &Proxy::accept);
     }
     bool listen() { return m_listener.listen(QHostAddress::LocalHost); }
+    /*! Where new connections go from now on. */
+    void setTarget(quint16 target) { m_target = target; }
     quint16 port() const { return m_listener.serverPort(); }
     int posts() const { return m_posts; }
 
@@ -82,6 +85,8 @@ private:
         while (QTcpSocket *client = m_listener.nextPendingConnection()) {
             auto *server = new QTcpSocket(client);
             server->connectToHost(QHostAddress::LocalHost, m_target);
+            // A server that is down: the client sees its connection closed, as it would.
+            connect(server, &QTcpSocket::errorOccurred, client, [client] { client->abort(); });
             auto post = std::make_shared<int>(0); // the POST in flight on this connection
             const auto drop = [client, server] {
                 server->abort();
@@ -382,6 +387,72 @@ private Q_SLOTS:
             QCOMPARE(serverSequence() - before, changes);
             m_changesPushed += changes;
         }
+    }
+
+    // The real batchsync-server killed (SIGKILL) after it committed a batch and before its
+    // answer left, then started again on the same database: the client, never told, sends
+    // the batch again and the restarted server answers it from what it remembered.
+    void serverKilledBetweenApplyingAndAnswering()
+    {
+        QProcess server;
+        const auto startServer = [&]() -> quint16 {
+            QStringList arguments { QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0") };
+            if (Test::PgTest::selected())
+                arguments << QStringLiteral("--postgres") << m_postgres;
+            else
+                arguments << QStringLiteral("--db") << m_server->directory() + "/server.sqlite";
+            server.start(QStringLiteral(BATCHSYNC_SERVER_BIN), arguments);
+            QElapsedTimer started;
+            started.start();
+            while (!server.canReadLine() && server.state() != QProcess::NotRunning
+                   && started.elapsed() < 30000)
+                server.waitForReadyRead(100);
+            const QString line = QString::fromUtf8(server.readLine()).trimmed();
+            if (!line.startsWith(QLatin1String("Serving protocol v1 at "))) {
+                qWarning().noquote() << line << server.readAllStandardError();
+                return 0;
+            }
+            return quint16(QUrl(line.section(u' ', -1)).port());
+        };
+        quint16 port = startServer();
+        QVERIFY(port != 0);
+        m_proxy->setTarget(port);
+
+        QRandomGenerator random(testSeed() + 1);
+        for (int round = 1; round <= 3; ++round) {
+            const qint64 before = serverSequence();
+            const qint64 changes = editRound(random, 100 + round);
+            QVERIFY(changes > 0);
+            const int at = m_proxy->posts() + 1 + int(random.bounded(3));
+            bool restarted = false;
+            m_proxy->onAnswer = [&, at](int post) {
+                if (post != at || restarted)
+                    return Proxy::Action::Forward;
+                // The batch is committed: the answer is on its way, and the server dies.
+                server.kill();
+                server.waitForFinished(10000);
+                ++m_lostAnswers;
+                port = startServer();
+                m_proxy->setTarget(port);
+                restarted = true;
+                return Proxy::Action::Drop;
+            };
+            bool killed = false;
+            QVERIFY(runChild(&killed));
+            m_proxy->onAnswer = nullptr;
+            QVERIFY(!killed);
+            QVERIFY(restarted);
+            QVERIFY(port != 0);
+            const QString problem = difference();
+            QVERIFY2(problem.isEmpty(), qPrintable(problem));
+            Test::RawDb db(path());
+            QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_pending")).toInt(), 0);
+            QCOMPARE(db.scalar(QStringLiteral("SELECT count(*) FROM _sync_conflicts")).toInt(), 0);
+            QCOMPARE(serverSequence() - before, changes);
+            m_changesPushed += changes;
+        }
+        server.kill();
+        server.waitForFinished(10000);
     }
 };
 
