@@ -423,7 +423,9 @@ private Q_SLOTS:
             const qint64 before = serverSequence();
             const qint64 changes = editRound(random, 100 + round);
             QVERIFY(changes > 0);
-            const int at = m_proxy->posts() + 1 + int(random.bounded(3));
+            // One of the round's requests (a batch of BatchSize changes each).
+            const int requests = int((changes + BatchSize - 1) / BatchSize);
+            const int at = m_proxy->posts() + 1 + int(random.bounded(requests));
             bool restarted = false;
             m_proxy->onAnswer = [&, at](int post) {
                 if (post != at || restarted)
