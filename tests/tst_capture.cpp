@@ -64,11 +64,7 @@ QStringList pending(RawDb &db)
 // Another program's statement; says why when it fails.
 bool edit(RawDb &db, const QString &sql)
 {
-    QString problem;
-    if (db.exec(sql, &problem))
-        return true;
-    qWarning().noquote() << sql << problem;
-    return false;
+    return db.edit(sql);
 }
 
 // Runs \a statements through the raw sqlite3 API, as the sqlite3 shell would; an error text.

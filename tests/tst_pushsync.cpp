@@ -122,14 +122,7 @@ class TestPushSync final : public QObject, private PushFixture
         return outcomes;
     }
 
-    bool edit(RawDb &db, const QString &sql)
-    {
-        QString problem;
-        if (db.exec(sql, &problem))
-            return true;
-        qWarning().noquote() << sql << problem;
-        return false;
-    }
+    bool edit(RawDb &db, const QString &sql) { return db.edit(sql); }
 
     // The server's version of \a id, as its pages say.
     QString serverVersion(const QString &id) { return pulled(id).value("version").toString(); }

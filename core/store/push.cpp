@@ -27,9 +27,6 @@ using namespace StorePrivate;
 
 namespace {
 
-// A value of a column read back as the push sends it: by its SQLite storage class, so that a
-// value another program stored in a column of another type reaches the server as it is (and
-// is rejected there in words, not silently converted here).
 // What a batch of changes to push may cost in memory, about: its values here, its request
 // body, the server's answer and its results. Large batches of large records are cut short
 // so that the client's memory stays bounded whatever the batch size.
@@ -37,6 +34,9 @@ constexpr qint64 PushBatchBudgetBytes = 4 * 1024 * 1024;
 constexpr qint64 PushChangeOverheadBytes = 512; // strings, variants, list and result per change
 constexpr qint64 PushBytesPerDataByte = 4; // UTF-16 values, the UTF-8 body and its answer
 
+// A value of a column read back as the push sends it: by its SQLite storage class, so that a
+// value another program stored in a column of another type reaches the server as it is (and
+// is rejected there in words, not silently converted here).
 QVariant columnValue(sqlite3_stmt *statement, int column, FieldType type)
 {
     switch (sqlite3_column_type(statement, column)) {
@@ -72,22 +72,6 @@ QVariant columnValue(sqlite3_stmt *statement, int column, FieldType type)
     }
 }
 
-QJsonValue jsonValue(const QVariant &value)
-{
-    switch (value.typeId()) {
-    case QMetaType::UnknownType:
-        return QJsonValue(QJsonValue::Null);
-    case QMetaType::LongLong:
-        return QJsonValue(value.toLongLong());
-    case QMetaType::Double:
-        return QJsonValue(value.toDouble());
-    case QMetaType::Bool:
-        return QJsonValue(value.toBool());
-    default:
-        return QJsonValue(value.toString());
-    }
-}
-
 // A JSON value of a record kept as JSON (a before image, a conflict) as a value to bind.
 QVariant boundValue(const QJsonValue &value)
 {
@@ -113,7 +97,7 @@ QString StorePrivate::recordJson(const EntitySchema &schema, const QVariantList 
 {
     QJsonObject object;
     for (qsizetype i = 0; i < schema.fields.size(); ++i)
-        object.insert(schema.fields.at(i).name, jsonValue(values.value(i)));
+        object.insert(schema.fields.at(i).name, QJsonValue::fromVariant(values.value(i)));
     return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
 }
 

@@ -49,6 +49,16 @@ public:
         return false;
     }
 
+    /*! exec() of another program's statement, saying why when it fails. */
+    bool edit(const QString &sql)
+    {
+        QString problem;
+        if (exec(sql, &problem))
+            return true;
+        qWarning().noquote() << sql << problem;
+        return false;
+    }
+
     QList<QVariantList> rows(const QString &sql)
     {
         QList<QVariantList> result;
