@@ -266,6 +266,8 @@ private Q_SLOTS:
     void parseChangesDecimal();
     void parseEntitiesDecimal();
     void pushDecimals();
+    void pushResultsRefused_data();
+    void pushResultsRefused();
     void parseChangesParity_data();
     void parseChangesParity();
     void parseChangesParityLargePage();
@@ -1220,6 +1222,59 @@ void TestProtocol::pushDecimals()
         QVERIFY2(error.contains(QStringLiteral("price: expected a decimal in plain notation")),
                  qPrintable(error));
     }
+}
+
+// An answer to a push that does not follow protocol v1.1 is refused in words, and nothing of
+// it is taken: the client then applies no result and sends the same changeIds again.
+void TestProtocol::pushResultsRefused_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("expected"); // in the message
+    const QByteArray applied = "{\"changeId\":\"c:1\",\"status\":\"applied\",\"version\":\"9\","
+                               "\"changedAt\":\"2026-12-02T08:00:00.000Z\"}";
+    QTest::newRow("not JSON") << QByteArray("<html>") << QString();
+    QTest::newRow("no results") << QByteArray("{}") << QStringLiteral("results: expected an array");
+    QTest::newRow("too few") << QByteArray("{\"results\":[]}")
+                             << QStringLiteral("0 results for 1 changes");
+    QTest::newRow("too many") << QByteArray("{\"results\":[" + applied + "," + applied + "]}")
+                              << QStringLiteral("2 results for 1 changes");
+    QTest::newRow("not an object")
+        << QByteArray("{\"results\":[1]}") << QStringLiteral("results[0]: expected an object");
+    QTest::newRow("no changeId") << QByteArray("{\"results\":[{\"status\":\"rejected\"}]}")
+                                 << QStringLiteral("results[0].changeId");
+    QTest::newRow("unknown status")
+        << QByteArray("{\"results\":[{\"changeId\":\"c:1\",\"status\":\"done\"}]}")
+        << QStringLiteral("results[0].status");
+    QTest::newRow("applied without version")
+        << QByteArray("{\"results\":[{\"changeId\":\"c:1\",\"status\":\"applied\","
+                      "\"changedAt\":\"2026-12-02T08:00:00.000Z\"}]}")
+        << QStringLiteral("results[0].version");
+    QTest::newRow("applied with a bad time")
+        << QByteArray("{\"results\":[{\"changeId\":\"c:1\",\"status\":\"applied\","
+                      "\"version\":\"9\",\"changedAt\":\"yesterday\"}]}")
+        << QStringLiteral("results[0].changedAt");
+    QTest::newRow("conflict without current")
+        << QByteArray("{\"results\":[{\"changeId\":\"c:1\",\"status\":\"conflict\"}]}")
+        << QStringLiteral("results[0].current");
+    QTest::newRow("conflict with a value of another type")
+        << QByteArray("{\"results\":[{\"changeId\":\"c:1\",\"status\":\"conflict\",\"current\":"
+                      "{\"id\":\"a\",\"version\":\"9\",\"deleted\":false,"
+                      "\"data\":{\"visits\":\"many\"}}}]}")
+        << QStringLiteral("visits");
+}
+
+void TestProtocol::pushResultsRefused()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(QString, expected);
+    const EntitySchema schema { QStringLiteral("customers"),
+                                { { QStringLiteral("visits"), FieldType::Int } } };
+    QList<PushResult> results { PushResult() };
+    QString error;
+    QVERIFY(!Protocol::parsePushResults(body, schema, 1, &results, &error));
+    QVERIFY(!error.isEmpty());
+    QVERIFY2(error.contains(expected), qPrintable(error));
+    QCOMPARE(results.size(), 1); // untouched
 }
 
 void TestProtocol::parseChangesParity_data()
