@@ -1,6 +1,7 @@
 #include "syncserver.h"
 
 #include "common/logging.h"
+#include "server/access/authrules.h"
 #include "server/backend/pgserverstore.h"
 #include "server/backend/serverstore.h"
 #include "server/http/requestguard.h"
@@ -120,6 +121,13 @@ void SyncServer::setBackend(std::unique_ptr<ServerBackend> backend)
 {
     m_sqliteStore = nullptr;
     m_backend = std::move(backend);
+}
+
+bool SyncServer::setAccessRules(const AccessRules &rules, QString *error)
+{
+    Q_UNUSED(error);
+    m_router->setAccessRules(rules);
+    return true;
 }
 
 void SyncServer::setToken(const QString &token)

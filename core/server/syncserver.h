@@ -14,6 +14,7 @@ QT_END_NAMESPACE
 
 namespace BatchSync {
 
+class AccessRules;
 class Router;
 class ServerBackend;
 class ServerStore;
@@ -111,6 +112,14 @@ public:
 
     /*! Requires this bearer token from now on; empty: no authentication. */
     void setToken(const QString &token);
+
+    /*!
+        Admits the tokens of \a rules from now on (batchsync-server --auth), each to its
+        entities and rows, instead of setToken()'s single token. The backend is told which
+        fields the rules' rows name, so that it keeps the moves of records between rows;
+        false (and the rules in force before kept) when it cannot.
+    */
+    bool setAccessRules(const AccessRules &rules, QString *error);
 
     /*!
         A read-only server answers every push with 403 and lists its entities as not

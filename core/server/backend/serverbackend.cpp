@@ -350,6 +350,27 @@ bool ServerBackend::mayRetry(const QString &name, ServedEntity **entity, QString
 }
 
 std::optional<qint64> ServerBackend::count(const QString &name, PagingMode mode,
+                                           const QString &since, const RowFilter &rows,
+                                           QString *error) const
+{
+    if (!rows.isEmpty())
+        return fail(ServerError::Type::NotImplemented, QStringLiteral("no row filters"), error),
+               std::nullopt;
+    return count(name, mode, since, error);
+}
+
+std::optional<QByteArray> ServerBackend::changesJson(const QString &name, PagingMode mode,
+                                                     const QString &since, qint64 offset, int limit,
+                                                     const RowFilter &rows, int *records,
+                                                     QString *error) const
+{
+    if (!rows.isEmpty())
+        return fail(ServerError::Type::NotImplemented, QStringLiteral("no row filters"), error),
+               std::nullopt;
+    return changesJson(name, mode, since, offset, limit, records, error);
+}
+
+std::optional<qint64> ServerBackend::count(const QString &name, PagingMode mode,
                                            const QString &since, QString *error) const
 {
     ServedEntity *entity = findEntity(name, error);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/types.h"
+#include "server/access/rowfilter.h"
 
 #include <QByteArray>
 #include <QHash>
@@ -118,6 +119,14 @@ public:
     std::optional<QByteArray> changesJson(const QString &entity, PagingMode mode,
                                           const QString &since, qint64 offset, int limit,
                                           int *records, QString *error) const;
+
+    /*! Restricted to \a rows (see RowFilter). */
+    std::optional<qint64> count(const QString &entity, PagingMode mode, const QString &since,
+                                const RowFilter &rows, QString *error) const;
+    std::optional<QByteArray> changesJson(const QString &entity, PagingMode mode,
+                                          const QString &since, qint64 offset, int limit,
+                                          const RowFilter &rows, int *records,
+                                          QString *error) const;
 
     /*!
         Applies the changes of a push (POST .../changes, protocol v1.1) in request order, in

@@ -199,27 +199,35 @@ void Router::install(QHttpServer *http)
         });
 }
 
-bool Router::isAuthorized(const QHttpServerRequest &request) const
+void Router::setAccessRules(std::optional<AccessRules> rules)
 {
-    if (m_token.isEmpty())
-        return true;
+    m_rules = std::move(rules);
+}
+
+Router::Caller Router::caller(const QHttpServerRequest &request) const
+{
     const auto headers = request.headers();
     for (const auto &[name, value] : headers) {
         if (name.compare("authorization", Qt::CaseInsensitive) == 0)
-            return isAuthorized(value);
+            return caller(value);
     }
-    return isAuthorized(QByteArrayView());
+    return caller(QByteArrayView());
 }
 
-bool Router::isAuthorized(QByteArrayView authorization) const
+Router::Caller Router::caller(QByteArrayView authorization) const
 {
-    if (m_token.isEmpty())
-        return true;
-    QByteArray given = authorization.trimmed().toByteArray();
+    if (!m_rules && m_token.isEmpty())
+        return { true, nullptr };
+    QByteArrayView given = authorization.trimmed();
     // The scheme name is case-insensitive (RFC 7235); the token is not.
-    if (given.size() > 7 && given.first(7).compare("bearer ", Qt::CaseInsensitive) == 0)
-        given = QByteArrayLiteral("Bearer ") + given.sliced(7).trimmed();
-    return SyncServer::constantTimeEquals(given, m_token);
+    if (given.size() <= 7 || given.first(7).compare("bearer ", Qt::CaseInsensitive) != 0)
+        return {};
+    given = given.sliced(7).trimmed();
+    if (m_rules) {
+        const AccessToken *token = m_rules->find(given);
+        return { token != nullptr, token };
+    }
+    return { SyncServer::constantTimeEquals(given, QByteArrayView(m_token).sliced(7)), nullptr };
 }
 
 QHttpServerResponse Router::respond(Route route, const QString &entity,
@@ -228,8 +236,9 @@ QHttpServerResponse Router::respond(Route route, const QString &entity,
     ++m_requestsServed;
     QElapsedTimer timer;
     timer.start();
+    const Caller who = caller(request);
     QHttpServerResponse response = [&] {
-        if (!isAuthorized(request)) {
+        if (!who.admitted) {
             QHttpServerResponse unauthorized = errorResponse(
                 Status::Unauthorized, QStringLiteral("missing or invalid bearer token"));
             unauthorized.setHeader(QByteArrayLiteral("WWW-Authenticate"),
@@ -258,24 +267,29 @@ QHttpServerResponse Router::respond(Route route, const QString &entity,
                                  QStringLiteral("the server has no database open"));
         switch (route) {
         case Route::Entities:
-            return jsonResponse(
-                PageWriter::entities(m_server->backend()->entities(), !m_server->isReadOnly()));
+            return entities(who);
         case Route::Count:
-            return count(entity, request);
+            return count(who, entity, request);
         case Route::Changes:
-            return isPush ? push(entity, request) : changes(entity, request);
+            return isPush ? push(who, entity, request) : changes(who, entity, request);
         case Route::Missing:
             break;
         }
         return errorResponse(Status::NotFound, QStringLiteral("no such path"));
     }();
     // One line per request at info level: QT_LOGGING_RULES="batchsync.server.info=true"
-    // (batchsync-server --verbose).
-    qCInfo(lcServer).noquote() << methodName(request.method())
-                               << request.url().toString(QUrl::RemoveScheme | QUrl::RemoveAuthority)
-                               << int(response.statusCode()) << response.data().size() << "bytes"
-                               << QString::number(timer.nsecsElapsed() / 1e6, 'f', 1)
-            + QLatin1String(" ms");
+    // (batchsync-server --verbose). It names the rules' token, never the token itself.
+    if (lcServer().isInfoEnabled()) {
+        QString line = QString::fromLatin1(methodName(request.method())) + u' '
+            + request.url().toString(QUrl::RemoveScheme | QUrl::RemoveAuthority) + u' '
+            + QString::number(int(response.statusCode())) + u' '
+            + QString::number(response.data().size()) + QLatin1String(" bytes ")
+            + QString::number(timer.nsecsElapsed() / 1e6, 'f', 1) + QLatin1String(" ms");
+        if (m_rules)
+            line += who.token ? QLatin1String(" token=") + who.token->name
+                              : QStringLiteral(" token=(none)");
+        qCInfo(lcServer).noquote() << line;
+    }
     return response;
 }
 
@@ -301,36 +315,57 @@ void Router::sendPage(QHttpServerResponse &&response, QHttpServerResponder &&res
     socket->write(body);
 }
 
-std::optional<QHttpServerResponse> Router::refuse(const QString &entity, const Paging &paging) const
+QHttpServerResponse Router::entities(const Caller &caller) const
 {
-    if (!m_server->backend()->entity(entity))
+    QList<EntitySchema> readable;
+    QSet<QString> writable;
+    const QList<EntitySchema> all = m_server->backend()->entities();
+    for (const EntitySchema &schema : all) {
+        if (!caller.canRead(schema.name))
+            continue;
+        readable.append(schema);
+        if (!m_server->isReadOnly() && caller.canWrite(schema.name))
+            writable.insert(schema.name);
+    }
+    return jsonResponse(PageWriter::entities(readable, writable));
+}
+
+std::optional<QHttpServerResponse> Router::refuse(const Caller &caller, const QString &entity,
+                                                  const Paging &paging) const
+{
+    // An entity hidden from the caller answers as an unknown one: its name reveals nothing.
+    if (!caller.canRead(entity) || !m_server->backend()->entity(entity))
         return unknownEntity(entity);
     if (!paging.error.isEmpty())
         return errorResponse(Status::BadRequest, paging.error);
     return std::nullopt;
 }
 
-QHttpServerResponse Router::count(const QString &entity, const QHttpServerRequest &request)
+QHttpServerResponse Router::count(const Caller &caller, const QString &entity,
+                                  const QHttpServerRequest &request)
 {
     const Paging paging = parsePaging(request.query());
-    if (std::optional<QHttpServerResponse> refusal = refuse(entity, paging))
+    if (std::optional<QHttpServerResponse> refusal = refuse(caller, entity, paging))
         return std::move(*refusal);
     const ServerBackend &backend = *m_server->backend();
-    const std::optional<qint64> count = backend.count(entity, paging.mode, paging.since, nullptr);
+    const std::optional<qint64> count
+        = backend.count(entity, paging.mode, paging.since, caller.rowsOf(entity), nullptr);
     if (!count)
         return failure(backend.lastError(), "count");
     return jsonResponse(PageWriter::count(*count));
 }
 
-QHttpServerResponse Router::changes(const QString &entity, const QHttpServerRequest &request)
+QHttpServerResponse Router::changes(const Caller &caller, const QString &entity,
+                                    const QHttpServerRequest &request)
 {
     const Paging paging = parsePaging(request.query());
-    if (std::optional<QHttpServerResponse> refusal = refuse(entity, paging))
+    if (std::optional<QHttpServerResponse> refusal = refuse(caller, entity, paging))
         return std::move(*refusal);
     const ServerBackend &backend = *m_server->backend();
     int records = 0;
-    std::optional<QByteArray> body = backend.changesJson(
-        entity, paging.mode, paging.since, paging.offset, paging.limit, &records, nullptr);
+    std::optional<QByteArray> body
+        = backend.changesJson(entity, paging.mode, paging.since, paging.offset, paging.limit,
+                              caller.rowsOf(entity), &records, nullptr);
     if (!body)
         return failure(backend.lastError(), "reading changes");
     m_changesServed += records;
@@ -343,21 +378,37 @@ QHttpServerResponse Router::changes(const QString &entity, const QHttpServerRequ
 std::optional<std::pair<int, QString>> Router::refuseLargePush(const QString &entity,
                                                                QByteArrayView authorization) const
 {
-    if (!isAuthorized(authorization))
+    const Caller who = caller(authorization);
+    if (!who.admitted)
         return std::pair(401, QStringLiteral("missing or invalid bearer token"));
-    if (m_server->isReadOnly())
-        return std::pair(403, QStringLiteral("this server is read-only"));
-    if (!m_server->backend() || !m_server->backend()->entity(entity))
+    return refusePush(who, entity);
+}
+
+std::optional<std::pair<int, QString>> Router::refusePush(const Caller &caller,
+                                                          const QString &entity) const
+{
+    const auto unknown = [&entity] {
         return std::pair(
             404, QStringLiteral("no entity named \"%1\"").arg(Identifier::printable(entity)));
+    };
+    if (m_server->isReadOnly())
+        return std::pair(403, QStringLiteral("this server is read-only"));
+    if (!caller.canRead(entity) || !m_server->backend() || !m_server->backend()->entity(entity))
+        return unknown();
+    if (!caller.canWrite(entity)) {
+        return std::pair(403,
+                         QStringLiteral("the token %1 may read %2 but not write to it")
+                             .arg(caller.token->name, entity));
+    }
     return std::nullopt;
 }
 
 // Whole-request errors come in the protocol's order: 401 (respond()), 403, 404, 413, 400.
-QHttpServerResponse Router::push(const QString &entity, const QHttpServerRequest &request)
+QHttpServerResponse Router::push(const Caller &caller, const QString &entity,
+                                 const QHttpServerRequest &request)
 {
-    if (m_server->isReadOnly())
-        return errorResponse(Status::Forbidden, QStringLiteral("this server is read-only"));
+    if (std::optional<std::pair<int, QString>> refusal = refusePush(caller, entity))
+        return errorResponse(Status(refusal->first), refusal->second);
     ServerBackend &backend = *m_server->backend();
     const std::optional<EntitySchema> schema = backend.entity(entity);
     if (!schema)

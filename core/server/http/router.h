@@ -1,5 +1,7 @@
 #pragma once
 
+#include "server/access/authrules.h"
+
 #include <QByteArray>
 #include <QByteArrayView>
 #include <QString>
@@ -48,6 +50,12 @@ public:
     void setToken(const QString &token);
 
     /*!
+        Admits the tokens of \a rules from now on, each to its entities and rows, instead of
+        the single token; nullopt: back to setToken()'s.
+    */
+    void setAccessRules(std::optional<AccessRules> rules);
+
+    /*!
         For a push whose body is too large, the answer that comes before 413: 401 (the
         \a authorization header's value is wrong), 403 (read-only) or 404 (no entity named
         \a entity); nullopt when 413 it is.
@@ -61,19 +69,45 @@ public:
 private:
     enum class Route { Entities, Count, Changes, Missing };
 
+    /*! Who sent a request: refused, or admitted with the rules' token (null: to everything). */
+    struct Caller
+    {
+        bool admitted = false;
+        const AccessToken *token = nullptr;
+
+        bool canRead(const QString &entity) const { return !token || token->canRead(entity); }
+        bool canWrite(const QString &entity) const { return !token || token->canWrite(entity); }
+        RowFilter rowsOf(const QString &entity) const
+        {
+            return token ? token->rowsOf(entity) : RowFilter();
+        }
+    };
+
     QHttpServerResponse respond(Route route, const QString &entity,
                                 const QHttpServerRequest &request);
-    /*! The answer when \a entity is unknown or \a paging malformed; nullopt when fine. */
-    std::optional<QHttpServerResponse> refuse(const QString &entity, const Paging &paging) const;
-    QHttpServerResponse count(const QString &entity, const QHttpServerRequest &request);
-    QHttpServerResponse changes(const QString &entity, const QHttpServerRequest &request);
-    QHttpServerResponse push(const QString &entity, const QHttpServerRequest &request);
+    /*!
+        The answer when \a entity is unknown or hidden from \a caller, or \a paging malformed;
+        nullopt when fine.
+    */
+    std::optional<QHttpServerResponse> refuse(const Caller &caller, const QString &entity,
+                                              const Paging &paging) const;
+    QHttpServerResponse entities(const Caller &caller) const;
+    QHttpServerResponse count(const Caller &caller, const QString &entity,
+                              const QHttpServerRequest &request);
+    QHttpServerResponse changes(const Caller &caller, const QString &entity,
+                                const QHttpServerRequest &request);
+    QHttpServerResponse push(const Caller &caller, const QString &entity,
+                             const QHttpServerRequest &request);
+    /*! 403 or 404 when \a caller may not push to \a entity; nullopt when it may. */
+    std::optional<std::pair<int, QString>> refusePush(const Caller &caller,
+                                                      const QString &entity) const;
     static void sendPage(QHttpServerResponse &&response, QHttpServerResponder &&responder);
-    bool isAuthorized(const QHttpServerRequest &request) const;
-    bool isAuthorized(QByteArrayView authorization) const;
+    Caller caller(const QHttpServerRequest &request) const;
+    Caller caller(QByteArrayView authorization) const;
 
     SyncServer *m_server;
     QByteArray m_token; // the whole expected header value, "Bearer <token>"
+    std::optional<AccessRules> m_rules;
     qint64 m_changesServed = 0;
     qint64 m_requestsServed = 0;
 };
