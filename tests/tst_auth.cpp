@@ -7,6 +7,7 @@
 
 #include "server/access/authrules.h"
 #include "server/access/jsontree.h"
+#include "server/access/rowaccess.h"
 #include "testutil/pushfixture.h"
 
 #include <QJsonDocument>
@@ -28,6 +29,8 @@ const QString PgDatabase = QStringLiteral("batchsync_auth");
 const QByteArray WriterToken = "writer-secret-7f3a9c";
 const QByteArray ReaderToken = "reader-secret-51be02";
 const QByteArray OrdersToken = "orders-secret-c44d1e";
+// And one that reads and writes only the active customers.
+const QByteArray ActiveToken = "active-secret-09e2b7";
 
 QByteArray tokenLine(const char *name, const QByteArray &token, const char *read, const char *write)
 {
@@ -41,7 +44,10 @@ QByteArray threeDevices()
     return QByteArrayLiteral("{\"tokens\": [\n")
         + tokenLine("writer", WriterToken, "[\"customers\"]", "[\"customers\"]") + ",\n"
         + tokenLine("reader", ReaderToken, "[\"customers\"]", "[]") + ",\n"
-        + tokenLine("orders-only", OrdersToken, "[\"orders\"]", "[\"orders\"]") + "\n]}\n";
+        + tokenLine("orders-only", OrdersToken, "[\"orders\"]", "[\"orders\"]") + ",\n"
+        + tokenLine("active-only", ActiveToken, "[\"customers\"]", "[\"customers\"]")
+              .replace("]}", "],\n   \"rows\": {\"customers\": {\"active\": true}}}")
+        + "\n]}\n";
 }
 
 QByteArray bearer(const QByteArray &token)
@@ -232,7 +238,7 @@ private slots:
         good.close();
         const std::optional<AccessRules> rules = AccessRules::load(good.fileName(), &error);
         QVERIFY2(rules, qPrintable(error));
-        QCOMPARE(rules->tokens().size(), 3);
+        QCOMPARE(rules->tokens().size(), 4);
     }
 
     // Mutations of a valid file: the parser never crashes, refuses with a line within the
@@ -447,6 +453,122 @@ private slots:
             + QByteArray::number(Push::MaxBodyBytes + 1) + "\r\n\r\n";
         const QByteArray answer = raw(head);
         QVERIFY2(answer.startsWith("HTTP/1.1 " + QByteArray::number(status)), answer.constData());
+    }
+
+    // A token's rows on a push: a change that would create, change or move a record outside
+    // them is rejected, and says nothing of the record.
+    void httpRowsOnAPush_data()
+    {
+        QTest::addColumn<QString>("id");
+        QTest::addColumn<bool>("staleBase");
+        QTest::addColumn<bool>("deleted");
+        QTest::addColumn<bool>("active");
+        QTest::addColumn<QString>("status");
+        QTest::newRow("create inside") << "new" << false << false << true << "applied";
+        QTest::newRow("create outside") << "new" << false << false << false << "rejected";
+        QTest::newRow("change inside") << "in" << false << false << true << "applied";
+        QTest::newRow("move out") << "in" << false << false << false << "rejected";
+        QTest::newRow("move another's in") << "out" << false << false << true << "rejected";
+        QTest::newRow("change outside") << "out" << false << false << false << "rejected";
+        QTest::newRow("delete inside") << "in" << false << true << true << "applied";
+        QTest::newRow("delete outside") << "out" << false << true << true << "rejected";
+        QTest::newRow("create over outside") << "out" << true << false << true << "rejected";
+        QTest::newRow("stale base inside") << "in" << true << false << true << "conflict";
+    }
+
+    void httpRowsOnAPush()
+    {
+        QFETCH(QString, id);
+        QFETCH(bool, staleBase);
+        QFETCH(bool, deleted);
+        QFETCH(bool, active);
+        QFETCH(QString, status);
+        QString error;
+        for (const auto &[key, isActive] : { std::pair("in", true), std::pair("out", false) }) {
+            QJsonObject data = fullData(key, 3);
+            data.insert("active", isActive);
+            QVERIFY(m_server->backend()->upsert("customers", key, data.toVariantMap(), &error));
+        }
+        const QJsonObject before = liveRecord(id);
+        QJsonValue base = id == "new" ? QJsonValue() : pulled(id).value("version");
+        if (staleBase)
+            base = id == "in" ? QJsonValue("1") : QJsonValue();
+        QJsonObject data = fullData("sent", 4);
+        data.insert("active", active);
+        const Reply reply = push(request({ change("c1", id, base, deleted, data) }),
+                                 QStringLiteral("customers"), bearer(ActiveToken));
+        QCOMPARE(reply.status, 200);
+        const QJsonObject result = reply.json()["results"][0].toObject();
+        QCOMPARE(result.value("status").toString(), status);
+        if (status == "rejected") {
+            QCOMPARE(result.value("error").toString(), RowAccess::outsideReason());
+            QCOMPARE(liveRecord(id), before);
+            QVERIFY(!reply.body.contains("\"out\"") || id == "out");
+            QVERIFY(!result.contains("current"));
+        } else if (status == "applied") {
+            QCOMPARE(liveRecord(id).isEmpty(), deleted);
+        } else {
+            QCOMPARE(result["current"]["data"]["active"].toBool(), true);
+        }
+    }
+
+    // A conflict whose server record lies outside the rows (it moved out between the check
+    // and the transaction, or was remembered from an earlier answer) becomes a rejection.
+    void rowsScreenTheResults()
+    {
+        const EntitySchema schema { "customers",
+                                    { { "name", FieldType::String },
+                                      { "active", FieldType::Bool },
+                                      { "visits", FieldType::Int } } };
+        const RowFilter rows { { { "active", true }, { "visits", 3 } } };
+        const QByteArray body
+            = "{\"results\":[{\"changeId\":\"a\",\"status\":\"applied\",\"version\":\"9\","
+              "\"changedAt\":\"2026-12-02T08:00:00.000Z\"},"
+              "{\"changeId\":\"b\",\"status\":\"conflict\",\"current\":{\"id\":\"x\","
+              "\"version\":\"8\",\"changedAt\":\"2026-12-02T08:00:00.000Z\",\"deleted\":false,"
+              "\"data\":{\"name\":\"secret\",\"active\":false,\"visits\":3}}},"
+              "{\"changeId\":\"c\",\"status\":\"conflict\",\"current\":{\"id\":\"y\","
+              "\"version\":\"7\",\"changedAt\":\"2026-12-02T08:00:00.000Z\",\"deleted\":false,"
+              "\"data\":{\"name\":\"shown\",\"active\":true,\"visits\":3}}},"
+              "{\"changeId\":\"d\",\"status\":\"conflict\",\"current\":{\"id\":\"z\","
+              "\"deleted\":true}}]}";
+        const std::optional<QByteArray> screened = RowAccess::screenResults(body, rows, schema);
+        QVERIFY(screened);
+        QVERIFY(!screened->contains("secret"));
+        const QJsonArray results = QJsonDocument::fromJson(*screened)["results"].toArray();
+        QCOMPARE(results.size(), 4);
+        QCOMPARE(results[0]["status"].toString(), QStringLiteral("applied"));
+        QCOMPARE(results[1].toObject(),
+                 QJsonObject({ { "changeId", "b" },
+                               { "status", "rejected" },
+                               { "error", RowAccess::outsideReason() } }));
+        QCOMPARE(results[2]["current"]["data"]["name"].toString(), QStringLiteral("shown"));
+        QCOMPARE(results[3]["status"].toString(), QStringLiteral("conflict"));
+
+        // Nothing outside: the body as it was.
+        const RowFilter none { { { "visits", 3 } } };
+        QCOMPARE(RowAccess::screenResults(body, none, schema), body);
+        QVERIFY(!RowAccess::screenResults("not json", rows, schema));
+
+        // Typed comparisons.
+        const EntitySchema typed { "t",
+                                   { { "s", FieldType::String },
+                                     { "i", FieldType::Int },
+                                     { "r", FieldType::Real },
+                                     { "b", FieldType::Bool },
+                                     { "d", FieldType::Decimal } } };
+        const QVariantList values { "north", qint64(2), 2.5, false, "10.50" };
+        const auto matches = [&](const char *field, const QJsonValue &value) {
+            return RowAccess::matches(RowFilter { { { field, value } } }, typed, values);
+        };
+        QVERIFY(matches("s", "north") && !matches("s", "North") && !matches("s", 1));
+        QVERIFY(matches("i", 2) && !matches("i", "2") && !matches("i", 2.5));
+        QVERIFY(matches("r", 2.5) && !matches("r", "2.5"));
+        QVERIFY(matches("b", false) && !matches("b", 0) && !matches("b", QJsonValue()));
+        QVERIFY(matches("d", "10.50") && matches("d", 10.5) && !matches("d", "10.5"));
+        QVERIFY(!matches("missing", "north"));
+        QVERIFY(RowAccess::matches(RowFilter { { { "s", QJsonValue() } } }, typed,
+                                   { QVariant(), qint64(1), 1.0, true, "1" }));
     }
 
     // ---- The server binary ----

@@ -143,6 +143,13 @@ public:
     /*! Every live record of \a entity: id → values in schema order, typed as Change::values. */
     QHash<QString, QVariantList> liveRecords(const QString &entity) const;
 
+    /*!
+        The live records of \a entity among \a ids: id → values in schema order, typed as
+        Change::values; nullopt when the database fails (Internal) or the entity is unknown.
+    */
+    std::optional<QHash<QString, QVariantList>>
+    liveRecords(const QString &entity, const QStringList &ids, QString *error) const;
+
     /*! Number of live records of \a entity. */
     qint64 liveCount(const QString &entity) const;
 
@@ -171,7 +178,10 @@ protected:
                                            int *records, QString *error) const = 0;
     /*! Adds a checked \a schema's entity, or its new fields. */
     virtual bool addChecked(const EntitySchema &schema, QString *error) = 0;
-    /*! SELECT of the live records: the id, then the fields in schema order. */
+    /*!
+        SELECT of the live records: the id (named _bs_id, as text), then the fields in schema
+        order.
+    */
     virtual QString liveRecordsSql(const ServedEntity &entity) const = 0;
     /*! SELECT count(*) of the live records. */
     virtual QString liveCountSql(const ServedEntity &entity) const = 0;

@@ -3,6 +3,7 @@
 #include "common/identifier.h"
 #include "common/logging.h"
 #include "common/timestamp.h"
+#include "server/access/rowaccess.h"
 #include "server/backend/serverbackend.h"
 #include "server/backend/values.h"
 #include "server/pagewriter.h"
@@ -420,12 +421,30 @@ QHttpServerResponse Router::push(const Caller &caller, const QString &entity,
             QStringLiteral("the body is larger than %1 bytes").arg(Push::MaxBodyBytes));
     }
     QString problem;
-    const std::optional<PushRequest> push = Push::parse(request.body(), *schema, &problem);
+    std::optional<PushRequest> push = Push::parse(request.body(), *schema, &problem);
     if (!push)
         return errorResponse(Status::BadRequest, problem);
+    const RowFilter rows = caller.rowsOf(entity);
+    if (!rows.isEmpty()) {
+        // Checked before the transaction; the backend's version checks turn a record that
+        // moves meanwhile into a conflict, which screenResults() then answers as rejected.
+        QStringList ids;
+        for (const PushChange &change : std::as_const(push->changes))
+            ids.append(change.id);
+        const std::optional<QHash<QString, QVariantList>> current
+            = backend.liveRecords(entity, ids, nullptr);
+        if (!current)
+            return failure(backend.lastError(), "push");
+        RowAccess::screen(&*push, rows, *schema, *current);
+    }
     std::optional<QByteArray> body = backend.push(entity, *push, nullptr);
     if (!body)
         return failure(backend.lastError(), "push");
+    if (!rows.isEmpty())
+        body = RowAccess::screenResults(*body, rows, *schema);
+    if (!body)
+        return errorResponse(Status::InternalServerError,
+                             QStringLiteral("push: unreadable results"));
     return jsonResponse(std::move(*body));
 }
 
