@@ -108,6 +108,13 @@ QList<App::OptionSpec> options()
           QStringLiteral("Print a new random token and the line for the auth file that admits "
                          "it as NAME, then exit; with --token T (or $BATCHSYNC_TOKEN), the line "
                          "for T instead.") },
+        { { QStringLiteral("max-live") },
+          QStringLiteral("N"),
+          QStringLiteral("Hold at most N live clients' GET /wait requests at once (default "
+                         "%1), apart from the %2 ordinary connections; past it a wait gets 503 "
+                         "and its client retries.")
+              .arg(SyncServer::Limits().maxWaiting)
+              .arg(SyncServer::Limits().maxConnections) },
         { { QStringLiteral("read-only") },
           QString(),
           QStringLiteral("Refuse pushes (POST .../changes answers 403) and list every entity "
@@ -295,6 +302,17 @@ int main(int argc, char *argv[])
                      qint64(rules->tokens().size()), qPrintable(authPath));
     }
     server.setReadOnly(parser.isSet(QStringLiteral("read-only")));
+    if (parser.isSet(QStringLiteral("max-live"))) {
+        const std::optional<int> waits
+            = App::parseInteger(parser.value(QStringLiteral("max-live")), 1, 1000000);
+        if (!waits) {
+            printError(QStringLiteral("--max-live must be a whole number from 1 to 1000000"));
+            return 2;
+        }
+        SyncServer::Limits limits = server.limits();
+        limits.maxWaiting = *waits;
+        server.setLimits(limits);
+    }
     if (parser.isSet(QStringLiteral("page-delay-ms"))) {
         const std::optional<int> delay
             = App::parseInteger(parser.value(QStringLiteral("page-delay-ms")), 0, 60000);

@@ -36,6 +36,9 @@ SyncServer::SyncServer(QObject *parent)
     m_screen->refuseLargePush = [router](const QString &entity, QByteArrayView authorization) {
         return router->refuseLargePush(entity, authorization);
     };
+    ServerScreen *screen = m_screen.get();
+    m_router->setConnectionHold(
+        [screen](QObject *socket, bool hold) { return screen->holdConnection(socket, hold); });
     m_router->install(m_http.get());
 }
 
@@ -48,6 +51,7 @@ void SyncServer::setLimits(const Limits &limits)
     checked.maxHeaderFields = qMax(1, checked.maxHeaderFields);
     checked.requestTimeoutMs = qMax(1, checked.requestTimeoutMs);
     checked.idleTimeoutMs = qMax(1, checked.idleTimeoutMs);
+    checked.maxWaiting = qMax(0, checked.maxWaiting);
     // Qt keeps a request's bytes in the socket's buffer until the request is whole.
     checked.readBufferBytes = qMax(2 * checked.maxHeadBytes, checked.readBufferBytes);
     m_screen->limits = checked;
@@ -83,9 +87,15 @@ int SyncServer::openConnections() const
     return m_screen->open;
 }
 
+int SyncServer::waitsHeld() const
+{
+    return m_router->waitsHeld();
+}
+
 SyncServer::~SyncServer()
 {
-    // Connections first: no request may reach a store that is gone.
+    // Held waits first, then connections: no request may reach a store that is gone.
+    m_router->dropWaits();
     m_http.reset();
     m_sqliteStore = nullptr;
     m_backend.reset();
@@ -121,6 +131,7 @@ void SyncServer::setBackend(std::unique_ptr<ServerBackend> backend)
 {
     m_sqliteStore = nullptr;
     m_backend = std::move(backend);
+    m_router->watch(m_backend.get());
 }
 
 bool SyncServer::setAccessRules(const AccessRules &rules, QString *error)

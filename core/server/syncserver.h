@@ -26,11 +26,12 @@ struct ServerScreen;
     backend handed over with setBackend().
 
     Answers GET /api/v1/entities, /entities/{name}/count and /entities/{name}/changes in both
-    paging modes, and POST /entities/{name}/changes (a push, protocol v1.1) unless read-only
-    (Router); every error is 4xx/5xx with {"error": "..."}, the status following
-    the type of the backend's ServerError. With a token set, every
-    request must carry "Authorization: Bearer <token>" (compared in constant time) or gets
-    401. limit outside 1..10000 is a 400, an unknown entity a 404.
+    paging modes, POST /entities/{name}/changes (a push, protocol v1.1) unless read-only
+    (Router), and GET /wait (live sync, protocol v1.1: held without blocking the thread until
+    a change or the timeout, WaitRoom); every error is 4xx/5xx with {"error": "..."}, the status
+   following the type of the backend's ServerError. With a token set, every request must carry
+   "Authorization: Bearer <token>" (compared in constant time) or gets 401. limit outside 1..10000
+   is a 400, an unknown entity a 404.
 
     Handlers are synchronous (see the QHttpServer notes in DESIGN.md). The server, its
     QHttpServer and its store live in the thread that created it; run it on a thread of its
@@ -53,7 +54,8 @@ public:
         {"error": "..."} and "Connection: close", after which the connection is closed.
 
         - At most maxConnections connections at once; the next ones get 503 with
-          "Retry-After: 1".
+          "Retry-After: 1". A connection whose GET /wait request is held leaves that count
+          for its own, maxWaiting; a wait beyond it gets 503 with "Retry-After: 1".
         - A request is a head only: request line and header fields. A Content-Length other
           than 0, or any Transfer-Encoding, is a 413 (protocol v1 has no request body),
           except for POST /api/v1/entities/{name}/changes (a push): its body may have up to
@@ -80,6 +82,7 @@ public:
         int requestTimeoutMs = 30 * 1000;
         int idleTimeoutMs = 120 * 1000;
         int readBufferBytes = 64 * 1024;
+        int maxWaiting = 10000;
     };
 
     explicit SyncServer(QObject *parent = nullptr);
@@ -152,8 +155,10 @@ public:
     qint64 requestsRefused() const;
     /*! Connections closed for a head that came too slowly or for being idle too long. */
     qint64 connectionsTimedOut() const;
-    /*! Connections open now (refused ones on their way out not counted). */
+    /*! Connections open now (refused ones on their way out not counted, held waits neither). */
     int openConnections() const;
+    /*! GET /wait requests held now, waiting for a change. */
+    int waitsHeld() const;
 
 Q_SIGNALS:
     /*!

@@ -150,6 +150,18 @@ public:
     std::optional<QHash<QString, QVariantList>>
     liveRecords(const QString &entity, const QStringList &ids, QString *error) const;
 
+    /*!
+        Calls \a observer with an entity's name when its changes may have moved on, from this
+        backend's thread, possibly in the middle of a write (so \a observer must not use the
+        backend; it only takes note). False when this backend cannot tell (callers then look
+        for themselves now and then). This base cannot.
+    */
+    virtual bool observeChanges(std::function<void(const QString &entity)> observer)
+    {
+        Q_UNUSED(observer);
+        return false;
+    }
+
     /*! Number of live records of \a entity. */
     qint64 liveCount(const QString &entity) const;
 

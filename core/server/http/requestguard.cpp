@@ -34,6 +34,7 @@ namespace {
 // guard knows which bytes are new at the next readyRead.
 
 constexpr int LingerMs = 2000; // after a refusal: time for the client to read it, then abort
+constexpr char GuardName[] = "batchsync-connection-guard";
 
 bool isTokenChar(char c)
 {
@@ -287,6 +288,7 @@ public:
         , m_limits(screen->limits)
     {
         ++m_screen->open;
+        setObjectName(QLatin1String(GuardName));
         m_socket->setReadBufferSize(m_limits.readBufferBytes);
         m_requestTimer.setSingleShot(true);
         // Precise: a coarse timer may fire up to 5 % early, refusing a client before the
@@ -323,7 +325,25 @@ public:
         m_idleTimer.start();
     }
 
-    ~ConnectionGuard() override { --m_screen->open; }
+    ~ConnectionGuard() override
+    {
+        if (m_held)
+            --m_screen->waiting;
+        else
+            --m_screen->open;
+    }
+
+    bool hold(bool held)
+    {
+        if (held == m_held)
+            return true;
+        if (held && m_screen->waiting >= m_limits.maxWaiting)
+            return false;
+        m_held = held;
+        m_screen->open += held ? -1 : 1;
+        m_screen->waiting += held ? 1 : -1;
+        return true;
+    }
 
     // Connected once Qt has connected its own readyRead slot: runs after it.
     void watchAfterQt()
@@ -527,11 +547,20 @@ private:
     QString m_pushEntity; // the entity the current request pushes to, or null
     qint64 m_bodyRemaining = 0; // bytes of a push's body still to come
     bool m_refused = false;
+    bool m_held = false; // a GET /wait request is held on it
     bool m_halfClosed = false;
     bool m_closeRequested = false;
 };
 
 } // namespace
+
+bool ServerScreen::holdConnection(QObject *socket, bool hold)
+{
+    auto *guard = socket
+        ? socket->findChild<QObject *>(QLatin1String(GuardName), Qt::FindDirectChildrenOnly)
+        : nullptr;
+    return guard && static_cast<ConnectionGuard *>(guard)->hold(hold);
+}
 
 GuardedTcpServer::GuardedTcpServer(ServerScreen *screen, QObject *parent)
     : QTcpServer(parent)

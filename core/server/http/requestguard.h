@@ -31,7 +31,14 @@ struct ServerScreen
         refuseLargePush;
     qint64 refused = 0;
     qint64 timedOut = 0;
-    int open = 0;
+    int open = 0; // ordinary connections
+    int waiting = 0; // connections held by GET /wait, outside open
+
+    /*!
+        Moves \a socket's connection out of the ordinary count into the held requests'
+        (\a hold), or back; false when maxWaiting are held already or \a socket has no guard.
+    */
+    bool holdConnection(QObject *socket, bool hold);
 };
 
 /*!

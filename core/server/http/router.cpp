@@ -194,6 +194,10 @@ void Router::install(QHttpServer *http)
                        QHttpServerResponder &&responder) {
                     sendPage(respond(Route::Changes, entity, request), std::move(responder));
                 });
+    http->route(QStringLiteral("/api/v1/wait"),
+                [this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
+                    wait(request, std::move(responder));
+                });
     http->setMissingHandler(
         [this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
             respond(Route::Missing, QString(), request).write(std::move(responder));
@@ -203,6 +207,32 @@ void Router::install(QHttpServer *http)
 void Router::setAccessRules(std::optional<AccessRules> rules)
 {
     m_rules = std::move(rules);
+    // Held waits were admitted by the rules before: each client asks again under these.
+    if (m_waitRoom)
+        m_waitRoom->releaseAll();
+}
+
+void Router::setConnectionHold(WaitRoom::Hold hold)
+{
+    m_waitRoom = std::make_unique<WaitRoom>([this](const Wait &wait) { return changedFor(wait); },
+                                            std::move(hold));
+}
+
+void Router::watch(ServerBackend *backend)
+{
+    if (!m_waitRoom)
+        return;
+    WaitRoom *room = m_waitRoom.get();
+    const bool told = backend
+        && backend->observeChanges([room](const QString &entity) { room->entityChanged(entity); });
+    // A backend that cannot tell of changes (several processes write): look every second.
+    room->setPollInterval(told ? 0 : 1000);
+}
+
+void Router::dropWaits()
+{
+    if (m_waitRoom)
+        m_waitRoom->dropAll();
 }
 
 Router::Caller Router::caller(const QHttpServerRequest &request) const
@@ -404,6 +434,126 @@ std::optional<std::pair<int, QString>> Router::refusePush(const Caller &caller,
     return std::nullopt;
 }
 
+std::optional<QStringList> Router::changedFor(const Wait &wait) const
+{
+    const ServerBackend *backend = m_server->backend();
+    if (!backend)
+        return std::nullopt;
+    QStringList changed;
+    for (auto it = wait.since.cbegin(); it != wait.since.cend(); ++it) {
+        int records = 0;
+        if (!backend->changesJson(it.key(), PagingMode::Cursor, it.value(), 0, 1,
+                                  wait.rows.value(it.key()), &records, nullptr)) {
+            return std::nullopt;
+        }
+        if (records > 0)
+            changed.append(it.key());
+    }
+    changed.sort();
+    return changed;
+}
+
+std::variant<Wait, QHttpServerResponse> Router::parseWait(const Caller &caller,
+                                                          const QHttpServerRequest &request) const
+{
+    constexpr int MaxEntities = 1000;
+    const QUrlQuery query = request.query();
+    Wait wait;
+    if (query.hasQueryItem(QStringLiteral("timeout"))) {
+        const std::optional<qint64> seconds = ServerValues::parseCount(
+            query.queryItemValue(QStringLiteral("timeout"), QUrl::FullyDecoded));
+        if (!seconds || *seconds < 1 || *seconds > 60) {
+            return errorResponse(Status::BadRequest,
+                                 QStringLiteral("timeout must be a whole number of seconds from "
+                                                "1 to 60"));
+        }
+        wait.timeoutMs = int(*seconds) * 1000;
+    }
+    const QString since = query.queryItemValue(QStringLiteral("since"), QUrl::FullyDecoded);
+    const QStringList entries = since.split(u',', Qt::SkipEmptyParts);
+    if (entries.isEmpty() || entries.size() > MaxEntities) {
+        return errorResponse(Status::BadRequest,
+                             QStringLiteral("since must name 1 to %1 entities with their "
+                                            "cursors, as since=customers:8812,orders:9001")
+                                 .arg(MaxEntities));
+    }
+    for (const QString &entry : entries) {
+        const qsizetype colon = entry.lastIndexOf(u':');
+        const QString entity = entry.left(colon);
+        const QString cursor = colon < 0 ? QString() : entry.mid(colon + 1);
+        if (colon <= 0 || (!cursor.isEmpty() && !looksLikeCursor(cursor))) {
+            return errorResponse(Status::BadRequest,
+                                 QStringLiteral("\"%1\" in since is not entity:cursor")
+                                     .arg(Identifier::printable(entry)));
+        }
+        if (!caller.canRead(entity) || !m_server->backend()->entity(entity))
+            return unknownEntity(entity);
+        if (wait.since.contains(entity)) {
+            return errorResponse(
+                Status::BadRequest,
+                QStringLiteral("since names %1 twice").arg(Identifier::printable(entity)));
+        }
+        wait.since.insert(entity, cursor);
+        const RowFilter rows = caller.rowsOf(entity);
+        if (!rows.isEmpty())
+            wait.rows.insert(entity, rows);
+    }
+    if (caller.token)
+        wait.caller = caller.token->name;
+    return wait;
+}
+
+void Router::wait(const QHttpServerRequest &request, QHttpServerResponder &&responder)
+{
+    ++m_requestsServed;
+    const Caller who = caller(request);
+    const auto refuse
+        = [&request, &who, this](QHttpServerResponse &&response, QHttpServerResponder &&responder) {
+              qCInfo(lcServer).noquote()
+                  << methodName(request.method())
+                  << request.url().toString(QUrl::RemoveScheme | QUrl::RemoveAuthority)
+                  << int(response.statusCode())
+                  << (m_rules ? QStringLiteral("token=")
+                              + (who.token ? who.token->name : QStringLiteral("(none)"))
+                              : QString());
+              response.write(std::move(responder));
+          };
+    if (!who.admitted) {
+        QHttpServerResponse unauthorized = errorResponse(
+            Status::Unauthorized, QStringLiteral("missing or invalid bearer token"));
+        unauthorized.setHeader(QByteArrayLiteral("WWW-Authenticate"), QByteArrayLiteral("Bearer"));
+        return refuse(std::move(unauthorized), std::move(responder));
+    }
+    if (request.method() != QHttpServerRequest::Method::Get) {
+        QHttpServerResponse notAllowed
+            = errorResponse(Status::MethodNotAllowed, QStringLiteral("this path answers GET"));
+        notAllowed.setHeader(QByteArrayLiteral("Allow"), QByteArrayLiteral("GET"));
+        return refuse(std::move(notAllowed), std::move(responder));
+    }
+    if (!m_server->backend()) {
+        return refuse(errorResponse(Status::ServiceUnavailable,
+                                    QStringLiteral("the server has no database open")),
+                      std::move(responder));
+    }
+    std::variant<Wait, QHttpServerResponse> parsed = parseWait(who, request);
+    if (auto *refusal = std::get_if<QHttpServerResponse>(&parsed))
+        return refuse(std::move(*refusal), std::move(responder));
+    const Wait &wait = std::get<Wait>(parsed);
+    const std::optional<QStringList> changed = changedFor(wait);
+    if (!changed)
+        return refuse(failure(m_server->backend()->lastError(), "wait"), std::move(responder));
+    if (!changed->isEmpty() || !m_waitRoom)
+        return WaitRoom::answer(responder, *changed, wait.caller);
+    if (!m_waitRoom->hold(wait, std::move(responder))) {
+        QHttpServerResponse busy
+            = errorResponse(Status::ServiceUnavailable,
+                            QStringLiteral("too many waiting requests (%1); try again shortly")
+                                .arg(m_server->limits().maxWaiting));
+        busy.setHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
+        return refuse(std::move(busy), std::move(responder));
+    }
+}
+
 // Whole-request errors come in the protocol's order: 401 (respond()), 403, 404, 413, 400.
 QHttpServerResponse Router::push(const Caller &caller, const QString &entity,
                                  const QHttpServerRequest &request)
@@ -440,6 +590,8 @@ QHttpServerResponse Router::push(const Caller &caller, const QString &entity,
     std::optional<QByteArray> body = backend.push(entity, *push, nullptr);
     if (!body)
         return failure(backend.lastError(), "push");
+    if (m_waitRoom)
+        m_waitRoom->entityChanged(entity);
     if (!rows.isEmpty())
         body = RowAccess::screenResults(*body, rows, *schema);
     if (!body)

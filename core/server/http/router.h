@@ -1,12 +1,15 @@
 #pragma once
 
 #include "server/access/authrules.h"
+#include "server/http/waitroom.h"
 
 #include <QByteArray>
 #include <QByteArrayView>
 #include <QString>
+#include <memory>
 #include <optional>
 #include <utility>
+#include <variant>
 
 QT_BEGIN_NAMESPACE
 class QHttpServer;
@@ -23,6 +26,7 @@ QT_END_NAMESPACE
 
 namespace BatchSync {
 
+class ServerBackend;
 class SyncServer;
 struct Paging;
 
@@ -45,6 +49,24 @@ public:
 
     /*! Adds the routes and the missing-path handler to \a http. */
     void install(QHttpServer *http);
+
+    /*!
+        How GET /wait holds a connection outside the ordinary count (the request guard's);
+        until it is set, /wait answers at once.
+    */
+    void setConnectionHold(WaitRoom::Hold hold);
+
+    /*!
+        Serves \a backend's changes to held waits: told of changes by the backend when it
+        can, else by looking every second.
+    */
+    void watch(ServerBackend *backend);
+
+    /*! Drops the held waits unanswered (the server is closing). */
+    void dropWaits();
+
+    /*! Requests of GET /wait held now. */
+    int waitsHeld() const { return m_waitRoom ? m_waitRoom->held() : 0; }
 
     /*! Requires this bearer token from now on; empty: no authentication. */
     void setToken(const QString &token);
@@ -102,12 +124,18 @@ private:
     std::optional<std::pair<int, QString>> refusePush(const Caller &caller,
                                                       const QString &entity) const;
     static void sendPage(QHttpServerResponse &&response, QHttpServerResponder &&responder);
+    void wait(const QHttpServerRequest &request, QHttpServerResponder &&responder);
+    /*! The wait a request asks for, or the answer refusing it. */
+    std::variant<Wait, QHttpServerResponse> parseWait(const Caller &caller,
+                                                      const QHttpServerRequest &request) const;
+    std::optional<QStringList> changedFor(const Wait &wait) const;
     Caller caller(const QHttpServerRequest &request) const;
     Caller caller(QByteArrayView authorization) const;
 
     SyncServer *m_server;
     QByteArray m_token; // the whole expected header value, "Bearer <token>"
     std::optional<AccessRules> m_rules;
+    std::unique_ptr<WaitRoom> m_waitRoom;
     qint64 m_changesServed = 0;
     qint64 m_requestsServed = 0;
 };
