@@ -7,6 +7,7 @@
 #include "output/console.h"
 #include "shared/demosession.h"
 #include "shared/profile.h"
+#include "shared/secretstore.h"
 #include "shared/terminationsignals.h"
 
 #include <QApplication>
@@ -31,9 +32,14 @@ int runWindow(const App::Profile &profile, const Cli::CommandLine &command)
     demo.setPageDelay(App::DemoSession::WatchablePageDelayMs);
     if (profile.isEmbeddedDemo())
         demo.start();
+    // The window reads the token and password from the OS keychain, and saves them there.
+    App::SecretStore secrets;
+    const App::ProfileOverrides &flags = command.overrides;
     Ui::DesktopOptions options;
     options.profile = profile;
     options.demo = &demo;
+    options.secrets = &secrets;
+    options.secretsGiven = flags.token || flags.user || flags.password;
     options.databasePath = command.databasePath.value_or(QString());
     return Ui::runDesktop(options);
 }
