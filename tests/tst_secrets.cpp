@@ -15,6 +15,7 @@
 #include <QApplication>
 #include <QFile>
 #include <QLineEdit>
+#include <QProcess>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -153,11 +154,14 @@ private Q_SLOTS:
             QVERIFY(!store.problem().contains(Password));
         }
 
-        // A new start finds it there (and only there).
+        // A new start finds it there (and only there); so does a headless run, which asks
+        // the keychain because the file says it keeps one.
         SecretStore next(settingsFile(), service());
         const auto [token, password] = load(next);
         QVERIFY(token.isEmpty());
         QCOMPARE(password, m_available ? Password : QString());
+        QCOMPARE(next.keepsSecrets(), m_available);
+        QCOMPARE(load(next, false), std::pair(QString(), m_available ? Password : QString()));
 
         // An empty secret deletes the kept one.
         profile.password.clear();
@@ -165,6 +169,7 @@ private Q_SLOTS:
         QVERIFY(saved.wait(KeychainTimeoutMs));
         QVERIFY(keychainValue(Profile::passwordSettingsKey()).isEmpty());
         QCOMPARE(load(next), std::pair(QString(), QString()));
+        QVERIFY(!next.keepsSecrets());
     }
 
     void plainTextSecretsMoveToTheKeychain()
@@ -191,6 +196,7 @@ private Q_SLOTS:
             QCOMPARE(keychainValue(Profile::tokenSettingsKey()), OldToken);
             SecretStore next(settingsFile(), service());
             QCOMPARE(load(next), std::pair(OldToken, QString()));
+            QCOMPARE(load(next, false), std::pair(OldToken, QString()));
         } else {
             // Only once the keychain took it does it leave the file: here it stays, and the
             // problem says so.
@@ -199,6 +205,44 @@ private Q_SLOTS:
                      qPrintable(store.problem()));
             QVERIFY(!store.problem().contains(OldToken));
         }
+    }
+
+    void headlessRunReadsTheKeychain()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start(NewToken));
+        server.addCustomers(50);
+        // What the window saved, as batchsync finds it: its own settings file and service.
+        const QString config = m_dir->filePath(QStringLiteral("config"));
+        const QString file = config + QStringLiteral("/BatchSync/batchsync.conf");
+        Profile profile;
+        profile.endpoint = server.baseUrl();
+        profile.token = NewToken;
+        SecretStore store(file, QStringLiteral("batchsync"));
+        QSignalSpy saved(&store, &SecretStore::saved);
+        store.save(profile);
+        QVERIFY(saved.wait(KeychainTimeoutMs));
+
+        QProcess batchsync;
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.remove(QStringLiteral("BATCHSYNC_TOKEN"));
+        environment.insert(QStringLiteral("XDG_CONFIG_HOME"), config);
+        environment.insert(QStringLiteral("XDG_DATA_HOME"),
+                           m_dir->filePath(QStringLiteral("data")));
+        batchsync.setProcessEnvironment(environment);
+        QSignalSpy finished(&batchsync, &QProcess::finished);
+        batchsync.start(QStringLiteral(BATCHSYNC_BIN), { QStringLiteral("--headless") });
+        QVERIFY(finished.wait(60000));
+        const QByteArray output
+            = batchsync.readAllStandardError() + batchsync.readAllStandardOutput();
+        // Without a keychain nothing was kept: the server asks for the token.
+        QVERIFY2(batchsync.exitCode() == (m_available ? 0 : 1), output.constData());
+        if (!m_available)
+            QVERIFY2(output.contains("requires a token: give it with --token-file F"),
+                     output.constData());
+        QVERIFY(!output.contains(NewToken.toUtf8()));
+        QVERIFY(!fileText(file).contains(NewToken.toUtf8()));
+        QCOMPARE(fileText(file).contains("tokenInKeychain=true"), m_available);
     }
 
     void windowMovesThePlainTokenAndUsesIt()

@@ -24,12 +24,13 @@ QString epilogue()
                "saved in\n  %3\n(source, endpoint, user, change-time "
                "properties, safety window,\npaging, batch size, adaptive batch size and its "
                "target, concurrency,\ndirection, conflict policies).\nThe flags override them for "
-               "this run only and "
-               "are never saved. The window keeps the token and the password\nin the OS "
-               "keychain, which a headless run does not read: give them with --token-file,\n"
-               "--password-file or the environment (below). Without a saved endpoint or\n"
-               "--endpoint, "
-               "batchsync starts its embedded demo server on 127.0.0.1, with its data in the\n"
+               "this run only and are never saved.\n"
+               "The window keeps the token and the password in the OS keychain, which a "
+               "headless run\nreads when neither a flag nor the environment gives them; without "
+               "a keychain (a server\nwithout a desktop session), give them with --token-file, "
+               "--password-file or the\nenvironment (below).\nWithout a saved endpoint or "
+               "--endpoint, batchsync starts its embedded demo server on\n127.0.0.1, with its "
+               "data in the "
                "application data folder, and syncs from it.\n"
                "\nOData services (--source odata): --endpoint is the service root URL, e.g.\n"
                "  batchsync --headless --source odata --endpoint "
@@ -155,7 +156,7 @@ QList<App::OptionSpec> options()
           QStringLiteral("T"),
           QStringLiteral("Bearer token for the endpoint; not with --user. Other users can see "
                          "it in the process list: prefer --token-file or $BATCHSYNC_TOKEN. "
-                         "Default: $BATCHSYNC_TOKEN.") },
+                         "Default: $BATCHSYNC_TOKEN, else the window's (in the OS keychain).") },
         { { QStringLiteral("token-file") },
           QStringLiteral("F"),
           QStringLiteral("A file whose first line is the bearer token; not with --token or "
@@ -168,7 +169,8 @@ QList<App::OptionSpec> options()
         { { QStringLiteral("password-file") },
           QStringLiteral("F"),
           QStringLiteral("OData: a file whose first line is the password of --user (or of the "
-                         "saved user). Default: $BATCHSYNC_PASSWORD.") },
+                         "saved user). Default: $BATCHSYNC_PASSWORD, else the window's (in "
+                         "the OS keychain).") },
         { { QStringLiteral("changed-field") },
           QStringLiteral("PROP|set=PROP,..."),
           QStringLiteral("OData: the change-time property of every set (PROP), of named sets "
@@ -593,8 +595,8 @@ QString problemWith(const CommandLine &commandLine, const App::Profile &saved,
         // The window asks for it in its settings instead.
         if (commandLine.mode == Mode::Headless && !run.user.isEmpty() && run.password.isEmpty())
             return QStringLiteral("no password for the user \"%1\": give --password-file F, or "
-                                  "set BATCHSYNC_PASSWORD (a headless run does not read the "
-                                  "OS keychain)")
+                                  "set BATCHSYNC_PASSWORD, or save it in the window's "
+                                  "settings (the OS keychain keeps it)")
                 .arg(run.user);
     }
     return flags.problemWith(saved, App::Profile::settingsFile());

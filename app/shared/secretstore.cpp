@@ -55,6 +55,9 @@ void SecretStore::readOrMigrate(const QString &key, QString *value, bool migrate
         // Earlier versions wrote the key even for no secret: nothing to move.
         if (migrate && settings->contains(key))
             settings->remove(key);
+        // A headless run asks the keychain only for what the window put there.
+        if (!migrate && !settings->value(keptKey(key)).toBool())
+            return;
         enqueue({ Step::Kind::Read, key, QString(), [value](QKeychain::Job *job) {
                      if (job->error() == QKeychain::NoError)
                          *value = static_cast<QKeychain::ReadPasswordJob *>(job)->textData();
@@ -67,7 +70,7 @@ void SecretStore::readOrMigrate(const QString &key, QString *value, bool migrate
     enqueue({ Step::Kind::Write, key, plain, [this, key, plain](QKeychain::Job *job) {
                  // Out of the file only once the keychain holds it.
                  if (job->error() == QKeychain::NoError)
-                     removeFromFile(key, plain);
+                     markKept(key, true, plain);
              } });
 }
 
@@ -86,22 +89,36 @@ void SecretStore::save(const Profile &profile)
 void SecretStore::store(const QString &key, const QString &value)
 {
     const Step::Kind kind = value.isEmpty() ? Step::Kind::Delete : Step::Kind::Write;
-    enqueue({ kind, key, value, [this, key](QKeychain::Job *job) {
+    enqueue({ kind, key, value, [this, key, value](QKeychain::Job *job) {
                  // The keychain has the new value: no plain-text one of before may stay. If
                  // it failed, Profile::save() kept only a plain one still equal to it.
                  if (job->error() == QKeychain::NoError || job->error() == QKeychain::EntryNotFound)
-                     removeFromFile(key, QString());
+                     markKept(key, job->error() == QKeychain::NoError && !value.isEmpty());
              } });
 }
 
-void SecretStore::removeFromFile(const QString &key, const QString &onlyIfValue)
+QString SecretStore::keptKey(const QString &key)
+{
+    return key + QStringLiteral("InKeychain");
+}
+
+bool SecretStore::keepsSecrets() const
 {
     const std::unique_ptr<QSettings> settings = openSettings();
-    if (!settings->contains(key))
-        return;
-    if (!onlyIfValue.isEmpty() && settings->value(key).toString() != onlyIfValue)
-        return;
-    settings->remove(key);
+    return settings->value(keptKey(Profile::tokenSettingsKey())).toBool()
+        || settings->value(keptKey(Profile::passwordSettingsKey())).toBool();
+}
+
+void SecretStore::markKept(const QString &key, bool kept, const QString &onlyIfValue)
+{
+    const std::unique_ptr<QSettings> settings = openSettings();
+    if (settings->contains(key)
+        && (onlyIfValue.isEmpty() || settings->value(key).toString() == onlyIfValue))
+        settings->remove(key);
+    if (kept)
+        settings->setValue(keptKey(key), true);
+    else
+        settings->remove(keptKey(key));
     settings->sync();
 }
 

@@ -58,9 +58,17 @@ public:
     /*!
         Reads the token and the password, then emits loaded(). A secret an earlier version
         left in plain text in the settings file is used as it is; with \a migrate it moves to
-        the keychain: written there, and removed from the file only once written.
+        the keychain: written there, and removed from the file only once written. Without
+        \a migrate (a headless run), the file is left alone and the keychain is asked only
+        for what the settings file says it keeps (keepsSecrets()).
     */
     void load(bool migrate = true);
+    /*!
+        Whether the settings file says the keychain keeps a token or a password
+        ("connection/tokenInKeychain", "connection/passwordInKeychain": no secret, only a
+        flag set once the keychain took one).
+    */
+    bool keepsSecrets() const;
     /*!
         Saves \a profile: its other fields in the settings file, its token and password in
         the keychain (an empty one is deleted there), then emits saved(). A plain-text
@@ -93,7 +101,10 @@ private:
     void runNext();
     void onJobFinished(QKeychain::Job *job);
     void noteResult(QKeychain::Job *job);
-    void removeFromFile(const QString &key, const QString &onlyIfValue);
+    // Out of the file goes the plain-text secret under key (if it still is onlyIfValue,
+    // when given); in goes whether the keychain keeps it.
+    void markKept(const QString &key, bool kept, const QString &onlyIfValue = QString());
+    static QString keptKey(const QString &key);
 
     QString m_settingsFile;
     QString m_service;
