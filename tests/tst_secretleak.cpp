@@ -285,6 +285,37 @@ private Q_SLOTS:
         }
     }
 
+    void serverVerboseLog()
+    {
+        // The reference server, logging every request (--verbose), with the token required.
+        QProcess server;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("BATCHSYNC_TOKEN"), Token);
+        server.setProcessEnvironment(env);
+        server.start(QStringLiteral(BATCHSYNC_SERVER_BIN),
+                     { "--port", "0", "--demo-scale", "0.01", "--verbose", "--db",
+                       path(QStringLiteral("server.sqlite")) });
+        QTRY_VERIFY_WITH_TIMEOUT(server.canReadLine(), 60000);
+        const QByteArray serving = server.readLine().trimmed();
+        QVERIFY2(serving.startsWith("Serving protocol v1 at "), serving.constData());
+        const QString api = QString::fromUtf8(serving.mid(serving.lastIndexOf(' ') + 1));
+
+        Run result = run({ "--headless", "--endpoint", api, "--token-file", "@TOKEN_FILE@" });
+        QCOMPARE(result.exitCode, 0);
+        verifyClean(result, "synced from the server");
+        result = run({ "--headless", "--endpoint", api, "--token", "not-the-token" });
+        QCOMPARE(result.exitCode, 1);
+
+        QSignalSpy finished(&server, &QProcess::finished);
+        server.terminate();
+        QVERIFY(finished.wait(20000));
+        Run log;
+        log.out = serving + server.readAllStandardOutput();
+        log.err = server.readAllStandardError();
+        QVERIFY2(log.err.contains("/changes"), log.err.constData()); // it did log the requests
+        verifyClean(log, "the server's --verbose log");
+    }
+
     void fileProblemsDoNotQuoteTheFile()
     {
         // An unreadable or empty secret file is a clear usage error, never quoting a line.

@@ -284,6 +284,37 @@ private Q_SLOTS:
         QCOMPARE(window.engine()->settings().token, OldToken);
     }
 
+    void windowNeverShowsASecret()
+    {
+        // The server wants another token; the endpoint, given on the command line, has a
+        // password in it.
+        Test::TestServer server;
+        QVERIFY(server.start(QStringLiteral("the-right-one")));
+        server.addCustomers(50);
+        QUrl endpoint = server.baseUrl();
+        endpoint.setUserName(QStringLiteral("user"));
+        endpoint.setPassword(Password);
+        SecretStore store(QString(), service());
+        DesktopOptions options;
+        options.profile.endpoint = endpoint;
+        options.profile.token = NewToken;
+        options.secretsGiven = true;
+        options.databasePath = m_dir->filePath(QStringLiteral("local.sqlite"));
+        options.rememberLayout = false;
+        options.secrets = &store;
+        options.tuning.retryGiveUpMs = 200;
+        MainWindow window(options);
+        QTRY_VERIFY_WITH_TIMEOUT(logContains(window, QStringLiteral("refused the token")), 20000);
+        window.syncAll();
+        QCOMPARE(window.engine()->settings().token, NewToken); // the flag's, not the keychain's
+        QVERIFY(window.windowTitle().contains(QStringLiteral("user@127.0.0.1")));
+        const QStringList shown = window.logView()->messages()
+            + QStringList { window.windowTitle(), window.progressPage()->message() };
+        for (const QString &text : shown) {
+            QVERIFY2(!text.contains(Password) && !text.contains(NewToken), qPrintable(text));
+        }
+    }
+
     void settingsDialogSavesToTheKeychain()
     {
         Test::TestServer server;
