@@ -12,6 +12,7 @@
 #include "shared/secretstore.h"
 #include "testutil/testserver.h"
 
+#include <QAction>
 #include <QApplication>
 #include <QFile>
 #include <QLineEdit>
@@ -278,10 +279,13 @@ private Q_SLOTS:
         options.profile = Profile::load();
         QVERIFY(options.profile.token.isEmpty());
         MainWindow window(options);
-        QVERIFY(!window.engine()); // not before the keychain answered
+        // Neither a sync nor Settings before the keychain answered.
+        QVERIFY(!window.engine());
+        QVERIFY(!window.findChild<QAction *>(QStringLiteral("settingsAction"))->isEnabled());
         QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames(),
                                   QStringList { QStringLiteral("customers") }, 20000);
         QCOMPARE(window.engine()->settings().token, OldToken);
+        QVERIFY(window.findChild<QAction *>(QStringLiteral("settingsAction"))->isEnabled());
     }
 
     void windowNeverShowsASecret()

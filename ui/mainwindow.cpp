@@ -83,6 +83,8 @@ MainWindow::MainWindow(const DesktopOptions &options, QWidget *parent)
     connect(m_options.secrets, &App::SecretStore::saved, this, &MainWindow::onSecretsSaved);
     m_page->setMessage(tr("Reading the token and password from the OS keychain…"));
     updateActions();
+    // Settings saved before the keychain answered would replace what it holds with nothing.
+    m_settingsAction->setEnabled(false);
     m_options.secrets->load();
 }
 
@@ -94,6 +96,7 @@ void MainWindow::onSecretsLoaded(const QString &token, const QString &password)
         m_options.profile.token = token;
         m_options.profile.password = password;
     }
+    m_settingsAction->setEnabled(true);
     connectEndpoint();
 }
 
