@@ -13,12 +13,9 @@ SecretStore::SecretStore(const QString &settingsFile, const QString &service, QO
 {
 }
 
-SecretStore::~SecretStore()
-{
-    // A job still running finishes into nothing: its result is not ours to use any more.
-    if (m_running)
-        disconnect(m_running, nullptr, this, nullptr);
-}
+// A job still running is no child of ours: it finishes and deletes itself (the keychain's
+// callback still finds it), its signal going nowhere.
+SecretStore::~SecretStore() = default;
 
 std::unique_ptr<QSettings> SecretStore::openSettings() const
 {
@@ -139,16 +136,16 @@ void SecretStore::runNext()
     QKeychain::Job *job = nullptr;
     switch (step.kind) {
     case Step::Kind::Read:
-        job = new QKeychain::ReadPasswordJob(m_service, this);
+        job = new QKeychain::ReadPasswordJob(m_service);
         break;
     case Step::Kind::Write: {
-        auto *write = new QKeychain::WritePasswordJob(m_service, this);
+        auto *write = new QKeychain::WritePasswordJob(m_service);
         write->setTextData(step.value);
         job = write;
         break;
     }
     case Step::Kind::Delete:
-        job = new QKeychain::DeletePasswordJob(m_service, this);
+        job = new QKeychain::DeletePasswordJob(m_service);
         break;
     case Step::Kind::Finish: {
         const Step finish = std::move(step);

@@ -3,6 +3,7 @@
 #include "profile.h"
 
 #include <QObject>
+#include <QPointer>
 #include <QString>
 #include <deque>
 #include <functional>
@@ -113,7 +114,7 @@ private:
     QString m_token;
     QString m_password;
     std::deque<Step> m_steps;
-    QKeychain::Job *m_running = nullptr;
+    QPointer<QKeychain::Job> m_running;
 };
 
 } // namespace BatchSync::App
