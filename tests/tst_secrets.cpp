@@ -14,6 +14,7 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
 #include <QProcess>
@@ -38,6 +39,28 @@ constexpr int KeychainTimeoutMs = 20000;
 const QString OldToken = QStringLiteral("old-plain-t0ken-4c1d");
 const QString NewToken = QStringLiteral("new-kept-t0ken-77e2");
 const QString Password = QStringLiteral("pa55-w0rd-9a3f");
+
+// The longest time the event loop went without running a 5 ms timer, from construction:
+// the keychain must never hold up the GUI thread.
+class StallMeter final
+{
+public:
+    StallMeter()
+    {
+        m_clock.start();
+        QObject::connect(&m_timer, &QTimer::timeout,
+                         [this] { m_longest = std::max(m_longest, m_clock.restart()); });
+        m_timer.start(5);
+    }
+    qint64 longestMs() const { return std::max(m_longest, m_clock.elapsed()); }
+
+private:
+    QTimer m_timer;
+    QElapsedTimer m_clock;
+    qint64 m_longest = 0;
+};
+
+constexpr qint64 MaxStallMs = 250;
 
 bool logContains(const MainWindow &window, const QString &text)
 {
@@ -95,13 +118,19 @@ private:
     std::pair<QString, QString> load(SecretStore &store, bool migrate = true)
     {
         QSignalSpy loaded(&store, &SecretStore::loaded);
+        const StallMeter stalls;
         store.load(migrate);
         if (!loaded.wait(KeychainTimeoutMs))
             return {};
+        if (stalls.longestMs() > MaxStallMs)
+            qWarning("the event loop stalled for %lld ms", stalls.longestMs());
+        m_longestStallMs = std::max(m_longestStallMs, stalls.longestMs());
         return { loaded.first().at(0).toString(), loaded.first().at(1).toString() };
     }
 
     bool m_available = false;
+    qint64 m_longestStallMs = 0; // in any load() of the suite
+
     std::unique_ptr<QTemporaryDir> m_dir;
 
 private Q_SLOTS:
@@ -128,6 +157,13 @@ private Q_SLOTS:
 
     void cleanup() { m_dir.reset(); }
 
+    void cleanupTestCase()
+    {
+        // Every read of the suite, migrations included, left the event loop running.
+        qInfo("longest event-loop stall while the keychain worked: %lld ms", m_longestStallMs);
+        QVERIFY(m_longestStallMs < MaxStallMs);
+    }
+
     void savedInTheKeychainNotTheFile()
     {
         Profile profile;
@@ -137,8 +173,10 @@ private Q_SLOTS:
         profile.password = Password;
         SecretStore store(settingsFile(), service());
         QSignalSpy saved(&store, &SecretStore::saved);
+        const StallMeter stalls;
         store.save(profile);
         QVERIFY(saved.wait(KeychainTimeoutMs));
+        QVERIFY2(stalls.longestMs() < MaxStallMs, qPrintable(QString::number(stalls.longestMs())));
 
         // Whatever the keychain: the file has the rest, and never the password.
         QVERIFY(fileText(settingsFile()).contains("alice"));
