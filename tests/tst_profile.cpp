@@ -2,7 +2,6 @@
 
 #include "shared/options.h"
 #include "shared/profile.h"
-#include "shared/secrettext.h"
 
 #include <QCryptographicHash>
 #include <QFile>
@@ -548,109 +547,6 @@ private Q_SLOTS:
             QVERIFY2(problem.contains(settingsPath()), qPrintable(problem));
             QVERIFY2(!problem.contains(QStringLiteral("Tr0ub4dor")), qPrintable(problem));
         }
-    }
-
-    void tokenFile()
-    {
-        writeFile("t0ken-from-a-file\n");
-        QString problem;
-        QCOMPARE(tokenFromFile(settingsPath(), &problem), u"t0ken-from-a-file"_qs);
-        QVERIFY(problem.isEmpty());
-        writeFile("\n");
-        QVERIFY(!tokenFromFile(settingsPath(), &problem));
-        QVERIFY2(problem.contains(QStringLiteral("the token file \"%1\" is empty: its first line "
-                                                 "must be the token")
-                                      .arg(settingsPath())),
-                 qPrintable(problem));
-        QVERIFY(!tokenFromFile(m_dir->filePath(QStringLiteral("absent")), &problem));
-        QVERIFY2(problem.contains(QStringLiteral("cannot read the token file")),
-                 qPrintable(problem));
-    }
-
-    void secretsStayOutOfTheFile()
-    {
-        // As an earlier version saved them: in plain text.
-        writeFile("[connection]\nendpoint=http://127.0.0.1:8080/api/v1\ntoken=old-t0ken\n"
-                  "user=alice\npassword=old-passw0rd\n");
-        Profile profile;
-        {
-            const QSettings settings(settingsPath(), QSettings::IniFormat);
-            profile = Profile::load(settings);
-        }
-        QCOMPARE(profile.token, u"old-t0ken"_qs);
-        QCOMPARE(profile.password, u"old-passw0rd"_qs);
-        // Saved unchanged, they stay until the keychain has them (SecretStore moves them).
-        {
-            QSettings settings(settingsPath(), QSettings::IniFormat);
-            profile.batchSize = 300;
-            profile.save(settings);
-        }
-        QVERIFY(fileText().contains("old-t0ken"));
-        QVERIFY(fileText().contains("old-passw0rd"));
-        // Changed, neither the old nor the new one is written.
-        {
-            QSettings settings(settingsPath(), QSettings::IniFormat);
-            profile.token = QStringLiteral("new-t0ken");
-            profile.password = QStringLiteral("new-passw0rd");
-            profile.save(settings);
-        }
-        for (const char *secret : { "t0ken", "passw0rd" })
-            QVERIFY2(!fileText().contains(secret), fileText().constData());
-        const QSettings settings(settingsPath(), QSettings::IniFormat);
-        QCOMPARE(Profile::load(settings).batchSize, 300);
-    }
-
-    void passwordInTheEndpoint()
-    {
-        Profile profile;
-        profile.endpoint = QUrl(QStringLiteral("http://alice:s3cr3t@sync.example/api/v1"));
-        const QString problem = profile.validate();
-        QVERIFY2(problem.contains(QStringLiteral("holds a password")), qPrintable(problem));
-        QVERIFY2(!problem.contains(QStringLiteral("s3cr3t")), qPrintable(problem));
-        {
-            QSettings settings(settingsPath(), QSettings::IniFormat);
-            profile.save(settings);
-        }
-        QVERIFY(!fileText().contains("s3cr3t"));
-        QVERIFY(fileText().contains("alice@sync.example"));
-        // Not a URL at all, and no host: the messages quote it without its password.
-        for (const char *text : { "http://alice:s3cr3t@ho st/api", "http://alice:s3cr3t@" }) {
-            profile.endpoint = QUrl(QString::fromLatin1(text), QUrl::StrictMode);
-            const QString refusal = profile.validate();
-            QVERIFY2(!refusal.isEmpty() && !refusal.contains(QStringLiteral("s3cr3t")),
-                     qPrintable(refusal));
-        }
-    }
-
-    void printableUrls_data()
-    {
-        QTest::addColumn<QString>("url");
-        QTest::addColumn<QString>("expected");
-        QTest::newRow("plain") << "https://sync.example/api/v1"
-                               << "https://sync.example/api/v1";
-        QTest::newRow("user only") << "http://alice@host/a"
-                                   << "http://alice@host/a";
-        QTest::newRow("password") << "http://alice:s3cr3t@host:8080/a"
-                                  << "http://alice@host:8080/a";
-        QTest::newRow("@ in it") << "http://alice:s3@cr3t@host/a"
-                                 << "http://alice@host/a";
-        QTest::newRow("/ in it") << "http://alice:s3/cr3t@host/a"
-                                 << "http://alice@host/a";
-        QTest::newRow("no user") << "http://:s3cr3t@host/a"
-                                 << "http://@host/a";
-        QTest::newRow("no host") << "http://alice:s3cr3t@"
-                                 << "http://alice@";
-        QTest::newRow("port, no user") << "http://host:8080/a"
-                                       << "http://host:8080/a";
-    }
-
-    void printableUrls()
-    {
-        QFETCH(QString, url);
-        QFETCH(QString, expected);
-        QCOMPARE(printableUrl(url), expected);
-        const QUrl parsed(url, QUrl::StrictMode);
-        QVERIFY(!printableUrl(parsed).contains(QStringLiteral("s3")));
     }
 
     void passwordFileUnreadable()

@@ -3,15 +3,21 @@
 // one that refuses it, one that is down, and endpoints with a password written into the URL;
 // each run's standard output, standard error (with the library's whole debug log on, through
 // QT_LOGGING_RULES: the log) and every file it leaves in its home are searched for the
-// secrets' bytes, plain and in the encodings a header or a URL would carry them.
+// secrets' bytes, plain and in the encodings a header or a URL would carry them. Also the
+// parts that keep them out: the profile never saving one, URLs shown without their
+// password, the token file.
 
 #include "server/syncserver.h"
+#include "shared/options.h"
+#include "shared/profile.h"
+#include "shared/secrettext.h"
 #include "testutil/testserver.h"
 
 #include <QDir>
 #include <QDirIterator>
 #include <QFile>
 #include <QProcess>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTemporaryDir>
@@ -21,6 +27,7 @@
 #include <memory>
 
 using namespace BatchSync;
+using namespace BatchSync::App;
 
 namespace {
 
@@ -61,6 +68,12 @@ class TestSecretLeak final : public QObject
 
 private:
     QString path(const QString &name) const { return m_home->filePath(name); }
+    QString profilePath() const { return path(QStringLiteral("profile.conf")); }
+    static QByteArray fileText(const QString &file)
+    {
+        QFile in(file);
+        return in.open(QIODevice::ReadOnly) ? in.readAll() : QByteArray();
+    }
 
     void writeFile(const QString &name, const QByteArray &text) const
     {
@@ -314,6 +327,111 @@ private Q_SLOTS:
         log.err = server.readAllStandardError();
         QVERIFY2(log.err.contains("/changes"), log.err.constData()); // it did log the requests
         verifyClean(log, "the server's --verbose log");
+    }
+
+    void tokenFile()
+    {
+        writeFile(QStringLiteral("profile.conf"), "t0ken-from-a-file\n");
+        QString problem;
+        QCOMPARE(tokenFromFile(profilePath(), &problem), u"t0ken-from-a-file"_qs);
+        QVERIFY(problem.isEmpty());
+        writeFile(QStringLiteral("profile.conf"), "\n");
+        QVERIFY(!tokenFromFile(profilePath(), &problem));
+        QVERIFY2(problem.contains(QStringLiteral("the token file \"%1\" is empty: its first line "
+                                                 "must be the token")
+                                      .arg(profilePath())),
+                 qPrintable(problem));
+        QVERIFY(!tokenFromFile(path(QStringLiteral("absent")), &problem));
+        QVERIFY2(problem.contains(QStringLiteral("cannot read the token file")),
+                 qPrintable(problem));
+    }
+
+    void secretsStayOutOfTheFile()
+    {
+        // As an earlier version saved them: in plain text.
+        writeFile(QStringLiteral("profile.conf"),
+                  "[connection]\nendpoint=http://127.0.0.1:8080/api/v1\ntoken=old-t0ken\n"
+                  "user=alice\npassword=old-passw0rd\n");
+        Profile profile;
+        {
+            const QSettings settings(profilePath(), QSettings::IniFormat);
+            profile = Profile::load(settings);
+        }
+        QCOMPARE(profile.token, u"old-t0ken"_qs);
+        QCOMPARE(profile.password, u"old-passw0rd"_qs);
+        // Saved unchanged, they stay until the keychain has them (SecretStore moves them).
+        {
+            QSettings settings(profilePath(), QSettings::IniFormat);
+            profile.batchSize = 300;
+            profile.save(settings);
+        }
+        QVERIFY(fileText(profilePath()).contains("old-t0ken"));
+        QVERIFY(fileText(profilePath()).contains("old-passw0rd"));
+        // Changed, neither the old nor the new one is written.
+        {
+            QSettings settings(profilePath(), QSettings::IniFormat);
+            profile.token = QStringLiteral("new-t0ken");
+            profile.password = QStringLiteral("new-passw0rd");
+            profile.save(settings);
+        }
+        for (const char *secret : { "t0ken", "passw0rd" })
+            QVERIFY2(!fileText(profilePath()).contains(secret),
+                     fileText(profilePath()).constData());
+        const QSettings settings(profilePath(), QSettings::IniFormat);
+        QCOMPARE(Profile::load(settings).batchSize, 300);
+    }
+
+    void passwordInTheEndpoint()
+    {
+        Profile profile;
+        profile.endpoint = QUrl(QStringLiteral("http://alice:s3cr3t@sync.example/api/v1"));
+        const QString problem = profile.validate();
+        QVERIFY2(problem.contains(QStringLiteral("holds a password")), qPrintable(problem));
+        QVERIFY2(!problem.contains(QStringLiteral("s3cr3t")), qPrintable(problem));
+        {
+            QSettings settings(profilePath(), QSettings::IniFormat);
+            profile.save(settings);
+        }
+        QVERIFY(!fileText(profilePath()).contains("s3cr3t"));
+        QVERIFY(fileText(profilePath()).contains("alice@sync.example"));
+        // Not a URL at all, and no host: the messages quote it without its password.
+        for (const char *text : { "http://alice:s3cr3t@ho st/api", "http://alice:s3cr3t@" }) {
+            profile.endpoint = QUrl(QString::fromLatin1(text), QUrl::StrictMode);
+            const QString refusal = profile.validate();
+            QVERIFY2(!refusal.isEmpty() && !refusal.contains(QStringLiteral("s3cr3t")),
+                     qPrintable(refusal));
+        }
+    }
+
+    void printableUrls_data()
+    {
+        QTest::addColumn<QString>("url");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("plain") << "https://sync.example/api/v1"
+                               << "https://sync.example/api/v1";
+        QTest::newRow("user only") << "http://alice@host/a"
+                                   << "http://alice@host/a";
+        QTest::newRow("password") << "http://alice:s3cr3t@host:8080/a"
+                                  << "http://alice@host:8080/a";
+        QTest::newRow("@ in it") << "http://alice:s3@cr3t@host/a"
+                                 << "http://alice@host/a";
+        QTest::newRow("/ in it") << "http://alice:s3/cr3t@host/a"
+                                 << "http://alice@host/a";
+        QTest::newRow("no user") << "http://:s3cr3t@host/a"
+                                 << "http://@host/a";
+        QTest::newRow("no host") << "http://alice:s3cr3t@"
+                                 << "http://alice@";
+        QTest::newRow("port, no user") << "http://host:8080/a"
+                                       << "http://host:8080/a";
+    }
+
+    void printableUrls()
+    {
+        QFETCH(QString, url);
+        QFETCH(QString, expected);
+        QCOMPARE(printableUrl(url), expected);
+        const QUrl parsed(url, QUrl::StrictMode);
+        QVERIFY(!printableUrl(parsed).contains(QStringLiteral("s3")));
     }
 
     void fileProblemsDoNotQuoteTheFile()
