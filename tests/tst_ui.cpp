@@ -559,7 +559,10 @@ private Q_SLOTS:
 
         const Profile loaded = Profile::load();
         QCOMPARE(loaded.endpoint, settings.endpoint);
-        QCOMPARE(loaded.token, settings.token);
+        // The OS keychain keeps the token (SecretStore), never the settings file.
+        QVERIFY(loaded.token.isEmpty());
+        QVERIFY(!QSettings().contains(QStringLiteral("connection/token")));
+        settings.token.clear();
         QCOMPARE(loaded.paging, PagingMode::Offset);
         QCOMPARE(loaded.batchSize, 2500);
         QCOMPARE(loaded.concurrency, 5);
@@ -1055,8 +1058,12 @@ private Q_SLOTS:
         QCOMPARE(chosen.safetyWindowSeconds, 45);
         chosen.save();
 
-        // Read back by the next dialog, field by field.
-        const Profile loaded = Profile::load();
+        // Read back by the next dialog, field by field; the password is the keychain's
+        // (SecretStore), never in the file.
+        Profile loaded = Profile::load();
+        QVERIFY(loaded.password.isEmpty());
+        QVERIFY(!QSettings().contains(QStringLiteral("connection/password")));
+        loaded.password = chosen.password;
         QVERIFY(loaded == chosen);
         SettingsDialog second(loaded);
         source = child<QComboBox>(second, QStringLiteral("sourceCombo"));

@@ -45,7 +45,13 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     m_password = new QLineEdit(this);
     m_password->setObjectName(QStringLiteral("passwordEdit"));
     m_password->setEchoMode(QLineEdit::Password);
-    m_password->setToolTip(tr("The user's password, kept in the settings file as the token is"));
+    m_password->setToolTip(tr("The user's password, kept in the OS keychain as the token is"));
+
+    m_secretsNote = new QLabel(this);
+    m_secretsNote->setObjectName(QStringLiteral("secretsNote"));
+    m_secretsNote->setWordWrap(true);
+    m_secretsNote->setTextFormat(Qt::PlainText);
+    m_secretsNote->setVisible(false);
 
     m_changeTime = new QLineEdit(this);
     m_changeTime->setObjectName(QStringLiteral("changeTimeEdit"));
@@ -128,6 +134,7 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     form->addRow(tr("&Token:"), m_token);
     form->addRow(tr("&User:"), m_user);
     form->addRow(tr("Pass&word:"), m_password);
+    form->addRow(QString(), m_secretsNote);
     form->addRow(tr("C&hange-time properties:"), m_changeTime);
     form->addRow(tr("Sa&fety window:"), m_safetyWindow);
     form->addRow(tr("&Paging:"), m_paging);
@@ -146,6 +153,7 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     palette.setColor(QPalette::WindowText, QColor(0xc0, 0x1c, 0x28));
     m_reason->setPalette(palette);
     m_reason->hide();
+    m_problemPalette = palette;
 
     m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     connect(m_buttons, &QDialogButtonBox::accepted, this, &SettingsDialog::accept);
@@ -289,6 +297,19 @@ void SettingsDialog::revalidate()
     m_reason->setText(reason);
     m_reason->setVisible(!reason.isEmpty());
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(reason.isEmpty());
+}
+
+void SettingsDialog::setSecretsNote(const QString &text, bool problem)
+{
+    m_secretsNote->setText(text);
+    m_secretsNote->setVisible(!text.isEmpty());
+    // A problem in the colour of the dialog's refusals.
+    m_secretsNote->setPalette(problem ? m_problemPalette : palette());
+}
+
+QString SettingsDialog::secretsNote() const
+{
+    return m_secretsNote->text();
 }
 
 } // namespace BatchSync::Ui

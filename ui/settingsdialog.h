@@ -3,6 +3,7 @@
 #include "shared/profile.h"
 
 #include <QDialog>
+#include <QPalette>
 
 QT_BEGIN_NAMESPACE
 class QCheckBox;
@@ -42,6 +43,13 @@ public:
     /*! The reason currently shown; empty when there is none. */
     QString shownReason() const;
 
+    /*!
+        Says under the password where the token and password are kept, or (\a problem) why
+        they cannot be kept; empty: nothing.
+    */
+    void setSecretsNote(const QString &text, bool problem);
+    QString secretsNote() const;
+
     /*! Refuses to close while validate() finds a problem. */
     void accept() override;
 
@@ -67,6 +75,8 @@ private:
     QComboBox *m_direction = nullptr;
     QComboBox *m_conflictPolicy = nullptr;
     QLabel *m_reason = nullptr;
+    QLabel *m_secretsNote = nullptr;
+    QPalette m_problemPalette;
     QDialogButtonBox *m_buttons = nullptr;
 };
 

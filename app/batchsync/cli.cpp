@@ -3,6 +3,7 @@
 #include "common/identifier.h"
 #include "output/console.h"
 #include "shared/options.h"
+#include "shared/secrettext.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -20,12 +21,16 @@ QString epilogue()
     const SyncSettings defaults;
     return QStringLiteral(
                "\nSettings: --headless and --status start from the settings the desktop window "
-               "saved in\n  %3\n(source, endpoint, token, user and password, change-time "
+               "saved in\n  %3\n(source, endpoint, user, change-time "
                "properties, safety window,\npaging, batch size, adaptive batch size and its "
                "target, concurrency,\ndirection, conflict policies).\nThe flags override them for "
-               "this run only and "
-               "are never saved. Without a saved endpoint or\n--endpoint, "
-               "batchsync starts its embedded demo server on 127.0.0.1, with its data in the\n"
+               "this run only and are never saved.\n"
+               "The window keeps the token and the password in the OS keychain, which a "
+               "headless run\nreads when neither a flag nor the environment gives them; without "
+               "a keychain (a server\nwithout a desktop session), give them with --token-file, "
+               "--password-file or the\nenvironment (below).\nWithout a saved endpoint or "
+               "--endpoint, batchsync starts its embedded demo server on\n127.0.0.1, with its "
+               "data in the "
                "application data folder, and syncs from it.\n"
                "\nOData services (--source odata): --endpoint is the service root URL, e.g.\n"
                "  batchsync --headless --source odata --endpoint "
@@ -33,19 +38,19 @@ QString epilogue()
                "            --user alice --password-file ~/.shop-password --changed-field "
                "modifiedAt\n"
                "Authentication is HTTP Basic (--user, the password from --password-file or\n"
-               "BATCHSYNC_PASSWORD: never on the command line) or a bearer token (--token or\n"
-               "BATCHSYNC_TOKEN); either one given for a run replaces the saved one.\n"
+               "BATCHSYNC_PASSWORD: never on the command line) or a bearer token (--token-file,\n"
+               "BATCHSYNC_TOKEN or --token); either one given for a run replaces the saved one.\n"
                "Defaults when nothing is saved: --paging cursor, --batch-size %1, --concurrency "
                "%2.\n"
                "\nEnvironment:\n"
-               "  BATCHSYNC_TOKEN   Bearer token, used when --token is not given (before the "
-               "saved one).\n"
-               "                    Prefer it to --token, which other users may see in the "
-               "process list.\n"
+               "  BATCHSYNC_TOKEN   Bearer token, used when neither --token nor --token-file "
+               "is given.\n"
+               "                    Prefer it (or --token-file) to --token, which other users "
+               "may see in\n                    the process list.\n"
                "                    Not used with --user.\n"
                "  BATCHSYNC_PASSWORD  The Basic password of --user (or of the saved user), when "
                "--password-file\n"
-               "                    is not given (before the saved one).\n"
+               "                    is not given.\n"
                "  QT_LOGGING_RULES  The library's log for developers, on standard error, by "
                "category:\n"
                "                    batchsync.protocol, batchsync.store, batchsync.engine, "
@@ -149,8 +154,13 @@ QList<App::OptionSpec> options()
                          "demo).") },
         { { QStringLiteral("token") },
           QStringLiteral("T"),
-          QStringLiteral("Bearer token for the endpoint; not with --user. Default: "
-                         "$BATCHSYNC_TOKEN, else the saved one.") },
+          QStringLiteral("Bearer token for the endpoint; not with --user. Other users can see "
+                         "it in the process list: prefer --token-file or $BATCHSYNC_TOKEN. "
+                         "Default: $BATCHSYNC_TOKEN, else the window's (in the OS keychain).") },
+        { { QStringLiteral("token-file") },
+          QStringLiteral("F"),
+          QStringLiteral("A file whose first line is the bearer token; not with --token or "
+                         "--user.") },
         { { QStringLiteral("user") },
           QStringLiteral("U"),
           QStringLiteral("OData: the user name for HTTP Basic authentication; the password "
@@ -159,7 +169,8 @@ QList<App::OptionSpec> options()
         { { QStringLiteral("password-file") },
           QStringLiteral("F"),
           QStringLiteral("OData: a file whose first line is the password of --user (or of the "
-                         "saved user). Default: $BATCHSYNC_PASSWORD, else the saved one.") },
+                         "saved user). Default: $BATCHSYNC_PASSWORD, else the window's (in "
+                         "the OS keychain).") },
         { { QStringLiteral("changed-field") },
           QStringLiteral("PROP|set=PROP,..."),
           QStringLiteral("OData: the change-time property of every set (PROP), of named sets "
@@ -240,7 +251,7 @@ QString readEndpoint(const QCommandLineParser &parser, CommandLine *command)
     const QString text = parser.value(QStringLiteral("endpoint")).trimmed();
     const QUrl endpoint(text, QUrl::StrictMode);
     if (endpoint.isValid() && !endpoint.isRelative() && endpoint.host().isEmpty())
-        return QStringLiteral("the endpoint \"%1\" names no host").arg(text);
+        return QStringLiteral("the endpoint \"%1\" names no host").arg(App::printableUrl(text));
     if (endpoint.isEmpty())
         return QStringLiteral("--endpoint needs a URL");
     command->overrides.endpoint = endpoint;
@@ -290,7 +301,10 @@ QString readSource(const QCommandLineParser &parser, CommandLine *command)
 QString readAuthentication(const QCommandLineParser &parser, CommandLine *command)
 {
     App::ProfileOverrides &flags = command->overrides;
-    const bool tokenFlag = parser.isSet(QStringLiteral("token"));
+    const QString tokenFile = QStringLiteral("token-file");
+    if (parser.isSet(tokenFile) && parser.isSet(QStringLiteral("token")))
+        return QStringLiteral("--token and --token-file: give one of them");
+    const bool tokenFlag = parser.isSet(QStringLiteral("token")) || parser.isSet(tokenFile);
     if (parser.isSet(QStringLiteral("user"))) {
         if (tokenFlag)
             return QStringLiteral("--user (HTTP Basic) and --token (a bearer token) exclude each "
@@ -303,6 +317,13 @@ QString readAuthentication(const QCommandLineParser &parser, CommandLine *comman
                                   "':'");
         flags.user = user;
         flags.token = QString();
+    } else if (parser.isSet(tokenFile)) {
+        QString problem;
+        flags.token = App::tokenFromFile(parser.value(tokenFile), &problem);
+        if (!flags.token)
+            return problem;
+        flags.user = QString();
+        flags.password = QString();
     } else if (const std::optional<QString> token = App::commandLineToken(parser)) {
         flags.token = *token;
         flags.user = QString();
@@ -574,7 +595,8 @@ QString problemWith(const CommandLine &commandLine, const App::Profile &saved,
         // The window asks for it in its settings instead.
         if (commandLine.mode == Mode::Headless && !run.user.isEmpty() && run.password.isEmpty())
             return QStringLiteral("no password for the user \"%1\": give --password-file F, or "
-                                  "set BATCHSYNC_PASSWORD")
+                                  "set BATCHSYNC_PASSWORD, or save it in the window's "
+                                  "settings (the OS keychain keeps it)")
                 .arg(run.user);
     }
     return flags.problemWith(saved, App::Profile::settingsFile());

@@ -582,10 +582,10 @@ void HeadlessRunner::conclude()
     }
     if (authFailed) {
         printProblem(m_settings.token.isEmpty()
-                         ? QStringLiteral("The server requires a token: give it with --token, "
-                                          "BATCHSYNC_TOKEN or the window's settings.")
-                         : QStringLiteral("The server refused the token: check --token, "
-                                          "BATCHSYNC_TOKEN or the window's settings."));
+                         ? QStringLiteral("The server requires a token: give it with "
+                                          "--token-file F or BATCHSYNC_TOKEN.")
+                         : QStringLiteral("The server refused the token: check --token-file, "
+                                          "--token or BATCHSYNC_TOKEN."));
     }
     if (networkFailed) {
         printProblem(QStringLiteral("Check that the endpoint URL is right and that the server is "

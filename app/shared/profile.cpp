@@ -1,6 +1,7 @@
 #include "profile.h"
 
 #include "common/identifier.h"
+#include "secrettext.h"
 
 #include <QCryptographicHash>
 #include <QDir>
@@ -176,7 +177,7 @@ bool Profile::operator==(const Profile &other) const
 QString Profile::validate() const
 {
     if (!endpoint.isEmpty()) {
-        const QString text = endpoint.toString();
+        const QString text = printableUrl(endpoint);
         if (!endpoint.isValid() || endpoint.isRelative())
             return tr("The endpoint \"%1\" is not a URL. Enter one such as "
                       "http://127.0.0.1:8080/api/v1, or leave it empty for the embedded demo.")
@@ -189,6 +190,10 @@ QString Profile::validate() const
             return tr("The endpoint \"%1\" names no host.").arg(text);
         if (!endpoint.query().isEmpty() || !endpoint.fragment().isEmpty())
             return tr("The endpoint is a base URL: remove the \"?...\" or \"#...\" part.");
+        // The settings file would hold it in plain text.
+        if (!endpoint.password().isEmpty())
+            return tr("The endpoint holds a password (user:password@): remove it from the URL "
+                      "and give it in the token or password field, which the OS keychain keeps.");
     }
     for (const QChar c : token) {
         if (c.isSpace() || c.category() == QChar::Other_Control || c.unicode() > 0x7e)
@@ -308,10 +313,14 @@ Profile Profile::load(QString *problem)
 void Profile::save(QSettings &settings) const
 {
     settings.setValue(sourceKey, sourceKindName(source));
-    settings.setValue(endpointKey, endpoint.toString());
-    settings.setValue(tokenKey, token);
+    settings.setValue(endpointKey, endpoint.toString(QUrl::RemovePassword));
+    // Secrets go to the keychain; an earlier version's plain one stays until it moves there.
+    for (const auto &[key, value] :
+         { std::pair(tokenKey, token), std::pair(passwordKey, password) }) {
+        if (settings.contains(key) && settings.value(key).toString() != value)
+            settings.remove(key);
+    }
     settings.setValue(userKey, user);
-    settings.setValue(passwordKey, password);
     settings.setValue(changeTimeKey, changeTimePropertiesText(changeTimeProperties));
     settings.setValue(safetyWindowKey, safetyWindowSeconds);
     settings.setValue(pagingKey, pagingModeName(paging));
@@ -323,6 +332,16 @@ void Profile::save(QSettings &settings) const
     settings.setValue(conflictPolicyKey, conflictPolicyName(conflictPolicy));
     settings.setValue(conflictPoliciesKey, conflictPoliciesText(conflictPolicies));
     settings.sync();
+}
+
+QString Profile::tokenSettingsKey()
+{
+    return tokenKey;
+}
+
+QString Profile::passwordSettingsKey()
+{
+    return passwordKey;
 }
 
 void Profile::save() const

@@ -6,11 +6,11 @@ QString SyncSettings::validate() const
 {
     if (!endpoint.isValid() || endpoint.isRelative())
         return QStringLiteral("the endpoint \"%1\" is not an absolute URL")
-            .arg(endpoint.toString());
+            .arg(endpoint.toDisplayString());
     const QString scheme = endpoint.scheme().toLower();
     if (scheme != QLatin1String("http") && scheme != QLatin1String("https"))
         return QStringLiteral("the endpoint must be an http or https URL, not \"%1\"")
-            .arg(endpoint.toString());
+            .arg(endpoint.toDisplayString());
     if (databasePath.isEmpty())
         return QStringLiteral("no local database path is set");
     if (batchSize < MinBatchSize || batchSize > MaxBatchSize)
