@@ -42,6 +42,9 @@ QString SyncSettings::validate() const
             .arg(safetyWindowSeconds);
     if (progressIntervalMs < 0)
         return QStringLiteral("the progress interval cannot be negative");
+    if (liveTimerSeconds < 1 || liveTimerSeconds > 24 * 3600)
+        return QStringLiteral("the live timer must be between 1 s and 24 hours, not %1 s")
+            .arg(liveTimerSeconds);
     return QString();
 }
 

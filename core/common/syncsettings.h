@@ -71,6 +71,13 @@ struct SyncSettings
     int retryMaxDelayMs = 30000; //!< cap of one retry delay (Retry-After included)
     int retryGiveUpMs = 120000; //!< a failing batch is given up after this long
     int progressIntervalMs = 50; //!< at most one progress signal per entity per interval
+    /*!
+        Live sync: after each sync a wait request stays open and news starts the entities
+        it names (see SyncEngine::setLive).
+    */
+    bool live = false;
+    /*! Live sync with a source that cannot tell of news: a sync this often, in seconds. */
+    int liveTimerSeconds = 60;
 
     /*! An empty string when the settings can be used, otherwise why not. */
     QString validate() const;

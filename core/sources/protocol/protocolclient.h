@@ -88,11 +88,18 @@ public:
     void setMaxResponseSize(qint64 bytes);
     qint64 maxResponseSize() const { return m_maxResponseSize; }
 
-    /*! Cursor and offset paging; no push (protocol v1). */
+    /*! Cursor and offset paging, push and wait (protocol v1.1; a v1 server refuses the last two).
+     */
     Capabilities capabilities() const override;
 
     /*! GET /entities. */
     ProtocolRequest *fetchEntities() override;
+    /*!
+        GET /wait?timeout=S&since=entity:cursor,... (protocol v1.1), with a transfer timeout
+        of S plus the client's own, so that a held request is never cut short.
+    */
+    ProtocolRequest *waitForChanges(const QHash<QString, QString> &since,
+                                    int timeoutSeconds) override;
     /*! GET .../count of \a entity's name. */
     ProtocolRequest *fetchCount(const EntitySchema &entity, PagingMode mode,
                                 const QString &since) override;
@@ -111,10 +118,11 @@ public:
     QUrl urlFor(const QString &path, const QList<std::pair<QString, QString>> &query = {}) const;
 
 private:
-    // A GET, or for a Push request a POST of \a body.
+    // A GET, or for a Push request a POST of \a body; \a transferTimeout replaces the
+    // client's when not negative.
     ProtocolRequest *send(ProtocolRequest *request, const QString &path,
                           const QList<std::pair<QString, QString>> &query = {},
-                          const QByteArray &body = {});
+                          const QByteArray &body = {}, int transferTimeout = -1);
 
     QNetworkAccessManager *m_manager;
     std::unique_ptr<QNetworkAccessManager> m_ownedManager; // m_manager, when factory() made it
