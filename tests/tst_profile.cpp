@@ -263,7 +263,7 @@ private Q_SLOTS:
     void overridesAreForOneRun()
     {
         Profile saved;
-        saved.endpoint = QUrl(QStringLiteral("http://saved.example/api/v1"));
+        saved.endpoint = QUrl(QStringLiteral("https://saved.example/api/v1"));
         saved.token = QStringLiteral("saved-token");
         saved.batchSize = 300;
         saved.concurrency = 1;
@@ -275,7 +275,7 @@ private Q_SLOTS:
         QVERIFY(!before.isEmpty());
 
         ProfileOverrides flags;
-        flags.endpoint = QUrl(QStringLiteral("http://other.example/api/v1"));
+        flags.endpoint = QUrl(QStringLiteral("https://other.example/api/v1"));
         flags.batchSize = 200;
         const QSettings settings(settingsPath(), QSettings::IniFormat);
         const Profile run = flags.appliedTo(Profile::load(settings));

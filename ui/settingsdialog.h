@@ -3,6 +3,7 @@
 #include "shared/profile.h"
 
 #include <QDialog>
+#include <functional>
 
 QT_BEGIN_NAMESPACE
 class QCheckBox;
@@ -42,8 +43,17 @@ public:
     /*! The reason currently shown; empty when there is none. */
     QString shownReason() const;
 
-    /*! Refuses to close while validate() finds a problem. */
+    /*!
+        Refuses to close while validate() finds a problem; asks for confirmation first when
+        the fields allow credentials over plain http and the profile given did not.
+    */
     void accept() override;
+
+    /*!
+        Asks whether to send credentials over plain http to \a host; true to go on. Tests
+        replace it (a modal box would wait for a click).
+    */
+    std::function<bool(const QString &host)> confirmInsecureHttp;
 
 private:
     void revalidate();
@@ -57,6 +67,8 @@ private:
     QLineEdit *m_token = nullptr;
     QLineEdit *m_user = nullptr;
     QLineEdit *m_password = nullptr;
+    QLineEdit *m_caCertificate = nullptr;
+    QCheckBox *m_allowInsecureHttp = nullptr;
     QLineEdit *m_changeTime = nullptr;
     QSpinBox *m_safetyWindow = nullptr;
     QComboBox *m_paging = nullptr;

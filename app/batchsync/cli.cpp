@@ -3,6 +3,7 @@
 #include "common/identifier.h"
 #include "output/console.h"
 #include "shared/options.h"
+#include "sources/http/transport.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -20,9 +21,10 @@ QString epilogue()
     const SyncSettings defaults;
     return QStringLiteral(
                "\nSettings: --headless and --status start from the settings the desktop window "
-               "saved in\n  %3\n(source, endpoint, token, user and password, change-time "
-               "properties, safety window,\npaging, batch size, adaptive batch size and its "
-               "target, concurrency,\ndirection, conflict policies).\nThe flags override them for "
+               "saved in\n  %3\n(source, endpoint, token, user and password, CA certificate, plain "
+               "http allowed,\nchange-time properties, safety window, paging, batch size, "
+               "adaptive batch size and its\ntarget, concurrency, direction, conflict "
+               "policies).\nThe flags override them for "
                "this run only and "
                "are never saved. Without a saved endpoint or\n--endpoint, "
                "batchsync starts its embedded demo server on 127.0.0.1, with its data in the\n"
@@ -151,6 +153,16 @@ QList<App::OptionSpec> options()
           QStringLiteral("T"),
           QStringLiteral("Bearer token for the endpoint; not with --user. Default: "
                          "$BATCHSYNC_TOKEN, else the saved one.") },
+        { { QStringLiteral("ca-cert") },
+          QStringLiteral("FILE"),
+          QStringLiteral("Trust the certificate authorities in this PEM file, instead of the "
+                         "system's, for an https endpoint (a private CA, a self-signed "
+                         "server). Default: the saved one.") },
+        { { QStringLiteral("allow-insecure-http") },
+          QString(),
+          QStringLiteral("Send the token or password over plain http to a host that is not "
+                         "this machine (127.0.0.1, localhost), where anyone on the way can read "
+                         "them. Refused without it.") },
         { { QStringLiteral("user") },
           QStringLiteral("U"),
           QStringLiteral("OData: the user name for HTTP Basic authentication; the password "
@@ -320,6 +332,25 @@ QString readAuthentication(const QCommandLineParser &parser, CommandLine *comman
     } else if (qEnvironmentVariableIsSet("BATCHSYNC_PASSWORD")) {
         flags.password = qEnvironmentVariable("BATCHSYNC_PASSWORD");
     }
+    return QString();
+}
+
+// --ca-cert (read now, so that a wrong file is said before anything starts) and
+// --allow-insecure-http.
+QString readTransport(const QCommandLineParser &parser, CommandLine *command)
+{
+    App::ProfileOverrides &flags = command->overrides;
+    if (parser.isSet(QStringLiteral("ca-cert"))) {
+        const QString path = parser.value(QStringLiteral("ca-cert"));
+        if (path.trimmed().isEmpty())
+            return QStringLiteral("--ca-cert needs a PEM file");
+        QString problem;
+        if (!Http::readCaCertificates(path, &problem))
+            return QStringLiteral("--ca-cert: %1").arg(problem);
+        flags.caCertificateFile = QFileInfo(path).absoluteFilePath();
+    }
+    if (parser.isSet(QStringLiteral("allow-insecure-http")))
+        flags.allowInsecureHttp = true;
     return QString();
 }
 
@@ -535,8 +566,9 @@ std::optional<CommandLine> parse(const QStringList &arguments, int *exitCode)
         command.mode = Mode::Status;
     else if (parser.isSet(QStringLiteral("headless")))
         command.mode = Mode::Headless;
-    for (const auto step : { readSource, readAuthentication, readEndpoint, readPaging, readTwoWay,
-                             readNumbers, readEntities, readDatabase, readOutput, checkMode }) {
+    for (const auto step :
+         { readSource, readAuthentication, readEndpoint, readTransport, readPaging, readTwoWay,
+           readNumbers, readEntities, readDatabase, readOutput, checkMode }) {
         if (const QString problem = step(parser, &command); !problem.isEmpty())
             return fail(problem);
     }

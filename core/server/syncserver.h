@@ -122,8 +122,8 @@ public:
 
     /*!
         Serves HTTPS with \a configuration (its local certificate and private key, see
-        Tls::serverConfiguration() in server/http/tlssetup.h) on the sockets listen() opens
-        from now on. Every limit applies over TLS as over plain HTTP; a TLS handshake must
+        Tls::serverConfiguration() in server/http/tlssetup.h) on the connections accepted from
+        now on, as setLimits() applies. Every limit applies over TLS as over plain HTTP; a TLS handshake must
         end within requestTimeoutMs of the connection, else the connection is closed.
     */
     void setTlsConfiguration(const QSslConfiguration &configuration);
