@@ -99,6 +99,18 @@ private:
     QByteArray m_received;
 };
 
+// The outcome of \a source's fetchEntities(): its error (category None on success) and
+// entities; nothing when it did not finish within \a timeoutMs.
+std::optional<std::pair<SyncError, QList<EntitySchema>>> listEntities(Source &source,
+                                                                      int timeoutMs = 15000)
+{
+    std::unique_ptr<SourceReply> reply(source.fetchEntities());
+    QSignalSpy finished(reply.get(), &SourceReply::finished);
+    if (!finished.wait(timeoutMs))
+        return std::nullopt;
+    return std::pair { reply->error(), reply->entities() };
+}
+
 struct ProcessResult
 {
     int exitCode = -1;
@@ -348,11 +360,9 @@ private Q_SLOTS:
         if (withCa)
             settings.caCertificateFile = fixture("ca.pem");
         client.setTransport(TransportPolicy(settings));
-        SourceReply *reply = client.fetchEntities();
-        QSignalSpy finished(reply, &SourceReply::finished);
-        QVERIFY(finished.wait(15000));
-        const SyncError error = reply->error();
-        reply->deleteLater();
+        const auto outcome = listEntities(client);
+        QVERIFY(outcome);
+        const SyncError error = outcome->first;
         // Not transient: the engine stops instead of retrying.
         QCOMPARE(error.category, ErrorCategory::Request);
         QVERIFY2(error.message.startsWith(u"secure connection to 127.0.0.1:"),
@@ -573,37 +583,30 @@ private Q_SLOTS:
         client.setBaseUrl(FarEndpoint);
         client.setToken(Token);
 
-        SourceReply *refused = client.fetchEntities();
-        QSignalSpy refusedDone(refused, &SourceReply::finished);
-        QVERIFY(refusedDone.wait(5000));
-        QCOMPARE(refused->error().category, ErrorCategory::Request);
-        QVERIFY2(refused->error().message.contains(u"--allow-insecure-http"),
-                 qPrintable(refused->error().message));
-        QVERIFY(refused->error().message.contains(u"192.0.2.1"));
+        const auto refused = listEntities(client);
+        QVERIFY(refused);
+        QCOMPARE(refused->first.category, ErrorCategory::Request);
+        QVERIFY2(refused->first.message.contains(u"--allow-insecure-http"),
+                 qPrintable(refused->first.message));
+        QVERIFY(refused->first.message.contains(u"192.0.2.1"));
         QCOMPARE(network.requestCount(), 0); // no request, so no connection
-        refused->deleteLater();
 
         // Allowed: the request goes, token and all (here to the fake's refusal).
         SyncSettings allowing;
         allowing.allowInsecureHttp = true;
         client.setTransport(TransportPolicy(allowing));
-        SourceReply *sent = client.fetchEntities();
-        QSignalSpy sentDone(sent, &SourceReply::finished);
-        QVERIFY(sentDone.wait(5000));
+        const auto sent = listEntities(client);
+        QVERIFY(sent);
         QCOMPARE(network.requestCount(), 1);
         QCOMPARE(network.requests().constFirst().rawHeader("Authorization"),
                  "Bearer " + Token.toLatin1());
-        QCOMPARE(sent->error().category, ErrorCategory::Network);
-        sent->deleteLater();
+        QCOMPARE(sent->first.category, ErrorCategory::Network);
 
         // Without a token nothing secret goes, so nothing is refused.
         client.setTransport(TransportPolicy());
         client.setToken(QString());
-        SourceReply *anonymous = client.fetchEntities();
-        QSignalSpy anonymousDone(anonymous, &SourceReply::finished);
-        QVERIFY(anonymousDone.wait(5000));
+        QVERIFY(listEntities(client));
         QCOMPARE(network.requestCount(), 2);
-        anonymous->deleteLater();
     }
 
     void odataSourceSendsNoPasswordInTheClear()
@@ -617,23 +620,18 @@ private Q_SLOTS:
         settings.user = QStringLiteral("alice");
         settings.password = QStringLiteral("wonderland");
         ODataSource source(&network, settings);
-        SourceReply *refused = source.fetchEntities();
-        QSignalSpy done(refused, &SourceReply::finished);
-        QVERIFY(done.wait(5000));
-        QCOMPARE(refused->error().category, ErrorCategory::Request);
-        QVERIFY(refused->error().message.contains(u"--allow-insecure-http"));
-        QVERIFY(!refused->error().message.contains(settings.password));
+        const auto refused = listEntities(source);
+        QVERIFY(refused);
+        QCOMPARE(refused->first.category, ErrorCategory::Request);
+        QVERIFY(refused->first.message.contains(u"--allow-insecure-http"));
+        QVERIFY(!refused->first.message.contains(settings.password));
         QCOMPARE(network.requestCount(), 0);
-        refused->deleteLater();
 
         settings.allowInsecureHttp = true;
         ODataSource allowed(&network, settings);
-        SourceReply *sent = allowed.fetchEntities();
-        QSignalSpy sentDone(sent, &SourceReply::finished);
-        QVERIFY(sentDone.wait(5000));
+        QVERIFY(listEntities(allowed));
         QCOMPARE(network.requestCount(), 1);
         QVERIFY(network.requests().constFirst().rawHeader("Authorization").startsWith("Basic "));
-        sent->deleteLater();
     }
 
     void engineRefusesBeforeAnyRequest()
@@ -700,13 +698,10 @@ private Q_SLOTS:
         ProtocolClient client(&manager);
         client.setBaseUrl(url);
         client.setToken(Token);
-        SourceReply *reply = client.fetchEntities();
-        QSignalSpy done(reply, &SourceReply::finished);
-        QVERIFY(done.wait(15000));
-        QVERIFY2(reply->error().category == ErrorCategory::None,
-                 qPrintable(reply->error().message));
-        QCOMPARE(reply->entities().size(), 1);
-        reply->deleteLater();
+        const auto listed = listEntities(client);
+        QVERIFY(listed);
+        QVERIFY2(listed->first.category == ErrorCategory::None, qPrintable(listed->first.message));
+        QCOMPARE(listed->second.size(), 1);
     }
 };
 

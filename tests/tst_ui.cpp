@@ -605,6 +605,52 @@ private Q_SLOTS:
             << QString() << QStringLiteral("a b") << 1000 << 2 << false;
     }
 
+    void settingsAskBeforeAllowingPlainHttp()
+    {
+        Profile base;
+        base.token = QStringLiteral("t0ken");
+        SettingsDialog dialog(base);
+        int asked = 0;
+        bool answer = false;
+        dialog.confirmInsecureHttp = [&](const QString &host) {
+            ++asked;
+            [&] { QCOMPARE(host, QStringLiteral("sync.example.com")); }();
+            return answer;
+        };
+        child<QLineEdit>(dialog, QStringLiteral("endpointEdit"))
+            ->setText(QStringLiteral("http://sync.example.com/api/v1"));
+        QVERIFY2(dialog.shownReason().contains(QStringLiteral("--allow-insecure-http")),
+                 qPrintable(dialog.shownReason()));
+        auto *ok = dialog.findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok);
+        QVERIFY(!ok->isEnabled());
+
+        auto *allow = child<QCheckBox>(dialog, QStringLiteral("allowInsecureHttpCheck"));
+        allow->setChecked(true);
+        QCOMPARE(dialog.shownReason(), QString());
+        QVERIFY(ok->isEnabled());
+        dialog.accept(); // declined: the dialog stays open
+        QCOMPARE(asked, 1);
+        QCOMPARE(dialog.result(), int(QDialog::Rejected));
+        answer = true;
+        dialog.accept();
+        QCOMPARE(asked, 2);
+        QCOMPARE(dialog.result(), int(QDialog::Accepted));
+        QVERIFY(dialog.profile().allowInsecureHttp);
+
+        // Once saved so, it is not asked again; the CA file is checked as it is typed.
+        SettingsDialog again(dialog.profile());
+        again.confirmInsecureHttp = [&](const QString &) { return ++asked, false; };
+        child<QLineEdit>(again, QStringLiteral("caCertificateEdit"))
+            ->setText(QStringLiteral("/nonexistent/ca.pem"));
+        QVERIFY2(again.shownReason().contains(QStringLiteral("/nonexistent/ca.pem")),
+                 qPrintable(again.shownReason()));
+        child<QLineEdit>(again, QStringLiteral("caCertificateEdit"))->clear();
+        again.accept();
+        QCOMPARE(again.result(), int(QDialog::Accepted));
+        QCOMPARE(asked, 2);
+        QCOMPARE(again.profile().caCertificateFile, QString());
+    }
+
     void settingsValidation()
     {
         QFETCH(QString, endpoint);

@@ -18,7 +18,9 @@ namespace BatchSync::Ui {
 
 /*!
     The settings dialog: the source kind (a BatchSync server or an OData v4 service), endpoint
-    URL (empty: the embedded demo), token (masked); for OData the Basic user and password
+    URL (empty: the embedded demo), token (masked), the CA certificate file of an https
+    endpoint and whether credentials may go over plain http (asked before it is saved); for
+    OData the Basic user and password
     (masked), the change-time properties and the safety window; for a BatchSync server the
     paging mode; batch size (fixed, or adapted to a target batch duration), concurrent
     entities, the sync direction and the default conflict policy (the per-entity policies of
