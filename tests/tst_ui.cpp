@@ -6,6 +6,7 @@
 #include "logview.h"
 #include "mainwindow.h"
 #include "progresspage.h"
+#include "server/http/tlssetup.h"
 #include "server/syncserver.h"
 #include "settingsdialog.h"
 #include "shared/demosession.h"
@@ -539,6 +540,44 @@ private Q_SLOTS:
         window.logView()->clearSelection();
         window.logView()->copy();
         QVERIFY(QApplication::clipboard()->text().contains(category));
+    }
+
+    void refusedCertificateShowsTheReason()
+    {
+        // An entity synced over HTTPS, then the server's certificate expired: the page, the
+        // log and the row say so, and nothing is retried.
+        const QString tls = QStringLiteral(BATCHSYNC_TLS_DATA "/");
+        QString error;
+        const auto valid = Tls::serverConfiguration(tls + QStringLiteral("server.pem"),
+                                                    tls + QStringLiteral("server.key"), &error);
+        const auto expired = Tls::serverConfiguration(tls + QStringLiteral("expired.pem"),
+                                                      tls + QStringLiteral("expired.key"), &error);
+        QVERIFY2(valid && expired, qPrintable(error));
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(200, 2);
+        server.server()->setTlsConfiguration(*valid);
+        DesktopOptions options = optionsFor(server.baseUrl());
+        options.profile.caCertificateFile = tls + QStringLiteral("ca.pem");
+        const QString customers = QStringLiteral("customers");
+        {
+            MainWindow first(options);
+            QTRY_VERIFY_WITH_TIMEOUT(rowOf(first, customers), 10000);
+            child<QAction>(first, QStringLiteral("syncAllAction"))->trigger();
+            QTRY_VERIFY_WITH_TIMEOUT(barFull(first, customers), SyncTimeoutMs);
+        }
+
+        server.server()->setTlsConfiguration(*expired);
+        MainWindow window(options);
+        window.show();
+        const QString reason = QStringLiteral("certificate has expired");
+        QTRY_VERIFY_WITH_TIMEOUT(window.progressPage()->message().contains(reason), 10000);
+        QVERIFY(logContains(window, reason));
+        click(window, customers);
+        QTRY_COMPARE_WITH_TIMEOUT(stateOf(window, customers), stateWord(SyncState::Failed), 10000);
+        QVERIFY2(rowOf(window, customers)->toolTip().contains(reason),
+                 qPrintable(rowOf(window, customers)->toolTip()));
+        QVERIFY(!logContains(window, QStringLiteral("retrying in")));
     }
 
     void settingsRoundTripThroughQSettings()
