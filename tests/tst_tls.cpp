@@ -489,6 +489,39 @@ private Q_SLOTS:
         QCOMPARE(server.server()->requestsRefused(), 1);
     }
 
+    void bodiesAndIdleConnectionsOverTls()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(5, 1);
+        SyncServer::Limits limits;
+        limits.idleTimeoutMs = 600;
+        server.server()->setLimits(limits);
+        server.server()->setTlsConfiguration(serverTls(QStringLiteral("server")));
+
+        // A push's body passes the screen to the router (which refuses it as JSON), and the
+        // next request on the connection is read from where the body ended.
+        RawClient client(true);
+        client.open(server.server()->port());
+        QTRY_VERIFY_WITH_TIMEOUT(client.isEncrypted(), 10000);
+        const QByteArray body("{\"not\": \"a push\"}");
+        client.write("POST /api/v1/entities/customers/changes HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Content-Type: application/json\r\nContent-Length: "
+                     + QByteArray::number(body.size()) + "\r\n\r\n" + body
+                     + "GET /api/v1/entities/customers/count HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        QTRY_VERIFY_WITH_TIMEOUT(client.received().contains("{\"count\":5}"), 10000);
+        QCOMPARE(client.status(), 400);
+        QCOMPARE(server.server()->requestsRefused(), 0);
+        QCOMPARE(server.server()->requestsServed(), 2);
+
+        // Then silence: closed as idle, over TLS as over plain HTTP.
+        QElapsedTimer clock;
+        clock.start();
+        QTRY_VERIFY_WITH_TIMEOUT(client.isClosed(), 10000);
+        QVERIFY2(clock.elapsed() >= 400, qPrintable(QString::number(clock.elapsed())));
+        QCOMPARE(server.server()->connectionsTimedOut(), 1);
+    }
+
     void connectionLimitOverTls()
     {
         Test::TestServer server;
