@@ -277,10 +277,55 @@ private Q_SLOTS:
         QVERIFY(Profile::load(unreadable) == Profile());
     }
 
+    void transportSettings()
+    {
+        // Saved and loaded like every other field, and handed to the engine.
+        Profile profile = sample();
+        profile.caCertificateFile = m_dir->filePath(QStringLiteral("absent-ca.pem"));
+        profile.allowInsecureHttp = true;
+        Profile loaded;
+        reload(profile, &loaded);
+        QCOMPARE(loaded.caCertificateFile, profile.caCertificateFile);
+        QVERIFY(loaded.allowInsecureHttp);
+        Profile withoutSecrets = profile; // the keychain keeps those
+        withoutSecrets.token.clear();
+        withoutSecrets.password.clear();
+        QVERIFY(loaded == withoutSecrets);
+        const SyncSettings engine = loaded.syncSettings(loaded.endpoint, u"/tmp/t.sqlite"_qs);
+        QCOMPARE(engine.caCertificateFile, profile.caCertificateFile);
+        QVERIFY(engine.allowInsecureHttp);
+        // A CA file that cannot be read is said, naming it.
+        QVERIFY2(profile.validate().contains(QStringLiteral("absent-ca.pem")),
+                 qPrintable(profile.validate()));
+
+        // A token for plain http to another host: refused unless allowed, by either side.
+        Profile plain = sample();
+        plain.endpoint = QUrl(QStringLiteral("http://sync.example.com/api/v1"));
+        QVERIFY2(plain.validate().contains(QStringLiteral("--allow-insecure-http")),
+                 qPrintable(plain.validate()));
+        const QString saved = ProfileOverrides().problemWith(plain, settingsPath());
+        QVERIFY2(saved.contains(QStringLiteral("--allow-insecure-http"))
+                     && saved.contains(settingsPath()),
+                 qPrintable(saved));
+        ProfileOverrides allow;
+        allow.allowInsecureHttp = true;
+        QCOMPARE(allow.problemWith(plain, settingsPath()), QString());
+        QVERIFY(allow.appliedTo(plain).allowInsecureHttp);
+        plain.allowInsecureHttp = true;
+        QCOMPARE(plain.validate(), QString());
+        // Loopback and https need no permission.
+        plain.allowInsecureHttp = false;
+        plain.endpoint = QUrl(QStringLiteral("http://localhost:8080/api/v1"));
+        QCOMPARE(plain.validate(), QString());
+        ProfileOverrides ca;
+        ca.caCertificateFile = QStringLiteral("/etc/batchsync/ca.pem");
+        QCOMPARE(ca.appliedTo(plain).caCertificateFile, *ca.caCertificateFile);
+    }
+
     void overridesAreForOneRun()
     {
         Profile saved;
-        saved.endpoint = QUrl(QStringLiteral("http://saved.example/api/v1"));
+        saved.endpoint = QUrl(QStringLiteral("https://saved.example/api/v1"));
         saved.token = QStringLiteral("saved-token");
         saved.batchSize = 300;
         saved.concurrency = 1;
@@ -294,7 +339,7 @@ private Q_SLOTS:
         QVERIFY(!before.isEmpty());
 
         ProfileOverrides flags;
-        flags.endpoint = QUrl(QStringLiteral("http://other.example/api/v1"));
+        flags.endpoint = QUrl(QStringLiteral("https://other.example/api/v1"));
         flags.batchSize = 200;
         const QSettings settings(settingsPath(), QSettings::IniFormat);
         const Profile run = flags.appliedTo(Profile::load(settings));

@@ -4,6 +4,7 @@
 #include "output/console.h"
 #include "shared/options.h"
 #include "shared/secrettext.h"
+#include "sources/http/transport.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -21,8 +22,9 @@ QString epilogue()
     const SyncSettings defaults;
     return QStringLiteral(
                "\nSettings: --headless and --status start from the settings the desktop window "
-               "saved in\n  %3\n(source, endpoint, user, change-time "
-               "properties, safety window,\npaging, batch size, adaptive batch size and its "
+               "saved in\n  %3\n(source, endpoint, user, CA certificate, plain http allowed, "
+               "change-time properties, safety window,\npaging, batch size, adaptive batch size "
+               "and its "
                "target, concurrency,\ndirection, conflict policies).\nThe flags override them for "
                "this run only and are never saved.\n"
                "The window keeps the token and the password in the OS keychain, which a "
@@ -161,6 +163,16 @@ QList<App::OptionSpec> options()
           QStringLiteral("F"),
           QStringLiteral("A file whose first line is the bearer token; not with --token or "
                          "--user.") },
+        { { QStringLiteral("ca-cert") },
+          QStringLiteral("FILE"),
+          QStringLiteral("Trust the certificate authorities in this PEM file, instead of the "
+                         "system's, for an https endpoint (a private CA, a self-signed "
+                         "server). Default: the saved one.") },
+        { { QStringLiteral("allow-insecure-http") },
+          QString(),
+          QStringLiteral("Send the token or password over plain http to a host that is not "
+                         "this machine (127.0.0.1, localhost), where anyone on the way can read "
+                         "them. Refused without it.") },
         { { QStringLiteral("user") },
           QStringLiteral("U"),
           QStringLiteral("OData: the user name for HTTP Basic authentication; the password "
@@ -341,6 +353,25 @@ QString readAuthentication(const QCommandLineParser &parser, CommandLine *comman
     } else if (qEnvironmentVariableIsSet("BATCHSYNC_PASSWORD")) {
         flags.password = qEnvironmentVariable("BATCHSYNC_PASSWORD");
     }
+    return QString();
+}
+
+// --ca-cert (read now, so that a wrong file is said before anything starts) and
+// --allow-insecure-http.
+QString readTransport(const QCommandLineParser &parser, CommandLine *command)
+{
+    App::ProfileOverrides &flags = command->overrides;
+    if (parser.isSet(QStringLiteral("ca-cert"))) {
+        const QString path = parser.value(QStringLiteral("ca-cert"));
+        if (path.trimmed().isEmpty())
+            return QStringLiteral("--ca-cert needs a PEM file");
+        QString problem;
+        if (!Http::readCaCertificates(path, &problem))
+            return QStringLiteral("--ca-cert: %1").arg(problem);
+        flags.caCertificateFile = QFileInfo(path).absoluteFilePath();
+    }
+    if (parser.isSet(QStringLiteral("allow-insecure-http")))
+        flags.allowInsecureHttp = true;
     return QString();
 }
 
@@ -556,8 +587,9 @@ std::optional<CommandLine> parse(const QStringList &arguments, int *exitCode)
         command.mode = Mode::Status;
     else if (parser.isSet(QStringLiteral("headless")))
         command.mode = Mode::Headless;
-    for (const auto step : { readSource, readAuthentication, readEndpoint, readPaging, readTwoWay,
-                             readNumbers, readEntities, readDatabase, readOutput, checkMode }) {
+    for (const auto step :
+         { readSource, readAuthentication, readEndpoint, readTransport, readPaging, readTwoWay,
+           readNumbers, readEntities, readDatabase, readOutput, checkMode }) {
         if (const QString problem = step(parser, &command); !problem.isEmpty())
             return fail(problem);
     }

@@ -4,6 +4,7 @@
 #include "server/access/authrules.h"
 #include "server/backend/serverbackend.h"
 #include "server/demodata.h"
+#include "server/http/tlssetup.h"
 #include "server/syncserver.h"
 #include "shared/options.h"
 #include "shared/terminationsignals.h"
@@ -123,6 +124,14 @@ QList<App::OptionSpec> options()
           QStringLiteral("MS"),
           QStringLiteral("Demo pacing: hold every page of changes this long before sending it, "
                          "so that a sync can be watched (default 0).") },
+        { { QStringLiteral("tls-cert") },
+          QStringLiteral("FILE"),
+          QStringLiteral("Serve HTTPS with this certificate (PEM: the server's certificate, then "
+                         "any intermediate ones); needs --tls-key.") },
+        { { QStringLiteral("tls-key") },
+          QStringLiteral("FILE"),
+          QStringLiteral("The certificate's private key (PEM, RSA or EC, without a passphrase); "
+                         "needs --tls-cert.") },
         { { QStringLiteral("verbose") },
           QString(),
           QStringLiteral("Log one line per request to stderr: method, path and query, status, "
@@ -164,6 +173,31 @@ int printTokenLine(const QString &name, std::optional<QString> token)
     return 0;
 }
 
+// --tls-cert and --tls-key: 0 when both or neither are given and the pair is usable.
+int setUpTls(const QCommandLineParser &parser, SyncServer *server)
+{
+    const bool certificate = parser.isSet(QStringLiteral("tls-cert"));
+    const bool key = parser.isSet(QStringLiteral("tls-key"));
+    if (certificate != key) {
+        printError(certificate ? QStringLiteral("--tls-cert needs --tls-key, the certificate's "
+                                                "private key")
+                               : QStringLiteral("--tls-key needs --tls-cert, the certificate "
+                                                "of the key"));
+        return 2;
+    }
+    if (!certificate)
+        return 0;
+    QString error;
+    const std::optional<QSslConfiguration> configuration = Tls::serverConfiguration(
+        parser.value(QStringLiteral("tls-cert")), parser.value(QStringLiteral("tls-key")), &error);
+    if (!configuration) {
+        printError(error);
+        return 1;
+    }
+    server->setTlsConfiguration(*configuration);
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
@@ -175,7 +209,8 @@ int main(int argc, char *argv[])
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
-        "The BatchSync reference server: protocol v1.1 over HTTP, from SQLite or PostgreSQL.\n"
+        "The BatchSync reference server: protocol v1.1 over HTTP, or HTTPS with --tls-cert\n"
+        "and --tls-key, from SQLite or PostgreSQL.\n"
         "\n"
         "Logging: QT_LOGGING_RULES selects the categories batchsync.protocol,\n"
         "batchsync.store, batchsync.engine and batchsync.server, e.g.\n"
@@ -271,6 +306,8 @@ int main(int argc, char *argv[])
 
     SyncServer server;
     QString error;
+    if (const int status = setUpTls(parser, &server); status != 0)
+        return status;
     if (postgres ? !server.openPostgres(parser.value(QStringLiteral("postgres")), &error)
                  : !server.open(databasePath, &error)) {
         printError(error);

@@ -37,6 +37,11 @@ public:
     QString password;
     /*! OData: each set's change-time property by set name; "" names every other set. */
     QMap<QString, QString> changeTimeProperties;
+    /*! A PEM file of the CAs an https endpoint's certificate must come from; empty: the system's.
+     */
+    QString caCertificateFile;
+    /*! Whether the token or password may go over plain http to a host that is not loopback. */
+    bool allowInsecureHttp = false;
     /*! OData: how far before its position an incremental sync reads again, in seconds. */
     int safetyWindowSeconds = SyncSettings::DefaultSafetyWindowSeconds;
     PagingMode paging = PagingMode::Cursor;
@@ -159,6 +164,8 @@ struct ProfileOverrides
     std::optional<QString> user;
     std::optional<QString> password;
     std::optional<QMap<QString, QString>> changeTimeProperties;
+    std::optional<QString> caCertificateFile;
+    std::optional<bool> allowInsecureHttp;
     std::optional<int> safetyWindowSeconds;
     std::optional<PagingMode> paging;
     std::optional<int> batchSize;

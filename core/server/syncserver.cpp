@@ -9,6 +9,7 @@
 
 #include <QAtomicInteger>
 #include <QHttpServer>
+#include <QSslConfiguration>
 
 namespace BatchSync {
 
@@ -146,6 +147,19 @@ void SyncServer::setToken(const QString &token)
     m_router->setToken(token);
 }
 
+void SyncServer::setTlsConfiguration(const QSslConfiguration &configuration)
+{
+    // Not QAbstractHttpServer::sslSetup(): it serves only the sockets of QHttpServer's own
+    // listen(), whose connections would bypass the screen. Our listening socket does the
+    // handshake itself (GuardedTcpServer).
+    m_screen->tls = std::make_shared<QSslConfiguration>(configuration);
+}
+
+bool SyncServer::isTls() const
+{
+    return m_screen->tls != nullptr;
+}
+
 quint16 SyncServer::listen(const QHostAddress &address, quint16 port)
 {
     // Our own QTcpServer, so that a failure comes with its reason.
@@ -170,7 +184,7 @@ QUrl SyncServer::baseUrl() const
     if (m_port == 0)
         return QUrl();
     QUrl url;
-    url.setScheme(QStringLiteral("http"));
+    url.setScheme(isTls() ? QStringLiteral("https") : QStringLiteral("http"));
     url.setHost(m_address.toString());
     url.setPort(m_port);
     url.setPath(QStringLiteral("/api/v1"));

@@ -10,6 +10,7 @@
 
 QT_BEGIN_NAMESPACE
 class QHttpServer;
+class QSslConfiguration;
 QT_END_NAMESPACE
 
 namespace BatchSync {
@@ -131,12 +132,25 @@ public:
     void setReadOnly(bool readOnly) { m_readOnly = readOnly; }
     bool isReadOnly() const { return m_readOnly; }
 
+    /*!
+        Serves HTTPS with \a configuration (its local certificate and private key, see
+        Tls::serverConfiguration() in server/http/tlssetup.h) on the connections accepted from
+        now on, as setLimits() applies. Every limit applies over TLS as over plain HTTP; a TLS handshake must
+        end within requestTimeoutMs of the connection, else the connection is closed.
+    */
+    void setTlsConfiguration(const QSslConfiguration &configuration);
+    /*! Whether listen() serves HTTPS. */
+    bool isTls() const;
+
     /*! Starts listening; returns the bound port, or 0 on failure. Port 0 picks a free one. */
     quint16 listen(const QHostAddress &address = QHostAddress::LocalHost, quint16 port = 0);
     quint16 port() const { return m_port; }
     /*! Why the last listen() failed (e.g. "The bound address is already in use"). */
     QString errorString() const { return m_errorString; }
-    /*! The protocol base URL clients use, e.g. http://127.0.0.1:8080/api/v1. */
+    /*!
+        The protocol base URL clients use, e.g. http://127.0.0.1:8080/api/v1 (https:// when
+        isTls()).
+    */
     QUrl baseUrl() const;
 
     /*!
@@ -153,7 +167,10 @@ public:
     qint64 requestsServed() const;
     /*! Requests and connections refused by the screen (see Limits), timeouts included. */
     qint64 requestsRefused() const;
-    /*! Connections closed for a head that came too slowly or for being idle too long. */
+    /*!
+        Connections closed for a head (or a TLS handshake) that came too slowly or for being
+        idle too long.
+    */
     qint64 connectionsTimedOut() const;
     /*! Connections open now (refused ones on their way out not counted, held waits neither). */
     int openConnections() const;

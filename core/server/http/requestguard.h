@@ -6,6 +6,7 @@
 #include <QObject>
 #include <QTcpServer>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -17,6 +18,10 @@
     SyncServer::Limits for the rules. Internal to core/server; the server's thread only.
 */
 
+QT_BEGIN_NAMESPACE
+class QSslConfiguration;
+QT_END_NAMESPACE
+
 namespace BatchSync {
 
 /*! Shared by a SyncServer's listening socket and all its connections. */
@@ -24,6 +29,7 @@ struct ServerScreen
 {
     SyncServer::Limits limits;
     QObject *http = nullptr; // the QHttpServer: the receiver of Qt's readyRead connections
+    std::shared_ptr<const QSslConfiguration> tls; // null: plain HTTP
     // For a push to an entity with a body over the limit: the status and message that come
     // before 413 (see Router::refuseLargePush), given the Authorization header's value.
     std::function<std::optional<std::pair<int, QString>>(const QString &entity,
@@ -42,9 +48,10 @@ struct ServerScreen
 };
 
 /*!
-    The listening socket: creates each connection's socket with a guard whose readyRead slot
-    runs before Qt's, then hands the socket to the QHttpServer; past maxConnections it answers
-    503 itself.
+    The listening socket: creates each connection's socket (a QSslSocket that starts the
+    server's side of the TLS handshake when the screen has a TLS configuration) with a guard
+    whose readyRead slot runs before Qt's, then hands the socket to the QHttpServer; past
+    maxConnections it answers 503 itself.
 */
 class GuardedTcpServer final : public QTcpServer
 {

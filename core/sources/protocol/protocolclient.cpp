@@ -97,6 +97,7 @@ SourceFactory ProtocolClient::factory(const SyncSettings &settings,
         client->m_ownedManager = std::move(manager);
         client->setBaseUrl(settings.endpoint);
         client->setToken(settings.token);
+        client->setTransport(TransportPolicy(settings));
         client->setTransferTimeout(settings.transferTimeoutMs);
         return client;
     };
@@ -242,7 +243,14 @@ ProtocolRequest *ProtocolClient::send(ProtocolRequest *request, const QString &p
         return request;
     }
 
+    // Before any connection: a token never travels in the clear to another host.
+    if (const QString problem = m_transport.problem(url, !m_token.isEmpty()); !problem.isEmpty()) {
+        request->fail(ErrorCategory::Request, problem);
+        return request;
+    }
+
     QNetworkRequest networkRequest(url);
+    m_transport.apply(&networkRequest);
     networkRequest.setRawHeader("Accept", "application/json");
     networkRequest.setHeader(QNetworkRequest::UserAgentHeader, QByteArrayLiteral("BatchSync"));
     if (!m_token.isEmpty())

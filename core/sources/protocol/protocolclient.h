@@ -2,6 +2,7 @@
 
 #include "common/syncsettings.h"
 #include "sources/http/httpreply.h"
+#include "sources/http/transport.h"
 
 #include <QByteArray>
 #include <QElapsedTimer>
@@ -80,6 +81,14 @@ public:
     void setToken(const QString &token);
     QString token() const { return m_token; }
 
+    /*!
+        The CA certificates https requests trust, and whether the token may go over plain
+        http to a host that is not loopback (by default it may not: such a request fails
+        before any connection). The default: the system's CAs.
+    */
+    void setTransport(const TransportPolicy &transport) { m_transport = transport; }
+    const TransportPolicy &transport() const { return m_transport; }
+
     /*! Transfer timeout per request in ms: a request with no data for this long fails. */
     void setTransferTimeout(int milliseconds);
     int transferTimeout() const { return m_transferTimeout; }
@@ -128,6 +137,7 @@ private:
     std::unique_ptr<QNetworkAccessManager> m_ownedManager; // m_manager, when factory() made it
     QUrl m_baseUrl;
     QString m_token;
+    TransportPolicy m_transport;
     int m_transferTimeout = 30000;
     qint64 m_maxResponseSize = 256 * 1024 * 1024;
 };
