@@ -1,0 +1,399 @@
+// A push request's changes decided a few statements at a time, not one change at a time: every
+// changeId claimed at once, then runs of changes of distinct records (a record that comes again
+// starts the next run, which sees what the one before wrote) read, locked and written together,
+// and every result remembered at once.
+//
+// A run is written under a savepoint. When PostgreSQL refuses one of its values (a constraint,
+// a type its column cannot take), or when its ids are not each a record of their own as the
+// database compares them (an integer id written "07", a collation that folds case), the run is
+// rolled back and its changes are decided again one at a time (pgpush.cpp), where such a
+// change is rejected alone.
+
+#include "server/backend/pgpushrun.h"
+
+#include <QSet>
+#include <algorithm>
+
+namespace BatchSync {
+
+namespace {
+
+using PgPush::storedIdentifier;
+using PgPush::textArray;
+
+// The most rows an INSERT writes, its values within PostgreSQL's 65535 parameters.
+constexpr int MaxRowsPerStatement = 500;
+
+// An id as the database reads it back, for the column's type: the form write() answers with.
+QString asText(const QString &expression)
+{
+    return QStringLiteral("CAST(%1 AS text)").arg(expression);
+}
+
+} // namespace
+
+std::optional<QList<QByteArray>> PgServerStore::PushRun::results(const QList<PushChange> &changes,
+                                                                 QString *problem)
+{
+    QHash<QString, QByteArray> remembered; // by changeId: the results of earlier requests
+    if (!claim(changes, &remembered, problem))
+        return std::nullopt;
+    QHash<QString, const PushChange *> firsts; // by changeId: the change decided for it
+    QHash<const PushChange *, QByteArray> decided;
+    QList<const PushChange *> segment;
+    QSet<QString> segmentIds;
+    const auto decideSegmentSoFar = [&] {
+        const bool ok = segment.isEmpty() || decideSegment(segment, &decided, problem);
+        segment.clear();
+        segmentIds.clear();
+        return ok;
+    };
+    for (const PushChange &change : changes) {
+        if (remembered.contains(change.changeId) || firsts.contains(change.changeId))
+            continue; // a changeId seen earlier in the request gets the same result
+        firsts.insert(change.changeId, &change);
+        if (!change.rejection.isEmpty()) {
+            decided.insert(&change, Push::rejected(change.changeId, change.rejection));
+        } else if (PgPush::holdsNul(change)) {
+            decided.insert(&change, Push::rejected(change.changeId, PgPush::NulRejection));
+        } else {
+            if (segmentIds.contains(change.id) && !decideSegmentSoFar())
+                return std::nullopt;
+            segment.append(&change);
+            segmentIds.insert(change.id);
+        }
+    }
+    if (!decideSegmentSoFar())
+        return std::nullopt;
+
+    QHash<QString, QByteArray> results = remembered;
+    for (auto it = firsts.cbegin(); it != firsts.cend(); ++it)
+        results.insert(it.key(), decided.value(it.value()));
+    if (!remember(results, remembered, problem))
+        return std::nullopt;
+    QList<QByteArray> objects;
+    objects.reserve(changes.size());
+    for (const PushChange &change : changes)
+        objects.append(results.value(change.changeId));
+    return objects;
+}
+
+/*
+    Claims the changeIds of \a changes, in one order for every server: a changeId that an open
+    transaction holds (a client's retry, on this server or another) is waited for, and one that
+    an earlier request committed is not claimed again; its result goes to \a remembered.
+*/
+bool PgServerStore::PushRun::claim(const QList<PushChange> &changes,
+                                   QHash<QString, QByteArray> *remembered, QString *problem)
+{
+    QHash<QString, QString> changeIds; // by stored form
+    QStringList stored;
+    for (const PushChange &change : changes) {
+        const QString id = storedIdentifier(change.changeId);
+        if (!changeIds.contains(id)) {
+            changeIds.insert(id, change.changeId);
+            stored.append(id);
+        }
+    }
+    if (stored.isEmpty())
+        return true;
+    std::sort(stored.begin(), stored.end());
+    // unnest() gives the changeIds in the array's order, and the insert claims each in turn.
+    if (!run(QStringLiteral("INSERT INTO %1._bs_pushes(client, change_id, result, at) "
+                            "SELECT CAST(? AS text), c, '', CAST(? AS bigint) "
+                            "FROM unnest(CAST(? AS text[])) AS c "
+                            "ON CONFLICT DO NOTHING RETURNING change_id")
+                 .arg(m_store->m_schema),
+             { m_client, m_now, textArray(stored) }, problem))
+        return false;
+    QSet<QString> claimed;
+    while (m_query->next())
+        claimed.insert(m_query->value(0).toString());
+    if (claimed.size() == stored.size())
+        return true;
+    QStringList others;
+    for (const QString &id : std::as_const(stored)) {
+        if (!claimed.contains(id))
+            others.append(id);
+    }
+    if (!run(QStringLiteral("SELECT change_id, result FROM %1._bs_pushes WHERE client = "
+                            "CAST(? AS text) AND change_id = ANY(CAST(? AS text[]))")
+                 .arg(m_store->m_schema),
+             { m_client, textArray(others) }, problem))
+        return false;
+    while (m_query->next()) {
+        remembered->insert(changeIds.value(m_query->value(0).toString()),
+                           m_query->value(1).toString().toUtf8());
+    }
+    for (const QString &id : std::as_const(others)) {
+        if (!remembered->contains(changeIds.value(id))) {
+            *problem = QStringLiteral("the result of change %1 is gone").arg(changeIds.value(id));
+            return false;
+        }
+    }
+    return true;
+}
+
+// Decides \a segment, changes of distinct records, together, or else one at a time.
+bool PgServerStore::PushRun::decideSegment(const QList<const PushChange *> &segment,
+                                           QHash<const PushChange *, QByteArray> *results,
+                                           QString *problem)
+{
+    if (!run(QStringLiteral("SAVEPOINT bs_segment"), {}, problem))
+        return false;
+    QSqlError fault;
+    QHash<const PushChange *, QByteArray> together;
+    const SetOutcome outcome = decideSet(segment, &together, &fault, problem);
+    if (outcome == SetOutcome::Decided) {
+        results->insert(together);
+        return run(QStringLiteral("RELEASE SAVEPOINT bs_segment"), {}, problem);
+    }
+    // 21000: a statement met one row twice (ids the database takes for one record).
+    if (outcome == SetOutcome::Failed && !PgPush::isChangesFault(fault)
+        && fault.nativeErrorCode() != QLatin1String("21000"))
+        return false;
+    problem->clear();
+    if (!run(QStringLiteral("ROLLBACK TO SAVEPOINT bs_segment"), {}, problem))
+        return false;
+    for (const PushChange *change : segment) {
+        std::optional<QByteArray> result = decideUnderSavepoint(*change, problem);
+        if (!result)
+            return false;
+        results->insert(change, std::move(*result));
+    }
+    return run(QStringLiteral("RELEASE SAVEPOINT bs_segment"), {}, problem);
+}
+
+PgServerStore::PushRun::SetOutcome
+PgServerStore::PushRun::decideSet(const QList<const PushChange *> &segment,
+                                  QHash<const PushChange *, QByteArray> *results, QSqlError *fault,
+                                  QString *problem)
+{
+    QStringList canonical;
+    QList<StoredRecord> current;
+    const SetOutcome outcome = readCurrent(segment, &canonical, &current, fault, problem);
+    if (outcome != SetOutcome::Decided)
+        return outcome;
+    QList<const PushChange *> writes; // in request order, so that versions grow in it
+    QStringList writeIds;
+    for (qsizetype i = 0; i < segment.size(); ++i) {
+        const PushChange &change = *segment.at(i);
+        const StoredRecord &record = current.at(i);
+        const bool live = record.exists && !record.deleted;
+        if (change.base ? !live || record.version != *change.base : live) {
+            results->insert(&change,
+                            Push::conflict(change.changeId, m_entity->schema, change.id, record));
+        } else if (change.deleted && !change.base) {
+            results->insert(&change, Push::appliedUnchanged(change.changeId, record));
+        } else {
+            writes.append(&change);
+            writeIds.append(canonical.at(i));
+        }
+    }
+    const int rowsPerStatement
+        = qMax(1, qMin(MaxRowsPerStatement, 30000 / int(1 + m_entity->columns.size())));
+    QHash<QString, std::pair<QString, QString>> written; // by id: version, changedAt
+    QList<const PushChange *> deletes;
+    for (qsizetype next = 0; next < writes.size();) {
+        if (writes.at(next)->deleted) {
+            deletes.append(writes.at(next));
+            if (!run(QStringLiteral("DELETE FROM %1 WHERE %2 = CAST(? AS %3)")
+                         .arg(m_entity->table, m_entity->idColumn, m_entity->idType),
+                     { writes.at(next)->id }, problem, fault))
+                return SetOutcome::Failed;
+            ++next;
+            continue;
+        }
+        qsizetype end = next;
+        while (end < writes.size() && !writes.at(end)->deleted && end - next < rowsPerStatement)
+            ++end;
+        if (!write(writes.mid(next, end - next), writeIds.mid(next, end - next), &written, fault,
+                   problem))
+            return SetOutcome::Failed;
+        next = end;
+    }
+    if (!readTombstones(deletes, results, fault, problem))
+        return SetOutcome::Failed;
+    for (qsizetype i = 0; i < writes.size(); ++i) {
+        const PushChange &change = *writes.at(i);
+        if (change.deleted)
+            continue;
+        const auto row = written.constFind(writeIds.at(i));
+        if (row != written.cend()) {
+            results->insert(&change, Push::applied(change.changeId, row->first, row->second));
+            continue;
+        }
+        // Not written: a create that met a row another writer inserted meanwhile.
+        StoredRecord record;
+        if (!read(change.id, &record, fault, problem))
+            return SetOutcome::Failed;
+        results->insert(&change,
+                        Push::conflict(change.changeId, m_entity->schema, change.id, record));
+    }
+    return SetOutcome::Decided;
+}
+
+/*
+    The current record of each change of \a segment, the live ones locked in the order of their
+    ids, and each id as the database reads it back. OneByOne when two changes name one record
+    in the database's eyes, or a live id reads back otherwise than its change wrote it.
+*/
+PgServerStore::PushRun::SetOutcome
+PgServerStore::PushRun::readCurrent(const QList<const PushChange *> &segment,
+                                    QStringList *canonical, QList<StoredRecord> *current,
+                                    QSqlError *fault, QString *problem)
+{
+    QStringList ids;
+    ids.reserve(segment.size());
+    for (const PushChange *change : segment)
+        ids.append(change->id);
+    const QString idArray = textArray(ids);
+    const QString cast = QStringLiteral("CAST(u.x AS %1)").arg(m_entity->idType);
+    if (!run(QStringLiteral("SELECT u.n, %1, b.seq, b.changed_at "
+                            "FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS u(x, n) "
+                            "LEFT JOIN %2._bs_tombstones b "
+                            "ON b.entity = CAST(? AS text) AND b.id = u.x")
+                 .arg(asText(cast), m_store->m_schema),
+             { idArray, m_entity->schema.name }, problem, fault))
+        return SetOutcome::Failed;
+    *canonical = QStringList(segment.size());
+    *current = QList<StoredRecord>(segment.size());
+    QSet<QString> distinct;
+    while (m_query->next()) {
+        const qsizetype index = m_query->value(0).toLongLong() - 1;
+        (*canonical)[index] = m_query->value(1).toString();
+        distinct.insert(canonical->at(index));
+        if (!m_query->value(2).isNull()) {
+            StoredRecord &record = (*current)[index];
+            record.exists = true;
+            record.deleted = true;
+            record.version = m_query->value(2).toString();
+            record.changedAt = m_query->value(3).toString();
+        }
+    }
+    if (distinct.size() != segment.size())
+        return SetOutcome::OneByOne;
+
+    QString sql = QStringLiteral("SELECT u.n, %1, t._bs_seq, t._bs_changed_at")
+                      .arg(asText(QLatin1String("t.") + m_entity->idColumn));
+    for (const Entity::Field &field : m_entity->columns)
+        sql += QLatin1String(", ")
+            + PgSql::selectExpression(QLatin1String("t.") + field.column, field.sqlType);
+    sql += QStringLiteral(" FROM %1 t JOIN unnest(CAST(? AS text[])) WITH ORDINALITY AS u(x, n) "
+                          "ON t.%2 = %3 ORDER BY t.%2 FOR UPDATE OF t")
+               .arg(m_entity->table, m_entity->idColumn, cast);
+    if (!run(sql, { idArray }, problem, fault))
+        return SetOutcome::Failed;
+    QSet<QString> live;
+    while (m_query->next()) {
+        const qsizetype index = m_query->value(0).toLongLong() - 1;
+        const QString id = m_query->value(1).toString();
+        if (id != canonical->at(index) || live.contains(id))
+            return SetOutcome::OneByOne;
+        live.insert(id);
+        StoredRecord &record = (*current)[index];
+        record = StoredRecord();
+        record.exists = true;
+        record.version = m_query->value(2).toString();
+        record.changedAt = m_query->value(3).toString();
+        for (qsizetype i = 0; i < m_entity->columns.size(); ++i)
+            record.values.append(m_query->value(int(4 + i)));
+    }
+    return SetOutcome::Decided;
+}
+
+/*
+    Writes the rows of \a changes in their order, in one statement: the creates, and the
+    updates, whose ids are \a ids. A create does not overwrite a row another writer inserted
+    meanwhile. \a written receives the version and time of each row written, by its id as the
+    database reads it back.
+*/
+bool PgServerStore::PushRun::write(const QList<const PushChange *> &changes, const QStringList &ids,
+                                   QHash<QString, std::pair<QString, QString>> *written,
+                                   QSqlError *fault, QString *problem)
+{
+    QString names = m_entity->idColumn;
+    QString row = QStringLiteral("(CAST(? AS %1)").arg(m_entity->idType);
+    QString updates;
+    for (const Entity::Field &field : m_entity->columns) {
+        names += QLatin1String(", ") + field.column;
+        row += QStringLiteral(", CAST(? AS %1)").arg(field.sqlType);
+        updates += (updates.isEmpty() ? QString() : QStringLiteral(", ")) + field.column
+            + QLatin1String(" = excluded.") + field.column;
+    }
+    row += QLatin1Char(')');
+    if (updates.isEmpty()) // still a write: the trigger stamps it as a change
+        updates = m_entity->idColumn + QLatin1String(" = excluded.") + m_entity->idColumn;
+    QStringList rows;
+    QVariantList binds;
+    QStringList updated;
+    for (qsizetype i = 0; i < changes.size(); ++i) {
+        rows.append(row);
+        binds.append(rowBinds(*changes.at(i)));
+        if (changes.at(i)->base)
+            updated.append(ids.at(i));
+    }
+    binds.append(textArray(updated));
+    if (!run(QStringLiteral("INSERT INTO %1 AS t(%2) VALUES %3 ON CONFLICT (%4) DO UPDATE SET %5 "
+                            "WHERE %6 = ANY(CAST(? AS text[])) RETURNING %6, t._bs_seq, "
+                            "t._bs_changed_at")
+                 .arg(m_entity->table, names, rows.join(QLatin1String(", ")), m_entity->idColumn,
+                      updates, asText(QLatin1String("t.") + m_entity->idColumn)),
+             binds, problem, fault))
+        return false;
+    while (m_query->next()) {
+        written->insert(m_query->value(0).toString(),
+                        { m_query->value(1).toString(), m_query->value(2).toString() });
+    }
+    return true;
+}
+
+// The results of \a changes, deletions done: each gives its tombstone's version and time.
+bool PgServerStore::PushRun::readTombstones(const QList<const PushChange *> &changes,
+                                            QHash<const PushChange *, QByteArray> *results,
+                                            QSqlError *fault, QString *problem)
+{
+    if (changes.isEmpty())
+        return true;
+    QStringList ids;
+    for (const PushChange *change : changes)
+        ids.append(change->id);
+    if (!run(QStringLiteral("SELECT id, seq, changed_at FROM %1._bs_tombstones WHERE entity = "
+                            "CAST(? AS text) AND id = ANY(CAST(? AS text[]))")
+                 .arg(m_store->m_schema),
+             { m_entity->schema.name, textArray(ids) }, problem, fault))
+        return false;
+    QHash<QString, std::pair<QString, QString>> tombstones;
+    while (m_query->next()) {
+        tombstones.insert(m_query->value(0).toString(),
+                          { m_query->value(1).toString(), m_query->value(2).toString() });
+    }
+    for (const PushChange *change : changes) {
+        const std::pair<QString, QString> tombstone = tombstones.value(change->id);
+        results->insert(change, Push::applied(change->changeId, tombstone.first, tombstone.second));
+    }
+    return true;
+}
+
+// Remembers the results of the changeIds this request claimed (not those in \a remembered).
+bool PgServerStore::PushRun::remember(const QHash<QString, QByteArray> &results,
+                                      const QHash<QString, QByteArray> &remembered,
+                                      QString *problem)
+{
+    QStringList ids, objects;
+    for (auto it = results.cbegin(); it != results.cend(); ++it) {
+        if (remembered.contains(it.key()))
+            continue;
+        ids.append(storedIdentifier(it.key()));
+        objects.append(QString::fromUtf8(it.value()));
+    }
+    if (ids.isEmpty())
+        return true;
+    return run(QStringLiteral("UPDATE %1._bs_pushes AS p SET result = u.r "
+                              "FROM unnest(CAST(? AS text[]), CAST(? AS text[])) AS u(c, r) "
+                              "WHERE p.client = CAST(? AS text) AND p.change_id = u.c")
+                   .arg(m_store->m_schema),
+               { textArray(ids), textArray(objects), m_client }, problem);
+}
+
+} // namespace BatchSync
