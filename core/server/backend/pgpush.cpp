@@ -19,6 +19,7 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <unordered_map>
 
@@ -57,19 +58,56 @@ bool holdsNul(const PushChange &change)
 
 QString textArray(const QStringList &items)
 {
-    QString array = QStringLiteral("{");
-    for (const QString &item : items) {
-        if (array.size() > 1)
-            array += QLatin1Char(',');
-        array += QLatin1Char('"');
-        for (const QChar c : item) {
-            if (c == QLatin1Char('"') || c == QLatin1Char('\\'))
-                array += QLatin1Char('\\');
-            array += c;
-        }
-        array += QLatin1Char('"');
+    ArrayText array;
+    for (const QString &item : items)
+        array.append(item);
+    return array.take();
+}
+
+void ArrayText::append(const QString &text)
+{
+    m_text += m_text.isEmpty() ? QLatin1String("{\"") : QLatin1String(",\"");
+    for (const QChar c : text) {
+        if (c == QLatin1Char('"') || c == QLatin1Char('\\'))
+            m_text += QLatin1Char('\\');
+        m_text += c;
     }
-    return array + QLatin1Char('}');
+    m_text += QLatin1Char('"');
+}
+
+bool ArrayText::append(const QVariant &value, bool isBool)
+{
+    if (value.isNull()) {
+        m_text += m_text.isEmpty() ? QLatin1String("{NULL") : QLatin1String(",NULL");
+        return true;
+    }
+    switch (value.typeId()) {
+    case QMetaType::QString:
+        append(value.toString());
+        return true;
+    case QMetaType::LongLong:
+        // A bool field's value is 0 or 1 (ServerValues::columnValue).
+        append(isBool ? QString::fromLatin1(value.toLongLong() != 0 ? "true" : "false")
+                      : QString::number(value.toLongLong()));
+        return true;
+    case QMetaType::Bool:
+        append(QString::fromLatin1(value.toBool() ? "true" : "false"));
+        return true;
+    case QMetaType::Double:
+        if (!std::isfinite(value.toDouble()))
+            return false;
+        append(value.toString()); // as QPSQL writes a double, the shortest exact form
+        return true;
+    default:
+        return false;
+    }
+}
+
+QString ArrayText::take()
+{
+    QString text = m_text.isEmpty() ? QStringLiteral("{}") : m_text + QLatin1Char('}');
+    m_text.clear();
+    return text;
 }
 
 } // namespace PgPush

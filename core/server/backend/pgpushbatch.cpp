@@ -21,9 +21,6 @@ namespace {
 using PgPush::storedIdentifier;
 using PgPush::textArray;
 
-// The most rows an INSERT writes, its values within PostgreSQL's 65535 parameters.
-constexpr int MaxRowsPerStatement = 500;
-
 // An id as the database reads it back, for the column's type: the form write() answers with.
 QString asText(const QString &expression)
 {
@@ -190,8 +187,6 @@ PgServerStore::PushRun::decideSet(const QList<const PushChange *> &segment,
             writeIds.append(canonical.at(i));
         }
     }
-    const int rowsPerStatement
-        = qMax(1, qMin(MaxRowsPerStatement, 30000 / int(1 + m_entity->columns.size())));
     QHash<QString, std::pair<QString, QString>> written; // by id: version, changedAt
     QList<const PushChange *> deletes;
     for (qsizetype next = 0; next < writes.size();) {
@@ -205,11 +200,12 @@ PgServerStore::PushRun::decideSet(const QList<const PushChange *> &segment,
             continue;
         }
         qsizetype end = next;
-        while (end < writes.size() && !writes.at(end)->deleted && end - next < rowsPerStatement)
+        while (end < writes.size() && !writes.at(end)->deleted)
             ++end;
-        if (!write(writes.mid(next, end - next), writeIds.mid(next, end - next), &written, fault,
-                   problem))
-            return SetOutcome::Failed;
+        const SetOutcome outcome = write(writes.mid(next, end - next),
+                                         writeIds.mid(next, end - next), &written, fault, problem);
+        if (outcome != SetOutcome::Decided)
+            return outcome;
         next = end;
     }
     if (!readTombstones(deletes, results, fault, problem))
@@ -306,46 +302,63 @@ PgServerStore::PushRun::readCurrent(const QList<const PushChange *> &segment,
     Writes the rows of \a changes in their order, in one statement: the creates, and the
     updates, whose ids are \a ids. A create does not overwrite a row another writer inserted
     meanwhile. \a written receives the version and time of each row written, by its id as the
-    database reads it back.
+    database reads it back. The values go as one text array per column, each cast to its
+    column's type as the one-change statement casts its values: OneByOne when a value has no
+    text form here.
 */
-bool PgServerStore::PushRun::write(const QList<const PushChange *> &changes, const QStringList &ids,
-                                   QHash<QString, std::pair<QString, QString>> *written,
-                                   QSqlError *fault, QString *problem)
+PgServerStore::PushRun::SetOutcome
+PgServerStore::PushRun::write(const QList<const PushChange *> &changes, const QStringList &ids,
+                              QHash<QString, std::pair<QString, QString>> *written,
+                              QSqlError *fault, QString *problem)
 {
+    const qsizetype columns = m_entity->columns.size();
+    QList<PgPush::ArrayText> arrays(1 + columns);
+    QStringList updated;
+    for (qsizetype i = 0; i < changes.size(); ++i) {
+        const PushChange &change = *changes.at(i);
+        arrays[0].append(change.id);
+        for (qsizetype c = 0; c < columns; ++c) {
+            const bool isBool = m_entity->schema.fields.at(c).type == FieldType::Bool;
+            if (!arrays[1 + c].append(change.values.at(c), isBool))
+                return SetOutcome::OneByOne;
+        }
+        if (change.base)
+            updated.append(ids.at(i));
+    }
     QString names = m_entity->idColumn;
-    QString row = QStringLiteral("(CAST(? AS %1)").arg(m_entity->idType);
+    QString casts = QStringLiteral("CAST(u.c0 AS %1)").arg(m_entity->idType);
+    QString unnest = QStringLiteral("CAST(? AS text[])");
+    QString aliases = QStringLiteral("c0");
     QString updates;
-    for (const Entity::Field &field : m_entity->columns) {
+    for (qsizetype c = 0; c < columns; ++c) {
+        const Entity::Field &field = m_entity->columns.at(c);
         names += QLatin1String(", ") + field.column;
-        row += QStringLiteral(", CAST(? AS %1)").arg(field.sqlType);
+        casts += QStringLiteral(", CAST(u.c%1 AS %2)").arg(c + 1).arg(field.sqlType);
+        unnest += QLatin1String(", CAST(? AS text[])");
+        aliases += QStringLiteral(", c%1").arg(c + 1);
         updates += (updates.isEmpty() ? QString() : QStringLiteral(", ")) + field.column
             + QLatin1String(" = excluded.") + field.column;
     }
-    row += QLatin1Char(')');
     if (updates.isEmpty()) // still a write: the trigger stamps it as a change
         updates = m_entity->idColumn + QLatin1String(" = excluded.") + m_entity->idColumn;
-    QStringList rows;
     QVariantList binds;
-    QStringList updated;
-    for (qsizetype i = 0; i < changes.size(); ++i) {
-        rows.append(row);
-        binds.append(rowBinds(*changes.at(i)));
-        if (changes.at(i)->base)
-            updated.append(ids.at(i));
-    }
+    for (PgPush::ArrayText &array : arrays)
+        binds.append(array.take());
     binds.append(textArray(updated));
-    if (!run(QStringLiteral("INSERT INTO %1 AS t(%2) VALUES %3 ON CONFLICT (%4) DO UPDATE SET %5 "
-                            "WHERE %6 = ANY(CAST(? AS text[])) RETURNING %6, t._bs_seq, "
+    // ORDER BY: rows written, and so versions taken, in request order.
+    if (!run(QStringLiteral("INSERT INTO %1 AS t(%2) SELECT %3 FROM unnest(%4) WITH ORDINALITY "
+                            "AS u(%5, n) ORDER BY u.n ON CONFLICT (%6) DO UPDATE SET %7 "
+                            "WHERE %8 = ANY(CAST(? AS text[])) RETURNING %8, t._bs_seq, "
                             "t._bs_changed_at")
-                 .arg(m_entity->table, names, rows.join(QLatin1String(", ")), m_entity->idColumn,
-                      updates, asText(QLatin1String("t.") + m_entity->idColumn)),
+                 .arg(m_entity->table, names, casts, unnest, aliases, m_entity->idColumn, updates,
+                      asText(QLatin1String("t.") + m_entity->idColumn)),
              binds, problem, fault))
-        return false;
+        return SetOutcome::Failed;
     while (m_query->next()) {
         written->insert(m_query->value(0).toString(),
                         { m_query->value(1).toString(), m_query->value(2).toString() });
     }
-    return true;
+    return SetOutcome::Decided;
 }
 
 // The results of \a changes, deletions done: each gives its tombstone's version and time.

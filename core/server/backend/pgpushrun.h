@@ -40,6 +40,24 @@ inline const QString NulRejection = QStringLiteral("PostgreSQL text cannot hold 
 /*! \a items as the text of a PostgreSQL text[] literal, for CAST(? AS text[]). */
 QString textArray(const QStringList &items);
 
+/*! A PostgreSQL text[] literal built value by value, for CAST(? AS text[]). */
+class ArrayText final
+{
+public:
+    /*! Appends \a text. */
+    void append(const QString &text);
+    /*!
+        Appends the text form of a change's value (null, text, an integer, a double, or with
+        \a isBool an integer for false or true): false for a value of another type.
+    */
+    bool append(const QVariant &value, bool isBool);
+    /*! The literal; the array is empty again. */
+    QString take();
+
+private:
+    QString m_text;
+};
+
 } // namespace PgPush
 
 class PgServerStore::PushRun final
@@ -82,9 +100,9 @@ private:
                          QString *problem);
     SetOutcome readCurrent(const QList<const PushChange *> &segment, QStringList *canonical,
                            QList<StoredRecord> *current, QSqlError *fault, QString *problem);
-    bool write(const QList<const PushChange *> &changes, const QStringList &ids,
-               QHash<QString, std::pair<QString, QString>> *written, QSqlError *fault,
-               QString *problem);
+    SetOutcome write(const QList<const PushChange *> &changes, const QStringList &ids,
+                     QHash<QString, std::pair<QString, QString>> *written, QSqlError *fault,
+                     QString *problem);
     bool readTombstones(const QList<const PushChange *> &changes,
                         QHash<const PushChange *, QByteArray> *results, QSqlError *fault,
                         QString *problem);
