@@ -13,6 +13,7 @@
 
 #include <QSet>
 #include <algorithm>
+#include <numeric>
 
 namespace BatchSync {
 
@@ -247,8 +248,9 @@ PgServerStore::PushRun::readCurrent(const QList<const PushChange *> &segment,
     const QString cast = QStringLiteral("CAST(u.x AS %1)").arg(m_entity->idType);
     if (!run(QStringLiteral("SELECT u.n, %1, b.seq, b.changed_at "
                             "FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS u(x, n) "
-                            "LEFT JOIN %2._bs_tombstones b "
-                            "ON b.entity = CAST(? AS text) AND b.id = u.x")
+                            "LEFT JOIN LATERAL (SELECT b.seq, b.changed_at FROM "
+                            "%2._bs_tombstones b WHERE b.entity = CAST(? AS text) AND b.id = u.x) "
+                            "AS b ON true")
                  .arg(asText(cast), m_store->m_schema),
              { idArray, m_entity->schema.name }, problem, fault))
         return SetOutcome::Failed;
@@ -270,19 +272,30 @@ PgServerStore::PushRun::readCurrent(const QList<const PushChange *> &segment,
     if (distinct.size() != segment.size())
         return SetOutcome::OneByOne;
 
-    QString sql = QStringLiteral("SELECT u.n, %1, t._bs_seq, t._bs_changed_at")
+    // Each id looked up by the table's index, its row locked, in the ids' order (the same in
+    // every server): a join would read the whole table.
+    QList<qsizetype> order(segment.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&](qsizetype a, qsizetype b) { return ids.at(a) < ids.at(b); });
+    QStringList sortedIds;
+    sortedIds.reserve(order.size());
+    for (qsizetype index : std::as_const(order))
+        sortedIds.append(ids.at(index));
+    QString sql = QStringLiteral("SELECT u.n, r.* FROM unnest(CAST(? AS text[])) WITH ORDINALITY "
+                                 "AS u(x, n) CROSS JOIN LATERAL (SELECT %1, t._bs_seq, "
+                                 "t._bs_changed_at")
                       .arg(asText(QLatin1String("t.") + m_entity->idColumn));
     for (const Entity::Field &field : m_entity->columns)
         sql += QLatin1String(", ")
             + PgSql::selectExpression(QLatin1String("t.") + field.column, field.sqlType);
-    sql += QStringLiteral(" FROM %1 t JOIN unnest(CAST(? AS text[])) WITH ORDINALITY AS u(x, n) "
-                          "ON t.%2 = %3 ORDER BY t.%2 FOR UPDATE OF t")
+    sql += QStringLiteral(" FROM %1 t WHERE t.%2 = %3 FOR UPDATE) AS r")
                .arg(m_entity->table, m_entity->idColumn, cast);
-    if (!run(sql, { idArray }, problem, fault))
+    if (!run(sql, { textArray(sortedIds) }, problem, fault))
         return SetOutcome::Failed;
     QSet<QString> live;
     while (m_query->next()) {
-        const qsizetype index = m_query->value(0).toLongLong() - 1;
+        const qsizetype index = order.at(m_query->value(0).toLongLong() - 1);
         const QString id = m_query->value(1).toString();
         if (id != canonical->at(index) || live.contains(id))
             return SetOutcome::OneByOne;
