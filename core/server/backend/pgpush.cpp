@@ -7,8 +7,10 @@
 //
 // Before anything else, a request takes a lock per record it changes, in one order for every
 // server: requests that share records wait for each other instead of deadlocking on rows they
-// would lock in their own orders. Should PostgreSQL still abort a request to end a deadlock
-// (with other writers), it runs again.
+// would lock in their own orders. Then it takes its client's lock for the entity: a request
+// sent again (a client's retry, on this server or another) while the first is still open
+// waits for the first to end, then reads its results. Should PostgreSQL still abort a request
+// to end a deadlock (with other writers), it runs again.
 
 #include "common/identifier.h"
 #include "common/logging.h"
@@ -122,6 +124,8 @@ constexpr int PushAttempts = 8;
 // record, its key from recordKey(); "BSpe" for an entity, its key from recordKey(entity, {}).
 constexpr int RecordLockClass = 0x42537075;
 constexpr int EntityLockClass = 0x42537065;
+// "BSpc": the lock of a client's pushes to an entity, its key from recordKey(entity, client).
+constexpr int ClientLockClass = 0x42537063;
 // Each advisory lock takes a place in PostgreSQL's shared lock table (64 per connection by
 // default): a request with more records locks its entity instead.
 constexpr qsizetype MaxRecordLocks = 64;
@@ -135,9 +139,12 @@ int recordKey(const QString &entity, const QString &id)
                | quint32(quint8(digest[2])) << 8 | quint32(quint8(digest[3])));
 }
 
+// 23505: results remembered by a request that the client's lock did not keep out (one of an
+// older server, or of the same changeId for another entity); run again, the request reads them.
 bool isTransient(const QString &state)
 {
-    return state == QLatin1String("40P01") || state == QLatin1String("40001");
+    return state == QLatin1String("40P01") || state == QLatin1String("40001")
+        || state == QLatin1String("23505");
 }
 
 } // namespace
@@ -163,7 +170,8 @@ bool PgServerStore::PushRun::prepare(QString *problem)
 /*
     Locks the records \a changes may change, by key in ascending order, until the transaction
     ends: after a shared lock of the entity, or instead with an exclusive one when they are too
-    many.
+    many. Then the client's lock for the entity, which keeps its other requests (its retries)
+    out until this one has remembered its results.
 */
 bool PgServerStore::PushRun::lockRecords(const QList<PushChange> &changes, QString *problem)
 {
@@ -174,7 +182,7 @@ bool PgServerStore::PushRun::lockRecords(const QList<PushChange> &changes, QStri
             keys.append(recordKey(m_entity->schema.name, change.id));
     }
     if (keys.isEmpty())
-        return true;
+        return lockClient(changes, problem);
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     const bool many = keys.size() > MaxRecordLocks;
@@ -185,7 +193,7 @@ bool PgServerStore::PushRun::lockRecords(const QList<PushChange> &changes, QStri
     if (!run(entityLock, {}, problem))
         return false;
     if (many)
-        return true;
+        return lockClient(changes, problem);
     QString array = QStringLiteral("{");
     for (int key : keys)
         array += QString::number(key) + QLatin1Char(',');
@@ -194,7 +202,19 @@ bool PgServerStore::PushRun::lockRecords(const QList<PushChange> &changes, QStri
     return run(QStringLiteral("SELECT count(pg_advisory_xact_lock(%1, k)) "
                               "FROM unnest(CAST(? AS integer[])) AS k")
                    .arg(RecordLockClass),
-               { array }, problem);
+               { array }, problem)
+        && lockClient(changes, problem);
+}
+
+// Taken after the records' locks, and no other lock after it but the rows': no request
+// waits for a lock that one waiting for this one holds.
+bool PgServerStore::PushRun::lockClient(const QList<PushChange> &changes, QString *problem)
+{
+    return changes.isEmpty()
+        || run(QStringLiteral("SELECT pg_advisory_xact_lock(%1, %2)")
+                   .arg(ClientLockClass)
+                   .arg(recordKey(m_entity->schema.name, m_client)),
+               {}, problem);
 }
 
 std::optional<QByteArray> PgServerStore::PushRun::decideUnderSavepoint(const PushChange &change,

@@ -1,7 +1,7 @@
-// A push request's changes decided a few statements at a time, not one change at a time: every
-// changeId claimed at once, then runs of changes of distinct records (a record that comes again
-// starts the next run, which sees what the one before wrote) read, locked and written together,
-// and every result remembered at once.
+// A push request's changes decided a few statements at a time, not one change at a time: the
+// remembered results of its changeIds read at once, then runs of changes of distinct records (a
+// record that comes again starts the next run, which sees what the one before wrote) read, locked
+// and written together, and every result remembered at once.
 //
 // A run is written under a savepoint. When PostgreSQL refuses one of its values (a constraint,
 // a type its column cannot take), or when its ids are not each a record of their own as the
@@ -77,9 +77,10 @@ std::optional<QList<QByteArray>> PgServerStore::PushRun::results(const QList<Pus
 }
 
 /*
-    Claims the changeIds of \a changes, in one order for every server: a changeId that an open
-    transaction holds (a client's retry, on this server or another) is waited for, and one that
-    an earlier request committed is not claimed again; its result goes to \a remembered.
+    The results that earlier requests remembered for the changeIds of \a changes, into
+    \a remembered. The caller holds the lock of the client's pushes to this entity
+    (lockRecords()): a request with the same changeIds (a client's retry, on this server or
+    another) has ended, or waits for this one to end and then reads its results.
 */
 bool PgServerStore::PushRun::claim(const QList<PushChange> &changes,
                                    QHash<QString, QByteArray> *remembered, QString *problem)
@@ -95,39 +96,16 @@ bool PgServerStore::PushRun::claim(const QList<PushChange> &changes,
     }
     if (stored.isEmpty())
         return true;
-    std::sort(stored.begin(), stored.end());
-    // unnest() gives the changeIds in the array's order, and the insert claims each in turn.
-    if (!run(QStringLiteral("INSERT INTO %1._bs_pushes(client, change_id, result, at) "
-                            "SELECT CAST(? AS text), c, '', CAST(? AS bigint) "
-                            "FROM unnest(CAST(? AS text[])) AS c "
-                            "ON CONFLICT DO NOTHING RETURNING change_id")
+    // Each changeId looked up by the primary key, whatever the planner thinks of the array.
+    if (!run(QStringLiteral("SELECT u.c, p.result FROM unnest(CAST(? AS text[])) AS u(c) "
+                            "CROSS JOIN LATERAL (SELECT result FROM %1._bs_pushes p WHERE "
+                            "p.client = CAST(? AS text) AND p.change_id = u.c) AS p")
                  .arg(m_store->m_schema),
-             { m_client, m_now, textArray(stored) }, problem))
-        return false;
-    QSet<QString> claimed;
-    while (m_query->next())
-        claimed.insert(m_query->value(0).toString());
-    if (claimed.size() == stored.size())
-        return true;
-    QStringList others;
-    for (const QString &id : std::as_const(stored)) {
-        if (!claimed.contains(id))
-            others.append(id);
-    }
-    if (!run(QStringLiteral("SELECT change_id, result FROM %1._bs_pushes WHERE client = "
-                            "CAST(? AS text) AND change_id = ANY(CAST(? AS text[]))")
-                 .arg(m_store->m_schema),
-             { m_client, textArray(others) }, problem))
+             { textArray(stored), m_client }, problem))
         return false;
     while (m_query->next()) {
         remembered->insert(changeIds.value(m_query->value(0).toString()),
                            m_query->value(1).toString().toUtf8());
-    }
-    for (const QString &id : std::as_const(others)) {
-        if (!remembered->contains(changeIds.value(id))) {
-            *problem = QStringLiteral("the result of change %1 is gone").arg(changeIds.value(id));
-            return false;
-        }
     }
     return true;
 }
@@ -401,7 +379,7 @@ bool PgServerStore::PushRun::readTombstones(const QList<const PushChange *> &cha
     return true;
 }
 
-// Remembers the results of the changeIds this request claimed (not those in \a remembered).
+// Remembers the results of the changeIds this request decided (not those in \a remembered).
 bool PgServerStore::PushRun::remember(const QHash<QString, QByteArray> &results,
                                       const QHash<QString, QByteArray> &remembered,
                                       QString *problem)
@@ -415,11 +393,11 @@ bool PgServerStore::PushRun::remember(const QHash<QString, QByteArray> &results,
     }
     if (ids.isEmpty())
         return true;
-    return run(QStringLiteral("UPDATE %1._bs_pushes AS p SET result = u.r "
-                              "FROM unnest(CAST(? AS text[]), CAST(? AS text[])) AS u(c, r) "
-                              "WHERE p.client = CAST(? AS text) AND p.change_id = u.c")
+    return run(QStringLiteral("INSERT INTO %1._bs_pushes(client, change_id, result, at) "
+                              "SELECT CAST(? AS text), u.c, u.r, CAST(? AS bigint) "
+                              "FROM unnest(CAST(? AS text[]), CAST(? AS text[])) AS u(c, r)")
                    .arg(m_store->m_schema),
-               { textArray(ids), textArray(objects), m_client }, problem);
+               { m_client, m_now, textArray(ids), textArray(objects) }, problem);
 }
 
 } // namespace BatchSync

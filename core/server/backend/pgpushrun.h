@@ -69,7 +69,10 @@ public:
 
     /*! Forgets the results older than Push::RememberSeconds. */
     bool prepare(QString *problem);
-    /*! Locks the records \a changes may change, in one order for every server. */
+    /*!
+        Locks the records \a changes may change, in one order for every server, then the
+        client's pushes to the entity.
+    */
     bool lockRecords(const QList<PushChange> &changes, QString *problem);
     /*! The result objects of \a changes, in request order (pgpushbatch.cpp). */
     std::optional<QList<QByteArray>> results(const QList<PushChange> &changes, QString *problem);
@@ -80,6 +83,8 @@ public:
 private:
     // How a set of changes decided together ended.
     enum class SetOutcome { Decided, OneByOne, Failed };
+
+    bool lockClient(const QList<PushChange> &changes, QString *problem);
 
     // pgpush.cpp: one change at a time, under its own savepoint.
     std::optional<QByteArray> decideUnderSavepoint(const PushChange &change, QString *problem);
