@@ -34,7 +34,7 @@ std::optional<QList<QByteArray>> PgServerStore::PushRun::results(const QList<Pus
                                                                  QString *problem)
 {
     QHash<QString, QByteArray> remembered; // by changeId: the results of earlier requests
-    if (!claim(changes, &remembered, problem))
+    if (!readRemembered(changes, &remembered, problem))
         return std::nullopt;
     QHash<QString, const PushChange *> firsts; // by changeId: the change decided for it
     QHash<const PushChange *, QByteArray> decided;
@@ -82,8 +82,9 @@ std::optional<QList<QByteArray>> PgServerStore::PushRun::results(const QList<Pus
     (lockRecords()): a request with the same changeIds (a client's retry, on this server or
     another) has ended, or waits for this one to end and then reads its results.
 */
-bool PgServerStore::PushRun::claim(const QList<PushChange> &changes,
-                                   QHash<QString, QByteArray> *remembered, QString *problem)
+bool PgServerStore::PushRun::readRemembered(const QList<PushChange> &changes,
+                                            QHash<QString, QByteArray> *remembered,
+                                            QString *problem)
 {
     QHash<QString, QString> changeIds; // by stored form
     QStringList stored;

@@ -96,8 +96,8 @@ private:
              QSqlError *fault = nullptr);
 
     // pgpushbatch.cpp: changes of distinct records decided together.
-    bool claim(const QList<PushChange> &changes, QHash<QString, QByteArray> *remembered,
-               QString *problem);
+    bool readRemembered(const QList<PushChange> &changes, QHash<QString, QByteArray> *remembered,
+                        QString *problem);
     bool decideSegment(const QList<const PushChange *> &segment,
                        QHash<const PushChange *, QByteArray> *results, QString *problem);
     SetOutcome decideSet(const QList<const PushChange *> &segment,
