@@ -12,6 +12,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QtTest>
+#include <limits>
 #include <memory>
 
 using namespace BatchSync;
@@ -232,6 +233,48 @@ private Q_SLOTS:
         const QString before = m_backend->exec("SELECT max(_bs_seq)::text FROM items").toString();
         QCOMPARE(push(QStringLiteral("items"), changes), results);
         QCOMPARE(m_backend->exec("SELECT max(_bs_seq)::text FROM items").toString(), before);
+    }
+
+    void valuesKeptExactly()
+    {
+        // Values and ids travel as array literals written into the statements: every character
+        // that means something there arrives as it was sent.
+        const QStringList texts { QStringLiteral("it's"),
+                                  QStringLiteral("say \"hi\""),
+                                  QStringLiteral("back\\slash\\"),
+                                  QStringLiteral("what?"),
+                                  QStringLiteral("{a,b}"),
+                                  QStringLiteral("NULL"),
+                                  QString(),
+                                  QStringLiteral(" spaced "),
+                                  QStringLiteral("\u00e9\u4e2d\U0001F600"),
+                                  QStringLiteral("line\nbreak\ttab"),
+                                  QStringLiteral("$1 %1 :a") };
+        QJsonArray changes;
+        for (qsizetype i = 0; i < texts.size(); ++i) {
+            const qint64 qty
+                = i % 2 ? std::numeric_limits<qint64>::max() : std::numeric_limits<qint64>::min();
+            changes.append(change(QStringLiteral("v%1").arg(i),
+                                  QStringLiteral("id %1 ").arg(i) + texts.at(i), QJsonValue(),
+                                  { { "label", texts.at(i) }, { "qty", qty } }));
+        }
+        changes.append(change("null", "nothing", QJsonValue(),
+                              { { "label", QJsonValue() }, { "qty", QJsonValue() } }));
+        const QJsonArray results = push(QStringLiteral("items"), changes);
+        QCOMPARE(statuses(results), QStringList(changes.size(), QStringLiteral("applied")));
+        const QHash<QString, QVariantList> live
+            = m_server->backend()->liveRecords(QStringLiteral("items"));
+        QCOMPARE(live.size(), changes.size());
+        for (qsizetype i = 0; i < texts.size(); ++i) {
+            const qint64 qty
+                = i % 2 ? std::numeric_limits<qint64>::max() : std::numeric_limits<qint64>::min();
+            QCOMPARE(
+                live.value(QStringLiteral("id %1 ").arg(i) + texts.at(i)),
+                (QVariantList { texts.at(i).isNull() ? QStringLiteral("") : texts.at(i), qty }));
+        }
+        QCOMPARE(live.value(QStringLiteral("nothing")), (QVariantList { QVariant(), QVariant() }));
+        // Remembered as sent: the same request again gives the same results.
+        QCOMPARE(push(QStringLiteral("items"), changes), results);
     }
 
     void sameRecordTwice()

@@ -98,11 +98,11 @@ bool PgServerStore::PushRun::readRemembered(const QList<PushChange> &changes,
     if (stored.isEmpty())
         return true;
     // Each changeId looked up by the primary key, whatever the planner thinks of the array.
-    if (!run(QStringLiteral("SELECT u.c, p.result FROM unnest(CAST(? AS text[])) AS u(c) "
-                            "CROSS JOIN LATERAL (SELECT result FROM %1._bs_pushes p WHERE "
-                            "p.client = CAST(? AS text) AND p.change_id = u.c) AS p")
-                 .arg(m_store->m_schema),
-             { textArray(stored), m_client }, problem))
+    if (!runInline(QStringLiteral("SELECT u.c, p.result FROM unnest(CAST(? AS text[])) AS u(c) "
+                                  "CROSS JOIN LATERAL (SELECT result FROM %1._bs_pushes p WHERE "
+                                  "p.client = CAST(? AS text) AND p.change_id = u.c) AS p")
+                       .arg(m_store->m_schema),
+                   { textArray(stored), m_client }, problem))
         return false;
     while (m_query->next()) {
         remembered->insert(changeIds.value(m_query->value(0).toString()),
@@ -172,9 +172,9 @@ PgServerStore::PushRun::decideSet(const QList<const PushChange *> &segment,
     for (qsizetype next = 0; next < writes.size();) {
         if (writes.at(next)->deleted) {
             deletes.append(writes.at(next));
-            if (!run(QStringLiteral("DELETE FROM %1 WHERE %2 = CAST(? AS %3)")
-                         .arg(m_entity->table, m_entity->idColumn, m_entity->idType),
-                     { writes.at(next)->id }, problem, fault))
+            if (!runInline(QStringLiteral("DELETE FROM %1 WHERE %2 = CAST(? AS %3)")
+                               .arg(m_entity->table, m_entity->idColumn, m_entity->idType),
+                           { writes.at(next)->id }, problem, fault))
                 return SetOutcome::Failed;
             ++next;
             continue;
@@ -223,36 +223,8 @@ PgServerStore::PushRun::readCurrent(const QList<const PushChange *> &segment,
     ids.reserve(segment.size());
     for (const PushChange *change : segment)
         ids.append(change->id);
-    const QString idArray = textArray(ids);
-    const QString cast = QStringLiteral("CAST(u.x AS %1)").arg(m_entity->idType);
-    if (!run(QStringLiteral("SELECT u.n, %1, b.seq, b.changed_at "
-                            "FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS u(x, n) "
-                            "LEFT JOIN LATERAL (SELECT b.seq, b.changed_at FROM "
-                            "%2._bs_tombstones b WHERE b.entity = CAST(? AS text) AND b.id = u.x) "
-                            "AS b ON true")
-                 .arg(asText(cast), m_store->m_schema),
-             { idArray, m_entity->schema.name }, problem, fault))
-        return SetOutcome::Failed;
-    *canonical = QStringList(segment.size());
-    *current = QList<StoredRecord>(segment.size());
-    QSet<QString> distinct;
-    while (m_query->next()) {
-        const qsizetype index = m_query->value(0).toLongLong() - 1;
-        (*canonical)[index] = m_query->value(1).toString();
-        distinct.insert(canonical->at(index));
-        if (!m_query->value(2).isNull()) {
-            StoredRecord &record = (*current)[index];
-            record.exists = true;
-            record.deleted = true;
-            record.version = m_query->value(2).toString();
-            record.changedAt = m_query->value(3).toString();
-        }
-    }
-    if (distinct.size() != segment.size())
-        return SetOutcome::OneByOne;
-
-    // Each id looked up by the table's index, its row locked, in the ids' order (the same in
-    // every server): a join would read the whole table.
+    // Each id looked up by the indexes (a join would read the whole table), its row locked,
+    // in the ids' order: the same in every server.
     QList<qsizetype> order(segment.size());
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(),
@@ -261,32 +233,49 @@ PgServerStore::PushRun::readCurrent(const QList<const PushChange *> &segment,
     sortedIds.reserve(order.size());
     for (qsizetype index : std::as_const(order))
         sortedIds.append(ids.at(index));
-    QString sql = QStringLiteral("SELECT u.n, r.* FROM unnest(CAST(? AS text[])) WITH ORDINALITY "
-                                 "AS u(x, n) CROSS JOIN LATERAL (SELECT %1, t._bs_seq, "
-                                 "t._bs_changed_at")
-                      .arg(asText(QLatin1String("t.") + m_entity->idColumn));
+    const QString cast = QStringLiteral("CAST(u.x AS %1)").arg(m_entity->idType);
+    QString live = QStringLiteral("SELECT %1, t._bs_seq, t._bs_changed_at")
+                       .arg(asText(QLatin1String("t.") + m_entity->idColumn));
     for (const Entity::Field &field : m_entity->columns)
-        sql += QLatin1String(", ")
+        live += QLatin1String(", ")
             + PgSql::selectExpression(QLatin1String("t.") + field.column, field.sqlType);
-    sql += QStringLiteral(" FROM %1 t WHERE t.%2 = %3 FOR UPDATE) AS r")
-               .arg(m_entity->table, m_entity->idColumn, cast);
-    if (!run(sql, { textArray(sortedIds) }, problem, fault))
+    live += QStringLiteral(" FROM %1 t WHERE t.%2 = %3 FOR UPDATE")
+                .arg(m_entity->table, m_entity->idColumn, cast);
+    const QString sql
+        = QStringLiteral("SELECT u.n, %1, b.seq, b.changed_at, r.* FROM unnest(CAST(? AS text[])) "
+                         "WITH ORDINALITY AS u(x, n) LEFT JOIN LATERAL (SELECT b.seq, "
+                         "b.changed_at FROM %2._bs_tombstones b WHERE b.entity = CAST(? AS text) "
+                         "AND b.id = u.x) AS b ON true LEFT JOIN LATERAL (%3) AS r ON true")
+              .arg(asText(cast), m_store->m_schema, live);
+    if (!runInline(sql, { textArray(sortedIds), m_entity->schema.name }, problem, fault))
         return SetOutcome::Failed;
-    QSet<QString> live;
+    *canonical = QStringList(segment.size());
+    *current = QList<StoredRecord>(segment.size());
+    QSet<QString> distinct, liveIds;
     while (m_query->next()) {
         const qsizetype index = order.at(m_query->value(0).toLongLong() - 1);
-        const QString id = m_query->value(1).toString();
-        if (id != canonical->at(index) || live.contains(id))
-            return SetOutcome::OneByOne;
-        live.insert(id);
+        (*canonical)[index] = m_query->value(1).toString();
+        distinct.insert(canonical->at(index));
         StoredRecord &record = (*current)[index];
-        record = StoredRecord();
-        record.exists = true;
-        record.version = m_query->value(2).toString();
-        record.changedAt = m_query->value(3).toString();
-        for (qsizetype i = 0; i < m_entity->columns.size(); ++i)
-            record.values.append(m_query->value(int(4 + i)));
+        if (!m_query->value(4).isNull()) {
+            const QString id = m_query->value(4).toString();
+            if (id != canonical->at(index) || liveIds.contains(id))
+                return SetOutcome::OneByOne;
+            liveIds.insert(id);
+            record.exists = true;
+            record.version = m_query->value(5).toString();
+            record.changedAt = m_query->value(6).toString();
+            for (qsizetype i = 0; i < m_entity->columns.size(); ++i)
+                record.values.append(m_query->value(int(7 + i)));
+        } else if (!m_query->value(2).isNull()) {
+            record.exists = true;
+            record.deleted = true;
+            record.version = m_query->value(2).toString();
+            record.changedAt = m_query->value(3).toString();
+        }
     }
+    if (distinct.size() != segment.size())
+        return SetOutcome::OneByOne;
     return SetOutcome::Decided;
 }
 
@@ -338,13 +327,14 @@ PgServerStore::PushRun::write(const QList<const PushChange *> &changes, const QS
         binds.append(array.take());
     binds.append(textArray(updated));
     // ORDER BY: rows written, and so versions taken, in request order.
-    if (!run(QStringLiteral("INSERT INTO %1 AS t(%2) SELECT %3 FROM unnest(%4) WITH ORDINALITY "
-                            "AS u(%5, n) ORDER BY u.n ON CONFLICT (%6) DO UPDATE SET %7 "
-                            "WHERE %8 = ANY(CAST(? AS text[])) RETURNING %8, t._bs_seq, "
-                            "t._bs_changed_at")
-                 .arg(m_entity->table, names, casts, unnest, aliases, m_entity->idColumn, updates,
-                      asText(QLatin1String("t.") + m_entity->idColumn)),
-             binds, problem, fault))
+    if (!runInline(
+            QStringLiteral("INSERT INTO %1 AS t(%2) SELECT %3 FROM unnest(%4) WITH ORDINALITY "
+                           "AS u(%5, n) ORDER BY u.n ON CONFLICT (%6) DO UPDATE SET %7 "
+                           "WHERE %8 = ANY(CAST(? AS text[])) RETURNING %8, t._bs_seq, "
+                           "t._bs_changed_at")
+                .arg(m_entity->table, names, casts, unnest, aliases, m_entity->idColumn, updates,
+                     asText(QLatin1String("t.") + m_entity->idColumn)),
+            binds, problem, fault))
         return SetOutcome::Failed;
     while (m_query->next()) {
         written->insert(m_query->value(0).toString(),
@@ -363,10 +353,11 @@ bool PgServerStore::PushRun::readTombstones(const QList<const PushChange *> &cha
     QStringList ids;
     for (const PushChange *change : changes)
         ids.append(change->id);
-    if (!run(QStringLiteral("SELECT id, seq, changed_at FROM %1._bs_tombstones WHERE entity = "
-                            "CAST(? AS text) AND id = ANY(CAST(? AS text[]))")
-                 .arg(m_store->m_schema),
-             { m_entity->schema.name, textArray(ids) }, problem, fault))
+    if (!runInline(
+            QStringLiteral("SELECT id, seq, changed_at FROM %1._bs_tombstones WHERE entity = "
+                           "CAST(? AS text) AND id = ANY(CAST(? AS text[]))")
+                .arg(m_store->m_schema),
+            { m_entity->schema.name, textArray(ids) }, problem, fault))
         return false;
     QHash<QString, std::pair<QString, QString>> tombstones;
     while (m_query->next()) {
@@ -394,11 +385,11 @@ bool PgServerStore::PushRun::remember(const QHash<QString, QByteArray> &results,
     }
     if (ids.isEmpty())
         return true;
-    return run(QStringLiteral("INSERT INTO %1._bs_pushes(client, change_id, result, at) "
-                              "SELECT CAST(? AS text), u.c, u.r, CAST(? AS bigint) "
-                              "FROM unnest(CAST(? AS text[]), CAST(? AS text[])) AS u(c, r)")
-                   .arg(m_store->m_schema),
-               { m_client, m_now, textArray(ids), textArray(objects) }, problem);
+    return runInline(QStringLiteral("INSERT INTO %1._bs_pushes(client, change_id, result, at) "
+                                    "SELECT CAST(? AS text), u.c, u.r, CAST(? AS bigint) "
+                                    "FROM unnest(CAST(? AS text[]), CAST(? AS text[])) AS u(c, r)")
+                         .arg(m_store->m_schema),
+                     { m_client, m_now, textArray(ids), textArray(objects) }, problem);
 }
 
 } // namespace BatchSync

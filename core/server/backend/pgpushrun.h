@@ -94,6 +94,8 @@ private:
     QVariantList rowBinds(const PushChange &change) const;
     bool run(const QString &sql, const QVariantList &binds, QString *problem,
              QSqlError *fault = nullptr);
+    bool runInline(const QString &sql, const QVariantList &binds, QString *problem,
+                   QSqlError *fault = nullptr);
 
     // pgpushbatch.cpp: changes of distinct records decided together.
     bool readRemembered(const QList<PushChange> &changes, QHash<QString, QByteArray> *remembered,
