@@ -6,8 +6,10 @@
 // BATCHSYNC_TEST_POSTGRES (see .ci/postgres): skips without it, fails without it under CI.
 
 #include "server/backend/serverbackend.h"
+#include "server/push.h"
 #include "testutil/pushbackends.h"
 
+#include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -275,6 +277,30 @@ private Q_SLOTS:
         QCOMPARE(live.value(QStringLiteral("nothing")), (QVariantList { QVariant(), QVariant() }));
         // Remembered as sent: the same request again gives the same results.
         QCOMPARE(push(QStringLiteral("items"), changes), results);
+    }
+
+    void expiredResultsForgottenInChunks()
+    {
+        // More expired results than one statement forgets: all go, the young ones stay.
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        QString error;
+        QVERIFY2(
+            PgTest::exec(Database, m_backend->schema(),
+                         QStringLiteral("INSERT INTO _bs_pushes(client, change_id, result, at) "
+                                        "SELECT 'old', 'c' || g, '{}', %1 - g % 100 FROM "
+                                        "generate_series(1, 25000) AS g; "
+                                        "INSERT INTO _bs_pushes VALUES ('young', 'y', '{}', %2)")
+                             .arg(now - Push::RememberSeconds - 60)
+                             .arg(now - Push::RememberSeconds + 600),
+                         &error),
+            qPrintable(error));
+        QCOMPARE(statuses(push(QStringLiteral("items"),
+                               { change("1", "a", QJsonValue(), { { "qty", 1 } }) })),
+                 QStringList({ "applied" }));
+        QCOMPARE(m_backend->exec("SELECT count(*) FROM _bs_pushes WHERE client = 'old'").toInt(),
+                 0);
+        QCOMPARE(m_backend->exec("SELECT count(*) FROM _bs_pushes WHERE client <> 'old'").toInt(),
+                 2);
     }
 
     void sameRecordTwice()

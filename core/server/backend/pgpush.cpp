@@ -162,12 +162,25 @@ PgServerStore::PushRun::PushRun(PgServerStore *store, Entity *entity, const QStr
 {
 }
 
+/*
+    Forgets the results older than Push::RememberSeconds, a chunk at a time in the order of the
+    index on their time: a plain DELETE ... WHERE at < ? reads the whole table whenever the
+    planner's statistics make that look cheaper (with none, on a table of millions of results).
+*/
 bool PgServerStore::PushRun::prepare(QString *problem)
 {
     m_now = QDateTime::currentSecsSinceEpoch();
-    return runInline(
-        QStringLiteral("DELETE FROM %1._bs_pushes WHERE at < ?").arg(m_store->m_schema),
-        { m_now - Push::RememberSeconds }, problem);
+    constexpr int Chunk = 10000;
+    const QString sql = QStringLiteral("DELETE FROM %1._bs_pushes WHERE ctid = ANY(ARRAY(SELECT "
+                                       "ctid FROM %1._bs_pushes WHERE at < ? ORDER BY at "
+                                       "LIMIT %2))")
+                            .arg(m_store->m_schema)
+                            .arg(Chunk);
+    do {
+        if (!runInline(sql, { m_now - Push::RememberSeconds }, problem))
+            return false;
+    } while (m_query->numRowsAffected() == Chunk);
+    return true;
 }
 
 /*

@@ -210,9 +210,10 @@ PgServerStore::PushRun::decideSet(const QList<const PushChange *> &segment,
 }
 
 /*
-    The current record of each change of \a segment, the live ones locked in the order of their
-    ids, and each id as the database reads it back. OneByOne when two changes name one record
-    in the database's eyes, or a live id reads back otherwise than its change wrote it.
+    The current record of each change of \a segment (its live row, locked, or its tombstone),
+    read in one statement in the order of their ids, and each id as the database reads it back
+    for the column's type. OneByOne when two changes name one record in the database's eyes, or
+    a live row's id reads back otherwise than its change's id does.
 */
 PgServerStore::PushRun::SetOutcome
 PgServerStore::PushRun::readCurrent(const QList<const PushChange *> &segment,
