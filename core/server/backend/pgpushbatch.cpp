@@ -97,10 +97,11 @@ bool PgServerStore::PushRun::readRemembered(const QList<PushChange> &changes,
     }
     if (stored.isEmpty())
         return true;
-    // Each changeId looked up by the primary key, whatever the planner thinks of the array.
+    // Each changeId looked up by the primary key: OFFSET 0 keeps the planner from making the
+    // lookups a join, which reads the whole table.
     if (!runInline(QStringLiteral("SELECT u.c, p.result FROM unnest(CAST(? AS text[])) AS u(c) "
                                   "CROSS JOIN LATERAL (SELECT result FROM %1._bs_pushes p WHERE "
-                                  "p.client = CAST(? AS text) AND p.change_id = u.c) AS p")
+                                  "p.client = CAST(? AS text) AND p.change_id = u.c OFFSET 0) AS p")
                        .arg(m_store->m_schema),
                    { textArray(stored), m_client }, problem))
         return false;
@@ -224,8 +225,9 @@ PgServerStore::PushRun::readCurrent(const QList<const PushChange *> &segment,
     ids.reserve(segment.size());
     for (const PushChange *change : segment)
         ids.append(change->id);
-    // Each id looked up by the indexes (a join would read the whole table), its row locked,
-    // in the ids' order: the same in every server.
+    // Each id looked up by the indexes, its row locked, in the ids' order (the same in every
+    // server). OFFSET 0 (and FOR UPDATE) keep the planner from making the lookups joins, which
+    // read whole tables.
     QList<qsizetype> order(segment.size());
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(),
@@ -243,10 +245,11 @@ PgServerStore::PushRun::readCurrent(const QList<const PushChange *> &segment,
     live += QStringLiteral(" FROM %1 t WHERE t.%2 = %3 FOR UPDATE")
                 .arg(m_entity->table, m_entity->idColumn, cast);
     const QString sql
-        = QStringLiteral("SELECT u.n, %1, b.seq, b.changed_at, r.* FROM unnest(CAST(? AS text[])) "
-                         "WITH ORDINALITY AS u(x, n) LEFT JOIN LATERAL (SELECT b.seq, "
-                         "b.changed_at FROM %2._bs_tombstones b WHERE b.entity = CAST(? AS text) "
-                         "AND b.id = u.x) AS b ON true LEFT JOIN LATERAL (%3) AS r ON true")
+        = QStringLiteral(
+              "SELECT u.n, %1, b.seq, b.changed_at, r.* FROM unnest(CAST(? AS text[])) "
+              "WITH ORDINALITY AS u(x, n) LEFT JOIN LATERAL (SELECT b.seq, "
+              "b.changed_at FROM %2._bs_tombstones b WHERE b.entity = CAST(? AS text) "
+              "AND b.id = u.x OFFSET 0) AS b ON true LEFT JOIN LATERAL (%3) AS r ON true")
               .arg(asText(cast), m_store->m_schema, live);
     if (!runInline(sql, { textArray(sortedIds), m_entity->schema.name }, problem, fault))
         return SetOutcome::Failed;
