@@ -9,6 +9,8 @@
 
 #include <QAtomicInteger>
 #include <QHttpServer>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QSslConfiguration>
 
 namespace BatchSync {
@@ -177,6 +179,20 @@ quint16 SyncServer::listen(const QHostAddress &address, quint16 port)
     m_port = tcp->serverPort();
     qCDebug(lcServer) << "listening on" << baseUrl();
     return m_port;
+}
+
+void SyncServer::closeConnections()
+{
+    m_router->dropWaits();
+    const QList<QTcpServer *> servers
+        = m_http->findChildren<QTcpServer *>(QString(), Qt::FindDirectChildrenOnly);
+    for (QTcpServer *tcp : servers) {
+        tcp->close();
+        const QList<QTcpSocket *> sockets = tcp->findChildren<QTcpSocket *>();
+        for (QTcpSocket *socket : sockets)
+            socket->abort();
+        tcp->deleteLater();
+    }
 }
 
 QUrl SyncServer::baseUrl() const

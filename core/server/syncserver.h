@@ -145,6 +145,12 @@ public:
     /*! Starts listening; returns the bound port, or 0 on failure. Port 0 picks a free one. */
     quint16 listen(const QHostAddress &address = QHostAddress::LocalHost, quint16 port = 0);
     quint16 port() const { return m_port; }
+    /*!
+        Stops listening and drops every connection at once, held waits included (unanswered):
+        what clients see when the server's host goes off the network. listen() again (on
+        port()) to come back.
+    */
+    void closeConnections();
     /*! Why the last listen() failed (e.g. "The bound address is already in use"). */
     QString errorString() const { return m_errorString; }
     /*!
