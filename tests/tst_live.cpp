@@ -11,6 +11,7 @@
 #include "testutil/rawdb.h"
 
 #include <QNetworkAccessManager>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 
@@ -161,6 +162,34 @@ private slots:
                                             fullData("Unseen", 4).toVariantMap(), &error));
         QTest::qWait(500);
         QVERIFY(!localRecords(path("a"), schema()).contains("unseen"));
+    }
+
+    // batchsync --headless --live: runs until SIGTERM, with "live" events in JSON, and ends
+    // with 0 when it was in step.
+    void headlessLiveRunsUntilASignal()
+    {
+        QProcess client;
+        client.start(BATCHSYNC_BIN,
+                     { "--headless", "--live", "--progress", "json", "--endpoint",
+                       m_server->baseUrl().toString(), "--db", path("h") });
+        QVERIFY(client.waitForStarted());
+        QByteArray out;
+        QTRY_VERIFY_WITH_TIMEOUT(out.append(client.readAllStandardOutput())
+                                     .contains("{\"event\":\"live\",\"state\":\"waiting\"}"),
+                                 30000);
+        QString error;
+        QVERIFY(m_server->backend()->upsert("customers", "seen-live",
+                                            fullData("Seen", 5).toVariantMap(), &error));
+        QTRY_VERIFY_WITH_TIMEOUT(inStep(path("h")), 20000);
+        QTRY_VERIFY_WITH_TIMEOUT(out.append(client.readAllStandardOutput())
+                                     .contains("\"entities\":[\"customers\"],\"state\":\"woken\""),
+                                 20000);
+        client.terminate();
+        QVERIFY(client.waitForFinished(20000));
+        QCOMPARE(client.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(client.exitCode(), 0);
+        out += client.readAllStandardOutput();
+        QVERIFY2(out.contains("\"event\":\"summary\""), out.constData());
     }
 
 private:

@@ -246,6 +246,12 @@ QList<App::OptionSpec> options()
         { { QStringLiteral("quiet") },
           QString(),
           QStringLiteral("Prints nothing but errors; the exit status tells the outcome.") },
+        { { QStringLiteral("live") },
+          QString(),
+          QStringLiteral("With --headless: after the sync, stay in step until SIGINT or SIGTERM: "
+                         "a change on the server is pulled within about a second (GET /wait), "
+                         "local edits are pushed with it; a server that cannot tell of changes "
+                         "is synced every minute, and a lost network is waited out.") },
         { { QStringLiteral("retry-give-up-ms") },
           QStringLiteral("MS"),
           QStringLiteral("Advanced: how long a failing request is retried before its entity "
@@ -480,6 +486,7 @@ QString readDatabase(const QCommandLineParser &parser, CommandLine *command)
 
 QString readOutput(const QCommandLineParser &parser, CommandLine *command)
 {
+    command->live = parser.isSet(QStringLiteral("live"));
     const QString progress = QStringLiteral("progress");
     if (parser.isSet(QStringLiteral("quiet"))) {
         if (parser.isSet(progress))
@@ -508,7 +515,7 @@ QString checkMode(const QCommandLineParser &parser, CommandLine *command)
 {
     if (command->mode != Mode::Window)
         return QString();
-    for (const char *name : { "entities", "retry-give-up-ms", "progress", "quiet" }) {
+    for (const char *name : { "entities", "retry-give-up-ms", "progress", "quiet", "live" }) {
         if (parser.isSet(QLatin1String(name)))
             return QStringLiteral("--%1 needs --headless").arg(QLatin1String(name));
     }

@@ -72,6 +72,7 @@ int runHeadless(const App::Profile &profile, const Cli::CommandLine &command)
     options.settings = profile.syncSettings(profile.endpoint, databasePath, tuning);
     options.entities = command.entities;
     options.output = command.output;
+    options.liveSync = command.live;
     options.demo = demo.get();
 
     // The core's messages are for developers, and its warnings repeat what the engine's
