@@ -138,6 +138,17 @@ void MainWindow::createActions()
     m_pauseAllAction->setStatusTip(m_pauseAllAction->toolTip());
     connect(m_pauseAllAction, &QAction::triggered, this, &MainWindow::pauseAll);
 
+    m_liveAction = new QAction(
+        themedIcon(QStringLiteral("network-transmit-receive"), QStyle::SP_BrowserReload, style()),
+        tr("&Live"), this);
+    m_liveAction->setObjectName(QStringLiteral("liveAction"));
+    m_liveAction->setCheckable(true);
+    m_liveAction->setChecked(m_options.profile.live);
+    m_liveAction->setToolTip(tr("Keep the data in step by itself: a change on the server arrives "
+                                "within about a second, local edits are sent with it"));
+    m_liveAction->setStatusTip(m_liveAction->toolTip());
+    connect(m_liveAction, &QAction::toggled, this, &MainWindow::setLive);
+
     m_settingsAction = new QAction(settingsIcon(), tr("Se&ttings…"), this);
     m_settingsAction->setObjectName(QStringLiteral("settingsAction"));
     m_settingsAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Comma));
@@ -164,6 +175,8 @@ void MainWindow::createActions()
     QMenu *syncMenu = menuBar()->addMenu(tr("&Sync"));
     syncMenu->addAction(m_syncAllAction);
     syncMenu->addAction(m_pauseAllAction);
+    syncMenu->addSeparator();
+    syncMenu->addAction(m_liveAction);
 
     QToolBar *toolBar = addToolBar(tr("Main Toolbar"));
     toolBar->setObjectName(QStringLiteral("mainToolBar"));
@@ -171,6 +184,7 @@ void MainWindow::createActions()
     toolBar->setMovable(false);
     toolBar->addAction(m_syncAllAction);
     toolBar->addAction(m_pauseAllAction);
+    toolBar->addAction(m_liveAction);
     toolBar->addSeparator();
     toolBar->addAction(m_settingsAction);
 }
@@ -224,6 +238,9 @@ void MainWindow::createWidgets()
     m_endpointLabel->setObjectName(QStringLiteral("endpointLabel"));
     m_endpointLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
     statusBar()->addPermanentWidget(m_endpointLabel);
+    m_liveLabel = new QLabel(this);
+    m_liveLabel->setObjectName(QStringLiteral("liveLabel"));
+    statusBar()->addPermanentWidget(m_liveLabel);
 }
 
 void MainWindow::restoreLayout()
@@ -348,6 +365,55 @@ void MainWindow::onServerFailed(const QString &message)
     updateTitle();
 }
 
+void MainWindow::setLive(bool live)
+{
+    if (m_options.profile.live != live) {
+        m_options.profile.live = live;
+        // Only this choice changes; what else the file holds stays as it is.
+        App::Profile saved = m_options.profile;
+        saved.save();
+    }
+    if (m_engine)
+        m_engine->setLive(live);
+    if (!live)
+        m_liveLabel->clear();
+    m_log->addMessage(live ? tr("Live sync on: changes on the server arrive by themselves")
+                           : tr("Live sync off"));
+}
+
+QString MainWindow::liveText() const
+{
+    return m_liveLabel->text();
+}
+
+void MainWindow::onLiveStateChanged(LiveState state, const QStringList &entities,
+                                    const QString &message)
+{
+    const QString now = QLocale().toString(QTime::currentTime(), QLocale::ShortFormat);
+    switch (state) {
+    case LiveState::Off:
+        m_liveLabel->clear();
+        break;
+    case LiveState::Waiting:
+        if (!m_liveLabel->text().startsWith(tr("Up to date")))
+            m_liveLabel->setText(tr("Up to date · live"));
+        break;
+    case LiveState::Woken:
+        m_liveLabel->setText(tr("Up to date · live · last change %1").arg(now));
+        m_log->addMessage(tr("Changed on the server: %1").arg(entities.join(QLatin1String(", "))));
+        break;
+    case LiveState::Offline:
+        m_liveLabel->setText(tr("Waiting for the network"));
+        m_log->addMessage(tr("Live sync is waiting for the network: %1").arg(message),
+                          LogView::Severity::Warning);
+        break;
+    case LiveState::Timer:
+        m_liveLabel->setText(tr("Live · syncing every %1 s")
+                                 .arg(m_engine ? m_engine->settings().liveTimerSeconds : 0));
+        break;
+    }
+}
+
 void MainWindow::createEngine(const QUrl &url)
 {
     m_engine.reset();
@@ -364,6 +430,8 @@ void MainWindow::createEngine(const QUrl &url)
     connect(engine, &SyncEngine::retrying, this, &MainWindow::onRetrying);
     connect(engine, &SyncEngine::pushed, this, &MainWindow::onPushed);
     connect(engine, &SyncEngine::finished, this, &MainWindow::onFinished);
+    connect(engine, &SyncEngine::liveStateChanged, this, &MainWindow::onLiveStateChanged);
+    m_liveLabel->clear();
     m_page->setMessage(tr("Connecting to %1…").arg(App::printableUrl(url)));
     engine->refreshEntities();
     updateTitle();

@@ -79,6 +79,11 @@ public:
     explicit MainWindow(const DesktopOptions &options, QWidget *parent = nullptr);
     ~MainWindow() override;
 
+    /*! The Live switch (checkable): live sync on or off, saved in the profile. */
+    QAction *liveAction() const { return m_liveAction; }
+    /*! What live sync is doing, in the status bar. */
+    QString liveText() const;
+
     /*! The engine; null while the embedded demo server is starting (or failed to). */
     SyncEngine *engine() const { return m_engine.get(); }
     /*! The endpoint in use: the configured one, or the embedded server's once it listens. */
@@ -138,6 +143,9 @@ private:
     void onPushed(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected);
     void onRetrying(const QString &entity, int attempt, int delayMs, const QString &reason);
     void onFinished();
+    void onLiveStateChanged(BatchSync::LiveState state, const QStringList &entities,
+                            const QString &message);
+    void setLive(bool live);
 
     DesktopOptions m_options;
     QString m_databasePath;
@@ -156,6 +164,8 @@ private:
     QLabel *m_endpointLabel = nullptr;
     QAction *m_syncAllAction = nullptr;
     QAction *m_pauseAllAction = nullptr;
+    QAction *m_liveAction = nullptr;
+    QLabel *m_liveLabel = nullptr;
     QAction *m_settingsAction = nullptr;
     QAction *m_quitAction = nullptr;
 };

@@ -73,6 +73,7 @@ int runHeadless(const App::Profile &profile, const Cli::CommandLine &command)
     options.entities = command.entities;
     options.output = command.output;
     options.liveSync = command.live;
+    options.settings.live = false; // the window's choice; a headless run follows --live
     options.demo = demo.get();
 
     // The core's messages are for developers, and its warnings repeat what the engine's

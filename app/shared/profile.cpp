@@ -23,6 +23,7 @@ const QString passwordKey = QStringLiteral("connection/password");
 const QString changeTimeKey = QStringLiteral("connection/changeTimeProperties");
 const QString caCertificateKey = QStringLiteral("connection/caCertificateFile");
 const QString allowInsecureHttpKey = QStringLiteral("connection/allowInsecureHttp");
+const QString liveKey = QStringLiteral("connection/live");
 const QString safetyWindowKey = QStringLiteral("connection/safetyWindowSeconds");
 const QString pagingKey = QStringLiteral("connection/paging");
 const QString batchSizeKey = QStringLiteral("connection/batchSize");
@@ -186,7 +187,7 @@ bool Profile::operator==(const Profile &other) const
         && user == other.user && password == other.password
         && changeTimeProperties == other.changeTimeProperties
         && caCertificateFile == other.caCertificateFile
-        && allowInsecureHttp == other.allowInsecureHttp
+        && allowInsecureHttp == other.allowInsecureHttp && live == other.live
         && safetyWindowSeconds == other.safetyWindowSeconds && paging == other.paging
         && batchSize == other.batchSize && adaptiveBatchSize == other.adaptiveBatchSize
         && targetBatchMs == other.targetBatchMs && concurrency == other.concurrency
@@ -255,6 +256,7 @@ SyncSettings Profile::syncSettings(const QUrl &baseUrl, const QString &databaseP
     tuning.changeTimeProperties = changeTimeProperties;
     tuning.caCertificateFile = caCertificateFile;
     tuning.allowInsecureHttp = allowInsecureHttp;
+    tuning.live = live;
     tuning.safetyWindowSeconds = safetyWindowSeconds;
     tuning.paging = paging;
     tuning.batchSize = batchSize;
@@ -309,6 +311,7 @@ Profile Profile::load(const QSettings &settings, QString *problem)
                                         : changeTime.toString());
     p.caCertificateFile = settings.value(caCertificateKey).toString();
     p.allowInsecureHttp = readBool(settings, allowInsecureHttpKey, p.allowInsecureHttp);
+    p.live = readBool(settings, liveKey, p.live);
     p.safetyWindowSeconds = readInt(settings, safetyWindowKey, p.safetyWindowSeconds);
     if (const auto mode = pagingModeFromName(settings.value(pagingKey).toString()))
         p.paging = *mode;
@@ -350,6 +353,7 @@ void Profile::save(QSettings &settings) const
     settings.setValue(changeTimeKey, changeTimePropertiesText(changeTimeProperties));
     settings.setValue(caCertificateKey, caCertificateFile);
     settings.setValue(allowInsecureHttpKey, allowInsecureHttp);
+    settings.setValue(liveKey, live);
     settings.setValue(safetyWindowKey, safetyWindowSeconds);
     settings.setValue(pagingKey, pagingModeName(paging));
     settings.setValue(batchSizeKey, batchSize);

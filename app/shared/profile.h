@@ -42,6 +42,8 @@ public:
     QString caCertificateFile;
     /*! Whether the token or password may go over plain http to a host that is not loopback. */
     bool allowInsecureHttp = false;
+    /*! Live sync: the window keeps the data in step by itself (SyncEngine::setLive). */
+    bool live = false;
     /*! OData: how far before its position an incremental sync reads again, in seconds. */
     int safetyWindowSeconds = SyncSettings::DefaultSafetyWindowSeconds;
     PagingMode paging = PagingMode::Cursor;
