@@ -8,6 +8,7 @@
 #include <QSqlQuery>
 #include <QString>
 #include <QVariant>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -105,6 +106,8 @@ struct PgServerStore::Entity final : ServedEntity
     std::unique_ptr<QSqlQuery> offsetPageQuery;
     std::unique_ptr<QSqlQuery> cursorCountQuery;
     std::unique_ptr<QSqlQuery> offsetCountQuery;
+    // Pages and counts under row filters, by their SQL (a filter's shape, not its values).
+    std::map<QString, std::unique_ptr<QSqlQuery>> rowQueries;
 
     void resetQueries()
     {
@@ -114,6 +117,7 @@ struct PgServerStore::Entity final : ServedEntity
         offsetPageQuery.reset();
         cursorCountQuery.reset();
         offsetCountQuery.reset();
+        rowQueries.clear();
     }
 
     // Live rows and tombstones as one relation c(x, s, i, a, d, f0, f1, ...).
