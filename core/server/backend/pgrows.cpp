@@ -40,24 +40,6 @@ QString unquoted(const QString &column)
 
 } // namespace
 
-bool PgServerStore::loadRowFields(QString *error)
-{
-    QSqlQuery query(database());
-    query.setForwardOnly(true);
-    if (!query.exec(QStringLiteral("SELECT entity, field FROM %1._bs_row_fields").arg(m_schema))) {
-        *error = QStringLiteral("cannot read the row filter fields: %1")
-                     .arg(errorText(query.lastError()));
-        return false;
-    }
-    while (query.next()) {
-        const ServedEntity *entity = servedEntity(query.value(0).toString());
-        const QString field = query.value(1).toString();
-        if (entity && entity->schema.fieldIndex(field) >= 0)
-            noteRowFields(entity->schema.name, { field });
-    }
-    return true;
-}
-
 bool PgServerStore::registerRowFields(ServedEntity *served, const QStringList &fields,
                                       QString *error)
 {

@@ -87,7 +87,7 @@ bool PgServerStore::open(QString *error)
     if (problem.isEmpty())
         install(&problem);
     if (problem.isEmpty() && reloadCatalogue(&problem))
-        loadRowFields(&problem);
+        readRowFields(m_schema + QLatin1String("._bs_row_fields"), &problem);
     if (problem.isEmpty()) {
         qCDebug(lcServer).noquote() << "opened PostgreSQL" << connection.describe() << "schema"
                                     << m_schema << "with" << servedEntities().size() << "entities";

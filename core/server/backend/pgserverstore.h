@@ -104,7 +104,6 @@ private:
     // after each transaction's change of a live record, whoever writes.
     bool registerRowFields(ServedEntity *entity, const QStringList &fields,
                            QString *error) override;
-    bool loadRowFields(QString *error);
     /*!
         The query of a page (or a count, \a count) under \a rows, every value bound: the
         position (\a cursor in cursor mode, \a since in offset mode), \a offset and

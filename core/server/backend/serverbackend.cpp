@@ -549,6 +549,24 @@ void ServerBackend::noteRowFields(const QString &entity, const QStringList &fiel
         known.insert(field);
 }
 
+bool ServerBackend::readRowFields(const QString &table, QString *error) const
+{
+    QSqlQuery query(database());
+    query.setForwardOnly(true);
+    if (!query.exec(QStringLiteral("SELECT entity, field FROM %1").arg(table))) {
+        *error = QStringLiteral("cannot read the row filter fields: %1")
+                     .arg(errorText(query.lastError()));
+        return false;
+    }
+    while (query.next()) {
+        const ServedEntity *entity = servedEntity(query.value(0).toString());
+        const QString field = query.value(1).toString();
+        if (entity && entity->schema.fieldIndex(field) >= 0)
+            noteRowFields(entity->schema.name, { field });
+    }
+    return true;
+}
+
 QStringList ServerBackend::rowFields(const QString &entity) const
 {
     QStringList fields = m_rowFields.value(entity).values();

@@ -241,6 +241,11 @@ protected:
     virtual bool registerRowFields(ServedEntity *entity, const QStringList &fields, QString *error);
     /*! Notes fields registered in the database (read at open). */
     void noteRowFields(const QString &entity, const QStringList &fields) const;
+    /*!
+        Reads the registered fields from \a table (entity, field), at open: fields of
+        entities or fields not served are ignored. False with \a error set on failure.
+    */
+    bool readRowFields(const QString &table, QString *error) const;
     /*! Adds a checked \a schema's entity, or its new fields. */
     virtual bool addChecked(const EntitySchema &schema, QString *error) = 0;
     /*!

@@ -83,7 +83,8 @@ bool ServerStore::open(QString *error)
             }
         }
     }
-    if (problem.isEmpty() && loadCatalogue(&problem) && loadRowFields(&problem))
+    if (problem.isEmpty() && loadCatalogue(&problem)
+        && readRowFields(QStringLiteral("_bs_row_fields"), &problem))
         addTransactionFloor(&problem);
     if (!problem.isEmpty()) {
         return finishOpen(

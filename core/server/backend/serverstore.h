@@ -100,7 +100,6 @@ private:
     // cannot write such an entity's table.
     bool registerRowFields(ServedEntity *entity, const QStringList &fields,
                            QString *error) override;
-    bool loadRowFields(QString *error);
     // The moves' triggers ask, through the SQL function _bs_txn_floor(entity), for the last
     // sequence number of an entity before the current transaction: a change of a record whose
     // last change is above it is not the record's first in the transaction.

@@ -83,23 +83,6 @@ void transactionFloor(sqlite3_context *context, int, sqlite3_value **arguments)
 
 } // namespace
 
-bool ServerStore::loadRowFields(QString *error)
-{
-    QSqlQuery query(database());
-    query.setForwardOnly(true);
-    if (!query.exec(QStringLiteral("SELECT entity, field FROM _bs_row_fields"))) {
-        *error = query.lastError().text();
-        return false;
-    }
-    while (query.next()) {
-        const ServedEntity *entity = servedEntity(query.value(0).toString());
-        const QString field = query.value(1).toString();
-        if (entity && entity->schema.fieldIndex(field) >= 0)
-            noteRowFields(entity->schema.name, { field });
-    }
-    return true;
-}
-
 bool ServerStore::registerRowFields(ServedEntity *served, const QStringList &fields, QString *error)
 {
     auto *entity = static_cast<Entity *>(served);
