@@ -356,6 +356,12 @@ private slots:
         }
         QCOMPARE(device.served, expected);
         QCOMPARE(device.records, RowDevice::expected(m_store.get(), Entity, device.filter));
+        // Caught up, a cursor moves past the changes it was not served: the next pull need
+        // not read them again.
+        if (mode == PagingMode::Cursor) {
+            QCOMPARE(device.since, positionNow(mode));
+            QCOMPARE(paged.since, device.since);
+        }
         // Caught up: nothing more, and count() agrees.
         QVERIFY2(device.pullAll(m_store.get(), Entity, 10, &error), qPrintable(error));
         QCOMPARE(device.served.size(), expected.size());

@@ -169,4 +169,28 @@ QSqlQuery *PgServerStore::rowsQuery(Entity *entity, PagingMode mode, bool count,
     return query;
 }
 
+std::optional<QString> PgServerStore::lastPosition(Entity *entity, QString *error) const
+{
+    // Every move lies at or before its record's row or tombstone: those two tell the last.
+    const QString sql
+        = QStringLiteral("SELECT p.x::text || '.' || p.s FROM ("
+                         "(SELECT t._bs_xid AS x, t._bs_seq AS s FROM %1 t WHERE t._bs_xid < %2 "
+                         "ORDER BY t._bs_xid DESC, t._bs_seq DESC LIMIT 1) UNION ALL "
+                         "(SELECT b.xid, b.seq FROM %3._bs_tombstones b WHERE b.entity = '%4' "
+                         "AND b.xid < %2 ORDER BY b.xid DESC, b.seq DESC LIMIT 1)) p "
+                         "ORDER BY p.x DESC, p.s DESC LIMIT 1")
+              .arg(entity->table, QStringLiteral("pg_snapshot_xmin(pg_current_snapshot())"),
+                   m_schema, entity->schema.name);
+    QSqlQuery *query = prepared(entity->lastPositionQuery, sql, error);
+    if (!query)
+        return std::nullopt;
+    if (!query->exec()) {
+        failAndReset(entity, query, QStringLiteral("read"), error);
+        return std::nullopt;
+    }
+    const QString position = query->next() ? query->value(0).toString() : QString();
+    query->finish();
+    return position;
+}
+
 } // namespace BatchSync

@@ -544,11 +544,19 @@ std::optional<QByteArray> PgServerStore::page(ServedEntity *served, PagingMode m
     }
     if (!query)
         return std::nullopt;
+    std::optional<QString> end;
+    if (!rows.isEmpty() && mode == PagingMode::Cursor) {
+        end = lastPosition(entity, error);
+        if (!end)
+            return std::nullopt;
+    }
     if (!query->exec()) {
         failAndReset(entity, query, QStringLiteral("read"), error);
         return std::nullopt;
     }
     Rows reader(query, entity->schema.fields, mode == PagingMode::Cursor ? since : QString());
+    if (end)
+        reader.setEndPosition(*end);
     PageWriter::Page written
         = PageWriter::write(reader, entity->fieldKeys, mode, limit,
                             qMin(limit, 1000) * (112 + 32 * entity->schema.fields.size()));

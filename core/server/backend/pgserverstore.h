@@ -111,6 +111,13 @@ private:
     */
     QSqlQuery *rowsQuery(Entity *entity, PagingMode mode, bool count, const QString &since,
                          const RowConditions &rows, qint64 offset, int limit, QString *error) const;
+    /*!
+        The position ("xid.seq") of the entity's last change below the watermark now, empty
+        when none: a filtered page that reaches the end moves its cursor there, past the
+        changes it did not serve (read before the page, so that the page sees every change up
+        to it).
+    */
+    std::optional<QString> lastPosition(Entity *entity, QString *error) const;
     QString liveRecordsSql(const ServedEntity &entity) const override;
     QString liveCountSql(const ServedEntity &entity) const override;
 

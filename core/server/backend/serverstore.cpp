@@ -453,6 +453,14 @@ std::optional<QByteArray> ServerStore::page(ServedEntity *served, PagingMode mod
         ? entity->pageBytesPerRecord + entity->pageBytesPerRecord / 8 + 16
         : 112 + 32 * entity->schema.fields.size();
     SqlitePage::Rows reader(statement, entity->schema.fields, entity->utf8Text, sinceSeq);
+    if (!rows.isEmpty() && mode == PagingMode::Cursor) {
+        const std::optional<qint64> last = lastSeq(entity, &problem);
+        if (!last) {
+            fail(ServerError::Type::Internal, problem, error);
+            return std::nullopt;
+        }
+        reader.setEndPosition(*last);
+    }
     PageWriter::Page written = PageWriter::write(reader, entity->fieldKeys, mode, limit,
                                                  qMin(limit, 10000) * perRecord + 64);
     if (reader.failed()) {

@@ -112,6 +112,12 @@ private:
     */
     sqlite3_stmt *rowsStatement(Entity *entity, PagingMode mode, bool count,
                                 const RowConditions &rows, QString *problem) const;
+    /*!
+        The entity's last change as committed now: a filtered page that reaches the end moves
+        its cursor there, past the changes it did not serve (read before the page, so that
+        the page sees every change up to it).
+    */
+    std::optional<qint64> lastSeq(Entity *entity, QString *problem) const;
     bool addChecked(const EntitySchema &schema, QString *error) override;
     QString liveCountSql(const ServedEntity &entity) const override;
     QString liveRecordsSql(const ServedEntity &entity) const override;

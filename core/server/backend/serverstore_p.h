@@ -52,6 +52,7 @@ struct ServerStore::Entity final : ServedEntity
     SqlitePage::Statement offsetCountStatement;
     // Pages and counts under row filters, by their SQL (a filter's shape, not its values).
     std::map<QString, SqlitePage::Statement> rowStatements;
+    SqlitePage::Statement lastSeqStatement; // max(seq), read before a filtered page
     bool utf8Text = true; // the database's text encoding, checked before the first page
     bool encodingChecked = false;
     qsizetype pageBytesPerRecord = 0; // of the last page, to size the next one's buffer
@@ -77,6 +78,7 @@ struct ServerStore::Entity final : ServedEntity
         cursorCountStatement.reset();
         offsetCountStatement.reset();
         rowStatements.clear();
+        lastSeqStatement.reset();
         encodingChecked = false;
     }
 

@@ -290,4 +290,21 @@ sqlite3_stmt *ServerStore::rowsStatement(Entity *entity, PagingMode mode, bool c
     return statement;
 }
 
+std::optional<qint64> ServerStore::lastSeq(Entity *entity, QString *problem) const
+{
+    sqlite3_stmt *statement = SqlitePage::prepare(
+        entity->lastSeqStatement, connectionName(),
+        QStringLiteral("SELECT coalesce(max(seq), 0) FROM %1").arg(entity->table), problem);
+    if (!statement)
+        return std::nullopt;
+    const SqlitePage::StatementReset reset(statement);
+    if (sqlite3_step(statement) != SQLITE_ROW) {
+        *problem
+            = QStringLiteral("cannot read the last change of entity %1: %2")
+                  .arg(entity->schema.name, SqlitePage::sqliteError(sqlite3_db_handle(statement)));
+        return std::nullopt;
+    }
+    return qint64(sqlite3_column_int64(statement, 0));
+}
+
 } // namespace BatchSync
