@@ -28,7 +28,8 @@ EntitySchema customers()
                { QStringLiteral("vip"), FieldType::Bool },
                { QStringLiteral("score"), FieldType::Real },
                { QStringLiteral("since"), FieldType::DateTime },
-               { QStringLiteral("note"), FieldType::String } } };
+               { QStringLiteral("note"), FieldType::String },
+               { QStringLiteral("amount"), FieldType::Decimal } } };
 }
 
 RowFilter filterOf(const QByteArray &json)
@@ -203,12 +204,13 @@ private slots:
         QVERIFY(m_store);
         QString error;
         QVERIFY2(m_store->addEntity(customers(), &error), qPrintable(error));
-        QVERIFY2(m_store->setRowFields(
-                     { { Entity,
-                         { QStringLiteral("region"), QStringLiteral("tier"), QStringLiteral("vip"),
-                           QStringLiteral("score"), QStringLiteral("since") } } },
-                     &error),
-                 qPrintable(error));
+        QVERIFY2(
+            m_store->setRowFields({ { Entity,
+                                      { QStringLiteral("region"), QStringLiteral("tier"),
+                                        QStringLiteral("vip"), QStringLiteral("score"),
+                                        QStringLiteral("since"), QStringLiteral("amount") } } },
+                                  &error),
+            qPrintable(error));
     }
 
     void cleanup()
@@ -311,6 +313,17 @@ private slots:
               { "a {\"score\":1.5}" },
               { "a {\"score\":2.5}", "b {\"score\":1.5}" },
               { "a-", "b+" } },
+            // A decimal equals a string as its exact text, a number as the number it reads as.
+            { "decimal text",
+              "{\"amount\":\"12.50\"}",
+              { "a {\"amount\":\"12.50\"}", "b {\"amount\":\"12.5\"}" },
+              { "a {\"amount\":\"13.00\"}", "b {\"amount\":\"12.50\"}" },
+              { "a-", "b+" } },
+            { "decimal number",
+              "{\"amount\":12.5}",
+              { "a {\"amount\":\"12.50\"}" },
+              { "a {\"amount\":\"13\"}", "b {\"amount\":\"12.5\"}", "c {\"amount\":\"125\"}" },
+              { "a-", "b+" } },
             { "datetime",
               "{\"since\":\"2026-01-02T03:04:05.006Z\"}",
               { "a {\"since\":\"2026-01-02T03:04:05.006Z\"}" },
@@ -390,6 +403,7 @@ private slots:
         QTest::newRow("number for string") << QByteArray("{\"region\":7}") << "region";
         QTest::newRow("bad datetime") << QByteArray("{\"since\":\"yesterday\"}") << "since";
         QTest::newRow("object") << QByteArray("{\"region\":{}}") << "region";
+        QTest::newRow("bad decimal") << QByteArray("{\"amount\":\"1e3\"}") << "amount";
     }
 
     void refused()
@@ -426,7 +440,7 @@ private slots:
         m_store = openBackend();
         QVERIFY(m_store);
         QCOMPARE(m_store->rowFields(Entity),
-                 QStringList({ "region", "score", "since", "tier", "vip" }));
+                 QStringList({ "amount", "region", "score", "since", "tier", "vip" }));
         RowDevice device;
         device.filter = filterOf("{\"region\":\"north\"}");
         device.since = cursor;

@@ -5,6 +5,7 @@
 // applies it to its local table.
 
 #include "common/timestamp.h"
+#include "server/access/rowaccess.h"
 #include "server/access/rowfilter.h"
 #include "server/backend/pgserverstore.h"
 #include "server/backend/serverbackend.h"
@@ -38,16 +39,6 @@ openRowsBackend(const QString &path, const QString &connection, const QString &n
 inline QJsonValue jsonValue(const QVariant &value)
 {
     return value.isNull() ? QJsonValue(QJsonValue::Null) : QJsonValue::fromVariant(value);
-}
-
-/*! Whether a record's \a values (schema order) match \a filter. */
-inline bool matches(const EntitySchema &schema, const QVariantList &values, const RowFilter &filter)
-{
-    for (const auto &[field, value] : filter.equals) {
-        if (jsonValue(values.at(schema.fieldIndex(field))) != value)
-            return false;
-    }
-    return true;
 }
 
 /*!
@@ -145,7 +136,8 @@ struct RowDevice
         const QHash<QString, QVariantList> live = backend->liveRecords(entity);
         QHash<QString, QJsonObject> result;
         for (auto it = live.cbegin(); it != live.cend(); ++it) {
-            if (!matches(schema, it.value(), filter))
+            // The rows a push is checked against: pulls and pushes agree.
+            if (!RowAccess::matches(filter, schema, it.value()))
                 continue;
             QJsonObject data;
             for (qsizetype i = 0; i < schema.fields.size(); ++i)

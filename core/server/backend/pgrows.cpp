@@ -88,17 +88,22 @@ QSqlQuery *PgServerStore::rowsQuery(Entity *entity, PagingMode mode, bool count,
             after += QStringLiteral(" AND jsonb_typeof(m.new -> '%1') = 'null'").arg(key);
             continue;
         }
+        // A decimal equals a string as its exact text, a number as the double it reads as.
+        const bool decimal = entity->schema.fields.at(condition.field).type == FieldType::Decimal;
+        const bool asText = isTextType(field.sqlType)
+            || (decimal && condition.value.typeId() == QMetaType::QString);
+        const QString type = asText
+            ? QStringLiteral("text")
+            : (decimal ? QStringLiteral("double precision") : compareType(field.sqlType));
         const auto moved = [&](const QLatin1String &side) {
             // character(n) pads; its text does not.
             if (field.sqlType == QLatin1String("character"))
                 return QStringLiteral("rtrim(m.%1 ->> '%2', ' ')").arg(side, key);
-            if (isTextType(field.sqlType))
+            if (asText)
                 return QStringLiteral("(m.%1 ->> '%2')").arg(side, key);
             return QStringLiteral("CAST(CAST(m.%1 ->> '%2' AS %3) AS %4)")
-                .arg(side, key, field.sqlType, compareType(field.sqlType));
+                .arg(side, key, field.sqlType, type);
         };
-        const QString type
-            = isTextType(field.sqlType) ? QStringLiteral("text") : compareType(field.sqlType);
         const QString value = QStringLiteral(" = CAST(? AS %1)").arg(type);
         live += QStringLiteral(" AND CAST(t.%1 AS %2)").arg(field.column, type) + value;
         before += QLatin1String(" AND ") + moved(QLatin1String("old")) + value;

@@ -460,7 +460,10 @@ bool ServerBackend::rowConditions(const ServedEntity &entity, const RowFilter &r
             ok = value.isString() && Timestamp::isValid(value.toString());
             break;
         case FieldType::Decimal:
-            ok = value.isString() && Decimal::isValid(value.toString());
+            // Its text, or a number: then compared as the number it reads as (as pushes are).
+            ok = (value.isString() && Decimal::isValid(value.toString())) || value.isDouble();
+            if (value.isDouble())
+                condition.value = QVariant(value.toDouble());
             break;
         case FieldType::Int:
             // toInteger() gives its default for a number that is not integral.

@@ -222,10 +222,16 @@ sqlite3_stmt *ServerStore::rowsStatement(Entity *entity, PagingMode mode, bool c
             before += QStringLiteral("m.%1 IS NULL AND %2").arg(column, known);
             after += QStringLiteral(" AND m.%1 IS NULL AND %2").arg(newValue, known);
         } else {
+            // A decimal (text) equals a number as the double it reads as.
             const QString value = QStringLiteral("?%1").arg(4 + i);
-            live += QStringLiteral(" AND t.%1 = %2").arg(column, value);
-            before += QStringLiteral("m.%1 = %2").arg(column, value);
-            after += QStringLiteral(" AND m.%1 = %2").arg(newValue, value);
+            const bool asReal = entity->schema.fields.at(condition.field).type == FieldType::Decimal
+                && condition.value.typeId() == QMetaType::Double;
+            const QLatin1String compare(asReal ? "CAST(%1.%2 AS REAL) = %3" : "%1.%2 = %3");
+            live += QLatin1String(" AND ")
+                + QString(compare).arg(QLatin1String("t")).arg(column, value);
+            before += QString(compare).arg(QLatin1String("m")).arg(column, value);
+            after += QLatin1String(" AND ")
+                + QString(compare).arg(QLatin1String("m")).arg(newValue, value);
         }
     }
     const QLatin1String position(mode == PagingMode::Cursor ? "seq" : "changed_at");
