@@ -282,13 +282,13 @@ public:
 
 protected:
     std::optional<qint64> countChanges(ServedEntity *, PagingMode, const QString &,
-                                       QString *error) const override
+                                       const RowConditions &, QString *error) const override
     {
         fail(m_type, m_message, error);
         return std::nullopt;
     }
-    std::optional<QByteArray> page(ServedEntity *, PagingMode, const QString &, qint64, int, int *,
-                                   QString *error) const override
+    std::optional<QByteArray> page(ServedEntity *, PagingMode, const QString &, qint64, int,
+                                   const RowConditions &, int *, QString *error) const override
     {
         fail(m_type, m_message, error);
         return std::nullopt;
@@ -1680,9 +1680,9 @@ private Q_SLOTS:
         const QStringList statements = PgInstall::statements(
             QStringLiteral("\"s\""), 42, QStringLiteral("batchsync test"), &error);
         QVERIFY2(error.isEmpty(), qPrintable(error));
-        // catalogue.sql 7, triggers.sql 3, track.sql 2: a function body with its inner
+        // catalogue.sql 10, triggers.sql 3, track.sql 2: a function body with its inner
         // semicolons stays one statement.
-        QCOMPARE(statements.size(), 12);
+        QCOMPARE(statements.size(), 15);
         for (const QString &statement : statements) {
             QVERIFY2(!statement.contains(u'@'), qPrintable(statement)); // placeholders filled in
             QVERIFY2(!statement.startsWith(QLatin1String("--")), qPrintable(statement));
@@ -1692,13 +1692,15 @@ private Q_SLOTS:
             QLatin1String("CREATE SEQUENCE IF NOT EXISTS \"s\"._bs_seq")));
         QVERIFY(statements.at(5).startsWith(
             QLatin1String("CREATE TABLE IF NOT EXISTS \"s\"._bs_pushes(")));
-        const QString track = statements.at(10);
+        QVERIFY(statements.at(8).startsWith(
+            QLatin1String("CREATE TABLE IF NOT EXISTS \"s\"._bs_moves(")));
+        const QString track = statements.at(13);
         QVERIFY(
             track.startsWith(QLatin1String("CREATE OR REPLACE FUNCTION \"s\".batchsync_track(")));
         QVERIFY(track.contains(QLatin1String("PERFORM pg_advisory_xact_lock(42);")));
         QVERIFY(track.endsWith(QLatin1String("END $$")));
         QCOMPARE(
-            statements.at(11),
+            statements.at(14),
             QStringLiteral("COMMENT ON FUNCTION \"s\".batchsync_track(regclass, text, text) IS "
                            "'batchsync test'"));
 

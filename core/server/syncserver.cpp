@@ -139,7 +139,22 @@ void SyncServer::setBackend(std::unique_ptr<ServerBackend> backend)
 
 bool SyncServer::setAccessRules(const AccessRules &rules, QString *error)
 {
-    Q_UNUSED(error);
+    // The backend keeps the moves of the rows' fields from now on; a field it cannot take (an
+    // unknown entity or field) refuses the rules.
+    const QHash<QString, QStringList> fields = rules.rowFields();
+    if (!fields.isEmpty()) {
+        QString problem;
+        if (!m_backend) {
+            problem = QStringLiteral("no database is open");
+        } else if (!m_backend->setRowFields(fields, &problem)) {
+            problem = QStringLiteral("the rows of the auth file: %1").arg(problem);
+        }
+        if (!problem.isEmpty()) {
+            if (error)
+                *error = problem;
+            return false;
+        }
+    }
     m_router->setAccessRules(rules);
     return true;
 }

@@ -4,6 +4,7 @@
 #include "server/backend/values.h"
 
 #include <QSet>
+#include <utility>
 
 namespace BatchSync::PgSql {
 
@@ -82,6 +83,21 @@ std::optional<Cursor> parseCursor(const QString &text)
     if (!ServerValues::parseCount(xid) || !ServerValues::parseCount(seq))
         return std::nullopt;
     return Cursor { xid.toString(), seq.toLongLong() };
+}
+
+void Rows::writeCursor(JsonWriter &json)
+{
+    if (m_ended && !m_endCursor.isEmpty()) {
+        const std::optional<Cursor> last = parseCursor(m_lastCursor);
+        const std::optional<Cursor> end = parseCursor(m_endCursor);
+        if (last && end
+            && std::make_pair(end->xid.toULongLong(), end->seq)
+                > std::make_pair(last->xid.toULongLong(), last->seq)) {
+            json.string(m_endCursor);
+            return;
+        }
+    }
+    json.string(m_lastCursor);
 }
 
 void Rows::writeField(JsonWriter &json, int index)

@@ -8,6 +8,7 @@
 #include <QSqlQuery>
 #include <QString>
 #include <QVariant>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -63,7 +64,12 @@ public:
     {
     }
 
-    bool next() { return m_query->next(); }
+    bool next()
+    {
+        const bool row = m_query->next();
+        m_ended = !row;
+        return row;
+    }
     void keepPosition()
     {
         m_lastCursor = m_query->value(0).toString() + u'.' + m_query->value(1).toString();
@@ -74,12 +80,20 @@ public:
     // The version of a record is the sequence number of its last change.
     void writeVersion(JsonWriter &json) { json.string(m_query->value(1).toString()); }
     void writeField(JsonWriter &json, int index);
-    void writeCursor(JsonWriter &json) { json.string(m_lastCursor); }
+    /*!
+        A position ("xid.seq") the cursor may move to when the page reaches the end of the
+        changes: a filtered page skips changes it does not serve, and its caller need not
+        read them again.
+    */
+    void setEndPosition(const QString &cursor) { m_endCursor = cursor; }
+    void writeCursor(JsonWriter &json);
 
 private:
     QSqlQuery *m_query;
     const QList<FieldSpec> &m_fields;
     QString m_lastCursor;
+    QString m_endCursor;
+    bool m_ended = false;
 };
 
 } // namespace PgSql
@@ -105,6 +119,9 @@ struct PgServerStore::Entity final : ServedEntity
     std::unique_ptr<QSqlQuery> offsetPageQuery;
     std::unique_ptr<QSqlQuery> cursorCountQuery;
     std::unique_ptr<QSqlQuery> offsetCountQuery;
+    // Pages and counts under row filters, by their SQL (a filter's shape, not its values).
+    std::map<QString, std::unique_ptr<QSqlQuery>> rowQueries;
+    std::unique_ptr<QSqlQuery> lastPositionQuery; // read before a filtered page
 
     void resetQueries()
     {
@@ -114,6 +131,8 @@ struct PgServerStore::Entity final : ServedEntity
         offsetPageQuery.reset();
         cursorCountQuery.reset();
         offsetCountQuery.reset();
+        rowQueries.clear();
+        lastPositionQuery.reset();
     }
 
     // Live rows and tombstones as one relation c(x, s, i, a, d, f0, f1, ...).

@@ -24,7 +24,8 @@ using namespace PgSql;
 constexpr auto Driver = "QPSQL";
 // Marks the installed SQL; a newer one replaces the functions.
 // 2: _bs_pushes. 3: batchsync_track() records numeric columns as decimal fields.
-constexpr auto InstalledVersion = "batchsync 3";
+// 4: _bs_row_fields and _bs_moves, which the tombstone trigger fills.
+constexpr auto InstalledVersion = "batchsync 4";
 // Serialises installs and catalogue changes between server processes.
 constexpr qint64 CatalogueLock = 0x62617463687379; // "batchsy"
 // Rows per INSERT statement, within PostgreSQL's 65535 parameters.
@@ -85,8 +86,8 @@ bool PgServerStore::open(QString *error)
     }
     if (problem.isEmpty())
         install(&problem);
-    if (problem.isEmpty())
-        reloadCatalogue(&problem);
+    if (problem.isEmpty() && reloadCatalogue(&problem))
+        readRowFields(m_schema + QLatin1String("._bs_row_fields"), &problem);
     if (problem.isEmpty()) {
         qCDebug(lcServer).noquote() << "opened PostgreSQL" << connection.describe() << "schema"
                                     << m_schema << "with" << servedEntities().size() << "entities";
@@ -459,19 +460,23 @@ bool PgServerStore::failAndReset(Entity *entity, QSqlQuery *query, const QString
 }
 
 std::optional<qint64> PgServerStore::countChanges(ServedEntity *served, PagingMode mode,
-                                                  const QString &since, QString *error) const
+                                                  const QString &since, const RowConditions &rows,
+                                                  QString *error) const
 {
     auto *entity = static_cast<Entity *>(served);
     QSqlQuery *query = nullptr;
+    const std::optional<Cursor> cursor
+        = mode == PagingMode::Cursor ? parseCursor(since) : std::optional<Cursor>(Cursor());
+    if (!cursor) {
+        invalidCursor(error);
+        return std::nullopt;
+    }
     const QString watermark = QStringLiteral("SELECT count(*) FROM %1 WHERE c.x < "
                                              "pg_snapshot_xmin(pg_current_snapshot()) AND ")
                                   .arg(entity->changes(m_schema));
-    if (mode == PagingMode::Cursor) {
-        const std::optional<Cursor> cursor = parseCursor(since);
-        if (!cursor) {
-            invalidCursor(error);
-            return std::nullopt;
-        }
+    if (!rows.isEmpty()) {
+        query = rowsQuery(entity, mode, true, since, rows, 0, 0, error);
+    } else if (mode == PagingMode::Cursor) {
         query = prepared(
             entity->cursorCountQuery,
             watermark + QLatin1String("(c.x, c.s) > (CAST(? AS xid8), CAST(? AS bigint))"), error);
@@ -498,19 +503,23 @@ std::optional<qint64> PgServerStore::countChanges(ServedEntity *served, PagingMo
 
 std::optional<QByteArray> PgServerStore::page(ServedEntity *served, PagingMode mode,
                                               const QString &since, qint64 offset, int limit,
-                                              int *records, QString *error) const
+                                              const RowConditions &rows, int *records,
+                                              QString *error) const
 {
     auto *entity = static_cast<Entity *>(served);
     QSqlQuery *query = nullptr;
+    const std::optional<Cursor> cursor
+        = mode == PagingMode::Cursor ? parseCursor(since) : std::optional<Cursor>(Cursor());
+    if (!cursor) {
+        invalidCursor(error);
+        return std::nullopt;
+    }
     const QString watermark = QStringLiteral("%1 FROM %2 WHERE c.x < "
                                              "pg_snapshot_xmin(pg_current_snapshot()) AND ")
                                   .arg(entity->pageColumns(), entity->changes(m_schema));
-    if (mode == PagingMode::Cursor) {
-        const std::optional<Cursor> cursor = parseCursor(since);
-        if (!cursor) {
-            invalidCursor(error);
-            return std::nullopt;
-        }
+    if (!rows.isEmpty()) {
+        query = rowsQuery(entity, mode, false, since, rows, offset, limit, error);
+    } else if (mode == PagingMode::Cursor) {
         query = prepared(entity->cursorPageQuery,
                          watermark
                              + QLatin1String("(c.x, c.s) > (CAST(? AS xid8), CAST(? AS bigint)) "
@@ -535,13 +544,21 @@ std::optional<QByteArray> PgServerStore::page(ServedEntity *served, PagingMode m
     }
     if (!query)
         return std::nullopt;
+    std::optional<QString> end;
+    if (!rows.isEmpty() && mode == PagingMode::Cursor) {
+        end = lastPosition(entity, error);
+        if (!end)
+            return std::nullopt;
+    }
     if (!query->exec()) {
         failAndReset(entity, query, QStringLiteral("read"), error);
         return std::nullopt;
     }
-    Rows rows(query, entity->schema.fields, mode == PagingMode::Cursor ? since : QString());
+    Rows reader(query, entity->schema.fields, mode == PagingMode::Cursor ? since : QString());
+    if (end)
+        reader.setEndPosition(*end);
     PageWriter::Page written
-        = PageWriter::write(rows, entity->fieldKeys, mode, limit,
+        = PageWriter::write(reader, entity->fieldKeys, mode, limit,
                             qMin(limit, 1000) * (112 + 32 * entity->schema.fields.size()));
     query->finish();
     if (records)

@@ -95,10 +95,29 @@ private:
     bool retryAfterFailure() const override;
     QString errorText(const QSqlError &error) const override;
     std::optional<qint64> countChanges(ServedEntity *entity, PagingMode mode, const QString &since,
-                                       QString *error) const override;
+                                       const RowConditions &rows, QString *error) const override;
     std::optional<QByteArray> page(ServedEntity *entity, PagingMode mode, const QString &since,
-                                   qint64 offset, int limit, int *records,
-                                   QString *error) const override;
+                                   qint64 offset, int limit, const RowConditions &rows,
+                                   int *records, QString *error) const override;
+    // Row filters (pgrows.cpp): _bs_row_fields lists the registered fields, and the tombstone
+    // trigger records in _bs_moves the values of an entity's registered fields before and
+    // after each transaction's change of a live record, whoever writes.
+    bool registerRowFields(ServedEntity *entity, const QStringList &fields,
+                           QString *error) override;
+    /*!
+        The query of a page (or a count, \a count) under \a rows, every value bound: the
+        position (\a cursor in cursor mode, \a since in offset mode), \a offset and
+        \a limit + 1.
+    */
+    QSqlQuery *rowsQuery(Entity *entity, PagingMode mode, bool count, const QString &since,
+                         const RowConditions &rows, qint64 offset, int limit, QString *error) const;
+    /*!
+        The position ("xid.seq") of the entity's last change below the watermark now, empty
+        when none: a filtered page that reaches the end moves its cursor there, past the
+        changes it did not serve (read before the page, so that the page sees every change up
+        to it).
+    */
+    std::optional<QString> lastPosition(Entity *entity, QString *error) const;
     QString liveRecordsSql(const ServedEntity &entity) const override;
     QString liveCountSql(const ServedEntity &entity) const override;
 

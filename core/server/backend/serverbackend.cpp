@@ -1,11 +1,14 @@
 #include "serverbackend.h"
 
+#include "common/decimal.h"
 #include "common/identifier.h"
 #include "common/logging.h"
 #include "common/timestamp.h"
 #include "server/backend/values.h"
 #include "server/push.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -123,8 +126,10 @@ bool ServerBackend::finishOpen(const QString &problem, QString *error)
 bool ServerBackend::beginTransaction(QString *error)
 {
     QSqlDatabase db = database();
-    if (db.transaction())
+    if (db.transaction()) {
+        transactionBegun();
         return true;
+    }
     return fail(ServerError::Type::Internal,
                 QStringLiteral("cannot begin a transaction: %1").arg(errorText(db.lastError())),
                 error);
@@ -133,16 +138,20 @@ bool ServerBackend::beginTransaction(QString *error)
 bool ServerBackend::commitTransaction(QString *error)
 {
     QSqlDatabase db = database();
-    if (db.commit())
+    if (db.commit()) {
+        transactionEnded();
         return true;
+    }
     const QString message = QStringLiteral("cannot commit: %1").arg(errorText(db.lastError()));
     db.rollback();
+    transactionEnded();
     return fail(ServerError::Type::Internal, message, error);
 }
 
 void ServerBackend::rollbackTransaction()
 {
     database().rollback();
+    transactionEnded();
 }
 
 bool ServerBackend::rollbackAndFail(const QString &message, QString *error, ServerError::Type type)
@@ -350,28 +359,21 @@ bool ServerBackend::mayRetry(const QString &name, ServedEntity **entity, QString
 }
 
 std::optional<qint64> ServerBackend::count(const QString &name, PagingMode mode,
-                                           const QString &since, const RowFilter &rows,
-                                           QString *error) const
+                                           const QString &since, QString *error) const
 {
-    if (!rows.isEmpty())
-        return fail(ServerError::Type::NotImplemented, QStringLiteral("no row filters"), error),
-               std::nullopt;
-    return count(name, mode, since, error);
+    return count(name, mode, since, RowFilter(), error);
 }
 
 std::optional<QByteArray> ServerBackend::changesJson(const QString &name, PagingMode mode,
                                                      const QString &since, qint64 offset, int limit,
-                                                     const RowFilter &rows, int *records,
-                                                     QString *error) const
+                                                     int *records, QString *error) const
 {
-    if (!rows.isEmpty())
-        return fail(ServerError::Type::NotImplemented, QStringLiteral("no row filters"), error),
-               std::nullopt;
-    return changesJson(name, mode, since, offset, limit, records, error);
+    return changesJson(name, mode, since, offset, limit, RowFilter(), records, error);
 }
 
 std::optional<qint64> ServerBackend::count(const QString &name, PagingMode mode,
-                                           const QString &since, QString *error) const
+                                           const QString &since, const RowFilter &rows,
+                                           QString *error) const
 {
     ServedEntity *entity = findEntity(name, error);
     if (!entity)
@@ -380,15 +382,22 @@ std::optional<qint64> ServerBackend::count(const QString &name, PagingMode mode,
         fail(ServerError::Type::BadRequest, changedSinceMessage(), error);
         return std::nullopt;
     }
-    std::optional<qint64> result = countChanges(entity, mode, since, error);
-    if (!result && mayRetry(name, &entity, error))
-        result = countChanges(entity, mode, since, error);
+    RowConditions conditions;
+    if (!rows.isEmpty() && !rowConditions(*entity, rows, &conditions, error))
+        return std::nullopt;
+    std::optional<qint64> result = countChanges(entity, mode, since, conditions, error);
+    if (!result && mayRetry(name, &entity, error)) {
+        if (!rows.isEmpty() && !rowConditions(*entity, rows, &conditions, error))
+            return std::nullopt;
+        result = countChanges(entity, mode, since, conditions, error);
+    }
     return result;
 }
 
 std::optional<QByteArray> ServerBackend::changesJson(const QString &name, PagingMode mode,
                                                      const QString &since, qint64 offset, int limit,
-                                                     int *records, QString *error) const
+                                                     const RowFilter &rows, int *records,
+                                                     QString *error) const
 {
     ServedEntity *entity = findEntity(name, error);
     if (!entity)
@@ -404,10 +413,168 @@ std::optional<QByteArray> ServerBackend::changesJson(const QString &name, Paging
         fail(ServerError::Type::BadRequest, changedSinceMessage(), error);
         return std::nullopt;
     }
-    std::optional<QByteArray> result = page(entity, mode, since, offset, limit, records, error);
-    if (!result && mayRetry(name, &entity, error))
-        result = page(entity, mode, since, offset, limit, records, error);
+    RowConditions conditions;
+    if (!rows.isEmpty() && !rowConditions(*entity, rows, &conditions, error))
+        return std::nullopt;
+    std::optional<QByteArray> result
+        = page(entity, mode, since, offset, limit, conditions, records, error);
+    if (!result && mayRetry(name, &entity, error)) {
+        // The entity was looked up again: its fields may have moved.
+        if (!rows.isEmpty() && !rowConditions(*entity, rows, &conditions, error))
+            return std::nullopt;
+        result = page(entity, mode, since, offset, limit, conditions, records, error);
+    }
     return result;
+}
+
+bool ServerBackend::rowConditions(const ServedEntity &entity, const RowFilter &rows,
+                                  RowConditions *conditions, QString *error) const
+{
+    conditions->clear();
+    const EntitySchema &schema = entity.schema;
+    const QSet<QString> registered = m_rowFields.value(schema.name);
+    for (const auto &[field, value] : rows.equals) {
+        const auto refuse = [&](const QString &why) {
+            return fail(ServerError::Type::Internal,
+                        QStringLiteral("the row filter of entity %1 cannot apply: field %2 %3")
+                            .arg(schema.name, Identifier::printable(field), why),
+                        error);
+        };
+        const int index = schema.fieldIndex(field);
+        if (index < 0)
+            return refuse(QStringLiteral("does not exist"));
+        if (!registered.contains(field))
+            return refuse(QStringLiteral("is not registered for row filters"));
+        RowCondition condition { index, QVariant() };
+        const FieldType type = schema.fields.at(index).type;
+        if (value.isNull()) {
+            conditions->append(condition);
+            continue;
+        }
+        bool ok = false;
+        switch (type) {
+        case FieldType::String:
+            ok = value.isString();
+            break;
+        case FieldType::DateTime:
+            ok = value.isString() && Timestamp::isValid(value.toString());
+            break;
+        case FieldType::Decimal:
+            // Its text, or a number: then compared as the number it reads as (as pushes are).
+            ok = (value.isString() && Decimal::isValid(value.toString())) || value.isDouble();
+            if (value.isDouble())
+                condition.value = QVariant(value.toDouble());
+            break;
+        case FieldType::Int:
+            // toInteger() gives its default for a number that is not integral.
+            ok = value.isDouble() && value.toInteger(0) == value.toInteger(1);
+            if (ok)
+                condition.value = QVariant(qint64(value.toInteger()));
+            break;
+        case FieldType::Real:
+            ok = value.isDouble();
+            if (ok)
+                condition.value = QVariant(value.toDouble());
+            break;
+        case FieldType::Bool:
+            ok = value.isBool();
+            if (ok)
+                condition.value = QVariant(value.toBool());
+            break;
+        }
+        if (!ok) {
+            return refuse(
+                QStringLiteral("has type %1, which the value %2 is not")
+                    .arg(fieldTypeName(type),
+                         QString::fromUtf8(
+                             QJsonDocument(QJsonArray { value }).toJson(QJsonDocument::Compact))));
+        }
+        if (condition.value.isNull())
+            condition.value = QVariant(value.toString());
+        conditions->append(condition);
+    }
+    return true;
+}
+
+bool ServerBackend::setRowFields(const QHash<QString, QStringList> &fieldsByEntity, QString *error)
+{
+    if (!failUnlessOpen(error))
+        return false;
+    // Everything checked before anything is registered.
+    std::vector<std::pair<ServedEntity *, QStringList>> work;
+    for (auto it = fieldsByEntity.cbegin(); it != fieldsByEntity.cend(); ++it) {
+        ServedEntity *entity = findEntity(it.key(), nullptr);
+        if (!entity) {
+            return fail(ServerError::Type::BadRequest,
+                        QStringLiteral("row filters name entity \"%1\", which is not served")
+                            .arg(Identifier::printable(it.key())),
+                        error);
+        }
+        QStringList fields;
+        for (const QString &field : it.value()) {
+            if (entity->schema.fieldIndex(field) < 0) {
+                return fail(ServerError::Type::BadRequest,
+                            QStringLiteral("row filters name field \"%1\" of entity %2, which "
+                                           "it does not have")
+                                .arg(Identifier::printable(field), entity->schema.name),
+                            error);
+            }
+            if (!fields.contains(field))
+                fields.append(field);
+        }
+        if (!fields.isEmpty())
+            work.emplace_back(entity, fields);
+    }
+    for (const auto &[entity, fields] : work) {
+        const QSet<QString> &known = m_rowFields[entity->schema.name];
+        bool fresh = false;
+        for (const QString &field : fields)
+            fresh = fresh || !known.contains(field);
+        if (!fresh)
+            continue; // registered already: no write, no lock
+        if (!registerRowFields(entity, fields, error))
+            return false;
+        noteRowFields(entity->schema.name, fields);
+    }
+    return true;
+}
+
+bool ServerBackend::registerRowFields(ServedEntity *, const QStringList &, QString *error)
+{
+    return fail(ServerError::Type::NotImplemented,
+                QStringLiteral("this server's database does not keep row filters"), error);
+}
+
+void ServerBackend::noteRowFields(const QString &entity, const QStringList &fields) const
+{
+    QSet<QString> &known = m_rowFields[entity];
+    for (const QString &field : fields)
+        known.insert(field);
+}
+
+bool ServerBackend::readRowFields(const QString &table, QString *error) const
+{
+    QSqlQuery query(database());
+    query.setForwardOnly(true);
+    if (!query.exec(QStringLiteral("SELECT entity, field FROM %1").arg(table))) {
+        *error = QStringLiteral("cannot read the row filter fields: %1")
+                     .arg(errorText(query.lastError()));
+        return false;
+    }
+    while (query.next()) {
+        const ServedEntity *entity = servedEntity(query.value(0).toString());
+        const QString field = query.value(1).toString();
+        if (entity && entity->schema.fieldIndex(field) >= 0)
+            noteRowFields(entity->schema.name, { field });
+    }
+    return true;
+}
+
+QStringList ServerBackend::rowFields(const QString &entity) const
+{
+    QStringList fields = m_rowFields.value(entity).values();
+    fields.sort();
+    return fields;
 }
 
 QHash<QString, QVariantList> ServerBackend::liveRecords(const QString &name) const

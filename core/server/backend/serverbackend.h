@@ -6,6 +6,7 @@
 #include <QByteArray>
 #include <QHash>
 #include <QList>
+#include <QSet>
 #include <QString>
 #include <QStringList>
 #include <QVariantMap>
@@ -120,13 +121,38 @@ public:
                                           const QString &since, qint64 offset, int limit,
                                           int *records, QString *error) const;
 
-    /*! Restricted to \a rows (see RowFilter). */
+    /*!
+        count() and changesJson() restricted to \a rows: count() gives exactly the number of
+        changes the pages serve from the same position. \a rows (empty: every record) serves a
+       caller the records it may see: the changes of the records that match it now (at their last
+       change, as to everyone), and a deletion at each change that took a record out of it (a
+       transaction that began with the record matching and left it not matching, or deleted), so
+       that a device drops a record that left its rows. A caller is never served an id that did not
+       match its rows in some committed state after (or at) its position. Every field of \a rows
+       must be registered with setRowFields() first; a field the entity lacks or has not registered,
+       or a value of the wrong JSON type for its field, is Internal.
+    */
     std::optional<qint64> count(const QString &entity, PagingMode mode, const QString &since,
                                 const RowFilter &rows, QString *error) const;
     std::optional<QByteArray> changesJson(const QString &entity, PagingMode mode,
                                           const QString &since, qint64 offset, int limit,
                                           const RowFilter &rows, int *records,
                                           QString *error) const;
+
+    /*!
+        Registers, in the database, the fields row filters use, per entity: from then on each
+        transaction's change of a live record of the entity records a move (the registered
+        fields' values before and after the transaction), which is how a record that leaves a
+        filter is served as a deletion. Fields are only ever added (several servers of one
+        database may register different ones); registering fields registered already writes
+        nothing. A field registered later covers the moves made from then on only: a record
+        that left a filter on it before is not served as a deletion. Moves are not purged.
+        An unknown entity or field is BadRequest, and then nothing is registered.
+    */
+    bool setRowFields(const QHash<QString, QStringList> &fieldsByEntity, QString *error);
+
+    /*! The fields registered for row filters of \a entity, by this backend or before. */
+    QStringList rowFields(const QString &entity) const;
 
     /*!
         Applies the changes of a push (POST .../changes, protocol v1.1) in request order, in
@@ -179,15 +205,47 @@ protected:
     explicit ServerBackend(const QString &connectionName);
     Q_DISABLE_COPY_MOVE(ServerBackend)
 
+    /*!
+        One condition of a checked row filter: the field at \a field (schema order) equals
+        \a value, typed for the field (QString, qint64, double, bool), or is null when
+        \a value is null.
+    */
+    struct RowCondition
+    {
+        qsizetype field = 0;
+        QVariant value;
+    };
+    using RowConditions = QList<RowCondition>;
+
     // ---- What each backend does its own way ----
 
-    /*! The changes after \a since (checked but for the cursor, which is the backend's). */
+    /*!
+        The changes after \a since (checked but for the cursor, which is the backend's); with
+        \a rows, those page() serves with them.
+    */
     virtual std::optional<qint64> countChanges(ServedEntity *entity, PagingMode mode,
-                                               const QString &since, QString *error) const = 0;
-    /*! A page (see changesJson(); the arguments are checked but for the cursor). */
+                                               const QString &since, const RowConditions &rows,
+                                               QString *error) const = 0;
+    /*!
+        A page (see changesJson(); the arguments are checked but for the cursor). \a rows,
+        when not empty, holds registered fields only.
+    */
     virtual std::optional<QByteArray> page(ServedEntity *entity, PagingMode mode,
                                            const QString &since, qint64 offset, int limit,
-                                           int *records, QString *error) const = 0;
+                                           const RowConditions &rows, int *records,
+                                           QString *error) const = 0;
+    /*!
+        Registers \a fields (checked, in the entity; some may be registered already) for row
+        filters in the database, in one transaction. This base answers NotImplemented.
+    */
+    virtual bool registerRowFields(ServedEntity *entity, const QStringList &fields, QString *error);
+    /*! Notes fields registered in the database (read at open). */
+    void noteRowFields(const QString &entity, const QStringList &fields) const;
+    /*!
+        Reads the registered fields from \a table (entity, field), at open: fields of
+        entities or fields not served are ignored. False with \a error set on failure.
+    */
+    bool readRowFields(const QString &table, QString *error) const;
     /*! Adds a checked \a schema's entity, or its new fields. */
     virtual bool addChecked(const EntitySchema &schema, QString *error) = 0;
     /*!
@@ -227,6 +285,9 @@ protected:
     bool beginTransaction(QString *error);
     bool commitTransaction(QString *error);
     void rollbackTransaction();
+    /*! After beginTransaction() began one, and after it ended (committed or rolled back). */
+    virtual void transactionBegun() { }
+    virtual void transactionEnded() { }
     /*! Rolls back and fails with \a message (Internal unless \a type says otherwise). */
     bool rollbackAndFail(const QString &message, QString *error,
                          ServerError::Type type = ServerError::Type::Internal);
@@ -274,6 +335,10 @@ protected:
     bool invalidCursor(QString *error) const;
 
 private:
+    /*! \a rows checked against \a entity and typed; false (Internal) when it cannot apply. */
+    bool rowConditions(const ServedEntity &entity, const RowFilter &rows, RowConditions *conditions,
+                       QString *error) const;
+
     void closeConnection();
     /*!
         After a read of entity \a name failed: whether to read once more, from \a entity
@@ -286,6 +351,7 @@ private:
     mutable ServerError m_lastError;
     mutable std::vector<std::unique_ptr<ServedEntity>> m_entities; // in catalogue order
     mutable QHash<QString, ServedEntity *> m_byName;
+    mutable QHash<QString, QSet<QString>> m_rowFields; // entity → registered fields
 };
 
 } // namespace BatchSync

@@ -73,6 +73,9 @@ bool ServerStore::open(QString *error)
                 "change_id TEXT NOT NULL, result TEXT NOT NULL, at INTEGER NOT NULL, "
                 "PRIMARY KEY(client, change_id)) WITHOUT ROWID",
                 "CREATE INDEX IF NOT EXISTS _bs_pushes_at ON _bs_pushes(at)",
+                // The fields row filters use, per entity (sqliterows.cpp).
+                "CREATE TABLE IF NOT EXISTS _bs_row_fields(entity TEXT NOT NULL, "
+                "field TEXT NOT NULL, PRIMARY KEY(entity, field)) WITHOUT ROWID",
             };
             for (const char *sql : setup) {
                 if (!exec(QLatin1String(sql), &problem))
@@ -80,8 +83,9 @@ bool ServerStore::open(QString *error)
             }
         }
     }
-    if (problem.isEmpty())
-        loadCatalogue(&problem);
+    if (problem.isEmpty() && loadCatalogue(&problem)
+        && readRowFields(QStringLiteral("_bs_row_fields"), &problem))
+        addTransactionFloor(&problem);
     if (!problem.isEmpty()) {
         return finishOpen(
             QStringLiteral("cannot open the server database \"%1\": %2").arg(m_path, problem),
@@ -348,7 +352,8 @@ bool ServerStore::remove(const QString &entityName, const QStringList &ids, QStr
 }
 
 std::optional<qint64> ServerStore::countChanges(ServedEntity *served, PagingMode mode,
-                                                const QString &since, QString *error) const
+                                                const QString &since, const RowConditions &rows,
+                                                QString *error) const
 {
     auto *entity = static_cast<Entity *>(served);
     QString problem;
@@ -359,16 +364,21 @@ std::optional<qint64> ServerStore::countChanges(ServedEntity *served, PagingMode
             invalidCursor(error);
             return std::nullopt;
         }
-        statement = SqlitePage::prepare(
-            entity->cursorCountStatement, connectionName(),
-            QStringLiteral("SELECT count(*) FROM %1 WHERE seq > ?").arg(entity->table), &problem);
+        statement = !rows.isEmpty()
+            ? rowsStatement(entity, mode, true, rows, &problem)
+            : SqlitePage::prepare(
+                entity->cursorCountStatement, connectionName(),
+                QStringLiteral("SELECT count(*) FROM %1 WHERE seq > ?").arg(entity->table),
+                &problem);
         if (statement)
             sqlite3_bind_int64(statement, 1, *seq);
     } else {
-        statement = SqlitePage::prepare(
-            entity->offsetCountStatement, connectionName(),
-            QStringLiteral("SELECT count(*) FROM %1 WHERE changed_at > ?").arg(entity->table),
-            &problem);
+        statement = !rows.isEmpty()
+            ? rowsStatement(entity, mode, true, rows, &problem)
+            : SqlitePage::prepare(
+                entity->offsetCountStatement, connectionName(),
+                QStringLiteral("SELECT count(*) FROM %1 WHERE changed_at > ?").arg(entity->table),
+                &problem);
         if (statement)
             SqlitePage::bindChangedSince(statement, 1, since);
     }
@@ -389,7 +399,8 @@ std::optional<qint64> ServerStore::countChanges(ServedEntity *served, PagingMode
 
 std::optional<QByteArray> ServerStore::page(ServedEntity *served, PagingMode mode,
                                             const QString &since, qint64 offset, int limit,
-                                            int *records, QString *error) const
+                                            const RowConditions &rows, int *records,
+                                            QString *error) const
 {
     auto *entity = static_cast<Entity *>(served);
     QString problem;
@@ -402,21 +413,25 @@ std::optional<QByteArray> ServerStore::page(ServedEntity *served, PagingMode mod
             return std::nullopt;
         }
         sinceSeq = *seq;
-        statement = SqlitePage::prepare(entity->cursorPageStatement, connectionName(),
-                                        entity->selectColumns()
-                                            + QLatin1String(" WHERE seq > ? ORDER BY seq LIMIT ?"),
-                                        &problem);
+        statement = !rows.isEmpty()
+            ? rowsStatement(entity, mode, false, rows, &problem)
+            : SqlitePage::prepare(entity->cursorPageStatement, connectionName(),
+                                  entity->selectColumns()
+                                      + QLatin1String(" WHERE seq > ? ORDER BY seq LIMIT ?"),
+                                  &problem);
         if (statement) {
             sqlite3_bind_int64(statement, 1, sinceSeq);
             // One more tells whether there are more.
             sqlite3_bind_int64(statement, 2, qint64(limit) + 1);
         }
     } else {
-        statement = SqlitePage::prepare(entity->offsetPageStatement, connectionName(),
-                                        entity->selectColumns()
-                                            + QLatin1String(" WHERE changed_at > ? ORDER BY "
-                                                            "changed_at, id LIMIT ? OFFSET ?"),
-                                        &problem);
+        statement = !rows.isEmpty()
+            ? rowsStatement(entity, mode, false, rows, &problem)
+            : SqlitePage::prepare(entity->offsetPageStatement, connectionName(),
+                                  entity->selectColumns()
+                                      + QLatin1String(" WHERE changed_at > ? ORDER BY "
+                                                      "changed_at, id LIMIT ? OFFSET ?"),
+                                  &problem);
         if (statement) {
             SqlitePage::bindChangedSince(statement, 1, since);
             sqlite3_bind_int64(statement, 2, qint64(limit) + 1);
@@ -437,10 +452,18 @@ std::optional<QByteArray> ServerStore::page(ServedEntity *served, PagingMode mod
     const qsizetype perRecord = entity->pageBytesPerRecord > 0
         ? entity->pageBytesPerRecord + entity->pageBytesPerRecord / 8 + 16
         : 112 + 32 * entity->schema.fields.size();
-    SqlitePage::Rows rows(statement, entity->schema.fields, entity->utf8Text, sinceSeq);
-    PageWriter::Page written = PageWriter::write(rows, entity->fieldKeys, mode, limit,
+    SqlitePage::Rows reader(statement, entity->schema.fields, entity->utf8Text, sinceSeq);
+    if (!rows.isEmpty() && mode == PagingMode::Cursor) {
+        const std::optional<qint64> last = lastSeq(entity, &problem);
+        if (!last) {
+            fail(ServerError::Type::Internal, problem, error);
+            return std::nullopt;
+        }
+        reader.setEndPosition(*last);
+    }
+    PageWriter::Page written = PageWriter::write(reader, entity->fieldKeys, mode, limit,
                                                  qMin(limit, 10000) * perRecord + 64);
-    if (rows.failed()) {
+    if (reader.failed()) {
         fail(ServerError::Type::Internal,
              QStringLiteral("cannot read the changes of entity %1: %2")
                  .arg(entity->schema.name, SqlitePage::sqliteError(sqlite3_db_handle(statement))),

@@ -13,6 +13,8 @@
 #include <optional>
 #include <vector>
 
+struct sqlite3_stmt;
+
 /*!
     \file serverstore.h
     The reference server's data, in SQLite through QtSql.
@@ -87,10 +89,35 @@ private:
 
     // ServerBackend in SQLite: pages and counts read through the sqlite3 C API (sqlitepage.h).
     std::optional<QByteArray> page(ServedEntity *entity, PagingMode mode, const QString &since,
-                                   qint64 offset, int limit, int *records,
-                                   QString *error) const override;
+                                   qint64 offset, int limit, const RowConditions &rows,
+                                   int *records, QString *error) const override;
     std::optional<qint64> countChanges(ServedEntity *entity, PagingMode mode, const QString &since,
-                                       QString *error) const override;
+                                       const RowConditions &rows, QString *error) const override;
+    // Row filters (sqliterows.cpp): _bs_row_fields lists the registered fields; an entity with
+    // some has a table of moves (_bs_moves_<entity>), which triggers fill with the values of
+    // its registered fields before and after each transaction's change of a live record. The
+    // triggers call _bs_txn_floor(), a function of this store's connection: another program
+    // cannot write such an entity's table.
+    bool registerRowFields(ServedEntity *entity, const QStringList &fields,
+                           QString *error) override;
+    // The moves' triggers ask, through the SQL function _bs_txn_floor(entity), for the last
+    // sequence number of an entity before the current transaction: a change of a record whose
+    // last change is above it is not the record's first in the transaction.
+    bool addTransactionFloor(QString *error);
+    void transactionBegun() override;
+    void transactionEnded() override;
+    /*!
+        The statement of a page (or a count, \a count) under \a rows, its filter values bound
+        (from ?4); the caller binds ?1 (the position), ?2 (the limit) and ?3 (the offset).
+    */
+    sqlite3_stmt *rowsStatement(Entity *entity, PagingMode mode, bool count,
+                                const RowConditions &rows, QString *problem) const;
+    /*!
+        The entity's last change as committed now: a filtered page that reaches the end moves
+        its cursor there, past the changes it did not serve (read before the page, so that
+        the page sees every change up to it).
+    */
+    std::optional<qint64> lastSeq(Entity *entity, QString *problem) const;
     bool addChecked(const EntitySchema &schema, QString *error) override;
     QString liveCountSql(const ServedEntity &entity) const override;
     QString liveRecordsSql(const ServedEntity &entity) const override;
@@ -110,6 +137,7 @@ private:
     std::function<void(const QString &entity)> m_observer;
     qint64 m_lastClockMs = -1; // Timestamp::now() costs a QDateTime format; cache it per ms
     QString m_lastClockText;
+    QHash<QString, qint64> m_transactionFloor; // entity → last seq before the transaction
 };
 
 } // namespace BatchSync

@@ -7,6 +7,7 @@
 
 #include <QSqlQuery>
 #include <QStringList>
+#include <map>
 #include <memory>
 
 /*
@@ -22,6 +23,13 @@ namespace ServerStoreDetail {
 inline QString columnName(const QString &field)
 {
     return Identifier::quoted(QLatin1String("f_") + field);
+}
+
+// The moves of an entity (its row filters' fields around each change, sqliterows.cpp). Entity names
+// never start with '_', so "_bs_..." cannot clash with an entity's table.
+inline QString movesTable(const QString &entity)
+{
+    return Identifier::quoted(QLatin1String("_bs_moves_") + entity);
 }
 
 } // namespace ServerStoreDetail
@@ -42,6 +50,9 @@ struct ServerStore::Entity final : ServedEntity
     SqlitePage::Statement offsetPageStatement;
     SqlitePage::Statement cursorCountStatement;
     SqlitePage::Statement offsetCountStatement;
+    // Pages and counts under row filters, by their SQL (a filter's shape, not its values).
+    std::map<QString, SqlitePage::Statement> rowStatements;
+    SqlitePage::Statement lastSeqStatement; // max(seq), read before a filtered page
     bool utf8Text = true; // the database's text encoding, checked before the first page
     bool encodingChecked = false;
     qsizetype pageBytesPerRecord = 0; // of the last page, to size the next one's buffer
@@ -66,6 +77,8 @@ struct ServerStore::Entity final : ServedEntity
         offsetPageStatement.reset();
         cursorCountStatement.reset();
         offsetCountStatement.reset();
+        rowStatements.clear();
+        lastSeqStatement.reset();
         encodingChecked = false;
     }
 

@@ -207,10 +207,15 @@ public:
     {
         SqlitePage::writeField(json, cell(m_statement, 4 + index), m_fields.at(index).type, m_utf8);
     }
+    /*!
+        A position the cursor may move to when the page reaches the end of the changes: a
+        filtered page skips changes it does not serve, and its caller need not read them again.
+    */
+    void setEndPosition(qint64 seq) { m_endSeq = seq; }
     void writeCursor(JsonWriter &json)
     {
         json.raw('"');
-        json.integer(m_lastSeq);
+        json.integer(m_step == SQLITE_DONE ? qMax(m_lastSeq, m_endSeq) : m_lastSeq);
         json.raw('"');
     }
 
@@ -219,6 +224,7 @@ private:
     const QList<FieldSpec> &m_fields;
     const bool m_utf8;
     qint64 m_lastSeq;
+    qint64 m_endSeq = 0;
     int m_step = SQLITE_DONE;
 };
 

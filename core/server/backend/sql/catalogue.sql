@@ -1,4 +1,5 @@
--- The bookkeeping tables: the sequence of changes, the entity catalogue and the tombstones.
+-- The bookkeeping tables: the sequence of changes, the entity catalogue, the tombstones and
+-- the moves of row filters.
 --
 -- Loaded by PgServerStore from the resource :/batchsync/server/sql/ and run in order, statement
 -- by statement, in one transaction. Placeholders: @schema@ (the quoted schema the bookkeeping
@@ -38,3 +39,26 @@ CREATE TABLE IF NOT EXISTS @schema@._bs_pushes(
     PRIMARY KEY (client, change_id));
 
 CREATE INDEX IF NOT EXISTS _bs_pushes_at ON @schema@._bs_pushes(at);
+
+-- The fields row filters use, per entity, with their columns. Only ever added to.
+CREATE TABLE IF NOT EXISTS @schema@._bs_row_fields(
+    entity text COLLATE "C" NOT NULL,
+    field text COLLATE "C" NOT NULL,
+    column_name text NOT NULL,
+    PRIMARY KEY (entity, field));
+
+-- A move: a transaction's change of a record that was live before it (see triggers.sql), at
+-- the position of the record's last change in the transaction, with the values of the
+-- entity's registered fields before the transaction (old) and after it (new; null when it
+-- deleted the record), jsonb by column name. A move whose old values match a row filter and
+-- whose new ones do not is served to that filter's callers as a deletion.
+CREATE TABLE IF NOT EXISTS @schema@._bs_moves(
+    entity text COLLATE "C" NOT NULL,
+    id text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    xid xid8 NOT NULL,
+    changed_at text COLLATE "C" NOT NULL,
+    old jsonb NOT NULL,
+    new jsonb);
+
+CREATE INDEX IF NOT EXISTS _bs_moves_id ON @schema@._bs_moves(entity, id, xid, seq);
