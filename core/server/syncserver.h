@@ -189,6 +189,12 @@ Q_SIGNALS:
         Tests connect to it to change data between batches.
     */
     void pageServed(const QString &entity, int records);
+    /*!
+        Emitted with every /changes page as it is sent: \a page is its JSON body, \a token
+        the name of the auth file's token that asked (empty without --auth). For audit logs
+        and tests; the bytes are shared, not copied.
+    */
+    void pageSent(const QString &entity, const QString &token, const QByteArray &page);
 
 private:
     std::unique_ptr<ServerScreen> m_screen; // outlives m_http: its connections report to it

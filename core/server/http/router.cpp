@@ -401,6 +401,7 @@ QHttpServerResponse Router::changes(const Caller &caller, const QString &entity,
         return failure(backend.lastError(), "reading changes");
     m_changesServed += records;
     emit m_server->pageServed(entity, records);
+    emit m_server->pageSent(entity, caller.token ? caller.token->name : QString(), *body);
     if (m_server->pageDelay() > 0)
         QThread::msleep(ulong(m_server->pageDelay()));
     return jsonResponse(std::move(*body));
