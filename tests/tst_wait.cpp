@@ -8,6 +8,9 @@
 #include "testutil/pushfixture.h"
 
 #include <QJsonDocument>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <memory>
 #include <vector>
 
@@ -232,6 +235,38 @@ private slots:
         QString error;
         QVERIFY(m_server->backend()->remove("customers", { m_ids.at(1) }, &error));
         QCOMPARE(send("GET", "/entities/customers/count").status, 200);
+    }
+
+    // PostgreSQL: a change that is not yet below the safe watermark (an older transaction is
+    // still open) does not wake the waiter; it wakes it once the older one commits.
+    void theWatermarkHoldsUnderALongTransaction()
+    {
+        if (m_postgres.isEmpty())
+            QSKIP("PostgreSQL only (BATCHSYNC_TEST_BACKEND=postgres)");
+        const QString name = QStringLiteral("tst_wait_long");
+        {
+            QSqlDatabase session = PgTest::addConnection(name, PgDatabase, QStringLiteral("wait"));
+            QVERIFY2(session.open(), qPrintable(session.lastError().text()));
+            QSqlQuery query(session);
+            QVERIFY(query.exec(QStringLiteral("BEGIN")));
+            QVERIFY2(query.exec(QStringLiteral("UPDATE customers SET name = 'long' WHERE id = '%1'")
+                                    .arg(m_ids.at(0))),
+                     qPrintable(query.lastError().text()));
+
+            QTcpSocket *held = holdRaw("/api/v1/wait?timeout=60&since=customers:" + m_cursor);
+            QTRY_COMPARE(m_server->server()->waitsHeld(), 1);
+            QString error;
+            QVERIFY(m_server->backend()->remove("customers", { m_ids.at(1) }, &error));
+            // Committed and notified, but behind the open transaction: not served yet.
+            QTest::qWait(1500);
+            QCOMPARE(m_server->server()->waitsHeld(), 1);
+            QVERIFY(held->bytesAvailable() == 0);
+
+            QVERIFY(query.exec(QStringLiteral("COMMIT")));
+            QCOMPARE(waitForAnswer(held).json,
+                     QJsonObject({ { "changed", QJsonArray { "customers" } } }));
+        }
+        QSqlDatabase::removeDatabase(name);
     }
 
     // The server closing with waits held answers none of them and frees everything.

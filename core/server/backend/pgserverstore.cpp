@@ -25,7 +25,7 @@ constexpr auto Driver = "QPSQL";
 // Marks the installed SQL; a newer one replaces the functions.
 // 2: _bs_pushes. 3: batchsync_track() records numeric columns as decimal fields.
 // 4: _bs_row_fields and _bs_moves, which the tombstone trigger fills.
-constexpr auto InstalledVersion = "batchsync 4";
+constexpr auto InstalledVersion = "batchsync 5";
 // Serialises installs and catalogue changes between server processes.
 constexpr qint64 CatalogueLock = 0x62617463687379; // "batchsy"
 // Rows per INSERT statement, within PostgreSQL's 65535 parameters.

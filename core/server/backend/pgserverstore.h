@@ -6,6 +6,7 @@
 
 #include <QHash>
 #include <QString>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -51,6 +52,13 @@ public:
     /*! \a connectionString: see PgConnection. \a connectionName must be unique. */
     PgServerStore(const QString &connectionString, const QString &connectionName);
     ~PgServerStore() override;
+
+    /*!
+        LISTENs on the channel the triggers notify (batchsync_changes, the entity as payload),
+        so that every write to a served table, by any server or plain SQL, is told.
+    */
+    bool observeChanges(std::function<void(const QString &entity)> observer) override;
+    bool changesMayLag() const override { return true; }
 
     /*! Whether Qt's PostgreSQL driver (Debian: libqt6sql6-psql) is installed. */
     static bool isDriverAvailable();

@@ -187,6 +187,11 @@ public:
         Q_UNUSED(observer);
         return false;
     }
+    /*!
+        Whether a change observeChanges() told of may become readable only later (a safe
+        watermark held back by an older transaction): callers then look again for a while.
+    */
+    virtual bool changesMayLag() const { return false; }
 
     /*! Number of live records of \a entity. */
     qint64 liveCount(const QString &entity) const;

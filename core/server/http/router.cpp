@@ -225,8 +225,12 @@ void Router::watch(ServerBackend *backend)
     WaitRoom *room = m_waitRoom.get();
     const bool told = backend
         && backend->observeChanges([room](const QString &entity) { room->entityChanged(entity); });
-    // A backend that cannot tell of changes (several processes write): look every second.
-    room->setPollInterval(told ? 0 : 1000);
+    // A backend that cannot tell of changes: look every second. One whose changes may become
+    // readable late (PostgreSQL's watermark) is looked at again after each notice, and every
+    // ten seconds besides, in case a notice was lost with its connection.
+    const bool lags = backend && backend->changesMayLag();
+    room->setRecheckWindow(told && lags ? 30000 : 0);
+    room->setPollInterval(!told ? 1000 : lags ? 10000 : 0);
 }
 
 void Router::dropWaits()

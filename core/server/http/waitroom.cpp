@@ -28,7 +28,10 @@ WaitRoom::WaitRoom(Check check, Hold hold, QObject *parent)
     : QObject(parent)
     , m_check(std::move(check))
     , m_hold(std::move(hold))
+    , m_recheck(new QTimer(this))
 {
+    m_recheck->setSingleShot(true);
+    connect(m_recheck, &QTimer::timeout, this, &WaitRoom::recheck);
 }
 
 WaitRoom::~WaitRoom()
@@ -112,6 +115,7 @@ void WaitRoom::checkPending()
     m_checkQueued = false;
     const QSet<QString> pending = std::exchange(m_pending, {});
     const bool all = std::exchange(m_all, false);
+    bool missed = false;
     // finish() removes waiters: walk a copy of the list.
     for (Waiter *waiter : waiters()) {
         const bool follows
@@ -126,8 +130,41 @@ void WaitRoom::checkPending()
             finish(waiter, QStringList());
         } else if (!changed->isEmpty()) {
             finish(waiter, *changed);
+        } else if (!all) {
+            missed = true;
         }
     }
+    if (missed && m_recheckWindowMs > 0) {
+        // Told of a change that a waiter's check cannot read yet (or that is not its to
+        // see): look again a few times, from the first notice on.
+        if (!m_rechecking || !m_lagClock.isValid()) {
+            m_lagClock.start();
+            m_recheckDelayMs = 50;
+        }
+        m_lagging += pending;
+        if (!m_recheck->isActive())
+            scheduleRecheck();
+    }
+}
+
+void WaitRoom::scheduleRecheck()
+{
+    if (m_lagClock.elapsed() >= m_recheckWindowMs) {
+        m_lagging.clear();
+        return;
+    }
+    m_recheck->start(m_recheckDelayMs);
+    m_recheckDelayMs = std::min(1000, m_recheckDelayMs * 2);
+}
+
+void WaitRoom::recheck()
+{
+    m_pending += std::exchange(m_lagging, {});
+    m_rechecking = true;
+    checkPending();
+    m_rechecking = false;
+    if (!m_lagging.isEmpty() && !m_recheck->isActive())
+        scheduleRecheck();
 }
 
 void WaitRoom::finish(Waiter *waiter, const QStringList &changed)

@@ -2,6 +2,7 @@
 
 #include "server/access/rowfilter.h"
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
 #include <QSet>
@@ -79,6 +80,13 @@ public:
     /*! Drops every waiter unanswered (the server is closing). */
     void dropAll();
 
+    /*!
+        After a notice whose check found nothing for a waiter, looks again a few times over
+        \a milliseconds (50 ms, doubling, at most a second apart): for a backend whose changes
+        may become readable only later (PostgreSQL's safe watermark); 0: never.
+    */
+    void setRecheckWindow(int milliseconds) { m_recheckWindowMs = milliseconds; }
+
     /*! Checks every waiter this often, for backends that cannot tell of changes; 0: never. */
     void setPollInterval(int milliseconds);
 
@@ -104,6 +112,14 @@ private:
     bool m_checkQueued = false;
     bool m_all = false; // look at every waiter
     QTimer *m_poll = nullptr;
+    int m_recheckWindowMs = 0;
+    QSet<QString> m_lagging; // entities told of whose news some waiter did not see yet
+    QTimer *m_recheck; // child
+    QElapsedTimer m_lagClock; // since the notice that began the current rechecks
+    int m_recheckDelayMs = 50;
+    bool m_rechecking = false;
+    void scheduleRecheck();
+    void recheck();
 };
 
 } // namespace BatchSync

@@ -87,5 +87,8 @@ BEGIN
             FROM unnest(cols) c;
         END IF;
     END IF;
+    -- Live clients wait on this (GET /wait): the servers LISTEN. Sent at commit, once per
+    -- entity and transaction (PostgreSQL folds repeats).
+    PERFORM pg_notify('batchsync_changes', TG_ARGV[0]);
     RETURN NULL;
 END $$;
