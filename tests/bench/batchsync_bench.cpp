@@ -9,6 +9,7 @@
 #include "common/types.h"
 #include "dataviewbench.h"
 #include "engine/syncengine.h"
+#include "livebench.h"
 #include "mainwindow.h"
 #include "odatabench.h"
 #include "progresspage.h"
@@ -90,6 +91,10 @@ struct Options
     bool odata = false; // --source odata: SAP CAP and the OData source (odatabench.h)
     qint64 push = 0; // --push N: N local changes pushed (pushbench.h)
     QString postgres; // --postgres: with --push, the server serves PostgreSQL
+    bool live = false; // --live: live clients' latency and the idle server (livebench.h)
+    qint64 liveClients = 100; // --clients
+    qint64 liveChanges = 30; // --changes
+    qint64 idleWaits = 1000; // --idle-waits
     bool runsGiven = false;
 };
 
@@ -1155,10 +1160,27 @@ std::optional<Options> parseOptions(QCoreApplication &app)
                        "(tests/peers/cap.sh) with N Products, the OData source's sync beside "
                        "CAP's own rate for the same pages (--runs rounds, default 3)."),
         QStringLiteral("batchsync|odata"));
-    parser.addOptions(
-        { records,      entities,  batchSize, batchTarget, linkMbps, gui,  dataview,
-          dataviewRows, paging,    ids,       incremental, runs,     seed, workDir,
-          keep,         clientBin, serverBin, clientArg,   source,   push, postgres });
+    const QCommandLineOption live(
+        QStringLiteral("live"),
+        QStringLiteral("Measure live sync instead: --clients live clients, one writer pushing "
+                       "--changes changes; latency from applied to each client's commit, the "
+                       "server's RSS and CPU while idle, and its RSS with --idle-waits more held "
+                       "waits. RESULT adds live_p50_ms, live_p99_ms, live_server_rss_mb."));
+    const QCommandLineOption clients(QStringLiteral("clients"),
+                                     QStringLiteral("With --live: live clients (default 100)."),
+                                     QStringLiteral("N"));
+    const QCommandLineOption changes(
+        QStringLiteral("changes"),
+        QStringLiteral("With --live: changes the writer pushes (default 30)."),
+        QStringLiteral("N"));
+    const QCommandLineOption idleWaits(
+        QStringLiteral("idle-waits"),
+        QStringLiteral("With --live: held waits for the idle server's memory (default 1000)."),
+        QStringLiteral("N"));
+    parser.addOptions({ records,      entities,  batchSize, batchTarget, linkMbps, gui,  dataview,
+                        dataviewRows, paging,    ids,       incremental, runs,     seed, workDir,
+                        keep,         clientBin, serverBin, clientArg,   source,   push, postgres,
+                        live,         clients,   changes,   idleWaits });
     if (!parser.parse(app.arguments())) {
         fail(parser.errorText());
         return std::nullopt;
@@ -1207,6 +1229,9 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         || !integer(batchTarget, 20, 10000, &target) || !integer(runs, 0, 100, &runCount)
         || !integer(dataviewRows, 10, 100000000, &options.dataviewRows)
         || !integer(push, 1, 100000000, &options.push)
+        || !integer(clients, 1, 2000, &options.liveClients)
+        || !integer(changes, 1, 100000, &options.liveChanges)
+        || !integer(idleWaits, 0, 100000, &options.idleWaits)
         || !integer(seed, 0, std::numeric_limits<qint64>::max(), &seedValue))
         return std::nullopt;
     options.targetMs = int(target);
@@ -1227,6 +1252,7 @@ std::optional<Options> parseOptions(QCoreApplication &app)
                             "--postgres needs --push"));
         return std::nullopt;
     }
+    options.live = parser.isSet(live);
     options.gui = parser.isSet(gui);
     options.dataview = parser.isSet(dataview);
     if (runCount == 0 && !options.dataview) {
@@ -1369,6 +1395,10 @@ int main(int argc, char *argv[])
                 .arg(dir));
         return Bench::runODataBench(
             { options.records, options.batchSize, options.runsGiven ? options.runs : 3, dir });
+    }
+    if (options.live) {
+        return Bench::runLiveBench({ int(options.liveClients), int(options.liveChanges), 300,
+                                     int(options.idleWaits), dir, options.serverBin });
     }
     if (options.push > 0) {
         return Bench::runPushBench({ options.push, options.batchSize,
