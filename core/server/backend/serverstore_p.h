@@ -37,7 +37,13 @@ struct ServerStore::Entity final : ServedEntity
     // finalized when the schema changes and before the connection closes.
     std::unique_ptr<QSqlQuery> upsertQuery;
     std::unique_ptr<QSqlQuery> removeQuery;
-    std::unique_ptr<QSqlQuery> recordQuery; // one record by id, for pushes
+    // A push's statements (sqlitepush.cpp): the remembered result of a changeId, remembering
+    // one, the stored record by id, and its upsert and tombstone.
+    SqlitePage::Statement pushRememberedStatement;
+    SqlitePage::Statement pushRememberStatement;
+    SqlitePage::Statement pushRecordStatement;
+    SqlitePage::Statement pushUpsertStatement;
+    SqlitePage::Statement pushRemoveStatement;
     SqlitePage::Statement cursorPageStatement;
     SqlitePage::Statement offsetPageStatement;
     SqlitePage::Statement cursorCountStatement;
@@ -61,7 +67,11 @@ struct ServerStore::Entity final : ServedEntity
     {
         upsertQuery.reset();
         removeQuery.reset();
-        recordQuery.reset();
+        pushRememberedStatement.reset();
+        pushRememberStatement.reset();
+        pushRecordStatement.reset();
+        pushUpsertStatement.reset();
+        pushRemoveStatement.reset();
         cursorPageStatement.reset();
         offsetPageStatement.reset();
         cursorCountStatement.reset();
