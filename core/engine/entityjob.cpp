@@ -134,6 +134,8 @@ void EntityJob::startPush()
         return;
     }
     m_pushOutcome = PushOutcome();
+    m_pushAhead.clear();
+    m_pushAnswered.clear();
     m_pushDone = 0;
     m_pushTotal = pending;
     m_pushLimit = m_settings.batchSize;
@@ -157,6 +159,9 @@ void EntityJob::startPush()
 
 void EntityJob::pushNext()
 {
+    // From the first pending change again: those answered are gone, and those written again
+    // or sent once more (client wins) meanwhile come back.
+    m_pushAhead.clear();
     SyncError error;
     if (!m_store->takePushBatch(m_stored.schema, m_pushLimit, &m_pushBatch, &error)) {
         fail(error.category, error.message);
@@ -166,10 +171,30 @@ void EntityJob::pushNext()
         finishPush();
         return;
     }
+    sendPushBatch();
+}
+
+void EntityJob::sendPushBatch()
+{
     m_pushTotal = std::max(m_pushTotal, m_pushDone + m_pushBatch.size());
     SourceReply *request = m_source->pushChanges(m_stored.schema, m_clientId, m_pushBatch);
     m_push = request;
     connect(request, &SourceReply::finished, this, &EntityJob::onPushFinished);
+    // The next batch is taken (and frozen) while this one is in flight, once the request is
+    // on its way: its start is queued to this thread's event loop.
+    QMetaObject::invokeMethod(this, &EntityJob::takePushAhead, Qt::QueuedConnection);
+}
+
+void EntityJob::takePushAhead()
+{
+    if (!m_push || !isWorking() || !m_pushAhead.isEmpty() || m_pushBatch.isEmpty())
+        return;
+    SyncError error;
+    if (!m_store->takePushBatch(m_stored.schema, m_pushLimit, &m_pushAhead, &error,
+                                m_pushBatch.constLast().id)) {
+        fail(error.category, error.message);
+        return;
+    }
 }
 
 void EntityJob::onPushFinished()
@@ -192,10 +217,28 @@ void EntityJob::onPushFinished()
     if (!request)
         return;
     m_runBytes += request->bytesReceived();
+    m_pushAnswered = std::move(m_pushBatch);
+    m_pushResults = request->pushResults();
+    if (m_pushAhead.isEmpty()) {
+        applyPushAnswer();
+        return;
+    }
+    // The next batch goes out before this answer is applied, so that the server works on it
+    // meanwhile: its changes were frozen before, and answers are still applied in order.
+    m_pushBatch = std::move(m_pushAhead);
+    m_pushAhead.clear();
+    sendPushBatch();
+    QMetaObject::invokeMethod(this, &EntityJob::applyPushAnswer, Qt::QueuedConnection);
+}
+
+void EntityJob::applyPushAnswer()
+{
+    if (m_pushAnswered.isEmpty() || !isWorking())
+        return;
     PushOutcome outcome;
     SyncError error;
     if (!m_store->applyPushResults(m_stored.schema, m_settings.conflictPolicyFor(name()),
-                                   m_pushBatch, request->pushResults(), &outcome, &error)) {
+                                   m_pushAnswered, m_pushResults, &outcome, &error)) {
         fail(error.category, error.message);
         return;
     }
@@ -204,11 +247,15 @@ void EntityJob::onPushFinished()
     m_pushOutcome.rejected += outcome.rejected;
     m_pushOutcome.resent += outcome.resent;
     // Changes sent again (client wins) count once more.
-    m_pushDone += m_pushBatch.size();
+    m_pushDone += m_pushAnswered.size();
     m_pushTotal = std::max(m_pushTotal + outcome.resent, m_pushDone);
-    m_pushBatch.clear();
+    m_pushAnswered.clear();
+    m_pushResults.clear();
     reportProgress(false);
-    pushNext();
+    if (m_push)
+        takePushAhead(); // the batch after the one in flight
+    else
+        pushNext();
 }
 
 void EntityJob::finishPush()
