@@ -94,21 +94,14 @@ public:
                              "VALUES(?, ?, ?, ?)") },
             { &m_record, &m_entity->pushRecordStatement,
               m_entity->selectColumns() + QLatin1String(" WHERE id = ?") },
-            { &m_upsert, &m_entity->pushUpsertStatement, m_entity->upsertSql() },
+            { &m_insert, &m_entity->pushInsertStatement, m_entity->insertSql() },
+            { &m_update, &m_entity->pushUpdateStatement, m_entity->replaceSql() },
             { &m_remove, &m_entity->pushRemoveStatement, m_entity->removeSql() },
         };
         for (const auto &[statement, slot, sql] : statements) {
             *statement = SqlitePage::prepare(*slot, connection, sql, problem);
             if (!*statement)
                 return false;
-        }
-        m_upsertSeq = sqlite3_bind_parameter_index(m_upsert, ":s");
-        m_upsertId = sqlite3_bind_parameter_index(m_upsert, ":i");
-        m_upsertChangedAt = sqlite3_bind_parameter_index(m_upsert, ":c");
-        m_upsertFields.clear();
-        for (qsizetype i = 0; i < m_entity->schema.fields.size(); ++i) {
-            const QByteArray name = ":f" + QByteArray::number(i);
-            m_upsertFields.append(sqlite3_bind_parameter_index(m_upsert, name.constData()));
         }
         m_clientUtf8 = m_client.toUtf8();
         return true;
@@ -178,7 +171,7 @@ private:
         } else if (!live || QString::number(version) != *change.base) {
             return conflict();
         }
-        return apply(change, problem);
+        return apply(change, exists ? std::optional<qint64>(version) : std::nullopt, problem);
     }
 
     // The record m_record stands on, read whole: only a conflict or a deletion of nothing
@@ -199,24 +192,28 @@ private:
         return record;
     }
 
-    // Stores \a change as the entity's next change: an upsert of the whole record, or its
-    // tombstone.
-    std::optional<QByteArray> apply(const PushChange &change, QString *problem)
+    // Stores \a change as the entity's next change: a new record, the record stored at
+    // \a storedSeq replaced whole, or its tombstone.
+    std::optional<QByteArray> apply(const PushChange &change, std::optional<qint64> storedSeq,
+                                    QString *problem)
     {
         const qint64 seq = m_entity->lastSeq + 1;
         const QString changedAt = m_store->nextChangedAt(m_entity);
-        sqlite3_stmt *statement = change.deleted ? m_remove : m_upsert;
+        sqlite3_stmt *statement = change.deleted ? m_remove : storedSeq ? m_update : m_insert;
         const StatementReset reset(statement);
         if (change.deleted) {
             sqlite3_bind_int64(m_remove, 1, seq);
             bindText(m_remove, 2, changedAt);
             bindText(m_remove, 3, change.id);
         } else {
-            sqlite3_bind_int64(m_upsert, m_upsertSeq, seq);
-            bindText(m_upsert, m_upsertId, change.id);
-            bindText(m_upsert, m_upsertChangedAt, changedAt);
-            for (qsizetype i = 0; i < m_upsertFields.size(); ++i)
-                bindValue(m_upsert, m_upsertFields.at(i), change.values.value(i));
+            sqlite3_bind_int64(statement, 1, seq);
+            if (storedSeq)
+                sqlite3_bind_int64(statement, 2, *storedSeq);
+            else
+                bindText(statement, 2, change.id);
+            bindText(statement, 3, changedAt);
+            for (qsizetype i = 0; i < change.values.size(); ++i)
+                bindValue(statement, int(4 + i), change.values.at(i));
         }
         if (sqlite3_step(statement) != SQLITE_DONE) {
             failed(problem);
@@ -243,12 +240,9 @@ private:
     sqlite3_stmt *m_remembered = nullptr;
     sqlite3_stmt *m_remember = nullptr;
     sqlite3_stmt *m_record = nullptr;
-    sqlite3_stmt *m_upsert = nullptr;
+    sqlite3_stmt *m_insert = nullptr;
+    sqlite3_stmt *m_update = nullptr;
     sqlite3_stmt *m_remove = nullptr;
-    int m_upsertSeq = 0;
-    int m_upsertId = 0;
-    int m_upsertChangedAt = 0;
-    QList<int> m_upsertFields;
 };
 
 std::optional<QByteArray> ServerStore::push(const QString &entityName, const PushRequest &request,
