@@ -193,8 +193,13 @@ bool LocalStore::takePushBatch(const EntitySchema &schema, int limit, QList<Loca
     while (cost < PushBatchBudgetBytes && (step = select.step()) == Sqlite::Step::Row) {
         sqlite3_stmt *row = select.handle();
         qint64 dataBytes = sqlite3_column_bytes(row, 0);
-        for (int i = 0; i < fieldCount; ++i)
-            dataBytes += sqlite3_column_bytes(row, 5 + i);
+        // A number counts as 8 bytes: its byte count would have SQLite write it as text.
+        for (int i = 0; i < fieldCount; ++i) {
+            const int type = sqlite3_column_type(row, 5 + i);
+            dataBytes += type == SQLITE_TEXT || type == SQLITE_BLOB
+                ? sqlite3_column_bytes(row, 5 + i)
+                : 8;
+        }
         cost += PushChangeOverheadBytes + PushBytesPerDataByte * dataBytes;
         LocalChange change;
         change.id = select.textValue(0);
