@@ -180,20 +180,22 @@ void EntityJob::sendPushBatch()
     SourceReply *request = m_source->pushChanges(m_stored.schema, m_clientId, m_pushBatch);
     m_push = request;
     connect(request, &SourceReply::finished, this, &EntityJob::onPushFinished);
-    // The next batch is taken (and frozen) while this one is in flight, once the request is
-    // on its way: its start is queued to this thread's event loop.
-    QMetaObject::invokeMethod(this, &EntityJob::takePushAhead, Qt::QueuedConnection);
+    connect(request, &SourceReply::sent, this, &EntityJob::onPushSent);
 }
 
-void EntityJob::takePushAhead()
+void EntityJob::onPushSent()
 {
-    if (!m_push || !isWorking() || !m_pushAhead.isEmpty() || m_pushBatch.isEmpty())
+    // While the server works on the batch just sent: the answer before it applied, the next
+    // batch taken (and frozen). Not before: the network thread takes the body from this one.
+    if (sender() != m_push.data() || !isWorking())
+        return;
+    if (!applyPushAnswer())
         return;
     SyncError error;
-    if (!m_store->takePushBatch(m_stored.schema, m_pushLimit, &m_pushAhead, &error,
-                                m_pushBatch.constLast().id)) {
+    if (m_pushAhead.isEmpty() && !m_pushBatch.isEmpty()
+        && !m_store->takePushBatch(m_stored.schema, m_pushLimit, &m_pushAhead, &error,
+                                   m_pushBatch.constLast().id)) {
         fail(error.category, error.message);
-        return;
     }
 }
 
@@ -201,6 +203,9 @@ void EntityJob::onPushFinished()
 {
     auto *finished = qobject_cast<SourceReply *>(sender());
     if (!finished || finished != m_push.data())
+        return;
+    // The answer before this one first, should the source not have said sent().
+    if (!applyPushAnswer())
         return;
     // A body the server finds too large is sent again in smaller batches, under the same
     // changeIds.
@@ -220,7 +225,8 @@ void EntityJob::onPushFinished()
     m_pushAnswered = std::move(m_pushBatch);
     m_pushResults = request->pushResults();
     if (m_pushAhead.isEmpty()) {
-        applyPushAnswer();
+        if (applyPushAnswer())
+            pushNext();
         return;
     }
     // The next batch goes out before this answer is applied, so that the server works on it
@@ -228,19 +234,18 @@ void EntityJob::onPushFinished()
     m_pushBatch = std::move(m_pushAhead);
     m_pushAhead.clear();
     sendPushBatch();
-    QMetaObject::invokeMethod(this, &EntityJob::applyPushAnswer, Qt::QueuedConnection);
 }
 
-void EntityJob::applyPushAnswer()
+bool EntityJob::applyPushAnswer()
 {
-    if (m_pushAnswered.isEmpty() || !isWorking())
-        return;
+    if (m_pushAnswered.isEmpty())
+        return true;
     PushOutcome outcome;
     SyncError error;
     if (!m_store->applyPushResults(m_stored.schema, m_settings.conflictPolicyFor(name()),
                                    m_pushAnswered, m_pushResults, &outcome, &error)) {
         fail(error.category, error.message);
-        return;
+        return false;
     }
     m_pushOutcome.applied += outcome.applied;
     m_pushOutcome.conflicts += outcome.conflicts;
@@ -252,10 +257,7 @@ void EntityJob::applyPushAnswer()
     m_pushAnswered.clear();
     m_pushResults.clear();
     reportProgress(false);
-    if (m_push)
-        takePushAhead(); // the batch after the one in flight
-    else
-        pushNext();
+    return true;
 }
 
 void EntityJob::finishPush()

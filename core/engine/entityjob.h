@@ -106,9 +106,9 @@ private:
     void startPush();
     void pushNext();
     void sendPushBatch();
-    void takePushAhead();
+    void onPushSent();
     void onPushFinished();
-    void applyPushAnswer();
+    bool applyPushAnswer();
     void finishPush();
     void beginPull();
     void requestCount(Step step);

@@ -30,7 +30,6 @@ struct ChangesQuery
     int limit = 1000; //!< the most changes wanted, 1 to 10,000
 };
 
-
 /*!
     One question to a Source in flight: the entity list, a count or a page of changes.
 
@@ -83,6 +82,12 @@ Q_SIGNALS:
         error, that position means nothing.
     */
     void positionKnown(const QString &cursor);
+    /*!
+        A request with a body (a push): the body is all on its way, the answer not yet come.
+        Emitted before finished() by sources that can (perhaps more than once): a receiver may
+        do its own work then without holding up the sending.
+    */
+    void sent();
 
 protected:
     SourceReply(Kind kind, QObject *parent);
