@@ -44,10 +44,21 @@ foreach(layer common sources store engine server ui)
     endforeach()
 endforeach()
 
+# Nothing in the product ever ignores a TLS certificate error.
+file(GLOB_RECURSE product_files "${SOURCE_DIR}/core/*.cpp" "${SOURCE_DIR}/core/*.h"
+    "${SOURCE_DIR}/ui/*.cpp" "${SOURCE_DIR}/ui/*.h" "${SOURCE_DIR}/app/*.cpp" "${SOURCE_DIR}/app/*.h")
+foreach(file IN LISTS product_files)
+    file(STRINGS "${file}" ignoring REGEX "ignoreSslErrors")
+    if(ignoring)
+        file(RELATIVE_PATH shown "${SOURCE_DIR}" "${file}")
+        string(APPEND problems "\n  ${shown}: ignoreSslErrors (certificate errors are never ignored)")
+    endif()
+endforeach()
+
 if(checked LESS 40)
     message(FATAL_ERROR "layering: only ${checked} files found under ${SOURCE_DIR}: wrong SOURCE_DIR?")
 endif()
 if(problems)
-    message(FATAL_ERROR "layering: files include what their folder may not:${problems}")
+    message(FATAL_ERROR "layering: files include what their folder may not, or ignore TLS errors:${problems}")
 endif()
 message(STATUS "layering: ${checked} files follow docs/architecture.md")

@@ -66,6 +66,11 @@ class TestProfile final : public QObject
 
 private:
     QString settingsPath() const { return m_dir->filePath(QStringLiteral("batchsync.conf")); }
+    QByteArray fileText() const
+    {
+        QFile file(settingsPath());
+        return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+    }
     void writeFile(const QByteArray &text) const
     {
         QFile file(settingsPath());
@@ -101,8 +106,14 @@ private Q_SLOTS:
         reload(profile, &loaded);
         if (QTest::currentTestFailed())
             return;
-        QVERIFY(loaded == profile); // every field: see comparisonSeesEveryField()
+        // Every field (see comparisonSeesEveryField()) but the token, which the OS keychain
+        // keeps (SecretStore): the file never holds it.
+        Profile withoutSecrets = profile;
+        withoutSecrets.token.clear();
+        QVERIFY(loaded == withoutSecrets);
+        QVERIFY(!fileText().contains("s3cret-token"));
         const QSettings settings(settingsPath(), QSettings::IniFormat);
+        QVERIFY(!settings.contains(QStringLiteral("connection/token")));
         // The source is saved by name, beside the keys of earlier versions.
         QCOMPARE(settings.value(QStringLiteral("connection/source")).toString(),
                  QStringLiteral("batchsync"));
@@ -129,6 +140,7 @@ private Q_SLOTS:
             reload(other, &loaded);
             QCOMPARE(loaded.direction, direction);
             QVERIFY(loaded.conflictPolicies.isEmpty());
+            other.token.clear();
             QVERIFY(loaded == other);
         }
     }
@@ -141,9 +153,14 @@ private Q_SLOTS:
         reload(profile, &loaded);
         if (QTest::currentTestFailed())
             return;
-        QVERIFY(loaded == profile);
+        Profile withoutSecrets = profile;
+        withoutSecrets.password.clear();
+        QVERIFY(loaded == withoutSecrets);
         const QSettings settings(settingsPath(), QSettings::IniFormat);
-        QCOMPARE(loaded.password, profile.password);
+        // The keychain keeps the password: not a trace of it in the file.
+        QVERIFY(loaded.password.isEmpty());
+        QVERIFY(!settings.contains(QStringLiteral("connection/password")));
+        QVERIFY(!fileText().contains(profile.password.toUtf8()));
         QCOMPARE(loaded.changeTimeProperties, profile.changeTimeProperties);
         QCOMPARE(settings.value(QStringLiteral("connection/source")).toString(),
                  QStringLiteral("odata"));
@@ -260,22 +277,69 @@ private Q_SLOTS:
         QVERIFY(Profile::load(unreadable) == Profile());
     }
 
+    void transportSettings()
+    {
+        // Saved and loaded like every other field, and handed to the engine.
+        Profile profile = sample();
+        profile.caCertificateFile = m_dir->filePath(QStringLiteral("absent-ca.pem"));
+        profile.allowInsecureHttp = true;
+        Profile loaded;
+        reload(profile, &loaded);
+        QCOMPARE(loaded.caCertificateFile, profile.caCertificateFile);
+        QVERIFY(loaded.allowInsecureHttp);
+        Profile withoutSecrets = profile; // the keychain keeps those
+        withoutSecrets.token.clear();
+        withoutSecrets.password.clear();
+        QVERIFY(loaded == withoutSecrets);
+        const SyncSettings engine = loaded.syncSettings(loaded.endpoint, u"/tmp/t.sqlite"_qs);
+        QCOMPARE(engine.caCertificateFile, profile.caCertificateFile);
+        QVERIFY(engine.allowInsecureHttp);
+        // A CA file that cannot be read is said, naming it.
+        QVERIFY2(profile.validate().contains(QStringLiteral("absent-ca.pem")),
+                 qPrintable(profile.validate()));
+
+        // A token for plain http to another host: refused unless allowed, by either side.
+        Profile plain = sample();
+        plain.endpoint = QUrl(QStringLiteral("http://sync.example.com/api/v1"));
+        QVERIFY2(plain.validate().contains(QStringLiteral("--allow-insecure-http")),
+                 qPrintable(plain.validate()));
+        const QString saved = ProfileOverrides().problemWith(plain, settingsPath());
+        QVERIFY2(saved.contains(QStringLiteral("--allow-insecure-http"))
+                     && saved.contains(settingsPath()),
+                 qPrintable(saved));
+        ProfileOverrides allow;
+        allow.allowInsecureHttp = true;
+        QCOMPARE(allow.problemWith(plain, settingsPath()), QString());
+        QVERIFY(allow.appliedTo(plain).allowInsecureHttp);
+        plain.allowInsecureHttp = true;
+        QCOMPARE(plain.validate(), QString());
+        // Loopback and https need no permission.
+        plain.allowInsecureHttp = false;
+        plain.endpoint = QUrl(QStringLiteral("http://localhost:8080/api/v1"));
+        QCOMPARE(plain.validate(), QString());
+        ProfileOverrides ca;
+        ca.caCertificateFile = QStringLiteral("/etc/batchsync/ca.pem");
+        QCOMPARE(ca.appliedTo(plain).caCertificateFile, *ca.caCertificateFile);
+    }
+
     void overridesAreForOneRun()
     {
         Profile saved;
-        saved.endpoint = QUrl(QStringLiteral("http://saved.example/api/v1"));
+        saved.endpoint = QUrl(QStringLiteral("https://saved.example/api/v1"));
         saved.token = QStringLiteral("saved-token");
         saved.batchSize = 300;
         saved.concurrency = 1;
         {
             QSettings settings(settingsPath(), QSettings::IniFormat);
             saved.save(settings);
+            // In plain text, as an earlier version saved it (now the keychain keeps it).
+            settings.setValue(Profile::tokenSettingsKey(), saved.token);
         }
         const QByteArray before = digestOf(settingsPath());
         QVERIFY(!before.isEmpty());
 
         ProfileOverrides flags;
-        flags.endpoint = QUrl(QStringLiteral("http://other.example/api/v1"));
+        flags.endpoint = QUrl(QStringLiteral("https://other.example/api/v1"));
         flags.batchSize = 200;
         const QSettings settings(settingsPath(), QSettings::IniFormat);
         const Profile run = flags.appliedTo(Profile::load(settings));
@@ -426,6 +490,9 @@ private Q_SLOTS:
         {
             QSettings settings(settingsPath(), QSettings::IniFormat);
             profile.save(settings);
+            // A token in the file, as an earlier version kept it, is read and checked too.
+            if (!token.isEmpty())
+                settings.setValue(Profile::tokenSettingsKey(), token);
         }
         const QSettings settings(settingsPath(), QSettings::IniFormat);
         const QString clause

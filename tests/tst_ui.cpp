@@ -6,6 +6,7 @@
 #include "logview.h"
 #include "mainwindow.h"
 #include "progresspage.h"
+#include "server/http/tlssetup.h"
 #include "server/syncserver.h"
 #include "settingsdialog.h"
 #include "shared/demosession.h"
@@ -541,6 +542,44 @@ private Q_SLOTS:
         QVERIFY(QApplication::clipboard()->text().contains(category));
     }
 
+    void refusedCertificateShowsTheReason()
+    {
+        // An entity synced over HTTPS, then the server's certificate expired: the page, the
+        // log and the row say so, and nothing is retried.
+        const QString tls = QStringLiteral(BATCHSYNC_TLS_DATA "/");
+        QString error;
+        const auto valid = Tls::serverConfiguration(tls + QStringLiteral("server.pem"),
+                                                    tls + QStringLiteral("server.key"), &error);
+        const auto expired = Tls::serverConfiguration(tls + QStringLiteral("expired.pem"),
+                                                      tls + QStringLiteral("expired.key"), &error);
+        QVERIFY2(valid && expired, qPrintable(error));
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(200, 2);
+        server.server()->setTlsConfiguration(*valid);
+        DesktopOptions options = optionsFor(server.baseUrl());
+        options.profile.caCertificateFile = tls + QStringLiteral("ca.pem");
+        const QString customers = QStringLiteral("customers");
+        {
+            MainWindow first(options);
+            QTRY_VERIFY_WITH_TIMEOUT(rowOf(first, customers), 10000);
+            child<QAction>(first, QStringLiteral("syncAllAction"))->trigger();
+            QTRY_VERIFY_WITH_TIMEOUT(barFull(first, customers), SyncTimeoutMs);
+        }
+
+        server.server()->setTlsConfiguration(*expired);
+        MainWindow window(options);
+        window.show();
+        const QString reason = QStringLiteral("certificate has expired");
+        QTRY_VERIFY_WITH_TIMEOUT(window.progressPage()->message().contains(reason), 10000);
+        QVERIFY(logContains(window, reason));
+        click(window, customers);
+        QTRY_COMPARE_WITH_TIMEOUT(stateOf(window, customers), stateWord(SyncState::Failed), 10000);
+        QVERIFY2(rowOf(window, customers)->toolTip().contains(reason),
+                 qPrintable(rowOf(window, customers)->toolTip()));
+        QVERIFY(!logContains(window, QStringLiteral("retrying in")));
+    }
+
     void settingsRoundTripThroughQSettings()
     {
         Profile settings;
@@ -559,7 +598,10 @@ private Q_SLOTS:
 
         const Profile loaded = Profile::load();
         QCOMPARE(loaded.endpoint, settings.endpoint);
-        QCOMPARE(loaded.token, settings.token);
+        // The OS keychain keeps the token (SecretStore), never the settings file.
+        QVERIFY(loaded.token.isEmpty());
+        QVERIFY(!QSettings().contains(QStringLiteral("connection/token")));
+        settings.token.clear();
         QCOMPARE(loaded.paging, PagingMode::Offset);
         QCOMPARE(loaded.batchSize, 2500);
         QCOMPARE(loaded.concurrency, 5);
@@ -603,6 +645,52 @@ private Q_SLOTS:
         QTest::newRow("too much concurrency") << QString() << QString() << 1000 << 17 << false;
         QTest::newRow("token with space")
             << QString() << QStringLiteral("a b") << 1000 << 2 << false;
+    }
+
+    void settingsAskBeforeAllowingPlainHttp()
+    {
+        Profile base;
+        base.token = QStringLiteral("t0ken");
+        SettingsDialog dialog(base);
+        int asked = 0;
+        bool answer = false;
+        dialog.confirmInsecureHttp = [&](const QString &host) {
+            ++asked;
+            [&] { QCOMPARE(host, QStringLiteral("sync.example.com")); }();
+            return answer;
+        };
+        child<QLineEdit>(dialog, QStringLiteral("endpointEdit"))
+            ->setText(QStringLiteral("http://sync.example.com/api/v1"));
+        QVERIFY2(dialog.shownReason().contains(QStringLiteral("--allow-insecure-http")),
+                 qPrintable(dialog.shownReason()));
+        auto *ok = dialog.findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok);
+        QVERIFY(!ok->isEnabled());
+
+        auto *allow = child<QCheckBox>(dialog, QStringLiteral("allowInsecureHttpCheck"));
+        allow->setChecked(true);
+        QCOMPARE(dialog.shownReason(), QString());
+        QVERIFY(ok->isEnabled());
+        dialog.accept(); // declined: the dialog stays open
+        QCOMPARE(asked, 1);
+        QCOMPARE(dialog.result(), int(QDialog::Rejected));
+        answer = true;
+        dialog.accept();
+        QCOMPARE(asked, 2);
+        QCOMPARE(dialog.result(), int(QDialog::Accepted));
+        QVERIFY(dialog.profile().allowInsecureHttp);
+
+        // Once saved so, it is not asked again; the CA file is checked as it is typed.
+        SettingsDialog again(dialog.profile());
+        again.confirmInsecureHttp = [&](const QString &) { return ++asked, false; };
+        child<QLineEdit>(again, QStringLiteral("caCertificateEdit"))
+            ->setText(QStringLiteral("/nonexistent/ca.pem"));
+        QVERIFY2(again.shownReason().contains(QStringLiteral("/nonexistent/ca.pem")),
+                 qPrintable(again.shownReason()));
+        child<QLineEdit>(again, QStringLiteral("caCertificateEdit"))->clear();
+        again.accept();
+        QCOMPARE(again.result(), int(QDialog::Accepted));
+        QCOMPARE(asked, 2);
+        QCOMPARE(again.profile().caCertificateFile, QString());
     }
 
     void settingsValidation()
@@ -1055,8 +1143,12 @@ private Q_SLOTS:
         QCOMPARE(chosen.safetyWindowSeconds, 45);
         chosen.save();
 
-        // Read back by the next dialog, field by field.
-        const Profile loaded = Profile::load();
+        // Read back by the next dialog, field by field; the password is the keychain's
+        // (SecretStore), never in the file.
+        Profile loaded = Profile::load();
+        QVERIFY(loaded.password.isEmpty());
+        QVERIFY(!QSettings().contains(QStringLiteral("connection/password")));
+        loaded.password = chosen.password;
         QVERIFY(loaded == chosen);
         SettingsDialog second(loaded);
         source = child<QComboBox>(second, QStringLiteral("sourceCombo"));

@@ -7,6 +7,8 @@
 #include "progresspage.h"
 #include "settingsdialog.h"
 #include "shared/demoendpoint.h"
+#include "shared/secretstore.h"
+#include "shared/secrettext.h"
 #include "uitext.h"
 #include "windowlayout.h"
 
@@ -72,7 +74,39 @@ MainWindow::MainWindow(const DesktopOptions &options, QWidget *parent)
         connect(m_options.demo, &App::DemoEndpoint::ready, this, &MainWindow::onServerReady);
         connect(m_options.demo, &App::DemoEndpoint::failed, this, &MainWindow::onServerFailed);
     }
+    if (!m_options.secrets) {
+        connectEndpoint();
+        return;
+    }
+    // The engine starts once the keychain answered: with the token, not a 401 first.
+    connect(m_options.secrets, &App::SecretStore::loaded, this, &MainWindow::onSecretsLoaded);
+    connect(m_options.secrets, &App::SecretStore::saved, this, &MainWindow::onSecretsSaved);
+    m_page->setMessage(tr("Reading the token and password from the OS keychain…"));
+    updateActions();
+    // Settings saved before the keychain answered would replace what it holds with nothing.
+    m_settingsAction->setEnabled(false);
+    m_options.secrets->load();
+}
+
+void MainWindow::onSecretsLoaded(const QString &token, const QString &password)
+{
+    if (const QString problem = m_options.secrets->problem(); !problem.isEmpty())
+        m_log->addMessage(problem, LogView::Severity::Warning);
+    if (!m_options.secretsGiven) {
+        m_options.profile.token = token;
+        m_options.profile.password = password;
+    }
+    m_settingsAction->setEnabled(true);
     connectEndpoint();
+}
+
+void MainWindow::onSecretsSaved()
+{
+    const QString problem = m_options.secrets->problem();
+    if (!problem.isEmpty())
+        m_log->addMessage(problem, LogView::Severity::Warning);
+    else if (!m_options.profile.token.isEmpty() || !m_options.profile.password.isEmpty())
+        m_log->addMessage(tr("The token and password are kept in the OS keychain"));
 }
 
 MainWindow::~MainWindow()
@@ -254,7 +288,7 @@ bool MainWindow::applyProfile(const App::Profile &profile)
         m_page->clear();
         m_log->addMessage(tr("Switched to %1; its records are kept in %2")
                               .arg(isEmbeddedDemo() ? tr("the embedded demo server")
-                                                    : profile.endpoint.toString(),
+                                                    : App::printableUrl(profile.endpoint),
                                    m_databasePath));
     } else {
         m_log->addMessage(tr("Settings applied"));
@@ -296,7 +330,8 @@ void MainWindow::connectEndpoint()
 
 void MainWindow::onServerReady(const QUrl &url)
 {
-    m_log->addMessage(tr("The embedded demo server is listening at %1").arg(url.toString()));
+    m_log->addMessage(
+        tr("The embedded demo server is listening at %1").arg(App::printableUrl(url)));
     if (isEmbeddedDemo() && !m_engine)
         createEngine(url);
 }
@@ -329,7 +364,7 @@ void MainWindow::createEngine(const QUrl &url)
     connect(engine, &SyncEngine::retrying, this, &MainWindow::onRetrying);
     connect(engine, &SyncEngine::pushed, this, &MainWindow::onPushed);
     connect(engine, &SyncEngine::finished, this, &MainWindow::onFinished);
-    m_page->setMessage(tr("Connecting to %1…").arg(url.toString()));
+    m_page->setMessage(tr("Connecting to %1…").arg(App::printableUrl(url)));
     engine->refreshEntities();
     updateTitle();
     updateActions();
@@ -342,9 +377,9 @@ void MainWindow::updateTitle()
     QString where;
     if (isEmbeddedDemo()) {
         where = url.isEmpty() ? tr("embedded demo (starting…)")
-                              : tr("%1 (embedded demo)").arg(url.toString());
+                              : tr("%1 (embedded demo)").arg(App::printableUrl(url));
     } else {
-        where = url.toString();
+        where = App::printableUrl(url);
     }
     setWindowTitle(tr("BatchSync — %1").arg(where));
     m_endpointLabel->setText(tr("Endpoint: %1").arg(where));
@@ -369,7 +404,8 @@ void MainWindow::syncAll()
 {
     if (!m_engine)
         return;
-    m_log->addMessage(tr("Sync all: syncing every entity from %1").arg(endpoint().toString()));
+    m_log->addMessage(
+        tr("Sync all: syncing every entity from %1").arg(App::printableUrl(endpoint())));
     m_engine->startAll();
     m_pauseAllAction->setEnabled(true);
 }
@@ -385,6 +421,13 @@ void MainWindow::pauseAll()
 void MainWindow::openSettings()
 {
     SettingsDialog dialog(m_options.profile, this);
+    if (m_options.secrets) {
+        const QString problem = m_options.secrets->problem();
+        dialog.setSecretsNote(problem.isEmpty() ? tr("The token and the password are kept in the "
+                                                     "OS keychain, not in the settings file.")
+                                                : problem,
+                              !problem.isEmpty());
+    }
     if (dialog.exec() != QDialog::Accepted)
         return;
     const App::Profile chosen = dialog.profile();
@@ -393,9 +436,9 @@ void MainWindow::openSettings()
         return;
     if (!current.sameEndpoint(chosen)) {
         const QString from = current.isEmbeddedDemo() ? tr("the embedded demo server")
-                                                      : current.endpoint.toString();
-        const QString to
-            = chosen.isEmbeddedDemo() ? tr("the embedded demo server") : chosen.endpoint.toString();
+                                                      : App::printableUrl(current.endpoint);
+        const QString to = chosen.isEmbeddedDemo() ? tr("the embedded demo server")
+                                                   : App::printableUrl(chosen.endpoint);
         const auto answer = QMessageBox::question(
             this, tr("Switch Endpoint?"),
             tr("Switch from %1 to %2?\n\nEach endpoint keeps its own local database, so the "
@@ -406,7 +449,10 @@ void MainWindow::openSettings()
         if (answer != QMessageBox::Yes)
             return;
     }
-    chosen.save();
+    if (m_options.secrets)
+        m_options.secrets->save(chosen);
+    else
+        chosen.save();
     applyProfile(chosen);
 }
 

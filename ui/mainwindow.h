@@ -22,6 +22,7 @@ class SyncEngine;
 
 namespace BatchSync::App {
 class DemoEndpoint;
+class SecretStore;
 } // namespace BatchSync::App
 
 namespace BatchSync::Ui {
@@ -49,6 +50,14 @@ struct DesktopOptions
     SyncSettings tuning;
     /*! Restore the window layout from QSettings at start and save it on close. */
     bool rememberLayout = true;
+    /*!
+        Where the token and the password are kept (the OS keychain); not owned, it outlives
+        the window. The window reads them before it connects, and Settings saves through it.
+        Null: they are neither read nor kept (Profile::save() only).
+    */
+    App::SecretStore *secrets = nullptr;
+    /*! The command line gave the authentication: the keychain's does not replace it. */
+    bool secretsGiven = false;
 };
 
 /*!
@@ -117,6 +126,8 @@ private:
     void updateActions();
     void fitProgressPane();
 
+    void onSecretsLoaded(const QString &token, const QString &password);
+    void onSecretsSaved();
     void onServerReady(const QUrl &url);
     void onServerFailed(const QString &message);
     void onEntitiesChanged();

@@ -3,9 +3,12 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
+#include <QFileDialog>
 #include <QFormLayout>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QVBoxLayout>
@@ -45,7 +48,37 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     m_password = new QLineEdit(this);
     m_password->setObjectName(QStringLiteral("passwordEdit"));
     m_password->setEchoMode(QLineEdit::Password);
-    m_password->setToolTip(tr("The user's password, kept in the settings file as the token is"));
+    m_password->setToolTip(tr("The user's password, kept in the OS keychain as the token is"));
+
+    m_secretsNote = new QLabel(this);
+    m_secretsNote->setObjectName(QStringLiteral("secretsNote"));
+    m_secretsNote->setWordWrap(true);
+    m_secretsNote->setTextFormat(Qt::PlainText);
+    m_secretsNote->setVisible(false);
+
+    m_caCertificate = new QLineEdit(this);
+    m_caCertificate->setObjectName(QStringLiteral("caCertificateEdit"));
+    m_caCertificate->setPlaceholderText(tr("The system's"));
+    m_caCertificate->setToolTip(tr("A PEM file of the certificate authorities an https "
+                                   "endpoint's certificate must come from, instead of the "
+                                   "system's: for a private CA or a self-signed server"));
+    auto *browse = new QPushButton(tr("Bro&wse..."), this);
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString file = QFileDialog::getOpenFileName(
+            this, tr("CA certificate"), m_caCertificate->text(),
+            tr("PEM certificates (*.pem *.crt *.cer);;All files (*)"));
+        if (!file.isEmpty())
+            m_caCertificate->setText(file);
+    });
+    auto *caRow = new QHBoxLayout;
+    caRow->addWidget(m_caCertificate, 1);
+    caRow->addWidget(browse);
+
+    m_allowInsecureHttp = new QCheckBox(tr("Allow credentials over plain HTTP"), this);
+    m_allowInsecureHttp->setObjectName(QStringLiteral("allowInsecureHttpCheck"));
+    m_allowInsecureHttp->setToolTip(tr("Send the token or password to an http:// endpoint that "
+                                       "is not this computer, where anyone on the way can read "
+                                       "them"));
 
     m_changeTime = new QLineEdit(this);
     m_changeTime->setObjectName(QStringLiteral("changeTimeEdit"));
@@ -128,6 +161,9 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     form->addRow(tr("&Token:"), m_token);
     form->addRow(tr("&User:"), m_user);
     form->addRow(tr("Pass&word:"), m_password);
+    form->addRow(QString(), m_secretsNote);
+    form->addRow(tr("CA certi&ficate:"), caRow);
+    form->addRow(QString(), m_allowInsecureHttp);
     form->addRow(tr("C&hange-time properties:"), m_changeTime);
     form->addRow(tr("Sa&fety window:"), m_safetyWindow);
     form->addRow(tr("&Paging:"), m_paging);
@@ -146,6 +182,7 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     palette.setColor(QPalette::WindowText, QColor(0xc0, 0x1c, 0x28));
     m_reason->setPalette(palette);
     m_reason->hide();
+    m_problemPalette = palette;
 
     m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     connect(m_buttons, &QDialogButtonBox::accepted, this, &SettingsDialog::accept);
@@ -162,8 +199,20 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
         updateSourceControls();
         revalidate();
     });
-    for (QLineEdit *edit : { m_endpoint, m_token, m_user, m_password, m_changeTime })
+    for (QLineEdit *edit :
+         { m_endpoint, m_token, m_user, m_password, m_caCertificate, m_changeTime })
         connect(edit, &QLineEdit::textChanged, this, &SettingsDialog::revalidate);
+    connect(m_allowInsecureHttp, &QCheckBox::toggled, this, &SettingsDialog::revalidate);
+    confirmInsecureHttp = [this](const QString &host) {
+        return QMessageBox::warning(
+                   this, tr("Credentials over plain HTTP"),
+                   tr("With an http:// endpoint, the token or password will be sent to %1 in the "
+                      "clear, where anyone on the network between can read and reuse it.\n\n"
+                      "Save this setting?")
+                       .arg(host),
+                   QMessageBox::Save | QMessageBox::Cancel, QMessageBox::Cancel)
+            == QMessageBox::Save;
+    };
     connect(m_safetyWindow, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
     connect(m_batchSize, &QSpinBox::valueChanged, this, &SettingsDialog::revalidate);
     connect(m_adaptiveBatchSize, &QCheckBox::toggled, this, [this] {
@@ -185,6 +234,8 @@ App::Profile SettingsDialog::profile() const
     profile.token = m_token->text();
     profile.user = m_user->text().trimmed();
     profile.password = m_password->text();
+    profile.caCertificateFile = m_caCertificate->text().trimmed();
+    profile.allowInsecureHttp = m_allowInsecureHttp->isChecked();
     profile.changeTimeProperties = App::Profile::parseChangeTimeProperties(m_changeTime->text());
     profile.safetyWindowSeconds = m_safetyWindow->value();
     profile.paging = m_paging->currentData().value<PagingMode>();
@@ -205,6 +256,8 @@ void SettingsDialog::setProfile(const App::Profile &profile)
     m_token->setText(profile.token);
     m_user->setText(profile.user);
     m_password->setText(profile.password);
+    m_caCertificate->setText(profile.caCertificateFile);
+    m_allowInsecureHttp->setChecked(profile.allowInsecureHttp);
     m_changeTime->setText(App::Profile::changeTimePropertiesText(profile.changeTimeProperties));
     m_safetyWindow->setValue(profile.safetyWindowSeconds);
     updateSourceControls();
@@ -243,6 +296,13 @@ void SettingsDialog::accept()
     revalidate();
     if (!validate().isEmpty())
         return;
+    // Asked when the setting is turned on, not again once it is saved so.
+    const App::Profile chosen = profile();
+    if (chosen.allowInsecureHttp && !m_base.allowInsecureHttp && confirmInsecureHttp
+        && !confirmInsecureHttp(chosen.isEmbeddedDemo() ? tr("the endpoint")
+                                                        : chosen.endpoint.host())) {
+        return;
+    }
     QDialog::accept();
 }
 
@@ -289,6 +349,19 @@ void SettingsDialog::revalidate()
     m_reason->setText(reason);
     m_reason->setVisible(!reason.isEmpty());
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(reason.isEmpty());
+}
+
+void SettingsDialog::setSecretsNote(const QString &text, bool problem)
+{
+    m_secretsNote->setText(text);
+    m_secretsNote->setVisible(!text.isEmpty());
+    // A problem in the colour of the dialog's refusals.
+    m_secretsNote->setPalette(problem ? m_problemPalette : palette());
+}
+
+QString SettingsDialog::secretsNote() const
+{
+    return m_secretsNote->text();
 }
 
 } // namespace BatchSync::Ui

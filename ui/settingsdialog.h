@@ -3,6 +3,8 @@
 #include "shared/profile.h"
 
 #include <QDialog>
+#include <QPalette>
+#include <functional>
 
 QT_BEGIN_NAMESPACE
 class QCheckBox;
@@ -17,7 +19,9 @@ namespace BatchSync::Ui {
 
 /*!
     The settings dialog: the source kind (a BatchSync server or an OData v4 service), endpoint
-    URL (empty: the embedded demo), token (masked); for OData the Basic user and password
+    URL (empty: the embedded demo), token (masked), the CA certificate file of an https
+    endpoint and whether credentials may go over plain http (asked before it is saved); for
+    OData the Basic user and password
     (masked), the change-time properties and the safety window; for a BatchSync server the
     paging mode; batch size (fixed, or adapted to a target batch duration), concurrent
     entities, the sync direction and the default conflict policy (the per-entity policies of
@@ -42,8 +46,24 @@ public:
     /*! The reason currently shown; empty when there is none. */
     QString shownReason() const;
 
-    /*! Refuses to close while validate() finds a problem. */
+    /*!
+        Says under the password where the token and password are kept, or (\a problem) why
+        they cannot be kept; empty: nothing.
+    */
+    void setSecretsNote(const QString &text, bool problem);
+    QString secretsNote() const;
+
+    /*!
+        Refuses to close while validate() finds a problem; asks for confirmation first when
+        the fields allow credentials over plain http and the profile given did not.
+    */
     void accept() override;
+
+    /*!
+        Asks whether to send credentials over plain http to \a host; true to go on. Tests
+        replace it (a modal box would wait for a click).
+    */
+    std::function<bool(const QString &host)> confirmInsecureHttp;
 
 private:
     void revalidate();
@@ -57,6 +77,8 @@ private:
     QLineEdit *m_token = nullptr;
     QLineEdit *m_user = nullptr;
     QLineEdit *m_password = nullptr;
+    QLineEdit *m_caCertificate = nullptr;
+    QCheckBox *m_allowInsecureHttp = nullptr;
     QLineEdit *m_changeTime = nullptr;
     QSpinBox *m_safetyWindow = nullptr;
     QComboBox *m_paging = nullptr;
@@ -67,6 +89,8 @@ private:
     QComboBox *m_direction = nullptr;
     QComboBox *m_conflictPolicy = nullptr;
     QLabel *m_reason = nullptr;
+    QLabel *m_secretsNote = nullptr;
+    QPalette m_problemPalette;
     QDialogButtonBox *m_buttons = nullptr;
 };
 

@@ -3,6 +3,8 @@
 #include "common/identifier.h"
 #include "output/console.h"
 #include "shared/options.h"
+#include "shared/secrettext.h"
+#include "sources/http/transport.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -20,12 +22,17 @@ QString epilogue()
     const SyncSettings defaults;
     return QStringLiteral(
                "\nSettings: --headless and --status start from the settings the desktop window "
-               "saved in\n  %3\n(source, endpoint, token, user and password, change-time "
-               "properties, safety window,\npaging, batch size, adaptive batch size and its "
+               "saved in\n  %3\n(source, endpoint, user, CA certificate, plain http allowed, "
+               "change-time properties, safety window,\npaging, batch size, adaptive batch size "
+               "and its "
                "target, concurrency,\ndirection, conflict policies).\nThe flags override them for "
-               "this run only and "
-               "are never saved. Without a saved endpoint or\n--endpoint, "
-               "batchsync starts its embedded demo server on 127.0.0.1, with its data in the\n"
+               "this run only and are never saved.\n"
+               "The window keeps the token and the password in the OS keychain, which a "
+               "headless run\nreads when neither a flag nor the environment gives them; without "
+               "a keychain (a server\nwithout a desktop session), give them with --token-file, "
+               "--password-file or the\nenvironment (below).\nWithout a saved endpoint or "
+               "--endpoint, batchsync starts its embedded demo server on\n127.0.0.1, with its "
+               "data in the "
                "application data folder, and syncs from it.\n"
                "\nOData services (--source odata): --endpoint is the service root URL, e.g.\n"
                "  batchsync --headless --source odata --endpoint "
@@ -33,19 +40,19 @@ QString epilogue()
                "            --user alice --password-file ~/.shop-password --changed-field "
                "modifiedAt\n"
                "Authentication is HTTP Basic (--user, the password from --password-file or\n"
-               "BATCHSYNC_PASSWORD: never on the command line) or a bearer token (--token or\n"
-               "BATCHSYNC_TOKEN); either one given for a run replaces the saved one.\n"
+               "BATCHSYNC_PASSWORD: never on the command line) or a bearer token (--token-file,\n"
+               "BATCHSYNC_TOKEN or --token); either one given for a run replaces the saved one.\n"
                "Defaults when nothing is saved: --paging cursor, --batch-size %1, --concurrency "
                "%2.\n"
                "\nEnvironment:\n"
-               "  BATCHSYNC_TOKEN   Bearer token, used when --token is not given (before the "
-               "saved one).\n"
-               "                    Prefer it to --token, which other users may see in the "
-               "process list.\n"
+               "  BATCHSYNC_TOKEN   Bearer token, used when neither --token nor --token-file "
+               "is given.\n"
+               "                    Prefer it (or --token-file) to --token, which other users "
+               "may see in\n                    the process list.\n"
                "                    Not used with --user.\n"
                "  BATCHSYNC_PASSWORD  The Basic password of --user (or of the saved user), when "
                "--password-file\n"
-               "                    is not given (before the saved one).\n"
+               "                    is not given.\n"
                "  QT_LOGGING_RULES  The library's log for developers, on standard error, by "
                "category:\n"
                "                    batchsync.protocol, batchsync.store, batchsync.engine, "
@@ -149,8 +156,23 @@ QList<App::OptionSpec> options()
                          "demo).") },
         { { QStringLiteral("token") },
           QStringLiteral("T"),
-          QStringLiteral("Bearer token for the endpoint; not with --user. Default: "
-                         "$BATCHSYNC_TOKEN, else the saved one.") },
+          QStringLiteral("Bearer token for the endpoint; not with --user. Other users can see "
+                         "it in the process list: prefer --token-file or $BATCHSYNC_TOKEN. "
+                         "Default: $BATCHSYNC_TOKEN, else the window's (in the OS keychain).") },
+        { { QStringLiteral("token-file") },
+          QStringLiteral("F"),
+          QStringLiteral("A file whose first line is the bearer token; not with --token or "
+                         "--user.") },
+        { { QStringLiteral("ca-cert") },
+          QStringLiteral("FILE"),
+          QStringLiteral("Trust the certificate authorities in this PEM file, instead of the "
+                         "system's, for an https endpoint (a private CA, a self-signed "
+                         "server). Default: the saved one.") },
+        { { QStringLiteral("allow-insecure-http") },
+          QString(),
+          QStringLiteral("Send the token or password over plain http to a host that is not "
+                         "this machine (127.0.0.1, localhost), where anyone on the way can read "
+                         "them. Refused without it.") },
         { { QStringLiteral("user") },
           QStringLiteral("U"),
           QStringLiteral("OData: the user name for HTTP Basic authentication; the password "
@@ -159,7 +181,8 @@ QList<App::OptionSpec> options()
         { { QStringLiteral("password-file") },
           QStringLiteral("F"),
           QStringLiteral("OData: a file whose first line is the password of --user (or of the "
-                         "saved user). Default: $BATCHSYNC_PASSWORD, else the saved one.") },
+                         "saved user). Default: $BATCHSYNC_PASSWORD, else the window's (in "
+                         "the OS keychain).") },
         { { QStringLiteral("changed-field") },
           QStringLiteral("PROP|set=PROP,..."),
           QStringLiteral("OData: the change-time property of every set (PROP), of named sets "
@@ -223,6 +246,12 @@ QList<App::OptionSpec> options()
         { { QStringLiteral("quiet") },
           QString(),
           QStringLiteral("Prints nothing but errors; the exit status tells the outcome.") },
+        { { QStringLiteral("live") },
+          QString(),
+          QStringLiteral("With --headless: after the sync, stay in step until SIGINT or SIGTERM: "
+                         "a change on the server is pulled within about a second (GET /wait), "
+                         "local edits are pushed with it; a server that cannot tell of changes "
+                         "is synced every minute, and a lost network is waited out.") },
         { { QStringLiteral("retry-give-up-ms") },
           QStringLiteral("MS"),
           QStringLiteral("Advanced: how long a failing request is retried before its entity "
@@ -240,7 +269,7 @@ QString readEndpoint(const QCommandLineParser &parser, CommandLine *command)
     const QString text = parser.value(QStringLiteral("endpoint")).trimmed();
     const QUrl endpoint(text, QUrl::StrictMode);
     if (endpoint.isValid() && !endpoint.isRelative() && endpoint.host().isEmpty())
-        return QStringLiteral("the endpoint \"%1\" names no host").arg(text);
+        return QStringLiteral("the endpoint \"%1\" names no host").arg(App::printableUrl(text));
     if (endpoint.isEmpty())
         return QStringLiteral("--endpoint needs a URL");
     command->overrides.endpoint = endpoint;
@@ -290,7 +319,10 @@ QString readSource(const QCommandLineParser &parser, CommandLine *command)
 QString readAuthentication(const QCommandLineParser &parser, CommandLine *command)
 {
     App::ProfileOverrides &flags = command->overrides;
-    const bool tokenFlag = parser.isSet(QStringLiteral("token"));
+    const QString tokenFile = QStringLiteral("token-file");
+    if (parser.isSet(tokenFile) && parser.isSet(QStringLiteral("token")))
+        return QStringLiteral("--token and --token-file: give one of them");
+    const bool tokenFlag = parser.isSet(QStringLiteral("token")) || parser.isSet(tokenFile);
     if (parser.isSet(QStringLiteral("user"))) {
         if (tokenFlag)
             return QStringLiteral("--user (HTTP Basic) and --token (a bearer token) exclude each "
@@ -303,6 +335,13 @@ QString readAuthentication(const QCommandLineParser &parser, CommandLine *comman
                                   "':'");
         flags.user = user;
         flags.token = QString();
+    } else if (parser.isSet(tokenFile)) {
+        QString problem;
+        flags.token = App::tokenFromFile(parser.value(tokenFile), &problem);
+        if (!flags.token)
+            return problem;
+        flags.user = QString();
+        flags.password = QString();
     } else if (const std::optional<QString> token = App::commandLineToken(parser)) {
         flags.token = *token;
         flags.user = QString();
@@ -320,6 +359,25 @@ QString readAuthentication(const QCommandLineParser &parser, CommandLine *comman
     } else if (qEnvironmentVariableIsSet("BATCHSYNC_PASSWORD")) {
         flags.password = qEnvironmentVariable("BATCHSYNC_PASSWORD");
     }
+    return QString();
+}
+
+// --ca-cert (read now, so that a wrong file is said before anything starts) and
+// --allow-insecure-http.
+QString readTransport(const QCommandLineParser &parser, CommandLine *command)
+{
+    App::ProfileOverrides &flags = command->overrides;
+    if (parser.isSet(QStringLiteral("ca-cert"))) {
+        const QString path = parser.value(QStringLiteral("ca-cert"));
+        if (path.trimmed().isEmpty())
+            return QStringLiteral("--ca-cert needs a PEM file");
+        QString problem;
+        if (!Http::readCaCertificates(path, &problem))
+            return QStringLiteral("--ca-cert: %1").arg(problem);
+        flags.caCertificateFile = QFileInfo(path).absoluteFilePath();
+    }
+    if (parser.isSet(QStringLiteral("allow-insecure-http")))
+        flags.allowInsecureHttp = true;
     return QString();
 }
 
@@ -428,6 +486,7 @@ QString readDatabase(const QCommandLineParser &parser, CommandLine *command)
 
 QString readOutput(const QCommandLineParser &parser, CommandLine *command)
 {
+    command->live = parser.isSet(QStringLiteral("live"));
     const QString progress = QStringLiteral("progress");
     if (parser.isSet(QStringLiteral("quiet"))) {
         if (parser.isSet(progress))
@@ -456,7 +515,7 @@ QString checkMode(const QCommandLineParser &parser, CommandLine *command)
 {
     if (command->mode != Mode::Window)
         return QString();
-    for (const char *name : { "entities", "retry-give-up-ms", "progress", "quiet" }) {
+    for (const char *name : { "entities", "retry-give-up-ms", "progress", "quiet", "live" }) {
         if (parser.isSet(QLatin1String(name)))
             return QStringLiteral("--%1 needs --headless").arg(QLatin1String(name));
     }
@@ -535,8 +594,9 @@ std::optional<CommandLine> parse(const QStringList &arguments, int *exitCode)
         command.mode = Mode::Status;
     else if (parser.isSet(QStringLiteral("headless")))
         command.mode = Mode::Headless;
-    for (const auto step : { readSource, readAuthentication, readEndpoint, readPaging, readTwoWay,
-                             readNumbers, readEntities, readDatabase, readOutput, checkMode }) {
+    for (const auto step :
+         { readSource, readAuthentication, readEndpoint, readTransport, readPaging, readTwoWay,
+           readNumbers, readEntities, readDatabase, readOutput, checkMode }) {
         if (const QString problem = step(parser, &command); !problem.isEmpty())
             return fail(problem);
     }
@@ -574,7 +634,8 @@ QString problemWith(const CommandLine &commandLine, const App::Profile &saved,
         // The window asks for it in its settings instead.
         if (commandLine.mode == Mode::Headless && !run.user.isEmpty() && run.password.isEmpty())
             return QStringLiteral("no password for the user \"%1\": give --password-file F, or "
-                                  "set BATCHSYNC_PASSWORD")
+                                  "set BATCHSYNC_PASSWORD, or save it in the window's "
+                                  "settings (the OS keychain keeps it)")
                 .arg(run.user);
     }
     return flags.problemWith(saved, App::Profile::settingsFile());

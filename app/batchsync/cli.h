@@ -30,6 +30,7 @@ struct CommandLine
     std::optional<QString> databasePath; //!< --db, absolute
     QStringList entities; //!< --entities; empty: all
     ProgressOutput output = ProgressOutput::Plain;
+    bool live = false; //!< --live: keep in step until SIGINT or SIGTERM
 };
 
 /*!

@@ -7,6 +7,7 @@
 #include "shared/demoendpoint.h"
 
 #include <QJsonArray>
+#include <QMetaEnum>
 #include <QUrl>
 #include <algorithm>
 #include <csignal>
@@ -193,11 +194,14 @@ void HeadlessRunner::startSync()
     connect(engine, &SyncEngine::phaseChanged, this, &HeadlessRunner::onPhaseChanged);
     connect(engine, &SyncEngine::pushed, this, &HeadlessRunner::onPushed);
     connect(engine, &SyncEngine::finished, this, &HeadlessRunner::onEngineFinished);
+    connect(engine, &SyncEngine::liveStateChanged, this, &HeadlessRunner::onLiveStateChanged);
 
     m_syncClock.start();
     if (showsProgress())
         m_tick.start(isLive() ? LiveRefreshMs : PlainTickMs);
 
+    if (m_options.liveSync)
+        engine->setLive(true); // from the end of this first sync on
     if (m_options.entities.isEmpty()) {
         engine->startAll();
         return;
@@ -419,7 +423,50 @@ void HeadlessRunner::onPushed(const QString &entity, qint64 applied, qint64 conf
 
 void HeadlessRunner::onEngineFinished()
 {
+    // Live: the run goes on until a signal; each round ends in the live state's lines.
+    if (m_options.liveSync && !m_signal)
+        return;
     conclude();
+}
+
+void HeadlessRunner::onLiveStateChanged(LiveState state, const QStringList &entities,
+                                        const QString &message)
+{
+    const LiveState before = std::exchange(m_liveState, state);
+    if (isJson()) {
+        if (before == LiveState::Offline && state != LiveState::Offline)
+            emitEvent(QStringLiteral("live"),
+                      { { QStringLiteral("state"), QStringLiteral("online") } });
+        QJsonObject fields { { QStringLiteral("state"),
+                               QString::fromLatin1(
+                                   QMetaEnum::fromType<LiveState>().valueToKey(int(state)))
+                                   .toLower() } };
+        if (state == LiveState::Woken)
+            fields.insert(QStringLiteral("entities"), QJsonArray::fromStringList(entities));
+        if (!message.isEmpty())
+            fields.insert(QStringLiteral("message"), message);
+        emitEvent(QStringLiteral("live"), fields);
+        return;
+    }
+    switch (state) {
+    case LiveState::Waiting:
+        if (before != LiveState::Waiting)
+            printLine(QStringLiteral("Up to date · live: waiting for changes on the server."));
+        break;
+    case LiveState::Woken:
+        printLine(
+            QStringLiteral("Changed on the server: %1.").arg(entities.join(QLatin1String(", "))));
+        break;
+    case LiveState::Offline:
+        printLine(QStringLiteral("Waiting for the network: %1").arg(message));
+        break;
+    case LiveState::Timer:
+        printLine(QStringLiteral("The server cannot tell of changes; syncing every %1 s instead.")
+                      .arg(m_settings.liveTimerSeconds));
+        break;
+    case LiveState::Off:
+        break;
+    }
 }
 
 void HeadlessRunner::onTick()
@@ -451,6 +498,12 @@ void HeadlessRunner::interrupt(int signalNumber)
         conclude();
         return;
     }
+    if (m_options.liveSync && m_engine && !m_engine->isBusy()) {
+        // The way a live run ends: nothing is in flight, so nothing is interrupted.
+        m_engine->setLive(false);
+        conclude();
+        return;
+    }
     m_signal = signalNumber;
     if (!m_engine) {
         printLine(QStringLiteral("Interrupted before the sync began."));
@@ -468,7 +521,8 @@ void HeadlessRunner::checkIdle()
     if (m_ended)
         return;
     const bool busy = m_engine && m_engine->isBusy();
-    if ((m_signal || m_endpointFailed) && !busy)
+    // Live, a failing endpoint is waited out; only a signal ends the run.
+    if ((m_signal || (m_endpointFailed && !m_options.liveSync)) && !busy)
         conclude();
 }
 
@@ -582,10 +636,10 @@ void HeadlessRunner::conclude()
     }
     if (authFailed) {
         printProblem(m_settings.token.isEmpty()
-                         ? QStringLiteral("The server requires a token: give it with --token, "
-                                          "BATCHSYNC_TOKEN or the window's settings.")
-                         : QStringLiteral("The server refused the token: check --token, "
-                                          "BATCHSYNC_TOKEN or the window's settings."));
+                         ? QStringLiteral("The server requires a token: give it with "
+                                          "--token-file F or BATCHSYNC_TOKEN.")
+                         : QStringLiteral("The server refused the token: check --token-file, "
+                                          "--token or BATCHSYNC_TOKEN."));
     }
     if (networkFailed) {
         printProblem(QStringLiteral("Check that the endpoint URL is right and that the server is "

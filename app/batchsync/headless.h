@@ -31,6 +31,8 @@ struct HeadlessOptions
     /*! The embedded demo server, started for an empty endpoint; not owned, outlives the run. */
     App::DemoEndpoint *demo = nullptr;
     ProgressOutput output = ProgressOutput::Plain;
+    /*! --live: after the sync, stay in step (SyncEngine::setLive) until interrupt(). */
+    bool liveSync = false;
 };
 
 /*!
@@ -82,6 +84,8 @@ private:
     void onPhaseChanged(const QString &entity, BatchSync::SyncPhase phase);
     void onPushed(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected);
     void onEngineFinished();
+    void onLiveStateChanged(BatchSync::LiveState state, const QStringList &entities,
+                            const QString &message);
     void onTick();
 
     Row *row(const QString &entity);
@@ -128,6 +132,7 @@ private:
     QList<Problem> m_endpointProblems; // each distinct endpoint-level failure, in order
     int m_signal = 0;
     bool m_ended = false;
+    LiveState m_liveState = LiveState::Off;
 };
 
 } // namespace BatchSync

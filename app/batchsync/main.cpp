@@ -7,6 +7,7 @@
 #include "output/console.h"
 #include "shared/demosession.h"
 #include "shared/profile.h"
+#include "shared/secretstore.h"
 #include "shared/terminationsignals.h"
 
 #include <QApplication>
@@ -31,9 +32,14 @@ int runWindow(const App::Profile &profile, const Cli::CommandLine &command)
     demo.setPageDelay(App::DemoSession::WatchablePageDelayMs);
     if (profile.isEmbeddedDemo())
         demo.start();
+    // The window reads the token and password from the OS keychain, and saves them there.
+    App::SecretStore secrets;
+    const App::ProfileOverrides &flags = command.overrides;
     Ui::DesktopOptions options;
     options.profile = profile;
     options.demo = &demo;
+    options.secrets = &secrets;
+    options.secretsGiven = flags.token || flags.user || flags.password;
     options.databasePath = command.databasePath.value_or(QString());
     return Ui::runDesktop(options);
 }
@@ -66,6 +72,7 @@ int runHeadless(const App::Profile &profile, const Cli::CommandLine &command)
     options.settings = profile.syncSettings(profile.endpoint, databasePath, tuning);
     options.entities = command.entities;
     options.output = command.output;
+    options.liveSync = command.live;
     options.demo = demo.get();
 
     // The core's messages are for developers, and its warnings repeat what the engine's
@@ -87,6 +94,29 @@ int runHeadless(const App::Profile &profile, const Cli::CommandLine &command)
     return QCoreApplication::exec();
 }
 
+// The token and password the window keeps in the OS keychain, for a headless run given
+// neither by a flag nor by the environment; asked for only when the settings file says the
+// keychain keeps one. The keychain answers asynchronously: an event loop of its own runs
+// until it did, before the sync's (one after the other, never nested).
+App::Profile withKeychainSecrets(App::Profile saved, const Cli::CommandLine &command)
+{
+    const App::ProfileOverrides &flags = command.overrides;
+    App::SecretStore secrets;
+    if (flags.token || flags.password || !secrets.keepsSecrets())
+        return saved;
+    QObject::connect(&secrets, &App::SecretStore::loaded, &secrets,
+                     [&saved](const QString &token, const QString &password) {
+                         saved.token = token;
+                         saved.password = password;
+                         QCoreApplication::exit(0);
+                     });
+    secrets.load(false);
+    QCoreApplication::exec();
+    if (!secrets.problem().isEmpty() && command.output != ProgressOutput::Json)
+        Output::writeTo(stderr, QStringLiteral("batchsync: warning: %1\n").arg(secrets.problem()));
+    return saved;
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
@@ -106,7 +136,9 @@ int main(int argc, char *argv[])
 
     // The profile the window saved, under the flags, for this run only.
     QString loadProblem;
-    const App::Profile saved = App::Profile::load(&loadProblem);
+    App::Profile saved = App::Profile::load(&loadProblem);
+    if (command->mode == Cli::Mode::Headless)
+        saved = withKeychainSecrets(saved, *command);
     if (const QString problem = Cli::problemWith(*command, saved, loadProblem); !problem.isEmpty())
         return Cli::usageError(problem);
     const App::Profile profile = command->overrides.appliedTo(saved);

@@ -1,8 +1,10 @@
 // batchsync-server: the reference protocol v1 endpoint, on SQLite or PostgreSQL.
 
 #include "common/logging.h"
+#include "server/access/authrules.h"
 #include "server/backend/serverbackend.h"
 #include "server/demodata.h"
+#include "server/http/tlssetup.h"
 #include "server/syncserver.h"
 #include "shared/options.h"
 #include "shared/terminationsignals.h"
@@ -12,6 +14,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QLoggingCategory>
+#include <QRandomGenerator>
 #include <QStandardPaths>
 #include <cstdio>
 
@@ -95,6 +98,24 @@ QList<App::OptionSpec> options()
           QStringLiteral("T"),
           QStringLiteral("Require \"Authorization: Bearer T\" on every request (default: "
                          "$BATCHSYNC_TOKEN, else none).") },
+        { { QStringLiteral("auth") },
+          QStringLiteral("FILE"),
+          QStringLiteral("Admit the tokens of this auth file, each to the entities it may read "
+                         "and write and to its rows (see the README, Deploying). Re-read on "
+                         "SIGHUP; a malformed file is refused and the rules in force stay. Not "
+                         "with --token.") },
+        { { QStringLiteral("hash-token") },
+          QStringLiteral("NAME"),
+          QStringLiteral("Print a new random token and the line for the auth file that admits "
+                         "it as NAME, then exit; with --token T (or $BATCHSYNC_TOKEN), the line "
+                         "for T instead.") },
+        { { QStringLiteral("max-live") },
+          QStringLiteral("N"),
+          QStringLiteral("Hold at most N live clients' GET /wait requests at once (default "
+                         "%1), apart from the %2 ordinary connections; past it a wait gets 503 "
+                         "and its client retries.")
+              .arg(SyncServer::Limits().maxWaiting)
+              .arg(SyncServer::Limits().maxConnections) },
         { { QStringLiteral("read-only") },
           QString(),
           QStringLiteral("Refuse pushes (POST .../changes answers 403) and list every entity "
@@ -103,12 +124,78 @@ QList<App::OptionSpec> options()
           QStringLiteral("MS"),
           QStringLiteral("Demo pacing: hold every page of changes this long before sending it, "
                          "so that a sync can be watched (default 0).") },
+        { { QStringLiteral("tls-cert") },
+          QStringLiteral("FILE"),
+          QStringLiteral("Serve HTTPS with this certificate (PEM: the server's certificate, then "
+                         "any intermediate ones); needs --tls-key.") },
+        { { QStringLiteral("tls-key") },
+          QStringLiteral("FILE"),
+          QStringLiteral("The certificate's private key (PEM, RSA or EC, without a passphrase); "
+                         "needs --tls-cert.") },
         { { QStringLiteral("verbose") },
           QString(),
           QStringLiteral("Log one line per request to stderr: method, path and query, status, "
-                         "bytes and milliseconds (the batchsync.server category at info "
-                         "level).") },
+                         "bytes, milliseconds and, with --auth, the token's name (the "
+                         "batchsync.server category at info level).") },
     };
+}
+
+// --hash-token NAME: the line is checked by the auth file's own parser.
+int printTokenLine(const QString &name, std::optional<QString> token)
+{
+    const bool generated = !token;
+    if (generated) {
+        QByteArray bytes(32, Qt::Uninitialized);
+        QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()),
+                                              bytes.size() / int(sizeof(quint32)));
+        token = QString::fromLatin1(
+            bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+    }
+    if (token->isEmpty()) {
+        printError(QStringLiteral("--hash-token: the token is empty"));
+        return 2;
+    }
+    const QByteArray line = QByteArrayLiteral("{\"name\": \"") + name.toUtf8()
+        + QByteArrayLiteral("\", \"sha256\": \"") + AccessRules::hashHex(token->toUtf8())
+        + QByteArrayLiteral("\", \"read\": [], \"write\": []}");
+    QString error;
+    if (name.contains(u'"') || name.contains(u'\\')
+        || !AccessRules::parse(QByteArrayLiteral("{\"tokens\": [") + line + QByteArrayLiteral("]}"),
+                               &error)) {
+        printError(QStringLiteral("--hash-token: the name \"%1\" must be 1 to 64 letters, "
+                                  "digits, '.', '_' or '-'")
+                       .arg(name));
+        return 2;
+    }
+    if (generated)
+        std::printf("token: %s\n", qPrintable(*token));
+    std::printf("%s\n", line.constData());
+    return 0;
+}
+
+// --tls-cert and --tls-key: 0 when both or neither are given and the pair is usable.
+int setUpTls(const QCommandLineParser &parser, SyncServer *server)
+{
+    const bool certificate = parser.isSet(QStringLiteral("tls-cert"));
+    const bool key = parser.isSet(QStringLiteral("tls-key"));
+    if (certificate != key) {
+        printError(certificate ? QStringLiteral("--tls-cert needs --tls-key, the certificate's "
+                                                "private key")
+                               : QStringLiteral("--tls-key needs --tls-cert, the certificate "
+                                                "of the key"));
+        return 2;
+    }
+    if (!certificate)
+        return 0;
+    QString error;
+    const std::optional<QSslConfiguration> configuration = Tls::serverConfiguration(
+        parser.value(QStringLiteral("tls-cert")), parser.value(QStringLiteral("tls-key")), &error);
+    if (!configuration) {
+        printError(error);
+        return 1;
+    }
+    server->setTlsConfiguration(*configuration);
+    return 0;
 }
 
 } // namespace
@@ -122,7 +209,8 @@ int main(int argc, char *argv[])
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
-        "The BatchSync reference server: protocol v1.1 over HTTP, from SQLite or PostgreSQL.\n"
+        "The BatchSync reference server: protocol v1.1 over HTTP, or HTTPS with --tls-cert\n"
+        "and --tls-key, from SQLite or PostgreSQL.\n"
         "\n"
         "Logging: QT_LOGGING_RULES selects the categories batchsync.protocol,\n"
         "batchsync.store, batchsync.engine and batchsync.server, e.g.\n"
@@ -136,6 +224,26 @@ int main(int argc, char *argv[])
         printError(QStringLiteral("unexpected argument \"%1\"; see --help")
                        .arg(parser.positionalArguments().constFirst()));
         return 2;
+    }
+
+    if (parser.isSet(QStringLiteral("hash-token"))) {
+        return printTokenLine(parser.value(QStringLiteral("hash-token")),
+                              App::commandLineToken(parser));
+    }
+    const QString authPath = parser.value(QStringLiteral("auth"));
+    std::optional<AccessRules> rules;
+    if (parser.isSet(QStringLiteral("auth"))) {
+        if (App::commandLineToken(parser)) {
+            printError(QStringLiteral("give either --auth FILE or --token (or $BATCHSYNC_TOKEN), "
+                                      "not both"));
+            return 2;
+        }
+        QString error;
+        rules = AccessRules::load(authPath, &error);
+        if (!rules) {
+            printError(error);
+            return 2;
+        }
     }
 
     QHostAddress address(QHostAddress::LocalHost);
@@ -198,6 +306,8 @@ int main(int argc, char *argv[])
 
     SyncServer server;
     QString error;
+    if (const int status = setUpTls(parser, &server); status != 0)
+        return status;
     if (postgres ? !server.openPostgres(parser.value(QStringLiteral("postgres")), &error)
                  : !server.open(databasePath, &error)) {
         printError(error);
@@ -220,7 +330,26 @@ int main(int argc, char *argv[])
         }
     }
     server.setToken(token);
+    if (rules) {
+        if (!server.setAccessRules(*rules, &error)) {
+            printError(error);
+            return 1;
+        }
+        std::fprintf(stderr, "batchsync-server: %lld tokens admitted from %s\n",
+                     qint64(rules->tokens().size()), qPrintable(authPath));
+    }
     server.setReadOnly(parser.isSet(QStringLiteral("read-only")));
+    if (parser.isSet(QStringLiteral("max-live"))) {
+        const std::optional<int> waits
+            = App::parseInteger(parser.value(QStringLiteral("max-live")), 1, 1000000);
+        if (!waits) {
+            printError(QStringLiteral("--max-live must be a whole number from 1 to 1000000"));
+            return 2;
+        }
+        SyncServer::Limits limits = server.limits();
+        limits.maxWaiting = *waits;
+        server.setLimits(limits);
+    }
     if (parser.isSet(QStringLiteral("page-delay-ms"))) {
         const std::optional<int> delay
             = App::parseInteger(parser.value(QStringLiteral("page-delay-ms")), 0, 60000);
@@ -231,7 +360,7 @@ int main(int argc, char *argv[])
         server.setPageDelay(*delay);
     }
 
-    if (!address.isLoopback() && token.isEmpty()) {
+    if (!address.isLoopback() && token.isEmpty() && !rules) {
         std::fprintf(stderr,
                      "batchsync-server: warning: serving on %s without a token; anyone "
                      "who can reach it can read the data\n",
@@ -251,6 +380,21 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "batchsync-server: warning: %s\n", qPrintable(signalError));
     QObject::connect(&terminationSignals, &App::TerminationSignals::received, &app,
                      &QCoreApplication::quit);
+    if (rules) {
+        if (!terminationSignals.watchHangup(&signalError))
+            std::fprintf(stderr, "batchsync-server: warning: %s\n", qPrintable(signalError));
+        QObject::connect(
+            &terminationSignals, &App::TerminationSignals::hangup, &server, [&server, authPath] {
+                QString problem;
+                std::optional<AccessRules> reread = AccessRules::load(authPath, &problem);
+                if (!reread || !server.setAccessRules(*reread, &problem)) {
+                    printError(problem + QStringLiteral("; the rules in force stay"));
+                    return;
+                }
+                std::fprintf(stderr, "batchsync-server: re-read %s: %lld tokens admitted\n",
+                             qPrintable(authPath), qint64(reread->tokens().size()));
+            });
+    }
 
     std::printf("Serving protocol v1 at %s\n", qPrintable(server.baseUrl().toString()));
     std::fflush(stdout);

@@ -31,16 +31,19 @@ std::optional<QString> commandLineToken(const QCommandLineParser &parser)
     return std::nullopt;
 }
 
-std::optional<QString> passwordFromFile(const QString &path, QString *problem)
+namespace {
+
+// The first line of a file holding \a what ("password", "token").
+std::optional<QString> secretFromFile(const QString &path, const QString &what, QString *problem)
 {
     QFile file(path);
     if (QFileInfo(path).isDir()) {
-        *problem = QStringLiteral("the password file \"%1\" is a folder").arg(path);
+        *problem = QStringLiteral("the %1 file \"%2\" is a folder").arg(what, path);
         return std::nullopt;
     }
     if (!file.open(QIODevice::ReadOnly)) {
-        *problem = QStringLiteral("cannot read the password file \"%1\": %2")
-                       .arg(path, file.errorString());
+        *problem = QStringLiteral("cannot read the %1 file \"%2\": %3")
+                       .arg(what, path, file.errorString());
         return std::nullopt;
     }
     constexpr qint64 maxLine = 64 * 1024;
@@ -50,12 +53,23 @@ std::optional<QString> passwordFromFile(const QString &path, QString *problem)
     if (line.endsWith('\r'))
         line.chop(1);
     if (line.isEmpty()) {
-        *problem = QStringLiteral("the password file \"%1\" is empty: its first line must be "
-                                  "the password")
-                       .arg(path);
+        *problem = QStringLiteral("the %1 file \"%2\" is empty: its first line must be the %1")
+                       .arg(what, path);
         return std::nullopt;
     }
     return QString::fromUtf8(line);
+}
+
+} // namespace
+
+std::optional<QString> passwordFromFile(const QString &path, QString *problem)
+{
+    return secretFromFile(path, QStringLiteral("password"), problem);
+}
+
+std::optional<QString> tokenFromFile(const QString &path, QString *problem)
+{
+    return secretFromFile(path, QStringLiteral("token"), problem);
 }
 
 } // namespace BatchSync::App

@@ -42,5 +42,7 @@ std::optional<QString> commandLineToken(const QCommandLineParser &parser);
     be read or that line is empty.
 */
 std::optional<QString> passwordFromFile(const QString &path, QString *problem);
+/*! passwordFromFile() for a bearer token: its messages say "the token file". */
+std::optional<QString> tokenFromFile(const QString &path, QString *problem);
 
 } // namespace BatchSync::App

@@ -1,6 +1,8 @@
 #include "profile.h"
 
 #include "common/identifier.h"
+#include "secrettext.h"
+#include "sources/http/transport.h"
 
 #include <QCryptographicHash>
 #include <QDir>
@@ -19,6 +21,8 @@ const QString tokenKey = QStringLiteral("connection/token");
 const QString userKey = QStringLiteral("connection/user");
 const QString passwordKey = QStringLiteral("connection/password");
 const QString changeTimeKey = QStringLiteral("connection/changeTimeProperties");
+const QString caCertificateKey = QStringLiteral("connection/caCertificateFile");
+const QString allowInsecureHttpKey = QStringLiteral("connection/allowInsecureHttp");
 const QString safetyWindowKey = QStringLiteral("connection/safetyWindowSeconds");
 const QString pagingKey = QStringLiteral("connection/paging");
 const QString batchSizeKey = QStringLiteral("connection/batchSize");
@@ -129,6 +133,19 @@ parseNamedValues(const QString &text, const NamedValues &names,
     return values;
 }
 
+// The CA file that cannot be read, or credentials that would go over plain http, as a clause.
+QString transportProblem(const Profile &profile)
+{
+    if (!profile.caCertificateFile.isEmpty()) {
+        QString problem;
+        if (!Http::readCaCertificates(profile.caCertificateFile, &problem))
+            return problem;
+    }
+    if (profile.token.isEmpty() && (profile.source != SourceKind::OData || profile.user.isEmpty()))
+        return QString();
+    return insecureCredentialsProblem(profile.endpoint, profile.allowInsecureHttp);
+}
+
 // Loading is lenient: the entity names of the conflict policies are checked here, as the
 // flag's are.
 QString conflictProblem(const Profile &profile)
@@ -151,6 +168,8 @@ QString engineProblem(const Profile &profile)
         return problem;
     if (const QString conflicts = conflictProblem(profile); !conflicts.isEmpty())
         return QStringLiteral("conflict policies: %1").arg(conflicts);
+    if (const QString transport = transportProblem(profile); !transport.isEmpty())
+        return transport;
     return odataProblem(profile);
 }
 
@@ -166,6 +185,8 @@ bool Profile::operator==(const Profile &other) const
     return source == other.source && sameEndpoint(other) && token == other.token
         && user == other.user && password == other.password
         && changeTimeProperties == other.changeTimeProperties
+        && caCertificateFile == other.caCertificateFile
+        && allowInsecureHttp == other.allowInsecureHttp
         && safetyWindowSeconds == other.safetyWindowSeconds && paging == other.paging
         && batchSize == other.batchSize && adaptiveBatchSize == other.adaptiveBatchSize
         && targetBatchMs == other.targetBatchMs && concurrency == other.concurrency
@@ -176,7 +197,7 @@ bool Profile::operator==(const Profile &other) const
 QString Profile::validate() const
 {
     if (!endpoint.isEmpty()) {
-        const QString text = endpoint.toString();
+        const QString text = printableUrl(endpoint);
         if (!endpoint.isValid() || endpoint.isRelative())
             return tr("The endpoint \"%1\" is not a URL. Enter one such as "
                       "http://127.0.0.1:8080/api/v1, or leave it empty for the embedded demo.")
@@ -189,12 +210,18 @@ QString Profile::validate() const
             return tr("The endpoint \"%1\" names no host.").arg(text);
         if (!endpoint.query().isEmpty() || !endpoint.fragment().isEmpty())
             return tr("The endpoint is a base URL: remove the \"?...\" or \"#...\" part.");
+        // The settings file would hold it in plain text.
+        if (!endpoint.password().isEmpty())
+            return tr("The endpoint holds a password (user:password@): remove it from the URL "
+                      "and give it in the token or password field, which the OS keychain keeps.");
     }
     for (const QChar c : token) {
         if (c.isSpace() || c.category() == QChar::Other_Control || c.unicode() > 0x7e)
             return tr("The token may only contain printable ASCII characters without spaces.");
     }
     if (const QString problem = odataProblem(*this); !problem.isEmpty())
+        return problem.at(0).toUpper() + problem.mid(1) + QLatin1Char('.');
+    if (const QString problem = transportProblem(*this); !problem.isEmpty())
         return problem.at(0).toUpper() + problem.mid(1) + QLatin1Char('.');
     if (batchSize < SyncSettings::MinBatchSize || batchSize > SyncSettings::MaxBatchSize)
         return tr("The batch size must be between %1 and %2 records.")
@@ -226,6 +253,8 @@ SyncSettings Profile::syncSettings(const QUrl &baseUrl, const QString &databaseP
         tuning.password = password;
     }
     tuning.changeTimeProperties = changeTimeProperties;
+    tuning.caCertificateFile = caCertificateFile;
+    tuning.allowInsecureHttp = allowInsecureHttp;
     tuning.safetyWindowSeconds = safetyWindowSeconds;
     tuning.paging = paging;
     tuning.batchSize = batchSize;
@@ -278,6 +307,8 @@ Profile Profile::load(const QSettings &settings, QString *problem)
         = parseChangeTimeProperties(changeTime.typeId() == QMetaType::QStringList
                                         ? changeTime.toStringList().join(QLatin1Char(','))
                                         : changeTime.toString());
+    p.caCertificateFile = settings.value(caCertificateKey).toString();
+    p.allowInsecureHttp = readBool(settings, allowInsecureHttpKey, p.allowInsecureHttp);
     p.safetyWindowSeconds = readInt(settings, safetyWindowKey, p.safetyWindowSeconds);
     if (const auto mode = pagingModeFromName(settings.value(pagingKey).toString()))
         p.paging = *mode;
@@ -308,11 +339,17 @@ Profile Profile::load(QString *problem)
 void Profile::save(QSettings &settings) const
 {
     settings.setValue(sourceKey, sourceKindName(source));
-    settings.setValue(endpointKey, endpoint.toString());
-    settings.setValue(tokenKey, token);
+    settings.setValue(endpointKey, endpoint.toString(QUrl::RemovePassword));
+    // Secrets go to the keychain; an earlier version's plain one stays until it moves there.
+    for (const auto &[key, value] :
+         { std::pair(tokenKey, token), std::pair(passwordKey, password) }) {
+        if (settings.contains(key) && settings.value(key).toString() != value)
+            settings.remove(key);
+    }
     settings.setValue(userKey, user);
-    settings.setValue(passwordKey, password);
     settings.setValue(changeTimeKey, changeTimePropertiesText(changeTimeProperties));
+    settings.setValue(caCertificateKey, caCertificateFile);
+    settings.setValue(allowInsecureHttpKey, allowInsecureHttp);
     settings.setValue(safetyWindowKey, safetyWindowSeconds);
     settings.setValue(pagingKey, pagingModeName(paging));
     settings.setValue(batchSizeKey, batchSize);
@@ -323,6 +360,16 @@ void Profile::save(QSettings &settings) const
     settings.setValue(conflictPolicyKey, conflictPolicyName(conflictPolicy));
     settings.setValue(conflictPoliciesKey, conflictPoliciesText(conflictPolicies));
     settings.sync();
+}
+
+QString Profile::tokenSettingsKey()
+{
+    return tokenKey;
+}
+
+QString Profile::passwordSettingsKey()
+{
+    return passwordKey;
 }
 
 void Profile::save() const
@@ -432,6 +479,8 @@ Profile ProfileOverrides::appliedTo(Profile profile) const
     profile.user = user.value_or(profile.user);
     profile.password = password.value_or(profile.password);
     profile.changeTimeProperties = changeTimeProperties.value_or(profile.changeTimeProperties);
+    profile.caCertificateFile = caCertificateFile.value_or(profile.caCertificateFile);
+    profile.allowInsecureHttp = allowInsecureHttp.value_or(profile.allowInsecureHttp);
     profile.safetyWindowSeconds = safetyWindowSeconds.value_or(profile.safetyWindowSeconds);
     profile.paging = paging.value_or(profile.paging);
     profile.batchSize = batchSize.value_or(profile.batchSize);

@@ -30,13 +30,18 @@ public:
     SourceKind source = SourceKind::Protocol;
     /*! The protocol base URL, or an OData service root; empty: the embedded demo server. */
     QUrl endpoint;
-    QString token; //!< bearer token; empty: none
+    QString token; //!< bearer token; empty: none. Kept in the OS keychain (SecretStore).
     /*! OData: HTTP Basic user name; empty: none. Not used for a BatchSync server. */
     QString user;
-    /*! OData: the Basic password, for user; kept in the settings file as the token is. */
+    /*! OData: the Basic password, for user; kept in the OS keychain as the token is. */
     QString password;
     /*! OData: each set's change-time property by set name; "" names every other set. */
     QMap<QString, QString> changeTimeProperties;
+    /*! A PEM file of the CAs an https endpoint's certificate must come from; empty: the system's.
+     */
+    QString caCertificateFile;
+    /*! Whether the token or password may go over plain http to a host that is not loopback. */
+    bool allowInsecureHttp = false;
     /*! OData: how far before its position an incremental sync reads again, in seconds. */
     int safetyWindowSeconds = SyncSettings::DefaultSafetyWindowSeconds;
     PagingMode paging = PagingMode::Cursor;
@@ -80,12 +85,21 @@ public:
 
     /*!
         Reads \a settings; absent or unreadable values keep their defaults. A saved source
-        this version does not know sets \a problem (when given) and reads as Protocol.
+        this version does not know sets \a problem (when given) and reads as Protocol. The
+        token and password are read only as an earlier version left them, in plain text.
     */
     static Profile load(const QSettings &settings, QString *problem = nullptr);
     /*! Reads the application's default QSettings. */
     static Profile load(QString *problem = nullptr);
+    /*!
+        Writes every field but the token and the password, which SecretStore keeps. A
+        plain-text one of an earlier version stays only while it is still this profile's
+        (until it moves to the keychain); any other is removed.
+    */
     void save(QSettings &settings) const;
+    /*! The settings keys of the plain-text token and password of earlier versions. */
+    static QString tokenSettingsKey();
+    static QString passwordSettingsKey();
     /*! Writes to the application's default QSettings. */
     void save() const;
     /*! The application's settings file, as shown to the user. */
@@ -150,6 +164,8 @@ struct ProfileOverrides
     std::optional<QString> user;
     std::optional<QString> password;
     std::optional<QMap<QString, QString>> changeTimeProperties;
+    std::optional<QString> caCertificateFile;
+    std::optional<bool> allowInsecureHttp;
     std::optional<int> safetyWindowSeconds;
     std::optional<PagingMode> paging;
     std::optional<int> batchSize;

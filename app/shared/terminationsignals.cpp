@@ -36,6 +36,8 @@ TerminationSignals::~TerminationSignals()
         return;
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
+    if (m_hangup)
+        std::signal(SIGHUP, SIG_DFL);
     delete m_notifier;
     ::close(s_signalSockets[0]);
     ::close(s_signalSockets[1]);
@@ -58,13 +60,28 @@ bool TerminationSignals::install(QString *error)
     m_notifier = new QSocketNotifier(s_signalSockets[1], QSocketNotifier::Read, this);
     connect(m_notifier, &QSocketNotifier::activated, this, &TerminationSignals::onActivated);
 
+    return handle({ SIGINT, SIGTERM }, error);
+}
+
+bool TerminationSignals::watchHangup(QString *error)
+{
+    if (!m_installed) {
+        *error = QStringLiteral("install() the signal handlers first");
+        return false;
+    }
+    m_hangup = true;
+    return handle({ SIGHUP }, error);
+}
+
+bool TerminationSignals::handle(std::initializer_list<int> signalNumbers, QString *error)
+{
     struct sigaction action
     {
     };
     action.sa_handler = onTerminationSignal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
-    for (const int signalNumber : { SIGINT, SIGTERM }) {
+    for (const int signalNumber : signalNumbers) {
         if (::sigaction(signalNumber, &action, nullptr) != 0) {
             *error = QStringLiteral("cannot install the signal handler: %1")
                          .arg(QString::fromLocal8Bit(std::strerror(errno)));
@@ -77,7 +94,11 @@ bool TerminationSignals::install(QString *error)
 void TerminationSignals::onActivated()
 {
     char byte = 0;
-    if (::read(s_signalSockets[1], &byte, 1) == 1)
+    if (::read(s_signalSockets[1], &byte, 1) != 1)
+        return;
+    if (int(byte) == SIGHUP)
+        Q_EMIT hangup();
+    else
         Q_EMIT received(int(byte));
 }
 

@@ -36,6 +36,17 @@ struct SyncSettings
     QString user;
     QString password; //!< HTTP Basic password, with user
     /*!
+        A PEM file of the certificate authorities an https endpoint's certificate must come
+        from, instead of the system's; empty: the system's.
+    */
+    QString caCertificateFile;
+    /*!
+        Whether a token or password may be sent over plain http to a host that is not this
+        machine's loopback, where anyone on the way can read it. Off by default: such a sync
+        is refused before any connection (see insecureCredentialsProblem()).
+    */
+    bool allowInsecureHttp = false;
+    /*!
         OData: the change-time property of each entity set, by set name; the entry with an
         empty name applies to every set not named. Sets without one are looked up in the
         known names (docs/protocol.md, "The OData v4 mapping").
@@ -71,9 +82,32 @@ struct SyncSettings
     int retryMaxDelayMs = 30000; //!< cap of one retry delay (Retry-After included)
     int retryGiveUpMs = 120000; //!< a failing batch is given up after this long
     int progressIntervalMs = 50; //!< at most one progress signal per entity per interval
+    /*!
+        Live sync: after each sync a wait request stays open and news starts the entities
+        it names (see SyncEngine::setLive).
+    */
+    bool live = false;
+    /*! Live sync with a source that cannot tell of news: a sync this often, in seconds. */
+    int liveTimerSeconds = 60;
+
+    /*! Whether a token or a password is set. */
+    bool hasCredentials() const { return !token.isEmpty() || !user.isEmpty(); }
 
     /*! An empty string when the settings can be used, otherwise why not. */
     QString validate() const;
 };
+
+/*!
+    Whether \a host (as QUrl::host() gives it) is this machine's loopback: "localhost",
+    127.0.0.0/8 or ::1. Literal names and addresses only; nothing is looked up.
+*/
+bool isLoopbackHost(const QString &host);
+
+/*!
+    Why credentials may not be sent to \a url: it is plain http to a host that is not
+    loopback and \a allowInsecureHttp is false. The sentence names --allow-insecure-http.
+    Empty when they may be sent.
+*/
+QString insecureCredentialsProblem(const QUrl &url, bool allowInsecureHttp);
 
 } // namespace BatchSync

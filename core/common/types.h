@@ -79,6 +79,16 @@ enum class SyncDirection {
 };
 Q_ENUM_NS(SyncDirection)
 
+/*! What live sync is doing (SyncEngine::setLive). */
+enum class LiveState {
+    Off, //!< live sync is off
+    Waiting, //!< up to date: a wait request is open for news
+    Woken, //!< news came for some entities: they sync now
+    Offline, //!< the endpoint cannot be reached: asked again after a backoff
+    Timer //!< the endpoint cannot tell of news: synced on a timer
+};
+Q_ENUM_NS(LiveState)
+
 /*! What a push does with a change the server answers with \c conflict. */
 enum class ConflictPolicy {
     ServerWins, //!< the server's record replaces the local one (the default)

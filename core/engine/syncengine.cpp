@@ -35,6 +35,11 @@ SyncEngine::SyncEngine(const SyncSettings &settings, SourceFactory sourceFactory
     connect(m_worker, &SyncWorker::pushed, this, &SyncEngine::pushed);
     connect(m_worker, &SyncWorker::phaseChanged, this, &SyncEngine::onPhaseChanged);
     connect(m_worker, &SyncWorker::busyChanged, this, &SyncEngine::onBusyChanged);
+    connect(m_worker, &SyncWorker::liveStateChanged, this,
+            [this](LiveState state, const QStringList &entities, const QString &message) {
+                m_liveState = state;
+                Q_EMIT liveStateChanged(state, entities, message);
+            });
 
     m_clock.start();
     m_estimateTimer.setInterval(1000);
@@ -96,6 +101,13 @@ void SyncEngine::pause(const QString &entity)
 void SyncEngine::pauseAll()
 {
     QMetaObject::invokeMethod(m_worker, &SyncWorker::pauseAll, Qt::QueuedConnection);
+}
+
+void SyncEngine::setLive(bool live)
+{
+    m_live = live;
+    QMetaObject::invokeMethod(
+        m_worker, [worker = m_worker, live] { worker->setLive(live); }, Qt::QueuedConnection);
 }
 
 void SyncEngine::resume(const QString &entity)

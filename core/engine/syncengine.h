@@ -80,6 +80,11 @@ public:
     /*! Whether any job is queued, counting or running. */
     bool isBusy() const;
 
+    /*! Whether live sync is on (setLive()). */
+    bool isLive() const { return m_live; }
+    /*! What live sync is doing now. */
+    LiveState liveState() const { return m_liveState; }
+
     /*!
         The job of \a entity (owned by the engine), made as soon as the engine knows the
         entity (entitiesChanged()); nullptr for an entity it does not know.
@@ -115,6 +120,15 @@ public Q_SLOTS:
         was committed stays, and the next start begins from the last completed sync.
     */
     void cancel(const QString &entity);
+    /*!
+        Live sync: while no sync runs, one wait request (GET /wait) stays open for every
+        entity that has completed a sync; when it names entities, they sync at once (push and
+        pull). With nothing to follow yet, every entity syncs once. A source that cannot wait
+        (a v1 server, an OData service) is synced every SyncSettings::liveTimerSeconds; an
+        endpoint that fails is asked again after a capped, jittered backoff. Also
+        SyncSettings::live.
+    */
+    void setLive(bool live);
 
 Q_SIGNALS:
     /*! The list of entities or their schema changed; read entities(). */
@@ -147,6 +161,12 @@ Q_SIGNALS:
     void retrying(const QString &entity, int attempt, int delayMs, const QString &reason);
     /*! No job is queued, counting or running any more (after at least one was). */
     void finished();
+    /*!
+        Live sync moved to \a state: \a entities are those woken (Woken), \a message says
+        why the endpoint cannot be reached (Offline) or cannot wait (Timer).
+    */
+    void liveStateChanged(BatchSync::LiveState state, const QStringList &entities,
+                          const QString &message);
     /*! overallProgress() changed. */
     void overallProgressChanged(const BatchSync::ProgressInfo &progress);
 
@@ -176,6 +196,8 @@ private:
     QElapsedTimer m_clock;
     bool m_busy = false;
     bool m_synced = false; // a sync began in this engine
+    bool m_live = m_settings.live;
+    LiveState m_liveState = LiveState::Off;
 };
 
 } // namespace BatchSync

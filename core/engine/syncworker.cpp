@@ -2,6 +2,7 @@
 
 #include "common/logging.h"
 #include "engine/entityjob.h"
+#include "engine/livewatch.h"
 #include "store/localstore.h"
 
 #include <QAtomicInt>
@@ -53,6 +54,13 @@ void SyncWorker::initialize()
         qCWarning(lcEngine) << m_settingsError;
     }
 
+    if (m_source) {
+        m_live = new LiveWatch(
+            m_source.get(), [this] { return liveCursors(); }, m_settings, this);
+        connect(m_live, &LiveWatch::wake, this, &SyncWorker::onLiveWake);
+        connect(m_live, &LiveWatch::stateChanged, this, &SyncWorker::liveStateChanged);
+    }
+
     m_store = std::make_unique<LocalStore>(m_settings.databasePath, nextConnectionName());
     SyncError error;
     if (!m_store->open(&error)) {
@@ -70,11 +78,15 @@ void SyncWorker::initialize()
     for (const StoredEntity &entity : stored)
         addJob(entity);
     emitEntities();
+    if (m_settings.live)
+        setLive(true);
 }
 
 void SyncWorker::shutdown()
 {
     m_shuttingDown = true;
+    delete m_live; // its wait request goes before the source
+    m_live = nullptr;
     m_discoveryRetry.stop();
     if (m_discovery) {
         m_discovery->disconnect(this);
@@ -398,6 +410,47 @@ void SyncWorker::onJobStateChanged(const QString &entity, SyncState state)
     updateBusy();
 }
 
+void SyncWorker::setLive(bool live)
+{
+    m_liveWanted = live;
+    if (!m_live)
+        return;
+    m_live->setEnabled(live);
+    if (live && !m_busy)
+        m_live->engineIdle();
+}
+
+QHash<QString, QString> SyncWorker::liveCursors() const
+{
+    QHash<QString, QString> cursors;
+    if (!m_store)
+        return cursors;
+    for (auto it = m_jobs.cbegin(); it != m_jobs.cend(); ++it) {
+        SyncError error;
+        const std::optional<StoredEntity> stored = m_store->loadEntity(it.key(), &error);
+        // An entity that failed waits for the next sync someone asks for: following it would
+        // wake the engine again and again for a sync that cannot succeed.
+        if (!stored || stored->paging != PagingMode::Cursor || stored->state == SyncState::Failed
+            || stored->committed.isStart()) {
+            continue;
+        }
+        cursors.insert(it.key(), stored->committed.cursor);
+    }
+    return cursors;
+}
+
+void SyncWorker::onLiveWake(const QStringList &entities)
+{
+    if (entities.isEmpty()) {
+        startAll();
+    } else {
+        for (const QString &entity : entities)
+            start(entity);
+    }
+    if (!m_busy && m_live)
+        m_live->engineIdle(); // nothing started (an unknown entity, say): wait again
+}
+
 void SyncWorker::updateBusy()
 {
     bool busy = m_discovery && (!m_pendingStarts.isEmpty() || m_pendingStartAll);
@@ -407,6 +460,12 @@ void SyncWorker::updateBusy()
     if (busy != m_busy) {
         m_busy = busy;
         Q_EMIT busyChanged(busy);
+        if (m_live && !m_shuttingDown) {
+            if (busy)
+                m_live->engineBusy();
+            else
+                m_live->engineIdle();
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 namespace BatchSync {
 
 class EntityJob;
+class LiveWatch;
 class LocalStore;
 struct StoredEntity;
 
@@ -59,6 +60,8 @@ public:
     void resume(const QString &entity);
     /*! Ends \a entity's run without completing it (see EntityJob::cancel). */
     void cancel(const QString &entity);
+    /*! Live sync on or off (see SyncEngine::setLive). */
+    void setLive(bool live);
 
 Q_SIGNALS:
     void entitiesLoaded(const QList<BatchSync::EntityStatus> &entities);
@@ -74,6 +77,8 @@ Q_SIGNALS:
     void pushed(const QString &entity, qint64 applied, qint64 conflicts, qint64 rejected);
     /*! True while any entity is counting, running or queued. */
     void busyChanged(bool busy);
+    void liveStateChanged(BatchSync::LiveState state, const QStringList &entities,
+                          const QString &message);
 
 private:
     void requestStart(const QString &entity);
@@ -90,6 +95,8 @@ private:
     void emitEntities();
     void updateBusy();
     bool checkUsable(const QString &entity);
+    QHash<QString, QString> liveCursors() const;
+    void onLiveWake(const QStringList &entities);
 
     SyncSettings m_settings;
     SourceFactory m_sourceFactory;
@@ -99,6 +106,8 @@ private:
     std::unique_ptr<LocalStore> m_store;
     QHash<QString, EntityJob *> m_jobs; // children of this
     QStringList m_queue; // entities waiting for a slot, in order
+    LiveWatch *m_live = nullptr; // child of this, made with the source
+    bool m_liveWanted = false;
 
     QPointer<SourceReply> m_discovery;
     QTimer m_discoveryRetry;

@@ -259,7 +259,7 @@ QList<QByteArray> fieldKeys(const EntitySchema &schema)
     return keys;
 }
 
-QByteArray entities(const QList<EntitySchema> &schemas, bool writable)
+QByteArray entities(const QList<EntitySchema> &schemas, const QSet<QString> &writable)
 {
     QJsonArray entities;
     for (const EntitySchema &schema : schemas) {
@@ -268,9 +268,10 @@ QByteArray entities(const QList<EntitySchema> &schemas, bool writable)
             fields.append(QJsonObject { { QStringLiteral("name"), field.name },
                                         { QStringLiteral("type"), fieldTypeName(field.type) } });
         }
-        entities.append(QJsonObject { { QStringLiteral("name"), schema.name },
-                                      { QStringLiteral("fields"), fields },
-                                      { QStringLiteral("writable"), writable } });
+        entities.append(
+            QJsonObject { { QStringLiteral("name"), schema.name },
+                          { QStringLiteral("fields"), fields },
+                          { QStringLiteral("writable"), writable.contains(schema.name) } });
     }
     const QJsonObject body { { QStringLiteral("protocol"), QStringLiteral("1.1") },
                              { QStringLiteral("entities"), entities } };

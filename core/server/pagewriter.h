@@ -4,6 +4,7 @@
 
 #include <QByteArray>
 #include <QList>
+#include <QSet>
 #include <QString>
 #include <QStringView>
 #include <QVariant>
@@ -186,9 +187,9 @@ Page write(Rows &rows, const QList<QByteArray> &fieldKeys, PagingMode mode, int 
 
 /*!
     The body of GET /entities: the protocol version, then every entity with its fields' names
-    and types and whether the caller may push to it (\a writable).
+    and types and whether the caller may push to it (its name is in \a writable).
 */
-QByteArray entities(const QList<EntitySchema> &schemas, bool writable);
+QByteArray entities(const QList<EntitySchema> &schemas, const QSet<QString> &writable);
 
 /*! The body of GET .../count. */
 QByteArray count(qint64 changes);

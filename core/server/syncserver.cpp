@@ -1,6 +1,7 @@
 #include "syncserver.h"
 
 #include "common/logging.h"
+#include "server/access/authrules.h"
 #include "server/backend/pgserverstore.h"
 #include "server/backend/serverstore.h"
 #include "server/http/requestguard.h"
@@ -8,6 +9,9 @@
 
 #include <QAtomicInteger>
 #include <QHttpServer>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QSslConfiguration>
 
 namespace BatchSync {
 
@@ -35,6 +39,9 @@ SyncServer::SyncServer(QObject *parent)
     m_screen->refuseLargePush = [router](const QString &entity, QByteArrayView authorization) {
         return router->refuseLargePush(entity, authorization);
     };
+    ServerScreen *screen = m_screen.get();
+    m_router->setConnectionHold(
+        [screen](QObject *socket, bool hold) { return screen->holdConnection(socket, hold); });
     m_router->install(m_http.get());
 }
 
@@ -47,6 +54,7 @@ void SyncServer::setLimits(const Limits &limits)
     checked.maxHeaderFields = qMax(1, checked.maxHeaderFields);
     checked.requestTimeoutMs = qMax(1, checked.requestTimeoutMs);
     checked.idleTimeoutMs = qMax(1, checked.idleTimeoutMs);
+    checked.maxWaiting = qMax(0, checked.maxWaiting);
     // Qt keeps a request's bytes in the socket's buffer until the request is whole.
     checked.readBufferBytes = qMax(2 * checked.maxHeadBytes, checked.readBufferBytes);
     m_screen->limits = checked;
@@ -82,9 +90,15 @@ int SyncServer::openConnections() const
     return m_screen->open;
 }
 
+int SyncServer::waitsHeld() const
+{
+    return m_router->waitsHeld();
+}
+
 SyncServer::~SyncServer()
 {
-    // Connections first: no request may reach a store that is gone.
+    // Held waits first, then connections: no request may reach a store that is gone.
+    m_router->dropWaits();
     m_http.reset();
     m_sqliteStore = nullptr;
     m_backend.reset();
@@ -120,11 +134,32 @@ void SyncServer::setBackend(std::unique_ptr<ServerBackend> backend)
 {
     m_sqliteStore = nullptr;
     m_backend = std::move(backend);
+    m_router->watch(m_backend.get());
+}
+
+bool SyncServer::setAccessRules(const AccessRules &rules, QString *error)
+{
+    Q_UNUSED(error);
+    m_router->setAccessRules(rules);
+    return true;
 }
 
 void SyncServer::setToken(const QString &token)
 {
     m_router->setToken(token);
+}
+
+void SyncServer::setTlsConfiguration(const QSslConfiguration &configuration)
+{
+    // Not QAbstractHttpServer::sslSetup(): it serves only the sockets of QHttpServer's own
+    // listen(), whose connections would bypass the screen. Our listening socket does the
+    // handshake itself (GuardedTcpServer).
+    m_screen->tls = std::make_shared<QSslConfiguration>(configuration);
+}
+
+bool SyncServer::isTls() const
+{
+    return m_screen->tls != nullptr;
 }
 
 quint16 SyncServer::listen(const QHostAddress &address, quint16 port)
@@ -146,12 +181,26 @@ quint16 SyncServer::listen(const QHostAddress &address, quint16 port)
     return m_port;
 }
 
+void SyncServer::closeConnections()
+{
+    m_router->dropWaits();
+    const QList<QTcpServer *> servers
+        = m_http->findChildren<QTcpServer *>(QString(), Qt::FindDirectChildrenOnly);
+    for (QTcpServer *tcp : servers) {
+        tcp->close();
+        const QList<QTcpSocket *> sockets = tcp->findChildren<QTcpSocket *>();
+        for (QTcpSocket *socket : sockets)
+            socket->abort();
+        tcp->deleteLater();
+    }
+}
+
 QUrl SyncServer::baseUrl() const
 {
     if (m_port == 0)
         return QUrl();
     QUrl url;
-    url.setScheme(QStringLiteral("http"));
+    url.setScheme(isTls() ? QStringLiteral("https") : QStringLiteral("http"));
     url.setHost(m_address.toString());
     url.setPort(m_port);
     url.setPath(QStringLiteral("/api/v1"));

@@ -10,10 +10,12 @@
 
 QT_BEGIN_NAMESPACE
 class QHttpServer;
+class QSslConfiguration;
 QT_END_NAMESPACE
 
 namespace BatchSync {
 
+class AccessRules;
 class Router;
 class ServerBackend;
 class ServerStore;
@@ -25,11 +27,12 @@ struct ServerScreen;
     backend handed over with setBackend().
 
     Answers GET /api/v1/entities, /entities/{name}/count and /entities/{name}/changes in both
-    paging modes, and POST /entities/{name}/changes (a push, protocol v1.1) unless read-only
-    (Router); every error is 4xx/5xx with {"error": "..."}, the status following
-    the type of the backend's ServerError. With a token set, every
-    request must carry "Authorization: Bearer <token>" (compared in constant time) or gets
-    401. limit outside 1..10000 is a 400, an unknown entity a 404.
+    paging modes, POST /entities/{name}/changes (a push, protocol v1.1) unless read-only
+    (Router), and GET /wait (live sync, protocol v1.1: held without blocking the thread until
+    a change or the timeout, WaitRoom); every error is 4xx/5xx with {"error": "..."}, the status
+   following the type of the backend's ServerError. With a token set, every request must carry
+   "Authorization: Bearer <token>" (compared in constant time) or gets 401. limit outside 1..10000
+   is a 400, an unknown entity a 404.
 
     Handlers are synchronous (see the QHttpServer notes in DESIGN.md). The server, its
     QHttpServer and its store live in the thread that created it; run it on a thread of its
@@ -52,7 +55,8 @@ public:
         {"error": "..."} and "Connection: close", after which the connection is closed.
 
         - At most maxConnections connections at once; the next ones get 503 with
-          "Retry-After: 1".
+          "Retry-After: 1". A connection whose GET /wait request is held leaves that count
+          for its own, maxWaiting; a wait beyond it gets 503 with "Retry-After: 1".
         - A request is a head only: request line and header fields. A Content-Length other
           than 0, or any Transfer-Encoding, is a 413 (protocol v1 has no request body),
           except for POST /api/v1/entities/{name}/changes (a push): its body may have up to
@@ -79,6 +83,7 @@ public:
         int requestTimeoutMs = 30 * 1000;
         int idleTimeoutMs = 120 * 1000;
         int readBufferBytes = 64 * 1024;
+        int maxWaiting = 10000;
     };
 
     explicit SyncServer(QObject *parent = nullptr);
@@ -113,18 +118,45 @@ public:
     void setToken(const QString &token);
 
     /*!
+        Admits the tokens of \a rules from now on (batchsync-server --auth), each to its
+        entities and rows, instead of setToken()'s single token. The backend is told which
+        fields the rules' rows name, so that it keeps the moves of records between rows;
+        false (and the rules in force before kept) when it cannot.
+    */
+    bool setAccessRules(const AccessRules &rules, QString *error);
+
+    /*!
         A read-only server answers every push with 403 and lists its entities as not
         writable. Off by default.
     */
     void setReadOnly(bool readOnly) { m_readOnly = readOnly; }
     bool isReadOnly() const { return m_readOnly; }
 
+    /*!
+        Serves HTTPS with \a configuration (its local certificate and private key, see
+        Tls::serverConfiguration() in server/http/tlssetup.h) on the connections accepted from
+        now on, as setLimits() applies. Every limit applies over TLS as over plain HTTP; a TLS handshake must
+        end within requestTimeoutMs of the connection, else the connection is closed.
+    */
+    void setTlsConfiguration(const QSslConfiguration &configuration);
+    /*! Whether listen() serves HTTPS. */
+    bool isTls() const;
+
     /*! Starts listening; returns the bound port, or 0 on failure. Port 0 picks a free one. */
     quint16 listen(const QHostAddress &address = QHostAddress::LocalHost, quint16 port = 0);
     quint16 port() const { return m_port; }
+    /*!
+        Stops listening and drops every connection at once, held waits included (unanswered):
+        what clients see when the server's host goes off the network. listen() again (on
+        port()) to come back.
+    */
+    void closeConnections();
     /*! Why the last listen() failed (e.g. "The bound address is already in use"). */
     QString errorString() const { return m_errorString; }
-    /*! The protocol base URL clients use, e.g. http://127.0.0.1:8080/api/v1. */
+    /*!
+        The protocol base URL clients use, e.g. http://127.0.0.1:8080/api/v1 (https:// when
+        isTls()).
+    */
     QUrl baseUrl() const;
 
     /*!
@@ -141,10 +173,15 @@ public:
     qint64 requestsServed() const;
     /*! Requests and connections refused by the screen (see Limits), timeouts included. */
     qint64 requestsRefused() const;
-    /*! Connections closed for a head that came too slowly or for being idle too long. */
+    /*!
+        Connections closed for a head (or a TLS handshake) that came too slowly or for being
+        idle too long.
+    */
     qint64 connectionsTimedOut() const;
-    /*! Connections open now (refused ones on their way out not counted). */
+    /*! Connections open now (refused ones on their way out not counted, held waits neither). */
     int openConnections() const;
+    /*! GET /wait requests held now, waiting for a change. */
+    int waitsHeld() const;
 
 Q_SIGNALS:
     /*!

@@ -61,14 +61,14 @@ bool Source::supports(PagingMode mode) const
 
 namespace {
 
-/*! The answer of a source that does not accept writes. */
-class RefusedPush final : public SourceReply
+/*! The answer of a source to a question it cannot take. */
+class Refused final : public SourceReply
 {
 public:
-    explicit RefusedPush(QObject *parent)
-        : SourceReply(Kind::Push, parent)
+    Refused(Kind kind, const QString &message, QObject *parent)
+        : SourceReply(kind, parent)
     {
-        fail(ErrorCategory::Request, QStringLiteral("this source does not accept local changes"));
+        fail(ErrorCategory::Request, message);
     }
 };
 
@@ -80,7 +80,16 @@ SourceReply *Source::pushChanges(const EntitySchema &entity, const QString &clie
     Q_UNUSED(entity);
     Q_UNUSED(clientId);
     Q_UNUSED(changes);
-    return new RefusedPush(this);
+    return new Refused(SourceReply::Kind::Push,
+                       QStringLiteral("this source does not accept local changes"), this);
+}
+
+SourceReply *Source::waitForChanges(const QHash<QString, QString> &since, int timeoutSeconds)
+{
+    Q_UNUSED(since);
+    Q_UNUSED(timeoutSeconds);
+    return new Refused(SourceReply::Kind::Wait,
+                       QStringLiteral("this source does not tell of new changes"), this);
 }
 
 } // namespace BatchSync

@@ -3,7 +3,9 @@
 #include "common/types.h"
 
 #include <QFlags>
+#include <QHash>
 #include <QObject>
+#include <QStringList>
 #include <functional>
 #include <memory>
 
@@ -44,7 +46,7 @@ class SourceReply : public QObject
     Q_DISABLE_COPY_MOVE(SourceReply)
 
 public:
-    enum class Kind { Entities, Count, Changes, Push };
+    enum class Kind { Entities, Count, Changes, Push, Wait };
     Q_ENUM(Kind)
 
     ~SourceReply() override;
@@ -69,6 +71,11 @@ public:
     const ChangePage &page() const { return m_page; }
     /*! Valid after a successful Push reply: one result per change sent, in order. */
     const QList<PushResult> &pushResults() const { return m_pushResults; }
+    /*!
+        Valid after a successful Wait reply: the entities with changes after their cursors
+        (empty: the wait timed out with nothing new).
+    */
+    const QStringList &changedEntities() const { return m_changedEntities; }
     /*! Bytes received from the wire for this reply, where the source knows. */
     qint64 bytesReceived() const { return m_bytesReceived; }
 
@@ -108,6 +115,7 @@ protected:
     qint64 m_count = 0;
     ChangePage m_page;
     QList<PushResult> m_pushResults;
+    QStringList m_changedEntities;
     qint64 m_bytesReceived = 0;
 
 private:
@@ -135,6 +143,7 @@ public:
         CursorPaging = 0x1, //!< pages after an opaque cursor (PagingMode::Cursor)
         OffsetPaging = 0x2, //!< pages by changedAt and offset (PagingMode::Offset)
         Push = 0x4, //!< accepts local changes (pushChanges)
+        Wait = 0x8, //!< tells of new changes as they come (waitForChanges, live sync)
     };
     Q_DECLARE_FLAGS(Capabilities, Capability)
     Q_FLAG(Capabilities)
@@ -168,6 +177,16 @@ public:
     */
     virtual SourceReply *pushChanges(const EntitySchema &entity, const QString &clientId,
                                      const QList<LocalChange> &changes);
+
+    /*!
+        Waits until one of the entities of \a since (entity → the cursor of its last completed
+        sync) has a change after its cursor, or \a timeoutSeconds (1 to 60) pass; the reply's
+        changedEntities() name those with news (none after the timeout). For a source with
+        Capability::Wait; the default answers with an error of category Request. A source
+        whose endpoint turns out not to know the question (a v1 server) answers with an error
+        of category Request and HTTP status 404.
+    */
+    virtual SourceReply *waitForChanges(const QHash<QString, QString> &since, int timeoutSeconds);
 
 protected:
     explicit Source(QObject *parent = nullptr);

@@ -69,10 +69,14 @@ protected:
     QStringList m_ids; // the customers' ids, all live at version = position + 1
     QString m_postgres; // set: the server serves this PostgreSQL database, not SQLite
 
+    // \a path may end with a query ("/entities/customers/count?since=0").
     QUrl url(const QString &path) const
     {
         QUrl url = m_server->baseUrl();
-        url.setPath(url.path() + path);
+        const qsizetype query = path.indexOf(u'?');
+        url.setPath(url.path() + path.left(query));
+        if (query >= 0)
+            url.setQuery(path.mid(query + 1));
         return url;
     }
 

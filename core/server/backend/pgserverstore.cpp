@@ -552,7 +552,7 @@ std::optional<QByteArray> PgServerStore::page(ServedEntity *served, PagingMode m
 QString PgServerStore::liveRecordsSql(const ServedEntity &served) const
 {
     const auto &entity = static_cast<const Entity &>(served);
-    QString sql = QStringLiteral("SELECT %1::text").arg(entity.idColumn);
+    QString sql = QStringLiteral("SELECT %1::text AS _bs_id").arg(entity.idColumn);
     for (const Entity::Field &field : entity.columns)
         sql += QLatin1String(", ") + selectExpression(field.column, field.sqlType);
     return sql + QLatin1String(" FROM ") + entity.table;

@@ -350,6 +350,27 @@ bool ServerBackend::mayRetry(const QString &name, ServedEntity **entity, QString
 }
 
 std::optional<qint64> ServerBackend::count(const QString &name, PagingMode mode,
+                                           const QString &since, const RowFilter &rows,
+                                           QString *error) const
+{
+    if (!rows.isEmpty())
+        return fail(ServerError::Type::NotImplemented, QStringLiteral("no row filters"), error),
+               std::nullopt;
+    return count(name, mode, since, error);
+}
+
+std::optional<QByteArray> ServerBackend::changesJson(const QString &name, PagingMode mode,
+                                                     const QString &since, qint64 offset, int limit,
+                                                     const RowFilter &rows, int *records,
+                                                     QString *error) const
+{
+    if (!rows.isEmpty())
+        return fail(ServerError::Type::NotImplemented, QStringLiteral("no row filters"), error),
+               std::nullopt;
+    return changesJson(name, mode, since, offset, limit, records, error);
+}
+
+std::optional<qint64> ServerBackend::count(const QString &name, PagingMode mode,
                                            const QString &since, QString *error) const
 {
     ServedEntity *entity = findEntity(name, error);
@@ -412,6 +433,43 @@ QHash<QString, QVariantList> ServerBackend::liveRecords(const QString &name) con
         for (qsizetype i = 0; i < fields.size(); ++i)
             values.append(ServerValues::typedValue(fields.at(i).type, query.value(int(1 + i))));
         result.insert(query.value(0).toString(), values);
+    }
+    return result;
+}
+
+std::optional<QHash<QString, QVariantList>>
+ServerBackend::liveRecords(const QString &name, const QStringList &ids, QString *error) const
+{
+    const ServedEntity *entity = findEntity(name, error);
+    if (!entity)
+        return std::nullopt;
+    QHash<QString, QVariantList> result;
+    const QList<FieldSpec> &fields = entity->schema.fields;
+    constexpr qsizetype Chunk = 500;
+    for (qsizetype first = 0; first < ids.size(); first += Chunk) {
+        const qsizetype count = qMin(Chunk, ids.size() - first);
+        QString placeholders = QStringLiteral("?");
+        placeholders += QStringLiteral(",?").repeated(count - 1);
+        QSqlQuery query(database());
+        query.setForwardOnly(true);
+        query.prepare(QStringLiteral("SELECT * FROM (%1) AS _bs_live WHERE _bs_id IN (%2)")
+                          .arg(liveRecordsSql(*entity), placeholders));
+        for (qsizetype i = first; i < first + count; ++i)
+            query.addBindValue(ids.at(i));
+        if (!query.exec()) {
+            fail(ServerError::Type::Internal,
+                 QStringLiteral("cannot read records of %1: %2")
+                     .arg(name, errorText(query.lastError())),
+                 error);
+            return std::nullopt;
+        }
+        while (query.next()) {
+            QVariantList values;
+            values.reserve(fields.size());
+            for (qsizetype i = 0; i < fields.size(); ++i)
+                values.append(ServerValues::typedValue(fields.at(i).type, query.value(int(1 + i))));
+            result.insert(query.value(0).toString(), values);
+        }
     }
     return result;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/types.h"
+#include "server/access/rowfilter.h"
 
 #include <QByteArray>
 #include <QHash>
@@ -119,6 +120,14 @@ public:
                                           const QString &since, qint64 offset, int limit,
                                           int *records, QString *error) const;
 
+    /*! Restricted to \a rows (see RowFilter). */
+    std::optional<qint64> count(const QString &entity, PagingMode mode, const QString &since,
+                                const RowFilter &rows, QString *error) const;
+    std::optional<QByteArray> changesJson(const QString &entity, PagingMode mode,
+                                          const QString &since, qint64 offset, int limit,
+                                          const RowFilter &rows, int *records,
+                                          QString *error) const;
+
     /*!
         Applies the changes of a push (POST .../changes, protocol v1.1) in request order, in
         one transaction, and returns the answer's body: one result per change (see push.h and
@@ -133,6 +142,25 @@ public:
 
     /*! Every live record of \a entity: id → values in schema order, typed as Change::values. */
     QHash<QString, QVariantList> liveRecords(const QString &entity) const;
+
+    /*!
+        The live records of \a entity among \a ids: id → values in schema order, typed as
+        Change::values; nullopt when the database fails (Internal) or the entity is unknown.
+    */
+    std::optional<QHash<QString, QVariantList>>
+    liveRecords(const QString &entity, const QStringList &ids, QString *error) const;
+
+    /*!
+        Calls \a observer with an entity's name when its changes may have moved on, from this
+        backend's thread, possibly in the middle of a write (so \a observer must not use the
+        backend; it only takes note). False when this backend cannot tell (callers then look
+        for themselves now and then). This base cannot.
+    */
+    virtual bool observeChanges(std::function<void(const QString &entity)> observer)
+    {
+        Q_UNUSED(observer);
+        return false;
+    }
 
     /*! Number of live records of \a entity. */
     qint64 liveCount(const QString &entity) const;
@@ -162,7 +190,10 @@ protected:
                                            int *records, QString *error) const = 0;
     /*! Adds a checked \a schema's entity, or its new fields. */
     virtual bool addChecked(const EntitySchema &schema, QString *error) = 0;
-    /*! SELECT of the live records: the id, then the fields in schema order. */
+    /*!
+        SELECT of the live records: the id (named _bs_id, as text), then the fields in schema
+        order.
+    */
     virtual QString liveRecordsSql(const ServedEntity &entity) const = 0;
     /*! SELECT count(*) of the live records. */
     virtual QString liveCountSql(const ServedEntity &entity) const = 0;

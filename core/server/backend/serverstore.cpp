@@ -457,7 +457,7 @@ std::optional<QByteArray> ServerStore::page(ServedEntity *served, PagingMode mod
 QString ServerStore::liveRecordsSql(const ServedEntity &served) const
 {
     const auto &entity = static_cast<const Entity &>(served);
-    QString sql = QStringLiteral("SELECT id");
+    QString sql = QStringLiteral("SELECT id AS _bs_id");
     for (const QString &column : entity.columns)
         sql += QLatin1String(", ") + column;
     return sql + QLatin1String(" FROM ") + entity.table + QLatin1String(" WHERE deleted = 0");

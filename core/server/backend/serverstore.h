@@ -8,6 +8,7 @@
 #include <QList>
 #include <QString>
 #include <QVariantMap>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -73,6 +74,12 @@ public:
     std::optional<QByteArray> push(const QString &entity, const PushRequest &request,
                                    QString *error) override;
 
+    /*!
+        Tells \a observer the entity of every row this connection writes, as SQLite writes it
+        (sqlite3_update_hook): the server is the only writer of its SQLite database.
+    */
+    bool observeChanges(std::function<void(const QString &entity)> observer) override;
+
     // The cursor is the sequence number of the last change returned: a non-negative integer.
 
 private:
@@ -96,7 +103,11 @@ private:
     bool restoreAndFail(Entity *entity, qint64 seq, const QString &changedAt, QString *error);
     class PushRun; // sqlitepush.cpp
 
+    static void onRowWritten(void *store, int operation, const char *database, const char *table,
+                             qint64 row);
+
     QString m_path;
+    std::function<void(const QString &entity)> m_observer;
     qint64 m_lastClockMs = -1; // Timestamp::now() costs a QDateTime format; cache it per ms
     QString m_lastClockText;
 };

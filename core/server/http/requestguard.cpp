@@ -4,6 +4,8 @@
 #include "server/pagewriter.h"
 #include "server/push.h"
 
+#include <QSslConfiguration>
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QTimer>
 #include <QUrl>
@@ -34,6 +36,16 @@ namespace {
 // guard knows which bytes are new at the next readyRead.
 
 constexpr int LingerMs = 2000; // after a refusal: time for the client to read it, then abort
+constexpr char GuardName[] = "batchsync-connection-guard";
+
+// Bytes written but not yet handed to the kernel, the encrypted ones of a TLS socket included.
+qint64 pendingOutput(QTcpSocket *socket)
+{
+    qint64 bytes = socket->bytesToWrite();
+    if (const auto *tls = qobject_cast<QSslSocket *>(socket))
+        bytes += tls->encryptedBytesToWrite();
+    return bytes;
+}
 
 bool isTokenChar(char c)
 {
@@ -287,6 +299,7 @@ public:
         , m_limits(screen->limits)
     {
         ++m_screen->open;
+        setObjectName(QLatin1String(GuardName));
         m_socket->setReadBufferSize(m_limits.readBufferBytes);
         m_requestTimer.setSingleShot(true);
         // Precise: a coarse timer may fire up to 5 % early, refusing a client before the
@@ -299,6 +312,15 @@ public:
         m_lingerTimer.setInterval(LingerMs);
         connect(&m_requestTimer, &QTimer::timeout, this, [this] {
             ++m_screen->timedOut;
+            if (m_handshaking) {
+                // No HTTP answer is possible before the handshake: just close.
+                ++m_screen->refused;
+                m_refused = true;
+                qCDebug(lcServer) << "closing a connection whose TLS handshake did not end within"
+                                  << m_limits.requestTimeoutMs << "ms";
+                m_socket->abort();
+                return;
+            }
             refuse(makeRefusal(408,
                                QStringLiteral("the request did not arrive whole within %1 ms")
                                    .arg(m_limits.requestTimeoutMs)));
@@ -306,7 +328,7 @@ public:
         connect(&m_idleTimer, &QTimer::timeout, this, [this] {
             ++m_screen->timedOut;
             qCDebug(lcServer) << "closing an idle connection";
-            if (m_socket->bytesToWrite() > 0)
+            if (pendingOutput(m_socket) > 0)
                 m_socket->abort(); // a reader that stopped reading
             else
                 m_socket->disconnectFromHost();
@@ -314,16 +336,39 @@ public:
         connect(&m_lingerTimer, &QTimer::timeout, m_socket, &QAbstractSocket::abort);
         connect(m_socket, &QIODevice::bytesWritten, this, [this] {
             if (m_refused) {
-                halfClose();
+                // Over TLS the bytes are not encrypted yet: encryptedBytesWritten() says
+                // when they are on their way.
+                if (!qobject_cast<QSslSocket *>(m_socket))
+                    halfClose();
             } else {
                 m_idleTimer.start(); // a reader that reads is not idle
             }
         });
         connect(m_socket, &QIODevice::readyRead, this, &ConnectionGuard::beforeQt);
+        if (auto *tls = qobject_cast<QSslSocket *>(m_socket))
+            watchHandshake(tls);
         m_idleTimer.start();
     }
 
-    ~ConnectionGuard() override { --m_screen->open; }
+    ~ConnectionGuard() override
+    {
+        if (m_held)
+            --m_screen->waiting;
+        else
+            --m_screen->open;
+    }
+
+    bool hold(bool held)
+    {
+        if (held == m_held)
+            return true;
+        if (held && m_screen->waiting >= m_limits.maxWaiting)
+            return false;
+        m_held = held;
+        m_screen->open += held ? -1 : 1;
+        m_screen->waiting += held ? 1 : -1;
+        return true;
+    }
 
     // Connected once Qt has connected its own readyRead slot: runs after it.
     void watchAfterQt()
@@ -332,6 +377,34 @@ public:
     }
 
 private:
+    // The handshake must end within the time a request head has: a client that never
+    // finishes it (or trickles it) is closed as a slow head would be.
+    void watchHandshake(QSslSocket *tls)
+    {
+        m_handshaking = true;
+        m_requestTimer.start();
+        connect(tls, &QSslSocket::encrypted, this, [this] {
+            m_handshaking = false;
+            m_requestTimer.stop();
+            m_idleTimer.start();
+        });
+        connect(tls, &QSslSocket::encryptedBytesWritten, this, [this] {
+            if (m_refused)
+                halfClose();
+        });
+        connect(tls, &QAbstractSocket::errorOccurred, this,
+                [this, tls](QAbstractSocket::SocketError error) {
+                    if (!m_handshaking || error == QAbstractSocket::RemoteHostClosedError)
+                        return;
+                    qCDebug(lcServer).noquote()
+                        << "closing a connection whose TLS handshake failed:" << tls->errorString();
+                    m_handshaking = false;
+                    m_requestTimer.stop();
+                    m_refused = true; // nothing of it reaches Qt
+                    tls->abort();
+                });
+    }
+
     void beforeQt()
     {
         if (m_refused) {
@@ -503,7 +576,7 @@ private:
     // closes or the linger time is over.
     void halfClose()
     {
-        if (m_halfClosed || m_socket->bytesToWrite() > 0)
+        if (m_halfClosed || pendingOutput(m_socket) > 0)
             return;
         m_halfClosed = true;
 #ifdef Q_OS_UNIX
@@ -527,11 +600,21 @@ private:
     QString m_pushEntity; // the entity the current request pushes to, or null
     qint64 m_bodyRemaining = 0; // bytes of a push's body still to come
     bool m_refused = false;
+    bool m_held = false; // a GET /wait request is held on it
+    bool m_handshaking = false; // a TLS connection before its handshake ended
     bool m_halfClosed = false;
     bool m_closeRequested = false;
 };
 
 } // namespace
+
+bool ServerScreen::holdConnection(QObject *socket, bool hold)
+{
+    auto *guard = socket
+        ? socket->findChild<QObject *>(QLatin1String(GuardName), Qt::FindDirectChildrenOnly)
+        : nullptr;
+    return guard && static_cast<ConnectionGuard *>(guard)->hold(hold);
+}
 
 GuardedTcpServer::GuardedTcpServer(ServerScreen *screen, QObject *parent)
     : QTcpServer(parent)
@@ -541,13 +624,19 @@ GuardedTcpServer::GuardedTcpServer(ServerScreen *screen, QObject *parent)
 
 void GuardedTcpServer::incomingConnection(qintptr descriptor)
 {
-    auto *socket = new QTcpSocket(this);
+    QSslSocket *tls = m_screen->tls ? new QSslSocket(this) : nullptr;
+    QTcpSocket *socket = tls ? tls : new QTcpSocket(this);
+    if (tls)
+        tls->setSslConfiguration(*m_screen->tls);
     if (!socket->setSocketDescriptor(descriptor)) {
         delete socket;
         return;
     }
+    if (tls)
+        tls->startServerEncryption();
     if (m_screen->open >= m_screen->limits.maxConnections) {
-        // Not handed to Qt: answered here, closed, deleted.
+        // Not handed to Qt: answered here (over TLS once the handshake is done), closed,
+        // deleted.
         ++m_screen->refused;
         qCDebug(lcServer) << "refusing a connection: already" << m_screen->open;
         connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
@@ -555,11 +644,16 @@ void GuardedTcpServer::incomingConnection(qintptr descriptor)
             socket->abort();
             socket->deleteLater();
         });
-        socket->write(refusalResponse(503,
-                                      QStringLiteral("too many connections (%1); try again shortly")
-                                          .arg(m_screen->limits.maxConnections),
-                                      true, QByteArrayLiteral("Retry-After: 1\r\n")));
-        socket->disconnectFromHost();
+        const auto answer = [socket, limit = m_screen->limits.maxConnections] {
+            socket->write(refusalResponse(
+                503, QStringLiteral("too many connections (%1); try again shortly").arg(limit),
+                true, QByteArrayLiteral("Retry-After: 1\r\n")));
+            socket->disconnectFromHost();
+        };
+        if (tls)
+            connect(tls, &QSslSocket::encrypted, socket, answer);
+        else
+            answer();
         return;
     }
     auto *guard = new ConnectionGuard(socket, m_screen);

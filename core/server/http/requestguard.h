@@ -6,6 +6,7 @@
 #include <QObject>
 #include <QTcpServer>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -17,6 +18,10 @@
     SyncServer::Limits for the rules. Internal to core/server; the server's thread only.
 */
 
+QT_BEGIN_NAMESPACE
+class QSslConfiguration;
+QT_END_NAMESPACE
+
 namespace BatchSync {
 
 /*! Shared by a SyncServer's listening socket and all its connections. */
@@ -24,6 +29,7 @@ struct ServerScreen
 {
     SyncServer::Limits limits;
     QObject *http = nullptr; // the QHttpServer: the receiver of Qt's readyRead connections
+    std::shared_ptr<const QSslConfiguration> tls; // null: plain HTTP
     // For a push to an entity with a body over the limit: the status and message that come
     // before 413 (see Router::refuseLargePush), given the Authorization header's value.
     std::function<std::optional<std::pair<int, QString>>(const QString &entity,
@@ -31,13 +37,21 @@ struct ServerScreen
         refuseLargePush;
     qint64 refused = 0;
     qint64 timedOut = 0;
-    int open = 0;
+    int open = 0; // ordinary connections
+    int waiting = 0; // connections held by GET /wait, outside open
+
+    /*!
+        Moves \a socket's connection out of the ordinary count into the held requests'
+        (\a hold), or back; false when maxWaiting are held already or \a socket has no guard.
+    */
+    bool holdConnection(QObject *socket, bool hold);
 };
 
 /*!
-    The listening socket: creates each connection's socket with a guard whose readyRead slot
-    runs before Qt's, then hands the socket to the QHttpServer; past maxConnections it answers
-    503 itself.
+    The listening socket: creates each connection's socket (a QSslSocket that starts the
+    server's side of the TLS handshake when the screen has a TLS configuration) with a guard
+    whose readyRead slot runs before Qt's, then hands the socket to the QHttpServer; past
+    maxConnections it answers 503 itself.
 */
 class GuardedTcpServer final : public QTcpServer
 {

@@ -3,6 +3,7 @@
 #include "common/identifier.h"
 #include "common/logging.h"
 #include "common/timestamp.h"
+#include "server/access/rowaccess.h"
 #include "server/backend/serverbackend.h"
 #include "server/backend/values.h"
 #include "server/pagewriter.h"
@@ -193,33 +194,71 @@ void Router::install(QHttpServer *http)
                        QHttpServerResponder &&responder) {
                     sendPage(respond(Route::Changes, entity, request), std::move(responder));
                 });
+    http->route(QStringLiteral("/api/v1/wait"),
+                [this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
+                    wait(request, std::move(responder));
+                });
     http->setMissingHandler(
         [this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
             respond(Route::Missing, QString(), request).write(std::move(responder));
         });
 }
 
-bool Router::isAuthorized(const QHttpServerRequest &request) const
+void Router::setAccessRules(std::optional<AccessRules> rules)
 {
-    if (m_token.isEmpty())
-        return true;
+    m_rules = std::move(rules);
+    // Held waits were admitted by the rules before: each client asks again under these.
+    if (m_waitRoom)
+        m_waitRoom->releaseAll();
+}
+
+void Router::setConnectionHold(WaitRoom::Hold hold)
+{
+    m_waitRoom = std::make_unique<WaitRoom>([this](const Wait &wait) { return changedFor(wait); },
+                                            std::move(hold));
+}
+
+void Router::watch(ServerBackend *backend)
+{
+    if (!m_waitRoom)
+        return;
+    WaitRoom *room = m_waitRoom.get();
+    const bool told = backend
+        && backend->observeChanges([room](const QString &entity) { room->entityChanged(entity); });
+    // A backend that cannot tell of changes (several processes write): look every second.
+    room->setPollInterval(told ? 0 : 1000);
+}
+
+void Router::dropWaits()
+{
+    if (m_waitRoom)
+        m_waitRoom->dropAll();
+}
+
+Router::Caller Router::caller(const QHttpServerRequest &request) const
+{
     const auto headers = request.headers();
     for (const auto &[name, value] : headers) {
         if (name.compare("authorization", Qt::CaseInsensitive) == 0)
-            return isAuthorized(value);
+            return caller(value);
     }
-    return isAuthorized(QByteArrayView());
+    return caller(QByteArrayView());
 }
 
-bool Router::isAuthorized(QByteArrayView authorization) const
+Router::Caller Router::caller(QByteArrayView authorization) const
 {
-    if (m_token.isEmpty())
-        return true;
-    QByteArray given = authorization.trimmed().toByteArray();
+    if (!m_rules && m_token.isEmpty())
+        return { true, nullptr };
+    QByteArrayView given = authorization.trimmed();
     // The scheme name is case-insensitive (RFC 7235); the token is not.
-    if (given.size() > 7 && given.first(7).compare("bearer ", Qt::CaseInsensitive) == 0)
-        given = QByteArrayLiteral("Bearer ") + given.sliced(7).trimmed();
-    return SyncServer::constantTimeEquals(given, m_token);
+    if (given.size() <= 7 || given.first(7).compare("bearer ", Qt::CaseInsensitive) != 0)
+        return {};
+    given = given.sliced(7).trimmed();
+    if (m_rules) {
+        const AccessToken *token = m_rules->find(given);
+        return { token != nullptr, token };
+    }
+    return { SyncServer::constantTimeEquals(given, QByteArrayView(m_token).sliced(7)), nullptr };
 }
 
 QHttpServerResponse Router::respond(Route route, const QString &entity,
@@ -228,8 +267,9 @@ QHttpServerResponse Router::respond(Route route, const QString &entity,
     ++m_requestsServed;
     QElapsedTimer timer;
     timer.start();
+    const Caller who = caller(request);
     QHttpServerResponse response = [&] {
-        if (!isAuthorized(request)) {
+        if (!who.admitted) {
             QHttpServerResponse unauthorized = errorResponse(
                 Status::Unauthorized, QStringLiteral("missing or invalid bearer token"));
             unauthorized.setHeader(QByteArrayLiteral("WWW-Authenticate"),
@@ -258,24 +298,29 @@ QHttpServerResponse Router::respond(Route route, const QString &entity,
                                  QStringLiteral("the server has no database open"));
         switch (route) {
         case Route::Entities:
-            return jsonResponse(
-                PageWriter::entities(m_server->backend()->entities(), !m_server->isReadOnly()));
+            return entities(who);
         case Route::Count:
-            return count(entity, request);
+            return count(who, entity, request);
         case Route::Changes:
-            return isPush ? push(entity, request) : changes(entity, request);
+            return isPush ? push(who, entity, request) : changes(who, entity, request);
         case Route::Missing:
             break;
         }
         return errorResponse(Status::NotFound, QStringLiteral("no such path"));
     }();
     // One line per request at info level: QT_LOGGING_RULES="batchsync.server.info=true"
-    // (batchsync-server --verbose).
-    qCInfo(lcServer).noquote() << methodName(request.method())
-                               << request.url().toString(QUrl::RemoveScheme | QUrl::RemoveAuthority)
-                               << int(response.statusCode()) << response.data().size() << "bytes"
-                               << QString::number(timer.nsecsElapsed() / 1e6, 'f', 1)
-            + QLatin1String(" ms");
+    // (batchsync-server --verbose). It names the rules' token, never the token itself.
+    if (lcServer().isInfoEnabled()) {
+        QString line = QString::fromLatin1(methodName(request.method())) + u' '
+            + request.url().toString(QUrl::RemoveScheme | QUrl::RemoveAuthority) + u' '
+            + QString::number(int(response.statusCode())) + u' '
+            + QString::number(response.data().size()) + QLatin1String(" bytes ")
+            + QString::number(timer.nsecsElapsed() / 1e6, 'f', 1) + QLatin1String(" ms");
+        if (m_rules)
+            line += who.token ? QLatin1String(" token=") + who.token->name
+                              : QStringLiteral(" token=(none)");
+        qCInfo(lcServer).noquote() << line;
+    }
     return response;
 }
 
@@ -301,36 +346,57 @@ void Router::sendPage(QHttpServerResponse &&response, QHttpServerResponder &&res
     socket->write(body);
 }
 
-std::optional<QHttpServerResponse> Router::refuse(const QString &entity, const Paging &paging) const
+QHttpServerResponse Router::entities(const Caller &caller) const
 {
-    if (!m_server->backend()->entity(entity))
+    QList<EntitySchema> readable;
+    QSet<QString> writable;
+    const QList<EntitySchema> all = m_server->backend()->entities();
+    for (const EntitySchema &schema : all) {
+        if (!caller.canRead(schema.name))
+            continue;
+        readable.append(schema);
+        if (!m_server->isReadOnly() && caller.canWrite(schema.name))
+            writable.insert(schema.name);
+    }
+    return jsonResponse(PageWriter::entities(readable, writable));
+}
+
+std::optional<QHttpServerResponse> Router::refuse(const Caller &caller, const QString &entity,
+                                                  const Paging &paging) const
+{
+    // An entity hidden from the caller answers as an unknown one: its name reveals nothing.
+    if (!caller.canRead(entity) || !m_server->backend()->entity(entity))
         return unknownEntity(entity);
     if (!paging.error.isEmpty())
         return errorResponse(Status::BadRequest, paging.error);
     return std::nullopt;
 }
 
-QHttpServerResponse Router::count(const QString &entity, const QHttpServerRequest &request)
+QHttpServerResponse Router::count(const Caller &caller, const QString &entity,
+                                  const QHttpServerRequest &request)
 {
     const Paging paging = parsePaging(request.query());
-    if (std::optional<QHttpServerResponse> refusal = refuse(entity, paging))
+    if (std::optional<QHttpServerResponse> refusal = refuse(caller, entity, paging))
         return std::move(*refusal);
     const ServerBackend &backend = *m_server->backend();
-    const std::optional<qint64> count = backend.count(entity, paging.mode, paging.since, nullptr);
+    const std::optional<qint64> count
+        = backend.count(entity, paging.mode, paging.since, caller.rowsOf(entity), nullptr);
     if (!count)
         return failure(backend.lastError(), "count");
     return jsonResponse(PageWriter::count(*count));
 }
 
-QHttpServerResponse Router::changes(const QString &entity, const QHttpServerRequest &request)
+QHttpServerResponse Router::changes(const Caller &caller, const QString &entity,
+                                    const QHttpServerRequest &request)
 {
     const Paging paging = parsePaging(request.query());
-    if (std::optional<QHttpServerResponse> refusal = refuse(entity, paging))
+    if (std::optional<QHttpServerResponse> refusal = refuse(caller, entity, paging))
         return std::move(*refusal);
     const ServerBackend &backend = *m_server->backend();
     int records = 0;
-    std::optional<QByteArray> body = backend.changesJson(
-        entity, paging.mode, paging.since, paging.offset, paging.limit, &records, nullptr);
+    std::optional<QByteArray> body
+        = backend.changesJson(entity, paging.mode, paging.since, paging.offset, paging.limit,
+                              caller.rowsOf(entity), &records, nullptr);
     if (!body)
         return failure(backend.lastError(), "reading changes");
     m_changesServed += records;
@@ -343,21 +409,157 @@ QHttpServerResponse Router::changes(const QString &entity, const QHttpServerRequ
 std::optional<std::pair<int, QString>> Router::refuseLargePush(const QString &entity,
                                                                QByteArrayView authorization) const
 {
-    if (!isAuthorized(authorization))
+    const Caller who = caller(authorization);
+    if (!who.admitted)
         return std::pair(401, QStringLiteral("missing or invalid bearer token"));
-    if (m_server->isReadOnly())
-        return std::pair(403, QStringLiteral("this server is read-only"));
-    if (!m_server->backend() || !m_server->backend()->entity(entity))
+    return refusePush(who, entity);
+}
+
+std::optional<std::pair<int, QString>> Router::refusePush(const Caller &caller,
+                                                          const QString &entity) const
+{
+    const auto unknown = [&entity] {
         return std::pair(
             404, QStringLiteral("no entity named \"%1\"").arg(Identifier::printable(entity)));
+    };
+    if (m_server->isReadOnly())
+        return std::pair(403, QStringLiteral("this server is read-only"));
+    if (!caller.canRead(entity) || !m_server->backend() || !m_server->backend()->entity(entity))
+        return unknown();
+    if (!caller.canWrite(entity)) {
+        return std::pair(403,
+                         QStringLiteral("the token %1 may read %2 but not write to it")
+                             .arg(caller.token->name, entity));
+    }
     return std::nullopt;
 }
 
-// Whole-request errors come in the protocol's order: 401 (respond()), 403, 404, 413, 400.
-QHttpServerResponse Router::push(const QString &entity, const QHttpServerRequest &request)
+std::optional<QStringList> Router::changedFor(const Wait &wait) const
 {
-    if (m_server->isReadOnly())
-        return errorResponse(Status::Forbidden, QStringLiteral("this server is read-only"));
+    const ServerBackend *backend = m_server->backend();
+    if (!backend)
+        return std::nullopt;
+    QStringList changed;
+    for (auto it = wait.since.cbegin(); it != wait.since.cend(); ++it) {
+        int records = 0;
+        if (!backend->changesJson(it.key(), PagingMode::Cursor, it.value(), 0, 1,
+                                  wait.rows.value(it.key()), &records, nullptr)) {
+            return std::nullopt;
+        }
+        if (records > 0)
+            changed.append(it.key());
+    }
+    changed.sort();
+    return changed;
+}
+
+std::variant<Wait, QHttpServerResponse> Router::parseWait(const Caller &caller,
+                                                          const QHttpServerRequest &request) const
+{
+    constexpr int MaxEntities = 1000;
+    const QUrlQuery query = request.query();
+    Wait wait;
+    if (query.hasQueryItem(QStringLiteral("timeout"))) {
+        const std::optional<qint64> seconds = ServerValues::parseCount(
+            query.queryItemValue(QStringLiteral("timeout"), QUrl::FullyDecoded));
+        if (!seconds || *seconds < 1 || *seconds > 60) {
+            return errorResponse(Status::BadRequest,
+                                 QStringLiteral("timeout must be a whole number of seconds from "
+                                                "1 to 60"));
+        }
+        wait.timeoutMs = int(*seconds) * 1000;
+    }
+    const QString since = query.queryItemValue(QStringLiteral("since"), QUrl::FullyDecoded);
+    const QStringList entries = since.split(u',', Qt::SkipEmptyParts);
+    if (entries.isEmpty() || entries.size() > MaxEntities) {
+        return errorResponse(Status::BadRequest,
+                             QStringLiteral("since must name 1 to %1 entities with their "
+                                            "cursors, as since=customers:8812,orders:9001")
+                                 .arg(MaxEntities));
+    }
+    for (const QString &entry : entries) {
+        const qsizetype colon = entry.lastIndexOf(u':');
+        const QString entity = entry.left(colon);
+        const QString cursor = colon < 0 ? QString() : entry.mid(colon + 1);
+        if (colon <= 0 || (!cursor.isEmpty() && !looksLikeCursor(cursor))) {
+            return errorResponse(Status::BadRequest,
+                                 QStringLiteral("\"%1\" in since is not entity:cursor")
+                                     .arg(Identifier::printable(entry)));
+        }
+        if (!caller.canRead(entity) || !m_server->backend()->entity(entity))
+            return unknownEntity(entity);
+        if (wait.since.contains(entity)) {
+            return errorResponse(
+                Status::BadRequest,
+                QStringLiteral("since names %1 twice").arg(Identifier::printable(entity)));
+        }
+        wait.since.insert(entity, cursor);
+        const RowFilter rows = caller.rowsOf(entity);
+        if (!rows.isEmpty())
+            wait.rows.insert(entity, rows);
+    }
+    if (caller.token)
+        wait.caller = caller.token->name;
+    return wait;
+}
+
+void Router::wait(const QHttpServerRequest &request, QHttpServerResponder &&responder)
+{
+    ++m_requestsServed;
+    const Caller who = caller(request);
+    const auto refuse
+        = [&request, &who, this](QHttpServerResponse &&response, QHttpServerResponder &&responder) {
+              qCInfo(lcServer).noquote()
+                  << methodName(request.method())
+                  << request.url().toString(QUrl::RemoveScheme | QUrl::RemoveAuthority)
+                  << int(response.statusCode())
+                  << (m_rules ? QStringLiteral("token=")
+                              + (who.token ? who.token->name : QStringLiteral("(none)"))
+                              : QString());
+              response.write(std::move(responder));
+          };
+    if (!who.admitted) {
+        QHttpServerResponse unauthorized = errorResponse(
+            Status::Unauthorized, QStringLiteral("missing or invalid bearer token"));
+        unauthorized.setHeader(QByteArrayLiteral("WWW-Authenticate"), QByteArrayLiteral("Bearer"));
+        return refuse(std::move(unauthorized), std::move(responder));
+    }
+    if (request.method() != QHttpServerRequest::Method::Get) {
+        QHttpServerResponse notAllowed
+            = errorResponse(Status::MethodNotAllowed, QStringLiteral("this path answers GET"));
+        notAllowed.setHeader(QByteArrayLiteral("Allow"), QByteArrayLiteral("GET"));
+        return refuse(std::move(notAllowed), std::move(responder));
+    }
+    if (!m_server->backend()) {
+        return refuse(errorResponse(Status::ServiceUnavailable,
+                                    QStringLiteral("the server has no database open")),
+                      std::move(responder));
+    }
+    std::variant<Wait, QHttpServerResponse> parsed = parseWait(who, request);
+    if (auto *refusal = std::get_if<QHttpServerResponse>(&parsed))
+        return refuse(std::move(*refusal), std::move(responder));
+    const Wait &wait = std::get<Wait>(parsed);
+    const std::optional<QStringList> changed = changedFor(wait);
+    if (!changed)
+        return refuse(failure(m_server->backend()->lastError(), "wait"), std::move(responder));
+    if (!changed->isEmpty() || !m_waitRoom)
+        return WaitRoom::answer(responder, *changed, wait.caller);
+    if (!m_waitRoom->hold(wait, std::move(responder))) {
+        QHttpServerResponse busy
+            = errorResponse(Status::ServiceUnavailable,
+                            QStringLiteral("too many waiting requests (%1); try again shortly")
+                                .arg(m_server->limits().maxWaiting));
+        busy.setHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
+        return refuse(std::move(busy), std::move(responder));
+    }
+}
+
+// Whole-request errors come in the protocol's order: 401 (respond()), 403, 404, 413, 400.
+QHttpServerResponse Router::push(const Caller &caller, const QString &entity,
+                                 const QHttpServerRequest &request)
+{
+    if (std::optional<std::pair<int, QString>> refusal = refusePush(caller, entity))
+        return errorResponse(Status(refusal->first), refusal->second);
     ServerBackend &backend = *m_server->backend();
     const std::optional<EntitySchema> schema = backend.entity(entity);
     if (!schema)
@@ -369,12 +571,32 @@ QHttpServerResponse Router::push(const QString &entity, const QHttpServerRequest
             QStringLiteral("the body is larger than %1 bytes").arg(Push::MaxBodyBytes));
     }
     QString problem;
-    const std::optional<PushRequest> push = Push::parse(request.body(), *schema, &problem);
+    std::optional<PushRequest> push = Push::parse(request.body(), *schema, &problem);
     if (!push)
         return errorResponse(Status::BadRequest, problem);
+    const RowFilter rows = caller.rowsOf(entity);
+    if (!rows.isEmpty()) {
+        // Checked before the transaction; the backend's version checks turn a record that
+        // moves meanwhile into a conflict, which screenResults() then answers as rejected.
+        QStringList ids;
+        for (const PushChange &change : std::as_const(push->changes))
+            ids.append(change.id);
+        const std::optional<QHash<QString, QVariantList>> current
+            = backend.liveRecords(entity, ids, nullptr);
+        if (!current)
+            return failure(backend.lastError(), "push");
+        RowAccess::screen(&*push, rows, *schema, *current);
+    }
     std::optional<QByteArray> body = backend.push(entity, *push, nullptr);
     if (!body)
         return failure(backend.lastError(), "push");
+    if (m_waitRoom)
+        m_waitRoom->entityChanged(entity);
+    if (!rows.isEmpty())
+        body = RowAccess::screenResults(*body, rows, *schema);
+    if (!body)
+        return errorResponse(Status::InternalServerError,
+                             QStringLiteral("push: unreadable results"));
     return jsonResponse(std::move(*body));
 }
 

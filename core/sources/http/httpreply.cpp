@@ -1,6 +1,7 @@
 #include "httpreply.h"
 
 #include "common/logging.h"
+#include "sources/http/transport.h"
 
 #include <QDateTime>
 #include <QLocale>
@@ -143,6 +144,10 @@ void HttpReply::attach(QNetworkReply *reply, const QString &what)
     connect(reply, &QNetworkReply::metaDataChanged, this, &HttpReply::onMetaDataChanged);
     connect(reply, &QNetworkReply::readyRead, this, &HttpReply::onReadyRead);
     connect(reply, &QNetworkReply::finished, this, &HttpReply::onReplyFinished);
+    // Noted for the message only: nothing ever ignores them, so the request then fails.
+    m_sslErrors.clear();
+    connect(reply, &QNetworkReply::sslErrors, this,
+            [this](const QList<QSslError> &errors) { m_sslErrors = errors; });
     // The network thread asks this thread for each piece of a body it sends: sent() tells when
     // this thread may be busy again.
     connect(reply, &QNetworkReply::uploadProgress, this, [this](qint64 done, qint64 total) {
@@ -357,8 +362,10 @@ void HttpReply::handleNetworkError()
         }
         return;
     case QNetworkReply::SslHandshakeFailedError:
-        fail(ErrorCategory::Network,
-             QStringLiteral("secure connection to %1 failed: %2").arg(m_hostPort, detail));
+        // A refused certificate is refused at every retry: not transient. A handshake cut
+        // short without one may be.
+        fail(m_sslErrors.isEmpty() ? ErrorCategory::Network : ErrorCategory::Request,
+             tlsFailureText(m_sslErrors, m_hostPort, detail));
         return;
     case QNetworkReply::ProtocolUnknownError:
     case QNetworkReply::ProtocolInvalidOperationError:

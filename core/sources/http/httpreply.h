@@ -6,6 +6,7 @@
 #include <QElapsedTimer>
 #include <QNetworkReply>
 #include <QPointer>
+#include <QSslError>
 #include <QString>
 #include <QUrl>
 
@@ -69,6 +70,7 @@ private:
     QPointer<QNetworkReply> m_reply;
     QElapsedTimer m_elapsed;
     qint64 m_earlierBytes = 0; // bytes of the requests attached before this one
+    QList<QSslError> m_sslErrors; // why the certificate was refused, if it was
 };
 
 namespace Http {

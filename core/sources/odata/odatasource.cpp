@@ -451,6 +451,7 @@ ODataSource::ODataSource(QNetworkAccessManager *manager, const SyncSettings &set
     , m_manager(manager)
     , m_settings(settings)
     , m_root(settings.endpoint)
+    , m_transport(settings)
 {
     QString path = m_root.path();
     if (!path.endsWith(u'/'))
@@ -464,6 +465,9 @@ ODataSource::ODataSource(QNetworkAccessManager *manager, const SyncSettings &set
                                                  "cannot be sent in an HTTP header");
         m_authorization = "Bearer " + settings.token.toLatin1();
     }
+    // Checked before the first request, the metadata's: every other one follows it.
+    if (m_credentialProblem.isEmpty())
+        m_credentialProblem = m_transport.problem(m_root, !m_authorization.isEmpty());
 }
 
 ODataSource::~ODataSource()
@@ -527,6 +531,7 @@ QNetworkRequest ODataSource::request(const QUrl &url, const QByteArray &accept,
                                      const QByteArray &prefer) const
 {
     QNetworkRequest request(url);
+    m_transport.apply(&request);
     request.setRawHeader("Accept", accept);
     if (!prefer.isEmpty())
         request.setRawHeader("Prefer", prefer);

@@ -2,6 +2,7 @@
 
 #include "common/syncsettings.h"
 #include "sources/http/httpreply.h"
+#include "sources/http/transport.h"
 #include "sources/odata/odatametadata.h"
 #include "sources/odata/odataquery.h"
 
@@ -145,6 +146,7 @@ private:
     QUrl m_root; // ends with '/'
     QByteArray m_authorization;
     QString m_credentialProblem;
+    TransportPolicy m_transport;
     std::optional<OData::Metadata> m_metadata;
     qint64 m_maxResponseSize = 256 * 1024 * 1024;
 };

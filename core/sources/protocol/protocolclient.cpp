@@ -61,6 +61,9 @@ void ProtocolRequest::parseBody()
     case Kind::Push:
         ok = Protocol::parsePushResults(m_body, m_schema, m_sent, &m_pushResults, &problem);
         break;
+    case Kind::Wait:
+        ok = Protocol::parseWait(m_body, &m_changedEntities, &problem);
+        break;
     }
     if (!ok) {
         fail(ErrorCategory::Protocol, QStringLiteral("%1: %2").arg(m_what, problem), 200);
@@ -94,6 +97,7 @@ SourceFactory ProtocolClient::factory(const SyncSettings &settings,
         client->m_ownedManager = std::move(manager);
         client->setBaseUrl(settings.endpoint);
         client->setToken(settings.token);
+        client->setTransport(TransportPolicy(settings));
         client->setTransferTimeout(settings.transferTimeoutMs);
         return client;
     };
@@ -102,7 +106,8 @@ SourceFactory ProtocolClient::factory(const SyncSettings &settings,
 Source::Capabilities ProtocolClient::capabilities() const
 {
     // Each entity says whether it takes pushes (EntitySchema::writable).
-    return Capability::CursorPaging | Capability::OffsetPaging | Capability::Push;
+    return Capability::CursorPaging | Capability::OffsetPaging | Capability::Push
+        | Capability::Wait;
 }
 
 void ProtocolClient::setBaseUrl(const QUrl &url)
@@ -184,6 +189,21 @@ ProtocolRequest *ProtocolClient::pushChanges(const EntitySchema &schema, const Q
     return send(request, path, {}, Protocol::pushBody(schema, clientId, changes));
 }
 
+ProtocolRequest *ProtocolClient::waitForChanges(const QHash<QString, QString> &since,
+                                                int timeoutSeconds)
+{
+    auto *request = new ProtocolRequest(ProtocolRequest::Kind::Wait, this);
+    const int seconds = qBound(1, timeoutSeconds, 60);
+    QStringList entries;
+    for (auto it = since.cbegin(); it != since.cend(); ++it)
+        entries.append(it.key() + u':' + it.value());
+    entries.sort();
+    return send(request, QStringLiteral("/wait"),
+                { { QStringLiteral("timeout"), QString::number(seconds) },
+                  { QStringLiteral("since"), entries.join(u',') } },
+                QByteArray(), seconds * 1000 + qMax(m_transferTimeout, 5000));
+}
+
 QUrl ProtocolClient::urlFor(const QString &path,
                             const QList<std::pair<QString, QString>> &query) const
 {
@@ -192,7 +212,7 @@ QUrl ProtocolClient::urlFor(const QString &path,
 
 ProtocolRequest *ProtocolClient::send(ProtocolRequest *request, const QString &path,
                                       const QList<std::pair<QString, QString>> &query,
-                                      const QByteArray &body)
+                                      const QByteArray &body, int transferTimeout)
 {
     const QUrl url = urlFor(path, query);
     const bool post = request->kind() == ProtocolRequest::Kind::Push;
@@ -201,7 +221,7 @@ ProtocolRequest *ProtocolClient::send(ProtocolRequest *request, const QString &p
     request->m_what = what;
     request->m_hostPort = hostPortOf(url);
     request->m_maxResponseSize = m_maxResponseSize;
-    request->m_transferTimeout = m_transferTimeout;
+    request->m_transferTimeout = transferTimeout >= 0 ? transferTimeout : m_transferTimeout;
     request->m_hasToken = !m_token.isEmpty();
 
     const QString scheme = m_baseUrl.scheme();
@@ -223,13 +243,20 @@ ProtocolRequest *ProtocolClient::send(ProtocolRequest *request, const QString &p
         return request;
     }
 
+    // Before any connection: a token never travels in the clear to another host.
+    if (const QString problem = m_transport.problem(url, !m_token.isEmpty()); !problem.isEmpty()) {
+        request->fail(ErrorCategory::Request, problem);
+        return request;
+    }
+
     QNetworkRequest networkRequest(url);
+    m_transport.apply(&networkRequest);
     networkRequest.setRawHeader("Accept", "application/json");
     networkRequest.setHeader(QNetworkRequest::UserAgentHeader, QByteArrayLiteral("BatchSync"));
     if (!m_token.isEmpty())
         networkRequest.setRawHeader("Authorization", "Bearer " + m_token.toLatin1());
-    if (m_transferTimeout > 0)
-        networkRequest.setTransferTimeout(m_transferTimeout);
+    if (request->m_transferTimeout > 0)
+        networkRequest.setTransferTimeout(request->m_transferTimeout);
     // Never carry the token to another origin.
     networkRequest.setAttribute(QNetworkRequest::RedirectPolicyAttribute,
                                 QNetworkRequest::SameOriginRedirectPolicy);

@@ -2,6 +2,7 @@
 
 #include "common/syncsettings.h"
 #include "sources/http/httpreply.h"
+#include "sources/http/transport.h"
 
 #include <QByteArray>
 #include <QElapsedTimer>
@@ -80,6 +81,14 @@ public:
     void setToken(const QString &token);
     QString token() const { return m_token; }
 
+    /*!
+        The CA certificates https requests trust, and whether the token may go over plain
+        http to a host that is not loopback (by default it may not: such a request fails
+        before any connection). The default: the system's CAs.
+    */
+    void setTransport(const TransportPolicy &transport) { m_transport = transport; }
+    const TransportPolicy &transport() const { return m_transport; }
+
     /*! Transfer timeout per request in ms: a request with no data for this long fails. */
     void setTransferTimeout(int milliseconds);
     int transferTimeout() const { return m_transferTimeout; }
@@ -88,11 +97,18 @@ public:
     void setMaxResponseSize(qint64 bytes);
     qint64 maxResponseSize() const { return m_maxResponseSize; }
 
-    /*! Cursor and offset paging; no push (protocol v1). */
+    /*! Cursor and offset paging, push and wait (protocol v1.1; a v1 server refuses the last two).
+     */
     Capabilities capabilities() const override;
 
     /*! GET /entities. */
     ProtocolRequest *fetchEntities() override;
+    /*!
+        GET /wait?timeout=S&since=entity:cursor,... (protocol v1.1), with a transfer timeout
+        of S plus the client's own, so that a held request is never cut short.
+    */
+    ProtocolRequest *waitForChanges(const QHash<QString, QString> &since,
+                                    int timeoutSeconds) override;
     /*! GET .../count of \a entity's name. */
     ProtocolRequest *fetchCount(const EntitySchema &entity, PagingMode mode,
                                 const QString &since) override;
@@ -111,15 +127,17 @@ public:
     QUrl urlFor(const QString &path, const QList<std::pair<QString, QString>> &query = {}) const;
 
 private:
-    // A GET, or for a Push request a POST of \a body.
+    // A GET, or for a Push request a POST of \a body; \a transferTimeout replaces the
+    // client's when not negative.
     ProtocolRequest *send(ProtocolRequest *request, const QString &path,
                           const QList<std::pair<QString, QString>> &query = {},
-                          const QByteArray &body = {});
+                          const QByteArray &body = {}, int transferTimeout = -1);
 
     QNetworkAccessManager *m_manager;
     std::unique_ptr<QNetworkAccessManager> m_ownedManager; // m_manager, when factory() made it
     QUrl m_baseUrl;
     QString m_token;
+    TransportPolicy m_transport;
     int m_transferTimeout = 30000;
     qint64 m_maxResponseSize = 256 * 1024 * 1024;
 };

@@ -281,6 +281,35 @@ bool parseCount(const QByteArray &body, qint64 *count, QString *error)
     return true;
 }
 
+bool parseWait(const QByteArray &body, QStringList *changed, QString *error)
+{
+    QJsonParseError parseError;
+    const QJsonDocument document = QJsonDocument::fromJson(body, &parseError);
+    const QJsonValue list = document.object().value(QLatin1String("changed"));
+    if (parseError.error != QJsonParseError::NoError || !document.isObject() || !list.isArray()) {
+        *error = QStringLiteral("the answer is not {\"changed\": [...]}");
+        return false;
+    }
+    QStringList names;
+    for (const QJsonValue &value : list.toArray()) {
+        const QString name = value.toString();
+        const QString problem = Identifier::check(name, u"entity");
+        if (!value.isString() || !problem.isEmpty()) {
+            *error = value.isString() ? problem
+                                      : QStringLiteral("\"changed\" holds something other than "
+                                                       "entity names");
+            return false;
+        }
+        if (names.contains(name)) {
+            *error = QStringLiteral("\"changed\" names %1 twice").arg(name);
+            return false;
+        }
+        names.append(name);
+    }
+    *changed = names;
+    return true;
+}
+
 QString parseErrorMessage(const QByteArray &body)
 {
     if (body.isEmpty())

@@ -62,6 +62,12 @@ QByteArray pushBody(const EntitySchema &schema, const QString &clientId,
 bool parsePushResults(const QByteArray &body, const EntitySchema &schema, int sent,
                       QList<PushResult> *results, QString *error);
 
+/*!
+    Parses the answer to GET /wait (protocol v1.1): {"changed": [entity names]}, each a valid
+    entity name, none twice.
+*/
+bool parseWait(const QByteArray &body, QStringList *changed, QString *error);
+
 /*! The "error" text of a 4xx/5xx JSON body, or an empty string when there is none. */
 QString parseErrorMessage(const QByteArray &body);
 
