@@ -3,6 +3,7 @@
 // conflict and rejected results, idempotency, one transaction per request. The request
 // itself (shape, size, order of errors) is tst_pushhttp's.
 
+#include "server/pushreader.h"
 #include "sources/protocol/protocolparser.h"
 #include "testutil/pushfixture.h"
 
@@ -12,6 +13,94 @@
 
 using namespace BatchSync;
 using namespace BatchSync::Test;
+
+namespace {
+
+// Push bodies for the two readings: the plain ones (true) the one-pass reader must take; the
+// others it may leave to the document's reading.
+QList<std::pair<QByteArray, bool>> plainReadingBodies()
+{
+    const auto change = [](const QByteArray &data) {
+        return R"({"client":"c1","changes":[{"changeId":"c1:1","id":"r1","base":"7",)"
+               R"("deleted":false,"data":)"
+            + data + "}]}";
+    };
+    const auto deletion = [](const QByteArray &client, const QByteArray &changeId,
+                             const QByteArray &id, const QByteArray &rest) {
+        return R"({"client":")" + client + R"(","changes":[{"changeId":")" + changeId
+            + R"(","id":")" + id + R"(","base":null,"deleted":true)" + rest + "}]}";
+    };
+    QList<std::pair<QByteArray, bool>> bodies = {
+        { change(R"({"name":"Ada","balance":12.5,"visits":4,"active":true,)"
+                 R"("since":"2026-12-02T08:00:00.000Z"})"),
+          true },
+        { QByteArray(" {\n\"changes\" : [ {\"id\" : \"r\" ,\"data\":{ \"name\" :\t\"x\" } ,"
+                     "\"deleted\":false, \"base\":null,\"changeId\":\"k\"} ] ,\"client\":\"c\"}"
+                     "\r\n"),
+          true },
+        { change(R"({"name":"a\"b\\c\/d\n\t\u00e9\ud83d\ude00\u20ac"})"), true },
+        { change("{\"name\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}"), true },
+        { change(R"({"balance":-0.5e-3,"visits":-123456789012345678})"), true },
+        { change(R"({"balance":-42,"visits":0})"), true },
+        { change(R"({"balance":1E+2})"), true },
+        { change(R"({"name":null,"balance":null,"active":null})"), true },
+        { change("{}"), true },
+        { QByteArray(R"({"x":[1,{"y":null}],"client":"c","changes":[{"changeId":"k","id":"r",)"
+                     R"("base":null,"deleted":true,"more":{"a":[true,false,"s"]}}]})"),
+          true },
+        { deletion("c", "k", "r", R"(,"data":{"name":"x"})"), true },
+    };
+    // Left to the document's reading: whatever it decides, the two must agree.
+    const QList<QByteArray> others = {
+        change(R"({"visits":-0})"),
+        deletion("c", "k", "r", R"(,"data":{"name":1})"),
+        change(R"({"visits":9223372036854775807})"),
+        change(R"({"visits":99999999999999999999})"),
+        change(R"({"balance":1e400})"),
+        change(R"({"balance":1e-400})"),
+        change(R"({"balance":4.9e-324})"),
+        change(R"({"visits":1.0})"),
+        change(R"({"name":"x","name":"y"})"),
+        change(R"({"nme":"x"})"),
+        change(R"({"name":1})"),
+        change(R"({"active":1})"),
+        change(R"({"since":"yesterday"})"),
+        change(R"({"name":"\u0000x"})"),
+        change(R"({"name":"\ud800"})"),
+        change(R"({"name":"\uffff"})"),
+        change("{\"name\":\"\xed\xa0\x80\"}"),
+        change("{\"name\":\"\xc0\xaf\"}"),
+        change("{\"name\":\"\xef\xbf\xbe\"}"),
+        change("{\"name\":\"a\x01\"}"),
+        change(R"({"n\u0061me":"x"})"),
+        change(R"({"name":"x",})"),
+        change("[]"),
+        change(R"({"visits":01})"),
+        change(R"({"balance":1.})"),
+        QByteArray(R"({"client":"c","changes":[]})"),
+        QByteArray(R"({"changes":[]})"),
+        deletion("", "k", "r", ""),
+        deletion("c", "", "r", ""),
+        deletion("c", "k", "", ""),
+        deletion("c", QByteArray(129, 'k'), "r", ""),
+        deletion("c", "k", QByteArray(513, 'r'), ""),
+        deletion("c", "k", "r", R"(,"deleted":false)"),
+        deletion("c", "k", "r", "") + " x",
+        "\xef\xbb\xbf" + deletion("c", "k", "r", ""),
+        QByteArray(R"({"client":"c","changes":[{"changeId":"k","id":"r","base":1,)"
+                   R"("deleted":true}]})"),
+        QByteArray(R"({"client":"c","changes":[{"changeId":"k","id":"r","base":null}]})"),
+        QByteArray(R"({"client":"c","changes":[{"changeId":"k","id":"r","base":null,)"
+                   R"("deleted":false}]})"),
+        QByteArray(R"({"client":"c","client":"d","changes":[{"changeId":"k","id":"r",)"
+                   R"("base":null,"deleted":true}]})"),
+    };
+    for (const QByteArray &other : others)
+        bodies.append({ other, false });
+    return bodies;
+}
+
+} // namespace
 
 class TstPush : public QObject, private PushFixture
 {
@@ -506,6 +595,50 @@ private slots:
         QCOMPARE(answer.at(0).toObject().value("version").toString(),
                  QString::number(before + 1)); // the failed request took no version
         QCOMPARE(changeCount(), before + 3);
+    }
+    void plainReadingAgreesWithDocument_data()
+    {
+        QTest::addColumn<QByteArray>("body");
+        QTest::addColumn<bool>("plain"); // the one-pass reader must take it
+        const QList<std::pair<QByteArray, bool>> bodies = plainReadingBodies();
+        for (qsizetype i = 0; i < bodies.size(); ++i)
+            QTest::addRow("body %d", int(i)) << bodies.at(i).first << bodies.at(i).second;
+    }
+
+    void plainReadingAgreesWithDocument()
+    {
+        QFETCH(QByteArray, body);
+        QFETCH(bool, plain);
+        const EntitySchema schema { QStringLiteral("customers"),
+                                    { { QStringLiteral("name"), FieldType::String },
+                                      { QStringLiteral("balance"), FieldType::Real },
+                                      { QStringLiteral("visits"), FieldType::Int },
+                                      { QStringLiteral("active"), FieldType::Bool },
+                                      { QStringLiteral("since"), FieldType::DateTime } } };
+        const std::optional<PushRequest> fast = Push::readPlain(body, schema);
+        QString error;
+        const std::optional<PushRequest> full = Push::parseDocument(body, schema, &error);
+        if (plain)
+            QVERIFY(fast);
+        if (!fast)
+            return;
+        QVERIFY2(full, qPrintable(error));
+        QCOMPARE(fast->client, full->client);
+        QCOMPARE(fast->changes.size(), full->changes.size());
+        for (qsizetype i = 0; i < fast->changes.size(); ++i) {
+            const PushChange &a = fast->changes.at(i);
+            const PushChange &b = full->changes.at(i);
+            QCOMPARE(a.changeId, b.changeId);
+            QCOMPARE(a.id, b.id);
+            QCOMPARE(a.base, b.base);
+            QCOMPARE(a.deleted, b.deleted);
+            QCOMPARE(a.rejection, b.rejection);
+            QCOMPARE(a.values.size(), b.values.size());
+            for (qsizetype j = 0; j < a.values.size(); ++j) {
+                QCOMPARE(a.values.at(j).typeId(), b.values.at(j).typeId());
+                QCOMPARE(a.values.at(j), b.values.at(j));
+            }
+        }
     }
 };
 

@@ -134,6 +134,8 @@ void EntityJob::startPush()
         return;
     }
     m_pushOutcome = PushOutcome();
+    m_pushAhead.clear();
+    m_pushAnswered.clear();
     m_pushDone = 0;
     m_pushTotal = pending;
     m_pushLimit = m_settings.batchSize;
@@ -157,6 +159,9 @@ void EntityJob::startPush()
 
 void EntityJob::pushNext()
 {
+    // From the first pending change again: those answered are gone, and those written again
+    // or sent once more (client wins) meanwhile come back.
+    m_pushAhead.clear();
     SyncError error;
     if (!m_store->takePushBatch(m_stored.schema, m_pushLimit, &m_pushBatch, &error)) {
         fail(error.category, error.message);
@@ -166,16 +171,41 @@ void EntityJob::pushNext()
         finishPush();
         return;
     }
+    sendPushBatch();
+}
+
+void EntityJob::sendPushBatch()
+{
     m_pushTotal = std::max(m_pushTotal, m_pushDone + m_pushBatch.size());
     SourceReply *request = m_source->pushChanges(m_stored.schema, m_clientId, m_pushBatch);
     m_push = request;
     connect(request, &SourceReply::finished, this, &EntityJob::onPushFinished);
+    connect(request, &SourceReply::sent, this, &EntityJob::onPushSent);
+}
+
+void EntityJob::onPushSent()
+{
+    // While the server works on the batch just sent: the answer before it applied, the next
+    // batch taken (and frozen). Not before: the network thread takes the body from this one.
+    if (sender() != m_push.data() || !isWorking())
+        return;
+    if (!applyPushAnswer())
+        return;
+    SyncError error;
+    if (m_pushAhead.isEmpty() && !m_pushBatch.isEmpty()
+        && !m_store->takePushBatch(m_stored.schema, m_pushLimit, &m_pushAhead, &error,
+                                   m_pushBatch.constLast().id)) {
+        fail(error.category, error.message);
+    }
 }
 
 void EntityJob::onPushFinished()
 {
     auto *finished = qobject_cast<SourceReply *>(sender());
     if (!finished || finished != m_push.data())
+        return;
+    // The answer before this one first, should the source not have said sent().
+    if (!applyPushAnswer())
         return;
     // A body the server finds too large is sent again in smaller batches, under the same
     // changeIds.
@@ -192,23 +222,42 @@ void EntityJob::onPushFinished()
     if (!request)
         return;
     m_runBytes += request->bytesReceived();
+    m_pushAnswered = std::move(m_pushBatch);
+    m_pushResults = request->pushResults();
+    if (m_pushAhead.isEmpty()) {
+        if (applyPushAnswer())
+            pushNext();
+        return;
+    }
+    // The next batch goes out before this answer is applied, so that the server works on it
+    // meanwhile: its changes were frozen before, and answers are still applied in order.
+    m_pushBatch = std::move(m_pushAhead);
+    m_pushAhead.clear();
+    sendPushBatch();
+}
+
+bool EntityJob::applyPushAnswer()
+{
+    if (m_pushAnswered.isEmpty())
+        return true;
     PushOutcome outcome;
     SyncError error;
     if (!m_store->applyPushResults(m_stored.schema, m_settings.conflictPolicyFor(name()),
-                                   m_pushBatch, request->pushResults(), &outcome, &error)) {
+                                   m_pushAnswered, m_pushResults, &outcome, &error)) {
         fail(error.category, error.message);
-        return;
+        return false;
     }
     m_pushOutcome.applied += outcome.applied;
     m_pushOutcome.conflicts += outcome.conflicts;
     m_pushOutcome.rejected += outcome.rejected;
     m_pushOutcome.resent += outcome.resent;
     // Changes sent again (client wins) count once more.
-    m_pushDone += m_pushBatch.size();
+    m_pushDone += m_pushAnswered.size();
     m_pushTotal = std::max(m_pushTotal + outcome.resent, m_pushDone);
-    m_pushBatch.clear();
+    m_pushAnswered.clear();
+    m_pushResults.clear();
     reportProgress(false);
-    pushNext();
+    return true;
 }
 
 void EntityJob::finishPush()

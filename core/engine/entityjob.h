@@ -105,7 +105,10 @@ private:
     bool shouldPush() const;
     void startPush();
     void pushNext();
+    void sendPushBatch();
+    void onPushSent();
     void onPushFinished();
+    bool applyPushAnswer();
     void finishPush();
     void beginPull();
     void requestCount(Step step);
@@ -144,6 +147,9 @@ private:
     QPointer<SourceReply> m_recount; // a recount while pages keep flowing
     QPointer<SourceReply> m_push; // a batch of local changes in flight
     QList<LocalChange> m_pushBatch; // what m_push carries
+    QList<LocalChange> m_pushAhead; // the next batch, taken (frozen) while m_push is in flight
+    QList<LocalChange> m_pushAnswered; // a batch answered, its results not yet applied
+    QList<PushResult> m_pushResults; // their results
     QString m_clientId;
     PushOutcome m_pushOutcome; // of the run's push so far
     qint64 m_pushDone = 0;

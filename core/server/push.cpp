@@ -2,6 +2,7 @@
 
 #include "common/decimal.h"
 #include "common/identifier.h"
+#include "pushreader.h"
 #include "server/backend/values.h"
 #include "server/pagewriter.h"
 
@@ -308,6 +309,14 @@ JsonWriter resultStart(const QString &changeId, qsizetype reserve)
 } // namespace
 
 std::optional<PushRequest> parse(const QByteArray &body, const EntitySchema &schema, QString *error)
+{
+    if (std::optional<PushRequest> request = readPlain(body, schema))
+        return request;
+    return parseDocument(body, schema, error);
+}
+
+std::optional<PushRequest> parseDocument(const QByteArray &body, const EntitySchema &schema,
+                                         QString *error)
 {
     QJsonParseError parseError;
     qsizetype controlAt = -1;

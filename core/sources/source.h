@@ -89,6 +89,12 @@ Q_SIGNALS:
         error, that position means nothing.
     */
     void positionKnown(const QString &cursor);
+    /*!
+        A request with a body (a push): the body is all on its way, the answer not yet come.
+        Emitted before finished() by sources that can (perhaps more than once): a receiver may
+        do its own work then without holding up the sending.
+    */
+    void sent();
 
 protected:
     SourceReply(Kind kind, QObject *parent);

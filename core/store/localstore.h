@@ -212,10 +212,12 @@ public:
         under the same number, so that the server answers it without applying it twice.
         Nothing is taken while the entity's first sync is bulk-loading. A batch of large
         records holds fewer than \a limit changes: about 4 MiB of memory at most (one change
-        at least), so that the client's memory stays bounded whatever the batch size.
+        at least), so that the client's memory stays bounded whatever the batch size. With
+        \a after, only the changes of records whose id sorts after it: the next batch while
+        one is in flight.
     */
     bool takePushBatch(const EntitySchema &schema, int limit, QList<LocalChange> *changes,
-                       SyncError *error);
+                       SyncError *error, const QString &after = QString());
 
     /*!
         In ONE transaction, the server's \a results for the changes \a sent (as taken by

@@ -134,7 +134,7 @@ QString LocalStore::clientId(SyncError *error)
 }
 
 bool LocalStore::takePushBatch(const EntitySchema &schema, int limit, QList<LocalChange> *changes,
-                               SyncError *error)
+                               SyncError *error, const QString &after)
 {
     changes->clear();
     clearError(error);
@@ -164,12 +164,13 @@ bool LocalStore::takePushBatch(const EntitySchema &schema, int limit, QList<Loca
                         QStringLiteral("SELECT p.id, p.base, p.deleted, "
                                        "coalesce(p.sent_seq, p.change_seq), t.\"id\" IS NULL%1 "
                                        "FROM _sync_pending AS p LEFT JOIN %2 AS t "
-                                       "ON t.\"id\" = p.id WHERE p.entity = ?1 "
+                                       "ON t.\"id\" = p.id WHERE p.entity = ?1 AND p.id > ?3 "
                                        "ORDER BY p.id LIMIT ?2")
                             .arg(columns, Identifier::quoted(schema.name)))
         || !freeze.prepare(db,
                            QStringLiteral("UPDATE _sync_pending SET sent_seq = change_seq "
-                                          "WHERE entity = ?1 AND id = ?2 AND sent_seq IS NULL"))) {
+                                          "WHERE entity = ?1 AND id > ?2 AND id <= ?3 "
+                                          "AND sent_seq IS NULL"))) {
         const Sqlite::Statement &failed = select.isPrepared() ? freeze : select;
         return storageFailure(error, what, failed.errorCode(), failed.errorText());
     }
@@ -183,7 +184,8 @@ bool LocalStore::takePushBatch(const EntitySchema &schema, int limit, QList<Loca
                         << "wait for its first sync to complete";
         return write.commit();
     }
-    if (!select.bindText(1, schema.name) || !select.bindInt(2, std::max(1, limit)))
+    if (!select.bindText(1, schema.name) || !select.bindInt(2, std::max(1, limit))
+        || !select.bindText(3, QStringView(after), false)) // "" sorts before every id
         return storageFailure(error, what, select.errorCode(), select.errorText());
     const int fieldCount = int(schema.fields.size());
     qint64 cost = 0;
@@ -191,8 +193,13 @@ bool LocalStore::takePushBatch(const EntitySchema &schema, int limit, QList<Loca
     while (cost < PushBatchBudgetBytes && (step = select.step()) == Sqlite::Step::Row) {
         sqlite3_stmt *row = select.handle();
         qint64 dataBytes = sqlite3_column_bytes(row, 0);
-        for (int i = 0; i < fieldCount; ++i)
-            dataBytes += sqlite3_column_bytes(row, 5 + i);
+        // A number counts as 8 bytes: its byte count would have SQLite write it as text.
+        for (int i = 0; i < fieldCount; ++i) {
+            const int type = sqlite3_column_type(row, 5 + i);
+            dataBytes += type == SQLITE_TEXT || type == SQLITE_BLOB
+                ? sqlite3_column_bytes(row, 5 + i)
+                : 8;
+        }
         cost += PushChangeOverheadBytes + PushBytesPerDataByte * dataBytes;
         LocalChange change;
         change.id = select.textValue(0);
@@ -212,10 +219,11 @@ bool LocalStore::takePushBatch(const EntitySchema &schema, int limit, QList<Loca
         return storageFailure(error, what, select.errorCode(), select.errorText());
     select.reset();
     // Frozen once the reading is over: a table is not written under a statement reading it.
-    for (const LocalChange &change : std::as_const(*changes)) {
-        if (!freeze.bindText(1, schema.name) || !freeze.bindText(2, change.id) || !freeze.exec())
-            return storageFailure(error, what, freeze.errorCode(), freeze.errorText());
-    }
+    // The batch is every change after \a after up to its last id, so one statement freezes it.
+    if (!changes->isEmpty()
+        && (!freeze.bindText(1, schema.name) || !freeze.bindText(2, QStringView(after), false)
+            || !freeze.bindText(3, changes->constLast().id) || !freeze.exec()))
+        return storageFailure(error, what, freeze.errorCode(), freeze.errorText());
     return write.commit();
 }
 
@@ -275,6 +283,7 @@ bool LocalStore::applyPushResults(const EntitySchema &schema, ConflictPolicy pol
     const QString table = Identifier::quoted(schema.name);
     Sqlite::Statement pendingRow;
     Sqlite::Statement forget;
+    Sqlite::Statement settle;
     Sqlite::Statement rebase;
     Sqlite::Statement resend;
     Sqlite::Statement stamp;
@@ -288,6 +297,10 @@ bool LocalStore::applyPushResults(const EntitySchema &schema, ConflictPolicy pol
           QStringLiteral("SELECT change_seq, sent_seq, resent, before FROM _sync_pending "
                          "WHERE entity = ?1 AND id = ?2") },
         { &forget, QStringLiteral("DELETE FROM _sync_pending WHERE entity = ?1 AND id = ?2") },
+        // Applied and not written since: the common case, settled in one statement.
+        { &settle,
+          QStringLiteral("DELETE FROM _sync_pending WHERE entity = ?1 AND id = ?2 "
+                         "AND sent_seq = change_seq") },
         // Applied, but written again meanwhile: the new write goes on top of the new version.
         { &rebase,
           QStringLiteral("UPDATE _sync_pending SET base = ?3, sent_seq = NULL, created = ?4, "
@@ -340,9 +353,26 @@ bool LocalStore::applyPushResults(const EntitySchema &schema, ConflictPolicy pol
     };
     const QString now = Timestamp::now();
 
+    const auto stampApplied = [&](const LocalChange &change, const PushResult &result) {
+        return change.deleted
+            || (stamp.bindText(1, change.id) && stamp.bindTextOrNull(2, result.version)
+                && stamp.bindTextOrNull(3, result.changedAt) && stamp.exec());
+    };
+
     for (qsizetype i = 0; i < sent.size(); ++i) {
         const LocalChange &change = sent.at(i);
         const PushResult &result = results.at(i);
+        if (result.status == PushResult::Status::Applied) {
+            if (!settle.bindText(1, schema.name) || !settle.bindText(2, change.id)
+                || !settle.exec())
+                return failed(settle, change.id);
+            if (settle.changes() == 1) {
+                ++outcome->applied;
+                if (!stampApplied(change, result))
+                    return failed(stamp, change.id);
+                continue;
+            }
+        }
         if (!pendingRow.bindText(1, schema.name) || !pendingRow.bindText(2, change.id))
             return failed(pendingRow, change.id);
         const Sqlite::Step step = pendingRow.step();
@@ -388,9 +418,7 @@ bool LocalStore::applyPushResults(const EntitySchema &schema, ConflictPolicy pol
                        || !rebase.bindTextOrNull(5, local()) || !rebase.exec()) {
                 return failed(rebase, change.id);
             }
-            if (!change.deleted
-                && (!stamp.bindText(1, change.id) || !stamp.bindTextOrNull(2, result.version)
-                    || !stamp.bindTextOrNull(3, result.changedAt) || !stamp.exec()))
+            if (!stampApplied(change, result))
                 return failed(stamp, change.id);
             break;
         case PushResult::Status::Conflict: {

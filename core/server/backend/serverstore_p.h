@@ -45,7 +45,14 @@ struct ServerStore::Entity final : ServedEntity
     // finalized when the schema changes and before the connection closes.
     std::unique_ptr<QSqlQuery> upsertQuery;
     std::unique_ptr<QSqlQuery> removeQuery;
-    std::unique_ptr<QSqlQuery> recordQuery; // one record by id, for pushes
+    // A push's statements (sqlitepush.cpp): the remembered result of a changeId, remembering
+    // one, the stored record by id, a new record, a record replaced, and its tombstone.
+    SqlitePage::Statement pushRememberedStatement;
+    SqlitePage::Statement pushRememberStatement;
+    SqlitePage::Statement pushRecordStatement;
+    SqlitePage::Statement pushInsertStatement;
+    SqlitePage::Statement pushUpdateStatement;
+    SqlitePage::Statement pushRemoveStatement;
     SqlitePage::Statement cursorPageStatement;
     SqlitePage::Statement offsetPageStatement;
     SqlitePage::Statement cursorCountStatement;
@@ -72,7 +79,12 @@ struct ServerStore::Entity final : ServedEntity
     {
         upsertQuery.reset();
         removeQuery.reset();
-        recordQuery.reset();
+        pushRememberedStatement.reset();
+        pushRememberStatement.reset();
+        pushRecordStatement.reset();
+        pushInsertStatement.reset();
+        pushUpdateStatement.reset();
+        pushRemoveStatement.reset();
         cursorPageStatement.reset();
         offsetPageStatement.reset();
         cursorCountStatement.reset();
@@ -104,6 +116,31 @@ struct ServerStore::Entity final : ServedEntity
         }
         return QStringLiteral("INSERT INTO %1(%2) VALUES(%3) ON CONFLICT(id) DO UPDATE SET %4")
             .arg(table, names, values, updates);
+    }
+
+    // A push's new record: ?1 its seq, ?2 its id, ?3 its changedAt, ?4... its fields.
+    QString insertSql() const
+    {
+        QString names = QStringLiteral("seq, id, changed_at, deleted");
+        QString values = QStringLiteral("?1, ?2, ?3, 0");
+        for (qsizetype i = 0; i < columns.size(); ++i) {
+            names += QLatin1String(", ") + columns.at(i);
+            values += QLatin1String(", ?") + QString::number(4 + i);
+        }
+        return QStringLiteral("INSERT INTO %1(%2) VALUES(%3)").arg(table, names, values);
+    }
+
+    // A push's record stored at seq ?2, replaced whole (the parameters of insertSql() but ?2):
+    // by its seq, the rowid, it is found without the id's index and without the conflicting
+    // insert an upsert tries first.
+    QString replaceSql() const
+    {
+        QString sql
+            = QStringLiteral("UPDATE %1 SET seq = ?1, changed_at = ?3, deleted = 0").arg(table);
+        for (qsizetype i = 0; i < columns.size(); ++i)
+            sql += QLatin1String(", ") + columns.at(i) + QLatin1String(" = ?")
+                + QString::number(4 + i);
+        return sql + QLatin1String(" WHERE seq = ?2");
     }
 
     QString removeSql() const

@@ -148,6 +148,12 @@ void HttpReply::attach(QNetworkReply *reply, const QString &what)
     m_sslErrors.clear();
     connect(reply, &QNetworkReply::sslErrors, this,
             [this](const QList<QSslError> &errors) { m_sslErrors = errors; });
+    // The network thread asks this thread for each piece of a body it sends: sent() tells when
+    // this thread may be busy again.
+    connect(reply, &QNetworkReply::uploadProgress, this, [this](qint64 done, qint64 total) {
+        if (total > 0 && done == total)
+            Q_EMIT sent();
+    });
     // A manager deleted under a running request takes its replies along without finished().
     connect(reply, &QObject::destroyed, this, [this] {
         fail(ErrorCategory::Aborted,
