@@ -164,6 +164,23 @@ private slots:
         QVERIFY(!localRecords(path("a"), schema()).contains("unseen"));
     }
 
+    // Automatic sync without live: at start, then every autoSyncSeconds.
+    void syncsAtStartAndOnItsTimer()
+    {
+        SyncSettings s = settings(path("a"));
+        s.syncAtStart = true;
+        s.autoSyncSeconds = 1;
+        auto engine = std::make_unique<SyncEngine>(s);
+        QTRY_VERIFY_WITH_TIMEOUT(inStep(path("a")), 20000);
+        QCOMPARE(engine->liveState(), LiveState::Off);
+        QCOMPARE(m_server->server()->waitsHeld(), 0);
+        QString error;
+        QVERIFY(m_server->backend()->upsert("customers", "by-auto-sync",
+                                            fullData("Auto", 6).toVariantMap(), &error));
+        QTRY_VERIFY_WITH_TIMEOUT(inStep(path("a")), 20000);
+        m_engines.push_back(std::move(engine));
+    }
+
     // batchsync --headless --live: runs until SIGTERM, with "live" events in JSON, and ends
     // with 0 when it was in step.
     void headlessLiveRunsUntilASignal()

@@ -130,6 +130,16 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
                                     .arg(SyncSettings::MinTargetBatchMs)
                                     .arg(SyncSettings::MaxTargetBatchMs));
 
+    m_syncAtStart = new QCheckBox(tr("Sync when BatchSync &starts"), this);
+    m_syncAtStart->setObjectName(QStringLiteral("syncAtStartCheck"));
+    m_autoSyncMinutes = new QSpinBox(this);
+    m_autoSyncMinutes->setObjectName(QStringLiteral("autoSyncSpin"));
+    m_autoSyncMinutes->setRange(0, App::Profile::MaxAutoSyncMinutes);
+    m_autoSyncMinutes->setSuffix(tr(" min"));
+    m_autoSyncMinutes->setSpecialValueText(tr("Never"));
+    m_autoSyncMinutes->setToolTip(tr("Sync every entity this often while the window is open "
+                                     "(with Live on, changes arrive at once anyway)"));
+
     m_concurrency = new QSpinBox(this);
     m_concurrency->setObjectName(QStringLiteral("concurrencySpin"));
     m_concurrency->setRange(1, SyncSettings::MaxConcurrency);
@@ -171,6 +181,8 @@ SettingsDialog::SettingsDialog(const App::Profile &profile, QWidget *parent)
     form->addRow(QString(), m_adaptiveBatchSize);
     form->addRow(tr("Target batch &duration:"), m_targetBatchMs);
     form->addRow(tr("&Concurrent entities:"), m_concurrency);
+    form->addRow(QString(), m_syncAtStart);
+    form->addRow(tr("Sync &every:"), m_autoSyncMinutes);
     form->addRow(tr("Di&rection:"), m_direction);
     form->addRow(tr("Co&nflicts:"), m_conflictPolicy);
 
@@ -243,6 +255,8 @@ App::Profile SettingsDialog::profile() const
     profile.adaptiveBatchSize = m_adaptiveBatchSize->isChecked();
     profile.targetBatchMs = m_targetBatchMs->value();
     profile.concurrency = m_concurrency->value();
+    profile.syncAtStart = m_syncAtStart->isChecked();
+    profile.autoSyncMinutes = m_autoSyncMinutes->value();
     profile.direction = m_direction->currentData().value<SyncDirection>();
     profile.conflictPolicy = m_conflictPolicy->currentData().value<ConflictPolicy>();
     return profile;
@@ -267,6 +281,8 @@ void SettingsDialog::setProfile(const App::Profile &profile)
     m_targetBatchMs->setValue(profile.targetBatchMs);
     updateAdaptiveControls();
     m_concurrency->setValue(profile.concurrency);
+    m_syncAtStart->setChecked(profile.syncAtStart);
+    m_autoSyncMinutes->setValue(profile.autoSyncMinutes);
     m_direction->setCurrentIndex(m_direction->findData(QVariant::fromValue(profile.direction)));
     m_conflictPolicy->setCurrentIndex(
         m_conflictPolicy->findData(QVariant::fromValue(profile.conflictPolicy)));

@@ -86,6 +86,8 @@ private:
     QCheckBox *m_adaptiveBatchSize = nullptr;
     QSpinBox *m_targetBatchMs = nullptr;
     QSpinBox *m_concurrency = nullptr;
+    QCheckBox *m_syncAtStart = nullptr;
+    QSpinBox *m_autoSyncMinutes = nullptr;
     QComboBox *m_direction = nullptr;
     QComboBox *m_conflictPolicy = nullptr;
     QLabel *m_reason = nullptr;

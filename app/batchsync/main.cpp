@@ -73,7 +73,10 @@ int runHeadless(const App::Profile &profile, const Cli::CommandLine &command)
     options.entities = command.entities;
     options.output = command.output;
     options.liveSync = command.live;
-    options.settings.live = false; // the window's choice; a headless run follows --live
+    // The window's choices; a headless run syncs once, or follows --live.
+    options.settings.live = false;
+    options.settings.syncAtStart = false;
+    options.settings.autoSyncSeconds = 0;
     options.demo = demo.get();
 
     // The core's messages are for developers, and its warnings repeat what the engine's

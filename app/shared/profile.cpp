@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QSettings>
 #include <QStandardPaths>
+#include <algorithm>
 #include <functional>
 
 namespace BatchSync::App {
@@ -24,6 +25,8 @@ const QString changeTimeKey = QStringLiteral("connection/changeTimeProperties");
 const QString caCertificateKey = QStringLiteral("connection/caCertificateFile");
 const QString allowInsecureHttpKey = QStringLiteral("connection/allowInsecureHttp");
 const QString liveKey = QStringLiteral("connection/live");
+const QString syncAtStartKey = QStringLiteral("connection/syncAtStart");
+const QString autoSyncKey = QStringLiteral("connection/autoSyncMinutes");
 const QString safetyWindowKey = QStringLiteral("connection/safetyWindowSeconds");
 const QString pagingKey = QStringLiteral("connection/paging");
 const QString batchSizeKey = QStringLiteral("connection/batchSize");
@@ -188,6 +191,7 @@ bool Profile::operator==(const Profile &other) const
         && changeTimeProperties == other.changeTimeProperties
         && caCertificateFile == other.caCertificateFile
         && allowInsecureHttp == other.allowInsecureHttp && live == other.live
+        && syncAtStart == other.syncAtStart && autoSyncMinutes == other.autoSyncMinutes
         && safetyWindowSeconds == other.safetyWindowSeconds && paging == other.paging
         && batchSize == other.batchSize && adaptiveBatchSize == other.adaptiveBatchSize
         && targetBatchMs == other.targetBatchMs && concurrency == other.concurrency
@@ -257,6 +261,8 @@ SyncSettings Profile::syncSettings(const QUrl &baseUrl, const QString &databaseP
     tuning.caCertificateFile = caCertificateFile;
     tuning.allowInsecureHttp = allowInsecureHttp;
     tuning.live = live;
+    tuning.syncAtStart = syncAtStart;
+    tuning.autoSyncSeconds = autoSyncMinutes * 60;
     tuning.safetyWindowSeconds = safetyWindowSeconds;
     tuning.paging = paging;
     tuning.batchSize = batchSize;
@@ -312,6 +318,9 @@ Profile Profile::load(const QSettings &settings, QString *problem)
     p.caCertificateFile = settings.value(caCertificateKey).toString();
     p.allowInsecureHttp = readBool(settings, allowInsecureHttpKey, p.allowInsecureHttp);
     p.live = readBool(settings, liveKey, p.live);
+    p.syncAtStart = readBool(settings, syncAtStartKey, p.syncAtStart);
+    p.autoSyncMinutes
+        = std::clamp(readInt(settings, autoSyncKey, p.autoSyncMinutes), 0, MaxAutoSyncMinutes);
     p.safetyWindowSeconds = readInt(settings, safetyWindowKey, p.safetyWindowSeconds);
     if (const auto mode = pagingModeFromName(settings.value(pagingKey).toString()))
         p.paging = *mode;
@@ -354,6 +363,8 @@ void Profile::save(QSettings &settings) const
     settings.setValue(caCertificateKey, caCertificateFile);
     settings.setValue(allowInsecureHttpKey, allowInsecureHttp);
     settings.setValue(liveKey, live);
+    settings.setValue(syncAtStartKey, syncAtStart);
+    settings.setValue(autoSyncKey, autoSyncMinutes);
     settings.setValue(safetyWindowKey, safetyWindowSeconds);
     settings.setValue(pagingKey, pagingModeName(paging));
     settings.setValue(batchSizeKey, batchSize);

@@ -44,6 +44,11 @@ public:
     bool allowInsecureHttp = false;
     /*! Live sync: the window keeps the data in step by itself (SyncEngine::setLive). */
     bool live = false;
+    /*! The window syncs every entity when it starts. */
+    bool syncAtStart = false;
+    /*! The window syncs every entity this often, in minutes; 0: never. */
+    int autoSyncMinutes = 0;
+    static constexpr int MaxAutoSyncMinutes = 7 * 24 * 60;
     /*! OData: how far before its position an incremental sync reads again, in seconds. */
     int safetyWindowSeconds = SyncSettings::DefaultSafetyWindowSeconds;
     PagingMode paging = PagingMode::Cursor;

@@ -84,6 +84,10 @@ QString SyncSettings::validate() const
     if (liveTimerSeconds < 1 || liveTimerSeconds > 24 * 3600)
         return QStringLiteral("the live timer must be between 1 s and 24 hours, not %1 s")
             .arg(liveTimerSeconds);
+    if (autoSyncSeconds < 0 || autoSyncSeconds > 7 * 24 * 3600)
+        return QStringLiteral("the automatic sync interval must be between 0 (off) and a week, "
+                              "not %1 s")
+            .arg(autoSyncSeconds);
     return QString();
 }
 

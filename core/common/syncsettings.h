@@ -89,6 +89,10 @@ struct SyncSettings
     bool live = false;
     /*! Live sync with a source that cannot tell of news: a sync this often, in seconds. */
     int liveTimerSeconds = 60;
+    /*! Sync every entity as soon as the engine starts. */
+    bool syncAtStart = false;
+    /*! Sync every entity this often, in seconds, while the engine runs; 0: never. */
+    int autoSyncSeconds = 0;
 
     /*! Whether a token or a password is set. */
     bool hasCredentials() const { return !token.isEmpty() || !user.isEmpty(); }

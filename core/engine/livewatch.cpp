@@ -68,6 +68,15 @@ void LiveWatch::engineBusy()
         m_retry.stop();
 }
 
+void LiveWatch::networkBack()
+{
+    if (!m_enabled || !m_retry.isActive() || m_state != LiveState::Offline)
+        return;
+    m_retry.stop();
+    m_failures = 0;
+    waitNow();
+}
+
 void LiveWatch::stopWaiting()
 {
     if (!m_wait)

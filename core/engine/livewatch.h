@@ -48,6 +48,8 @@ public:
     void engineIdle();
     /*! The engine works: the wait in flight is dropped (the sync reads the news anyway). */
     void engineBusy();
+    /*! The network came back: a wait held off by a backoff is asked at once. */
+    void networkBack();
 
 Q_SIGNALS:
     /*! Sync \a entities (empty: every entity). */

@@ -5,6 +5,7 @@
 #include "engine/syncworker.h"
 #include "sources/sourcefactory.h"
 
+#include <QNetworkInformation>
 #include <QThread>
 
 namespace BatchSync {
@@ -47,6 +48,8 @@ SyncEngine::SyncEngine(const SyncSettings &settings, SourceFactory sourceFactory
 
     m_thread->start();
     QMetaObject::invokeMethod(m_worker, &SyncWorker::initialize, Qt::QueuedConnection);
+    if (settings.live || settings.autoSyncSeconds > 0)
+        watchNetwork();
 }
 
 SyncEngine::~SyncEngine()
@@ -103,9 +106,35 @@ void SyncEngine::pauseAll()
     QMetaObject::invokeMethod(m_worker, &SyncWorker::pauseAll, Qt::QueuedConnection);
 }
 
+void SyncEngine::watchNetwork()
+{
+    // Reachability comes from a plugin (NetworkManager on Linux) that a machine may lack; live
+    // sync's backoff then finds the network again by itself, within a minute.
+    if (!QNetworkInformation::instance()
+        && !QNetworkInformation::loadBackendByFeatures(QNetworkInformation::Feature::Reachability))
+        return;
+    QNetworkInformation *information = QNetworkInformation::instance();
+    m_online = information->reachability() == QNetworkInformation::Reachability::Online
+        || information->reachability() == QNetworkInformation::Reachability::Unknown;
+    connect(information, &QNetworkInformation::reachabilityChanged, this,
+            [this](QNetworkInformation::Reachability reachability) {
+                const bool online = reachability != QNetworkInformation::Reachability::Disconnected;
+                if (online == m_online)
+                    return;
+                m_online = online;
+                qCInfo(lcEngine) << "the network is" << (online ? "back" : "gone");
+                if (online) {
+                    QMetaObject::invokeMethod(m_worker, &SyncWorker::networkBack,
+                                              Qt::QueuedConnection);
+                }
+            });
+}
+
 void SyncEngine::setLive(bool live)
 {
     m_live = live;
+    if (live)
+        watchNetwork();
     QMetaObject::invokeMethod(
         m_worker, [worker = m_worker, live] { worker->setLive(live); }, Qt::QueuedConnection);
 }

@@ -180,6 +180,7 @@ private:
     void onRunFinished(const QString &entity, BatchSync::JobResult result,
                        BatchSync::ErrorCategory category, const QString &message);
     void onBusyChanged(bool busy);
+    void watchNetwork();
     void tickEstimates();
     void publishProgress(const QString &entity);
     void publishOverall();
@@ -197,6 +198,7 @@ private:
     bool m_busy = false;
     bool m_synced = false; // a sync began in this engine
     bool m_live = m_settings.live;
+    bool m_online = true; // QNetworkInformation's reachability, where a backend tells
     LiveState m_liveState = LiveState::Off;
 };
 

@@ -38,6 +38,7 @@ SyncWorker::SyncWorker(const SyncSettings &settings, SourceFactory sourceFactory
     , m_sourceFactory(std::move(sourceFactory))
     , m_settingsError(settings.validate())
     , m_discoveryRetry(this) // a child, so that it moves to the worker thread with us
+    , m_autoSync(this)
 {
     m_discoveryRetry.setSingleShot(true);
     connect(&m_discoveryRetry, &QTimer::timeout, this, &SyncWorker::fetchEntities);
@@ -80,11 +81,24 @@ void SyncWorker::initialize()
     emitEntities();
     if (m_settings.live)
         setLive(true);
+    if (m_settings.autoSyncSeconds > 0) {
+        connect(&m_autoSync, &QTimer::timeout, this, &SyncWorker::startAll);
+        m_autoSync.start(m_settings.autoSyncSeconds * 1000);
+    }
+    if (m_settings.syncAtStart)
+        startAll();
+}
+
+void SyncWorker::networkBack()
+{
+    if (m_live)
+        m_live->networkBack();
 }
 
 void SyncWorker::shutdown()
 {
     m_shuttingDown = true;
+    m_autoSync.stop();
     delete m_live; // its wait request goes before the source
     m_live = nullptr;
     m_discoveryRetry.stop();

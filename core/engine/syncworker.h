@@ -62,6 +62,8 @@ public:
     void cancel(const QString &entity);
     /*! Live sync on or off (see SyncEngine::setLive). */
     void setLive(bool live);
+    /*! The network came back (SyncEngine's reachability): live sync asks at once. */
+    void networkBack();
 
 Q_SIGNALS:
     void entitiesLoaded(const QList<BatchSync::EntityStatus> &entities);
@@ -111,6 +113,7 @@ private:
 
     QPointer<SourceReply> m_discovery;
     QTimer m_discoveryRetry;
+    QTimer m_autoSync; // SyncSettings::autoSyncSeconds
     int m_discoveryAttempt = 0;
     qint64 m_discoveryFirstFailureMs = -1;
     QStringList m_pendingStarts; // to start once the endpoint reported its entities
