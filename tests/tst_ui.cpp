@@ -366,6 +366,43 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(!pending->text().startsWith(QLatin1Char('1')), 10000);
     }
 
+    // The Live switch: the window syncs by itself, says "Up to date · live" on each row, and a
+    // change on the server arrives without a click.
+    void liveSwitchKeepsTheWindowInStep()
+    {
+        Test::TestServer server;
+        QVERIFY(server.start());
+        server.addCustomers(50, 1, QStringLiteral("customers"));
+        MainWindow window(optionsFor(server.baseUrl(), 100));
+        window.show();
+        QTRY_COMPARE_WITH_TIMEOUT(window.progressPage()->entityNames().size(), 1, 10000);
+        QAction *live = child<QAction>(window, QStringLiteral("liveAction"));
+        QVERIFY(live && live->isCheckable() && !live->isChecked());
+        live->trigger();
+        QVERIFY(window.profile().live);
+        QTRY_COMPARE_WITH_TIMEOUT(stateOf(window, QStringLiteral("customers")),
+                                  QStringLiteral("Up to date · live"), SyncTimeoutMs);
+        QTRY_COMPARE_WITH_TIMEOUT(server.server()->waitsHeld(), 1, SyncTimeoutMs);
+        QCOMPARE(window.liveText(), QStringLiteral("Up to date · live"));
+
+        QString error;
+        QVERIFY(server.store()->upsert(
+            QStringLiteral("customers"), QStringLiteral("from-elsewhere"),
+            { { QStringLiteral("name"), QStringLiteral("Elsewhere") } }, &error));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            logContains(window, QStringLiteral("Changed on the server: customers")), SyncTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            window.liveText().startsWith(QStringLiteral("Up to date · live · last change")),
+            SyncTimeoutMs);
+        QTRY_COMPARE_WITH_TIMEOUT(stateOf(window, QStringLiteral("customers")),
+                                  QStringLiteral("Up to date · live"), SyncTimeoutMs);
+
+        live->trigger();
+        QVERIFY(!window.profile().live);
+        QTRY_COMPARE_WITH_TIMEOUT(server.server()->waitsHeld(), 0, SyncTimeoutMs);
+        QCOMPARE(stateOf(window, QStringLiteral("customers")), stateWord(SyncState::Completed));
+    }
+
     void pauseOneWhileOthersContinueThenResume()
     {
         Test::TestServer server;

@@ -125,7 +125,9 @@ void EntityRow::setPhase(SyncPhase phase)
 void EntityRow::setState(SyncState state, const QString &reason)
 {
     m_state = state;
-    m_stateLabel->setText(UiText::state(state, m_phase));
+    const bool resting = state == SyncState::Completed || state == SyncState::Idle;
+    m_stateLabel->setText(resting && !m_liveText.isEmpty() ? m_liveText
+                                                           : UiText::state(state, m_phase));
     m_button->setText(buttonText(state));
     switch (state) {
     case SyncState::Idle:
@@ -169,6 +171,12 @@ void EntityRow::setState(SyncState state, const QString &reason)
 void EntityRow::setLastCompleted(const QDateTime &utc)
 {
     m_lastSync->setText(utc.isValid() ? UiText::localTime(utc) : tr("never"));
+}
+
+void EntityRow::setLiveText(const QString &text)
+{
+    m_liveText = text;
+    setState(m_state);
 }
 
 void EntityRow::setPendingChanges(qint64 count)

@@ -59,6 +59,11 @@ public:
     void setLastCompleted(const QDateTime &utc);
     /*! Local changes the next sync sends; none shows nothing. */
     void setPendingChanges(qint64 count);
+    /*!
+        What live sync says of this entity while it is not syncing ("Up to date · live",
+        "Waiting for the network"); empty: the state's own words.
+    */
+    void setLiveText(const QString &text);
     qint64 pendingChanges() const { return m_pending; }
 
     /*! "3 local changes to send"; empty for none. */
@@ -91,6 +96,7 @@ private:
     QLabel *m_stateLabel = nullptr;
     QLabel *m_lastSync = nullptr;
     QLabel *m_pendingLabel = nullptr;
+    QString m_liveText;
     QPushButton *m_button = nullptr;
 };
 

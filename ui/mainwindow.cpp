@@ -375,8 +375,10 @@ void MainWindow::setLive(bool live)
     }
     if (m_engine)
         m_engine->setLive(live);
-    if (!live)
+    if (!live) {
         m_liveLabel->clear();
+        m_page->setLiveText(QString());
+    }
     m_log->addMessage(live ? tr("Live sync on: changes on the server arrive by themselves")
                            : tr("Live sync off"));
 }
@@ -393,8 +395,10 @@ void MainWindow::onLiveStateChanged(LiveState state, const QStringList &entities
     switch (state) {
     case LiveState::Off:
         m_liveLabel->clear();
+        m_page->setLiveText(QString());
         break;
     case LiveState::Waiting:
+        m_page->setLiveText(tr("Up to date · live"));
         if (!m_liveLabel->text().startsWith(tr("Up to date")))
             m_liveLabel->setText(tr("Up to date · live"));
         break;
@@ -404,6 +408,7 @@ void MainWindow::onLiveStateChanged(LiveState state, const QStringList &entities
         break;
     case LiveState::Offline:
         m_liveLabel->setText(tr("Waiting for the network"));
+        m_page->setLiveText(tr("Waiting for the network"));
         m_log->addMessage(tr("Live sync is waiting for the network: %1").arg(message),
                           LogView::Severity::Warning);
         break;

@@ -147,6 +147,7 @@ void ProgressPage::setEntities(const QList<EntityStatus> &entities)
         }
         row->setStatus(status);
         row->setPendingChanges(m_pending.value(status.name));
+        row->setLiveText(m_liveText);
         m_widestTotal = std::max(m_widestTotal, std::max(status.total, status.done));
         order.append(row);
     }
@@ -164,6 +165,13 @@ void ProgressPage::setEntities(const QList<EntityStatus> &entities)
     m_header->setVisible(!m_order.isEmpty());
     updateColumnWidths();
     updateOverall();
+}
+
+void ProgressPage::setLiveText(const QString &text)
+{
+    m_liveText = text;
+    for (EntityRow *row : std::as_const(m_order))
+        row->setLiveText(text);
 }
 
 void ProgressPage::clear()

@@ -54,6 +54,8 @@ public:
     int fittingHeight();
 
     EntityRow *row(const QString &entity) const { return m_rows.value(entity); }
+    /*! What live sync says of every entity at rest (see EntityRow::setLiveText). */
+    void setLiveText(const QString &text);
     QStringList entityNames() const;
     /*! The overall progress across entities, as the engine computes it. */
     void setOverallProgress(const BatchSync::ProgressInfo &progress);
@@ -80,6 +82,7 @@ private:
     QLabel *m_empty = nullptr;
     QHash<QString, EntityRow *> m_rows;
     QList<EntityRow *> m_order;
+    QString m_liveText;
     ColumnWidths m_widths;
     qint64 m_widestTotal = 0;
     QHash<QString, qint64> m_pending;
