@@ -593,14 +593,7 @@ QHash<QString, QVariantList> ServerBackend::liveRecords(const QString &name) con
             << "cannot read entity" << name << errorText(query.lastError());
         return result;
     }
-    const QList<FieldSpec> &fields = entity->schema.fields;
-    while (query.next()) {
-        QVariantList values;
-        values.reserve(fields.size());
-        for (qsizetype i = 0; i < fields.size(); ++i)
-            values.append(ServerValues::typedValue(fields.at(i).type, query.value(int(1 + i))));
-        result.insert(query.value(0).toString(), values);
-    }
+    readLiveRows(&query, entity->schema.fields, &result);
     return result;
 }
 
@@ -630,15 +623,21 @@ ServerBackend::liveRecords(const QString &name, const QStringList &ids, QString 
                  error);
             return std::nullopt;
         }
-        while (query.next()) {
-            QVariantList values;
-            values.reserve(fields.size());
-            for (qsizetype i = 0; i < fields.size(); ++i)
-                values.append(ServerValues::typedValue(fields.at(i).type, query.value(int(1 + i))));
-            result.insert(query.value(0).toString(), values);
-        }
+        readLiveRows(&query, fields, &result);
     }
     return result;
+}
+
+void ServerBackend::readLiveRows(QSqlQuery *query, const QList<FieldSpec> &fields,
+                                 QHash<QString, QVariantList> *records)
+{
+    while (query->next()) {
+        QVariantList values;
+        values.reserve(fields.size());
+        for (qsizetype i = 0; i < fields.size(); ++i)
+            values.append(ServerValues::typedValue(fields.at(i).type, query->value(int(1 + i))));
+        records->insert(query->value(0).toString(), values);
+    }
 }
 
 qint64 ServerBackend::liveCount(const QString &name) const

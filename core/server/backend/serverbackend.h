@@ -258,6 +258,9 @@ protected:
         order.
     */
     virtual QString liveRecordsSql(const ServedEntity &entity) const = 0;
+    /*! Reads the rows of liveRecordsSql() into \a records, typed as Change::values. */
+    static void readLiveRows(QSqlQuery *query, const QList<FieldSpec> &fields,
+                             QHash<QString, QVariantList> *records);
     /*! SELECT count(*) of the live records. */
     virtual QString liveCountSql(const ServedEntity &entity) const = 0;
     /*! Reads the catalogue again, when others may change it; called before entities(). */

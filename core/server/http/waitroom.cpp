@@ -167,33 +167,32 @@ void WaitRoom::recheck()
         scheduleRecheck();
 }
 
-void WaitRoom::finish(Waiter *waiter, const QStringList &changed)
+std::unique_ptr<WaitRoom::Waiter> WaitRoom::take(Waiter *waiter)
 {
     const auto it = std::find_if(m_waiters.begin(), m_waiters.end(),
                                  [waiter](const auto &held) { return held.get() == waiter; });
     if (it == m_waiters.end())
-        return;
+        return nullptr;
     std::unique_ptr<Waiter> owned = std::move(*it);
     m_waiters.erase(it);
     QObject::disconnect(owned->gone);
-    if (!owned->socket || owned->socket->state() != QAbstractSocket::ConnectedState)
+    if (owned->socket)
+        m_hold(owned->socket, false);
+    return owned;
+}
+
+void WaitRoom::finish(Waiter *waiter, const QStringList &changed)
+{
+    const std::unique_ptr<Waiter> owned = take(waiter);
+    if (!owned || !owned->socket || owned->socket->state() != QAbstractSocket::ConnectedState)
         return;
-    m_hold(owned->socket, false);
     qCDebug(lcServer) << "wait answered after" << owned->held.elapsed() << "ms:" << changed;
     answer(*owned->responder, changed, owned->wait.caller);
 }
 
 void WaitRoom::drop(Waiter *waiter)
 {
-    const auto it = std::find_if(m_waiters.begin(), m_waiters.end(),
-                                 [waiter](const auto &held) { return held.get() == waiter; });
-    if (it == m_waiters.end())
-        return;
-    std::unique_ptr<Waiter> owned = std::move(*it);
-    m_waiters.erase(it);
-    QObject::disconnect(owned->gone);
-    if (owned->socket)
-        m_hold(owned->socket, false);
+    take(waiter);
 }
 
 void WaitRoom::answer(QHttpServerResponder &responder, const QStringList &changed,

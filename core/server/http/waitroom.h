@@ -102,6 +102,8 @@ private:
 
     void checkPending();
     std::vector<Waiter *> waiters() const;
+    /*! Removes \a waiter from the room, its connection back in the ordinary count. */
+    std::unique_ptr<Waiter> take(Waiter *waiter);
     void finish(Waiter *waiter, const QStringList &changed);
     void drop(Waiter *waiter);
 
