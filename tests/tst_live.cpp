@@ -12,6 +12,7 @@
 
 #include <QNetworkAccessManager>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 
@@ -164,6 +165,43 @@ private slots:
         QVERIFY(!localRecords(path("a"), schema()).contains("unseen"));
     }
 
+    // The real batchsync-server stopped, its data changed meanwhile, and started again on
+    // the same port: the live client ends in step by itself.
+    void comesBackAfterAServerRestart()
+    {
+        if (!m_postgres.isEmpty())
+            QSKIP("SQLite: the server's file is changed while it is down");
+        const QString serverDb = m_dir->filePath("server.sqlite");
+        QProcess server;
+        quint16 port = 0;
+        QVERIFY(startServer(&server, serverDb, 0, &port));
+        const EntitySchema schema = serverSchema(serverDb);
+        SyncSettings s = settings(path("a"));
+        s.endpoint = QUrl(QStringLiteral("http://127.0.0.1:%1/api/v1").arg(port));
+        s.live = true;
+        SyncEngine engine(s);
+        QTRY_COMPARE_WITH_TIMEOUT(engine.liveState(), LiveState::Waiting, 30000);
+
+        server.terminate();
+        QVERIFY(server.waitForFinished(20000));
+        QTRY_COMPARE_WITH_TIMEOUT(engine.liveState(), LiveState::Offline, 20000);
+        {
+            ServerStore store(serverDb, QStringLiteral("tst_live_restart"));
+            QString error;
+            QVERIFY2(store.open(&error), qPrintable(error));
+            QVERIFY(store.upsert(schema.name, "while-down", { { "name", "Down" } }, &error));
+        }
+        QProcess again;
+        quint16 samePort = 0;
+        QVERIFY(startServer(&again, serverDb, port, &samePort));
+        QCOMPARE(samePort, port);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            localRecords(path("a"), schema).contains(QStringLiteral("while-down")), 60000);
+        QTRY_COMPARE_WITH_TIMEOUT(engine.liveState(), LiveState::Waiting, 30000);
+        again.terminate();
+        again.waitForFinished(20000);
+    }
+
     // Automatic sync without live: at start, then every autoSyncSeconds.
     void syncsAtStartAndOnItsTimer()
     {
@@ -210,6 +248,39 @@ private slots:
     }
 
 private:
+    static bool startServer(QProcess *server, const QString &database, quint16 port, quint16 *bound)
+    {
+        server->start(
+            QStringLiteral(BATCHSYNC_SERVER_BIN),
+            { "--db", database, "--port", QString::number(port), "--demo-scale", "0.001" });
+        QByteArray out;
+        static const QRegularExpression announced(QStringLiteral("127\\.0\\.0\\.1:(\\d+)/"));
+        QElapsedTimer clock;
+        clock.start();
+        while (clock.elapsed() < 30000) {
+            server->waitForReadyRead(100);
+            out += server->readAllStandardOutput();
+            const QRegularExpressionMatch match = announced.match(QString::fromLatin1(out));
+            if (match.hasMatch()) {
+                *bound = match.captured(1).toUShort();
+                return true;
+            }
+            if (server->state() == QProcess::NotRunning)
+                break;
+        }
+        qWarning("batchsync-server did not start: %s", server->readAllStandardError().constData());
+        return false;
+    }
+
+    static EntitySchema serverSchema(const QString &database)
+    {
+        ServerStore store(database, QStringLiteral("tst_live_schema"));
+        QString error;
+        if (!store.open(&error))
+            return EntitySchema();
+        return store.entity(QStringLiteral("customers")).value_or(EntitySchema());
+    }
+
     QString path(const QString &name) const { return m_dir->filePath(name + ".sqlite"); }
 
     SyncSettings settings(const QString &database) const
