@@ -139,7 +139,7 @@ void MainWindow::createActions()
     connect(m_pauseAllAction, &QAction::triggered, this, &MainWindow::pauseAll);
 
     m_liveAction = new QAction(
-        themedIcon(QStringLiteral("network-transmit-receive"), QStyle::SP_BrowserReload, style()),
+        themedIcon(QStringLiteral("network-transmit-receive"), QStyle::SP_DriveNetIcon, style()),
         tr("&Live"), this);
     m_liveAction->setObjectName(QStringLiteral("liveAction"));
     m_liveAction->setCheckable(true);
