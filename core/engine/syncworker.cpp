@@ -91,8 +91,10 @@ void SyncWorker::initialize()
 
 void SyncWorker::networkBack()
 {
-    if (m_live)
+    if (m_live && m_live->isEnabled())
         m_live->networkBack();
+    else if (m_settings.autoSyncSeconds > 0 && !m_busy)
+        startAll(); // automatic sync: what was missed while offline, now
 }
 
 void SyncWorker::shutdown()

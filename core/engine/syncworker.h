@@ -62,7 +62,10 @@ public:
     void cancel(const QString &entity);
     /*! Live sync on or off (see SyncEngine::setLive). */
     void setLive(bool live);
-    /*! The network came back (SyncEngine's reachability): live sync asks at once. */
+    /*!
+        The network came back (SyncEngine's reachability): live sync asks at once; with
+        automatic sync instead, every entity syncs now.
+    */
     void networkBack();
 
 Q_SIGNALS:
