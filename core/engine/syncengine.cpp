@@ -3,9 +3,9 @@
 #include "common/logging.h"
 #include "engine/syncjob.h"
 #include "engine/syncworker.h"
+#include "sources/reachability.h"
 #include "sources/sourcefactory.h"
 
-#include <QNetworkInformation>
 #include <QThread>
 
 namespace BatchSync {
@@ -108,26 +108,13 @@ void SyncEngine::pauseAll()
 
 void SyncEngine::watchNetwork()
 {
-    // Reachability comes from a plugin (NetworkManager on Linux) that a machine may lack; live
-    // sync's backoff then finds the network again by itself, within a minute.
-    if (!QNetworkInformation::instance()
-        && !QNetworkInformation::loadBackendByFeatures(QNetworkInformation::Feature::Reachability))
+    // Without a reachability backend, live sync's backoff finds the network again by itself.
+    if (m_reachability)
         return;
-    QNetworkInformation *information = QNetworkInformation::instance();
-    m_online = information->reachability() == QNetworkInformation::Reachability::Online
-        || information->reachability() == QNetworkInformation::Reachability::Unknown;
-    connect(information, &QNetworkInformation::reachabilityChanged, this,
-            [this](QNetworkInformation::Reachability reachability) {
-                const bool online = reachability != QNetworkInformation::Reachability::Disconnected;
-                if (online == m_online)
-                    return;
-                m_online = online;
-                qCInfo(lcEngine) << "the network is" << (online ? "back" : "gone");
-                if (online) {
-                    QMetaObject::invokeMethod(m_worker, &SyncWorker::networkBack,
-                                              Qt::QueuedConnection);
-                }
-            });
+    m_reachability = std::make_unique<NetworkReachability>();
+    connect(m_reachability.get(), &NetworkReachability::networkBack, this, [this] {
+        QMetaObject::invokeMethod(m_worker, &SyncWorker::networkBack, Qt::QueuedConnection);
+    });
 }
 
 void SyncEngine::setLive(bool live)

@@ -20,6 +20,7 @@ QT_END_NAMESPACE
 
 namespace BatchSync {
 
+class NetworkReachability;
 class SyncJob;
 class SyncWorker;
 
@@ -198,7 +199,7 @@ private:
     bool m_busy = false;
     bool m_synced = false; // a sync began in this engine
     bool m_live = m_settings.live;
-    bool m_online = true; // QNetworkInformation's reachability, where a backend tells
+    std::unique_ptr<NetworkReachability> m_reachability; // made by watchNetwork()
     LiveState m_liveState = LiveState::Off;
 };
 
