@@ -181,6 +181,7 @@ int runLiveBench(const LiveBenchOptions &options)
     // The writer: one change at a time to one record, timed from its "applied".
     QNetworkAccessManager writer;
     QString version;
+    QString id; // the record the writer changes: the first of the feed
     {
         QNetworkReply *reply = writer.get(QNetworkRequest(
             QUrl(base.toString() + QStringLiteral("/entities/customers/changes?limit=1"))));
@@ -188,10 +189,9 @@ int runLiveBench(const LiveBenchOptions &options)
         const QJsonObject first
             = QJsonDocument::fromJson(reply->readAll()).object()["changes"][0].toObject();
         version = first.value(QStringLiteral("version")).toString();
-        announced = first.value(QStringLiteral("id")).toString();
+        id = first.value(QStringLiteral("id")).toString();
         reply->deleteLater();
     }
-    const QString id = announced;
     std::vector<double> latencies;
     int missed = 0;
     for (int k = 0; k < options.changes; ++k) {
