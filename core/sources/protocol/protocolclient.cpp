@@ -3,14 +3,44 @@
 #include "common/logging.h"
 #include "sources/protocol/protocolparser.h"
 
+#include <QFutureWatcher>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
+#include <QPromise>
+#include <QThread>
+#include <QThreadPool>
 #include <algorithm>
+#include <memory>
 
 namespace BatchSync {
 
 using namespace Http;
+
+namespace {
+
+// The threads that parse pages of changes, shared by every engine of the process: one fewer
+// than the cores, so that parsing the next page overlaps writing the last one.
+class PageParsers final : public QThreadPool
+{
+public:
+    PageParsers()
+    {
+        setObjectName(QStringLiteral("BatchSync page parsers"));
+        setMaxThreadCount(qMax(1, QThread::idealThreadCount() - 1));
+    }
+};
+Q_GLOBAL_STATIC(PageParsers, pageParsers)
+
+} // namespace
+
+struct ProtocolRequest::ParsedPage
+{
+    ChangePage page;
+    QString problem;
+    qint64 nanoseconds = 0;
+    bool ok = false;
+};
 
 // ProtocolRequest
 
@@ -32,9 +62,60 @@ QString ProtocolRequest::authMessage(int status, const QString &serverText) cons
         .arg(serverText);
 }
 
+ProtocolRequest::~ProtocolRequest() = default;
+
 void ProtocolRequest::handleBody(int)
 {
-    parseBody();
+    if (kind() == Kind::Changes)
+        parseChangesAside();
+    else
+        parseBody();
+}
+
+void ProtocolRequest::parseChangesAside()
+{
+    // The page is parsed on a thread of its own while this one goes on writing the pages
+    // before it. The task holds copies of what it reads (implicitly shared, never written
+    // again here); should this request go first, the watcher goes with it and the result is
+    // dropped.
+    auto promise = std::make_shared<QPromise<ParsedPage>>();
+    m_parsing = std::make_unique<QFutureWatcher<ParsedPage>>();
+    connect(m_parsing.get(), &QFutureWatcherBase::finished, this,
+            &ProtocolRequest::onChangesParsed);
+    m_parsing->setFuture(promise->future());
+    pageParsers()->start(
+        [promise, body = m_body, schema = m_schema, limit = m_limit, mode = m_mode] {
+            promise->start();
+            ParsedPage parsed;
+            QElapsedTimer parsing;
+            parsing.start();
+            parsed.ok
+                = Protocol::parseChanges(body, schema, limit, mode, &parsed.page, &parsed.problem);
+            parsed.nanoseconds = parsing.nsecsElapsed();
+            promise->addResult(std::move(parsed));
+            promise->finish();
+        });
+}
+
+void ProtocolRequest::onChangesParsed()
+{
+    if (isFinished() || !m_parsing || m_parsing->future().resultCount() < 1)
+        return;
+    ParsedPage parsed = m_parsing->future().takeResult();
+    if (!parsed.ok) {
+        fail(ErrorCategory::Protocol, QStringLiteral("%1: %2").arg(m_what, parsed.problem), 200);
+        return;
+    }
+    m_page = std::move(parsed.page);
+    qCDebug(lcProtocol) << m_what << "parsed" << m_page.changes.size() << "changes (limit"
+                        << m_limit << ") in" << parsed.nanoseconds / 1000 << "us";
+    finish();
+}
+
+void ProtocolRequest::release()
+{
+    HttpReply::release();
+    m_parsing.reset();
 }
 
 void ProtocolRequest::parseBody()
@@ -48,16 +129,9 @@ void ProtocolRequest::parseBody()
     case Kind::Count:
         ok = Protocol::parseCount(m_body, &m_count, &problem);
         break;
-    case Kind::Changes: {
-        QElapsedTimer parsing;
-        parsing.start();
-        ok = Protocol::parseChanges(m_body, m_schema, m_limit, m_mode, &m_page, &problem);
-        if (ok) {
-            qCDebug(lcProtocol) << m_what << "parsed" << m_page.changes.size() << "changes (limit"
-                                << m_limit << ") in" << parsing.nsecsElapsed() / 1000 << "us";
-        }
-        break;
-    }
+    case Kind::Changes:
+        parseChangesAside();
+        return;
     case Kind::Push:
         ok = Protocol::parsePushResults(m_body, m_schema, m_sent, &m_pushResults, &problem);
         break;

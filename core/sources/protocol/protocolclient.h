@@ -6,6 +6,7 @@
 
 #include <QByteArray>
 #include <QElapsedTimer>
+#include <QFutureWatcher>
 #include <QPointer>
 #include <QUrl>
 #include <functional>
@@ -30,20 +31,29 @@ class ProtocolRequest final : public HttpReply
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ProtocolRequest)
 
+public:
+    ~ProtocolRequest() override;
+
 private:
     friend class ProtocolClient;
+    struct ParsedPage;
     ProtocolRequest(Kind kind, ProtocolClient *client);
 
     void handleBody(int status) override;
     QString errorText(const QByteArray &body) const override;
     QString authMessage(int status, const QString &serverText) const override;
+    void release() override;
     void parseBody();
+    // A page of changes is parsed on a pool thread; onChangesParsed() takes it back here.
+    void parseChangesAside();
+    void onChangesParsed();
 
     EntitySchema m_schema;
     int m_sent = 0; // push: the changes sent
     int m_limit = 0;
     PagingMode m_mode = PagingMode::Cursor;
     bool m_hasToken = false;
+    std::unique_ptr<QFutureWatcher<ParsedPage>> m_parsing; // while a page of changes is parsed
 };
 
 /*!
