@@ -62,7 +62,14 @@ QString ProtocolRequest::authMessage(int status, const QString &serverText) cons
         .arg(serverText);
 }
 
-ProtocolRequest::~ProtocolRequest() = default;
+ProtocolRequest::~ProtocolRequest()
+{
+    // Freeing a page's thousands of strings is the parsers' work too, not the writer's.
+    if (!m_page.changes.isEmpty()) {
+        auto changes = std::make_shared<QList<Change>>(std::move(m_page.changes));
+        pageParsers()->start([changes]() mutable { changes.reset(); });
+    }
+}
 
 void ProtocolRequest::handleBody(int)
 {
