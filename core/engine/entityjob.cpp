@@ -3,6 +3,7 @@
 #include "common/identifier.h"
 #include "common/logging.h"
 #include "common/timestamp.h"
+#include "engine/prefetchbudget.h"
 #include "sources/source.h"
 
 #include <QDateTime>
@@ -569,6 +570,7 @@ void EntityJob::sendPage(const ChangesQuery &query)
     sized.limit = m_settings.adaptiveBatchSize ? m_batchSizer.size() : m_settings.batchSize;
     m_pageLimit = sized.limit;
     m_pageSentMs = m_progressClock.elapsed();
+    releaseAhead(m_request.data());
     SourceReply *request = m_source->fetchChanges(m_stored.schema, sized);
     m_request = request;
     connectPage(request);
@@ -587,7 +589,7 @@ void EntityJob::onPositionKnown(SourceReply *request, const QString &cursor)
 {
     // The page in flight already knows where it ends: ask for the next one now, so that the
     // source reads this page while the next is on its way.
-    if (request != m_request.data() || m_prefetch || !isWorking())
+    if (request != m_request.data() || m_prefetch || !isWorking() || !reserveAhead())
         return;
     ChangesQuery query;
     query.mode = PagingMode::Cursor;
@@ -598,12 +600,34 @@ void EntityJob::onPositionKnown(SourceReply *request, const QString &cursor)
     m_prefetchSentMs = m_progressClock.elapsed();
     SourceReply *next = m_source->fetchChanges(m_stored.schema, query);
     m_prefetch = next;
+    m_aheadRequest = next;
     connectPage(next);
+}
+
+bool EntityJob::reserveAhead()
+{
+    releaseAhead(m_aheadRequest);
+    const qint64 bytes = qMax<qint64>(m_lastPageBytes, 1);
+    if (m_prefetchBudget && !m_prefetchBudget->reserve(bytes))
+        return false;
+    m_aheadBytes = bytes;
+    return true;
+}
+
+void EntityJob::releaseAhead(const SourceReply *request)
+{
+    if (!request || request != m_aheadRequest)
+        return;
+    if (m_prefetchBudget)
+        m_prefetchBudget->release(m_aheadBytes);
+    m_aheadRequest = nullptr;
+    m_aheadBytes = 0;
 }
 
 void EntityJob::dropPrefetch()
 {
     if (SourceReply *request = m_prefetch.data()) {
+        releaseAhead(request);
         request->disconnect(this);
         request->abort();
         request->deleteLater();
@@ -626,10 +650,12 @@ void EntityJob::pageFinished(SourceReply *finished)
 {
     if (finished != m_request.data())
         return; // a page asked for early, not yet the one awaited
+    releaseAhead(finished);
     if (finished->error().isError())
         dropPrefetch();
     if (SourceReply *request = takeFinished(m_request, Step::Page, finished)) {
         m_runBytes += request->bytesReceived();
+        m_lastPageBytes = request->bytesReceived();
         handlePage(request->page());
     }
 }
@@ -774,9 +800,12 @@ void EntityJob::handlePage(const ChangePage &page)
     const bool progressed = fresh > 0 || !hasMore;
     // In cursor mode the next page's position is known now: ask for it before writing this
     // one, so that the server and the network work while this thread writes. Should the
-    // write fail, fail() cancels the request; it is only applied after this write.
-    const bool prefetch = !offsetMode && hasMore && progressed;
-    if (prefetch && m_prefetch && m_prefetchSince == after.cursor) {
+    // write fail, fail() cancels the request; it is only applied after this write. Pages
+    // asked for ahead are bounded in bytes (PrefetchBudget): past that, the next page is
+    // asked for after this write.
+    const bool ahead = !offsetMode && hasMore && progressed;
+    bool prefetch = ahead;
+    if (ahead && m_prefetch && m_prefetchSince == after.cursor) {
         // Asked for already, when this page announced its end.
         m_request = std::exchange(m_prefetch, nullptr);
         m_pageSentMs = m_prefetchSentMs;
@@ -786,12 +815,16 @@ void EntityJob::handlePage(const ChangePage &page)
                 this, [this, request = m_request.data()] { pageFinished(request); },
                 Qt::QueuedConnection);
         }
-    } else if (prefetch) {
+    } else if (ahead) {
         dropPrefetch();
-        ChangesQuery query;
-        query.mode = PagingMode::Cursor;
-        query.since = after.cursor;
-        sendPage(query);
+        prefetch = reserveAhead();
+        if (prefetch) {
+            ChangesQuery query;
+            query.mode = PagingMode::Cursor;
+            query.since = after.cursor;
+            sendPage(query);
+            m_aheadRequest = m_request.data();
+        }
     } else {
         dropPrefetch();
     }
@@ -919,6 +952,7 @@ void EntityJob::resetRetry()
 void EntityJob::cancelRequests()
 {
     dropPrefetch();
+    releaseAhead(m_request.data());
     for (QPointer<SourceReply> *slot : { &m_request, &m_recount, &m_push }) {
         if (SourceReply *request = slot->data()) {
             request->disconnect(this);

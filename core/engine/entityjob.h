@@ -13,6 +13,7 @@
 
 namespace BatchSync {
 
+class PrefetchBudget;
 class Source;
 class SourceReply;
 struct ChangesQuery;
@@ -53,6 +54,8 @@ public:
     /*! Whether the endpoint reported this entity in its last answer. */
     void setReported(bool reported) { m_reported = reported; }
     bool isReported() const { return m_reported; }
+    /*! Shared with the worker's other jobs: what may be asked for ahead (none: no bound). */
+    void setPrefetchBudget(PrefetchBudget *budget) { m_prefetchBudget = budget; }
 
     /*! Waits for a slot. */
     void enqueue();
@@ -101,6 +104,10 @@ private:
     void connectPage(SourceReply *request);
     void onPositionKnown(SourceReply *request, const QString &cursor);
     void dropPrefetch();
+    // Whether a page may be asked for ahead of its turn; takes its share of the budget.
+    bool reserveAhead();
+    // Gives the share back when \a request, the page asked for ahead, is done with.
+    void releaseAhead(const SourceReply *request);
     void pageFinished(SourceReply *finished);
     bool shouldPush() const;
     void startPush();
@@ -159,6 +166,10 @@ private:
     QString m_prefetchSince;
     qint64 m_prefetchSentMs = -1;
     int m_prefetchLimit = 0;
+    PrefetchBudget *m_prefetchBudget = nullptr;
+    const SourceReply *m_aheadRequest = nullptr; // the page that holds m_aheadBytes
+    qint64 m_aheadBytes = 0;
+    qint64 m_lastPageBytes = 0; // received for the last page: the guess for the next
     QTimer m_retryTimer;
     Step m_retryStep = Step::Page;
     int m_attempt = 0;

@@ -44,7 +44,11 @@ SyncWorker::SyncWorker(const SyncSettings &settings, SourceFactory sourceFactory
     connect(&m_discoveryRetry, &QTimer::timeout, this, &SyncWorker::fetchEntities);
 }
 
-SyncWorker::~SyncWorker() = default;
+SyncWorker::~SyncWorker()
+{
+    // The jobs go before the members they use (the source, the store, the prefetch budget).
+    qDeleteAll(m_jobs);
+}
 
 void SyncWorker::initialize()
 {
@@ -127,6 +131,7 @@ void SyncWorker::shutdown()
 EntityJob *SyncWorker::addJob(const StoredEntity &stored)
 {
     auto *job = new EntityJob(stored, m_settings, m_source.get(), m_store.get(), this);
+    job->setPrefetchBudget(&m_prefetchBudget);
     m_jobs.insert(stored.schema.name, job);
     connect(job, &EntityJob::stateChanged, this,
             [this](const QString &entity, SyncState state, ErrorCategory category,

@@ -2,6 +2,7 @@
 
 #include "common/syncsettings.h"
 #include "common/types.h"
+#include "engine/prefetchbudget.h"
 #include "sources/source.h"
 
 #include <QHash>
@@ -109,6 +110,7 @@ private:
     QString m_storeError;
     std::unique_ptr<Source> m_source;
     std::unique_ptr<LocalStore> m_store;
+    PrefetchBudget m_prefetchBudget; // shared by the jobs
     QHash<QString, EntityJob *> m_jobs; // children of this
     QStringList m_queue; // entities waiting for a slot, in order
     LiveWatch *m_live = nullptr; // child of this, made with the source
