@@ -1,5 +1,6 @@
 // The public job per entity (SyncJob) and its progress (ProgressInfo): capabilities by state,
 // cancel that is not pause, one result per run whatever races it, and smoothed estimates.
+#include "engine/prefetchbudget.h"
 #include "engine/progressinfo.h"
 #include "engine/syncengine.h"
 #include "engine/syncjob.h"
@@ -376,6 +377,42 @@ private Q_SLOTS:
         estimator.update(12000, 20000, 0, 10000);
         estimator.update(13000, 20000, 0, 11000);
         QCOMPARE(estimator.info().rate, 1000.0);
+    }
+
+    void prefetchBudgetBoundsPagesAhead_data()
+    {
+        QTest::addColumn<qint64>("limit");
+        QTest::addColumn<QList<qint64>>("pages");
+        QTest::addColumn<QList<bool>>("admitted");
+        QTest::newRow("small pages share it")
+            << qint64(1000) << QList<qint64> { 300, 300, 300, 300 }
+            << QList<bool> { true, true, true, false };
+        QTest::newRow("one page larger than it")
+            << qint64(1000) << QList<qint64> { 5000, 1 } << QList<bool> { true, false };
+        QTest::newRow("exactly full")
+            << qint64(1000) << QList<qint64> { 400, 600, 1 } << QList<bool> { true, true, false };
+    }
+    void prefetchBudgetBoundsPagesAhead()
+    {
+        QFETCH(qint64, limit);
+        QFETCH(QList<qint64>, pages);
+        QFETCH(QList<bool>, admitted);
+        PrefetchBudget budget(limit);
+        qint64 held = 0;
+        for (int i = 0; i < pages.size(); ++i) {
+            QCOMPARE(budget.reserve(pages.at(i)), admitted.at(i));
+            if (admitted.at(i))
+                held += pages.at(i);
+            QCOMPARE(budget.held(), held);
+        }
+        // Given back, the room is there again; with nothing ahead, any page fits.
+        for (int i = 0; i < pages.size(); ++i) {
+            if (admitted.at(i))
+                budget.release(pages.at(i));
+        }
+        QCOMPARE(budget.held(), qint64(0));
+        QVERIFY(budget.reserve(limit * 10));
+        QVERIFY(!budget.reserve(1));
     }
 
     void combineSumsTheParts()
