@@ -122,15 +122,7 @@ private:
     }
 
 private Q_SLOTS:
-    void initTestCase()
-    {
-        const QString reason = Test::PgTest::unavailableReason();
-        if (!reason.isEmpty()) {
-            if (Test::PgTest::required())
-                QFAIL(qPrintable(QStringLiteral("PostgreSQL is required under CI: ") + reason));
-            QSKIP(qPrintable(QStringLiteral("PostgreSQL tests not run: ") + reason));
-        }
-    }
+    void initTestCase() { BATCHSYNC_PG_SUITE_START(); }
 
     void init()
     {

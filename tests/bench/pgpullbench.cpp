@@ -3,8 +3,7 @@
 
 #include "pgpullbench.h"
 
-#include "common/types.h"
-#include "server/backend/pgconnection.h"
+#include "pushbench.h"
 #include "server/backend/pgserverstore.h"
 
 #include <QDir>
@@ -13,12 +12,12 @@
 #include <QProcess>
 #include <QRegularExpression>
 #include <QSqlDatabase>
-#include <QSqlError>
 #include <QSqlQuery>
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <memory>
 #include <optional>
 #include <spawn.h>
@@ -60,50 +59,24 @@ double middle(std::vector<double> values)
 // ---------------------------------------------------------------------------------------
 // The served table, filled by PostgreSQL itself.
 
-EntitySchema pullSchema()
-{
-    return { Entity,
-             { { QStringLiteral("name"), FieldType::String },
-               { QStringLiteral("email"), FieldType::String },
-               { QStringLiteral("note"), FieldType::String },
-               { QStringLiteral("amount"), FieldType::Real },
-               { QStringLiteral("visits"), FieldType::Int },
-               { QStringLiteral("active"), FieldType::Bool },
-               { QStringLiteral("updated"), FieldType::DateTime } } };
-}
-
-// Runs \a statements on a QPSQL session of its own; \a value receives the first column of the
+// Runs \a statements on a libpq session of its own; \a value receives the first column of the
 // last one's first row.
 bool sql(const QString &postgres, const QStringList &statements, QString *error,
          qint64 *value = nullptr)
 {
-    const QString name = QStringLiteral("pgpullbench-sql");
-    bool ok = false;
-    {
-        PgConnection where;
-        if (!PgConnection::parse(postgres, &where, error))
-            return false;
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
-        db.setHostName(where.host);
-        if (where.port > 0)
-            db.setPort(where.port);
-        db.setDatabaseName(where.databaseName);
-        db.setUserName(where.userName);
-        db.setPassword(where.password);
-        db.setConnectOptions(where.options);
-        ok = db.open();
-        QSqlQuery query(db);
-        for (const QString &statement : statements) {
-            if (!ok)
-                break;
-            ok = query.exec(statement);
-        }
-        if (ok && value)
-            *value = query.next() ? query.value(0).toLongLong() : -1;
-        if (!ok)
-            *error = db.lastError().text() + u' ' + query.lastError().text();
+    PGconn *session = PQconnectdb(postgres.toUtf8().constData());
+    bool ok = PQstatus(session) == CONNECTION_OK;
+    for (qsizetype i = 0; ok && i < statements.size(); ++i) {
+        PGresult *result = PQexec(session, statements.at(i).toUtf8().constData());
+        const ExecStatusType status = PQresultStatus(result);
+        ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+        if (ok && value && i + 1 == statements.size())
+            *value = PQntuples(result) > 0 ? QByteArray(PQgetvalue(result, 0, 0)).toLongLong() : -1;
+        PQclear(result);
     }
-    QSqlDatabase::removeDatabase(name);
+    if (!ok)
+        *error = QString::fromUtf8(PQerrorMessage(session)).trimmed();
+    PQfinish(session);
     return ok;
 }
 
@@ -112,7 +85,7 @@ bool fill(const PgPullBenchOptions &options, QString *error)
 {
     {
         PgServerStore store(options.postgres, QStringLiteral("pgpullbench-store"));
-        if (!store.open(error) || !store.addEntity(pullSchema(), error))
+        if (!store.open(error) || !store.addEntity(pushSchema(Entity), error))
             return false;
     }
     QSqlDatabase::removeDatabase(QStringLiteral("pgpullbench-store"));
@@ -152,16 +125,6 @@ bool fill(const PgPullBenchOptions &options, QString *error)
 
 // ---------------------------------------------------------------------------------------
 // The processes
-
-qint64 cpuTicks(qint64 pid)
-{
-    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
-    if (!stat.open(QIODevice::ReadOnly))
-        return 0;
-    const QByteArray text = stat.readAll();
-    const QList<QByteArray> after = text.mid(text.lastIndexOf(')') + 2).split(' ');
-    return after.size() > 12 ? after.at(11).toLongLong() + after.at(12).toLongLong() : 0;
-}
 
 struct Server
 {
@@ -278,7 +241,7 @@ bool runRound(const PgPullBenchOptions &options, int round, Round *figures, QStr
     }
     std::vector<qint64> ticksBefore;
     for (const Server &server : servers)
-        ticksBefore.push_back(cpuTicks(server.process->processId()));
+        ticksBefore.push_back(processCpuTicks(server.process->processId()));
 
     std::vector<Client> clients(size_t(options.clients));
     QElapsedTimer timer;
@@ -311,8 +274,8 @@ bool runRound(const PgPullBenchOptions &options, int round, Round *figures, QStr
     const double wall = double(timer.nsecsElapsed()) / 1e9;
     double serverCpu = 0;
     for (size_t s = 0; s < servers.size(); ++s)
-        serverCpu += double(cpuTicks(servers[s].process->processId()) - ticksBefore[s])
-            / double(sysconf(_SC_CLK_TCK));
+        serverCpu
+            += ticksToSeconds(processCpuTicks(servers[s].process->processId()) - ticksBefore[s]);
 
     std::vector<double> rates;
     for (const Client &client : clients) {

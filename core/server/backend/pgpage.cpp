@@ -13,14 +13,16 @@ namespace BatchSync::PgSql {
 namespace {
 
 // Type oids (PostgreSQL's pg_type.dat; stable across versions).
-constexpr unsigned int BoolOid = 16;
-constexpr unsigned int Int8Oid = 20;
-constexpr unsigned int Int2Oid = 21;
-constexpr unsigned int Int4Oid = 23;
-constexpr unsigned int TextOid = 25;
-constexpr unsigned int Float4Oid = 700;
-constexpr unsigned int Float8Oid = 701;
-constexpr unsigned int VarcharOid = 1043;
+enum TypeOid : unsigned int {
+    BoolOid = 16,
+    Int8Oid = 20,
+    Int2Oid = 21,
+    Int4Oid = 23,
+    TextOid = 25,
+    Float4Oid = 700,
+    Float8Oid = 701,
+    VarcharOid = 1043,
+};
 
 bool isText(unsigned int type)
 {
