@@ -12,6 +12,7 @@
 #include "livebench.h"
 #include "mainwindow.h"
 #include "odatabench.h"
+#include "pgpullbench.h"
 #include "progresspage.h"
 #include "pushbench.h"
 #include "server/backend/serverstore.h"
@@ -90,7 +91,9 @@ struct Options
     qint64 dataviewRows = 1000000;
     bool odata = false; // --source odata: SAP CAP and the OData source (odatabench.h)
     qint64 push = 0; // --push N: N local changes pushed (pushbench.h)
-    QString postgres; // --postgres: with --push, the server serves PostgreSQL
+    QString postgres; // --postgres: with --push, the server serves PostgreSQL; alone, the pull
+    int pgClients = 1; // --clients, with --postgres alone
+    int pgServers = 1; // --servers
     bool live = false; // --live: live clients' latency and the idle server (livebench.h)
     qint64 liveClients = 100; // --clients
     qint64 liveChanges = 30; // --changes
@@ -185,6 +188,20 @@ conflict kept, the server holds every new value), and the pull of the same N cha
 (client_peak_rss_mb: the largest push client's own peak, VmHWM).
 
 Example: batchsync-bench --push 100000 --batch-size 1000 --runs 3
+
+With --postgres CONNINFO alone it measures the pull from PostgreSQL: the table "pgpull"
+filled with --records records (7 fields, generate_series; kept for the next invocation when
+it holds them already), then, --runs R times (default 3): --servers M real
+batchsync-server --postgres processes on the database and --clients N real batchsync
+--headless processes at once, spread over the servers in turn, each into a fresh local
+database (checked: it holds every record). Then
+  RESULT records=N clients=N servers=M batch_size=B pg_records_per_s=...
+         pg_client_records_per_s=... rounds=R
+(pg_records_per_s: all clients' records over the time from the first start to the last
+exit; pg_client_records_per_s: the median client's own rate; medians of the rounds).
+
+Example: batchsync-bench --postgres "host=db dbname=shop" --records 200000 --clients 4
+         --servers 2
 )";
 
 void printLine(FILE *stream, const QString &text)
@@ -1152,8 +1169,13 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         QStringLiteral("N"));
     const QCommandLineOption postgres(
         QStringLiteral("postgres"),
-        QStringLiteral("With --push: the server serves this PostgreSQL database."),
+        QStringLiteral("With --push: the server serves this PostgreSQL database. Without it: "
+                       "measure the pull from it (--clients clients x --servers servers)."),
         QStringLiteral("CONNINFO"));
+    const QCommandLineOption servers(
+        QStringLiteral("servers"),
+        QStringLiteral("With --postgres: batchsync-server processes on the database (default 1)."),
+        QStringLiteral("M"));
     const QCommandLineOption source(
         QStringLiteral("source"),
         QStringLiteral("batchsync (default): the real batchsync-server; odata: SAP CAP "
@@ -1167,7 +1189,8 @@ std::optional<Options> parseOptions(QCoreApplication &app)
                        "server's RSS and CPU while idle, and its RSS with --idle-waits more held "
                        "waits. RESULT adds live_p50_ms, live_p99_ms, live_server_rss_mb."));
     const QCommandLineOption clients(QStringLiteral("clients"),
-                                     QStringLiteral("With --live: live clients (default 100)."),
+                                     QStringLiteral("With --live: live clients (default 100); with "
+                                                    "--postgres: clients pulling (default 1)."),
                                      QStringLiteral("N"));
     const QCommandLineOption changes(
         QStringLiteral("changes"),
@@ -1180,7 +1203,7 @@ std::optional<Options> parseOptions(QCoreApplication &app)
     parser.addOptions({ records,      entities,  batchSize, batchTarget, linkMbps, gui,  dataview,
                         dataviewRows, paging,    ids,       incremental, runs,     seed, workDir,
                         keep,         clientBin, serverBin, clientArg,   source,   push, postgres,
-                        live,         clients,   changes,   idleWaits });
+                        live,         clients,   changes,   idleWaits,   servers });
     if (!parser.parse(app.arguments())) {
         fail(parser.errorText());
         return std::nullopt;
@@ -1195,7 +1218,9 @@ std::optional<Options> parseOptions(QCoreApplication &app)
                                     "       batchsync-bench --source odata [--records N] "
                                     "[--batch-size N] [--runs R]\n"
                                     "       batchsync-bench --push N [--postgres CONNINFO] "
-                                    "[--batch-size N] [--runs R]"));
+                                    "[--batch-size N] [--runs R]\n"
+                                    "       batchsync-bench --postgres CONNINFO [--records N] "
+                                    "[--clients N] [--servers M] [--runs R]"));
         std::fputs(qPrintable(help + QLatin1String(helpEpilogue)), stdout);
         std::exit(0);
     }
@@ -1246,12 +1271,18 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         return std::nullopt;
     }
     options.postgres = parser.value(postgres);
-    if ((options.push > 0 && (options.odata || options.adaptive || runCount == 0))
-        || (!options.postgres.isEmpty() && options.push == 0)) {
-        fail(QStringLiteral("--push needs a fixed --batch-size and --runs of 1 or more, "
-                            "--postgres needs --push"));
+    if ((options.push > 0 || !options.postgres.isEmpty())
+        && (options.odata || options.adaptive || runCount == 0)) {
+        fail(QStringLiteral("--push and --postgres need a fixed --batch-size and --runs of 1 or "
+                            "more"));
         return std::nullopt;
     }
+    qint64 pgClients = options.pgClients, pgServers = options.pgServers;
+    if (!integer(servers, 1, 64, &pgServers)
+        || (!options.postgres.isEmpty() && !integer(clients, 1, 256, &pgClients)))
+        return std::nullopt;
+    options.pgClients = int(pgClients);
+    options.pgServers = int(pgServers);
     options.live = parser.isSet(live);
     options.gui = parser.isSet(gui);
     options.dataview = parser.isSet(dataview);
@@ -1399,6 +1430,12 @@ int main(int argc, char *argv[])
     if (options.live) {
         return Bench::runLiveBench({ int(options.liveClients), int(options.liveChanges), 300,
                                      int(options.idleWaits), dir, options.serverBin });
+    }
+    if (!options.postgres.isEmpty() && options.push == 0) {
+        return Bench::runPgPullBench({ options.postgres, options.records, options.batchSize,
+                                       options.pgClients, options.pgServers,
+                                       options.runsGiven ? options.runs : 3, dir, options.clientBin,
+                                       options.serverBin, options.clientArgs });
     }
     if (options.push > 0) {
         return Bench::runPushBench({ options.push, options.batchSize,

@@ -55,6 +55,8 @@ std::optional<double> medianOf(std::vector<double> values)
     return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
 
+} // namespace
+
 // ---------------------------------------------------------------------------------------
 // The entity: about 200 bytes a record, like the first-sync benchmark's; visits is the field
 // every run increments.
@@ -70,6 +72,8 @@ EntitySchema pushSchema(const QString &name)
                { QStringLiteral("active"), FieldType::Bool },
                { QStringLiteral("updated"), FieldType::DateTime } } };
 }
+
+namespace {
 
 qint64 initialVisits(qint64 index)
 {
@@ -183,6 +187,8 @@ std::optional<qint64> localSql(const QString &database, const QStringList &state
     return value;
 }
 
+} // namespace
+
 // ---------------------------------------------------------------------------------------
 // Processes
 
@@ -199,6 +205,8 @@ qint64 processCpuTicks(qint64 pid)
     return fields.at(11).toLongLong() + fields.at(12).toLongLong();
 }
 
+namespace {
+
 qint64 peakRssKb(qint64 pid)
 {
     QFile file(QStringLiteral("/proc/%1/status").arg(pid));
@@ -214,10 +222,14 @@ qint64 peakRssKb(qint64 pid)
                         .toLongLong();
 }
 
+} // namespace
+
 double ticksToSeconds(qint64 ticks)
 {
     return double(ticks) / double(sysconf(_SC_CLK_TCK));
 }
+
+namespace {
 
 class ServerProcess
 {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "common/types.h"
+
 #include <QString>
 #include <QStringList>
 
@@ -29,5 +31,15 @@ struct PushBenchOptions
     thread; returns the exit status (0, or 1 when a step or a check failed).
 */
 int runPushBench(const PushBenchOptions &options);
+
+/*!
+    The benchmarks' server entity \a name: 7 fields (3 strings, real, int, bool, datetime),
+    about 200 bytes of values a record, like the first-sync benchmark's.
+*/
+EntitySchema pushSchema(const QString &name);
+
+/*! The CPU time (user + system clock ticks) process \a pid has used so far; -1 when gone. */
+qint64 processCpuTicks(qint64 pid);
+double ticksToSeconds(qint64 ticks);
 
 } // namespace BatchSync::Bench

@@ -79,6 +79,19 @@ QVariant value(const QString &database, const QString &schema, const QString &sq
 } // namespace BatchSync::Test::PgTest
 
 /*!
+    In a PostgreSQL suite's initTestCase(): skips the suite when PostgreSQL cannot run here
+    (PgTest::unavailableReason()), and fails it instead under CI (PgTest::required()).
+*/
+#define BATCHSYNC_PG_SUITE_START()                                                                 \
+    do {                                                                                           \
+        const QString pgReason = BatchSync::Test::PgTest::unavailableReason();                     \
+        if (!pgReason.isEmpty() && BatchSync::Test::PgTest::required())                            \
+            QFAIL(qPrintable(QStringLiteral("PostgreSQL is required under CI: ") + pgReason));     \
+        if (!pgReason.isEmpty())                                                                   \
+            QSKIP(qPrintable(QStringLiteral("PostgreSQL tests not run: ") + pgReason));            \
+    } while (false)
+
+/*!
     In a test function (initTestCase()): skips the suite, saying why, when PostgreSQL is
     selected (PgTest::selected()) but cannot be used; fails it instead under CI.
 */

@@ -1,8 +1,9 @@
 #include "pgconnection.h"
 
+#include <QList>
 #include <QStringList>
-#include <QUrl>
-#include <QUrlQuery>
+#include <libpq-fe.h>
+#include <utility>
 
 namespace BatchSync {
 
@@ -30,93 +31,32 @@ QString conninfoValue(const QString &value)
 
 bool PgConnection::parse(const QString &text, PgConnection *connection, QString *error)
 {
-    PgConnection result;
-    QList<std::pair<QString, QString>> pairs;
-    const QString trimmed = text.trimmed();
-    if (trimmed.startsWith(QLatin1String("postgresql://"))
-        || trimmed.startsWith(QLatin1String("postgres://"))) {
-        const QUrl url(trimmed, QUrl::StrictMode);
-        if (!url.isValid()) {
-            setError(error,
-                     QStringLiteral("not a valid PostgreSQL URI: %1").arg(url.errorString()));
-            return false;
-        }
-        if (!url.host().isEmpty())
-            pairs.append({ QStringLiteral("host"), url.host() });
-        if (url.port() > 0)
-            pairs.append({ QStringLiteral("port"), QString::number(url.port()) });
-        const QString path = url.path().mid(1);
-        if (!path.isEmpty())
-            pairs.append({ QStringLiteral("dbname"), path });
-        if (!url.userName().isEmpty())
-            pairs.append({ QStringLiteral("user"), url.userName() });
-        if (!url.password().isEmpty())
-            pairs.append({ QStringLiteral("password"), url.password() });
-        const QUrlQuery query(url);
-        for (const auto &[key, value] : query.queryItems(QUrl::FullyDecoded))
-            pairs.append({ key, value });
-    } else {
-        qsizetype i = 0;
-        const qsizetype n = trimmed.size();
-        while (i < n) {
-            while (i < n && trimmed.at(i).isSpace())
-                ++i;
-            if (i == n)
-                break;
-            const qsizetype keyStart = i;
-            while (i < n && trimmed.at(i) != u'=' && !trimmed.at(i).isSpace())
-                ++i;
-            const QString key = trimmed.mid(keyStart, i - keyStart);
-            while (i < n && trimmed.at(i).isSpace())
-                ++i;
-            if (key.isEmpty() || i == n || trimmed.at(i) != u'=') {
-                setError(error,
-                         QStringLiteral("expected key=value in the connection string, at \"%1\"")
-                             .arg(trimmed.mid(keyStart, 20)));
-                return false;
-            }
-            ++i;
-            while (i < n && trimmed.at(i).isSpace())
-                ++i;
-            QString value;
-            if (i < n && trimmed.at(i) == u'\'') {
-                ++i;
-                bool closed = false;
-                while (i < n) {
-                    const QChar c = trimmed.at(i++);
-                    if (c == u'\\' && i < n) {
-                        value += trimmed.at(i++);
-                    } else if (c == u'\'') {
-                        closed = true;
-                        break;
-                    } else {
-                        value += c;
-                    }
-                }
-                if (!closed) {
-                    setError(error,
-                             QStringLiteral("unterminated quoted value for \"%1\" in the "
-                                            "connection string")
-                                 .arg(key));
-                    return false;
-                }
-            } else {
-                while (i < n && !trimmed.at(i).isSpace()) {
-                    const QChar c = trimmed.at(i++);
-                    if (c == u'\\' && i < n)
-                        value += trimmed.at(i++);
-                    else
-                        value += c;
-                }
-            }
-            pairs.append({ key, value });
-        }
+    // libpq's own parser: key=value pairs and URIs exactly as libpq reads them.
+    char *message = nullptr;
+    PQconninfoOption *parsed = PQconninfoParse(text.trimmed().toUtf8().constData(), &message);
+    if (!parsed) {
+        setError(error,
+                 message ? QStringLiteral("malformed connection string or URI: %1")
+                               .arg(QString::fromUtf8(message).trimmed())
+                         : QStringLiteral("out of memory reading the connection string"));
+        PQfreemem(message);
+        return false;
     }
+    QList<std::pair<QString, QString>> pairs;
+    for (const PQconninfoOption *option = parsed; option->keyword; ++option) {
+        if (option->val)
+            pairs.append({ QString::fromUtf8(option->keyword), QString::fromUtf8(option->val) });
+    }
+    PQconninfoFree(parsed);
 
+    PgConnection result;
     QStringList options;
+    QString hostAddress;
     for (const auto &[key, value] : std::as_const(pairs)) {
-        if (key == QLatin1String("host") || key == QLatin1String("hostaddr")) {
+        if (key == QLatin1String("host")) {
             result.host = value;
+        } else if (key == QLatin1String("hostaddr")) {
+            hostAddress = value;
         } else if (key == QLatin1String("port")) {
             bool ok = false;
             result.port = value.toInt(&ok);
@@ -141,6 +81,11 @@ bool PgConnection::parse(const QString &text, PgConnection *connection, QString 
             options.append(key + u'=' + conninfoValue(value));
         }
     }
+    // A numeric address alone is where to connect; beside a host name it passes through.
+    if (result.host.isEmpty())
+        result.host = hostAddress;
+    else if (!hostAddress.isEmpty())
+        options.append(QLatin1String("hostaddr=") + conninfoValue(hostAddress));
     if (!options.join(u' ').contains(QLatin1String("connect_timeout=")))
         options.append(QStringLiteral("connect_timeout=10"));
     result.options = options.join(u' ');

@@ -23,7 +23,8 @@ struct PgConnection
     QString password;
     QString options; // the other keywords, as "key=value" separated by spaces
 
-    /*! Parses \a text; false with \a error set when it is malformed. */
+    /*! Parses \a text with libpq's PQconninfoParse; false with \a error set when it is malformed.
+     */
     static bool parse(const QString &text, PgConnection *connection, QString *error);
     /*! host, port, dbname and user, for messages (never the password). */
     QString describe() const;

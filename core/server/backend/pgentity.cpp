@@ -1,6 +1,5 @@
 #include "pgentity.h"
 
-#include "common/decimal.h"
 #include "server/backend/values.h"
 
 #include <QSet>
@@ -83,34 +82,6 @@ std::optional<Cursor> parseCursor(const QString &text)
     if (!ServerValues::parseCount(xid) || !ServerValues::parseCount(seq))
         return std::nullopt;
     return Cursor { xid.toString(), seq.toLongLong() };
-}
-
-void Rows::writeCursor(JsonWriter &json)
-{
-    if (m_ended && !m_endCursor.isEmpty()) {
-        const std::optional<Cursor> last = parseCursor(m_lastCursor);
-        const std::optional<Cursor> end = parseCursor(m_endCursor);
-        if (last && end
-            && std::make_pair(end->xid.toULongLong(), end->seq)
-                > std::make_pair(last->xid.toULongLong(), last->seq)) {
-            json.string(m_endCursor);
-            return;
-        }
-    }
-    json.string(m_lastCursor);
-}
-
-void Rows::writeField(JsonWriter &json, int index)
-{
-    const QVariant value = m_query->value(5 + index);
-    // numeric holds what a decimal cannot (NaN, infinities, more than 38 significant
-    // digits): served as null rather than as anything a client would refuse.
-    if (m_fields.at(index).type == FieldType::Decimal && !value.isNull()
-        && !Decimal::isValid(value.toString())) {
-        json.literal("null");
-        return;
-    }
-    json.value(m_fields.at(index).type, value);
 }
 
 } // namespace BatchSync::PgSql

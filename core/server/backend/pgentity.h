@@ -2,20 +2,18 @@
 
 #include "common/types.h"
 #include "server/backend/pgserverstore.h"
-#include "server/pagewriter.h"
 
 #include <QList>
 #include <QSqlQuery>
 #include <QString>
 #include <QVariant>
-#include <map>
 #include <memory>
 #include <optional>
 
 /*!
     \file pgentity.h
-    What PgServerStore keeps of a served entity, the SQL it builds for it, and how it reads a
-    page's rows. Internal to core/server; the connection's thread only.
+    What PgServerStore keeps of a served entity and the SQL it builds for it. Internal to
+   core/server; the connection's thread only.
 */
 
 namespace BatchSync {
@@ -50,52 +48,6 @@ struct Cursor
 /*! "" and "0" are the start; otherwise "xid.seq" as pages hand it out. */
 std::optional<Cursor> parseCursor(const QString &text);
 
-/*!
-    The rows of a page query (x, s, i, a, d, f0, f1, ...), read for PageWriter::write(). The
-    cursor is the last kept row's "xid.seq", or the request's.
-*/
-class Rows final
-{
-public:
-    Rows(QSqlQuery *query, const QList<FieldSpec> &fields, const QString &since)
-        : m_query(query)
-        , m_fields(fields)
-        , m_lastCursor(since.isEmpty() ? QStringLiteral("0") : since)
-    {
-    }
-
-    bool next()
-    {
-        const bool row = m_query->next();
-        m_ended = !row;
-        return row;
-    }
-    void keepPosition()
-    {
-        m_lastCursor = m_query->value(0).toString() + u'.' + m_query->value(1).toString();
-    }
-    void writeId(JsonWriter &json) { json.string(m_query->value(2).toString()); }
-    void writeChangedAt(JsonWriter &json) { json.string(m_query->value(3).toString()); }
-    bool isDeleted() { return m_query->value(4).toBool(); }
-    // The version of a record is the sequence number of its last change.
-    void writeVersion(JsonWriter &json) { json.string(m_query->value(1).toString()); }
-    void writeField(JsonWriter &json, int index);
-    /*!
-        A position ("xid.seq") the cursor may move to when the page reaches the end of the
-        changes: a filtered page skips changes it does not serve, and its caller need not
-        read them again.
-    */
-    void setEndPosition(const QString &cursor) { m_endCursor = cursor; }
-    void writeCursor(JsonWriter &json);
-
-private:
-    QSqlQuery *m_query;
-    const QList<FieldSpec> &m_fields;
-    QString m_lastCursor;
-    QString m_endCursor;
-    bool m_ended = false;
-};
-
 } // namespace PgSql
 
 struct PgServerStore::Entity final : ServedEntity
@@ -112,27 +64,15 @@ struct PgServerStore::Entity final : ServedEntity
     QList<Field> columns; // in schema order
     QString definition; // what the catalogue said; a change rebuilds the entity
 
-    // Prepared on first use and kept (ServerBackend::prepared).
+    // Prepared on first use and kept (ServerBackend::prepared); the reads of changes are
+    // kept by the libpq connection (PgLink).
     std::unique_ptr<QSqlQuery> upsertQuery; // RowsPerStatement rows
     std::unique_ptr<QSqlQuery> removeQuery;
-    std::unique_ptr<QSqlQuery> cursorPageQuery;
-    std::unique_ptr<QSqlQuery> offsetPageQuery;
-    std::unique_ptr<QSqlQuery> cursorCountQuery;
-    std::unique_ptr<QSqlQuery> offsetCountQuery;
-    // Pages and counts under row filters, by their SQL (a filter's shape, not its values).
-    std::map<QString, std::unique_ptr<QSqlQuery>> rowQueries;
-    std::unique_ptr<QSqlQuery> lastPositionQuery; // read before a filtered page
 
     void resetQueries()
     {
         upsertQuery.reset();
         removeQuery.reset();
-        cursorPageQuery.reset();
-        offsetPageQuery.reset();
-        cursorCountQuery.reset();
-        offsetCountQuery.reset();
-        rowQueries.clear();
-        lastPositionQuery.reset();
     }
 
     // Live rows and tombstones as one relation c(x, s, i, a, d, f0, f1, ...).

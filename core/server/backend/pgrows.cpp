@@ -7,6 +7,7 @@
 #include "pgserverstore.h"
 #include "server/backend/pgentity.h"
 
+#include <QLocale>
 #include <QSqlError>
 #include <QSqlQuery>
 
@@ -31,6 +32,22 @@ QString compareType(const QString &sqlType)
     if (sqlType == QLatin1String("real"))
         return QStringLiteral("double precision");
     return sqlType;
+}
+
+// A filter's value as the text of its parameter (cast in the SQL to the field's type).
+QByteArray parameterText(const QVariant &value)
+{
+    switch (value.typeId()) {
+    case QMetaType::Bool:
+        return value.toBool() ? QByteArrayLiteral("true") : QByteArrayLiteral("false");
+    case QMetaType::Double:
+        return QByteArray::number(value.toDouble(), 'g', QLocale::FloatingPointShortest);
+    case QMetaType::LongLong:
+    case QMetaType::Int:
+        return QByteArray::number(value.toLongLong());
+    default:
+        return value.toString().toUtf8();
+    }
 }
 
 QString unquoted(const QString &column)
@@ -66,9 +83,9 @@ bool PgServerStore::registerRowFields(ServedEntity *served, const QStringList &f
     return commitTransaction(error);
 }
 
-QSqlQuery *PgServerStore::rowsQuery(Entity *entity, PagingMode mode, bool count,
-                                    const QString &since, const RowConditions &rows, qint64 offset,
-                                    int limit, QString *error) const
+void PgServerStore::rowsQuery(Entity *entity, PagingMode mode, bool count, const QString &since,
+                              const RowConditions &rows, qint64 offset, int limit, QString *sql,
+                              QList<QByteArray> *parameters) const
 {
     // A caller is served the changes of the records that match its rows now (their last
     // change, as everyone), and a deletion at each move that took a record out of them: a
@@ -126,52 +143,44 @@ QSqlQuery *PgServerStore::rowsQuery(Entity *entity, PagingMode mode, bool count,
     }
     const bool cursorMode = mode == PagingMode::Cursor;
     // Entity names are checked identifiers: nothing to escape in the literal.
-    QString sql
-        = QStringLiteral(" FROM (%1 FROM %2 t WHERE %3 UNION ALL %4 FROM %5._bs_moves m "
-                         "WHERE m.entity = '%6' AND %7 AND NOT coalesce(%8, false)) c "
-                         "WHERE c.x < pg_snapshot_xmin(pg_current_snapshot()) AND %9")
-              .arg(liveColumns, entity->table, live, movesColumns, m_schema, entity->schema.name,
-                   before, after,
-                   cursorMode ? QStringLiteral("(c.x, c.s) > (CAST(? AS xid8), CAST(? AS bigint))")
-                              : QStringLiteral("c.a > CAST(? AS text)"));
+    *sql = QStringLiteral(" FROM (%1 FROM %2 t WHERE %3 UNION ALL %4 FROM %5._bs_moves m "
+                          "WHERE m.entity = '%6' AND %7 AND NOT coalesce(%8, false)) c "
+                          "WHERE c.x < pg_snapshot_xmin(pg_current_snapshot()) AND %9")
+               .arg(liveColumns, entity->table, live, movesColumns, m_schema, entity->schema.name,
+                    before, after,
+                    cursorMode ? QStringLiteral("(c.x, c.s) > (CAST(? AS xid8), CAST(? AS bigint))")
+                               : QStringLiteral("c.a > CAST(? AS text)"));
     if (count) {
-        sql = QLatin1String("SELECT count(*)") + sql;
+        *sql = QLatin1String("SELECT count(*)") + *sql;
     } else {
-        sql = columns + sql
+        *sql = columns + *sql
             + (cursorMode ? QLatin1String(" ORDER BY c.x, c.s LIMIT CAST(? AS bigint)")
                           : QLatin1String(" ORDER BY c.a, c.i, c.x, c.s LIMIT CAST(? AS bigint) "
                                           "OFFSET CAST(? AS bigint)"));
     }
 
-    // Few shapes per entity (one per filter of the auth file); a bound keeps odd callers from
-    // growing the cache.
-    if (entity->rowQueries.size() > 64)
-        entity->rowQueries.clear();
-    QSqlQuery *query = prepared(entity->rowQueries[sql], sql, error);
-    if (!query)
-        return nullptr;
     // In the order of the placeholders: the live match, the moves' old and new values, the
     // position, the paging.
-    int index = 0;
+    parameters->clear();
     for (int side = 0; side < 3; ++side) {
         for (const RowCondition &condition : rows) {
             if (!condition.value.isNull())
-                query->bindValue(index++, condition.value);
+                parameters->append(parameterText(condition.value));
         }
     }
     if (cursorMode) {
         const Cursor cursor = parseCursor(since).value_or(Cursor());
-        query->bindValue(index++, cursor.xid);
-        query->bindValue(index++, cursor.seq);
+        parameters->append(cursor.xid.toLatin1());
+        parameters->append(QByteArray::number(cursor.seq));
     } else {
-        query->bindValue(index++, since.isEmpty() ? QStringLiteral("") : since);
+        parameters->append(since.toUtf8());
     }
     if (!count) {
-        query->bindValue(index++, qint64(limit) + 1); // one more tells whether there are more
+        // One more tells whether there are more.
+        parameters->append(QByteArray::number(qint64(limit) + 1));
         if (!cursorMode)
-            query->bindValue(index++, offset);
+            parameters->append(QByteArray::number(offset));
     }
-    return query;
 }
 
 std::optional<QString> PgServerStore::lastPosition(Entity *entity, QString *error) const
@@ -186,16 +195,10 @@ std::optional<QString> PgServerStore::lastPosition(Entity *entity, QString *erro
                          "ORDER BY p.x DESC, p.s DESC LIMIT 1")
               .arg(entity->table, QStringLiteral("pg_snapshot_xmin(pg_current_snapshot())"),
                    m_schema, entity->schema.name);
-    QSqlQuery *query = prepared(entity->lastPositionQuery, sql, error);
-    if (!query)
+    const PgResult result = readChanges(entity, sql, {}, QStringLiteral("read"), error);
+    if (!result)
         return std::nullopt;
-    if (!query->exec()) {
-        failAndReset(entity, query, QStringLiteral("read"), error);
-        return std::nullopt;
-    }
-    const QString position = query->next() ? query->value(0).toString() : QString();
-    query->finish();
-    return position;
+    return result.rows() > 0 ? QString::fromLatin1(result.text(0, 0)) : QString();
 }
 
 } // namespace BatchSync

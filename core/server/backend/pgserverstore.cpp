@@ -4,6 +4,7 @@
 #include "common/logging.h"
 #include "server/backend/pgentity.h"
 #include "server/backend/pginstall.h"
+#include "server/backend/pgpage.h"
 #include "server/backend/values.h"
 #include "server/pagewriter.h"
 
@@ -86,6 +87,14 @@ bool PgServerStore::open(QString *error)
     }
     if (problem.isEmpty())
         install(&problem);
+    if (problem.isEmpty()) {
+        // Pages and counts are read through libpq itself: no QVariant per cell.
+        m_link = std::make_unique<PgLink>(m_connectionString);
+        QString linkProblem;
+        if (!m_link->open(&linkProblem))
+            problem = QStringLiteral("cannot connect to PostgreSQL (%1): %2")
+                          .arg(connection.describe(), linkProblem);
+    }
     if (problem.isEmpty() && reloadCatalogue(&problem))
         readRowFields(m_schema + QLatin1String("._bs_row_fields"), &problem);
     if (problem.isEmpty()) {
@@ -449,14 +458,19 @@ bool PgServerStore::remove(const QString &entityName, const QStringList &ids, QS
     return commitTransaction(error);
 }
 
-bool PgServerStore::failAndReset(Entity *entity, QSqlQuery *query, const QString &what,
-                                 QString *error) const
+PgResult PgServerStore::readChanges(Entity *entity, const QString &sql,
+                                    const QList<QByteArray> &parameters, const QString &what,
+                                    QString *error) const
 {
-    const QString message = QStringLiteral("cannot %1 the changes of entity %2: %3")
-                                .arg(what, entity->schema.name, errorText(query->lastError()));
-    query->finish();
-    entity->resetQueries();
-    return fail(ServerError::Type::Internal, message, error);
+    QString problem;
+    PgResult result = m_link->query(sql, parameters, &problem);
+    if (!result) {
+        fail(ServerError::Type::Internal,
+             QStringLiteral("cannot %1 the changes of entity %2: %3")
+                 .arg(what, entity->schema.name, problem),
+             error);
+    }
+    return result;
 }
 
 std::optional<qint64> PgServerStore::countChanges(ServedEntity *served, PagingMode mode,
@@ -464,41 +478,36 @@ std::optional<qint64> PgServerStore::countChanges(ServedEntity *served, PagingMo
                                                   QString *error) const
 {
     auto *entity = static_cast<Entity *>(served);
-    QSqlQuery *query = nullptr;
     const std::optional<Cursor> cursor
         = mode == PagingMode::Cursor ? parseCursor(since) : std::optional<Cursor>(Cursor());
     if (!cursor) {
         invalidCursor(error);
         return std::nullopt;
     }
-    const QString watermark = QStringLiteral("SELECT count(*) FROM %1 WHERE c.x < "
-                                             "pg_snapshot_xmin(pg_current_snapshot()) AND ")
-                                  .arg(entity->changes(m_schema));
+    QString sql = QStringLiteral("SELECT count(*) FROM %1 WHERE c.x < "
+                                 "pg_snapshot_xmin(pg_current_snapshot()) AND ")
+                      .arg(entity->changes(m_schema));
+    QList<QByteArray> parameters;
     if (!rows.isEmpty()) {
-        query = rowsQuery(entity, mode, true, since, rows, 0, 0, error);
+        rowsQuery(entity, mode, true, since, rows, 0, 0, &sql, &parameters);
     } else if (mode == PagingMode::Cursor) {
-        query = prepared(
-            entity->cursorCountQuery,
-            watermark + QLatin1String("(c.x, c.s) > (CAST(? AS xid8), CAST(? AS bigint))"), error);
-        if (query) {
-            query->bindValue(0, cursor->xid);
-            query->bindValue(1, cursor->seq);
-        }
+        sql += QLatin1String("(c.x, c.s) > (CAST(? AS xid8), CAST(? AS bigint))");
+        parameters = { cursor->xid.toLatin1(), QByteArray::number(cursor->seq) };
     } else {
-        query = prepared(entity->offsetCountQuery,
-                         watermark + QLatin1String("c.a > CAST(? AS text)"), error);
-        if (query)
-            query->bindValue(0, since.isEmpty() ? QStringLiteral("") : since);
+        sql += QLatin1String("c.a > CAST(? AS text)");
+        parameters = { since.toUtf8() };
     }
-    if (!query)
+    const PgResult result = readChanges(entity, sql, parameters, QStringLiteral("count"), error);
+    if (!result)
         return std::nullopt;
-    if (!query->exec() || !query->next()) {
-        failAndReset(entity, query, QStringLiteral("count"), error);
+    if (result.rows() != 1) {
+        fail(ServerError::Type::Internal,
+             QStringLiteral("cannot count the changes of entity %1: no count read")
+                 .arg(entity->schema.name),
+             error);
         return std::nullopt;
     }
-    const qint64 result = query->value(0).toLongLong();
-    query->finish();
-    return result;
+    return QByteArray(result.text(0, 0)).toLongLong();
 }
 
 std::optional<QByteArray> PgServerStore::page(ServedEntity *served, PagingMode mode,
@@ -507,60 +516,43 @@ std::optional<QByteArray> PgServerStore::page(ServedEntity *served, PagingMode m
                                               QString *error) const
 {
     auto *entity = static_cast<Entity *>(served);
-    QSqlQuery *query = nullptr;
     const std::optional<Cursor> cursor
         = mode == PagingMode::Cursor ? parseCursor(since) : std::optional<Cursor>(Cursor());
     if (!cursor) {
         invalidCursor(error);
         return std::nullopt;
     }
-    const QString watermark = QStringLiteral("%1 FROM %2 WHERE c.x < "
-                                             "pg_snapshot_xmin(pg_current_snapshot()) AND ")
-                                  .arg(entity->pageColumns(), entity->changes(m_schema));
+    QString sql = QStringLiteral("%1 FROM %2 WHERE c.x < "
+                                 "pg_snapshot_xmin(pg_current_snapshot()) AND ")
+                      .arg(entity->pageColumns(), entity->changes(m_schema));
+    QList<QByteArray> parameters;
+    const QByteArray more = QByteArray::number(qint64(limit) + 1); // tells whether there are more
     if (!rows.isEmpty()) {
-        query = rowsQuery(entity, mode, false, since, rows, offset, limit, error);
+        rowsQuery(entity, mode, false, since, rows, offset, limit, &sql, &parameters);
     } else if (mode == PagingMode::Cursor) {
-        query = prepared(entity->cursorPageQuery,
-                         watermark
-                             + QLatin1String("(c.x, c.s) > (CAST(? AS xid8), CAST(? AS bigint)) "
-                                             "ORDER BY c.x, c.s LIMIT CAST(? AS bigint)"),
-                         error);
-        if (query) {
-            query->bindValue(0, cursor->xid);
-            query->bindValue(1, cursor->seq);
-            query->bindValue(2, qint64(limit) + 1); // one more tells whether there are more
-        }
+        sql += QLatin1String("(c.x, c.s) > (CAST(? AS xid8), CAST(? AS bigint)) "
+                             "ORDER BY c.x, c.s LIMIT CAST(? AS bigint)");
+        parameters = { cursor->xid.toLatin1(), QByteArray::number(cursor->seq), more };
     } else {
-        query = prepared(entity->offsetPageQuery,
-                         watermark
-                             + QLatin1String("c.a > CAST(? AS text) ORDER BY c.a, c.i "
-                                             "LIMIT CAST(? AS bigint) OFFSET CAST(? AS bigint)"),
-                         error);
-        if (query) {
-            query->bindValue(0, since.isEmpty() ? QStringLiteral("") : since);
-            query->bindValue(1, qint64(limit) + 1);
-            query->bindValue(2, offset);
-        }
+        sql += QLatin1String("c.a > CAST(? AS text) ORDER BY c.a, c.i "
+                             "LIMIT CAST(? AS bigint) OFFSET CAST(? AS bigint)");
+        parameters = { since.toUtf8(), more, QByteArray::number(offset) };
     }
-    if (!query)
-        return std::nullopt;
     std::optional<QString> end;
     if (!rows.isEmpty() && mode == PagingMode::Cursor) {
         end = lastPosition(entity, error);
         if (!end)
             return std::nullopt;
     }
-    if (!query->exec()) {
-        failAndReset(entity, query, QStringLiteral("read"), error);
+    const PgResult result = readChanges(entity, sql, parameters, QStringLiteral("read"), error);
+    if (!result)
         return std::nullopt;
-    }
-    Rows reader(query, entity->schema.fields, mode == PagingMode::Cursor ? since : QString());
+    Rows reader(result, entity->schema.fields, mode == PagingMode::Cursor ? since : QString());
     if (end)
         reader.setEndPosition(*end);
     PageWriter::Page written
         = PageWriter::write(reader, entity->fieldKeys, mode, limit,
                             qMin(limit, 1000) * (112 + 32 * entity->schema.fields.size()));
-    query->finish();
     if (records)
         *records = written.records;
     return std::move(written.body);

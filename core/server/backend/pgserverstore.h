@@ -2,6 +2,7 @@
 
 #include "common/types.h"
 #include "server/backend/pgconnection.h"
+#include "server/backend/pglink.h"
 #include "server/backend/serverbackend.h"
 
 #include <QHash>
@@ -42,7 +43,8 @@ namespace BatchSync {
     Field values are checked as ServerStore checks them; text cannot hold U+0000 in
     PostgreSQL, so such a string is an error here.
 
-    One named QSqlDatabase connection, used from the thread that called open() only.
+    One named QSqlDatabase connection, and one libpq connection (PgLink) for the pages of
+    changes and their counts, used from the thread that called open() only.
 */
 class PgServerStore final : public ServerBackend
 {
@@ -113,12 +115,16 @@ private:
     bool registerRowFields(ServedEntity *entity, const QStringList &fields,
                            QString *error) override;
     /*!
-        The query of a page (or a count, \a count) under \a rows, every value bound: the
-        position (\a cursor in cursor mode, \a since in offset mode), \a offset and
-        \a limit + 1.
+        The SQL of a page (or a count, \a count) under \a rows into \a sql, and its
+        parameters' text into \a parameters: the filter's values, the position (\a since),
+        \a offset and \a limit + 1.
     */
-    QSqlQuery *rowsQuery(Entity *entity, PagingMode mode, bool count, const QString &since,
-                         const RowConditions &rows, qint64 offset, int limit, QString *error) const;
+    void rowsQuery(Entity *entity, PagingMode mode, bool count, const QString &since,
+                   const RowConditions &rows, qint64 offset, int limit, QString *sql,
+                   QList<QByteArray> *parameters) const;
+    /*! Runs a read of \a entity's changes on the libpq connection; fails as "cannot \a what". */
+    PgResult readChanges(Entity *entity, const QString &sql, const QList<QByteArray> &parameters,
+                         const QString &what, QString *error) const;
     /*!
         The position ("xid.seq") of the entity's last change below the watermark now, empty
         when none: a filtered page that reaches the end moves its cursor there, past the
@@ -132,10 +138,10 @@ private:
     Entity *findEntity(const QString &name, QString *error) const;
     bool reloadCatalogue(QString *error) const;
     bool install(QString *error);
-    bool failAndReset(Entity *entity, QSqlQuery *query, const QString &what, QString *error) const;
 
     QString m_connectionString;
     QString m_schema; // quoted
+    std::unique_ptr<PgLink> m_link; // the reads of changes
 };
 
 } // namespace BatchSync
