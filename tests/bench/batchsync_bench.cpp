@@ -130,9 +130,9 @@ What it does, per run (--runs R repeats steps 2-5 and reports medians):
      Floor: the same rows, generated in memory first, appended with one prepared INSERT
      per table into tables without an index, a commit every --batch-size rows, then the
      unique index on id built once per table, with the client's bulk-load settings (WAL,
-     synchronous=NORMAL, wal_autocheckpoint=10000, 2 MiB cache, 512 KiB for the index);
-     timed from open to the last index (the close, which copies the WAL into the file, is
-     shown apart). floor_ratio is the sync's records/s over the floor's.
+     synchronous=NORMAL, wal_autocheckpoint=10000, 2 MiB cache, 512 KiB for the index, the
+     client's background WAL checkpointer); timed from open to the last index (the close,
+     which copies the rest of the WAL into the file, is shown apart). floor_ratio is the sync's records/s over the floor's.
 
 With --dataview it also builds (or, in a --work-dir, reuses) a local database of two
 entities, bench1 with --dataview-rows records (default 1,000,000) and bench2 with a tenth of
@@ -149,7 +149,7 @@ Output: a table, then one line
          last_batch_ms=... incremental_s=... batch_size_last=... parse_per_s=...
          gui_max_stall_ms=... progress_per_s=... dataview_max_stall_ms=...
          dataview_max_busy_ms=... floor_records_per_s=... floor_ratio=...
-         gui_records_per_s=... headless_records_per_s=... gui_ratio=...
+         gui_records_per_s=... headless_records_per_s=... gui_ratio=... gui_max_busy_ms=...
 (one line; "n/a" where a figure is unavailable). A page's latency is the client's own
 request time for it (request sent -> whole body received, as batchsync.protocol logs it;
 it includes waiting for the server and for the client's own busy thread).
@@ -481,7 +481,7 @@ struct SyncResult
     // From the client's "parsed N changes (limit L) in X us" lines.
     std::optional<double> firstLimit, lastLimit, parsePerSecond;
     // --gui only.
-    std::optional<double> guiMaxStallMs, progressPerSecond;
+    std::optional<double> guiMaxStallMs, guiMaxBusyMs, progressPerSecond;
 };
 
 std::optional<double> median(std::vector<double> values)
@@ -722,25 +722,14 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
                      });
     bool finished = false;
     QObject::connect(window.engine(), &SyncEngine::finished, &window, [&] { finished = true; });
-    qint64 last = -1;
-    qint64 longest = 0;
-    QTimer ticker;
-    ticker.setTimerType(Qt::PreciseTimer);
-    ticker.setInterval(5);
-    QObject::connect(&ticker, &QTimer::timeout, &window, [&] {
-        const qint64 now = clock.elapsed();
-        if (last >= 0)
-            longest = std::max(longest, now - last);
-        last = now;
-    });
-
+    Bench::StallMeter meter;
     QAction *syncAll = window.findChild<QAction *>(QStringLiteral("syncAllAction"));
     if (!syncAll) {
         fail(QStringLiteral("the window has no Sync all action"));
         return result;
     }
     clock.start();
-    ticker.start();
+    meter.restart();
     syncAll->trigger();
     // Sleeping between events as a window's own event loop does (the ticker wakes it).
     if (!Bench::spinUntil([&] { return finished; }, 3600 * 1000, Bench::SpinMode::Sleep)) {
@@ -748,7 +737,8 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
         return result;
     }
     result.seconds = double(clock.nsecsElapsed()) / 1e9;
-    ticker.stop();
+    result.guiMaxStallMs = double(meter.longest());
+    result.guiMaxBusyMs = double(meter.busiest());
     result.clientPeakKb = readHwmKb(QCoreApplication::applicationPid());
     for (const QString &name : window.progressPage()->entityNames()) {
         const EntityStatus status = window.engine()->entity(name);
@@ -758,7 +748,6 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
             return result;
         }
     }
-    result.guiMaxStallMs = double(longest);
     std::vector<double> rates;
     for (auto it = updates.cbegin(); it != updates.cend(); ++it) {
         const std::vector<qint64> &times = it.value();
@@ -801,7 +790,8 @@ SyncResult runGuiChild(const Options &options, const Server &server, const QStri
     }
     const QString output = QString::fromUtf8(child.readAllStandardOutput());
     static const QRegularExpression line(
-        QStringLiteral("GUI seconds=(\\S+) stall_ms=(\\S+) progress_per_s=(\\S+) rss_kb=(\\S+)"));
+        QStringLiteral("GUI seconds=(\\S+) stall_ms=(\\S+) progress_per_s=(\\S+) rss_kb=(\\S+) "
+                       "busy_ms=(\\S+)"));
     const QRegularExpressionMatch match = line.match(output);
     if (child.exitStatus() != QProcess::NormalExit || child.exitCode() != 0 || !match.hasMatch()) {
         fail(QStringLiteral("the window's sync failed (exit code %1); see %2.stderr")
@@ -814,6 +804,7 @@ SyncResult runGuiChild(const Options &options, const Server &server, const QStri
     if (match.captured(3) != u"n/a")
         result.progressPerSecond = match.captured(3).toDouble();
     result.clientPeakKb = match.captured(4).toLongLong();
+    result.guiMaxBusyMs = match.captured(5).toDouble();
     result.serverPeakKb = server.peakRssKb();
     parseClientLog(logPrefix + QStringLiteral(".log"), &result);
     result.ok = true;
@@ -834,11 +825,11 @@ int guiChildMain(const QStringList &arguments)
         = runGui(options, arguments.at(2), arguments.at(3), arguments.at(4), arguments.at(5));
     if (!result.ok)
         return 1;
-    std::printf("GUI seconds=%.3f stall_ms=%.0f progress_per_s=%s rss_kb=%lld\n", result.seconds,
-                result.guiMaxStallMs.value_or(-1),
+    std::printf("GUI seconds=%.3f stall_ms=%.0f progress_per_s=%s rss_kb=%lld busy_ms=%.0f\n",
+                result.seconds, result.guiMaxStallMs.value_or(-1),
                 result.progressPerSecond ? qPrintable(QString::number(*result.progressPerSecond))
                                          : "n/a",
-                result.clientPeakKb);
+                result.clientPeakKb, result.guiMaxBusyMs.value_or(-1));
     return 0;
 }
 
@@ -907,8 +898,8 @@ struct RunFigures
 {
     std::optional<double> recordsPerSecond, mbPerSecond, clientRssMb, serverRssMb, baseline,
         firstMs, lastMs, medianMs, maxMs, incrementalSeconds, syncSeconds, firstLimit, lastLimit,
-        parsePerSecond, guiMaxStallMs, progressPerSecond, floor, floorRatio, guiPerSecond,
-        headlessPerSecond, guiRatio;
+        parsePerSecond, guiMaxStallMs, guiMaxBusyMs, progressPerSecond, floor, floorRatio,
+        guiPerSecond, headlessPerSecond, guiRatio;
 };
 
 // The server's URL with another port (the throttled link's).
@@ -1395,6 +1386,7 @@ int main(int argc, char *argv[])
         f.lastLimit = first.lastLimit;
         f.parsePerSecond = first.parsePerSecond;
         f.guiMaxStallMs = first.guiMaxStallMs;
+        f.guiMaxBusyMs = first.guiMaxBusyMs;
         f.progressPerSecond = first.progressPerSecond;
 
         // 4. The incremental sync.
@@ -1470,8 +1462,10 @@ int main(int argc, char *argv[])
         row(QStringLiteral("client parse rate (changes/s)"), number(f.parsePerSecond, 0),
             QStringLiteral("/changes bodies parsed, from the client log"));
         if (options.gui) {
-            row(QStringLiteral("longest GUI stall (ms)"), number(f.guiMaxStallMs, 0),
-                QStringLiteral("longest gap of a 5 ms timer in the window's event loop"));
+            row(QStringLiteral("longest GUI stall; most busy (ms)"),
+                number(f.guiMaxStallMs, 0) + QLatin1Char(';') + number(f.guiMaxBusyMs, 0),
+                QStringLiteral("longest gap of a 5 ms timer in the window's event loop; the most "
+                               "the GUI thread ran in one gap (the rest: waiting for a CPU)"));
             row(QStringLiteral("progress updates/s per entity"), number(f.progressPerSecond, 1),
                 QStringLiteral("median over the entities"));
             row(QStringLiteral("headless records/s; window/headless"),
@@ -1529,7 +1523,8 @@ int main(int argc, char *argv[])
                        "last_batch_ms=%8 incremental_s=%9 batch_size_last=%10 parse_per_s=%11 "
                        "gui_max_stall_ms=%12 progress_per_s=%13 dataview_max_stall_ms=%14 "
                        "dataview_max_busy_ms=%15 floor_records_per_s=%16 floor_ratio=%17 "
-                       "gui_records_per_s=%18 headless_records_per_s=%19 gui_ratio=%20")
+                       "gui_records_per_s=%18 headless_records_per_s=%19 gui_ratio=%20 "
+                       "gui_max_busy_ms=%21")
             .arg(options.runs > 0 ? options.records : 0)
             .arg(number(m(&RunFigures::recordsPerSecond), 0),
                  number(m(&RunFigures::mbPerSecond), 1), number(m(&RunFigures::clientRssMb), 1),
@@ -1541,7 +1536,7 @@ int main(int argc, char *argv[])
                  number(m(&RunFigures::progressPerSecond), 1), number(dataviewStall, 0),
                  number(dataviewBusy, 0), number(m(&RunFigures::floor), 0),
                  number(m(&RunFigures::floorRatio), 2), number(m(&RunFigures::guiPerSecond), 0))
-            .arg(number(m(&RunFigures::headlessPerSecond), 0),
-                 number(m(&RunFigures::guiRatio), 2)));
+            .arg(number(m(&RunFigures::headlessPerSecond), 0), number(m(&RunFigures::guiRatio), 2),
+                 number(m(&RunFigures::guiMaxBusyMs), 0)));
     return 0;
 }

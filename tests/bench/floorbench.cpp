@@ -3,6 +3,8 @@
 
 #include "floorbench.h"
 
+#include "store/walcheckpointer.h"
+
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QFile>
@@ -70,6 +72,19 @@ public:
         if (rc != SQLITE_DONE)
             failed();
         return ok();
+    }
+
+    // The rows of \a table, or -1.
+    qint64 rows(const QByteArray &table)
+    {
+        sqlite3_stmt *statement = prepare("SELECT count(*) FROM " + table);
+        if (!ok() || sqlite3_step(statement) != SQLITE_ROW) {
+            failed();
+            return -1;
+        }
+        const qint64 count = sqlite3_column_int64(statement, 0);
+        sqlite3_reset(statement);
+        return count;
     }
 
     // Finalizes every statement and closes (a WAL database's last close checkpoints it).
@@ -269,6 +284,10 @@ StorageRate runFloor(const StorageWork &work)
     db.exec("PRAGMA threads = 1");
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
+    // The client's checkpoints on a thread of their own, so that the writer seldom stops.
+    WalCheckpointer checkpointer(work.path);
+    if (db.ok())
+        checkpointer.start();
     sqlite3_stmt *begin = db.prepare("BEGIN IMMEDIATE");
     sqlite3_stmt *commit = db.prepare("COMMIT");
     qint64 stored = 0;
@@ -301,10 +320,19 @@ StorageRate runFloor(const StorageWork &work)
     // Up to the last index: closing copies the WAL into the database file, which the client
     // does on a thread of its own while it syncs (WalCheckpointer).
     const qint64 nanoseconds = timer.nsecsElapsed();
+    qint64 found = 0;
+    for (const QString &table : work.tables)
+        found += db.rows(quoted(table));
     timer.restart();
+    checkpointer.stop();
     db.close();
     StorageRate result = rate(db, stored, nanoseconds);
-    if (result.ok) {
+    if (result.ok && found != work.records) {
+        result = {
+            false, 0,
+            QStringLiteral("the floor's tables hold %1 rows, not %2").arg(found).arg(work.records)
+        };
+    } else if (result.ok) {
         result.message = QStringLiteral("then the close (WAL checkpoint): %1 s")
                              .arg(double(timer.nsecsElapsed()) / 1e9, 0, 'f', 2);
     }

@@ -51,9 +51,8 @@ StorageRate runBaseline(const StorageWork &work);
     every --batch-size rows, then indexed once per table (the unique index on id a first sync
     builds at its end), with the client's settings for a first sync (WAL, synchronous=NORMAL,
     wal_autocheckpoint=10000, threads=1, a 2 MiB page cache while appending and 512 KiB while
-    indexing). Timed as a whole, from opening the database to its last index; not the close,
-    which copies the WAL into the database file (the client does that on a thread of its own
-    while it syncs); its time is in the message.
+    indexing, and the client's WalCheckpointer on a thread of its own). Timed as a whole, from
+    opening the database to its last index; not the close (its time is in the message).
 */
 StorageRate runFloor(const StorageWork &work);
 
