@@ -12,6 +12,7 @@
 #include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlRecord>
+#include <limits>
 #include <sqlite3.h>
 
 #ifdef Q_OS_LINUX
@@ -65,6 +66,17 @@ QHash<QString, FieldType> storedFieldTypes(const QSqlDatabase &db, const QString
             types.insert(object.value(QStringLiteral("name")).toString(), *type);
     }
     return types;
+}
+
+// Whether \a entity is a table with rowids (not a view, not WITHOUT ROWID).
+bool hasRowids(const QSqlDatabase &db, const QString &entity)
+{
+    QSqlQuery query(db);
+    query.setForwardOnly(true);
+    query.prepare(QStringLiteral("SELECT 1 FROM pragma_table_list WHERE schema = 'main' AND "
+                                 "type = 'table' AND wr = 0 AND name = ?"));
+    query.addBindValue(entity);
+    return query.exec() && query.next();
 }
 
 } // namespace
@@ -146,6 +158,7 @@ bool RecordWorker::ensureOpen(QString *error)
 void RecordWorker::close()
 {
     m_cursor.reset();
+    m_keysetSql.clear();
     m_open = false;
     // Under the mutex: supersede() never interrupts a connection that is closing or gone.
     const QMutexLocker locker(&m_handleMutex);
@@ -160,8 +173,10 @@ void RecordWorker::dropStaleCursor()
 {
     // An interrupted connection interrupts every statement it starts until none of its
     // statements is active any more: the superseded cursor must go first.
-    if (m_cursor && isStale(m_cursorGeneration))
+    if (isStale(m_cursorGeneration)) {
         m_cursor.reset();
+        m_keysetSql.clear();
+    }
 }
 
 void RecordWorker::listEntities()
@@ -242,14 +257,20 @@ RecordColumns RecordWorker::columnsOf(const QString &entity, QString *error)
     return columns;
 }
 
-QString RecordWorker::whereClause(const RecordQuery &query) const
+QString RecordWorker::filterCondition(const RecordQuery &query) const
 {
     QStringList conditions;
     for (const RecordColumn &column : m_textColumns)
         conditions.append(Identifier::quoted(column.name) + QStringLiteral(" LIKE ? ESCAPE '\\'"));
     if (query.filter.isEmpty() || conditions.isEmpty())
         return QString();
-    return QStringLiteral(" WHERE ") + conditions.join(QStringLiteral(" OR "));
+    return conditions.join(QStringLiteral(" OR "));
+}
+
+QString RecordWorker::whereClause(const RecordQuery &query) const
+{
+    const QString condition = filterCondition(query);
+    return condition.isEmpty() ? QString() : QStringLiteral(" WHERE ") + condition;
 }
 
 void RecordWorker::bindFilter(QSqlQuery &query, const RecordQuery &request) const
@@ -269,6 +290,7 @@ void RecordWorker::failed(quint64 generation, const QString &what, const QSqlQue
 void RecordWorker::runQuery(quint64 generation, const RecordQuery &query, int chunk)
 {
     m_cursor.reset();
+    m_keysetSql.clear();
     if (isStale(generation))
         return; // a newer one is queued behind this one
     QString error;
@@ -304,6 +326,31 @@ void RecordWorker::runQuery(quint64 generation, const RecordQuery &query, int ch
                                                                 : QStringLiteral("ASC"));
         }
     }
+    m_columnCount = int(columns.size());
+    m_cursorGeneration = generation;
+    if (query.sortField.isEmpty()) {
+        // In the table's own order: a chunk at a time by rowid, each chunk a statement of its
+        // own. A cursor kept open between chunks would hold a read transaction for as long as
+        // the table is partly read, and while it does no checkpoint can complete: during a
+        // sync the WAL would grow by every page written (hundreds of MB for a million records).
+        const QString condition = filterCondition(query);
+        const QString sql
+            = QStringLiteral("SELECT %1, _rowid_ FROM %2 WHERE %3_rowid_ > ? ORDER BY _rowid_ "
+                             "LIMIT ?")
+                  .arg(select.join(QStringLiteral(", ")), Identifier::quoted(query.entity),
+                       condition.isEmpty() ? QString()
+                                           : QStringLiteral("(%1) AND ").arg(condition));
+        // A view, or a table without rowids, reads through a cursor.
+        if (hasRowids(QSqlDatabase::database(m_connectionName, false), query.entity)) {
+            m_keysetSql = sql;
+            m_keysetQuery = query;
+            m_lastRowid = std::numeric_limits<qint64>::min();
+            sendChunk(generation, columns, chunk, true);
+            if (!isStale(generation))
+                queueCount(generation, query);
+            return;
+        }
+    }
     const QString where = whereClause(query);
     auto cursor = std::make_unique<QSqlQuery>(QSqlDatabase::database(m_connectionName, false));
     cursor->setForwardOnly(true);
@@ -318,11 +365,13 @@ void RecordWorker::runQuery(quint64 generation, const RecordQuery &query, int ch
         return;
     }
     m_cursor = std::move(cursor);
-    m_cursorGeneration = generation;
-    m_columnCount = int(columns.size());
     sendRows(generation, columns, chunk, true);
-    if (isStale(generation))
-        return;
+    if (!isStale(generation))
+        queueCount(generation, query);
+}
+
+void RecordWorker::queueCount(quint64 generation, const RecordQuery &query)
+{
     // Counted after the first rows are on screen, and after any fetch already asked for.
     QMetaObject::invokeMethod(
         this, [this, generation, query] { count(generation, query); }, Qt::QueuedConnection);
@@ -331,9 +380,46 @@ void RecordWorker::runQuery(quint64 generation, const RecordQuery &query, int ch
 void RecordWorker::fetch(quint64 generation, int chunk)
 {
     dropStaleCursor();
-    if (!m_cursor || m_cursorGeneration != generation)
+    if (m_cursorGeneration != generation)
         return;
-    sendRows(generation, {}, chunk, false);
+    if (!m_keysetSql.isEmpty())
+        sendChunk(generation, {}, chunk, false);
+    else if (m_cursor)
+        sendRows(generation, {}, chunk, false);
+}
+
+void RecordWorker::sendChunk(quint64 generation, const RecordColumns &columns, int chunk,
+                             bool first)
+{
+    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+    query.setForwardOnly(true);
+    query.prepare(m_keysetSql);
+    if (!filterCondition(m_keysetQuery).isEmpty())
+        bindFilter(query, m_keysetQuery);
+    query.addBindValue(m_lastRowid);
+    query.addBindValue(chunk);
+    RecordRows rows;
+    if (query.exec()) {
+        rows.reserve(chunk);
+        while (query.next()) {
+            QVariantList row;
+            row.reserve(m_columnCount);
+            for (int i = 0; i < m_columnCount; ++i)
+                row.append(query.value(i));
+            m_lastRowid = query.value(m_columnCount).toLongLong();
+            rows.append(std::move(row));
+        }
+    }
+    if (query.lastError().isValid()) {
+        failed(generation, tr("Cannot read the rows"), query);
+        m_keysetSql.clear();
+        return;
+    }
+    const bool atEnd = rows.size() < chunk;
+    if (atEnd)
+        m_keysetSql.clear();
+    if (!isStale(generation))
+        Q_EMIT rowsReady(generation, columns, rows, first, atEnd);
 }
 
 void RecordWorker::sendRows(quint64 generation, const RecordColumns &columns, int chunk, bool first)

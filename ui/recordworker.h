@@ -98,9 +98,12 @@ private:
     bool isStale(quint64 generation) const { return generation != m_latest.loadAcquire(); }
     void dropStaleCursor();
     RecordColumns columnsOf(const QString &entity, QString *error);
+    QString filterCondition(const RecordQuery &query) const;
     QString whereClause(const RecordQuery &query) const;
     void bindFilter(QSqlQuery &query, const RecordQuery &request) const;
     void sendRows(quint64 generation, const RecordColumns &columns, int chunk, bool first);
+    void sendChunk(quint64 generation, const RecordColumns &columns, int chunk, bool first);
+    void queueCount(quint64 generation, const RecordQuery &query);
     void count(quint64 generation, const RecordQuery &query);
     void failed(quint64 generation, const QString &what, const QSqlQuery &query);
 
@@ -111,7 +114,11 @@ private:
     QMutex m_handleMutex; // guards m_handle against the connection closing
     sqlite3 *m_handle = nullptr;
 
-    // The rows of the current query, read a chunk at a time as the view asks for them.
+    // The rows of the current query, read a chunk at a time as the view asks for them: by
+    // rowid with a statement per chunk (m_keysetSql), or, when sorted, through a cursor.
+    QString m_keysetSql;
+    RecordQuery m_keysetQuery;
+    qint64 m_lastRowid = 0;
     std::unique_ptr<QSqlQuery> m_cursor;
     quint64 m_cursorGeneration = 0;
     int m_columnCount = 0;

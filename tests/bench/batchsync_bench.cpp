@@ -9,6 +9,7 @@
 #include "common/types.h"
 #include "dataviewbench.h"
 #include "engine/syncengine.h"
+#include "floorbench.h"
 #include "livebench.h"
 #include "mainwindow.h"
 #include "odatabench.h"
@@ -49,10 +50,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#ifdef BATCHSYNC_BENCH_HAVE_SQLITE3
-#include <sqlite3.h>
-#endif
 
 #ifndef BATCHSYNC_BIN
 #define BATCHSYNC_BIN "batchsync"
@@ -126,11 +123,19 @@ What it does, per run (--runs R repeats steps 2-5 and reports medians):
      the desktop window (offscreen unless QT_QPA_PLATFORM says otherwise) in this process,
      and the table adds the longest GUI event-loop stall (a 5 ms precise timer's longest
      gap) and the progress updates per second per entity; RSS is then this process's
-     (VmHWM reset before the sync).
+     (VmHWM reset before the sync). The headless client then syncs too, in the same run,
+     into a database of its own (odd runs: window first; even runs: terminal first):
+     gui_ratio is the window's records/s over the headless client's.
   5. Baseline: the same rows (same values, same per-entity order) upserted through the
      sqlite3 C API into a TEXT PRIMARY KEY table with the same columns, with the client's
      settings (WAL, synchronous=NORMAL, cache_size=-16384, wal_autocheckpoint=10000),
      --batch-size rows plus one state-row update per transaction, prepared statements.
+     Floor: the same rows, generated in memory first, appended with one prepared INSERT
+     per table into tables without an index, a commit every --batch-size rows, then the
+     unique index on id built once per table, with the client's bulk-load settings (WAL,
+     synchronous=NORMAL, wal_autocheckpoint=10000, 2 MiB cache, 512 KiB for the index, the
+     client's background WAL checkpointer); timed from open to the last index (the close,
+     which copies the rest of the WAL into the file, is shown apart). floor_ratio is the sync's records/s over the floor's.
 
 With --dataview it also builds (or, in a --work-dir, reuses) a local database of two
 entities, bench1 with --dataview-rows records (default 1,000,000) and bench2 with a tenth of
@@ -146,7 +151,8 @@ Output: a table, then one line
          server_peak_rss_mb=... baseline_storage_per_s=... first_batch_ms=...
          last_batch_ms=... incremental_s=... batch_size_last=... parse_per_s=...
          gui_max_stall_ms=... progress_per_s=... dataview_max_stall_ms=...
-         dataview_max_busy_ms=...
+         dataview_max_busy_ms=... floor_records_per_s=... floor_ratio=...
+         gui_records_per_s=... headless_records_per_s=... gui_ratio=... gui_max_busy_ms=...
 (one line; "n/a" where a figure is unavailable). A page's latency is the client's own
 request time for it (request sent -> whole body received, as batchsync.protocol logs it;
 it includes waiting for the server and for the client's own busy thread).
@@ -247,13 +253,7 @@ private:
     quint64 m_state;
 };
 
-struct Row
-{
-    std::string id, name, email, note, updated;
-    double amount = 0;
-    qint64 quantity = 0;
-    bool active = false;
-};
+using Row = Bench::BenchRecord;
 
 const char *const firstNames[]
     = { "Ada",    "Grace", "Alan",  "Linus",   "Margaret", "Ken", "Barbara", "Edsger",
@@ -498,7 +498,7 @@ struct SyncResult
     // From the client's "parsed N changes (limit L) in X us" lines.
     std::optional<double> firstLimit, lastLimit, parsePerSecond;
     // --gui only.
-    std::optional<double> guiMaxStallMs, progressPerSecond;
+    std::optional<double> guiMaxStallMs, guiMaxBusyMs, progressPerSecond;
 };
 
 std::optional<double> median(std::vector<double> values)
@@ -739,32 +739,23 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
                      });
     bool finished = false;
     QObject::connect(window.engine(), &SyncEngine::finished, &window, [&] { finished = true; });
-    qint64 last = -1;
-    qint64 longest = 0;
-    QTimer ticker;
-    ticker.setTimerType(Qt::PreciseTimer);
-    ticker.setInterval(5);
-    QObject::connect(&ticker, &QTimer::timeout, &window, [&] {
-        const qint64 now = clock.elapsed();
-        if (last >= 0)
-            longest = std::max(longest, now - last);
-        last = now;
-    });
-
+    Bench::StallMeter meter;
     QAction *syncAll = window.findChild<QAction *>(QStringLiteral("syncAllAction"));
     if (!syncAll) {
         fail(QStringLiteral("the window has no Sync all action"));
         return result;
     }
     clock.start();
-    ticker.start();
+    meter.restart();
     syncAll->trigger();
-    if (!Bench::spinUntil([&] { return finished; }, 3600 * 1000)) {
+    // Sleeping between events as a window's own event loop does (the ticker wakes it).
+    if (!Bench::spinUntil([&] { return finished; }, 3600 * 1000, Bench::SpinMode::Sleep)) {
         fail(QStringLiteral("the window's sync has been running for an hour"));
         return result;
     }
     result.seconds = double(clock.nsecsElapsed()) / 1e9;
-    ticker.stop();
+    result.guiMaxStallMs = double(meter.longest());
+    result.guiMaxBusyMs = double(meter.busiest());
     result.clientPeakKb = readHwmKb(QCoreApplication::applicationPid());
     for (const QString &name : window.progressPage()->entityNames()) {
         const EntityStatus status = window.engine()->entity(name);
@@ -774,7 +765,6 @@ SyncResult runGui(const Options &options, const QString &endpoint, const QString
             return result;
         }
     }
-    result.guiMaxStallMs = double(longest);
     std::vector<double> rates;
     for (auto it = updates.cbegin(); it != updates.cend(); ++it) {
         const std::vector<qint64> &times = it.value();
@@ -817,7 +807,8 @@ SyncResult runGuiChild(const Options &options, const Server &server, const QStri
     }
     const QString output = QString::fromUtf8(child.readAllStandardOutput());
     static const QRegularExpression line(
-        QStringLiteral("GUI seconds=(\\S+) stall_ms=(\\S+) progress_per_s=(\\S+) rss_kb=(\\S+)"));
+        QStringLiteral("GUI seconds=(\\S+) stall_ms=(\\S+) progress_per_s=(\\S+) rss_kb=(\\S+) "
+                       "busy_ms=(\\S+)"));
     const QRegularExpressionMatch match = line.match(output);
     if (child.exitStatus() != QProcess::NormalExit || child.exitCode() != 0 || !match.hasMatch()) {
         fail(QStringLiteral("the window's sync failed (exit code %1); see %2.stderr")
@@ -830,6 +821,7 @@ SyncResult runGuiChild(const Options &options, const Server &server, const QStri
     if (match.captured(3) != u"n/a")
         result.progressPerSecond = match.captured(3).toDouble();
     result.clientPeakKb = match.captured(4).toLongLong();
+    result.guiMaxBusyMs = match.captured(5).toDouble();
     result.serverPeakKb = server.peakRssKb();
     parseClientLog(logPrefix + QStringLiteral(".log"), &result);
     result.ok = true;
@@ -850,11 +842,11 @@ int guiChildMain(const QStringList &arguments)
         = runGui(options, arguments.at(2), arguments.at(3), arguments.at(4), arguments.at(5));
     if (!result.ok)
         return 1;
-    std::printf("GUI seconds=%.3f stall_ms=%.0f progress_per_s=%s rss_kb=%lld\n", result.seconds,
-                result.guiMaxStallMs.value_or(-1),
+    std::printf("GUI seconds=%.3f stall_ms=%.0f progress_per_s=%s rss_kb=%lld busy_ms=%.0f\n",
+                result.seconds, result.guiMaxStallMs.value_or(-1),
                 result.progressPerSecond ? qPrintable(QString::number(*result.progressPerSecond))
                                          : "n/a",
-                result.clientPeakKb);
+                result.clientPeakKb, result.guiMaxBusyMs.value_or(-1));
     return 0;
 }
 
@@ -895,156 +887,16 @@ qint64 fileSize(const QString &path)
     return size;
 }
 
-// ---------------------------------------------------------------------------------------
-// The baseline: the same rows through the sqlite3 C API.
-
-struct Baseline
+// The rows of the storage references (floorbench.h): the sync's, version 0.
+Bench::StorageWork storageWork(const Options &options, const QString &path)
 {
-    bool ok = false;
-    double rowsPerSecond = 0;
-    QString message;
-};
-
-#ifdef BATCHSYNC_BENCH_HAVE_SQLITE3
-Baseline runBaseline(const Options &options, const QString &path)
-{
-    Baseline result;
-    for (const char *suffix : { "", "-wal", "-shm" })
-        QFile::remove(path + QLatin1String(suffix));
-    sqlite3 *db = nullptr;
-    const QByteArray file = QFile::encodeName(path);
-    if (sqlite3_open(file.constData(), &db) != SQLITE_OK) {
-        result.message = QString::fromUtf8(sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return result;
-    }
-    const auto exec = [&](const char *sql) {
-        char *message = nullptr;
-        if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-            result.message
-                = QStringLiteral("%1: %2").arg(QLatin1String(sql), QString::fromUtf8(message));
-            sqlite3_free(message);
-            return false;
-        }
-        return true;
-    };
-    // The client's settings (LocalStore::open).
-    bool ok = exec("PRAGMA journal_mode = WAL") && exec("PRAGMA synchronous = NORMAL")
-        && exec("PRAGMA cache_size = -16384") && exec("PRAGMA wal_autocheckpoint = 10000")
-        && exec("CREATE TABLE _state(entity TEXT PRIMARY KEY, cursor TEXT, done INTEGER)");
-    std::vector<sqlite3_stmt *> upserts;
-    sqlite3_stmt *state = nullptr;
-    for (int e = 0; ok && e < options.entities; ++e) {
-        const QByteArray table = entityName(e).toUtf8();
-        ok = exec(("CREATE TABLE \"" + table
-                   + "\" (\"id\" TEXT PRIMARY KEY NOT NULL, \"name\" TEXT, \"email\" TEXT, "
-                     "\"note\" TEXT, \"amount\" REAL, \"quantity\" INTEGER, \"active\" INTEGER, "
-                     "\"updated\" TEXT, \"_changed_at\" TEXT)")
-                      .constData())
-            && exec(("INSERT INTO _state VALUES ('" + table + "', NULL, 0)").constData());
-        const QByteArray sql = "INSERT INTO \"" + table
-            + "\" (\"id\", \"name\", \"email\", \"note\", \"amount\", \"quantity\", \"active\", "
-              "\"updated\", \"_changed_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
-              "(\"id\") DO UPDATE SET \"name\" = excluded.\"name\", \"email\" = "
-              "excluded.\"email\", \"note\" = excluded.\"note\", \"amount\" = "
-              "excluded.\"amount\", \"quantity\" = excluded.\"quantity\", \"active\" = "
-              "excluded.\"active\", \"updated\" = excluded.\"updated\", \"_changed_at\" = "
-              "excluded.\"_changed_at\"";
-        sqlite3_stmt *statement = nullptr;
-        if (ok && sqlite3_prepare_v2(db, sql.constData(), -1, &statement, nullptr) != SQLITE_OK) {
-            result.message = QString::fromUtf8(sqlite3_errmsg(db));
-            ok = false;
-        }
-        upserts.push_back(statement);
-    }
-    if (ok
-        && sqlite3_prepare_v2(db, "UPDATE _state SET cursor = ?, done = ? WHERE entity = ?", -1,
-                              &state, nullptr)
-            != SQLITE_OK) {
-        result.message = QString::fromUtf8(sqlite3_errmsg(db));
-        ok = false;
-    }
-    sqlite3_stmt *begin = nullptr, *commit = nullptr;
-    ok = ok && sqlite3_prepare_v2(db, "BEGIN", -1, &begin, nullptr) == SQLITE_OK
-        && sqlite3_prepare_v2(db, "COMMIT", -1, &commit, nullptr) == SQLITE_OK;
-
-    const std::string changedAt = formatTime(QDateTime::currentMSecsSinceEpoch());
-    qint64 nanoseconds = 0;
-    qint64 stored = 0;
-    std::vector<Row> rows;
-    rows.reserve(size_t(options.batchSize));
-    const auto step = [&](sqlite3_stmt *statement) {
-        const int rc = sqlite3_step(statement);
-        sqlite3_reset(statement);
-        if (rc != SQLITE_DONE) {
-            result.message = QString::fromUtf8(sqlite3_errmsg(db));
-            return false;
-        }
-        return true;
-    };
-    // Entity by entity, in the server's order within each (as a one-entity-at-a-time sync).
-    for (int e = 0; ok && e < options.entities; ++e) {
-        qint64 index = e;
-        qint64 done = 0;
-        while (ok && index < options.records) {
-            rows.clear();
-            for (; index < options.records && qsizetype(rows.size()) < options.batchSize;
-                 index += options.entities) {
-                rows.push_back(makeRow(options.seed, index, 0, options.randomIds));
-            }
-            QElapsedTimer timer;
-            timer.start();
-            ok = step(begin);
-            sqlite3_stmt *upsert = upserts[size_t(e)];
-            for (const Row &row : rows) {
-                if (!ok)
-                    break;
-                sqlite3_bind_text(upsert, 1, row.id.data(), int(row.id.size()), SQLITE_STATIC);
-                sqlite3_bind_text(upsert, 2, row.name.data(), int(row.name.size()), SQLITE_STATIC);
-                sqlite3_bind_text(upsert, 3, row.email.data(), int(row.email.size()),
-                                  SQLITE_STATIC);
-                sqlite3_bind_text(upsert, 4, row.note.data(), int(row.note.size()), SQLITE_STATIC);
-                sqlite3_bind_double(upsert, 5, row.amount);
-                sqlite3_bind_int64(upsert, 6, row.quantity);
-                sqlite3_bind_int(upsert, 7, row.active ? 1 : 0);
-                sqlite3_bind_text(upsert, 8, row.updated.data(), int(row.updated.size()),
-                                  SQLITE_STATIC);
-                sqlite3_bind_text(upsert, 9, changedAt.data(), int(changedAt.size()),
-                                  SQLITE_STATIC);
-                ok = step(upsert);
-            }
-            done += qint64(rows.size());
-            const std::string cursor = std::to_string(done);
-            const QByteArray entity = entityName(e).toUtf8();
-            sqlite3_bind_text(state, 1, cursor.data(), int(cursor.size()), SQLITE_STATIC);
-            sqlite3_bind_int64(state, 2, done);
-            sqlite3_bind_text(state, 3, entity.constData(), int(entity.size()), SQLITE_STATIC);
-            ok = ok && step(state) && step(commit);
-            nanoseconds += timer.nsecsElapsed();
-            stored += qint64(rows.size());
-        }
-    }
-    for (sqlite3_stmt *statement : upserts)
-        sqlite3_finalize(statement);
-    sqlite3_finalize(state);
-    sqlite3_finalize(begin);
-    sqlite3_finalize(commit);
-    sqlite3_close(db);
-    for (const char *suffix : { "", "-wal", "-shm" })
-        QFile::remove(path + QLatin1String(suffix));
-    if (ok && nanoseconds > 0) {
-        result.ok = true;
-        result.rowsPerSecond = double(stored) / (double(nanoseconds) / 1e9);
-    }
-    return result;
+    QStringList tables;
+    for (int e = 0; e < options.entities; ++e)
+        tables.append(entityName(e));
+    return { path, tables, options.records, options.batchSize, [options](qint64 index) {
+                return makeRow(options.seed, index, 0, options.randomIds);
+            } };
 }
-#else
-Baseline runBaseline(const Options &, const QString &)
-{
-    return { false, 0,
-             QStringLiteral("built without SQLite3 (install libsqlite3-dev and reconfigure)") };
-}
-#endif
 
 // ---------------------------------------------------------------------------------------
 // Reporting
@@ -1063,7 +915,8 @@ struct RunFigures
 {
     std::optional<double> recordsPerSecond, mbPerSecond, clientRssMb, serverRssMb, baseline,
         firstMs, lastMs, medianMs, maxMs, incrementalSeconds, syncSeconds, firstLimit, lastLimit,
-        parsePerSecond, guiMaxStallMs, progressPerSecond;
+        parsePerSecond, guiMaxStallMs, guiMaxBusyMs, progressPerSecond, floor, floorRatio,
+        guiPerSecond, headlessPerSecond, guiRatio;
 };
 
 // The server's URL with another port (the throttled link's).
@@ -1515,8 +1368,30 @@ int main(int argc, char *argv[])
                 endpoint = withPort(endpoint, port);
             }
             if (options.gui) {
-                first = runGuiChild(options, server, endpoint, clientDb, dir,
-                                    prefix + QStringLiteral("-gui"));
+                // The terminal's sync in the same run, the window's yardstick; which of the two
+                // goes first alternates from run to run.
+                const QString headlessDb = prefix + QStringLiteral("-headless.sqlite");
+                SyncResult headless;
+                for (int turn = 0; turn < 2; ++turn) {
+                    if ((turn + run) % 2 == 1) {
+                        first = runGuiChild(options, server, endpoint, clientDb, dir,
+                                            prefix + QStringLiteral("-gui"));
+                    } else if ((headless = runClient(options, server, endpoint, headlessDb,
+                                                     prefix + QStringLiteral("-headless")))
+                                   .ok) {
+                        const qint64 rows = localRows(headlessDb, options.entities, &error);
+                        headless.ok = rows == options.records;
+                        if (!headless.ok)
+                            fail(QStringLiteral("the headless sync stored %1 rows").arg(rows));
+                        for (const char *suffix : { "", "-wal", "-shm" })
+                            QFile::remove(headlessDb + QLatin1String(suffix));
+                    }
+                }
+                if (!headless.ok)
+                    return 1;
+                f.headlessPerSecond = double(options.records) / headless.seconds;
+                if (first.ok)
+                    f.guiRatio = double(options.records) / first.seconds / *f.headlessPerSecond;
             } else {
                 first = runClient(options, server, endpoint, clientDb,
                                   prefix + QStringLiteral("-first"));
@@ -1535,6 +1410,8 @@ int main(int argc, char *argv[])
         }
         f.syncSeconds = first.seconds;
         f.recordsPerSecond = double(options.records) / first.seconds;
+        if (options.gui)
+            f.guiPerSecond = f.recordsPerSecond;
         f.mbPerSecond = double(first.changesBytes) / 1e6 / first.seconds;
         f.clientRssMb = kbToMb(first.clientPeakKb);
         f.serverRssMb = kbToMb(first.serverPeakKb);
@@ -1546,6 +1423,7 @@ int main(int argc, char *argv[])
         f.lastLimit = first.lastLimit;
         f.parsePerSecond = first.parsePerSecond;
         f.guiMaxStallMs = first.guiMaxStallMs;
+        f.guiMaxBusyMs = first.guiMaxBusyMs;
         f.progressPerSecond = first.progressPerSecond;
 
         // 4. The incremental sync.
@@ -1576,10 +1454,17 @@ int main(int argc, char *argv[])
             f.incrementalSeconds = second.seconds;
         }
 
-        // 5. The baseline.
-        const Baseline baseline = runBaseline(options, prefix + QStringLiteral("-baseline.sqlite"));
+        // 5. The baseline, and the floor.
+        const Bench::StorageRate baseline
+            = Bench::runBaseline(storageWork(options, prefix + QStringLiteral("-baseline.sqlite")));
         if (baseline.ok)
             f.baseline = baseline.rowsPerSecond;
+        const Bench::StorageRate floor
+            = Bench::runFloor(storageWork(options, prefix + QStringLiteral("-floor.sqlite")));
+        if (floor.ok) {
+            f.floor = floor.rowsPerSecond;
+            f.floorRatio = *f.recordsPerSecond / floor.rowsPerSecond;
+        }
 
         say(QString());
         say(QStringLiteral("run %1 of %2").arg(run).arg(options.runs));
@@ -1614,10 +1499,15 @@ int main(int argc, char *argv[])
         row(QStringLiteral("client parse rate (changes/s)"), number(f.parsePerSecond, 0),
             QStringLiteral("/changes bodies parsed, from the client log"));
         if (options.gui) {
-            row(QStringLiteral("longest GUI stall (ms)"), number(f.guiMaxStallMs, 0),
-                QStringLiteral("longest gap of a 5 ms timer in the window's event loop"));
+            row(QStringLiteral("longest GUI stall; most busy (ms)"),
+                number(f.guiMaxStallMs, 0) + QLatin1Char(';') + number(f.guiMaxBusyMs, 0),
+                QStringLiteral("longest gap of a 5 ms timer in the window's event loop; the most "
+                               "the GUI thread ran in one gap (the rest: waiting for a CPU)"));
             row(QStringLiteral("progress updates/s per entity"), number(f.progressPerSecond, 1),
                 QStringLiteral("median over the entities"));
+            row(QStringLiteral("headless records/s; window/headless"),
+                number(f.headlessPerSecond, 0) + QLatin1Char(';') + number(f.guiRatio, 2),
+                QStringLiteral("batchsync --headless in this run, start to exit"));
         }
         row(QStringLiteral("local database (MB)"),
             QString::number(double(fileSize(clientDb)) / 1e6, 'f', 1),
@@ -1637,6 +1527,8 @@ int main(int argc, char *argv[])
             row(QStringLiteral("sync / baseline"),
                 QString::number(*f.recordsPerSecond / *f.baseline, 'f', 2), QString());
         }
+        row(QStringLiteral("floor records/s; sync / floor"),
+            number(f.floor, 0) + QLatin1Char(';') + number(f.floorRatio, 2), floor.message);
         figures.push_back(f);
     }
 
@@ -1667,7 +1559,9 @@ int main(int argc, char *argv[])
                        "server_peak_rss_mb=%5 baseline_storage_per_s=%6 first_batch_ms=%7 "
                        "last_batch_ms=%8 incremental_s=%9 batch_size_last=%10 parse_per_s=%11 "
                        "gui_max_stall_ms=%12 progress_per_s=%13 dataview_max_stall_ms=%14 "
-                       "dataview_max_busy_ms=%15")
+                       "dataview_max_busy_ms=%15 floor_records_per_s=%16 floor_ratio=%17 "
+                       "gui_records_per_s=%18 headless_records_per_s=%19 gui_ratio=%20 "
+                       "gui_max_busy_ms=%21")
             .arg(options.runs > 0 ? options.records : 0)
             .arg(number(m(&RunFigures::recordsPerSecond), 0),
                  number(m(&RunFigures::mbPerSecond), 1), number(m(&RunFigures::clientRssMb), 1),
@@ -1677,6 +1571,9 @@ int main(int argc, char *argv[])
                  number(m(&RunFigures::lastLimit), 0), number(m(&RunFigures::parsePerSecond), 0),
                  number(m(&RunFigures::guiMaxStallMs), 0),
                  number(m(&RunFigures::progressPerSecond), 1), number(dataviewStall, 0),
-                 number(dataviewBusy, 0)));
+                 number(dataviewBusy, 0), number(m(&RunFigures::floor), 0),
+                 number(m(&RunFigures::floorRatio), 2), number(m(&RunFigures::guiPerSecond), 0))
+            .arg(number(m(&RunFigures::headlessPerSecond), 0), number(m(&RunFigures::guiRatio), 2),
+                 number(m(&RunFigures::guiMaxBusyMs), 0)));
     return 0;
 }

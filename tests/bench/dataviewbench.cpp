@@ -58,59 +58,6 @@ void typeText(QWidget *widget, QChar c)
     QApplication::sendEvent(widget, &release);
 }
 
-qint64 threadCpuMs()
-{
-    timespec now {};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    return qint64(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
-}
-
-// The window's event loop, watched by a 5 ms precise timer: its longest gap is the stall.
-class StallMeter final
-{
-public:
-    StallMeter()
-    {
-        m_ticker.setTimerType(Qt::PreciseTimer);
-        m_ticker.setInterval(5);
-        QObject::connect(&m_ticker, &QTimer::timeout, [this] {
-            const qint64 now = m_clock.elapsed();
-            const qint64 cpu = threadCpuMs();
-            if (m_last >= 0 && now - m_last > m_longest) {
-                m_longest = now - m_last;
-                m_longestCpu = cpu - m_lastCpu;
-            }
-            if (m_last >= 0)
-                m_busiest = std::max(m_busiest, cpu - m_lastCpu);
-            m_last = now;
-            m_lastCpu = cpu;
-        });
-        m_clock.start();
-        m_ticker.start();
-    }
-    void restart()
-    {
-        m_last = m_clock.elapsed();
-        m_lastCpu = threadCpuMs();
-        m_longest = m_longestCpu = m_busiest = 0;
-    }
-    qint64 longest() const { return m_longest; }
-    /*! How much of the longest gap the GUI thread spent running (the rest it waited). */
-    qint64 longestCpu() const { return m_longestCpu; }
-    /*! The most the GUI thread ran between two ticks: its own work, whatever the load. */
-    qint64 busiest() const { return m_busiest; }
-    qint64 now() const { return m_clock.elapsed(); }
-
-private:
-    QElapsedTimer m_clock;
-    QTimer m_ticker;
-    qint64 m_last = -1;
-    qint64 m_longest = 0;
-    qint64 m_lastCpu = 0;
-    qint64 m_longestCpu = 0;
-    qint64 m_busiest = 0;
-};
-
 std::optional<DataViewFigures> measure(const QString &path, const QString &filter)
 {
     QTemporaryDir dataDir;
@@ -230,6 +177,13 @@ std::optional<DataViewFigures> measure(const QString &path, const QString &filte
 }
 
 } // namespace
+
+qint64 threadCpuMs()
+{
+    timespec now {};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return qint64(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
 
 bool spinUntil(const std::function<bool()> &done, int timeoutMs, SpinMode mode)
 {

@@ -2,9 +2,12 @@
 
 #include "common/types.h"
 
+#include <QElapsedTimer>
 #include <QList>
 #include <QString>
 #include <QStringList>
+#include <QTimer>
+#include <algorithm>
 #include <functional>
 #include <optional>
 
@@ -16,6 +19,55 @@ enum class SpinMode {
 };
 /*! Runs the event loop until \a done or \a timeoutMs; false on timeout. */
 bool spinUntil(const std::function<bool()> &done, int timeoutMs, SpinMode mode = SpinMode::Poll);
+
+/*! The CPU time of the calling thread, in ms. */
+qint64 threadCpuMs();
+
+/*! The window's event loop, watched by a 5 ms precise timer: its longest gap is the stall. */
+class StallMeter final
+{
+public:
+    StallMeter()
+    {
+        m_ticker.setTimerType(Qt::PreciseTimer);
+        m_ticker.setInterval(5);
+        QObject::connect(&m_ticker, &QTimer::timeout, [this] {
+            const qint64 now = m_clock.elapsed();
+            const qint64 cpu = threadCpuMs();
+            if (m_last >= 0 && now - m_last > m_longest) {
+                m_longest = now - m_last;
+                m_longestCpu = cpu - m_lastCpu;
+            }
+            if (m_last >= 0)
+                m_busiest = std::max(m_busiest, cpu - m_lastCpu);
+            m_last = now;
+            m_lastCpu = cpu;
+        });
+        m_clock.start();
+        m_ticker.start();
+    }
+    void restart()
+    {
+        m_last = m_clock.elapsed();
+        m_lastCpu = threadCpuMs();
+        m_longest = m_longestCpu = m_busiest = 0;
+    }
+    qint64 longest() const { return m_longest; }
+    /*! How much of the longest gap the GUI thread spent running (the rest it waited). */
+    qint64 longestCpu() const { return m_longestCpu; }
+    /*! The most the GUI thread ran between two ticks: its own work, whatever the load. */
+    qint64 busiest() const { return m_busiest; }
+    qint64 now() const { return m_clock.elapsed(); }
+
+private:
+    QElapsedTimer m_clock;
+    QTimer m_ticker;
+    qint64 m_last = -1;
+    qint64 m_longest = 0;
+    qint64 m_lastCpu = 0;
+    qint64 m_longestCpu = 0;
+    qint64 m_busiest = 0;
+};
 
 /*! Record \a index of entity \a entity (both 0-based). */
 using RecordMaker = std::function<Change(int entity, qint64 index)>;
