@@ -381,38 +381,32 @@ private Q_SLOTS:
 
     void prefetchBudgetBoundsPagesAhead_data()
     {
-        QTest::addColumn<qint64>("limit");
-        QTest::addColumn<QList<qint64>>("pages");
-        QTest::addColumn<QList<bool>>("admitted");
-        QTest::newRow("small pages share it")
-            << qint64(1000) << QList<qint64> { 300, 300, 300, 300 }
-            << QList<bool> { true, true, true, false };
-        QTest::newRow("one page larger than it")
-            << qint64(1000) << QList<qint64> { 5000, 1 } << QList<bool> { true, false };
-        QTest::newRow("exactly full")
-            << qint64(1000) << QList<qint64> { 400, 600, 1 } << QList<bool> { true, true, false };
+        QTest::addColumn<qint64>("elsewhere"); // bytes of other jobs' pages in memory
+        QTest::addColumn<qint64>("own"); // of this job's
+        QTest::addColumn<qint64>("next"); // the guess for the page it would ask for
+        QTest::addColumn<bool>("ahead");
+        QTest::newRow("small pages") << qint64(300) << qint64(300) << qint64(300) << true;
+        QTest::newRow("fills it exactly") << qint64(400) << qint64(300) << qint64(300) << true;
+        QTest::newRow("one byte over") << qint64(400) << qint64(300) << qint64(301) << false;
+        QTest::newRow("alone, a page larger than it")
+            << qint64(0) << qint64(5000) << qint64(5000) << true;
+        QTest::newRow("alone, nothing in memory") << qint64(0) << qint64(0) << qint64(9999) << true;
+        QTest::newRow("not alone, large pages") << qint64(1) << qint64(500) << qint64(500) << false;
     }
     void prefetchBudgetBoundsPagesAhead()
     {
-        QFETCH(qint64, limit);
-        QFETCH(QList<qint64>, pages);
-        QFETCH(QList<bool>, admitted);
-        PrefetchBudget budget(limit);
-        qint64 held = 0;
-        for (int i = 0; i < pages.size(); ++i) {
-            QCOMPARE(budget.reserve(pages.at(i)), admitted.at(i));
-            if (admitted.at(i))
-                held += pages.at(i);
-            QCOMPARE(budget.held(), held);
-        }
-        // Given back, the room is there again; with nothing ahead, any page fits.
-        for (int i = 0; i < pages.size(); ++i) {
-            if (admitted.at(i))
-                budget.release(pages.at(i));
-        }
-        QCOMPARE(budget.held(), qint64(0));
-        QVERIFY(budget.reserve(limit * 10));
-        QVERIFY(!budget.reserve(1));
+        QFETCH(qint64, elsewhere);
+        QFETCH(qint64, own);
+        QFETCH(qint64, next);
+        QFETCH(bool, ahead);
+        PrefetchBudget budget(1000);
+        budget.add(elsewhere);
+        budget.add(own);
+        QCOMPARE(budget.held(), elsewhere + own);
+        QCOMPARE(budget.mayAskAhead(own, next), ahead);
+        // Once the other pages are written, a job alone may always ask ahead.
+        budget.add(-elsewhere);
+        QVERIFY(budget.mayAskAhead(own, next));
     }
 
     void combineSumsTheParts()

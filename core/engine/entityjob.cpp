@@ -405,9 +405,9 @@ void EntityJob::sendPage(const ChangesQuery &query)
     sized.limit = m_settings.adaptiveBatchSize ? m_batchSizer.size() : m_settings.batchSize;
     m_pageLimit = sized.limit;
     m_pageSentMs = m_progressClock.elapsed();
-    releaseAhead(m_request.data());
     SourceReply *request = m_source->fetchChanges(m_stored.schema, sized);
     m_request = request;
+    holdPage(request, nextPageBytes());
     connectPage(request);
 }
 
@@ -424,7 +424,7 @@ void EntityJob::onPositionKnown(SourceReply *request, const QString &cursor)
 {
     // The page in flight already knows where it ends: ask for the next one now, so that the
     // source reads this page while the next is on its way.
-    if (request != m_request.data() || m_prefetch || !isWorking() || !reserveAhead())
+    if (request != m_request.data() || m_prefetch || !isWorking() || !mayAskAhead())
         return;
     ChangesQuery query;
     query.mode = PagingMode::Cursor;
@@ -435,34 +435,45 @@ void EntityJob::onPositionKnown(SourceReply *request, const QString &cursor)
     m_prefetchSentMs = m_progressClock.elapsed();
     SourceReply *next = m_source->fetchChanges(m_stored.schema, query);
     m_prefetch = next;
-    m_aheadRequest = next;
+    holdPage(next, nextPageBytes());
     connectPage(next);
 }
 
-bool EntityJob::reserveAhead()
+bool EntityJob::mayAskAhead() const
 {
-    releaseAhead(m_aheadRequest);
-    const qint64 bytes = qMax<qint64>(m_lastPageBytes, 1);
-    if (m_prefetchBudget && !m_prefetchBudget->reserve(bytes))
-        return false;
-    m_aheadBytes = bytes;
-    return true;
+    if (!m_prefetchBudget)
+        return true;
+    qint64 own = 0;
+    for (const qint64 bytes : m_heldPages)
+        own += bytes;
+    return m_prefetchBudget->mayAskAhead(own, nextPageBytes());
 }
 
-void EntityJob::releaseAhead(const SourceReply *request)
+qint64 EntityJob::nextPageBytes() const
 {
-    if (!request || request != m_aheadRequest)
+    return m_prefetchBudget ? m_prefetchBudget->guess(m_lastPageBytes) : m_lastPageBytes;
+}
+
+void EntityJob::holdPage(const SourceReply *request, qint64 bytes)
+{
+    if (!m_prefetchBudget)
         return;
+    qint64 &held = m_heldPages[request];
+    m_prefetchBudget->add(bytes - held);
+    held = bytes;
+}
+
+void EntityJob::releasePage(const SourceReply *request)
+{
     if (m_prefetchBudget)
-        m_prefetchBudget->release(m_aheadBytes);
-    m_aheadRequest = nullptr;
-    m_aheadBytes = 0;
+        m_prefetchBudget->add(-m_heldPages.value(request));
+    m_heldPages.remove(request);
 }
 
 void EntityJob::dropPrefetch()
 {
     if (SourceReply *request = m_prefetch.data()) {
-        releaseAhead(request);
+        releasePage(request);
         request->disconnect(this);
         request->abort();
         request->deleteLater();
@@ -485,14 +496,17 @@ void EntityJob::pageFinished(SourceReply *finished)
 {
     if (finished != m_request.data())
         return; // a page asked for early, not yet the one awaited
-    releaseAhead(finished);
     if (finished->error().isError())
         dropPrefetch();
     if (SourceReply *request = takeFinished(m_request, Step::Page, finished)) {
         m_runBytes += request->bytesReceived();
         m_lastPageBytes = request->bytesReceived();
+        holdPage(request, m_lastPageBytes); // what it really is, until it is written
+        if (m_prefetchBudget)
+            m_prefetchBudget->notePage(m_lastPageBytes);
         handlePage(request->page());
     }
+    releasePage(finished);
 }
 
 bool EntityJob::isAfterHighWater(const Change &change) const
@@ -652,13 +666,12 @@ void EntityJob::handlePage(const ChangePage &page)
         }
     } else if (ahead) {
         dropPrefetch();
-        prefetch = reserveAhead();
+        prefetch = mayAskAhead();
         if (prefetch) {
             ChangesQuery query;
             query.mode = PagingMode::Cursor;
             query.since = after.cursor;
             sendPage(query);
-            m_aheadRequest = m_request.data();
         }
     } else {
         dropPrefetch();
@@ -787,7 +800,11 @@ void EntityJob::resetRetry()
 void EntityJob::cancelRequests()
 {
     dropPrefetch();
-    releaseAhead(m_request.data());
+    if (m_prefetchBudget) {
+        for (const qint64 bytes : std::as_const(m_heldPages))
+            m_prefetchBudget->add(-bytes);
+    }
+    m_heldPages.clear();
     for (QPointer<SourceReply> *slot : { &m_request, &m_recount, &m_push }) {
         if (SourceReply *request = slot->data()) {
             request->disconnect(this);

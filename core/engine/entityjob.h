@@ -6,6 +6,7 @@
 #include "store/localstore.h"
 
 #include <QElapsedTimer>
+#include <QHash>
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
@@ -104,10 +105,12 @@ private:
     void connectPage(SourceReply *request);
     void onPositionKnown(SourceReply *request, const QString &cursor);
     void dropPrefetch();
-    // Whether a page may be asked for ahead of its turn; takes its share of the budget.
-    bool reserveAhead();
-    // Gives the share back when \a request, the page asked for ahead, is done with.
-    void releaseAhead(const SourceReply *request);
+    // Whether the next page may be asked for before this one is written (PrefetchBudget).
+    bool mayAskAhead() const;
+    qint64 nextPageBytes() const;
+    // Counts \a request's page, of about \a bytes, in the budget until releasePage().
+    void holdPage(const SourceReply *request, qint64 bytes);
+    void releasePage(const SourceReply *request);
     void pageFinished(SourceReply *finished);
     bool shouldPush() const;
     void startPush();
@@ -167,8 +170,7 @@ private:
     qint64 m_prefetchSentMs = -1;
     int m_prefetchLimit = 0;
     PrefetchBudget *m_prefetchBudget = nullptr;
-    const SourceReply *m_aheadRequest = nullptr; // the page that holds m_aheadBytes
-    qint64 m_aheadBytes = 0;
+    QHash<const SourceReply *, qint64> m_heldPages; // asked for, not yet written: bytes
     qint64 m_lastPageBytes = 0; // received for the last page: the guess for the next
     QTimer m_retryTimer;
     Step m_retryStep = Step::Page;

@@ -6,11 +6,12 @@ namespace BatchSync {
 
 /*!
     \internal
-    The bytes of the pages that the jobs of one worker asked for ahead of their turn (before
-    the page before them was written). Such a page waits in memory, parsed, while the writes
-    before it go on; with several entities at once and pages of thousands of records, those
-    would add up. One page ahead is always allowed; more only while their bytes, guessed
-    from each job's last page, stay within the limit. Lives in the engine's worker thread.
+    The bytes of the pages that the jobs of one worker asked for and have not written yet:
+    pages on their way, and pages parsed and waiting for the writes before them. With several
+    entities at once and pages of thousands of records, those add up; a page may be asked for
+    ahead of its turn (before the page before it is written) only while they stay within the
+    limit, or when no other job has a page in memory. A job's page asked for in its turn is
+    counted, never refused. Lives in the engine's worker thread.
 */
 class PrefetchBudget final
 {
@@ -25,28 +26,32 @@ public:
     {
     }
 
-    /*! Takes \a bytes for a page asked for ahead; false when they do not fit. */
-    bool reserve(qint64 bytes)
+    /*! Counts \a bytes more of pages in memory (negative: fewer). */
+    void add(qint64 bytes)
     {
-        if (m_pages > 0 && m_held + bytes > m_limit)
-            return false;
         m_held += bytes;
-        ++m_pages;
-        return true;
+        Q_ASSERT(m_held >= 0);
     }
-    /*! Gives back what reserve(\a bytes) took. */
-    void release(qint64 bytes)
+    /*!
+        Whether a job that holds \a own of the bytes may ask for a page of about \a bytes
+        ahead of its turn.
+    */
+    bool mayAskAhead(qint64 own, qint64 bytes) const
     {
-        m_held -= bytes;
-        --m_pages;
-        Q_ASSERT(m_held >= 0 && m_pages >= 0);
+        return m_held == own || m_held + bytes <= m_limit;
     }
     qint64 held() const { return m_held; }
+
+    /*! Notes a page of \a bytes received: the guess for a job that has received none yet. */
+    void notePage(qint64 bytes) { m_lastPage = bytes; }
+    /*! The bytes to expect of a job's next page, whose last was \a own bytes (0: none yet). */
+    qint64 guess(qint64 own) const { return own > 0 ? own : m_lastPage; }
+    qint64 limit() const { return m_limit; }
 
 private:
     qint64 m_limit;
     qint64 m_held = 0;
-    int m_pages = 0;
+    qint64 m_lastPage = 0;
 };
 
 } // namespace BatchSync
