@@ -753,11 +753,11 @@ private Q_SLOTS:
         // Batches of mostly new records and batches of mostly updates are written in different
         // ways; each batch here follows one of the other kind, and mixes every kind of change.
         const QString path = newPath();
+        const EntitySchema schema = customersSchema();
         LocalStore store(path, uniqueConnectionName());
         SyncError error;
-        QVERIFY(store.open(&error));
-        const EntitySchema schema = customersSchema();
-        QVERIFY(store.ensureEntity(schema, &error));
+        QVERIFY2(store.open(&error) && store.ensureEntity(schema, &error),
+                 qPrintable(error.message));
         RawDb raw(path);
         qint64 done = 0;
         const auto apply = [&](const QList<Change> &changes) {
