@@ -748,6 +748,58 @@ private Q_SLOTS:
         QCOMPARE(store.rowCount(schema.name), expected.isEmpty() ? 1 : 2);
     }
 
+    void updatesInsertsAndDeletionsMixed()
+    {
+        // Batches of mostly new records and batches of mostly updates are written in different
+        // ways; each batch here follows one of the other kind, and mixes every kind of change.
+        const QString path = newPath();
+        const EntitySchema schema = customersSchema();
+        LocalStore store(path, uniqueConnectionName());
+        SyncError error;
+        QVERIFY2(store.open(&error) && store.ensureEntity(schema, &error),
+                 qPrintable(error.message));
+        RawDb raw(path);
+        qint64 done = 0;
+        const auto apply = [&](const QList<Change> &changes) {
+            done += changes.size();
+            return store.applyBatch(schema, changes, { QString::number(done), {} }, done, 100,
+                                    &error);
+        };
+
+        QVERIFY2(apply(changesFrom(QStringLiteral("a=A b=B c=C d=D e=E"))),
+                 qPrintable(error.message));
+        QCOMPARE(contents(raw), QStringList({ "a=A", "b=B", "c=C", "d=D", "e=E" }));
+
+        QList<Change> changes
+            = changesFrom(QStringLiteral("a=A2 b=B2 c=C2 f=F g=G1 g=G2 -d -h -g g=G3"));
+        changes[0].version = QStringLiteral("v7");
+        QVERIFY2(apply(changes), qPrintable(error.message));
+        QCOMPARE(contents(raw), QStringList({ "a=A2", "b=B2", "c=C2", "e=E", "f=F", "g=G3" }));
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT _version FROM customers WHERE id = 'a'")),
+                 QVariant(QStringLiteral("v7")));
+
+        QVERIFY2(apply(changesFrom(QStringLiteral("a=A3 -a a=A4 e=E3 i=I j=J1 -j j=J2 -b -x"))),
+                 qPrintable(error.message));
+        QCOMPARE(contents(raw),
+                 QStringList({ "a=A4", "c=C2", "e=E3", "f=F", "g=G3", "i=I", "j=J2" }));
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT count(*) FROM customers WHERE _version IS "
+                                           "NOT NULL"))
+                     .toLongLong(),
+                 0);
+
+        changes = changesFrom(QStringLiteral("c=C3 f=F2 k=K"));
+        changes[1].version = QStringLiteral("v9");
+        QVERIFY2(apply(changes), qPrintable(error.message));
+        QCOMPARE(contents(raw),
+                 QStringList({ "a=A4", "c=C3", "e=E3", "f=F2", "g=G3", "i=I", "j=J2", "k=K" }));
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT group_concat(id || ':' || _version) FROM "
+                                           "customers WHERE _version IS NOT NULL")),
+                 QVariant(QStringLiteral("f:v9")));
+        QCOMPARE(raw.scalar(QStringLiteral("SELECT run_cursor FROM _sync_state WHERE entity = "
+                                           "'customers'")),
+                 QVariant(QString::number(done)));
+    }
+
     void failedBatchChangesNothing_data()
     {
         QTest::addColumn<QString>("failure");

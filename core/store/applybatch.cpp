@@ -28,17 +28,22 @@ LocalStore::EntityStatements *LocalStore::entityStatements(const EntitySchema &s
     QString columns = QStringLiteral("\"id\"");
     QString placeholders = QStringLiteral("?");
     QString updates;
-    for (const FieldSpec &field : schema.fields) {
-        const QString column = Identifier::quoted(field.name);
+    QString assignments; // of the UPDATE, to the same parameters as the INSERT's
+    int parameter = 1;
+    const auto addColumn = [&](const QString &column) {
         columns += QStringLiteral(", ") + column;
         placeholders += QStringLiteral(", ?");
-        updates += QStringLiteral("%1 = excluded.%1, ").arg(column);
-    }
-    const QString changedAt = Identifier::quoted(changedAtColumn);
-    const QString version = Identifier::quoted(versionColumn);
-    columns += QStringLiteral(", %1, %2").arg(changedAt, version);
-    placeholders += QStringLiteral(", ?, ?");
-    updates += QStringLiteral("%1 = excluded.%1, %2 = excluded.%2").arg(changedAt, version);
+        if (!updates.isEmpty()) {
+            updates += QStringLiteral(", ");
+            assignments += QStringLiteral(", ");
+        }
+        updates += QStringLiteral("%1 = excluded.%1").arg(column);
+        assignments += QStringLiteral("%1 = ?%2").arg(column).arg(++parameter);
+    };
+    for (const FieldSpec &field : schema.fields)
+        addColumn(Identifier::quoted(field.name));
+    addColumn(Identifier::quoted(changedAtColumn));
+    addColumn(Identifier::quoted(versionColumn));
     const QString table = Identifier::quoted(schema.name);
 
     auto statements = std::make_unique<EntityStatements>();
@@ -47,6 +52,8 @@ LocalStore::EntityStatements *LocalStore::entityStatements(const EntitySchema &s
         = QStringLiteral("INSERT INTO %1 (%2) VALUES (%3)").arg(table, columns, placeholders);
     statements->upsertSql = statements->appendSql
         + QStringLiteral(" ON CONFLICT (\"id\") DO UPDATE SET %1").arg(updates);
+    statements->updateSql
+        = QStringLiteral("UPDATE %1 SET %2 WHERE \"id\" = ?1").arg(table, assignments);
     statements->removeSql = QStringLiteral("DELETE FROM %1 WHERE \"id\" = ?").arg(table);
     // The mark is the newest row of the table: the deletion covers every version up to it.
     // ("WHERE true" keeps ON CONFLICT from being read as a join constraint.)
@@ -118,11 +125,27 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
     };
     m_statements->setBatchCache(bulk);
 
-    Sqlite::Statement &write = bulk ? statements->append : statements->upsert;
+    // Updates of existing records, the bulk of an incremental sync: an UPDATE by id does less
+    // than an upsert (no new rowid, no record built for the insert that conflicts), and a
+    // record it misses is inserted. With triggers of the table's own on, the upsert stays,
+    // so that they see the statements they always saw.
+    const bool updateFirst = !bulk && statements->updateFirst && !m_statements->triggersEnabled;
+    Sqlite::Statement &write = bulk || updateFirst ? statements->append : statements->upsert;
     Sqlite::Statement &remove = bulk ? statements->recordDeletion : statements->remove;
+    if (updateFirst && !ready(statements->update, statements->updateSql))
+        return false;
     bool haveWrite = false;
     bool haveRemove = false;
+    qint64 writes = 0;
+    qint64 updated = 0;
     const int changedAtIndex = int(fieldCount) + 2;
+    const auto bindChange = [&](Sqlite::Statement &statement, const Change &change) {
+        bool bound = statement.bindText(1, change.id);
+        for (qsizetype i = 0; bound && i < fieldCount; ++i)
+            bound = statement.bindValue(int(i) + 2, change.values.at(i));
+        return bound && statement.bindText(changedAtIndex, change.changedAt)
+            && statement.bindTextOrNull(changedAtIndex + 1, change.version);
+    };
     for (const Change &change : changes) {
         if (anyPending) {
             bool pending = false;
@@ -146,29 +169,48 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
             else
                 bound = remove.bindText(1, change.id);
         } else {
+            ++writes;
+            if (updateFirst) {
+                Sqlite::Statement &update = statements->update;
+                if (!bindChange(update, change) || !update.exec()) {
+                    return storageFailure(error,
+                                          QStringLiteral("%1 (record \"%2\")")
+                                              .arg(what, Identifier::printable(change.id)),
+                                          update.errorCode(), update.errorText());
+                }
+                if (update.changes() > 0) {
+                    ++updated;
+                    continue;
+                }
+            }
             if (!haveWrite
                 && !(haveWrite
-                     = ready(write, bulk ? statements->appendSql : statements->upsertSql)))
+                     = ready(write,
+                             bulk || updateFirst ? statements->appendSql : statements->upsertSql)))
                 return false;
             statement = &write;
-            bound = write.bindText(1, change.id);
-            for (qsizetype i = 0; bound && i < fieldCount; ++i)
-                bound = write.bindValue(int(i) + 2, change.values.at(i));
-            bound = bound && write.bindText(changedAtIndex, change.changedAt)
-                && write.bindTextOrNull(changedAtIndex + 1, change.version);
+            bound = bindChange(write, change);
         }
+        // An upsert that updates leaves the last inserted rowid as it was.
+        const sqlite3_int64 lastRowid = sqlite3_last_insert_rowid(db);
         if (!bound || !statement->exec()) {
             return storageFailure(
                 error,
                 QStringLiteral("%1 (record \"%2\")").arg(what, Identifier::printable(change.id)),
                 statement->errorCode(), statement->errorText());
         }
+        if (statement == &statements->upsert && sqlite3_last_insert_rowid(db) == lastRowid)
+            ++updated;
     }
 
     if (!saveRunPosition(schema.name, after, done, total, what, error))
         return false;
     if (!transaction.commit())
         return false;
+    // A batch of mostly new records inserts them at once next time: missing by UPDATE first
+    // costs a lookup and a second binding per record.
+    if (!bulk && writes > 0)
+        statements->updateFirst = updated * 2 >= writes;
     qCDebug(lcStore) << "saved" << changes.size() - skipped << "changes of" << schema.name << "at"
                      << done << "of" << total << (bulk ? "(bulk load)" : "");
     if (skipped > 0) {

@@ -100,12 +100,17 @@ struct LocalStore::EntityStatements
     QList<FieldSpec> fields; // the schema the statements are for
     QString upsertSql;
     QString appendSql;
+    QString updateSql;
     QString removeSql;
     QString recordDeletionSql;
-    Sqlite::Statement upsert; // id, one value per field, _changed_at
-    Sqlite::Statement append; // the same, a plain INSERT (bulk-load state)
+    Sqlite::Statement upsert; // id, one value per field, _changed_at, _version
+    Sqlite::Statement append; // the same, a plain INSERT (bulk load, and after an update missed)
+    Sqlite::Statement update; // the same parameters, an UPDATE by id
     Sqlite::Statement remove; // id
     Sqlite::Statement recordDeletion; // entity, id (bulk-load state)
+    // Whether the next batch updates by id first (most changes of the last one were
+    // updates of existing records) rather than upserting.
+    bool updateFirst = true;
 };
 
 struct LocalStore::Statements
