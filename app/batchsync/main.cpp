@@ -134,6 +134,9 @@ int main(int argc, char *argv[])
     // come from the heaps of those threads and stay with them after the page is written
     // (~12 MB more at 10,000 records a page). A fixed threshold gives them back at once.
     mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    // Fixing it also fixes the trim threshold, at 128 KiB by default: a heap would then give
+    // its top back after every page and fault it in again for the next one.
+    mallopt(M_TRIM_THRESHOLD, 2 * 1024 * 1024);
 #endif
     const bool window = Cli::wantsWindow(argc, argv);
     std::unique_ptr<QCoreApplication> app = window ? std::make_unique<QApplication>(argc, argv)
