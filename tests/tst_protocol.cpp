@@ -8,6 +8,7 @@
 #include "testutil/referenceparser.h"
 #include "testutil/testserver.h"
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -313,6 +314,8 @@ private Q_SLOTS:
     void realConnectionRefused();
     void realNoResponse();
     void realTruncatedBody();
+    void pageParsedAsideEndsOnce_data();
+    void pageParsedAsideEndsOnce();
     void realOversizeChunked();
     void realRetryAfter();
 
@@ -2590,6 +2593,82 @@ void TestProtocol::realNoResponse()
     QVERIFY2(request->error().message.startsWith(
                  QStringLiteral("no response from 127.0.0.1:%1 within 300 ms").arg(server.port())),
              qPrintable(request->error().message));
+}
+
+void TestProtocol::pageParsedAsideEndsOnce_data()
+{
+    QTest::addColumn<bool>("deleteIt");
+    QTest::newRow("aborted") << false;
+    QTest::newRow("deleted") << true;
+}
+
+// A page of changes is parsed on another thread: a request aborted or deleted at any moment
+// of that still ends exactly once, and never touches what is gone (ASan watches).
+void TestProtocol::pageParsedAsideEndsOnce()
+{
+    QFETCH(bool, deleteIt);
+    const EntitySchema schema { QStringLiteral("customers"),
+                                { { QStringLiteral("name"), FieldType::String },
+                                  { QStringLiteral("visits"), FieldType::Int } } };
+    QByteArray body = "{\"changes\":[";
+    constexpr int Changes = 5000;
+    for (int i = 0; i < Changes; ++i) {
+        if (i > 0)
+            body += ',';
+        body += "{\"id\":\"c" + QByteArray::number(i)
+            + "\",\"changedAt\":\"2025-03-14T09:26:53.123Z\",\"deleted\":false,"
+              "\"data\":{\"name\":\"customer number "
+            + QByteArray::number(i) + "\",\"visits\":" + QByteArray::number(i) + "}}";
+    }
+    body += "],\"cursor\":\"x\",\"hasMore\":false}";
+    RawHttpServer server(RawHttpServer::Mode::Answer,
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                             + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+    QVERIFY(server.listen());
+    QNetworkAccessManager manager;
+    ProtocolClient client(&manager);
+    client.setBaseUrl(server.baseUrl());
+
+    int completed = 0;
+    int cut = 0;
+    for (int round = 0; round < 40; ++round) {
+        ChangesQuery query;
+        query.limit = Changes;
+        QPointer<ProtocolRequest> request = client.fetchChanges(schema, query);
+        QSignalSpy finished(request.data(), &ProtocolRequest::finished);
+        // The whole body read: from here on the page is being parsed, or parsed and on its way
+        // back; each round cuts in a little later.
+        QElapsedTimer wait;
+        wait.start();
+        while (request->bytesReceived() < body.size() && wait.elapsed() < 10000)
+            QCoreApplication::processEvents();
+        QCOMPARE(request->bytesReceived(), qint64(body.size()));
+        wait.restart();
+        while (wait.nsecsElapsed() < qint64(round % 8) * 250000)
+            QCoreApplication::processEvents();
+        if (deleteIt) {
+            const bool wasFinished = request->isFinished();
+            delete request.data();
+            completed += wasFinished ? 1 : 0;
+            cut += wasFinished ? 0 : 1;
+            continue;
+        }
+        request->abort();
+        QTRY_COMPARE(finished.count(), 1);
+        QTest::qWait(5); // a second finished(), or a late page, would show here
+        QCOMPARE(finished.count(), 1);
+        if (request->error().isError()) {
+            QCOMPARE(request->error().category, ErrorCategory::Aborted);
+            QVERIFY(request->page().changes.isEmpty());
+            ++cut;
+        } else {
+            QCOMPARE(request->page().changes.size(), Changes);
+            ++completed;
+        }
+        delete request.data();
+    }
+    qInfo("%d of 40 requests were cut while their page was parsed, %d had ended", cut, completed);
+    QCOMPARE(cut + completed, 40);
 }
 
 void TestProtocol::realTruncatedBody()
