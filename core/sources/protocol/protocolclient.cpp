@@ -73,10 +73,7 @@ ProtocolRequest::~ProtocolRequest()
 
 void ProtocolRequest::handleBody(int)
 {
-    if (kind() == Kind::Changes)
-        parseChangesAside();
-    else
-        parseBody();
+    parseBody();
 }
 
 void ProtocolRequest::parseChangesAside()
@@ -86,9 +83,8 @@ void ProtocolRequest::parseChangesAside()
     // again here); should this request go first, the watcher goes with it and the result is
     // dropped.
     auto promise = std::make_shared<QPromise<ParsedPage>>();
-    m_parsing = std::make_unique<QFutureWatcher<ParsedPage>>();
-    connect(m_parsing.get(), &QFutureWatcherBase::finished, this,
-            &ProtocolRequest::onChangesParsed);
+    m_parsing = new QFutureWatcher<ParsedPage>(this);
+    connect(m_parsing, &QFutureWatcherBase::finished, this, &ProtocolRequest::onChangesParsed);
     m_parsing->setFuture(promise->future());
     pageParsers()->start(
         [promise, body = m_body, schema = m_schema, limit = m_limit, mode = m_mode] {
@@ -122,7 +118,12 @@ void ProtocolRequest::onChangesParsed()
 void ProtocolRequest::release()
 {
     HttpReply::release();
-    m_parsing.reset();
+    // Perhaps from inside the watcher's own finished(): it goes once that has returned.
+    if (m_parsing) {
+        m_parsing->disconnect(this);
+        m_parsing->deleteLater();
+        m_parsing = nullptr;
+    }
 }
 
 void ProtocolRequest::parseBody()

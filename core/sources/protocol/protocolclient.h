@@ -53,7 +53,7 @@ private:
     int m_limit = 0;
     PagingMode m_mode = PagingMode::Cursor;
     bool m_hasToken = false;
-    std::unique_ptr<QFutureWatcher<ParsedPage>> m_parsing; // while a page of changes is parsed
+    QFutureWatcher<ParsedPage> *m_parsing = nullptr; // child, while a page of changes is parsed
 };
 
 /*!
