@@ -34,12 +34,13 @@ int compareChange(const QString &changedAt, const QString &id, const SyncPositio
 } // namespace
 
 EntityJob::EntityJob(const StoredEntity &stored, const SyncSettings &settings, Source *source,
-                     LocalStore *store, QObject *parent)
+                     LocalStore *store, PrefetchBudget *budget, QObject *parent)
     : QObject(parent)
     , m_stored(stored)
     , m_settings(settings)
     , m_source(source)
     , m_store(store)
+    , m_prefetchBudget(budget)
 {
     m_persistedRun = stored.run;
     m_retryTimer.setSingleShot(true);
@@ -441,8 +442,6 @@ void EntityJob::onPositionKnown(SourceReply *request, const QString &cursor)
 
 bool EntityJob::mayAskAhead() const
 {
-    if (!m_prefetchBudget)
-        return true;
     qint64 own = 0;
     for (const qint64 bytes : m_heldPages)
         own += bytes;
@@ -451,13 +450,11 @@ bool EntityJob::mayAskAhead() const
 
 qint64 EntityJob::nextPageBytes() const
 {
-    return m_prefetchBudget ? m_prefetchBudget->guess(m_lastPageBytes) : m_lastPageBytes;
+    return m_prefetchBudget->guess(m_lastPageBytes);
 }
 
 void EntityJob::holdPage(const SourceReply *request, qint64 bytes)
 {
-    if (!m_prefetchBudget)
-        return;
     qint64 &held = m_heldPages[request];
     m_prefetchBudget->add(bytes - held);
     held = bytes;
@@ -465,8 +462,7 @@ void EntityJob::holdPage(const SourceReply *request, qint64 bytes)
 
 void EntityJob::releasePage(const SourceReply *request)
 {
-    if (m_prefetchBudget)
-        m_prefetchBudget->add(-m_heldPages.value(request));
+    m_prefetchBudget->add(-m_heldPages.value(request));
     m_heldPages.remove(request);
 }
 
@@ -502,8 +498,7 @@ void EntityJob::pageFinished(SourceReply *finished)
         m_runBytes += request->bytesReceived();
         m_lastPageBytes = request->bytesReceived();
         holdPage(request, m_lastPageBytes); // what it really is, until it is written
-        if (m_prefetchBudget)
-            m_prefetchBudget->notePage(m_lastPageBytes);
+        m_prefetchBudget->notePage(m_lastPageBytes);
         handlePage(request->page());
     }
     releasePage(finished);
@@ -800,10 +795,8 @@ void EntityJob::resetRetry()
 void EntityJob::cancelRequests()
 {
     dropPrefetch();
-    if (m_prefetchBudget) {
-        for (const qint64 bytes : std::as_const(m_heldPages))
-            m_prefetchBudget->add(-bytes);
-    }
+    for (const qint64 bytes : std::as_const(m_heldPages))
+        m_prefetchBudget->add(-bytes);
     m_heldPages.clear();
     for (QPointer<SourceReply> *slot : { &m_request, &m_recount, &m_push }) {
         if (SourceReply *request = slot->data()) {

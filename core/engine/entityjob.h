@@ -32,8 +32,9 @@ class EntityJob final : public QObject
     Q_DISABLE_COPY_MOVE(EntityJob)
 
 public:
+    /*! \a budget is shared with the worker's other jobs and outlives this one. */
     EntityJob(const StoredEntity &stored, const SyncSettings &settings, Source *source,
-              LocalStore *store, QObject *parent = nullptr);
+              LocalStore *store, PrefetchBudget *budget, QObject *parent = nullptr);
     ~EntityJob() override;
 
     QString name() const { return m_stored.schema.name; }
@@ -55,8 +56,6 @@ public:
     /*! Whether the endpoint reported this entity in its last answer. */
     void setReported(bool reported) { m_reported = reported; }
     bool isReported() const { return m_reported; }
-    /*! Shared with the worker's other jobs: what may be asked for ahead (none: no bound). */
-    void setPrefetchBudget(PrefetchBudget *budget) { m_prefetchBudget = budget; }
 
     /*! Waits for a slot. */
     void enqueue();
@@ -169,7 +168,7 @@ private:
     QString m_prefetchSince;
     qint64 m_prefetchSentMs = -1;
     int m_prefetchLimit = 0;
-    PrefetchBudget *m_prefetchBudget = nullptr;
+    PrefetchBudget *m_prefetchBudget;
     QHash<const SourceReply *, qint64> m_heldPages; // asked for, not yet written: bytes
     qint64 m_lastPageBytes = 0; // received for the last page: the guess for the next
     QTimer m_retryTimer;

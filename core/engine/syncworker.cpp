@@ -130,8 +130,8 @@ void SyncWorker::shutdown()
 
 EntityJob *SyncWorker::addJob(const StoredEntity &stored)
 {
-    auto *job = new EntityJob(stored, m_settings, m_source.get(), m_store.get(), this);
-    job->setPrefetchBudget(&m_prefetchBudget);
+    auto *job
+        = new EntityJob(stored, m_settings, m_source.get(), m_store.get(), &m_prefetchBudget, this);
     m_jobs.insert(stored.schema.name, job);
     connect(job, &EntityJob::stateChanged, this,
             [this](const QString &entity, SyncState state, ErrorCategory category,
