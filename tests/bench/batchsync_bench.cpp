@@ -967,8 +967,10 @@ std::optional<Options> parseOptions(QCoreApplication &app)
         QStringLiteral("R"));
     const QCommandLineOption gui(
         QStringLiteral("gui"),
-        QStringLiteral("The first sync runs in the desktop window in this process, and the "
-                       "table shows its longest GUI stall and progress updates per second."));
+        QStringLiteral("The first sync also runs in the desktop window (offscreen, in a child "
+                       "process) beside the headless client in each run, and the table shows "
+                       "both rates, their ratio, the longest GUI stall and progress updates per "
+                       "second."));
     const QCommandLineOption dataview(
         QStringLiteral("dataview"),
         QStringLiteral("Also measure the data view's longest GUI stall on a large local "
