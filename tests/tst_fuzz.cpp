@@ -1240,7 +1240,12 @@ private Q_SLOTS:
                 = Test::parseChangesReference(body, schema, limit, mode, &reference, &error);
             const ChangePage untouched { { Change { QStringLiteral("keep"), {}, false, {} } },
                                          QStringLiteral("sentinel"),
-                                         true };
+                                         true,
+                                         SyncPhase::Changes,
+                                         false,
+                                         false,
+                                         -1,
+                                         {} };
             ChangePage published = untouched;
             QString publishedError;
             const bool publishedOk
@@ -1258,6 +1263,31 @@ private Q_SLOTS:
             else if (const QString d = pageDifference(published, ok ? reference : untouched);
                      !d.isEmpty())
                 problem = QStringLiteral("parseChanges and the oracle differ: ") + d;
+            // The packed form of the same page: the same outcome and message, and the same
+            // changes as the store would write them.
+            ChangePage packed = untouched;
+            QString packedError;
+            const bool packedOk = Protocol::parseChanges(
+                body, schema, limit, mode, &packed, &packedError, Protocol::ChangeForm::Packed);
+            if (problem.isEmpty() && (packedOk != ok || packedError != error)) {
+                problem = QStringLiteral("packed: %1 \"%2\", the oracle: %3 \"%4\"")
+                              .arg(packedOk)
+                              .arg(packedError)
+                              .arg(ok)
+                              .arg(error);
+            } else if (problem.isEmpty() && ok
+                       && (!packed.changes.isEmpty() || packed.packed.size() != reference.size())) {
+                problem = QStringLiteral("packed: %1 listed and %2 packed changes, the oracle %3")
+                              .arg(packed.changes.size())
+                              .arg(packed.packed.size())
+                              .arg(reference.size());
+            } else if (problem.isEmpty()) {
+                const QString d = ok
+                    ? pageDifference(Test::unpacked(packed), Test::throughUtf8(reference))
+                    : pageDifference(packed, untouched);
+                if (!d.isEmpty())
+                    problem = QStringLiteral("packed and the oracle differ: ") + d;
+            }
             QVERIFY2(problem.isEmpty(),
                      qPrintable(QStringLiteral("seed %1, iteration %2, schema %3, limit %4: %5; "
                                                "input: %6")

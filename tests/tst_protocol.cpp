@@ -1907,11 +1907,23 @@ void TestProtocol::fetchChanges()
     QCOMPARE(request->kind(), ProtocolRequest::Kind::Changes);
     QVERIFY(waitFinished(request));
     QCOMPARE(request->error().category, ErrorCategory::None);
-    QCOMPARE(request->page().changes.size(), 2);
+    // Cursor mode: the page comes packed.
+    QVERIFY(request->page().changes.isEmpty());
+    QCOMPARE(request->page().size(), 2);
     QCOMPARE(request->page().cursor, QStringLiteral("8812"));
     QCOMPARE(request->page().hasMore, true);
-    QCOMPARE(request->page().changes.at(1).id, QStringLiteral("c-2"));
-    QCOMPARE(request->page().changes.at(1).values.at(3), QVariant(qint64(3)));
+    const QList<Change> changes = request->page().packed.toChanges();
+    QCOMPARE(changes.at(1).id, QStringLiteral("c-2"));
+    QCOMPARE(changes.at(1).values.at(3), QVariant(qint64(3)));
+
+    // Offset mode: as a list, which the engine reads positions from.
+    ProtocolRequest *offset
+        = client.fetchChanges(customersSchema(), ChangesQuery { PagingMode::Offset, {}, 0, 10 });
+    QVERIFY(waitFinished(offset));
+    QCOMPARE(offset->error().category, ErrorCategory::None);
+    QVERIFY(offset->page().packed.isEmpty());
+    QCOMPARE(offset->page().changes.size(), 2);
+    QCOMPARE(offset->page().changes.at(1).id, QStringLiteral("c-2"));
 }
 
 void TestProtocol::queryParameters_data()
@@ -2659,10 +2671,10 @@ void TestProtocol::pageParsedAsideEndsOnce()
         QCOMPARE(finished.count(), 1);
         if (request->error().isError()) {
             QCOMPARE(request->error().category, ErrorCategory::Aborted);
-            QVERIFY(request->page().changes.isEmpty());
+            QCOMPARE(request->page().size(), 0);
             ++cut;
         } else {
-            QCOMPARE(request->page().changes.size(), Changes);
+            QCOMPARE(request->page().size(), Changes);
             ++completed;
         }
         delete request.data();
@@ -2801,15 +2813,17 @@ void TestProtocol::serverCursorPaging()
         QVERIFY2(request->error().category == ErrorCategory::None,
                  qPrintable(request->error().message));
         const ChangePage &page = request->page();
-        QVERIFY(page.changes.size() <= 100);
+        QVERIFY(page.changes.isEmpty());
+        QVERIFY(page.size() <= 100);
         QVERIFY(!page.cursor.isEmpty());
-        for (const Change &change : page.changes) {
+        const QList<Change> pageChanges = page.packed.toChanges();
+        for (const Change &change : pageChanges) {
             if (change.deleted)
                 records.remove(change.id);
             else
                 records.insert(change.id, change.values);
         }
-        changes += page.changes.size();
+        changes += page.size();
         cursor = page.cursor;
         hasMore = page.hasMore;
         request->deleteLater();

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "common/packedchanges.h"
+
 #include <QDateTime>
 #include <QList>
 #include <QMetaType>
@@ -228,13 +230,22 @@ struct PushResult
 /*! One page of GET /entities/{name}/changes. */
 struct ChangePage
 {
-    QList<Change> changes;
+    QList<Change> changes; //!< the changes, unless \c packed holds them
     QString cursor; //!< position after the last change; empty when the server sent none
     bool hasMore = false;
     SyncPhase phase = SyncPhase::Changes;
     bool phaseStart = false; //!< the first page of a Reload or Deletions phase
     bool phaseEnd = false; //!< the last page of a Reload or Deletions phase
     qint64 phaseTotal = -1; //!< on a phase's first page: its records, where the source knows
+    /*!
+        The changes in compact form, instead of \c changes: the protocol source's pages in
+        cursor mode (always in the Changes phase). A source fills one and leaves the other
+        empty.
+    */
+    PackedChanges packed;
+
+    /*! The number of changes, whichever form holds them. */
+    qsizetype size() const { return changes.size() + packed.size(); }
 };
 
 /*!

@@ -511,8 +511,12 @@ bool EntityJob::isAfterHighWater(const Change &change) const
 
 void EntityJob::handlePage(const ChangePage &page)
 {
+    // Offset mode reads each change's position: its pages come as a list. In cursor mode a
+    // page may be packed, and only its count matters here.
     const QList<Change> &changes = page.changes;
+    const qsizetype count = page.size();
     const bool offsetMode = m_settings.paging == PagingMode::Offset;
+    Q_ASSERT(!offsetMode || page.packed.isEmpty());
     const SyncPosition before = m_stored.run;
     const qint64 sentMs = m_pageSentMs;
     const int asked = m_pageLimit;
@@ -591,7 +595,7 @@ void EntityJob::handlePage(const ChangePage &page)
             }
         }
     } else {
-        fresh = changes.size();
+        fresh = count;
         after = SyncPosition { page.cursor.isEmpty() ? before.cursor : page.cursor, QString() };
         if (page.phase != m_phase || page.phaseStart)
             enterPhase(page.phase, page.phaseStart);
@@ -671,7 +675,7 @@ void EntityJob::handlePage(const ChangePage &page)
     } else {
         dropPrefetch();
     }
-    if (progressed || !changes.isEmpty()) {
+    if (progressed || count > 0) {
         SyncError error;
         if (!m_store->applyPhase(m_stored.schema, page, progressed ? after : m_persistedRun, done,
                                  total, &error)) {
@@ -682,7 +686,7 @@ void EntityJob::handlePage(const ChangePage &page)
     // A batch lasts from its request, or from the previous batch's write when it was fetched
     // meanwhile, to its own write: the time the sync spends per batch.
     const qint64 writtenMs = m_progressClock.elapsed();
-    adaptBatchSize(asked, changes.size(), writtenMs - std::max(sentMs, m_batchDoneMs));
+    adaptBatchSize(asked, count, writtenMs - std::max(sentMs, m_batchDoneMs));
     m_batchDoneMs = writtenMs;
     if (progressed)
         m_persistedRun = after;

@@ -67,8 +67,90 @@ LocalStore::EntityStatements *LocalStore::entityStatements(const EntitySchema &s
     return result;
 }
 
+bool LocalStore::BatchRows::bindRecord(Sqlite::Statement &statement, qsizetype row, int fieldCount,
+                                       bool withVersion) const
+{
+    const int changedAtIndex = fieldCount + 2;
+    if (m_packed) {
+        const PackedChanges &packed = *m_packed;
+        bool bound = statement.bindUtf8(1, packed.id(row));
+        for (int i = 0; bound && i < fieldCount; ++i) {
+            const PackedChanges::Cell &cell = packed.value(row, i);
+            switch (cell.kind) {
+            case PackedChanges::Kind::Null:
+                bound = statement.bindNull(i + 2);
+                break;
+            case PackedChanges::Kind::Integer:
+            case PackedChanges::Kind::Bool:
+                bound = statement.bindInt(i + 2, cell.integer);
+                break;
+            case PackedChanges::Kind::Real:
+                bound = statement.bindDouble(i + 2, cell.real);
+                break;
+            case PackedChanges::Kind::Text:
+                bound = statement.bindUtf8(i + 2, packed.text(cell));
+                break;
+            }
+        }
+        if (!bound || !statement.bindUtf8(changedAtIndex, packed.changedAt(row)))
+            return false;
+        if (!withVersion)
+            return true;
+        const QByteArrayView version = packed.text(packed.version(row));
+        return version.isEmpty() ? statement.bindNull(changedAtIndex + 1)
+                                 : statement.bindUtf8(changedAtIndex + 1, version);
+    }
+    const Change &change = m_changes->at(row);
+    bool bound = statement.bindText(1, change.id);
+    for (int i = 0; bound && i < fieldCount; ++i)
+        bound = statement.bindValue(i + 2, change.values.at(i));
+    return bound && statement.bindText(changedAtIndex, change.changedAt)
+        && (!withVersion || statement.bindTextOrNull(changedAtIndex + 1, change.version));
+}
+
+QString LocalStore::BatchRows::problem(const QString &what, int fieldCount) const
+{
+    if (m_packed) {
+        // The parser checked every id; only the entity's fields may have changed since.
+        if (!m_packed->isEmpty() && m_packed->fieldCount() != fieldCount) {
+            return QStringLiteral("%1: the changes have %2 values but the entity has %3 fields")
+                .arg(what)
+                .arg(m_packed->fieldCount())
+                .arg(fieldCount);
+        }
+        return QString();
+    }
+    for (qsizetype i = 0; i < m_changes->size(); ++i) {
+        const Change &change = m_changes->at(i);
+        if (change.id.isEmpty())
+            return QStringLiteral("%1: change %2 has no id").arg(what).arg(i + 1);
+        if (!change.deleted && change.values.size() != fieldCount) {
+            return QStringLiteral("%1: change %2 (id \"%3\") has %4 values but the entity "
+                                  "has %5 fields")
+                .arg(what)
+                .arg(i + 1)
+                .arg(Identifier::printable(change.id))
+                .arg(change.values.size())
+                .arg(fieldCount);
+        }
+    }
+    return QString();
+}
+
 bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &changes,
                             const SyncPosition &after, qint64 done, qint64 total, SyncError *error)
+{
+    return applyRows(schema, BatchRows(changes), after, done, total, error);
+}
+
+bool LocalStore::applyBatch(const EntitySchema &schema, const PackedChanges &changes,
+                            const SyncPosition &after, qint64 done, qint64 total, SyncError *error)
+{
+    return applyRows(schema, BatchRows(changes), after, done, total, error);
+}
+
+bool LocalStore::applyRows(const EntitySchema &schema, const BatchRows &rows,
+                           const SyncPosition &after, qint64 done, qint64 total, SyncError *error)
 {
     clearError(error);
     if (!checkUsable(error))
@@ -78,25 +160,10 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
         return false;
 
     const QString what = QStringLiteral("Could not save a batch of entity \"%1\"").arg(schema.name);
-    const qsizetype fieldCount = schema.fields.size();
+    const int fieldCount = int(schema.fields.size());
     // Check everything first, so that a bad change costs no transaction.
-    for (qsizetype i = 0; i < changes.size(); ++i) {
-        const Change &change = changes.at(i);
-        if (change.id.isEmpty()) {
-            return fail(error, ErrorCategory::Protocol,
-                        QStringLiteral("%1: change %2 has no id").arg(what).arg(i + 1));
-        }
-        if (!change.deleted && change.values.size() != fieldCount) {
-            return fail(error, ErrorCategory::Protocol,
-                        QStringLiteral("%1: change %2 (id \"%3\") has %4 values but the entity "
-                                       "has %5 fields")
-                            .arg(what)
-                            .arg(i + 1)
-                            .arg(Identifier::printable(change.id))
-                            .arg(change.values.size())
-                            .arg(fieldCount));
-        }
-    }
+    if (const QString problem = rows.problem(what, fieldCount); !problem.isEmpty())
+        return fail(error, ErrorCategory::Protocol, problem);
 
     sqlite3 *db = m_statements->db;
     Write transaction(*this, what, error);
@@ -138,18 +205,17 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
     bool haveRemove = false;
     qint64 writes = 0;
     qint64 updated = 0;
-    const int changedAtIndex = int(fieldCount) + 2;
-    const auto bindChange = [&](Sqlite::Statement &statement, const Change &change) {
-        bool bound = statement.bindText(1, change.id);
-        for (qsizetype i = 0; bound && i < fieldCount; ++i)
-            bound = statement.bindValue(int(i) + 2, change.values.at(i));
-        return bound && statement.bindText(changedAtIndex, change.changedAt)
-            && statement.bindTextOrNull(changedAtIndex + 1, change.version);
+    const auto failed = [&](Sqlite::Statement &statement, qsizetype row) {
+        return storageFailure(
+            error,
+            QStringLiteral("%1 (record \"%2\")").arg(what, Identifier::printable(rows.id(row))),
+            statement.errorCode(), statement.errorText());
     };
-    for (const Change &change : changes) {
+    const qsizetype count = rows.size();
+    for (qsizetype row = 0; row < count; ++row) {
         if (anyPending) {
             bool pending = false;
-            if (!pendingState(schema.name, change.id, &pending, what, error))
+            if (!pendingState(schema.name, rows.id(row), &pending, what, error))
                 return false;
             if (pending) {
                 ++skipped;
@@ -158,26 +224,22 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
         }
         Sqlite::Statement *statement = nullptr;
         bool bound = true;
-        if (change.deleted) {
+        if (rows.isDeleted(row)) {
             if (!haveRemove
                 && !(haveRemove
                      = ready(remove, bulk ? statements->recordDeletionSql : statements->removeSql)))
                 return false;
             statement = &remove;
             if (bulk)
-                bound = remove.bindText(1, schema.name) && remove.bindText(2, change.id);
+                bound = remove.bindText(1, schema.name) && rows.bindId(remove, 2, row);
             else
-                bound = remove.bindText(1, change.id);
+                bound = rows.bindId(remove, 1, row);
         } else {
             ++writes;
             if (updateFirst) {
                 Sqlite::Statement &update = statements->update;
-                if (!bindChange(update, change) || !update.exec()) {
-                    return storageFailure(error,
-                                          QStringLiteral("%1 (record \"%2\")")
-                                              .arg(what, Identifier::printable(change.id)),
-                                          update.errorCode(), update.errorText());
-                }
+                if (!rows.bindRecord(update, row, fieldCount, true) || !update.exec())
+                    return failed(update, row);
                 if (update.changes() > 0) {
                     ++updated;
                     continue;
@@ -189,16 +251,12 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
                              bulk || updateFirst ? statements->appendSql : statements->upsertSql)))
                 return false;
             statement = &write;
-            bound = bindChange(write, change);
+            bound = rows.bindRecord(write, row, fieldCount, true);
         }
         // An upsert that updates leaves the last inserted rowid as it was.
         const sqlite3_int64 lastRowid = sqlite3_last_insert_rowid(db);
-        if (!bound || !statement->exec()) {
-            return storageFailure(
-                error,
-                QStringLiteral("%1 (record \"%2\")").arg(what, Identifier::printable(change.id)),
-                statement->errorCode(), statement->errorText());
-        }
+        if (!bound || !statement->exec())
+            return failed(*statement, row);
         if (statement == &statements->upsert && sqlite3_last_insert_rowid(db) == lastRowid)
             ++updated;
     }
@@ -211,8 +269,8 @@ bool LocalStore::applyBatch(const EntitySchema &schema, const QList<Change> &cha
     // costs a lookup and a second binding per record.
     if (!bulk && writes > 0)
         statements->updateFirst = updated * 2 >= writes;
-    qCDebug(lcStore) << "saved" << changes.size() - skipped << "changes of" << schema.name << "at"
-                     << done << "of" << total << (bulk ? "(bulk load)" : "");
+    qCDebug(lcStore) << "saved" << count - skipped << "changes of" << schema.name << "at" << done
+                     << "of" << total << (bulk ? "(bulk load)" : "");
     if (skipped > 0) {
         qCInfo(lcStore) << "kept" << skipped << "records of" << schema.name
                         << "that have pending local changes";

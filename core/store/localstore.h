@@ -59,7 +59,8 @@ struct PushOutcome
     or none of it. In particular applyBatch() commits a batch's rows together with the
     position that follows them, so a crash at any moment loses at most the batch in flight.
     Batches are written through the sqlite3 C API of the same connection (prepared once per
-    entity, values bound straight from Change::values); errors read the same either way.
+    entity, values bound straight from Change::values, or a packed page's UTF-8 text as it is);
+    errors read the same either way.
 
     Local edits: triggers on each entity's table record any program's INSERT, UPDATE and
     DELETE as a pending change in _sync_pending (one row per record, with the version it had
@@ -156,6 +157,9 @@ public:
     */
     bool applyBatch(const EntitySchema &schema, const QList<Change> &changes,
                     const SyncPosition &after, qint64 done, qint64 total, SyncError *error);
+    /*! The same, for a page's changes in packed form: the same rows, the same result. */
+    bool applyBatch(const EntitySchema &schema, const PackedChanges &changes,
+                    const SyncPosition &after, qint64 done, qint64 total, SyncError *error);
 
     /*!
         In ONE transaction, like applyBatch(): a page of a Reload or Deletions phase (see
@@ -248,6 +252,7 @@ private:
     struct Statements;
     struct EntityStatements;
     class Write;
+    class BatchRows;
 
     bool checkUsable(SyncError *error) const;
     bool openConnection(SyncError *error);
@@ -261,6 +266,8 @@ private:
     bool bulkLoadState(const QString &entity, bool *bulk, const QString &what, SyncError *error);
     bool enterBulkLoad(const QString &entity, bool *entered, const QString &what, SyncError *error);
     bool finishBulkLoad(const QString &entity, const QString &what, SyncError *error);
+    bool applyRows(const EntitySchema &schema, const BatchRows &rows, const SyncPosition &after,
+                   qint64 done, qint64 total, SyncError *error);
     // Whether the record \a id (a null id: any record) of \a entity has a pending local change.
     bool pendingState(const QString &entity, const QString &id, bool *pending, const QString &what,
                       SyncError *error);

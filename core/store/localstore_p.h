@@ -113,6 +113,45 @@ struct LocalStore::EntityStatements
     bool updateFirst = true;
 };
 
+// The changes of a batch, from a page's list of changes or its packed form.
+class LocalStore::BatchRows
+{
+public:
+    explicit BatchRows(const QList<Change> &changes)
+        : m_changes(&changes)
+    {
+    }
+    explicit BatchRows(const PackedChanges &packed)
+        : m_packed(&packed)
+    {
+    }
+
+    qsizetype size() const { return m_packed ? m_packed->size() : m_changes->size(); }
+    bool isDeleted(qsizetype row) const
+    {
+        return m_packed ? m_packed->isDeleted(row) : m_changes->at(row).deleted;
+    }
+    // For messages and the pending check.
+    QString id(qsizetype row) const
+    {
+        return m_packed ? QString::fromUtf8(m_packed->id(row)) : m_changes->at(row).id;
+    }
+    bool bindId(Sqlite::Statement &statement, int index, qsizetype row) const
+    {
+        return m_packed ? statement.bindUtf8(index, m_packed->id(row))
+                        : statement.bindText(index, m_changes->at(row).id);
+    }
+    // The id, one value per field, the changedAt and, when \a withVersion, the version.
+    bool bindRecord(Sqlite::Statement &statement, qsizetype row, int fieldCount,
+                    bool withVersion) const;
+    // Why the rows cannot be written to an entity of \a fieldCount fields, or empty.
+    QString problem(const QString &what, int fieldCount) const;
+
+private:
+    const QList<Change> *m_changes = nullptr;
+    const PackedChanges *m_packed = nullptr;
+};
+
 struct LocalStore::Statements
 {
     sqlite3 *db = nullptr; // owned by QSQLITE's connection

@@ -16,8 +16,16 @@ bool LocalStore::applyPhase(const EntitySchema &schema, const ChangePage &page,
                             const SyncPosition &after, qint64 done, qint64 total, SyncError *error)
 {
     clearError(error);
-    if (page.phase == SyncPhase::Changes)
-        return applyBatch(schema, page.changes, after, done, total, error);
+    if (page.phase == SyncPhase::Changes) {
+        return page.packed.isEmpty() ? applyBatch(schema, page.changes, after, done, total, error)
+                                     : applyBatch(schema, page.packed, after, done, total, error);
+    }
+    if (!page.packed.isEmpty()) {
+        return fail(error, ErrorCategory::Protocol,
+                    QStringLiteral("Could not save a page of entity \"%1\": its phase has packed "
+                                   "changes, which only the Changes phase takes")
+                        .arg(schema.name));
+    }
     if (!checkUsable(error))
         return false;
     const QString problem = schemaProblem(schema);

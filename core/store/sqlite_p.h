@@ -44,6 +44,18 @@ public:
     {
         return bindText(index, QStringView(text), text.isNull());
     }
+    bool bindDouble(int index, double value)
+    {
+        const int rc = sqlite3_bind_double(m_statement, index, value);
+        return rc == SQLITE_OK || failed(rc);
+    }
+    // UTF-8 text as it is, which must live until the statement has run.
+    bool bindUtf8(int index, QByteArrayView text)
+    {
+        const int rc = sqlite3_bind_text(m_statement, index, text.data() ? text.data() : "",
+                                         int(text.size()), SQLITE_STATIC);
+        return rc == SQLITE_OK || failed(rc);
+    }
     // Empty positions and messages are stored as NULL, which is what an outside reader expects.
     bool bindTextOrNull(int index, const QString &text)
     {

@@ -153,6 +153,7 @@ Output: a table, then one line
          gui_max_stall_ms=... progress_per_s=... dataview_max_stall_ms=...
          dataview_max_busy_ms=... floor_records_per_s=... floor_ratio=...
          gui_records_per_s=... headless_records_per_s=... gui_ratio=... gui_max_busy_ms=...
+         incremental_rss_mb=...
 (one line; "n/a" where a figure is unavailable). A page's latency is the client's own
 request time for it (request sent -> whole body received, as batchsync.protocol logs it;
 it includes waiting for the server and for the client's own busy thread).
@@ -916,7 +917,7 @@ struct RunFigures
     std::optional<double> recordsPerSecond, mbPerSecond, clientRssMb, serverRssMb, baseline,
         firstMs, lastMs, medianMs, maxMs, incrementalSeconds, syncSeconds, firstLimit, lastLimit,
         parsePerSecond, guiMaxStallMs, guiMaxBusyMs, progressPerSecond, floor, floorRatio,
-        guiPerSecond, headlessPerSecond, guiRatio;
+        guiPerSecond, headlessPerSecond, guiRatio, incrementalRssMb;
 };
 
 // The server's URL with another port (the throttled link's).
@@ -1454,6 +1455,8 @@ int main(int argc, char *argv[])
             if (!second.ok)
                 return 1;
             f.incrementalSeconds = second.seconds;
+            if (second.clientPeakKb > 0)
+                f.incrementalRssMb = double(second.clientPeakKb) / 1024.0;
         }
 
         // 5. The baseline, and the floor.
@@ -1520,6 +1523,8 @@ int main(int argc, char *argv[])
                     .arg(updated)
                     .arg(double(updated) / second.seconds, 0, 'f', 0)
                     .arg(updateSeconds, 0, 'f', 2));
+            row(QStringLiteral("incremental client peak RSS (MB)"), number(f.incrementalRssMb, 1),
+                QStringLiteral("VmHWM of the incremental sync"));
         }
         row(QStringLiteral("baseline sqlite3 upserts/s"), number(f.baseline, 0),
             baseline.ok ? QStringLiteral("C API, %1 rows/transaction, WAL, synchronous=NORMAL")
@@ -1563,7 +1568,7 @@ int main(int argc, char *argv[])
                        "gui_max_stall_ms=%12 progress_per_s=%13 dataview_max_stall_ms=%14 "
                        "dataview_max_busy_ms=%15 floor_records_per_s=%16 floor_ratio=%17 "
                        "gui_records_per_s=%18 headless_records_per_s=%19 gui_ratio=%20 "
-                       "gui_max_busy_ms=%21")
+                       "gui_max_busy_ms=%21 incremental_rss_mb=%22")
             .arg(options.runs > 0 ? options.records : 0)
             .arg(number(m(&RunFigures::recordsPerSecond), 0),
                  number(m(&RunFigures::mbPerSecond), 1), number(m(&RunFigures::clientRssMb), 1),
@@ -1576,6 +1581,7 @@ int main(int argc, char *argv[])
                  number(dataviewBusy, 0), number(m(&RunFigures::floor), 0),
                  number(m(&RunFigures::floorRatio), 2), number(m(&RunFigures::guiPerSecond), 0))
             .arg(number(m(&RunFigures::headlessPerSecond), 0), number(m(&RunFigures::guiRatio), 2),
-                 number(m(&RunFigures::guiMaxBusyMs), 0)));
+                 number(m(&RunFigures::guiMaxBusyMs), 0),
+                 number(m(&RunFigures::incrementalRssMb), 1)));
     return 0;
 }

@@ -15,7 +15,9 @@
 // clock on the wall on a machine that others share.
 //
 //   parse-bench [pages=200] [changes per page=5000] [plain|escaped]
-//               [all|ours|simdjson|simdjson-walk|simdjson-avx2|simdjson-avx2-walk] [rounds=5]
+//               [all|ours|packed|simdjson|simdjson-walk|simdjson-avx2|simdjson-avx2-walk]
+//               [rounds=5]
+// ("packed": ours, into ChangePage::packed, the form of the client's cursor-mode pages.)
 #include "common/types.h"
 #include "sources/protocol/protocolparser.h"
 #ifdef BATCHSYNC_BENCH_HAVE_SIMDJSON
@@ -164,7 +166,16 @@ int main(int argc, char **argv)
             return -1;
         return result.changes.size();
     };
-    std::vector<std::pair<QString, Parse>> parsers { { QStringLiteral("ours"), product } };
+    // The same parser into the packed form that the client's cursor-mode pages take.
+    const auto packed = [&](const QByteArray &body) -> qint64 {
+        ChangePage result;
+        if (!Protocol::parseChanges(body, schema, perPage, PagingMode::Cursor, &result, &error,
+                                    Protocol::ChangeForm::Packed))
+            return -1;
+        return result.packed.size();
+    };
+    std::vector<std::pair<QString, Parse>> parsers { { QStringLiteral("ours"), product },
+                                                     { QStringLiteral("packed"), packed } };
 #ifdef BATCHSYNC_BENCH_HAVE_SIMDJSON
     const auto add = [&](const QString &name, decltype(&Bench::Generic::parseChangesSimdjson) parse,
                          qint64 (*walk)(const QByteArray &)) {

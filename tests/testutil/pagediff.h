@@ -3,6 +3,7 @@
 #include "common/types.h"
 
 #include <QString>
+#include <QStringEncoder>
 #include <QVariant>
 #include <cstring>
 
@@ -69,6 +70,40 @@ inline QString pageDifference(const ChangePage &a, const ChangePage &b)
             return QStringLiteral("changes[%1]: %2").arg(i).arg(d);
     }
     return QString();
+}
+
+/*!
+    \a page with its strings as the store writes them: through UTF-8, where a lone surrogate
+    becomes U+FFFD. What a packed page's text must equal.
+*/
+inline ChangePage throughUtf8(ChangePage page)
+{
+    const auto roundTrip = [](QString *text) {
+        if (text->isNull())
+            return;
+        QStringEncoder encoder(QStringEncoder::Utf8, QStringConverter::Flag::Stateless);
+        *text = QString::fromUtf8(QByteArray(encoder(*text)));
+    };
+    for (Change &change : page.changes) {
+        roundTrip(&change.id);
+        roundTrip(&change.changedAt);
+        roundTrip(&change.version);
+        for (QVariant &value : change.values) {
+            if (value.typeId() == QMetaType::QString)
+                roundTrip(static_cast<QString *>(value.data()));
+        }
+    }
+    return page;
+}
+
+/*! \a page with its packed changes, if any, as a list of changes. */
+inline ChangePage unpacked(ChangePage page)
+{
+    if (!page.packed.isEmpty()) {
+        page.changes = page.packed.toChanges();
+        page.packed = PackedChanges();
+    }
+    return page;
 }
 
 } // namespace BatchSync::Test

@@ -17,6 +17,8 @@
 
 #include <QHash>
 #include <QList>
+#include <QStringEncoder>
+#include <QVarLengthArray>
 #include <algorithm>
 #include <cmath>
 
@@ -65,6 +67,34 @@ template<typename Char> bool isTimestampText(const Char *p, qsizetype size)
 bool isTimestamp(const QString &text)
 {
     return isTimestampText(text.utf16(), text.size());
+}
+
+bool isTimestamp(const JsonString &string)
+{
+    // An escape or a byte above 0x7f in a timestamp's bytes fails the check either way.
+    return string.escaped ? isTimestamp(string.decode())
+                          : isTimestampText(string.begin, string.size());
+}
+
+/*! Whether \a string, unescaped, is a valid decimal (no allocation for a plain short one). */
+bool isDecimal(const JsonString &string)
+{
+    constexpr qsizetype Short = 64;
+    if (string.escaped || !string.ascii || string.size() > Short)
+        return Decimal::isValid(string.decode());
+    char16_t text[Short];
+    for (qsizetype i = 0; i < string.size(); ++i)
+        text[i] = char16_t(uchar(string.begin[i]));
+    return Decimal::isValid(QStringView(text, string.size()));
+}
+
+/*! Whether \a string, unescaped, is longer than \a max UTF-16 units. */
+bool longerThan(const JsonString &string, qsizetype max)
+{
+    // Each byte, of text or of an escape, gives at most one unit.
+    if (string.size() <= max)
+        return false;
+    return (!string.escaped && string.ascii ? string.size() : string.decode().size()) > max;
 }
 
 /*! The checks of one value against the type of its field; the message names the field. */
@@ -141,10 +171,12 @@ bool keyLess(const QString &a, bool aEscaped, const QString &b, bool bEscaped)
 class ChangesParser
 {
 public:
-    ChangesParser(const QByteArray &body, const EntitySchema &schema, int maxChanges)
+    ChangesParser(const QByteArray &body, const EntitySchema &schema, int maxChanges, bool packed)
         : m_json(body)
         , m_schema(schema)
         , m_maxChanges(maxChanges)
+        , m_packed(packed)
+        , m_values(schema.fields.size())
     {
         m_fields.reserve(schema.fields.size());
         for (int i = 0; i < schema.fields.size(); ++i) {
@@ -185,17 +217,45 @@ private:
     {
         JsonKind kind = JsonKind::Missing;
         qsizetype count = 0;
-        QList<Change> changes;
+        QList<Change> changes; // or, for a packed page:
+        PackedChanges packed;
         QString fault; // the first change's that has one
     };
 
+    /*!
+        A field's value in the change being read, as it stands in the document (the last one
+        given for its key): checked against the field's type, converted only when the change
+        is added to the page.
+    */
+    struct Value
+    {
+        enum class Kind : quint8 { Null, Text, Integer, Real, Bool };
+        Kind kind = Kind::Null;
+        JsonString text;
+        qint64 integer = 0; // Integer, Bool
+        double real = 0;
+    };
+
+    /*! The change being read (its strings point into the body). */
+    struct RawChange
+    {
+        JsonString id;
+        JsonString changedAt;
+        JsonString version;
+        bool hasVersion = false;
+        bool deleted = false;
+    };
+
     bool readChangeList(ChangeList *list);
-    bool readChange(qsizetype index, Change *change, QString *fault);
-    bool readData(QVariantList *values, DataFault *fault);
+    bool readChange(qsizetype index, QString *fault);
+    void addChange(ChangeList *list);
+    void addPackedChange(PackedChanges *packed);
+    void setText(PackedChanges *packed, PackedChanges::Cell *cell, const JsonString &text);
+    bool readData(DataFault *fault);
     const Field *findField(const JsonString &key);
     void noteProblem(int field, bool escaped, const QString &problem);
     /*! A value that should be a string: its kind, and its text when it is one. */
-    bool readText(JsonKind *kind, QString *text)
+    bool readText(JsonKind *kind, JsonString *text)
     {
         if (m_json.peek() != '"') {
             JsonValue value;
@@ -203,19 +263,21 @@ private:
             *kind = value.kind;
             return ok;
         }
-        // Decoded as it comes, straight into the change; a later duplicate key replaces it.
-        JsonString string;
-        if (!m_json.readString(&string))
+        // A later duplicate key replaces it.
+        if (!m_json.readString(text))
             return false;
         *kind = JsonKind::String;
-        *text = string.decode();
         return true;
     }
-    bool readFieldValue(const Field &field, QVariantList *values, QString *problem);
+    bool readFieldValue(const Field &field, QString *problem);
 
     JsonScanner m_json;
     const EntitySchema &m_schema;
     const int m_maxChanges;
+    const bool m_packed; // the page's changes go to ChangePage::packed
+    RawChange m_change;
+    QList<Value> m_values; // of m_change, per field of the schema
+    QStringEncoder m_encoder { QStringEncoder::Utf8, QStringConverter::Flag::Stateless };
     QList<Field> m_fields;
     QHash<QString, int> m_byName; // into m_fields, for keys that are escaped or not ASCII
                                   // (made when the first such key comes)
@@ -327,7 +389,9 @@ bool ChangesParser::parse(PagingMode mode, ChangePage *page, QString *error)
         return false;
     }
 
+    list.packed.squeeze();
     page->changes = std::move(list.changes);
+    page->packed = std::move(list.packed);
     page->cursor = std::move(cursorText);
     page->hasMore = hasMore.boolean;
     return true;
@@ -351,10 +415,21 @@ bool ChangesParser::readChangeList(ChangeList *list)
         // Once the page has a fault, the rest is only counted and checked to be JSON.
         if (list->count < m_maxChanges && list->fault.isEmpty()) {
             // About 330 bytes per change for a typical entity; the limit bounds it anyway.
-            if (list->changes.isEmpty())
-                list->changes.reserve(qMin<qsizetype>(m_maxChanges, m_json.remaining() / 64 + 1));
-            if (!readChange(list->count, &list->changes.emplace_back(), &list->fault))
+            if (list->count == 0) {
+                const qsizetype expected
+                    = qMin<qsizetype>(m_maxChanges, m_json.remaining() / 64 + 1);
+                if (m_packed) {
+                    list->packed = PackedChanges(int(m_schema.fields.size()));
+                    // Roughly the strings' share of a page's bytes.
+                    list->packed.reserve(expected, m_json.remaining() / 2);
+                } else {
+                    list->changes.reserve(expected);
+                }
+            }
+            if (!readChange(list->count, &list->fault))
                 return false;
+            if (list->fault.isEmpty())
+                addChange(list);
         } else if (!m_json.readValue(&skipped)) {
             return false;
         }
@@ -365,7 +440,7 @@ bool ChangesParser::readChangeList(ChangeList *list)
     return true;
 }
 
-bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
+bool ChangesParser::readChange(qsizetype index, QString *fault)
 {
     const auto path = [index] { return QStringLiteral("changes[%1]").arg(index); };
     if (m_json.peek() != '{') {
@@ -376,12 +451,12 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
                      .arg(path(), describeKind(value.kind));
         return true;
     }
+    RawChange &change = m_change;
     JsonKind id = JsonKind::Missing;
     JsonKind changedAt = JsonKind::Missing;
     JsonKind version = JsonKind::Missing;
     JsonValue deleted;
     JsonKind dataKind = JsonKind::Missing;
-    QVariantList values;
     DataFault dataFault;
     bool more = false;
     if (!m_json.enter() || !m_json.firstMember(&more))
@@ -392,11 +467,11 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
             return false;
         bool ok = true;
         if (key.equals("id")) {
-            ok = readText(&id, &change->id);
+            ok = readText(&id, &change.id);
         } else if (key.equals("changedAt")) {
-            ok = readText(&changedAt, &change->changedAt);
+            ok = readText(&changedAt, &change.changedAt);
         } else if (key.equals("version")) {
-            ok = readText(&version, &change->version);
+            ok = readText(&version, &change.version);
         } else if (key.equals("deleted")) {
             if (m_json.readBool(&deleted.boolean))
                 deleted.kind = JsonKind::Bool;
@@ -407,7 +482,7 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
             dataFault = DataFault();
             if (m_json.peek() == '{') {
                 dataKind = JsonKind::Object;
-                ok = readData(&values, &dataFault);
+                ok = readData(&dataFault);
             } else {
                 JsonValue value;
                 ok = m_json.readValue(&value);
@@ -429,18 +504,18 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
         *fault = QStringLiteral("%1.id: expected a string, got %2").arg(path(), describeKind(id));
         return true;
     }
-    if (change->id.isEmpty()) {
+    if (change.id.size() == 0) {
         *fault = QStringLiteral("%1.id: is empty").arg(path());
         return true;
     }
-    if (change->id.size() > detail::MaxIdLength) {
+    if (longerThan(change.id, detail::MaxIdLength)) {
         *fault = QStringLiteral("%1.id: is %2 characters long; at most %3 are supported")
                      .arg(path())
-                     .arg(change->id.size())
+                     .arg(change.id.decode().size())
                      .arg(detail::MaxIdLength);
         return true;
     }
-    const auto printableId = [change] { return Identifier::printable(change->id); };
+    const auto printableId = [&change] { return Identifier::printable(change.id.decode()); };
 
     if (changedAt == JsonKind::Missing) {
         *fault = QStringLiteral("%1.changedAt: missing (change \"%2\")").arg(path(), printableId());
@@ -451,10 +526,10 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
                      .arg(path(), describeKind(changedAt), printableId());
         return true;
     }
-    if (!isTimestamp(change->changedAt)) {
+    if (!isTimestamp(change.changedAt)) {
         *fault = QStringLiteral("%1.changedAt: \"%2\" is not a timestamp of the form "
                                 "YYYY-MM-DDTHH:MM:SS.mmmZ (UTC) (change \"%3\")")
-                     .arg(path(), Identifier::printable(change->changedAt), printableId());
+                     .arg(path(), Identifier::printable(change.changedAt.decode()), printableId());
         return true;
     }
     // Protocol v1.1: the record's version after the change; absent or null from a v1 server.
@@ -463,16 +538,15 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
                      .arg(path(), describeKind(version), printableId());
         return true;
     }
-    if (version != JsonKind::String)
-        change->version.clear();
+    change.hasVersion = version == JsonKind::String;
 
     if (deleted.kind != JsonKind::Missing && deleted.kind != JsonKind::Bool) {
         *fault = QStringLiteral("%1.deleted: expected true or false, got %2 (change \"%3\")")
                      .arg(path(), describeKind(deleted.kind), printableId());
         return true;
     }
-    change->deleted = deleted.boolean;
-    if (change->deleted) {
+    change.deleted = deleted.boolean;
+    if (change.deleted) {
         // A tombstone's data, if a server sends any, is not used.
         if (dataKind != JsonKind::Missing && dataKind != JsonKind::Null
             && dataKind != JsonKind::Object) {
@@ -499,10 +573,98 @@ bool ChangesParser::readChange(qsizetype index, Change *change, QString *fault)
                   .arg(path(), Identifier::printable(dataFault.key), m_schema.name, printableId())
             : QStringLiteral("%1.data.%2: %3 (change \"%4\")")
                   .arg(path(), dataFault.key, dataFault.problem, printableId());
-        return true;
     }
-    change->values = std::move(values);
     return true;
+}
+
+// The change read last, which has no fault, onto the page.
+void ChangesParser::addChange(ChangeList *list)
+{
+    if (m_packed) {
+        addPackedChange(&list->packed);
+        return;
+    }
+    Change &change = list->changes.emplace_back();
+    change.id = m_change.id.decode();
+    change.changedAt = m_change.changedAt.decode();
+    if (m_change.hasVersion)
+        change.version = m_change.version.decode();
+    change.deleted = m_change.deleted;
+    if (change.deleted)
+        return;
+    change.values.reserve(m_values.size());
+    for (const Value &value : std::as_const(m_values)) {
+        switch (value.kind) {
+        case Value::Kind::Null:
+            change.values.emplaceBack();
+            break;
+        case Value::Kind::Text:
+            // Moved in rather than copied (QVariant has no QString&& constructor).
+            *static_cast<QString *>(
+                change.values.emplaceBack(QMetaType::fromType<QString>()).data())
+                = value.text.decode();
+            break;
+        case Value::Kind::Integer:
+            change.values.emplaceBack(qlonglong(value.integer));
+            break;
+        case Value::Kind::Real:
+            change.values.emplaceBack(value.real);
+            break;
+        case Value::Kind::Bool:
+            change.values.emplaceBack(value.integer != 0);
+            break;
+        }
+    }
+}
+
+void ChangesParser::addPackedChange(PackedChanges *packed)
+{
+    PackedChanges::Cell *cells = packed->appendChange();
+    setText(packed, &cells[0], m_change.id);
+    cells[0].deleted = m_change.deleted;
+    setText(packed, &cells[1], m_change.changedAt);
+    if (m_change.hasVersion)
+        setText(packed, &cells[2], m_change.version);
+    if (m_change.deleted)
+        return;
+    PackedChanges::Cell *cell = cells + 3;
+    for (const Value &value : std::as_const(m_values)) {
+        switch (value.kind) {
+        case Value::Kind::Null:
+            break;
+        case Value::Kind::Text:
+            setText(packed, cell, value.text);
+            break;
+        case Value::Kind::Integer:
+            cell->kind = PackedChanges::Kind::Integer;
+            cell->integer = value.integer;
+            break;
+        case Value::Kind::Real:
+            cell->kind = PackedChanges::Kind::Real;
+            cell->real = value.real;
+            break;
+        case Value::Kind::Bool:
+            cell->kind = PackedChanges::Kind::Bool;
+            cell->integer = value.integer;
+            break;
+        }
+        ++cell;
+    }
+}
+
+void ChangesParser::setText(PackedChanges *packed, PackedChanges::Cell *cell,
+                            const JsonString &text)
+{
+    // UTF-8 that the scanner checked, as it stands; escaped, the decoded text as the store
+    // would encode it.
+    if (!text.escaped) {
+        packed->setText(cell, text.begin, text.size());
+        return;
+    }
+    const QString decoded = text.decode();
+    QVarLengthArray<char, 256> utf8(m_encoder.requiredSpace(decoded.size()));
+    const char *end = m_encoder.appendToBuffer(utf8.data(), decoded);
+    packed->setText(cell, utf8.constData(), end - utf8.constData());
 }
 
 const ChangesParser::Field *ChangesParser::findField(const JsonString &key)
@@ -527,12 +689,10 @@ const ChangesParser::Field *ChangesParser::findField(const JsonString &key)
     return it == m_byName.constEnd() ? nullptr : &m_fields.at(it.value());
 }
 
-bool ChangesParser::readData(QVariantList *values, DataFault *fault)
+bool ChangesParser::readData(DataFault *fault)
 {
-    // Built in place while the keys come in schema order (as servers write them), with the
-    // gaps and the end filled with nulls.
-    *values = QVariantList();
-    values->reserve(m_schema.fields.size());
+    for (Value &value : m_values)
+        value.kind = Value::Kind::Null;
     if (!m_faulty.isEmpty()) {
         for (const int faulty : std::as_const(m_faulty))
             m_problems[faulty].text.clear();
@@ -567,7 +727,7 @@ bool ChangesParser::readData(QVariantList *values, DataFault *fault)
             }
         }
         QString problem;
-        if (!readFieldValue(*field, values, &problem))
+        if (!readFieldValue(*field, &problem))
             return false;
         if (!problem.isEmpty() || !m_faulty.isEmpty())
             noteProblem(int(field - m_fields.constData()), escaped, problem);
@@ -585,7 +745,6 @@ bool ChangesParser::readData(QVariantList *values, DataFault *fault)
             *fault = DataFault { true, name, problem.escaped, problem.text };
         }
     }
-    values->resize(m_schema.fields.size());
     return true;
 }
 
@@ -599,19 +758,9 @@ void ChangesParser::noteProblem(int field, bool escaped, const QString &problem)
     m_problems[field] = Problem { problem, escaped };
 }
 
-/*! Puts \a value at \a index of \a values, which holds the fields before some index. */
-template<typename... Args> void place(QVariantList *values, qsizetype index, Args &&...args)
+bool ChangesParser::readFieldValue(const Field &field, QString *problem)
 {
-    if (index >= values->size()) {
-        values->resize(index);
-        values->emplaceBack(std::forward<Args>(args)...);
-    } else {
-        (*values)[index] = QVariant(std::forward<Args>(args)...);
-    }
-}
-
-bool ChangesParser::readFieldValue(const Field &field, QVariantList *values, QString *problem)
-{
+    Value &slot = m_values[field.index];
     // The types servers send first; anything else through readValue and its kind.
     switch (field.type) {
     case FieldType::String:
@@ -621,17 +770,15 @@ bool ChangesParser::readFieldValue(const Field &field, QVariantList *values, QSt
             JsonString string;
             if (!m_json.readString(&string))
                 return false;
-            QString text = string.decode();
-            if ((field.type == FieldType::DateTime && !isTimestamp(text))
-                || (field.type == FieldType::Decimal && !Decimal::isValid(text))) {
+            if ((field.type == FieldType::DateTime && !isTimestamp(string))
+                || (field.type == FieldType::Decimal && !isDecimal(string))) {
                 JsonValue value;
                 value.kind = JsonKind::String;
-                *problem = valueProblem(nameOf(field), field.type, value, text);
+                *problem = valueProblem(nameOf(field), field.type, value, string.decode());
                 return true;
             }
-            // Moved in rather than copied (QVariant has no QString&& constructor).
-            place(values, field.index, QMetaType::fromType<QString>());
-            *static_cast<QString *>((*values)[field.index].data()) = std::move(text);
+            slot.kind = Value::Kind::Text;
+            slot.text = string;
             return true;
         }
         break;
@@ -642,9 +789,11 @@ bool ChangesParser::readFieldValue(const Field &field, QVariantList *values, QSt
             if (!m_json.readNumber(&number))
                 return false;
             if (field.type == FieldType::Real) {
-                place(values, field.index, number.isInteger ? double(number.integer) : number.real);
+                slot.kind = Value::Kind::Real;
+                slot.real = number.isInteger ? double(number.integer) : number.real;
             } else if (number.isInteger) {
-                place(values, field.index, qlonglong(number.integer));
+                slot.kind = Value::Kind::Integer;
+                slot.integer = number.integer;
             } else {
                 JsonValue value;
                 value.kind = JsonKind::Number;
@@ -657,7 +806,8 @@ bool ChangesParser::readFieldValue(const Field &field, QVariantList *values, QSt
     case FieldType::Bool: {
         bool b = false;
         if (m_json.readBool(&b)) {
-            place(values, field.index, b);
+            slot.kind = Value::Kind::Bool;
+            slot.integer = b ? 1 : 0;
             return true;
         }
         break;
@@ -667,13 +817,13 @@ bool ChangesParser::readFieldValue(const Field &field, QVariantList *values, QSt
     if (!m_json.readValue(&value))
         return false;
     if (value.kind == JsonKind::Null) {
-        if (field.index < values->size())
-            (*values)[field.index] = QVariant();
+        slot.kind = Value::Kind::Null;
         return true;
     }
     // readValue met what readBool refuses, e.g. "true" that ends the document: no value.
     if (field.type == FieldType::Bool && value.kind == JsonKind::Bool) {
-        place(values, field.index, value.boolean);
+        slot.kind = Value::Kind::Bool;
+        slot.integer = value.boolean ? 1 : 0;
         return true;
     }
     *problem = valueProblem(nameOf(field), field.type, value, QString());
@@ -692,13 +842,13 @@ bool isValidTimestamp(QStringView text)
 } // namespace detail
 
 bool parseChanges(const QByteArray &body, const EntitySchema &schema, int limit, PagingMode mode,
-                  ChangePage *page, QString *error)
+                  ChangePage *page, QString *error, ChangeForm form)
 {
     if (body.trimmed().isEmpty()) {
         *error = QStringLiteral("the response body is empty (expected a JSON object)");
         return false;
     }
-    ChangesParser parser(body, schema, qBound(1, limit, MaxLimit));
+    ChangesParser parser(body, schema, qBound(1, limit, MaxLimit), form == ChangeForm::Packed);
     return parser.parse(mode, page, error);
 }
 

@@ -86,18 +86,22 @@ void ProtocolRequest::parseChangesAside()
     m_parsing = new QFutureWatcher<ParsedPage>(this);
     connect(m_parsing, &QFutureWatcherBase::finished, this, &ProtocolRequest::onChangesParsed);
     m_parsing->setFuture(promise->future());
-    pageParsers()->start(
-        [promise, body = m_body, schema = m_schema, limit = m_limit, mode = m_mode] {
-            promise->start();
-            ParsedPage parsed;
-            QElapsedTimer parsing;
-            parsing.start();
-            parsed.ok
-                = Protocol::parseChanges(body, schema, limit, mode, &parsed.page, &parsed.problem);
-            parsed.nanoseconds = parsing.nsecsElapsed();
-            promise->addResult(std::move(parsed));
-            promise->finish();
-        });
+    pageParsers()->start([promise, body = m_body, schema = m_schema, limit = m_limit,
+                          mode = m_mode] {
+        promise->start();
+        ParsedPage parsed;
+        QElapsedTimer parsing;
+        parsing.start();
+        // Packed in cursor mode, where the engine needs no change's position: half the
+        // memory, and text the store binds as it is.
+        const Protocol::ChangeForm form = mode == PagingMode::Cursor ? Protocol::ChangeForm::Packed
+                                                                     : Protocol::ChangeForm::List;
+        parsed.ok = Protocol::parseChanges(body, schema, limit, mode, &parsed.page, &parsed.problem,
+                                           form);
+        parsed.nanoseconds = parsing.nsecsElapsed();
+        promise->addResult(std::move(parsed));
+        promise->finish();
+    });
 }
 
 void ProtocolRequest::onChangesParsed()
@@ -110,8 +114,8 @@ void ProtocolRequest::onChangesParsed()
         return;
     }
     m_page = std::move(parsed.page);
-    qCDebug(lcProtocol) << m_what << "parsed" << m_page.changes.size() << "changes (limit"
-                        << m_limit << ") in" << parsed.nanoseconds / 1000 << "us";
+    qCDebug(lcProtocol) << m_what << "parsed" << m_page.size() << "changes (limit" << m_limit
+                        << ") in" << parsed.nanoseconds / 1000 << "us";
     finish();
 }
 

@@ -29,6 +29,12 @@ bool parseEntities(const QByteArray &body, QList<EntitySchema> *entities, QStrin
 /*! Parses GET /entities/{name}/count: a non-negative integer "count". */
 bool parseCount(const QByteArray &body, qint64 *count, QString *error);
 
+/*! Where parseChanges puts a page's changes. */
+enum class ChangeForm {
+    List, //!< ChangePage::changes
+    Packed //!< ChangePage::packed: less memory, text the store binds as it is
+};
+
 /*!
     Parses GET /entities/{name}/changes for \a schema. Checks that there are at most
     \a limit changes; every id is a non-empty string; changedAt is a protocol timestamp;
@@ -44,7 +50,7 @@ bool parseCount(const QByteArray &body, qint64 *count, QString *error);
     deleted, data and its fields by key, then hasMore and cursor).
 */
 bool parseChanges(const QByteArray &body, const EntitySchema &schema, int limit, PagingMode mode,
-                  ChangePage *page, QString *error);
+                  ChangePage *page, QString *error, ChangeForm form = ChangeForm::List);
 
 /*!
     The body of POST /entities/{name}/changes (protocol v1.1): \a changes of \a schema's
