@@ -16,6 +16,8 @@ namespace {
 
 // Retry-After values beyond a day are treated as a day: the caller caps its delay anyway.
 constexpr qint64 MaxRetryAfterSeconds = 24 * 60 * 60;
+// How far the network thread reads a body ahead of the thread that takes it (see attach()).
+constexpr qint64 ReadBufferBytes = 1024 * 1024;
 
 QString durationText(int milliseconds)
 {
@@ -141,6 +143,9 @@ void HttpReply::attach(QNetworkReply *reply, const QString &what)
     m_what = what;
     m_reply = reply;
     m_elapsed.start();
+    // The network thread reads ahead of this one at most this far; the rest waits in the
+    // socket, not in memory, while this thread writes the page before.
+    reply->setReadBufferSize(ReadBufferBytes);
     connect(reply, &QNetworkReply::metaDataChanged, this, &HttpReply::onMetaDataChanged);
     connect(reply, &QNetworkReply::readyRead, this, &HttpReply::onReadyRead);
     connect(reply, &QNetworkReply::finished, this, &HttpReply::onReplyFinished);

@@ -420,8 +420,10 @@ bool ChangesParser::readChangeList(ChangeList *list)
                     = qMin<qsizetype>(m_maxChanges, m_json.remaining() / 64 + 1);
                 if (m_packed) {
                     list->packed = PackedChanges(int(m_schema.fields.size()));
-                    // Roughly the strings' share of a page's bytes.
-                    list->packed.reserve(expected, m_json.remaining() / 2);
+                    // The text never outgrows the JSON it comes from, so it is never copied
+                    // to grow; of a large page's room, only what is written takes memory
+                    // (glibc maps it on its own, pages as they are touched).
+                    list->packed.reserve(expected, m_json.remaining());
                 } else {
                     list->changes.reserve(expected);
                 }
