@@ -920,6 +920,26 @@ private Q_SLOTS:
         if (QTest::currentTestFailed())
             return;
         QCOMPARE(packed, listed);
+
+        // Packed changes are a Changes page's only: a phase's page of them is refused whole.
+        {
+            const QString path = newPath();
+            LocalStore store(path, uniqueConnectionName());
+            SyncError error;
+            QVERIFY2(store.open(&error) && store.ensureEntity(schema, &error),
+                     qPrintable(error.message));
+            ChangePage phasePage;
+            QString problem;
+            QVERIFY2(Protocol::parseChanges(runs.at(1).at(0), schema, 100, PagingMode::Cursor,
+                                            &phasePage, &problem, Protocol::ChangeForm::Packed),
+                     qPrintable(problem));
+            phasePage.phase = SyncPhase::Reload;
+            phasePage.phaseStart = true;
+            QVERIFY(!store.applyPhase(schema, phasePage, { phasePage.cursor, {} }, 5, 5, &error));
+            QCOMPARE(error.category, ErrorCategory::Protocol);
+            QVERIFY2(error.message.contains(QLatin1String("packed")), qPrintable(error.message));
+            QCOMPARE(store.rowCount(schema.name), 0);
+        }
         qDebug().noquote() << listed;
         // What the pages say, so that the comparison is not of two empty tables.
         QCOMPARE(listed.count(QLatin1Char('\n')), 8);

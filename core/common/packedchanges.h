@@ -22,8 +22,8 @@ struct Change;
 
     Each change takes 3 + fieldCount() cells: its id, its changedAt, its version, then one
     value per schema field (as Change::values). A deleted change's values are null cells.
-    The text is what the page's JSON strings say, unescaped, as UTF-8: the bytes that
-    QString::toUtf8() gives for Change's strings.
+    The text is what the page's JSON strings say, unescaped, as UTF-8: the bytes the store
+    writes for the same strings in a Change (a lone surrogate of an escape becomes U+FFFD).
 */
 class PackedChanges
 {
