@@ -86,12 +86,6 @@ public:
     /*! Every change, as a QList<Change> holds them. */
     QList<Change> toChanges() const;
 
-    /*! The bytes held, text and cells: what a page of these costs in memory. */
-    qsizetype bytes() const
-    {
-        return m_text.capacity() + m_cells.capacity() * qsizetype(sizeof(Cell));
-    }
-
     // Building, for a parser.
 
     /*! Room for \a changes changes and \a textBytes bytes of text. */

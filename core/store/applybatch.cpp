@@ -67,8 +67,8 @@ LocalStore::EntityStatements *LocalStore::entityStatements(const EntitySchema &s
     return result;
 }
 
-bool LocalStore::BatchRows::bindRecord(Sqlite::Statement &statement, qsizetype row, int fieldCount,
-                                       bool withVersion) const
+bool LocalStore::BatchRows::bindRecord(Sqlite::Statement &statement, qsizetype row,
+                                       int fieldCount) const
 {
     const int changedAtIndex = fieldCount + 2;
     if (m_packed) {
@@ -94,8 +94,6 @@ bool LocalStore::BatchRows::bindRecord(Sqlite::Statement &statement, qsizetype r
         }
         if (!bound || !statement.bindUtf8(changedAtIndex, packed.changedAt(row)))
             return false;
-        if (!withVersion)
-            return true;
         const QByteArrayView version = packed.text(packed.version(row));
         return version.isEmpty() ? statement.bindNull(changedAtIndex + 1)
                                  : statement.bindUtf8(changedAtIndex + 1, version);
@@ -105,7 +103,7 @@ bool LocalStore::BatchRows::bindRecord(Sqlite::Statement &statement, qsizetype r
     for (int i = 0; bound && i < fieldCount; ++i)
         bound = statement.bindValue(i + 2, change.values.at(i));
     return bound && statement.bindText(changedAtIndex, change.changedAt)
-        && (!withVersion || statement.bindTextOrNull(changedAtIndex + 1, change.version));
+        && statement.bindTextOrNull(changedAtIndex + 1, change.version);
 }
 
 QString LocalStore::BatchRows::problem(const QString &what, int fieldCount) const
@@ -238,7 +236,7 @@ bool LocalStore::applyRows(const EntitySchema &schema, const BatchRows &rows,
             ++writes;
             if (updateFirst) {
                 Sqlite::Statement &update = statements->update;
-                if (!rows.bindRecord(update, row, fieldCount, true) || !update.exec())
+                if (!rows.bindRecord(update, row, fieldCount) || !update.exec())
                     return failed(update, row);
                 if (update.changes() > 0) {
                     ++updated;
@@ -251,7 +249,7 @@ bool LocalStore::applyRows(const EntitySchema &schema, const BatchRows &rows,
                              bulk || updateFirst ? statements->appendSql : statements->upsertSql)))
                 return false;
             statement = &write;
-            bound = rows.bindRecord(write, row, fieldCount, true);
+            bound = rows.bindRecord(write, row, fieldCount);
         }
         // An upsert that updates leaves the last inserted rowid as it was.
         const sqlite3_int64 lastRowid = sqlite3_last_insert_rowid(db);

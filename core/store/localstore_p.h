@@ -143,9 +143,8 @@ public:
         return m_packed ? statement.bindUtf8(index, m_packed->id(row))
                         : statement.bindText(index, m_changes->at(row).id);
     }
-    // The id, one value per field, the changedAt and, when \a withVersion, the version.
-    bool bindRecord(Sqlite::Statement &statement, qsizetype row, int fieldCount,
-                    bool withVersion) const;
+    // The id, one value per field, the changedAt and the version.
+    bool bindRecord(Sqlite::Statement &statement, qsizetype row, int fieldCount) const;
     // Why the rows cannot be written to an entity of \a fieldCount fields, or empty.
     QString problem(const QString &what, int fieldCount) const;
 
